@@ -1,0 +1,56 @@
+# One way to build, run and test everything. `make up` runs the gateway locally on a simulated
+# fleet; `make test` runs every test. Both install what is missing (npm packages, Envoy).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 8080
+PODS ?= 3
+NODE_TEST_FLAGS ?=
+
+WASM := build/infergate.wasm
+AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
+TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
+
+.PHONY: help deps envoy wasm ts build typecheck test up bench clean
+
+help:
+	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS))"
+	@echo "make test   run all tests"
+	@echo "make bench  run the benchmarks (QUICK=1 for a short run)"
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.installed envoy
+
+envoy:
+	@scripts/get-envoy.sh >/dev/null
+
+$(WASM): node_modules/.installed asconfig.json $(AS_SOURCES)
+	npx asc assembly/index.ts --target release
+
+wasm: $(WASM)
+
+build/js/.built: node_modules/.installed scripts/build-ts.mjs $(TS_SOURCES)
+	node scripts/build-ts.mjs
+	@touch $@
+
+ts: build/js/.built
+
+build: wasm ts
+
+typecheck: node_modules/.installed
+	npx tsc --noEmit -p tsconfig.json
+
+test: deps build typecheck
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
+
+up: deps build
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS)
+
+bench: deps build
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/run.js $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf build

@@ -1,0 +1,72 @@
+// Plugin configuration (the wasm filter's `configuration` string), validated once at load.
+//   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":1048576,
+//    "weights":{"queue":2,"kvCache":2,"inFlight":2}}
+// "gateway" serves the public listener; "control" serves the loopback-only listener that
+// accepts table pushes and requires the bearer token (at least 16 characters).
+import { JsonParser, JsonValue, JsonKind, kindName } from "./json/parser";
+
+export enum Mode { Gateway = 0, Control = 1 }
+
+export class Weights {
+  queue: f64 = 2;
+  kvCache: f64 = 2;
+  inFlight: f64 = 2;
+}
+
+export class PluginConfig {
+  mode: Mode = Mode.Gateway;
+  token: string = "";
+  /** Default matches Envoy's default per-connection buffer limit (1 MiB). */
+  maxBodyBytes: i32 = 1048576;
+  weights: Weights = new Weights();
+}
+
+export class ConfigResult {
+  config: PluginConfig | null = null;
+  error: string = "";
+}
+
+function num(v: JsonValue, name: string, min: f64, max: f64, out: ConfigResult): f64 {
+  if (!v.isNumber) { out.error = name + " must be a number, got " + kindName(v.kind); return 0; }
+  if (!(v.n >= min && v.n <= max)) { out.error = name + " must be in [" + min.toString() + ", " + max.toString() + "]"; return 0; }
+  return v.n;
+}
+
+export function parseConfig(text: string): ConfigResult {
+  const out = new ConfigResult();
+  const c = new PluginConfig();
+  if (text.length == 0) { out.config = c; return out; }
+  const p = new JsonParser();
+  const root = p.parse(String.UTF8.encode(text));
+  if (root === null) { out.error = "configuration is not valid JSON: " + p.error; return out; }
+  if (!root.isObject) { out.error = "configuration must be a JSON object"; return out; }
+  const keys = root.keys!;
+  for (let i = 0; i < keys.length && out.error.length == 0; i++) {
+    const k = keys[i];
+    const v = root.vals![i];
+    if (k == "mode") {
+      if (v.isString && v.s == "gateway") c.mode = Mode.Gateway;
+      else if (v.isString && v.s == "control") c.mode = Mode.Control;
+      else out.error = "mode must be \"gateway\" or \"control\"";
+    } else if (k == "token") {
+      if (!v.isString) out.error = "token must be a string";
+      else c.token = v.s;
+    } else if (k == "maxBodyBytes") {
+      c.maxBodyBytes = <i32>num(v, "maxBodyBytes", 1024, 1073741824, out);
+    } else if (k == "weights") {
+      if (!v.isObject) { out.error = "weights must be an object"; break; }
+      const wk = v.keys!;
+      for (let j = 0; j < wk.length && out.error.length == 0; j++) {
+        const w = num(v.vals![j], "weights." + wk[j], 0, 1000, out);
+        if (wk[j] == "queue") c.weights.queue = w;
+        else if (wk[j] == "kvCache") c.weights.kvCache = w;
+        else if (wk[j] == "inFlight") c.weights.inFlight = w;
+        else out.error = "unknown weight \"" + wk[j] + "\" (known: queue, kvCache, inFlight)";
+      }
+    } else out.error = "unknown configuration key \"" + k + "\"";
+  }
+  if (out.error.length == 0 && c.mode == Mode.Control && c.token.length < 16)
+    out.error = "control mode needs a token of at least 16 characters";
+  if (out.error.length == 0) out.config = c;
+  return out;
+}

@@ -1,0 +1,74 @@
+// The loopback-only control listener: the control plane pushes the table here.
+//   POST /infergate/v1/table   Authorization: Bearer <token>   -> 204 | 400 | 401 | 409
+//   GET  /infergate/v1/table   Authorization: Bearer <token>   -> 200 {"generation":…} (what this gateway holds)
+import { getHeader, HeaderMap, getBufferBytes, Buffer, sendLocalResponse, log, LogLevel } from "./host/abi";
+import { Stream, Root, HeadersStatus, DataStatus } from "./host/contexts";
+import { PluginConfig } from "./config";
+import { PublishStatus } from "./state/table-store";
+import { tables, sendError } from "./gateway";
+
+const TABLE_PATH = "/infergate/v1/table";
+/** Tables for 4096 endpoints stay well under this. */
+const MAX_TABLE_BYTES: u32 = 16 * 1024 * 1024;
+
+export class ControlRoot extends Root {
+  config: PluginConfig = new PluginConfig();
+  configure(text: string): bool { return true; }
+  newStream(id: u32): Stream { return new ControlStream(id, this); }
+}
+
+/** Compares without an early exit, so response timing does not reveal a token prefix. */
+function sameToken(a: string, b: string): bool {
+  let diff = a.length ^ b.length;
+  const n = min(a.length, b.length);
+  for (let i = 0; i < n; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff == 0;
+}
+
+class ControlStream extends Stream {
+  root: ControlRoot;
+  accepting: bool = false;
+  constructor(id: u32, root: ControlRoot) { super(id); this.root = root; }
+
+  onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    const method = getHeader(HeaderMap.RequestHeaders, ":method");
+    const path = getHeader(HeaderMap.RequestHeaders, ":path");
+    if (path === null || path! != TABLE_PATH) { sendError(404, "unknown control path", "not_found", ""); return HeadersStatus.StopIteration; }
+    const auth = getHeader(HeaderMap.RequestHeaders, "authorization");
+    if (auth === null || !sameToken(auth!, "Bearer " + this.root.config.token)) {
+      sendError(401, "missing or wrong bearer token", "unauthorized", "", ["www-authenticate"], ["Bearer"]);
+      return HeadersStatus.StopIteration;
+    }
+    if (method !== null && method! == "GET") {
+      const t = tables.current();
+      const body = t === null ? "{\"generation\":0}" :
+        "{\"generation\":" + (<i64>t.generation).toString() + ",\"builtAtMs\":" + (<i64>t.builtAtMs).toString() +
+        ",\"pools\":" + t.pools.length.toString() + ",\"models\":" + t.models.length.toString() + "}";
+      sendLocalResponse(200, "infergate_table", body, ["content-type"], ["application/json"]);
+      return HeadersStatus.StopIteration;
+    }
+    if (method === null || method! != "POST") { sendError(405, "use POST to push a table", "method_not_allowed", "", ["allow"], ["GET, POST"]); return HeadersStatus.StopIteration; }
+    if (endOfStream) { sendError(400, "empty table", "invalid_table", ""); return HeadersStatus.StopIteration; }
+    this.accepting = true;
+    return HeadersStatus.StopIteration;
+  }
+
+  onRequestBody(bodySize: u32, endOfStream: bool): DataStatus {
+    if (!this.accepting) return DataStatus.StopIterationNoBuffer;
+    if (bodySize > MAX_TABLE_BYTES) { this.accepting = false; sendError(413, "table larger than " + MAX_TABLE_BYTES.toString() + " bytes", "table_too_large", ""); return DataStatus.StopIterationNoBuffer; }
+    if (!endOfStream) return DataStatus.StopIterationAndBuffer;
+    this.accepting = false;
+    const r = tables.publish(getBufferBytes(Buffer.HttpRequestBody, 0, bodySize));
+    if (r.status == PublishStatus.Ok) {
+      sendLocalResponse(204, "infergate_table_accepted", "", [], []);
+    } else if (r.status == PublishStatus.Invalid) {
+      log(LogLevel.Warn, "infergate: table push refused: " + r.message);
+      sendError(400, "invalid table: " + r.message, "invalid_table", "");
+    } else if (r.status == PublishStatus.Stale) {
+      sendError(409, r.message, "stale_generation", "", ["x-infergate-generation"], [(<i64>r.current).toString()]);
+    } else {
+      sendError(503, r.message, "store_failed", "");
+    }
+    return DataStatus.StopIterationNoBuffer;
+  }
+}

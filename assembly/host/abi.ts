@@ -1,0 +1,153 @@
+// Thin, allocation-aware wrappers over the proxy-wasm ABI 0.2.1 host functions. The raw
+// declarations come from the AssemblyScript proxy-wasm SDK (@gcoredev/proxy-wasm-sdk-as);
+// its higher-level runtime is not used because it supports one root context per VM (we run a
+// gateway and a control root in one VM), logs through WASI instead of proxy_log, and builds
+// debug strings on every callback of the hot path.
+import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
+import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
+
+export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
+export enum WasmResult { Ok = 0, NotFound = 1, BadArgument = 2, SerializationFailure = 3, ParseFailure = 4, Empty = 7, CasMismatch = 8, InternalFailure = 10, Unimplemented = 12 }
+export enum HeaderMap { RequestHeaders = 0, RequestTrailers = 1, ResponseHeaders = 2, ResponseTrailers = 3 }
+export enum Buffer { HttpRequestBody = 0, HttpResponseBody = 1, PluginConfiguration = 7, VmConfiguration = 6 }
+export enum StreamType { Request = 0, Response = 1 }
+
+// Out-parameters the host writes into: one static slot each, the VM is single-threaded.
+const outPtr = memory.data(8);
+const outSize = memory.data(8);
+const outU32 = memory.data(8);
+
+/** Takes ownership of a host-malloc'd buffer written to outPtr/outSize. */
+function takeBuffer(): ArrayBuffer {
+  const size = load<usize>(outSize);
+  const ptr = load<usize>(outPtr);
+  if (size == 0 || ptr == 0) {
+    if (ptr != 0) free(ptr);
+    return new ArrayBuffer(0);
+  }
+  // The host filled a pinned ArrayBuffer allocated by our malloc export; unpin it so the GC owns it.
+  const buf = changetype<ArrayBuffer>(ptr);
+  free(ptr);
+  return buf.byteLength == <i32>size ? buf : buf.slice(0, <i32>size);
+}
+
+export function abortToLog(message: string | null, fileName: string | null, line: u32, column: u32): void {
+  let msg = "infergate abort: " + (message !== null ? message : "");
+  if (fileName !== null) msg += " at " + fileName + ":" + line.toString() + ":" + column.toString();
+  log(LogLevel.Critical, msg);
+  unreachable();
+}
+
+export function log(level: LogLevel, message: string): void {
+  const buf = String.UTF8.encode(message);
+  imports.proxy_log(<usize>level, changetype<usize>(buf), buf.byteLength);
+}
+
+export function nowNanos(): u64 {
+  imports.proxy_get_current_time_nanoseconds(outU32);
+  return load<u64>(outU32);
+}
+
+export function setTickPeriodMs(ms: u32): void {
+  imports.proxy_set_tick_period_milliseconds(ms);
+}
+
+export function getBufferBytes(which: Buffer, start: u32, length: u32): ArrayBuffer {
+  store<usize>(outPtr, 0); store<usize>(outSize, 0);
+  const r = imports.proxy_get_buffer_bytes(<i32>which, start, length, outPtr, outSize);
+  if (r != WasmResult.Ok) return new ArrayBuffer(0);
+  return takeBuffer();
+}
+
+export function setBufferBytes(which: Buffer, start: u32, length: u32, value: ArrayBuffer): WasmResult {
+  return <WasmResult>imports.proxy_set_buffer_bytes(<i32>which, start, length, changetype<usize>(value), value.byteLength);
+}
+
+/** Header value, or null when absent. */
+export function getHeader(map: HeaderMap, name: string): string | null {
+  const key = String.UTF8.encode(name);
+  store<usize>(outPtr, 0); store<usize>(outSize, 0);
+  const r = imports.proxy_get_header_map_value(<i32>map, changetype<usize>(key), key.byteLength, outPtr, outSize);
+  if (r != WasmResult.Ok) return null;
+  return String.UTF8.decode(takeBuffer());
+}
+
+export function replaceHeader(map: HeaderMap, name: string, value: string): void {
+  const k = String.UTF8.encode(name);
+  const v = String.UTF8.encode(value);
+  imports.proxy_replace_header_map_value(<i32>map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+}
+
+export function removeHeader(map: HeaderMap, name: string): void {
+  const k = String.UTF8.encode(name);
+  imports.proxy_remove_header_map_value(<i32>map, changetype<usize>(k), k.byteLength);
+}
+
+export function continueStream(stream: StreamType): WasmResult {
+  return <WasmResult>imports.proxy_continue_stream(<i32>stream);
+}
+
+export function setEffectiveContext(contextId: u32): WasmResult {
+  return <WasmResult>imports.proxy_set_effective_context(contextId);
+}
+
+/** Serialises header pairs in the proxy-wasm map format: count, (klen, vlen)*, (k\0 v\0)*. */
+function serializeHeaders(names: string[], values: string[]): ArrayBuffer {
+  const n = names.length;
+  const ks = new Array<ArrayBuffer>(n);
+  const vs = new Array<ArrayBuffer>(n);
+  let size = 4 + n * 8;
+  for (let i = 0; i < n; i++) {
+    ks[i] = String.UTF8.encode(names[i]);
+    vs[i] = String.UTF8.encode(values[i]);
+    size += ks[i].byteLength + vs[i].byteLength + 2;
+  }
+  const out = new ArrayBuffer(size);
+  const base = changetype<usize>(out);
+  store<u32>(base, n);
+  let off: usize = 4;
+  for (let i = 0; i < n; i++) {
+    store<u32>(base + off, ks[i].byteLength); off += 4;
+    store<u32>(base + off, vs[i].byteLength); off += 4;
+  }
+  for (let i = 0; i < n; i++) {
+    memory.copy(base + off, changetype<usize>(ks[i]), ks[i].byteLength); off += ks[i].byteLength;
+    store<u8>(base + off, 0); off += 1;
+    memory.copy(base + off, changetype<usize>(vs[i]), vs[i].byteLength); off += vs[i].byteLength;
+    store<u8>(base + off, 0); off += 1;
+  }
+  return out;
+}
+
+export function sendLocalResponse(status: u32, details: string, body: string, headerNames: string[], headerValues: string[]): WasmResult {
+  const d = String.UTF8.encode(details);
+  const b = String.UTF8.encode(body);
+  const h = serializeHeaders(headerNames, headerValues);
+  return <WasmResult>imports.proxy_send_local_response(status, changetype<usize>(d), d.byteLength,
+    changetype<usize>(b), b.byteLength, changetype<usize>(h), h.byteLength, -1);
+}
+
+export class SharedValue {
+  constructor(public value: ArrayBuffer | null, public cas: u32) {}
+}
+
+/** Reads a shared-data key of this plugin's vm_id (visible to every Envoy worker). */
+export function sharedGet(key: string): SharedValue {
+  const k = String.UTF8.encode(key);
+  store<usize>(outPtr, 0); store<usize>(outSize, 0); store<u32>(outU32, 0);
+  const r = imports.proxy_get_shared_data(changetype<usize>(k), k.byteLength, outPtr, outSize, outU32);
+  if (r != WasmResult.Ok) return new SharedValue(null, 0);
+  const cas = load<u32>(outU32);
+  return new SharedValue(takeBuffer(), cas);
+}
+
+/** Writes a shared-data key; with cas != 0 it fails with CasMismatch if another writer got there first. */
+export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult {
+  const k = String.UTF8.encode(key);
+  return <WasmResult>imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas);
+}
+
+export function getPluginConfiguration(size: u32): string {
+  if (size == 0) return "";
+  return String.UTF8.decode(getBufferBytes(Buffer.PluginConfiguration, 0, size));
+}

@@ -1,0 +1,45 @@
+// infergate's proxy-wasm filter. One module, two roles chosen by the plugin configuration's "mode":
+// the public gateway (routes OpenAI requests) and the loopback control listener (accepts tables).
+// Both run in the same vm_id, so they share the table and counters through shared data.
+export {
+  proxy_abi_version_0_2_1, proxy_on_context_create, proxy_on_vm_start, proxy_validate_configuration,
+  proxy_on_configure, proxy_on_tick, proxy_on_request_headers, proxy_on_request_body,
+  proxy_on_request_trailers, proxy_on_request_metadata, proxy_on_response_headers, proxy_on_response_body,
+  proxy_on_response_trailers, proxy_on_response_metadata, proxy_on_done, proxy_on_log, proxy_on_delete,
+  proxy_on_queue_ready, proxy_on_foreign_function, proxy_on_http_call_response, proxy_on_new_connection,
+  proxy_on_downstream_data, proxy_on_upstream_data, proxy_on_downstream_connection_close,
+  proxy_on_upstream_connection_close,
+} from "./host/contexts";
+export { malloc } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
+import { setRootFactory, Root, Stream } from "./host/contexts";
+import { log, LogLevel } from "./host/abi";
+import { parseConfig, Mode } from "./config";
+import { GatewayRoot } from "./gateway";
+import { ControlRoot } from "./control";
+
+/** Decides the root's role from its configuration; the first configure wins the role. */
+class RootSwitch extends Root {
+  inner: Root | null = null;
+  configure(text: string): bool {
+    const r = parseConfig(text);
+    if (r.config === null) {
+      log(LogLevel.Critical, "infergate: invalid plugin configuration: " + r.error);
+      return false;
+    }
+    const c = r.config!;
+    if (c.mode == Mode.Control) {
+      const root = new ControlRoot(this.id);
+      root.config = c;
+      this.inner = root;
+    } else {
+      const root = new GatewayRoot(this.id);
+      root.applyConfig(c);
+      this.inner = root;
+    }
+    return true;
+  }
+  newStream(id: u32): Stream { return this.inner!.newStream(id); }
+  onTick(): void { if (this.inner !== null) this.inner!.onTick(); }
+}
+
+setRootFactory((id: u32): Root => new RootSwitch(id));

@@ -1,0 +1,55 @@
+// Scorers, GIE-style: each gives every candidate a score in [0,1] (1 = best) and has a weight; the
+// picker takes the highest weighted sum. Adding a policy is adding a scorer.
+import { Candidate, RoutingContext } from "./candidate";
+
+export abstract class Scorer {
+  constructor(public name: string, public weight: f64) {}
+  /** Whether this scorer has anything to say for this decision (e.g. scraped load is stale). */
+  applies(ctx: RoutingContext): bool { return true; }
+  abstract score(c: Candidate, ctx: RoutingContext): f64;
+  /** Called once before score() for each candidate; lets min-max scorers find their range. */
+  prepare(ctx: RoutingContext): void {}
+}
+
+/** Min-max normalises a "lower is better" quantity over the candidates (all equal -> all 1). */
+abstract class LowerIsBetterScorer extends Scorer {
+  private lo: f64 = 0;
+  private hi: f64 = 0;
+  abstract quantity(c: Candidate): f64;
+  prepare(ctx: RoutingContext): void {
+    const cs = ctx.candidates;
+    let lo = Infinity, hi = -Infinity;
+    for (let i = 0; i < cs.length; i++) {
+      const q = this.quantity(cs[i]);
+      if (q < lo) lo = q;
+      if (q > hi) hi = q;
+    }
+    this.lo = lo; this.hi = hi;
+  }
+  score(c: Candidate, ctx: RoutingContext): f64 {
+    const range = this.hi - this.lo;
+    if (range <= 0) return 1.0;
+    return (this.hi - this.quantity(c)) / range;
+  }
+}
+
+/** The model server's own waiting queue (vllm:num_requests_waiting and kin), from the last scrape. */
+export class QueueScorer extends LowerIsBetterScorer {
+  constructor(weight: f64) { super("queue", weight); }
+  applies(ctx: RoutingContext): bool { return ctx.loadFresh; }
+  quantity(c: Candidate): f64 { return c.endpoint.waiting; }
+}
+
+/** Free KV cache: a pod near full KV preempts or queues. Absolute, not normalised: 1 - usage. */
+export class KvCacheScorer extends Scorer {
+  constructor(weight: f64) { super("kv-cache", weight); }
+  applies(ctx: RoutingContext): bool { return ctx.loadFresh; }
+  score(c: Candidate, ctx: RoutingContext): f64 { return 1.0 - c.endpoint.kvUsage; }
+}
+
+/** Requests this gateway (all workers) has sent to the pod and not seen finish: reacts at once,
+ *  before the next scrape shows the load. */
+export class InFlightScorer extends LowerIsBetterScorer {
+  constructor(weight: f64) { super("in-flight", weight); }
+  quantity(c: Candidate): f64 { return <f64>c.inflight; }
+}

@@ -1,0 +1,77 @@
+// The current table, in proxy-wasm shared data so every Envoy worker's VM sees the same one.
+// Keys (bounded: two, overwritten in place):
+//   infergate/v1/table       f64 generation, then the table JSON as pushed
+//   infergate/v1/generation  f64 generation, written after the table: the cheap per-request check
+// Each worker keeps its decoded copy and re-decodes only when the generation key changes.
+import { sharedGet, sharedSet, WasmResult } from "../host/abi";
+import { Table, decodeTable } from "../table/table";
+
+const TABLE_KEY = "infergate/v1/table";
+const GEN_KEY = "infergate/v1/generation";
+
+export enum PublishStatus { Ok = 0, Invalid = 1, Stale = 2, Failed = 3 }
+
+export class PublishResult {
+  constructor(public status: PublishStatus, public message: string, public current: f64) {}
+}
+
+function readGen(buf: ArrayBuffer | null): f64 {
+  if (buf === null || buf.byteLength < 8) return 0;
+  return load<f64>(changetype<usize>(buf));
+}
+
+export class TableStore {
+  private cached: Table | null = null;
+  private seenGenKey: f64 = -1;
+
+  /** Validates and stores a pushed table; refuses a generation not above the stored one. */
+  publish(body: ArrayBuffer): PublishResult {
+    const decoded = decodeTable(body);
+    if (decoded.table === null) return new PublishResult(PublishStatus.Invalid, decoded.error, 0);
+    const gen = decoded.table!.generation;
+    const stored = new ArrayBuffer(8 + body.byteLength);
+    store<f64>(changetype<usize>(stored), gen);
+    memory.copy(changetype<usize>(stored) + 8, changetype<usize>(body), body.byteLength);
+    // Compare-and-swap on the table key, so two workers handling two pushes at once cannot
+    // leave an older table in place under a newer generation.
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const cur = sharedGet(TABLE_KEY);
+      const curGen = readGen(cur.value);
+      if (gen <= curGen) return new PublishResult(PublishStatus.Stale, "generation " + (<i64>gen).toString() + " is not newer than the current " + (<i64>curGen).toString(), curGen);
+      const r = sharedSet(TABLE_KEY, stored, cur.cas);
+      if (r == WasmResult.CasMismatch) continue;
+      if (r != WasmResult.Ok) return new PublishResult(PublishStatus.Failed, "shared data write failed: " + (<i32>r).toString(), curGen);
+      this.bumpGenerationKey(gen);
+      this.cached = decoded.table;
+      return new PublishResult(PublishStatus.Ok, "", gen);
+    }
+    return new PublishResult(PublishStatus.Failed, "shared data contended", 0);
+  }
+
+  private bumpGenerationKey(gen: f64): void {
+    const v = new ArrayBuffer(8);
+    store<f64>(changetype<usize>(v), gen);
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const cur = sharedGet(GEN_KEY);
+      if (readGen(cur.value) >= gen) return;
+      if (sharedSet(GEN_KEY, v, cur.cas) != WasmResult.CasMismatch) return;
+    }
+  }
+
+  /** The newest table any worker accepted, or null before the first push. */
+  current(): Table | null {
+    const g = sharedGet(GEN_KEY);
+    if (g.value === null) return null;
+    const genKey = readGen(g.value);
+    if (genKey != this.seenGenKey || this.cached === null) {
+      const t = sharedGet(TABLE_KEY);
+      if (t.value === null || t.value!.byteLength < 8) return this.cached;
+      const json = t.value!.slice(8);
+      const decoded = decodeTable(json);
+      // Validated on publish; a failure here would mean corruption: keep the last good table.
+      if (decoded.table !== null) this.cached = decoded.table;
+      this.seenGenKey = genKey;
+    }
+    return this.cached;
+  }
+}

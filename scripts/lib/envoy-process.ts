@@ -1,0 +1,176 @@
+// Starts real Envoy with infergate's filter: renders envoy/bootstrap.yaml, spawns Envoy, waits
+// until it is ready, reads back the ports it bound (0 = let Envoy choose), and captures its log so
+// callers can read the filter's "Request Handled" lines. Used by `make up`, the tests and the bench.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+
+export interface EnvoyOptions {
+  /** Public listener port; 0 = any free port. */
+  port?: number;
+  listenAddress?: string;
+  controlPort?: number;
+  adminPort?: number;
+  /** Bearer token the control listener requires; random when omitted. */
+  token?: string;
+  wasmPath?: string;
+  concurrency?: number;
+  maxBodyBytes?: number;
+  /** Extra keys for the gateway role's plugin configuration (e.g. weights). */
+  gatewayConfig?: Record<string, unknown>;
+  envoyBin?: string;
+  /** Envoy's own log level; the filter's lines are logged at info under the wasm component. */
+  logLevel?: string;
+  /** Mirror Envoy's log to this process's stderr. */
+  echoLog?: boolean;
+}
+
+export interface EnvoyInstance {
+  url: string;
+  port: number;
+  controlUrl: string;
+  adminUrl: string;
+  token: string;
+  process: ChildProcess;
+  /** Everything Envoy has logged so far. */
+  log(): string;
+  /** Parsed JSON of every "Request Handled" line so far. */
+  handled(): RequestHandled[];
+  stop(): Promise<void>;
+}
+
+export interface RequestHandled {
+  requestId: string; model: string; targetModel: string; pool: string; pod: string; address: string;
+  strategy: string; candidates: number; eligible: number; stream: boolean; loadFresh: boolean; decisionUs: number;
+  [k: string]: unknown;
+}
+
+export function findEnvoy(): string {
+  if (process.env.ENVOY_BIN) return process.env.ENVOY_BIN;
+  return execFileSync(join(REPO_ROOT, "scripts/get-envoy.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
+function render(template: string, vars: Record<string, string>): string {
+  return template.replace(/\{\{([A-Z_]+)\}\}/g, (_, k: string) => {
+    if (!(k in vars)) throw new Error(`envoy/bootstrap.yaml: no value for {{${k}}}`);
+    return vars[k];
+  });
+}
+
+/** YAML single-quoted scalar content: only ' needs doubling. */
+function yamlSingleQuoted(s: string): string { return s.replace(/'/g, "''"); }
+
+async function sleep(ms: number): Promise<void> { await new Promise((r) => setTimeout(r, ms)); }
+
+export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance> {
+  const bin = opts.envoyBin ?? findEnvoy();
+  const wasm = opts.wasmPath ?? join(REPO_ROOT, "build/infergate.wasm");
+  if (!existsSync(wasm)) throw new Error(`${wasm} is missing: run \`make wasm\` first`);
+  const token = opts.token ?? randomBytes(24).toString("hex");
+  const maxBody = opts.maxBodyBytes ?? 1048576;
+  const dir = mkdtempSync(join(tmpdir(), "infergate-envoy-"));
+  const instance = randomBytes(4).toString("hex");
+  const gatewayConfig = JSON.stringify({ mode: "gateway", maxBodyBytes: maxBody, ...(opts.gatewayConfig ?? {}) });
+  const controlConfig = JSON.stringify({ mode: "control", token });
+  const yaml = render(readFileSync(join(REPO_ROOT, "envoy/bootstrap.yaml"), "utf8"), {
+    INSTANCE: instance,
+    ADMIN_PORT: String(opts.adminPort ?? 0),
+    PORT: String(opts.port ?? 0),
+    LISTEN_ADDRESS: opts.listenAddress ?? "127.0.0.1",
+    CONTROL_PORT: String(opts.controlPort ?? 0),
+    BUFFER_LIMIT: String(maxBody + 65536),
+    WASM_PATH: wasm,
+    GATEWAY_CONFIG: yamlSingleQuoted(gatewayConfig),
+    CONTROL_CONFIG: yamlSingleQuoted(controlConfig),
+  });
+  const cfgPath = join(dir, "envoy.yaml");
+  writeFileSync(cfgPath, yaml);
+  const adminPath = join(dir, "admin-address");
+  const args = [
+    "-c", cfgPath, "--concurrency", String(opts.concurrency ?? 2), "--disable-hot-restart",
+    "--admin-address-path", adminPath, "-l", opts.logLevel ?? "warning", "--component-log-level", "wasm:info",
+    "--log-format", "[%Y-%m-%d %T.%e][%l][%n] %v",
+  ];
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let logText = "";
+  const onData = (b: Buffer) => {
+    const s = b.toString();
+    logText += s;
+    if (opts.echoLog) process.stderr.write(s);
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  let exited: number | null = null;
+  child.on("exit", (code) => { exited = code ?? -1; });
+  const killOnExit = () => { try { child.kill("SIGKILL"); } catch { /* gone */ } };
+  process.on("exit", killOnExit);
+
+  const stop = async () => {
+    process.off("exit", killOnExit);
+    if (exited === null) {
+      child.kill("SIGTERM");
+      for (let i = 0; i < 50 && exited === null; i++) await sleep(100);
+      if (exited === null) child.kill("SIGKILL");
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  // Wait for the admin address file, then for /ready, then read the bound listener ports.
+  const deadline = Date.now() + 30000;
+  let adminUrl = "";
+  while (Date.now() < deadline) {
+    if (exited !== null) break;
+    if (existsSync(adminPath)) {
+      const a = readFileSync(adminPath, "utf8").trim();
+      if (a) {
+        adminUrl = `http://${a}`;
+        try {
+          const r = await fetch(`${adminUrl}/ready`);
+          if (r.ok) break;
+        } catch { /* not yet */ }
+      }
+    }
+    await sleep(50);
+  }
+  if (exited !== null || !adminUrl || Date.now() >= deadline) {
+    await stop();
+    throw new Error(`envoy did not become ready (exit ${exited}):\n${logText.slice(-4000)}`);
+  }
+  const listeners = (await (await fetch(`${adminUrl}/listeners?format=json`)).json()) as {
+    listener_statuses: { name: string; local_address: { socket_address: { address: string; port_value: number } } }[];
+  };
+  const portOf = (name: string) => {
+    const l = listeners.listener_statuses.find((x) => x.name === name);
+    if (!l) throw new Error(`listener ${name} missing from envoy admin`);
+    return l.local_address.socket_address.port_value;
+  };
+  const port = portOf("infergate_public");
+  const controlPort = portOf("infergate_control");
+  const host = opts.listenAddress && opts.listenAddress !== "0.0.0.0" ? opts.listenAddress : "127.0.0.1";
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    controlUrl: `http://127.0.0.1:${controlPort}`,
+    adminUrl,
+    token,
+    process: child,
+    log: () => logText,
+    handled: () => parseHandled(logText),
+    stop,
+  };
+}
+
+export function parseHandled(text: string): RequestHandled[] {
+  const out: RequestHandled[] = [];
+  for (const line of text.split("\n")) {
+    const i = line.indexOf("Request Handled {");
+    if (i < 0) continue;
+    try { out.push(JSON.parse(line.slice(i + "Request Handled ".length)) as RequestHandled); } catch { /* partial line */ }
+  }
+  return out;
+}
