@@ -32,13 +32,18 @@ $(WASM): node_modules/.installed asconfig.json $(AS_SOURCES)
 
 wasm: $(WASM)
 
+# The filter's pure modules compiled alone (no host imports) for unit tests.
+TEST_WASM := build/test/pure.wasm
+$(TEST_WASM): node_modules/.installed test/assembly/asconfig.json test/assembly/entry.ts $(AS_SOURCES)
+	npx asc test/assembly/entry.ts --config test/assembly/asconfig.json --target test
+
 build/js/.built: node_modules/.installed scripts/build-ts.mjs $(TS_SOURCES)
 	node scripts/build-ts.mjs
 	@touch $@
 
 ts: build/js/.built
 
-build: wasm ts
+build: wasm $(TEST_WASM) ts
 
 typecheck: node_modules/.installed
 	npx tsc --noEmit -p tsconfig.json

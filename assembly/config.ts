@@ -4,6 +4,7 @@
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
 // accepts table pushes and requires the bearer token (at least 16 characters).
 import { JsonParser, JsonValue, JsonKind, kindName } from "./json/parser";
+import { fmtNum } from "./table/table";
 
 export enum Mode { Gateway = 0, Control = 1 }
 
@@ -28,7 +29,7 @@ export class ConfigResult {
 
 function num(v: JsonValue, name: string, min: f64, max: f64, out: ConfigResult): f64 {
   if (!v.isNumber) { out.error = name + " must be a number, got " + kindName(v.kind); return 0; }
-  if (!(v.n >= min && v.n <= max)) { out.error = name + " must be in [" + min.toString() + ", " + max.toString() + "]"; return 0; }
+  if (!(v.n >= min && v.n <= max)) { out.error = name + " must be in [" + fmtNum(min) + ", " + fmtNum(max) + "]"; return 0; }
   return v.n;
 }
 

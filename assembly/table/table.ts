@@ -74,6 +74,11 @@ export class TableDecodeResult {
   error: string = "";
 }
 
+/** Numbers in messages as a person writes them: 1 not 1.0. */
+export function fmtNum(n: f64): string {
+  return n == Math.floor(n) && Math.abs(n) < 9007199254740992 ? (<i64>n).toString() : n.toString();
+}
+
 class Reader {
   error: string = "";
   fail(path: string, msg: string): void { if (this.error.length == 0) this.error = path + ": " + msg; }
@@ -91,7 +96,7 @@ class Reader {
   num(obj: JsonValue, key: string, path: string, min: f64, max: f64, def: f64 = 0, required: bool = true): f64 {
     const v = this.field(obj, key, JsonKind.Number, path, required);
     if (v === null) return def;
-    if (!(v.n >= min && v.n <= max)) { this.fail(path + "." + key, "must be in [" + min.toString() + ", " + max.toString() + "], got " + v.n.toString()); return def; }
+    if (!(v.n >= min && v.n <= max)) { this.fail(path + "." + key, "must be in [" + fmtNum(min) + ", " + fmtNum(max) + "], got " + fmtNum(v.n)); return def; }
     return v.n;
   }
   int(obj: JsonValue, key: string, path: string, min: f64, max: f64, def: f64 = 0, required: bool = true): i32 {
