@@ -1,6 +1,7 @@
 // Plugin configuration (the wasm filter's `configuration` string), validated once at load.
 //   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":1048576,
-//    "weights":{"queue":2,"kvCache":2,"inFlight":2}}
+//    "weights":{"queue":2,"kvCache":2,"inFlight":2,"prefix":3},
+//    "saturation":{"queueDepth":5,"kvUsage":0.8}, "balanceBound":1.25, "rendezvousTolerance":0.5}
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
 // accepts table pushes and requires the bearer token (at least 16 characters).
 import { JsonParser, JsonValue, JsonKind, kindName } from "./json/parser";
@@ -8,10 +9,12 @@ import { fmtNum } from "./table/table";
 
 export enum Mode { Gateway = 0, Control = 1 }
 
+/** Scorer weights (upstream GIE defaults: queue 2, KV cache 2, prefix 3; in-flight is ours). */
 export class Weights {
   queue: f64 = 2;
   kvCache: f64 = 2;
   inFlight: f64 = 2;
+  prefix: f64 = 3;
 }
 
 export class PluginConfig {
@@ -20,6 +23,13 @@ export class PluginConfig {
   /** Default matches Envoy's default per-connection buffer limit (1 MiB). */
   maxBodyBytes: i32 = 1048576;
   weights: Weights = new Weights();
+  /** A pod at or above these (fresh scrape) is saturated: never picked for prefix affinity alone. */
+  saturationQueueDepth: f64 = 5;
+  saturationKvUsage: f64 = 0.8;
+  /** Affinity yields when a pod has more than this times its fair share of in-flight requests. */
+  balanceBound: f64 = 1.25;
+  /** New prefixes: pods within this load score of the least loaded are rendezvous candidates. */
+  rendezvousTolerance: f64 = 0.5;
 }
 
 export class ConfigResult {
@@ -62,8 +72,22 @@ export function parseConfig(text: string): ConfigResult {
         if (wk[j] == "queue") c.weights.queue = w;
         else if (wk[j] == "kvCache") c.weights.kvCache = w;
         else if (wk[j] == "inFlight") c.weights.inFlight = w;
-        else out.error = "unknown weight \"" + wk[j] + "\" (known: queue, kvCache, inFlight)";
+        else if (wk[j] == "prefix") c.weights.prefix = w;
+        else out.error = "unknown weight \"" + wk[j] + "\" (known: queue, kvCache, inFlight, prefix)";
       }
+    } else if (k == "saturation") {
+      if (!v.isObject) { out.error = "saturation must be an object"; break; }
+      const sk = v.keys!;
+      for (let j = 0; j < sk.length && out.error.length == 0; j++) {
+        if (sk[j] == "queueDepth") c.saturationQueueDepth = num(v.vals![j], "saturation.queueDepth", 0, 1e9, out);
+        else if (sk[j] == "kvUsage") c.saturationKvUsage = num(v.vals![j], "saturation.kvUsage", 0, 1, out);
+        else out.error = "unknown saturation key \"" + sk[j] + "\" (known: queueDepth, kvUsage)";
+      }
+    } else if (k == "balanceBound") {
+      c.balanceBound = num(v, "balanceBound", 0, 1000, out);
+      if (out.error.length == 0 && c.balanceBound != 0 && c.balanceBound < 1) out.error = "balanceBound must be 0 (off) or at least 1";
+    } else if (k == "rendezvousTolerance") {
+      c.rendezvousTolerance = num(v, "rendezvousTolerance", 0, 1000, out);
     } else out.error = "unknown configuration key \"" + k + "\"";
   }
   if (out.error.length == 0 && c.mode == Mode.Control && c.token.length < 16)

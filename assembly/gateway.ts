@@ -15,8 +15,13 @@ import { InFlightCounters } from "./state/inflight";
 import { Candidate, RoutingContext } from "./routing/candidate";
 import { Scheduler } from "./routing/scheduler";
 import { ReadyFilter, WholeRequestRoleFilter } from "./routing/filters";
-import { QueueScorer, KvCacheScorer, InFlightScorer } from "./routing/scorers";
+import { QueueScorer, KvCacheScorer, InFlightScorer, PrefixScorer } from "./routing/scorers";
+import { OverloadDetector } from "./routing/overload";
 import { Random } from "./routing/random";
+import { BlockHasher, hashPrompt } from "./prefix/prompt-blocks";
+import { PrefixIndex } from "./prefix/prefix-index";
+import { IndexPrefixMatcher } from "./prefix/index-matcher";
+import { SharedBucketStore } from "./state/shared-buckets";
 
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 
@@ -24,6 +29,8 @@ export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 export const tables = new TableStore();
 export const inflight = new InFlightCounters();
 export const rng = new Random(0);
+const prefixIndex = new PrefixIndex(new SharedBucketStore(), 50000);
+const hasher = new BlockHasher(64, 128, "");
 
 export function sendError(status: i32, message: string, code: string, param: string, extraNames: string[] = [], extraValues: string[] = []): void {
   const names = ["content-type"]; const values = ["application/json"];
@@ -33,20 +40,32 @@ export function sendError(status: i32, message: string, code: string, param: str
 
 function strategyName(s: Strategy): string { return s == Strategy.PrefixCache ? "PREFIX_CACHE" : "DEFAULT"; }
 
+/** The DEFAULT pipeline's filters and load scorers; PREFIX_CACHE adds affinity on top. */
+function loadScheduler(c: PluginConfig): Scheduler {
+  const s = new Scheduler();
+  s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
+  s.addScorer(new QueueScorer(c.weights.queue))
+    .addScorer(new KvCacheScorer(c.weights.kvCache))
+    .addScorer(new InFlightScorer(c.weights.inFlight));
+  return s;
+}
+
 export class GatewayRoot extends Root {
   config: PluginConfig = new PluginConfig();
   scheduler: Scheduler = new Scheduler();
+  prefixScheduler: Scheduler = new Scheduler();
 
   configure(text: string): bool { return true; } // set by the dispatcher in index.ts
 
   applyConfig(c: PluginConfig): void {
     this.config = c;
-    const s = new Scheduler();
-    s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
-    s.addScorer(new QueueScorer(c.weights.queue))
-      .addScorer(new KvCacheScorer(c.weights.kvCache))
-      .addScorer(new InFlightScorer(c.weights.inFlight));
-    this.scheduler = s;
+    this.scheduler = loadScheduler(c);
+    const p = loadScheduler(c);
+    p.addScorer(new PrefixScorer(c.weights.prefix));
+    p.overload = new OverloadDetector(c.saturationQueueDepth, c.saturationKvUsage, c.balanceBound);
+    p.matcher = new IndexPrefixMatcher(prefixIndex);
+    p.rendezvousTolerance = c.rendezvousTolerance;
+    this.prefixScheduler = p;
     rng.reseed(nowNanos() ^ (<u64>this.id << 32));
   }
 
@@ -144,7 +163,16 @@ export class GatewayStream extends Stream {
       ctx.candidates.push(new Candidate(eps[i], s < counts.length ? counts[s] : 0));
     }
     const total = ctx.candidates.length;
-    const chosen = this.root.scheduler.run(ctx);
+    const prefix = pool.strategy == Strategy.PrefixCache;
+    if (prefix) {
+      hasher.reset(pool.blockSize, pool.maxBlocks, target);
+      hashPrompt(hasher, req.root!, this.api == ApiEndpoint.ChatCompletions, body);
+      ctx.prefixBlocks = hasher.count;
+      ctx.hashes = hasher.hashes;
+      ctx.affinityKey = hasher.count > 0 ? hasher.hashes[0] : 0;
+      prefixIndex.numBuckets = max(1, (pool.lruCapacity + 63) / 64);
+    }
+    const chosen = (prefix ? this.root.prefixScheduler : this.root.scheduler).run(ctx);
     if (chosen === null) {
       this.reply(503, "no ready endpoint in pool " + pool.id + " for model " + req.model, "no_ready_endpoint", "", ["retry-after"], ["1"]);
       return DataStatus.StopIterationNoBuffer;
@@ -155,14 +183,24 @@ export class GatewayStream extends Stream {
     inflight.add(ep.slot, 1);
     this.slot = ep.slot;
     this.phase = Phase.Forwarded;
-    const us = (nowNanos() - t0) / 1000;
+    const t1 = nowNanos();
+    const us = (t1 - t0) / 1000;
+    let prefixLog = "";
+    if (prefix) {
+      // Estimate mode: the chosen pod now holds (or soon will) every block of this prompt.
+      if (ctx.prefixBlocks > 0) prefixIndex.record(ctx.hashes!, ctx.prefixBlocks, ep.slot, ep.tag, <u32>(t0 / 100000000));
+      const score = ctx.prefixBlocks > 0 ? <f64>chosen.prefixMatched / <f64>ctx.prefixBlocks : 0;
+      prefixLog = ",\"matchedBlocks\":" + chosen.prefixMatched.toString() + ",\"totalBlocks\":" + ctx.prefixBlocks.toString() +
+        ",\"prefixScore\":" + (Math.round(score * 1000) / 1000).toString() + ",\"bestMatch\":" + ctx.bestMatch.toString() +
+        ",\"recordUs\":" + ((nowNanos() - t1) / 1000).toString();
+    }
     const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
     log(LogLevel.Info, "Request Handled {\"requestId\":" + jsonQuote(rid === null ? "" : rid!) +
       ",\"model\":" + jsonQuote(req.model) + ",\"targetModel\":" + jsonQuote(target) +
       ",\"pool\":" + jsonQuote(pool.id) + ",\"pod\":" + jsonQuote(ep.name) + ",\"address\":" + jsonQuote(ep.address) +
       ",\"strategy\":\"" + strategyName(pool.strategy) + "\",\"candidates\":" + total.toString() +
       ",\"eligible\":" + ctx.candidates.length.toString() + ",\"stream\":" + (req.stream ? "true" : "false") +
-      ",\"loadFresh\":" + (ctx.loadFresh ? "true" : "false") + ",\"decisionUs\":" + us.toString() + "}");
+      ",\"loadFresh\":" + (ctx.loadFresh ? "true" : "false") + ",\"decisionUs\":" + us.toString() + prefixLog + "}");
     return DataStatus.Continue;
   }
 

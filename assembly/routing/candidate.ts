@@ -6,6 +6,12 @@ import { Random } from "./random";
 export class Candidate {
   constructor(public endpoint: Endpoint, public inflight: i32) {}
   score: f64 = 0;
+  /** Load-only part of the score (queue, KV, in-flight), for the new-prefix rendezvous. */
+  loadScore: f64 = 0;
+  /** Leading request blocks this endpoint holds (PREFIX_CACHE). */
+  prefixMatched: i32 = 0;
+  /** Saturated or over its balance bound: affinity alone must not pick it. */
+  overloaded: bool = false;
 }
 
 export class RoutingContext {
@@ -14,5 +20,13 @@ export class RoutingContext {
   /** False when the table is older than its staleness bound: scraped load is then not trusted. */
   loadFresh: bool = true;
   rng: Random;
+  /** Blocks in the request's prompt (0 = no prefix information, e.g. DEFAULT or a short prompt). */
+  prefixBlocks: i32 = 0;
+  /** First block's hash: the rendezvous key for a prefix no endpoint holds yet. */
+  affinityKey: u64 = 0;
+  /** The request's chained block hashes (first prefixBlocks are valid). */
+  hashes: StaticArray<u64> | null = null;
+  /** Longest match any endpoint has (blocks). */
+  bestMatch: i32 = 0;
   constructor(pool: Pool, rng: Random) { this.pool = pool; this.rng = rng; }
 }

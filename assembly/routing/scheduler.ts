@@ -3,10 +3,21 @@
 import { Candidate, RoutingContext } from "./candidate";
 import { CandidateFilter } from "./filters";
 import { Scorer } from "./scorers";
+import { mix64, xxh64String } from "../prefix/xxhash64";
+import { OverloadDetector } from "./overload";
+
+/** Fills each candidate's prefixMatched from whatever index the policy keeps. */
+export abstract class PrefixMatcher {
+  abstract match(ctx: RoutingContext): void;
+}
 
 export class Scheduler {
   filters: CandidateFilter[] = [];
   scorers: Scorer[] = [];
+  /** New prefixes: endpoints whose load score is within this of the best are rendezvous candidates. */
+  rendezvousTolerance: f64 = 0.5;
+  overload: OverloadDetector | null = null;
+  matcher: PrefixMatcher | null = null;
 
   addFilter(f: CandidateFilter): Scheduler { this.filters.push(f); return this; }
   addScorer(s: Scorer): Scheduler { this.scorers.push(s); return this; }
@@ -27,13 +38,37 @@ export class Scheduler {
 
   score(ctx: RoutingContext): void {
     const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) cs[i].score = 0;
+    for (let i = 0; i < cs.length; i++) { cs[i].score = 0; cs[i].loadScore = 0; }
     for (let s = 0; s < this.scorers.length; s++) {
       const sc = this.scorers[s];
       if (sc.weight == 0 || !sc.applies(ctx)) continue;
       sc.prepare(ctx);
-      for (let i = 0; i < cs.length; i++) cs[i].score += sc.weight * sc.score(cs[i], ctx);
+      for (let i = 0; i < cs.length; i++) {
+        const v = sc.weight * sc.score(cs[i], ctx);
+        cs[i].score += v;
+        if (sc.isLoad) cs[i].loadScore += v;
+      }
     }
+  }
+
+  /**
+   * A prefix no endpoint holds: among the endpoints within rendezvousTolerance of the least
+   * loaded, take the highest hash of (first block, endpoint address). Every gateway replica,
+   * with its own index, then sends the same new conversation to the same pod while loads agree.
+   */
+  rendezvous(ctx: RoutingContext): Candidate | null {
+    const cs = ctx.candidates;
+    let bestLoad = -Infinity;
+    for (let i = 0; i < cs.length; i++) if (cs[i].loadScore > bestLoad) bestLoad = cs[i].loadScore;
+    let chosen: Candidate | null = null;
+    let top: u64 = 0;
+    for (let i = 0; i < cs.length; i++) {
+      const c = cs[i];
+      if (c.loadScore < bestLoad - this.rendezvousTolerance) continue;
+      const w = mix64(ctx.affinityKey, xxh64String(c.endpoint.address, 0));
+      if (chosen === null || w > top) { chosen = c; top = w; }
+    }
+    return chosen;
   }
 
   /** Highest score wins; exact ties are broken uniformly at random (reservoir sampling). */
@@ -55,7 +90,14 @@ export class Scheduler {
 
   run(ctx: RoutingContext): Candidate | null {
     this.filter(ctx);
+    if (this.overload !== null) this.overload!.mark(ctx);
+    if (ctx.prefixBlocks > 0 && this.matcher !== null) this.matcher!.match(ctx);
     this.score(ctx);
+    if (ctx.prefixBlocks > 0 && ctx.affinityKey != 0) {
+      let anyMatch = false;
+      for (let i = 0; i < ctx.candidates.length; i++) if (ctx.candidates[i].prefixMatched > 0) { anyMatch = true; break; }
+      if (!anyMatch) return this.rendezvous(ctx);
+    }
     return this.pick(ctx);
   }
 }

@@ -4,6 +4,8 @@ import { Candidate, RoutingContext } from "./candidate";
 
 export abstract class Scorer {
   constructor(public name: string, public weight: f64) {}
+  /** Load scorers form the load-only score the new-prefix rendezvous uses. */
+  isLoad: bool = true;
   /** Whether this scorer has anything to say for this decision (e.g. scraped load is stale). */
   applies(ctx: RoutingContext): bool { return true; }
   abstract score(c: Candidate, ctx: RoutingContext): f64;
@@ -52,4 +54,15 @@ export class KvCacheScorer extends Scorer {
 export class InFlightScorer extends LowerIsBetterScorer {
   constructor(weight: f64) { super("in-flight", weight); }
   quantity(c: Candidate): f64 { return <f64>c.inflight; }
+}
+
+/** Fraction of the request's blocks the endpoint holds (longest chained match). An overloaded
+ *  endpoint (saturated, or over its balance bound) scores 0: affinity never melts one pod. */
+export class PrefixScorer extends Scorer {
+  constructor(weight: f64) { super("prefix", weight); this.isLoad = false; }
+  applies(ctx: RoutingContext): bool { return ctx.prefixBlocks > 0; }
+  score(c: Candidate, ctx: RoutingContext): f64 {
+    if (c.overloaded) return 0;
+    return <f64>c.prefixMatched / <f64>ctx.prefixBlocks;
+  }
 }

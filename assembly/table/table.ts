@@ -2,6 +2,7 @@
 // (wire format: controlplane/table/schema.ts). Decoding validates every field once, so routing never
 // meets a malformed value.
 import { JsonParser, JsonValue, JsonKind, kindName } from "../json/parser";
+import { xxh64String } from "../prefix/xxhash64";
 
 export const TABLE_VERSION: i32 = 1;
 export const MAX_SLOTS: i32 = 4096;
@@ -21,6 +22,8 @@ export class Endpoint {
   kvUsage: f64 = 0;
   loras: string[] = [];
   scrapeAgeMs: f64 = -1;
+  /** 16-bit hash of the address (prefix index entries carry it; see prefix/index-matcher.ts). */
+  tag: u16 = 0;
 }
 
 export class Pool {
@@ -179,6 +182,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       e.name = r.str(ev, "name", ep);
       e.address = r.str(ev, "address", ep);
       if (r.error.length == 0 && !validAddress(e.address)) r.fail(ep + ".address", "must be IP:port, got \"" + e.address + "\"");
+      e.tag = <u16>(xxh64String(e.address, 0x7461670000000000) >> 48);
       e.ready = r.bool(ev, "ready", ep);
       const role = r.str(ev, "role", ep, "both", false);
       if (role == "both") e.role = Role.Both;
