@@ -89,3 +89,133 @@ export function route(model: string, inflightCsv: string, loadFresh: bool, wQueu
   const c = s.run(ctx);
   return c === null ? "" : c.endpoint.name;
 }
+
+// ---- PREFIX_CACHE pieces ----
+import { xxh64 } from "../../assembly/prefix/xxhash64";
+import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
+import { PrefixIndex, BucketStore, Bucket } from "../../assembly/prefix/prefix-index";
+import { IndexPrefixMatcher } from "../../assembly/prefix/index-matcher";
+import { OverloadDetector } from "../../assembly/routing/overload";
+import { PrefixScorer } from "../../assembly/routing/scorers";
+
+/** XXH64 of the UTF-8 bytes of s, as 16 hex digits. */
+export function xxh64Hex(s: string, seed: u64): string {
+  const b = String.UTF8.encode(s);
+  const h = xxh64(changetype<usize>(b), b.byteLength, seed);
+  const hex = h.toString(16);
+  return "0000000000000000".substring(hex.length) + hex;
+}
+
+/** Block hashes of a request body as comma-separated hex (chat or completions). */
+export function blocks(body: string, chat: bool, blockSize: i32, maxBlocks: i32, model: string): string {
+  const buf = String.UTF8.encode(body);
+  const r = parseRequest(buf, chat ? Api.ChatCompletions : Api.Completions);
+  if (r.status != 0) return "error " + r.message;
+  const h = new BlockHasher(blockSize, maxBlocks, model);
+  hashPrompt(h, r.root!, chat, buf);
+  const parts = new Array<string>();
+  for (let i = 0; i < h.count; i++) parts.push(h.hashes[i].toString(16));
+  return parts.join(",");
+}
+
+/** In-memory bucket store (the filter uses shared data); counts reads and writes. */
+class MemoryBuckets extends BucketStore {
+  data: Map<i32, ArrayBuffer> = new Map();
+  versions: Map<i32, u32> = new Map();
+  reads: i32 = 0;
+  writes: i32 = 0;
+  read(index: i32): Bucket {
+    this.reads++;
+    return new Bucket(this.data.has(index) ? this.data.get(index) : null, this.versions.has(index) ? this.versions.get(index) : 0);
+  }
+  write(index: i32, data: ArrayBuffer, cas: u32): bool {
+    const v = this.versions.has(index) ? this.versions.get(index) : 0;
+    if (cas != 0 && cas != v) return false;
+    this.writes++;
+    this.data.set(index, data);
+    this.versions.set(index, v + 1);
+    return true;
+  }
+  entries(): i32 {
+    let n = 0;
+    const ks = this.data.keys();
+    for (let i = 0; i < ks.length; i++) n += this.data.get(ks[i]).byteLength / 16;
+    return n;
+  }
+}
+
+let buckets = new MemoryBuckets();
+let index = new PrefixIndex(buckets, 50000);
+
+export function indexReset(capacity: i32): void { buckets = new MemoryBuckets(); index = new PrefixIndex(buckets, capacity); }
+export function indexEntries(): i32 { return buckets.entries(); }
+export function indexReads(): i32 { return buckets.reads; }
+export function indexWrites(): i32 { return buckets.writes; }
+
+function hashesOf(csv: string): StaticArray<u64> {
+  const parts = csv.split(",");
+  const out = new StaticArray<u64>(parts.length);
+  for (let i = 0; i < parts.length; i++) out[i] = U64.parseInt(parts[i], 16);
+  return out;
+}
+
+/** Records the blocks (hex csv) against (slot, tag) at stamp. */
+export function indexRecord(csv: string, slot: i32, tag: u16, stamp: u32): void {
+  const h = hashesOf(csv);
+  index.record(h, h.length, slot, tag, stamp);
+}
+
+/** Longest match per candidate "slot:tag" (csv), returned as csv of lengths. */
+export function indexMatch(csv: string, candidates: string): string {
+  const h = hashesOf(csv);
+  const cs = candidates.split(",");
+  const slots = new StaticArray<i32>(cs.length);
+  const tags = new StaticArray<u16>(cs.length);
+  const matched = new StaticArray<i32>(cs.length);
+  for (let i = 0; i < cs.length; i++) {
+    const p = cs[i].split(":");
+    slots[i] = I32.parseInt(p[0]);
+    tags[i] = <u16>I32.parseInt(p[1]);
+  }
+  index.longestMatches(h, h.length, slots, tags, cs.length, matched);
+  const out = new Array<string>();
+  for (let i = 0; i < cs.length; i++) out.push(matched[i].toString());
+  return out.join(",");
+}
+
+/**
+ * Routes with the PREFIX_CACHE pipeline against the loaded table: the prompt's block hashes
+ * (hex csv, "" for none) are matched in the in-memory index, the choice recorded. Returns the
+ * endpoint name and its matched blocks as "name/matched".
+ */
+export function routePrefix(model: string, hashCsv: string, inflightCsv: string, bound: f64, tolerance: f64): string {
+  const t = current!;
+  const m = t.findModel(model);
+  if (m === null) return "!unknown-model";
+  const pool = m.pool!;
+  const counts = new Array<i32>();
+  if (inflightCsv.length > 0) {
+    const parts = inflightCsv.split(",");
+    for (let i = 0; i < parts.length; i++) counts.push(I32.parseInt(parts[i]));
+  }
+  const ctx = new RoutingContext(pool, rng);
+  for (let i = 0; i < pool.endpoints.length; i++) {
+    const e = pool.endpoints[i];
+    ctx.candidates.push(new Candidate(e, e.slot < counts.length ? counts[e.slot] : 0));
+  }
+  let h = new StaticArray<u64>(0);
+  if (hashCsv.length > 0) h = hashesOf(hashCsv);
+  ctx.hashes = h;
+  ctx.prefixBlocks = h.length;
+  ctx.affinityKey = h.length > 0 ? h[0] : 0;
+  const s = new Scheduler();
+  s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
+  s.addScorer(new QueueScorer(2)).addScorer(new KvCacheScorer(2)).addScorer(new InFlightScorer(2)).addScorer(new PrefixScorer(3));
+  s.overload = new OverloadDetector(5, 0.8, bound);
+  s.matcher = new IndexPrefixMatcher(index);
+  s.rendezvousTolerance = tolerance;
+  const c = s.run(ctx);
+  if (c === null) return "";
+  if (h.length > 0) index.record(h, h.length, c.endpoint.slot, c.endpoint.tag, 1);
+  return c.endpoint.name + "/" + c.prefixMatched.toString();
+}

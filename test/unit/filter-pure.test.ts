@@ -90,7 +90,9 @@ test("plugin configuration is validated at load", () => {
   assert.match(pure.config(`{"mode":"control","token":"short"}`), /token of at least 16/);
   assert.match(pure.config(`{"mode":"edge"}`), /mode must be/);
   assert.match(pure.config(`{"maxBodyBytes":10}`), /maxBodyBytes must be in/);
-  assert.match(pure.config(`{"weights":{"prefix":1}}`), /unknown weight "prefix"/);
+  assert.match(pure.config(`{"weights":{"bogus":1}}`), /unknown weight "bogus"/);
+  assert.match(pure.config(`{"balanceBound":0.5}`), /balanceBound must be 0 \(off\) or at least 1/);
+  assert.match(pure.config(`{"saturation":{"kvUsage":2}}`), /saturation.kvUsage must be in \[0, 1\]/);
   assert.match(pure.config(`{"colour":"red"}`), /unknown configuration key "colour"/);
   assert.equal(pure.config(`{"weights":{"queue":0,"inFlight":5}}`), "ok mode=0 maxBody=1048576 weights=0.0,2.0,5.0");
 });
@@ -167,4 +169,112 @@ test("not-ready and role-bound endpoints are never picked", () => {
   assert.deepEqual([...picks], [["c", 200]]);
   pure.loadTable(tableJson([ep(0, "a", { ready: false })]));
   assert.equal(pure.route("m", "", true, 2, 2, 2), "");
+});
+
+test("XXH64 matches the reference vectors", () => {
+  // Reference values of the xxHash specification's test vectors.
+  assert.equal(pure.xxh64Hex("", 0n), "ef46db3751d8e999");
+  assert.equal(pure.xxh64Hex("a", 0n), "d24ec4f1a98c6e5b");
+  assert.equal(pure.xxh64Hex("abc", 0n), "44bc2cf5ad770999");
+  assert.equal(pure.xxh64Hex("Nobody inspects the spammish repetition", 0n), "fbcea83c8a378bf1");
+});
+
+const sys = "You are a helpful assistant. ".repeat(12);
+function chat(messages: { role: string; content: unknown }[], model = "m") { return JSON.stringify({ model, messages }); }
+
+test("prompt blocks: a later turn's blocks begin with the earlier turn's", () => {
+  const t1 = [{ role: "system", content: sys }, { role: "user", content: "Tell me about zork." }];
+  const t2 = [...t1, { role: "assistant", content: "Zork is a text adventure. ".repeat(4) }, { role: "user", content: "Open the mailbox." }];
+  const b1 = pure.blocks(chat(t1), true, 64, 128, "m").split(",");
+  const b2 = pure.blocks(chat(t2), true, 64, 128, "m").split(",");
+  assert.ok(b1.length >= 5 && b2.length > b1.length, `${b1.length} ${b2.length}`);
+  // Only full blocks count, so every block of turn 1 is a prefix of turn 2's chain.
+  assert.deepEqual(b2.slice(0, b1.length), b1);
+  // Chained: the same 64 characters at a different position hash differently.
+  const rep = pure.blocks(JSON.stringify({ model: "m", prompt: "x".repeat(64 * 3) }), false, 64, 128, "m").split(",");
+  assert.equal(new Set(rep).size, 3);
+});
+
+test("prompt blocks: model and block size seed the chain; max blocks caps it; parts count", () => {
+  const body = chat([{ role: "user", content: sys }]);
+  assert.notEqual(pure.blocks(body, true, 64, 128, "a").split(",")[0], pure.blocks(body, true, 64, 128, "b").split(",")[0]);
+  assert.notEqual(pure.blocks(body, true, 64, 128, "m").split(",")[0], pure.blocks(body, true, 32, 128, "m").split(",")[0]);
+  assert.equal(pure.blocks(body, true, 16, 3, "m").split(",").length, 3);
+  assert.equal(pure.blocks(chat([{ role: "user", content: "short" }]), true, 64, 128, "m"), "");
+  // Content as parts hashes like the same text as a string.
+  const asParts = chat([{ role: "user", content: [{ type: "text", text: sys }] }]);
+  assert.equal(pure.blocks(asParts, true, 64, 128, "m"), pure.blocks(body, true, 64, 128, "m"));
+  // A non-text part contributes its JSON, so different images differ.
+  const img = (u: string) => chat([{ role: "user", content: [{ type: "image_url", image_url: { url: u + "/".repeat(200) } }] }]);
+  assert.notEqual(pure.blocks(img("http://a"), true, 64, 128, "m"), pure.blocks(img("http://b"), true, 64, 128, "m"));
+  // Role matters.
+  assert.notEqual(pure.blocks(chat([{ role: "system", content: sys }]), true, 64, 128, "m"), pure.blocks(body, true, 64, 128, "m"));
+});
+
+function hexBlocks(n: number, salt: string): string {
+  return pure.blocks(JSON.stringify({ model: "m", prompt: (salt + " ").repeat(Math.ceil((n * 64) / (salt.length + 1)) + 1) }), false, 64, n, "m");
+}
+
+test("PrefixIndex: longest chained match per endpoint, one read per 16-block segment", () => {
+  pure.indexReset(50000);
+  const a = hexBlocks(40, "alpha");
+  const aHashes = a.split(",");
+  pure.indexRecord(aHashes.slice(0, 40).join(","), 0, 111, 1);
+  pure.indexRecord(aHashes.slice(0, 10).join(","), 1, 222, 1);
+  const reads0 = pure.indexReads();
+  assert.equal(pure.indexMatch(a, "0:111,1:222,2:333"), "40,10,0");
+  assert.equal(pure.indexReads() - reads0, 3, "40 blocks = 3 segments");
+  // Wrong tag (slot reused by another pod): no match.
+  assert.equal(pure.indexMatch(a, "0:999"), "0");
+  // A prompt nobody holds costs one read.
+  const r1 = pure.indexReads();
+  assert.equal(pure.indexMatch(hexBlocks(40, "beta"), "0:111,1:222"), "0,0");
+  assert.equal(pure.indexReads() - r1, 1);
+});
+
+test("PrefixIndex: bounded by capacity with least-recently-used replacement", () => {
+  pure.indexReset(128); // 2 buckets x 64 entries
+  for (let i = 0; i < 200; i++) pure.indexRecord(hexBlocks(16, "conv" + i), i % 4, 7, i + 1);
+  assert.ok(pure.indexEntries() <= 128, `entries ${pure.indexEntries()}`);
+  // The newest conversation survives, the oldest was evicted.
+  assert.equal(pure.indexMatch(hexBlocks(16, "conv199"), `${199 % 4}:7`), "16");
+  assert.equal(pure.indexMatch(hexBlocks(16, "conv0"), "0:7"), "0");
+  // Re-recording identical blocks at the same stamp writes nothing.
+  const w = pure.indexWrites();
+  pure.indexRecord(hexBlocks(16, "conv199"), 199 % 4, 7, 201);
+  pure.indexRecord(hexBlocks(16, "conv199"), 199 % 4, 7, 201);
+  assert.equal(pure.indexWrites() - w, 1);
+});
+
+test("PREFIX_CACHE pipeline: affinity, saturation and balance guards, rendezvous for new prefixes", () => {
+  const eps = [ep(0, "a"), ep(1, "b"), ep(2, "c"), ep(3, "d")];
+  pure.loadTable(tableJson(eps));
+  pure.indexReset(50000);
+  const conv = hexBlocks(20, "conversation-one");
+  const first = pure.routePrefix("m", conv, "", 1.25, 0.5);
+  const [pod, matched] = first.split("/");
+  assert.equal(matched, "0");
+  // The same new prefix always picks the same pod by rendezvous, even with a fresh index
+  // (another gateway replica).
+  pure.indexReset(50000);
+  assert.equal(pure.routePrefix("m", conv, "", 1.25, 0.5), first);
+  // Later turn: affinity wins over a small load difference.
+  const slotOf = (name: string) => ["a", "b", "c", "d"].indexOf(name);
+  const load = [0, 0, 0, 0]; load[slotOf(pod)] = 1;
+  assert.equal(pure.routePrefix("m", conv, load.join(","), 1.25, 0.5), `${pod}/20`);
+  // 3 in flight of 4 total across 4 pods: with the bound off, affinity holds...
+  const heavy = [0, 0, 0, 0]; heavy[slotOf(pod)] = 3; heavy[(slotOf(pod) + 1) % 4] = 1;
+  assert.equal(pure.routePrefix("m", conv, heavy.join(","), 0, 0.5).split("/")[0], pod);
+  // ...over its balance bound of 1.25, affinity yields.
+  assert.notEqual(pure.routePrefix("m", conv, heavy.join(","), 1.25, 0.5).split("/")[0], pod);
+  // Saturated by its own queue: affinity yields.
+  const sat = eps.map((e) => (e.name === pod ? { ...e, waiting: 6 } : e));
+  pure.loadTable(tableJson(sat));
+  assert.notEqual(pure.routePrefix("m", conv, "", 1.25, 0.5).split("/")[0], pod);
+  // Different new conversations spread over the pods.
+  pure.loadTable(tableJson(eps));
+  pure.indexReset(50000);
+  const seen = new Set<string>();
+  for (let i = 0; i < 40; i++) seen.add(pure.routePrefix("m", hexBlocks(4, "new-conv-" + i), "", 1.25, 0.5).split("/")[0]);
+  assert.equal(seen.size, 4);
 });
