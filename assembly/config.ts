@@ -1,7 +1,8 @@
 // Plugin configuration (the wasm filter's `configuration` string), validated once at load.
 //   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":1048576,
 //    "weights":{"queue":2,"kvCache":2,"inFlight":2,"prefix":3},
-//    "saturation":{"queueDepth":5,"kvUsage":0.8}, "balanceBound":1.25, "rendezvousTolerance":0.5}
+//    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
+//    "balanceBound":1.25, "rendezvousTolerance":0.5}
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
 // accepts table pushes and requires the bearer token (at least 16 characters).
 import { JsonParser, JsonValue, JsonKind, kindName } from "./json/parser";
@@ -26,6 +27,10 @@ export class PluginConfig {
   /** A pod at or above these (fresh scrape) is saturated: never picked for prefix affinity alone. */
   saturationQueueDepth: f64 = 5;
   saturationKvUsage: f64 = 0.8;
+  /** Gateway in-flight requests per pod at which it counts as saturated; 0 = no limit. */
+  saturationInFlightLimit: i32 = 0;
+  /** Metrics older than this (scrape age + table age) make a pod saturated for queueing. */
+  saturationStalenessMs: f64 = 2000;
   /** Affinity yields when a pod has more than this times its fair share of in-flight requests. */
   balanceBound: f64 = 1.25;
   /** New prefixes: pods within this load score of the least loaded are rendezvous candidates. */
@@ -81,7 +86,9 @@ export function parseConfig(text: string): ConfigResult {
       for (let j = 0; j < sk.length && out.error.length == 0; j++) {
         if (sk[j] == "queueDepth") c.saturationQueueDepth = num(v.vals![j], "saturation.queueDepth", 0, 1e9, out);
         else if (sk[j] == "kvUsage") c.saturationKvUsage = num(v.vals![j], "saturation.kvUsage", 0, 1, out);
-        else out.error = "unknown saturation key \"" + sk[j] + "\" (known: queueDepth, kvUsage)";
+        else if (sk[j] == "inFlightLimit") c.saturationInFlightLimit = <i32>num(v.vals![j], "saturation.inFlightLimit", 0, 1000000, out);
+        else if (sk[j] == "metricsStalenessMs") c.saturationStalenessMs = num(v.vals![j], "saturation.metricsStalenessMs", 1, 3600000, out);
+        else out.error = "unknown saturation key \"" + sk[j] + "\" (known: queueDepth, kvUsage, inFlightLimit, metricsStalenessMs)";
       }
     } else if (k == "balanceBound") {
       c.balanceBound = num(v, "balanceBound", 0, 1000, out);

@@ -1,29 +1,35 @@
-// The public listener's request lifecycle: headers -> (buffer body) -> parse -> route -> forward.
-// Host calls live here; parsing and routing are pure modules.
+// The public listener's request lifecycle:
+//   headers -> buffer body -> parse -> resolve model/pool -> [hold in the queue] -> route -> forward.
+// Host calls live here; parsing, routing and queue bookkeeping are pure modules.
 import {
   log, LogLevel, nowNanos, getHeader, replaceHeader, removeHeader, HeaderMap, getBufferBytes,
-  Buffer, setBufferBytes, sendLocalResponse,
+  Buffer, setBufferBytes, sendLocalResponse, setEffectiveContext, continueStream, StreamType, setTickPeriodMs,
 } from "./host/abi";
-import { Stream, Root, HeadersStatus, DataStatus } from "./host/contexts";
+import { Stream, Root, HeadersStatus, DataStatus, streamById } from "./host/contexts";
 import { PluginConfig } from "./config";
 import { errorBody } from "./errors";
 import { jsonQuote } from "./json/parser";
-import { parseRequest, Endpoint as ApiEndpoint } from "./request/openai";
-import { Table, Model, Strategy } from "./table/table";
+import { parseRequest, ParsedRequest, Endpoint as ApiEndpoint } from "./request/openai";
+import { Table, Model, Pool, Strategy, Criticality } from "./table/table";
 import { TableStore } from "./state/table-store";
 import { InFlightCounters } from "./state/inflight";
+import { QueueLedger } from "./state/queue-ledger";
 import { Candidate, RoutingContext } from "./routing/candidate";
 import { Scheduler } from "./routing/scheduler";
 import { ReadyFilter, WholeRequestRoleFilter } from "./routing/filters";
 import { QueueScorer, KvCacheScorer, InFlightScorer, PrefixScorer } from "./routing/scorers";
 import { OverloadDetector } from "./routing/overload";
+import { SaturationDetector } from "./routing/saturation";
 import { Random } from "./routing/random";
 import { BlockHasher, hashPrompt } from "./prefix/prompt-blocks";
 import { PrefixIndex } from "./prefix/prefix-index";
 import { IndexPrefixMatcher } from "./prefix/index-matcher";
 import { SharedBucketStore } from "./state/shared-buckets";
+import { RequestQueue, QueuedRequest } from "./queue/request-queue";
+import { QueueMetrics } from "./queue/queue-metrics";
 
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
+export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
 
 /** Per-VM (per Envoy worker) state shared by the public and control roots. */
 export const tables = new TableStore();
@@ -31,6 +37,11 @@ export const inflight = new InFlightCounters();
 export const rng = new Random(0);
 const prefixIndex = new PrefixIndex(new SharedBucketStore(), 50000);
 const hasher = new BlockHasher(64, 128, "");
+const ledger = new QueueLedger();
+const queue = new RequestQueue();
+const metrics = new QueueMetrics();
+/** Queue tick: how soon a held request notices freed capacity when no local request completes. */
+const TICK_MS: u32 = 10;
 
 export function sendError(status: i32, message: string, code: string, param: string, extraNames: string[] = [], extraValues: string[] = []): void {
   const names = ["content-type"]; const values = ["application/json"];
@@ -39,6 +50,7 @@ export function sendError(status: i32, message: string, code: string, param: str
 }
 
 function strategyName(s: Strategy): string { return s == Strategy.PrefixCache ? "PREFIX_CACHE" : "DEFAULT"; }
+function nowMs(): f64 { return <f64>(nowNanos() / 1000000); }
 
 /** The DEFAULT pipeline's filters and load scorers; PREFIX_CACHE adds affinity on top. */
 function loadScheduler(c: PluginConfig): Scheduler {
@@ -54,31 +66,134 @@ export class GatewayRoot extends Root {
   config: PluginConfig = new PluginConfig();
   scheduler: Scheduler = new Scheduler();
   prefixScheduler: Scheduler = new Scheduler();
+  saturation: SaturationDetector = new SaturationDetector(5, 0.8, 0, 2000);
 
   configure(text: string): bool { return true; } // set by the dispatcher in index.ts
 
   applyConfig(c: PluginConfig): void {
     this.config = c;
+    this.saturation = new SaturationDetector(c.saturationQueueDepth, c.saturationKvUsage, c.saturationInFlightLimit, c.saturationStalenessMs);
     this.scheduler = loadScheduler(c);
     const p = loadScheduler(c);
     p.addScorer(new PrefixScorer(c.weights.prefix));
-    p.overload = new OverloadDetector(c.saturationQueueDepth, c.saturationKvUsage, c.balanceBound);
+    p.overload = new OverloadDetector(this.saturation, c.balanceBound);
     p.matcher = new IndexPrefixMatcher(prefixIndex);
     p.rendezvousTolerance = c.rendezvousTolerance;
     this.prefixScheduler = p;
     rng.reseed(nowNanos() ^ (<u64>this.id << 32));
+    setTickPeriodMs(TICK_MS);
   }
 
   newStream(id: u32): Stream { return new GatewayStream(id, this); }
+
+  onTick(): void { this.serviceQueue(); }
+
+  /**
+   * Expires, drops (capacity debt) and dispatches this worker's held requests. Runs from the
+   * tick and whenever a request of this worker finishes (capacity just freed).
+   */
+  serviceQueue(): void {
+    if (queue.size == 0) return;
+    const table = tables.current();
+    if (table === null) return;
+    const now = nowMs();
+    const pools = queue.pools();
+    for (let i = 0; i < pools.length; i++) {
+      const poolId = pools[i];
+      const pool = table.findPool(poolId);
+      if (pool === null) { this.failAll(poolId, 503, "pool " + poolId + " left the routing table while the request waited", "pool_gone", "pool_gone"); continue; }
+      const expired = queue.expiredFor(poolId, now, pool.queueTtlMs);
+      for (let k = 0; k < expired.length; k++) {
+        metrics.expired.increment(1);
+        this.drop(expired[k], 503, "request waited " + (<i64>(now - expired[k].enqueuedMs)).toString() + " ms in the gateway queue, past the queue TTL of " + (<i64>pool.queueTtlMs).toString() + " ms", "queue_ttl_expired", "ttl_expired");
+      }
+      let st = ledger.read(poolId);
+      while (st.debt > 0) {
+        const oldest = queue.oldestFor(poolId);
+        if (oldest === null) break;
+        metrics.dropped.increment(1);
+        this.drop(oldest!, 429, "dropped from the gateway queue: total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes exceeded, oldest requests are discarded first", "queue_capacity_exceeded", "capacity", oldest!.bytes);
+        st = ledger.read(poolId);
+      }
+      // Dispatch in priority order while some pod has room; with queueing turned off, release all.
+      while (true) {
+        const next = queue.peekFor(poolId);
+        if (next === null) break;
+        if (pool.queueEnabled && ledger.read(poolId).topClass() < next!.klass) break; // more critical waits on another worker
+        const s = streamById(next!.streamId);
+        if (s === null || !(s instanceof GatewayStream)) { this.forget(next!); continue; }
+        const g = changetype<GatewayStream>(s);
+        setEffectiveContext(g.id);
+        if (!g.forward(table, pool, true, now)) break;
+        this.forget(next!);
+        continueStream(StreamType.Request);
+      }
+    }
+  }
+
+  /** Removes a request from this worker's queue and the shared ledger. */
+  forget(r: QueuedRequest, debtPaid: i32 = 0): void {
+    if (queue.remove(r.streamId) === null) return;
+    ledger.apply(r.poolId, -<f64>r.bytes, -<f64>debtPaid, r.klass, -1);
+    metrics.depth.add(-1);
+  }
+
+  private drop(r: QueuedRequest, status: i32, message: string, code: string, reason: string, debtPaid: i32 = 0): void {
+    this.forget(r, debtPaid);
+    const s = streamById(r.streamId);
+    if (s === null || !(s instanceof GatewayStream)) return;
+    const g = changetype<GatewayStream>(s);
+    setEffectiveContext(g.id);
+    g.replyQueued(status, message, code, reason);
+  }
+
+  private failAll(poolId: string, status: i32, message: string, code: string, reason: string): void {
+    while (true) {
+      const r = queue.peekFor(poolId);
+      if (r === null) return;
+      this.drop(r!, status, message, code, reason);
+    }
+  }
+
+  /** Enqueues a paused request; on overflow drops the oldest (here, or as debt for other workers). */
+  hold(g: GatewayStream, pool: Pool, klass: i32, bytes: i32, now: f64): bool {
+    if (<f64>bytes > pool.queueCapacityBytes) {
+      g.replyQueued(429, "request of " + bytes.toString() + " bytes is larger than the total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes", "queue_capacity_exceeded", "capacity");
+      metrics.dropped.increment(1);
+      return false;
+    }
+    const r = new QueuedRequest(g.id, pool.id, g.model, klass, now, bytes);
+    queue.push(r);
+    metrics.depth.add(1);
+    const st = ledger.apply(pool.id, <f64>bytes, 0, klass, 1);
+    let over = st.bytes - pool.queueCapacityBytes;
+    while (over > 0) {
+      const oldest = queue.oldestFor(pool.id);
+      if (oldest === null || oldest!.streamId == g.id) break;
+      over -= <f64>oldest!.bytes;
+      metrics.dropped.increment(1);
+      this.drop(oldest!, 429, "dropped from the gateway queue: total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes exceeded, oldest requests are discarded first", "queue_capacity_exceeded", "capacity");
+    }
+    setEffectiveContext(g.id);
+    if (over > 0) ledger.apply(pool.id, 0, over, -1, 0); // the oldest are on another worker
+    return true;
+  }
 }
 
-enum Phase { Headers, Body, Forwarded, Replied }
+enum Phase { Headers, Body, Queued, Forwarded, Replied }
 
 export class GatewayStream extends Stream {
   root: GatewayRoot;
   phase: Phase = Phase.Headers;
   api: ApiEndpoint = ApiEndpoint.ChatCompletions;
-  slot: i32 = -1; // in-flight slot held by this request, released once in onDone
+  slot: i32 = -1;          // in-flight slot held by this request, released once in onDone
+  model: string = "";
+  target: string = "";
+  klass: i32 = 1;
+  body: ArrayBuffer = new ArrayBuffer(0);
+  req: ParsedRequest | null = null;
+  t0: u64 = 0;
+  queuedAtMs: f64 = -1;
 
   constructor(id: u32, root: GatewayRoot) { super(id); this.root = root; }
 
@@ -87,19 +202,26 @@ export class GatewayStream extends Stream {
     sendError(status, message, code, param, names, values);
   }
 
+  /** Answers a held (or about-to-be-held) request with the queue's reason in a header. */
+  replyQueued(status: i32, message: string, code: string, reason: string): void {
+    this.body = new ArrayBuffer(0);
+    this.reply(status, message, code, "", [QUEUE_REASON_HEADER, "retry-after"], [reason, "1"]);
+  }
+
   onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
     // A client must never choose the pod.
     removeHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER);
     const method = getHeader(HeaderMap.RequestHeaders, ":method");
     let path = getHeader(HeaderMap.RequestHeaders, ":path");
     if (path === null) path = "/";
-    const q = path!.indexOf("?");
-    if (q >= 0) path = path!.substring(0, q);
+    let p = path!;
+    const q = p.indexOf("?");
+    if (q >= 0) p = p.substring(0, q);
     const m = method === null ? "" : method!;
-    if (path == "/v1/chat/completions" || path == "/v1/completions") {
-      this.api = path == "/v1/completions" ? ApiEndpoint.Completions : ApiEndpoint.ChatCompletions;
+    if (p == "/v1/chat/completions" || p == "/v1/completions") {
+      this.api = p == "/v1/completions" ? ApiEndpoint.Completions : ApiEndpoint.ChatCompletions;
       if (m != "POST") {
-        this.reply(405, "method " + m + " not allowed on " + path! + ": use POST", "method_not_allowed", "", ["allow"], ["POST"]);
+        this.reply(405, "method " + m + " not allowed on " + p + ": use POST", "method_not_allowed", "", ["allow"], ["POST"]);
         return HeadersStatus.StopIteration;
       }
       if (endOfStream) {
@@ -109,12 +231,12 @@ export class GatewayStream extends Stream {
       this.phase = Phase.Body;
       return HeadersStatus.StopIteration;
     }
-    if (path == "/v1/models") {
+    if (p == "/v1/models") {
       if (m != "GET") { this.reply(405, "method " + m + " not allowed on /v1/models: use GET", "method_not_allowed", "", ["allow"], ["GET"]); return HeadersStatus.StopIteration; }
       this.answerModels();
       return HeadersStatus.StopIteration;
     }
-    this.reply(404, "no route for " + m + " " + path! + ": infergate serves POST /v1/chat/completions, POST /v1/completions and GET /v1/models", "not_found");
+    this.reply(404, "no route for " + m + " " + p + ": infergate serves POST /v1/chat/completions, POST /v1/completions and GET /v1/models", "not_found");
     return HeadersStatus.StopIteration;
   }
 
@@ -131,13 +253,13 @@ export class GatewayStream extends Stream {
   }
 
   onRequestBody(bodySize: u32, endOfStream: bool): DataStatus {
-    if (this.phase != Phase.Body) return this.phase == Phase.Replied ? DataStatus.StopIterationNoBuffer : DataStatus.Continue;
+    if (this.phase != Phase.Body) return this.phase == Phase.Forwarded ? DataStatus.Continue : DataStatus.StopIterationNoBuffer;
     if (<i64>bodySize > <i64>this.root.config.maxBodyBytes) {
       this.reply(413, "request body of at least " + bodySize.toString() + " bytes exceeds the limit of " + this.root.config.maxBodyBytes.toString() + " bytes", "body_too_large");
       return DataStatus.StopIterationNoBuffer;
     }
     if (!endOfStream) return DataStatus.StopIterationAndBuffer;
-    const t0 = nowNanos();
+    this.t0 = nowNanos();
     const body = getBufferBytes(Buffer.HttpRequestBody, 0, bodySize);
     const req = parseRequest(body, this.api);
     if (req.status != 0) { this.reply(req.status, req.message, "invalid_request", req.param); return DataStatus.StopIterationNoBuffer; }
@@ -151,22 +273,69 @@ export class GatewayStream extends Stream {
       this.reply(404, "The model `" + req.model + "` does not exist (no InferenceModel has this modelName).", "model_not_found", "model");
       return DataStatus.StopIterationNoBuffer;
     }
-    const target = this.pickTarget(model);
+    this.req = req;
+    this.body = body;
+    this.model = req.model;
+    this.klass = <i32>model.criticality;
+    this.target = this.pickTarget(model);
     const pool = model.pool!;
+    const now = <f64>(this.t0 / 1000000);
+    if (pool.queueEnabled && this.shouldHold(table, pool, now)) {
+      if (this.klass == <i32>Criticality.Sheddable) {
+        metrics.shed.increment(1);
+        this.replyQueued(429, "all endpoints of pool " + pool.id + " are saturated and model " + req.model + " is Sheddable", "sheddable_rejected", "sheddable");
+        return DataStatus.StopIterationNoBuffer;
+      }
+      if (!this.root.hold(this, pool, this.klass, <i32>bodySize, now)) return DataStatus.StopIterationNoBuffer;
+      this.phase = Phase.Queued;
+      this.queuedAtMs = now;
+      return DataStatus.StopIterationAndBuffer;
+    }
+    if (!this.forward(table, pool, false, now)) return DataStatus.StopIterationNoBuffer;
+    return DataStatus.Continue;
+  }
+
+  /** Hold when every candidate is saturated, or a request at least as critical already waits. */
+  private shouldHold(table: Table, pool: Pool, now: f64): bool {
+    const st = ledger.read(pool.id);
+    if (st.total() > 0 && st.topClass() <= this.klass) return true;
+    const ctx = this.candidates(table, pool, now);
+    this.root.scheduler.filter(ctx);
+    if (ctx.candidates.length == 0) return false; // nothing ready: forward() answers 503
+    return this.root.saturation.allSaturated(ctx, now - table.builtAtMs);
+  }
+
+  private candidates(table: Table, pool: Pool, now: f64): RoutingContext {
     const ctx = new RoutingContext(pool, rng);
-    const nowMs = <f64>(t0 / 1000000);
-    ctx.loadFresh = nowMs - table.builtAtMs <= table.stalenessMs;
+    ctx.loadFresh = now - table.builtAtMs <= table.stalenessMs;
     const counts = inflight.snapshot();
     const eps = pool.endpoints;
     for (let i = 0; i < eps.length; i++) {
       const s = eps[i].slot;
       ctx.candidates.push(new Candidate(eps[i], s < counts.length ? counts[s] : 0));
     }
+    return ctx;
+  }
+
+  /**
+   * Picks the pod and sends the request there. fromQueue: dispatching a held request, which
+   * may only go to an unsaturated pod (unless queueing was turned off); returns false and leaves
+   * it held when there is none. Otherwise false means a reply was sent.
+   */
+  forward(table: Table, pool: Pool, fromQueue: bool, now: f64): bool {
+    const tStart = nowNanos();
+    const req = this.req!;
+    const ctx = this.candidates(table, pool, now);
     const total = ctx.candidates.length;
+    if (fromQueue && pool.queueEnabled) {
+      this.root.scheduler.filter(ctx);
+      this.root.saturation.keepUnsaturated(ctx, now - table.builtAtMs);
+      if (ctx.candidates.length == 0) return false;
+    }
     const prefix = pool.strategy == Strategy.PrefixCache;
     if (prefix) {
-      hasher.reset(pool.blockSize, pool.maxBlocks, target);
-      hashPrompt(hasher, req.root!, this.api == ApiEndpoint.ChatCompletions, body);
+      hasher.reset(pool.blockSize, pool.maxBlocks, this.target);
+      hashPrompt(hasher, req.root!, this.api == ApiEndpoint.ChatCompletions, this.body);
       ctx.prefixBlocks = hasher.count;
       ctx.hashes = hasher.hashes;
       ctx.affinityKey = hasher.count > 0 ? hasher.hashes[0] : 0;
@@ -174,34 +343,43 @@ export class GatewayStream extends Stream {
     }
     const chosen = (prefix ? this.root.prefixScheduler : this.root.scheduler).run(ctx);
     if (chosen === null) {
+      if (fromQueue && pool.queueEnabled) return false;
       this.reply(503, "no ready endpoint in pool " + pool.id + " for model " + req.model, "no_ready_endpoint", "", ["retry-after"], ["1"]);
-      return DataStatus.StopIterationNoBuffer;
+      return false;
     }
     const ep = chosen.endpoint;
-    if (target != req.model) this.rewriteModel(body, req.modelStart, req.modelEnd, target);
+    if (this.target != req.model) this.rewriteModel(req.modelStart, req.modelEnd, this.target);
     replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, ep.address);
     inflight.add(ep.slot, 1);
     this.slot = ep.slot;
     this.phase = Phase.Forwarded;
     const t1 = nowNanos();
-    const us = (t1 - t0) / 1000;
-    let prefixLog = "";
+    const decisionUs = fromQueue ? (t1 - tStart) / 1000 : (t1 - this.t0) / 1000;
+    let extra = "";
     if (prefix) {
       // Estimate mode: the chosen pod now holds (or soon will) every block of this prompt.
-      if (ctx.prefixBlocks > 0) prefixIndex.record(ctx.hashes!, ctx.prefixBlocks, ep.slot, ep.tag, <u32>(t0 / 100000000));
+      if (ctx.prefixBlocks > 0) prefixIndex.record(ctx.hashes!, ctx.prefixBlocks, ep.slot, ep.tag, <u32>(tStart / 100000000));
       const score = ctx.prefixBlocks > 0 ? <f64>chosen.prefixMatched / <f64>ctx.prefixBlocks : 0;
-      prefixLog = ",\"matchedBlocks\":" + chosen.prefixMatched.toString() + ",\"totalBlocks\":" + ctx.prefixBlocks.toString() +
+      extra = ",\"matchedBlocks\":" + chosen.prefixMatched.toString() + ",\"totalBlocks\":" + ctx.prefixBlocks.toString() +
         ",\"prefixScore\":" + (Math.round(score * 1000) / 1000).toString() + ",\"bestMatch\":" + ctx.bestMatch.toString() +
         ",\"recordUs\":" + ((nowNanos() - t1) / 1000).toString();
     }
+    if (this.queuedAtMs >= 0) {
+      const waited = now - this.queuedAtMs;
+      metrics.waitMs.record(<u64>waited);
+      extra += ",\"queueWaitMs\":" + (<i64>waited).toString();
+    }
     const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
     log(LogLevel.Info, "Request Handled {\"requestId\":" + jsonQuote(rid === null ? "" : rid!) +
-      ",\"model\":" + jsonQuote(req.model) + ",\"targetModel\":" + jsonQuote(target) +
+      ",\"model\":" + jsonQuote(req.model) + ",\"targetModel\":" + jsonQuote(this.target) +
       ",\"pool\":" + jsonQuote(pool.id) + ",\"pod\":" + jsonQuote(ep.name) + ",\"address\":" + jsonQuote(ep.address) +
-      ",\"strategy\":\"" + strategyName(pool.strategy) + "\",\"candidates\":" + total.toString() +
-      ",\"eligible\":" + ctx.candidates.length.toString() + ",\"stream\":" + (req.stream ? "true" : "false") +
-      ",\"loadFresh\":" + (ctx.loadFresh ? "true" : "false") + ",\"decisionUs\":" + us.toString() + prefixLog + "}");
-    return DataStatus.Continue;
+      ",\"strategy\":\"" + strategyName(pool.strategy) + "\",\"criticality\":" + this.klass.toString() +
+      ",\"candidates\":" + total.toString() + ",\"eligible\":" + ctx.candidates.length.toString() +
+      ",\"stream\":" + (req.stream ? "true" : "false") + ",\"loadFresh\":" + (ctx.loadFresh ? "true" : "false") +
+      ",\"decisionUs\":" + decisionUs.toString() + extra + "}");
+    this.body = new ArrayBuffer(0); // Envoy holds the bytes it forwards; ours are no longer needed
+    this.req = null;
+    return true;
   }
 
   /** Weighted choice among the InferenceModel's targetModels; the request's own name when none. */
@@ -218,7 +396,8 @@ export class GatewayStream extends Stream {
   }
 
   /** Replaces the "model" string in the raw body, leaving every other byte as the client sent it. */
-  private rewriteModel(body: ArrayBuffer, start: i32, end: i32, target: string): void {
+  private rewriteModel(start: i32, end: i32, target: string): void {
+    const body = this.body;
     const quoted = String.UTF8.encode(jsonQuote(target));
     const out = new ArrayBuffer(body.byteLength - (end - start) + quoted.byteLength);
     const o = changetype<usize>(out), b = changetype<usize>(body);
@@ -230,6 +409,21 @@ export class GatewayStream extends Stream {
   }
 
   onDone(): void {
-    if (this.slot >= 0) { inflight.add(this.slot, -1); this.slot = -1; }
+    if (this.phase == Phase.Queued) {
+      // Client went away while held: free its place and bytes.
+      const removed = queue.remove(this.id);
+      if (removed !== null) {
+        ledger.apply(removed.poolId, -<f64>removed.bytes, 0, removed.klass, -1);
+        metrics.depth.add(-1);
+        metrics.abandoned.increment(1);
+      }
+      this.phase = Phase.Replied;
+      return;
+    }
+    if (this.slot >= 0) {
+      inflight.add(this.slot, -1);
+      this.slot = -1;
+      this.root.serviceQueue(); // capacity just freed
+    }
   }
 }

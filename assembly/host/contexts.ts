@@ -103,5 +103,5 @@ export function proxy_on_upstream_data(id: u32, size: u32, end: u32): i32 { retu
 export function proxy_on_downstream_connection_close(id: u32, peer: u32): void {}
 export function proxy_on_upstream_connection_close(id: u32, peer: u32): void {}
 
-/** Iterates live streams (the queue issue resumes paused ones from the tick). */
-export function liveStreams(): Stream[] { return streams.values(); }
+/** A live stream by context id (the queue resumes paused streams from the root's tick). */
+export function streamById(id: u32): Stream | null { return streams.has(id) ? streams.get(id) : null; }

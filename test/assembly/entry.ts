@@ -96,6 +96,7 @@ import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
 import { PrefixIndex, BucketStore, Bucket } from "../../assembly/prefix/prefix-index";
 import { IndexPrefixMatcher } from "../../assembly/prefix/index-matcher";
 import { OverloadDetector } from "../../assembly/routing/overload";
+import { SaturationDetector } from "../../assembly/routing/saturation";
 import { PrefixScorer } from "../../assembly/routing/scorers";
 
 /** XXH64 of the UTF-8 bytes of s, as 16 hex digits. */
@@ -211,7 +212,7 @@ export function routePrefix(model: string, hashCsv: string, inflightCsv: string,
   const s = new Scheduler();
   s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
   s.addScorer(new QueueScorer(2)).addScorer(new KvCacheScorer(2)).addScorer(new InFlightScorer(2)).addScorer(new PrefixScorer(3));
-  s.overload = new OverloadDetector(5, 0.8, bound);
+  s.overload = new OverloadDetector(new SaturationDetector(5, 0.8, 0, 2000), bound);
   s.matcher = new IndexPrefixMatcher(index);
   s.rendezvousTolerance = tolerance;
   const c = s.run(ctx);
