@@ -16,7 +16,10 @@ export type Criticality = "Critical" | "Standard" | "Sheddable";
 export type EndpointRole = "both" | "prefill" | "decode";
 
 export interface TableEndpoint {
-  /** Stable per address while it stays in the table; index of the filter's in-flight counter. 0..MAX_SLOTS-1, unique in the table. */
+  /** Stable per address while it stays in the table; index of the filter's in-flight counter. 0..MAX_SLOTS-1, unique in the table.
+   *  (Control plane: unique per address. An address selected by two pools — overlapping selectors — carries the
+   *  same slot in both, because the in-flight counter belongs to the pod, not to the pool. A freed slot is reused
+   *  only after every never-used slot is taken.) */
   slot: number;
   /** Pod name (what the "Request Handled" log names). */
   name: string;

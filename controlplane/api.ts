@@ -1,0 +1,73 @@
+// The control plane's HTTP API: probes, Prometheus metrics, and read-only debug views.
+//   GET /healthz       200 while the process runs
+//   GET /readyz        200 once at least one Envoy accepted a table, else 503 (with the targets' state)
+//   GET /metrics       prom-client exposition
+//   GET /debug/table   the last built table, exactly as pushed
+//   GET /debug/model   problems in the documents, file-source status, scrape and push state
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "./log.js";
+
+export interface ApiHandlers {
+  ready(): { ready: boolean; detail: unknown };
+  metrics(): Promise<{ contentType: string; body: string }>;
+  table(): unknown;
+  model(): unknown;
+}
+
+export interface ApiServer {
+  server: Server;
+  /** "127.0.0.1:PORT" (IPv6 bracketed) as bound. */
+  address: string;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: string, type = "application/json"): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+  res.end(body);
+}
+
+export async function startApi(listen: { host: string; port: number }, h: ApiHandlers, logger: Logger): Promise<ApiServer> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, JSON.stringify({ error: "only GET" }));
+    void (async () => {
+      switch (path) {
+        case "/healthz":
+          return send(res, 200, "ok\n", "text/plain");
+        case "/readyz": {
+          const r = h.ready();
+          return send(res, r.ready ? 200 : 503, JSON.stringify({ ready: r.ready, ...(r.detail as object) }, null, 2));
+        }
+        case "/metrics": {
+          const m = await h.metrics();
+          return send(res, 200, m.body, m.contentType);
+        }
+        case "/debug/table": {
+          const t = h.table();
+          return t ? send(res, 200, JSON.stringify(t, null, 2)) : send(res, 404, JSON.stringify({ error: "no table built yet" }));
+        }
+        case "/debug/model":
+          return send(res, 200, JSON.stringify(h.model(), null, 2));
+        default:
+          return send(res, 404, JSON.stringify({ error: `no route ${path}`, routes: ["/healthz", "/readyz", "/metrics", "/debug/table", "/debug/model"] }));
+      }
+    })().catch((e) => {
+      logger.error("api handler failed", { path, error: e });
+      if (!res.headersSent) send(res, 500, JSON.stringify({ error: String(e) }));
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, () => { server.off("error", reject); resolve(); });
+  });
+  const a = server.address() as AddressInfo;
+  const address = a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  return {
+    server,
+    address,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}

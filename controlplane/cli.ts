@@ -1,0 +1,121 @@
+// Command-line flags → ControlPlaneOptions. Durations use Go syntax ("100ms", "1s"), like the seed's
+// annotations, so one notation covers everything a user types.
+
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { DEFAULTS, type ControlPlaneOptions } from "./control-plane.js";
+import { parseDurationMs } from "./model/duration.js";
+
+export const USAGE = `usage: node build/js/controlplane/main.js --source file --file FLEET.yaml \\
+         --envoy-control http://127.0.0.1:PORT [--envoy-control ...] (--token TOKEN | --token-file PATH) [options]
+
+  --source file              where documents come from (kubernetes: not in this build)
+  --file PATH                YAML with InferencePool / InferenceModel / InferenceTrafficPolicy / StaticEndpoints
+  --envoy-control URL        Envoy control listener to push the table to (repeatable)
+  --token TOKEN              bearer token the filter expects
+  --token-file PATH          ... or read it from a file (surrounding whitespace trimmed)
+  --listen HOST:PORT         API listener (default ${DEFAULTS.listen}; port 0 = any free port)
+  --namespace NS             namespace of documents that name none (default ${DEFAULTS.namespace})
+  --scrape-interval DUR      metrics scrape period (default 100ms)
+  --scrape-timeout DUR       per-scrape timeout (default 1s)
+  --scrape-concurrency N     scrapes in flight at once (default ${DEFAULTS.scrapeConcurrency})
+  --scrape-failures N        failed scrapes in a row that mark a pod not ready (default ${DEFAULTS.scrapeFailureThreshold})
+  --push-interval DUR        heartbeat: push a fresh table at least this often (default 1s)
+  --push-timeout DUR         per-push timeout (default 2s)
+  --staleness DUR            table staleness bound for the filter (default 3s)
+  --log-level LEVEL          debug | info | warn | error (default info)
+`;
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+function duration(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDurationMs(v);
+  } catch (e) {
+    throw new UsageError(`--${flag} ${JSON.stringify(v)}: ${(e as Error).message}`);
+  }
+  if (!(ms > 0)) throw new UsageError(`--${flag} ${v}: must be positive`);
+  return ms;
+}
+
+function count(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${flag} ${JSON.stringify(v)}: must be a positive integer`);
+  return Number(v);
+}
+
+export interface CliResult {
+  options: ControlPlaneOptions;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export function parseCli(argv: string[]): CliResult {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        source: { type: "string" },
+        file: { type: "string" },
+        "envoy-control": { type: "string", multiple: true },
+        token: { type: "string" },
+        "token-file": { type: "string" },
+        listen: { type: "string" },
+        namespace: { type: "string" },
+        "scrape-interval": { type: "string" },
+        "scrape-timeout": { type: "string" },
+        "scrape-concurrency": { type: "string" },
+        "scrape-failures": { type: "string" },
+        "push-interval": { type: "string" },
+        "push-timeout": { type: "string" },
+        staleness: { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean" },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) throw new UsageError("");
+  const source = values.source ?? "file";
+  if (source === "kubernetes") throw new UsageError("--source kubernetes is not available in this build yet; use --source file");
+  if (source !== "file") throw new UsageError(`--source ${JSON.stringify(source)}: must be "file"`);
+  if (!values.file) throw new UsageError("--file is required with --source file");
+  if (values.token !== undefined && values["token-file"] !== undefined) throw new UsageError("give --token or --token-file, not both");
+  let token = values.token;
+  if (values["token-file"] !== undefined) {
+    try {
+      token = readFileSync(values["token-file"], "utf8").trim();
+    } catch (e) {
+      throw new UsageError(`--token-file ${values["token-file"]}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    }
+    if (!token) throw new UsageError(`--token-file ${values["token-file"]}: the file is empty`);
+  }
+  if (!token) throw new UsageError("a token is required: --token TOKEN or --token-file PATH");
+  const logLevel = (values["log-level"] ?? "info") as CliResult["logLevel"];
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`--log-level ${logLevel}: must be debug, info, warn or error`);
+  return {
+    logLevel,
+    options: {
+      source: "file",
+      file: values.file,
+      envoyControl: values["envoy-control"] ?? [],
+      token,
+      listen: values.listen,
+      namespace: values.namespace,
+      scrapeIntervalMs: duration("scrape-interval", values["scrape-interval"]),
+      scrapeTimeoutMs: duration("scrape-timeout", values["scrape-timeout"]),
+      scrapeConcurrency: count("scrape-concurrency", values["scrape-concurrency"]),
+      scrapeFailureThreshold: count("scrape-failures", values["scrape-failures"]),
+      pushIntervalMs: duration("push-interval", values["push-interval"]),
+      pushTimeoutMs: duration("push-timeout", values["push-timeout"]),
+      stalenessMs: duration("staleness", values.staleness),
+    },
+  };
+}

@@ -1,0 +1,210 @@
+// Wires the parts together: source → model store → scrape loop → table builder → pusher, plus the
+// HTTP API. startControlPlane() is what main.ts runs and what tests and scripts/up.ts call in-process.
+
+import { startApi, type ApiServer } from "./api.js";
+import { createLogger, type Logger } from "./log.js";
+import { ControlPlaneMetrics } from "./metrics.js";
+import { ModelStore } from "./model/store.js";
+import type { Problem } from "./model/types.js";
+import { ScrapeLoop, type ScrapeTarget } from "./scrapers/scrape-loop.js";
+import { FileSource } from "./sources/file.js";
+import { TableBuilder } from "./table/builder.js";
+import { TablePusher } from "./table/pusher.js";
+import type { Table } from "./table/schema.js";
+
+export interface ControlPlaneOptions {
+  source: "file";
+  /** The YAML file for source "file". */
+  file: string;
+  /** Envoy control listeners, e.g. http://127.0.0.1:9901 (repeatable). */
+  envoyControl: string[];
+  token: string;
+  /** "127.0.0.1:0" picks a free port; the bound address is in ControlPlane.address. */
+  listen?: string;
+  namespace?: string;
+  scrapeIntervalMs?: number;
+  scrapeTimeoutMs?: number;
+  scrapeConcurrency?: number;
+  /** Consecutive failed scrapes that mark an endpoint not ready. */
+  scrapeFailureThreshold?: number;
+  /** Heartbeat: a fresh table is pushed at least this often. */
+  pushIntervalMs?: number;
+  pushTimeoutMs?: number;
+  /** Table-level staleness bound for the filter. */
+  stalenessMs?: number;
+  filePollIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface ControlPlane {
+  /** Bound API address, "127.0.0.1:PORT". */
+  address: string;
+  store: ModelStore;
+  scrapes: ScrapeLoop;
+  builder: TableBuilder;
+  pusher: TablePusher;
+  metrics: ControlPlaneMetrics;
+  fileSource: FileSource;
+  lastTable(): Table | null;
+  ready(): boolean;
+  /** Rebuilds now and publishes if something changed (or always with force). */
+  refresh(force?: boolean): Table;
+  stop(): Promise<void>;
+}
+
+export const DEFAULTS = {
+  listen: "127.0.0.1:0",
+  namespace: "default",
+  scrapeIntervalMs: 100,
+  scrapeTimeoutMs: 1000,
+  scrapeConcurrency: 32,
+  scrapeFailureThreshold: 3,
+  pushIntervalMs: 1000,
+  pushTimeoutMs: 2000,
+  stalenessMs: 3000,
+  filePollIntervalMs: 1000,
+} as const;
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]*):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`--listen ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 127.0.0.1:9090 (port 0 picks a free one)`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error(`--listen ${listen}: port must be 0..65535`);
+  return { host: m[1] || "127.0.0.1", port };
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const logger = opts.logger ?? createLogger({ component: "controlplane" });
+  if (opts.source !== "file") throw new Error(`--source ${String(opts.source)}: only "file" is available in this build`);
+  if (!opts.token) throw new Error("a bearer token is required (--token or --token-file): the filter refuses unauthenticated tables");
+  const listen = parseListen(opts.listen ?? DEFAULTS.listen);
+  if (opts.envoyControl.length === 0) logger.warn("no --envoy-control target: tables are built but not pushed; /readyz stays 503");
+
+  const metrics = new ControlPlaneMetrics();
+  const store = new ModelStore({ defaultNamespace: opts.namespace ?? DEFAULTS.namespace });
+  const builder = new TableBuilder({ stalenessMs: opts.stalenessMs ?? DEFAULTS.stalenessMs });
+  let pusher: TablePusher | null = null;
+  let lastProblemsKey = "";
+
+  const scrapes = new ScrapeLoop({
+    intervalMs: opts.scrapeIntervalMs ?? DEFAULTS.scrapeIntervalMs,
+    timeoutMs: opts.scrapeTimeoutMs ?? DEFAULTS.scrapeTimeoutMs,
+    concurrency: opts.scrapeConcurrency ?? DEFAULTS.scrapeConcurrency,
+    failureThreshold: opts.scrapeFailureThreshold ?? DEFAULTS.scrapeFailureThreshold,
+    logger,
+    observer: metrics,
+    onUpdate: () => scheduleRefresh(),
+  });
+
+  const reportProblems = (problems: Problem[]) => {
+    const key = problems.map((p) => `${p.level}|${p.document}|${p.field ?? ""}|${p.message}`).join("\n");
+    if (key === lastProblemsKey) return;
+    lastProblemsKey = key;
+    let errors = 0;
+    for (const p of problems) {
+      if (p.level === "error") errors++;
+      logger[p.level === "error" ? "error" : "warn"]("model problem", { ...p });
+    }
+    metrics.problems(errors, problems.length - errors);
+  };
+
+  const refresh = (force = false): Table => {
+    const model = store.resolved();
+    const r = builder.build(model, (a) => scrapes.state(a), force);
+    reportProblems([...model.problems, ...r.problems]);
+    if (r.changed) {
+      metrics.tableBuilt(r.table);
+      pusher?.publish(r.table);
+    }
+    return r.table;
+  };
+
+  let refreshQueued = false;
+  let started = false; // no table before the first scrape round: the first push must carry real load
+  const scheduleRefresh = () => {
+    if (refreshQueued || !started) return;
+    refreshQueued = true;
+    setImmediate(() => {
+      refreshQueued = false;
+      if (!stopped) refresh();
+    });
+  };
+
+  const syncTargets = () => {
+    const targets = new Map<string, ScrapeTarget>();
+    for (const p of store.resolved().pools) {
+      for (const e of p.endpoints) if (!targets.has(e.address)) targets.set(e.address, { address: e.address, runtime: p.runtime });
+    }
+    scrapes.setTargets([...targets.values()]);
+  };
+
+  let stopped = false;
+  store.onChange(() => {
+    syncTargets();
+    scheduleRefresh();
+  });
+
+  const fileSource = new FileSource({ path: opts.file, store, logger, pollIntervalMs: opts.filePollIntervalMs ?? DEFAULTS.filePollIntervalMs });
+  await fileSource.start(); // throws on a missing or broken file: there is no last good model to keep
+
+  pusher = new TablePusher({
+    targets: opts.envoyControl,
+    token: opts.token,
+    clock: builder.clock,
+    rebuild: () => refresh(true),
+    logger,
+    observer: metrics,
+    heartbeatMs: opts.pushIntervalMs ?? DEFAULTS.pushIntervalMs,
+    timeoutMs: opts.pushTimeoutMs ?? DEFAULTS.pushTimeoutMs,
+  });
+
+  syncTargets();
+  // One scrape round before the first table, so the first push carries real load (bounded by the scrape timeout).
+  await scrapes.scrapeAll();
+  let api: ApiServer;
+  try {
+    api = await startApi(listen, {
+      ready: () => ({ ready: pusher!.anyAccepted(), detail: { targets: pusher!.targets() } }),
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      table: () => builder.last(),
+      model: () => ({
+        problems: store.resolved().problems,
+        file: fileSource.status,
+        pools: store.resolved().pools.map((p) => ({ id: p.id, runtime: p.runtime, strategy: p.strategy, eppOverlay: p.eppOverlay, extensionRef: p.spec.extensionRef, endpoints: p.endpoints.length })),
+        scrapes: scrapes.states(),
+        targets: pusher!.targets(),
+      }),
+    }, logger);
+  } catch (e) {
+    fileSource.stop();
+    scrapes.stop();
+    throw new Error(`--listen ${opts.listen ?? DEFAULTS.listen}: ${(e as Error).message}`);
+  }
+  started = true;
+  refresh(true);
+  scrapes.start();
+  pusher.start();
+  logger.info("control plane started", { api: api.address, targets: opts.envoyControl, file: fileSource.path });
+
+  return {
+    address: api.address,
+    store,
+    scrapes,
+    builder,
+    pusher,
+    metrics,
+    fileSource,
+    lastTable: () => builder.last(),
+    ready: () => pusher!.anyAccepted(),
+    refresh,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      fileSource.stop();
+      scrapes.stop();
+      pusher!.stop();
+      await api.close();
+      logger.info("control plane stopped");
+    },
+  };
+}

@@ -1,0 +1,131 @@
+// The in-memory model both sources (the YAML file, later Kubernetes) feed: validated, typed copies of
+// the user's documents. Nothing here knows where a document came from, which is what lets the file
+// source stand in for the cluster in local runs and tests.
+
+import type { Criticality, EndpointRole, RoutingStrategy, Runtime } from "../table/schema.js";
+
+export const GROUP_X = "inference.networking.x-k8s.io"; // v1alpha2: InferencePool, InferenceModel
+export const GROUP_V1 = "inference.networking.k8s.io"; // v1: InferencePool
+export const GROUP_ALIBABA = "inferenceextension.alibabacloud.com"; // InferenceTrafficPolicy
+export const GROUP_INFERGATE = "infergate.dev"; // StaticEndpoints, our stand-in for Pods
+
+export interface DocumentId {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** InferencePool, from either API version, normalised to one shape. */
+export interface PoolSpec extends DocumentId {
+  kind: "InferencePool";
+  apiVersion: string;
+  /** v1alpha2 spec.targetPortNumber, or v1 spec.targetPorts[0].number. */
+  targetPort: number;
+  /** v1alpha2 spec.selector (a map), or v1 spec.selector.matchLabels. Never empty. */
+  selector: Record<string, string>;
+  /** v1alpha2 spec.extensionRef.name or v1 spec.endpointPickerRef.name; informational (our picker is in Envoy). */
+  extensionRef: string | null;
+  annotations: Record<string, string>;
+}
+
+export interface ModelSpec extends DocumentId {
+  kind: "InferenceModel";
+  modelName: string;
+  criticality: Criticality;
+  /** spec.poolRef.name, in the model's namespace. */
+  poolName: string;
+  targets: { name: string; weight: number }[];
+}
+
+export interface PdProfile {
+  roleLabel: string;
+  bootstrapPort: number;
+  prefillPolicy: RoutingStrategy;
+  decodePolicy: RoutingStrategy;
+  /** trafficPolicy.prefixCache.mode when declared ("estimate"). */
+  prefixCacheMode: string | null;
+}
+
+export interface TrafficPolicySpec extends DocumentId {
+  kind: "InferenceTrafficPolicy";
+  poolName: string;
+  runtime: Runtime | null;
+  pd: PdProfile | null;
+}
+
+/** A Pod, or one entry of a StaticEndpoints document. */
+export interface EndpointSpec {
+  namespace: string;
+  name: string;
+  /** Pod IP; null while the pod has none (pending): such an endpoint is not in the table. */
+  ip: string | null;
+  /** Set only by static endpoints that give a full address: overrides the pool's target port. */
+  port: number | null;
+  labels: Record<string, string>;
+  /** Pod Ready condition (static endpoints: `ready`, default true). */
+  ready: boolean;
+}
+
+export interface StaticEndpointsSpec extends DocumentId {
+  kind: "StaticEndpoints";
+  endpoints: EndpointSpec[];
+}
+
+export interface PodSpec extends DocumentId {
+  kind: "Pod";
+  endpoint: EndpointSpec;
+}
+
+export type ModelDocument = PoolSpec | ModelSpec | TrafficPolicySpec | StaticEndpointsSpec | PodSpec;
+
+export interface Problem {
+  level: "error" | "warning";
+  /** Which document: "InferencePool default/qwen-inference-pool" plus where it came from. */
+  document: string;
+  /** Which field, as a path ("spec.targetPortNumber", "metadata.annotations[...]"). */
+  field?: string;
+  message: string;
+}
+
+export interface ResolvedEndpoint {
+  namespace: string;
+  name: string;
+  /** "IP:port", IPv6 bracketed. */
+  address: string;
+  role: EndpointRole;
+  /** Pod readiness only; scrape health is joined in by the table builder. */
+  ready: boolean;
+}
+
+export interface ResolvedPool {
+  /** "namespace/name" */
+  id: string;
+  spec: PoolSpec;
+  strategy: RoutingStrategy;
+  runtime: Runtime;
+  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
+  queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
+  eppOverlay: string | null;
+  pd: PdProfile | null;
+  /** Sorted by name, then address. */
+  endpoints: ResolvedEndpoint[];
+}
+
+export interface ResolvedInferenceModel {
+  name: string;
+  pool: string;
+  criticality: Criticality;
+  targets: { name: string; weight: number }[];
+  /** The InferenceModel document ("namespace/name") that won this modelName. */
+  from: string;
+}
+
+/** What the table builder consumes: a consistent picture, plus every problem found on the way. */
+export interface ResolvedModel {
+  pools: ResolvedPool[];
+  models: ResolvedInferenceModel[];
+  problems: Problem[];
+}
+
+export const docKey = (d: DocumentId) => `${d.kind}/${d.namespace}/${d.name}`;
+export const docLabel = (d: DocumentId) => `${d.kind} ${d.namespace}/${d.name}`;

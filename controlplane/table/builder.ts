@@ -1,0 +1,122 @@
+// Model + scrape state → the wire Table (schema.ts). Deterministic: pools by id, endpoints by name then
+// address, models by name, so two builds of the same state serialise identically. Each build also
+// yields a fingerprint of everything routing-relevant (not the generation, not the build time, not the
+// exact scrape age — only whether a scrape is fresh, stale or missing), which is how pushes are
+// coalesced: an unchanged fingerprint needs no new generation unless a heartbeat asks for one.
+
+import type { ResolvedModel, Problem } from "../model/types.js";
+import type { ScrapeState } from "../scrapers/scrape-loop.js";
+import { GenerationClock } from "./generation.js";
+import { MAX_SLOTS, TABLE_VERSION, type Table, type TableEndpoint, type TableModel, type TablePool } from "./schema.js";
+import { SlotAllocator } from "./slots.js";
+
+export interface TableBuilderOptions {
+  /** Table-level staleness bound carried to the filter. */
+  stalenessMs: number;
+  /** An endpoint whose last good scrape is older than this counts as stale in the fingerprint (default stalenessMs). */
+  endpointStaleMs?: number;
+  clock?: GenerationClock;
+  slots?: SlotAllocator;
+  now?: () => number;
+}
+
+export interface BuildResult {
+  table: Table;
+  /** True when a new generation was issued (something routing-relevant changed, or forced). */
+  changed: boolean;
+  fingerprint: string;
+  /** Endpoints left out (slot exhaustion). */
+  problems: Problem[];
+}
+
+export class TableBuilder {
+  readonly clock: GenerationClock;
+  private readonly slots: SlotAllocator;
+  private readonly now: () => number;
+  private lastTable: Table | null = null;
+  private lastFingerprint: string | null = null;
+
+  constructor(private readonly opts: TableBuilderOptions) {
+    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? new GenerationClock(this.now);
+    this.slots = opts.slots ?? new SlotAllocator(MAX_SLOTS);
+  }
+
+  last(): Table | null {
+    return this.lastTable;
+  }
+
+  /**
+   * Builds the table. With `force` false an unchanged fingerprint returns the previous table as is
+   * (same generation); with `force` true (heartbeat, 409) a new generation is always issued.
+   */
+  build(model: ResolvedModel, scrapeOf: (address: string) => ScrapeState | undefined, force = false): BuildResult {
+    const now = this.now();
+    const staleAfter = this.opts.endpointStaleMs ?? this.opts.stalenessMs;
+    const problems: Problem[] = [];
+
+    const present = new Set<string>();
+    for (const p of model.pools) for (const e of p.endpoints) present.add(e.address);
+    this.slots.retain(present);
+
+    const fp: string[] = [String(this.opts.stalenessMs)];
+    const pools: TablePool[] = model.pools.map((p) => {
+      const endpoints: TableEndpoint[] = [];
+      for (const e of p.endpoints) {
+        const slot = this.slots.acquire(e.address);
+        if (slot === undefined) {
+          problems.push({ level: "error", document: `endpoint ${e.namespace}/${e.name}`, message: `all ${MAX_SLOTS} endpoint slots are taken; ${e.address} is left out of pool ${p.id}` });
+          continue;
+        }
+        const s = scrapeOf(e.address);
+        const load = s?.load ?? null;
+        const age = s?.lastSuccessAtMs == null ? -1 : Math.max(0, Math.round(now - s.lastSuccessAtMs));
+        const te: TableEndpoint = {
+          slot,
+          name: e.name,
+          address: e.address,
+          ready: e.ready && (s?.healthy ?? true),
+          role: e.role,
+          waiting: load?.waiting ?? 0,
+          running: load?.running ?? 0,
+          kvUsage: load?.kvUsage ?? 0,
+          loras: load ? [...load.loras] : [],
+          scrapeAgeMs: age,
+        };
+        endpoints.push(te);
+        fp.push(`${te.slot}|${te.name}|${te.address}|${te.ready ? 1 : 0}|${te.role}|${te.waiting}|${te.running}|${te.kvUsage}|${te.loras.join(",")}|${age < 0 ? "n" : age > staleAfter ? "s" : "f"}`);
+      }
+      const pool: TablePool = {
+        id: p.id,
+        strategy: p.strategy,
+        runtime: p.runtime,
+        prefix: { ...p.prefix },
+        queue: { ...p.queue },
+        endpoints,
+      };
+      if (p.pd) pool.pd = { bootstrapPort: p.pd.bootstrapPort, prefillPolicy: p.pd.prefillPolicy, decodePolicy: p.pd.decodePolicy };
+      fp.push(`P|${p.id}|${p.strategy}|${p.runtime}|${p.prefix.blockSize},${p.prefix.maxBlocks},${p.prefix.lruCapacity}|${p.queue.enabled ? 1 : 0},${p.queue.capacityBytes},${p.queue.ttlMs}|${pool.pd ? `${pool.pd.bootstrapPort},${pool.pd.prefillPolicy},${pool.pd.decodePolicy}` : "-"}`);
+      return pool;
+    });
+    const models: TableModel[] = model.models.map((m) => {
+      fp.push(`M|${m.name}|${m.pool}|${m.criticality}|${m.targets.map((t) => `${t.name}=${t.weight}`).join(",")}`);
+      return { name: m.name, pool: m.pool, criticality: m.criticality, targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })) };
+    });
+    const fingerprint = fp.join("\n");
+
+    if (!force && this.lastTable && fingerprint === this.lastFingerprint) {
+      return { table: this.lastTable, changed: false, fingerprint, problems };
+    }
+    const table: Table = {
+      version: TABLE_VERSION,
+      generation: this.clock.next(),
+      builtAtMs: now,
+      stalenessMs: this.opts.stalenessMs,
+      pools,
+      models,
+    };
+    this.lastTable = table;
+    this.lastFingerprint = fingerprint;
+    return { table, changed: true, fingerprint, problems };
+  }
+}
