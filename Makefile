@@ -11,7 +11,7 @@ WASM := build/infergate.wasm
 AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
 TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
 
-.PHONY: help deps envoy wasm ts build typecheck test up bench clean
+.PHONY: help deps envoy kube llmd-sim wasm ts build typecheck test up bench clean
 
 help:
 	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS))"
@@ -26,6 +26,15 @@ deps: node_modules/.installed envoy
 
 envoy:
 	@scripts/get-envoy.sh >/dev/null
+
+# A real kube-apiserver + etcd for the Kubernetes-mode tests (built once from the Go module
+# proxy into .tools/bin; incremental afterwards), and llm-d-inference-sim, the simulator we did
+# not write, for the cross-check test.
+kube:
+	@scripts/get-kube.sh >/dev/null
+
+llmd-sim:
+	@scripts/get-llm-d-sim.sh >/dev/null
 
 $(WASM): node_modules/.installed asconfig.json $(AS_SOURCES)
 	npx asc assembly/index.ts --target release
@@ -48,8 +57,8 @@ build: wasm $(TEST_WASM) ts
 typecheck: node_modules/.installed
 	npx tsc --noEmit -p tsconfig.json
 
-test: deps build typecheck
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
+test: deps kube llmd-sim build typecheck
+	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS)

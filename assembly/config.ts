@@ -2,7 +2,7 @@
 //   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":1048576,
 //    "weights":{"queue":2,"kvCache":2,"inFlight":2,"prefix":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
-//    "balanceBound":1.25, "rendezvousTolerance":0.5}
+//    "balanceBound":1.25, "rendezvousTolerance":0.1}
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
 // accepts table pushes and requires the bearer token (at least 16 characters).
 import { JsonParser, JsonValue, JsonKind, kindName } from "./json/parser";
@@ -34,7 +34,7 @@ export class PluginConfig {
   /** Affinity yields when a pod has more than this times its fair share of in-flight requests. */
   balanceBound: f64 = 1.25;
   /** New prefixes: pods within this load score of the least loaded are rendezvous candidates. */
-  rendezvousTolerance: f64 = 0.5;
+  rendezvousTolerance: f64 = 0.1;
 }
 
 export class ConfigResult {

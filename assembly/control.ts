@@ -6,6 +6,7 @@ import { Stream, Root, HeadersStatus, DataStatus } from "./host/contexts";
 import { PluginConfig } from "./config";
 import { PublishStatus } from "./state/table-store";
 import { tables, sendError } from "./gateway";
+import { errorBody } from "./errors";
 
 const TABLE_PATH = "/infergate/v1/table";
 /** Tables for 4096 endpoints stay well under this. */
@@ -65,7 +66,10 @@ class ControlStream extends Stream {
       log(LogLevel.Warn, "infergate: table push refused: " + r.message);
       sendError(400, "invalid table: " + r.message, "invalid_table", "");
     } else if (r.status == PublishStatus.Stale) {
-      sendError(409, r.message, "stale_generation", "", ["x-infergate-generation"], [(<i64>r.current).toString()]);
+      // currentGeneration lets the control plane move its clock past ours in one step.
+      const body = errorBody(409, r.message, "stale_generation", "");
+      sendLocalResponse(409, "infergate_stale_generation", body.substring(0, body.length - 1) + ",\"currentGeneration\":" + (<i64>r.current).toString() + "}",
+        ["content-type", "x-infergate-generation"], ["application/json", (<i64>r.current).toString()]);
     } else {
       sendError(503, r.message, "store_failed", "");
     }

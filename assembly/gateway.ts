@@ -56,7 +56,7 @@ function nowMs(): f64 { return <f64>(nowNanos() / 1000000); }
 function loadScheduler(c: PluginConfig): Scheduler {
   const s = new Scheduler();
   s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
-  s.addScorer(new QueueScorer(c.weights.queue))
+  s.addScorer(new QueueScorer(c.weights.queue, c.saturationQueueDepth > 0 ? c.saturationQueueDepth : 5))
     .addScorer(new KvCacheScorer(c.weights.kvCache))
     .addScorer(new InFlightScorer(c.weights.inFlight));
   return s;
@@ -358,11 +358,24 @@ export class GatewayStream extends Stream {
     let extra = "";
     if (prefix) {
       // Estimate mode: the chosen pod now holds (or soon will) every block of this prompt.
-      if (ctx.prefixBlocks > 0) prefixIndex.record(ctx.hashes!, ctx.prefixBlocks, ep.slot, ep.tag, <u32>(tStart / 100000000));
+      // Blocks the pod already holds are not rewritten; their stamps are refreshed on a sample of
+      // requests (1 in 8) so a hot shared prefix stays recently used at an eighth of the writes.
+      if (ctx.prefixBlocks > 0) {
+        const from = rng.below(8) == 0 ? 0 : chosen.prefixMatched;
+        prefixIndex.record(ctx.hashes!, from, ctx.prefixBlocks, ep.slot, ep.tag, <u32>(tStart / 100000000));
+      }
       const score = ctx.prefixBlocks > 0 ? <f64>chosen.prefixMatched / <f64>ctx.prefixBlocks : 0;
+      // When the pod holding most of the prompt was not chosen, say why (operators ask).
+      let yielded = "";
+      if (ctx.bestMatch > chosen.prefixMatched) {
+        let holder: Candidate | null = null;
+        for (let i = 0; i < ctx.candidates.length; i++) if (ctx.candidates[i].prefixMatched == ctx.bestMatch) { holder = ctx.candidates[i]; break; }
+        if (holder !== null) yielded = ",\"affinityPod\":" + jsonQuote(holder.endpoint.name) + ",\"affinityYield\":\"" +
+          (holder.overloadReason == 1 ? "saturated" : holder.overloadReason == 2 ? "balance" : "score") + "\",\"affinityInflight\":" + holder.inflight.toString();
+      }
       extra = ",\"matchedBlocks\":" + chosen.prefixMatched.toString() + ",\"totalBlocks\":" + ctx.prefixBlocks.toString() +
         ",\"prefixScore\":" + (Math.round(score * 1000) / 1000).toString() + ",\"bestMatch\":" + ctx.bestMatch.toString() +
-        ",\"recordUs\":" + ((nowNanos() - t1) / 1000).toString();
+        ",\"recordUs\":" + ((nowNanos() - t1) / 1000).toString() + yielded;
     }
     if (this.queuedAtMs >= 0) {
       const waited = now - this.queuedAtMs;

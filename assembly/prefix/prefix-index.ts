@@ -7,14 +7,18 @@
 // The tag (16 bits of a hash of the endpoint's address) makes entries of a pod that left, whose
 // slot was later reused, never match the new pod. Stamps are coarse time (100 ms units).
 //
-// Blocks are grouped by SEGMENT: all blocks of one 16-block segment of a prompt live in the bucket
-// chosen by the segment's first block hash, so a lookup or a record costs one shared-data read
-// (and write) per 16 blocks instead of one per block.
+// A block lives in the bucket its own (chained) hash picks, so the continuations of one popular
+// shared prefix spread over all buckets instead of crowding one.
+//
+// Lookup: block hashes are chained, so whoever holds block j held blocks 0..j when it was recorded;
+// "some remaining candidate holds block j" is monotone in j and a binary search finds the longest
+// match in log2(n) bucket reads. Candidates with shorter matches (a shared system prompt on other
+// pods) are found by repeating the search below the previous length. Eviction can break the
+// monotonicity; the result is then a shorter match, never a wrong pod.
 //
 // The store behind it is abstract: shared data in Envoy (state/shared-buckets.ts), memory in tests.
 export const ENTRIES: i32 = 64;
 export const ENTRY_BYTES: i32 = 16;
-export const SEGMENT: i32 = 16;
 const MAX_SLOTS: i32 = 4096;
 
 export class Bucket {
@@ -32,106 +36,136 @@ const slotToCandidate = new StaticArray<i16>(MAX_SLOTS).fill(-1);
 
 export class PrefixIndex {
   numBuckets: i32;
+  /** Bucket reads per block of the current lookup (null = not read yet). */
+  private memo: Array<ArrayBuffer | null> = new Array<ArrayBuffer | null>();
+  private probed: StaticArray<bool> = new StaticArray<bool>(0);
+  private remaining: StaticArray<bool> = new StaticArray<bool>(0);
+
   constructor(public store: BucketStore, capacity: i32) {
     this.numBuckets = max(1, (capacity + ENTRIES - 1) / ENTRIES);
   }
 
-  bucketOf(anchor: u64): i32 { return <i32>((anchor >> 17) % <u64>this.numBuckets); }
+  bucketOf(hash: u64): i32 { return <i32>((hash >> 17) % <u64>this.numBuckets); }
+
+  private bucketFor(hashes: StaticArray<u64>, j: i32): ArrayBuffer | null {
+    if (!this.probed[j]) {
+      this.memo[j] = this.store.read(this.bucketOf(hashes[j])).data;
+      this.probed[j] = true;
+    }
+    return this.memo[j];
+  }
+
+  /** Does a remaining candidate hold block j? If `take`, writes j+1 as their match and retires them. */
+  private holds(hashes: StaticArray<u64>, j: i32, tags: StaticArray<u16>, matched: StaticArray<i32>, take: bool): bool {
+    const data = this.bucketFor(hashes, j);
+    if (data === null) return false;
+    const base = changetype<usize>(data);
+    const entries = data.byteLength / ENTRY_BYTES;
+    const h = hashes[j];
+    let any = false;
+    for (let e = 0; e < entries; e++) {
+      const p = base + <usize>(e * ENTRY_BYTES);
+      if (load<u64>(p) != h) continue;
+      const c = <i32>slotToCandidate[<i32>load<u16>(p, 8)];
+      if (c < 0 || !this.remaining[c] || load<u16>(p, 10) != tags[c]) continue;
+      if (!take) return true;
+      any = true;
+      matched[c] = j + 1;
+    }
+    if (take && any) {
+      for (let e = 0; e < entries; e++) {
+        const p = base + <usize>(e * ENTRY_BYTES);
+        if (load<u64>(p) != h) continue;
+        const c = <i32>slotToCandidate[<i32>load<u16>(p, 8)];
+        if (c >= 0 && load<u16>(p, 10) == tags[c]) this.remaining[c] = false;
+      }
+    }
+    return any;
+  }
 
   /**
    * For each candidate (slot, tag), the length of the longest chain of the request's blocks it
-   * holds, written to matched[i]. Returns the best length. Stops reading as soon as no candidate
-   * can extend its match.
+   * holds, written to matched[i]. Returns the best length.
    */
   longestMatches(hashes: StaticArray<u64>, n: i32, slots: StaticArray<i32>, tags: StaticArray<u16>, count: i32, matched: StaticArray<i32>): i32 {
-    for (let c = 0; c < count; c++) { matched[c] = 0; if (slots[c] >= 0 && slots[c] < MAX_SLOTS) slotToCandidate[slots[c]] = <i16>c; }
+    if (this.probed.length < n) { this.probed = new StaticArray<bool>(n); }
+    for (let j = 0; j < n; j++) { this.probed[j] = false; }
+    if (this.memo.length < n) this.memo.length = n;
+    if (this.remaining.length < count) this.remaining = new StaticArray<bool>(count);
+    for (let c = 0; c < count; c++) {
+      matched[c] = 0;
+      this.remaining[c] = true;
+      if (slots[c] >= 0 && slots[c] < MAX_SLOTS) slotToCandidate[slots[c]] = <i16>c;
+    }
     let best = 0;
-    for (let seg = 0; seg * SEGMENT < n; seg++) {
-      const first = seg * SEGMENT;
-      const last = min(n, first + SEGMENT);
-      const b = this.store.read(this.bucketOf(hashes[first]));
-      if (b.data === null) break;
-      const base = changetype<usize>(b.data!);
-      const entries = b.data!.byteLength / ENTRY_BYTES;
-      let extended = false;
-      for (let j = first; j < last; j++) {
-        const h = hashes[j];
-        let any = false;
-        for (let e = 0; e < entries; e++) {
-          const p = base + <usize>(e * ENTRY_BYTES);
-          if (load<u64>(p) != h) continue;
-          const slot = <i32>load<u16>(p, 8);
-          const c = <i32>slotToCandidate[slot];
-          if (c < 0 || load<u16>(p, 10) != tags[c] || matched[c] != j) continue;
-          matched[c] = j + 1;
-          any = true;
-        }
-        if (!any) break;
-        extended = true;
-        if (j + 1 > best) best = j + 1;
+    let hi = n - 1; // the next level's match is shorter than the previous one's
+    let left = count;
+    while (hi >= 0 && left > 0) {
+      if (!this.holds(hashes, 0, tags, matched, false)) break;
+      // Largest j in [0, hi] some remaining candidate holds (block 0 is held, so one exists).
+      let lo = 0, up = hi;
+      while (lo < up) {
+        const mid = (lo + up + 1) >> 1;
+        if (this.holds(hashes, mid, tags, matched, false)) lo = mid; else up = mid - 1;
       }
-      if (!extended || best < last) break;
+      this.holds(hashes, lo, tags, matched, true);
+      if (lo + 1 > best) best = lo + 1;
+      left = 0;
+      for (let c = 0; c < count; c++) if (this.remaining[c]) left++;
+      hi = lo - 1;
     }
     for (let c = 0; c < count; c++) if (slots[c] >= 0 && slots[c] < MAX_SLOTS) slotToCandidate[slots[c]] = -1;
+    for (let j = 0; j < n; j++) this.memo[j] = null;
     return best;
   }
 
-  /** Records blocks [0, n) against the endpoint; refreshes existing entries' stamps. */
-  record(hashes: StaticArray<u64>, n: i32, slot: i32, tag: u16, stamp: u32): void {
-    for (let seg = 0; seg * SEGMENT < n; seg++) {
-      const first = seg * SEGMENT;
-      const last = min(n, first + SEGMENT);
-      const index = this.bucketOf(hashes[first]);
+  /** Records blocks [from, n) against the endpoint (and refreshes the stamps of those it has). */
+  record(hashes: StaticArray<u64>, from: i32, n: i32, slot: i32, tag: u16, stamp: u32): void {
+    for (let j = from; j < n; j++) {
+      const index = this.bucketOf(hashes[j]);
       for (let attempt = 0; attempt < 8; attempt++) {
         const b = this.store.read(index);
-        const next = this.merge(b.data, hashes, first, last, slot, tag, stamp);
-        if (next === null) break; // nothing to change
+        const next = this.merge(b.data, hashes[j], slot, tag, stamp);
+        if (next === null) break; // already there with this stamp
         if (this.store.write(index, next!, b.cas)) break;
       }
     }
   }
 
-  /** The bucket with blocks [first, last) of this endpoint inserted or refreshed; null if unchanged. */
-  private merge(old: ArrayBuffer | null, hashes: StaticArray<u64>, first: i32, last: i32, slot: i32, tag: u16, stamp: u32): ArrayBuffer | null {
+  /** The bucket with one entry inserted or refreshed; null if unchanged. */
+  private merge(old: ArrayBuffer | null, h: u64, slot: i32, tag: u16, stamp: u32): ArrayBuffer | null {
     const oldEntries = old === null ? 0 : old.byteLength / ENTRY_BYTES;
-    const add = last - first;
-    const cap = min(ENTRIES, oldEntries + add);
-    const out = new ArrayBuffer(cap * ENTRY_BYTES);
-    const o = changetype<usize>(out);
-    if (oldEntries > 0) memory.copy(o, changetype<usize>(old!), <usize>(min(oldEntries, cap) * ENTRY_BYTES));
-    let used = min(oldEntries, cap);
-    let changed = false;
-    for (let j = first; j < last; j++) {
-      const h = hashes[j];
-      let found = -1;
-      for (let e = 0; e < used; e++) {
+    if (old !== null) {
+      const o = changetype<usize>(old!);
+      for (let e = 0; e < oldEntries; e++) {
         const p = o + <usize>(e * ENTRY_BYTES);
-        if (load<u64>(p) == h && <i32>load<u16>(p, 8) == slot && load<u16>(p, 10) == tag) { found = e; break; }
-      }
-      if (found >= 0) {
-        const p = o + <usize>(found * ENTRY_BYTES);
-        if (load<u32>(p, 12) != stamp) { store<u32>(p, stamp, 12); changed = true; }
-        continue;
-      }
-      let at = used;
-      if (used < cap) used++;
-      else {
-        // Full: replace the least recently used entry (smallest stamp; wrap-around ignored).
-        let oldest: u32 = 0xFFFFFFFF;
-        at = 0;
-        for (let e = 0; e < used; e++) {
-          const s = load<u32>(o + <usize>(e * ENTRY_BYTES), 12);
-          if (s < oldest) { oldest = s; at = e; }
+        if (load<u64>(p) == h && <i32>load<u16>(p, 8) == slot && load<u16>(p, 10) == tag) {
+          if (load<u32>(p, 12) == stamp) return null;
+          const out = old!.slice(0);
+          store<u32>(changetype<usize>(out) + <usize>(e * ENTRY_BYTES), stamp, 12);
+          return out;
         }
       }
-      const p = o + <usize>(at * ENTRY_BYTES);
-      store<u64>(p, h);
-      store<u16>(p, <u16>slot, 8);
-      store<u16>(p, tag, 10);
-      store<u32>(p, stamp, 12);
-      changed = true;
     }
-    if (!changed) return null;
-    return used * ENTRY_BYTES == out.byteLength ? out : out.slice(0, used * ENTRY_BYTES);
+    let at = oldEntries;
+    let out: ArrayBuffer;
+    if (oldEntries < ENTRIES) {
+      out = new ArrayBuffer((oldEntries + 1) * ENTRY_BYTES);
+      if (oldEntries > 0) memory.copy(changetype<usize>(out), changetype<usize>(old!), <usize>(oldEntries * ENTRY_BYTES));
+    } else {
+      // Full: replace the least recently used entry (smallest stamp; wrap-around ignored).
+      out = old!.slice(0);
+      let oldest: u32 = 0xFFFFFFFF;
+      for (let e = 0; e < oldEntries; e++) {
+        const s = load<u32>(changetype<usize>(out) + <usize>(e * ENTRY_BYTES), 12);
+        if (s < oldest) { oldest = s; at = e; }
+      }
+    }
+    const p = changetype<usize>(out) + <usize>(at * ENTRY_BYTES);
+    store<u64>(p, h);
+    store<u16>(p, <u16>slot, 8);
+    store<u16>(p, tag, 10);
+    store<u32>(p, stamp, 12);
+    return out;
   }
 }

@@ -12,6 +12,8 @@ export class Candidate {
   prefixMatched: i32 = 0;
   /** Saturated or over its balance bound: affinity alone must not pick it. */
   overloaded: bool = false;
+  /** Why overloaded: 1 = saturated (queue/KV), 2 = over the balance bound. */
+  overloadReason: i32 = 0;
 }
 
 export class RoutingContext {

@@ -15,7 +15,7 @@ export class Scheduler {
   filters: CandidateFilter[] = [];
   scorers: Scorer[] = [];
   /** New prefixes: endpoints whose load score is within this of the best are rendezvous candidates. */
-  rendezvousTolerance: f64 = 0.5;
+  rendezvousTolerance: f64 = 0.1;
   overload: OverloadDetector | null = null;
   matcher: PrefixMatcher | null = null;
 

@@ -138,7 +138,9 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
   const models = r.field(root, "models", JsonKind.Array, "table");
   if (r.error.length > 0) { out.error = r.error; return out; }
 
-  const slotUsed = new StaticArray<bool>(MAX_SLOTS);
+  // A pod selected by two pools appears in both with the same slot (its in-flight counter is
+  // the pod's); one slot for two different addresses is an error.
+  const slotAddress = new Map<i32, string>();
   for (let i = 0; i < pools!.length; i++) {
     const pv = pools!.at(i);
     const path = "table.pools[" + i.toString() + "]";
@@ -175,12 +177,12 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       if (!ev.isObject) { r.fail(ep, "must be an object"); break; }
       const e = new Endpoint();
       e.slot = r.int(ev, "slot", ep, 0, <f64>(MAX_SLOTS - 1));
-      if (r.error.length == 0) {
-        if (slotUsed[e.slot]) r.fail(ep + ".slot", "slot " + e.slot.toString() + " used twice");
-        slotUsed[e.slot] = true;
-      }
       e.name = r.str(ev, "name", ep);
       e.address = r.str(ev, "address", ep);
+      if (r.error.length == 0) {
+        if (slotAddress.has(e.slot) && slotAddress.get(e.slot) != e.address) r.fail(ep + ".slot", "slot " + e.slot.toString() + " used by " + slotAddress.get(e.slot) + " and " + e.address);
+        slotAddress.set(e.slot, e.address);
+      }
       if (r.error.length == 0 && !validAddress(e.address)) r.fail(ep + ".address", "must be IP:port, got \"" + e.address + "\"");
       e.tag = <u16>(xxh64String(e.address, 0x7461670000000000) >> 48);
       e.ready = r.bool(ev, "ready", ep);

@@ -163,7 +163,7 @@ function hashesOf(csv: string): StaticArray<u64> {
 /** Records the blocks (hex csv) against (slot, tag) at stamp. */
 export function indexRecord(csv: string, slot: i32, tag: u16, stamp: u32): void {
   const h = hashesOf(csv);
-  index.record(h, h.length, slot, tag, stamp);
+  index.record(h, 0, h.length, slot, tag, stamp);
 }
 
 /** Longest match per candidate "slot:tag" (csv), returned as csv of lengths. */
@@ -217,6 +217,6 @@ export function routePrefix(model: string, hashCsv: string, inflightCsv: string,
   s.rendezvousTolerance = tolerance;
   const c = s.run(ctx);
   if (c === null) return "";
-  if (h.length > 0) index.record(h, h.length, c.endpoint.slot, c.endpoint.tag, 1);
+  if (h.length > 0) index.record(h, c.prefixMatched, h.length, c.endpoint.slot, c.endpoint.tag, 1);
   return c.endpoint.name + "/" + c.prefixMatched.toString();
 }

@@ -1,0 +1,149 @@
+// A whole local gateway: a simulated model-server fleet, real Envoy with the filter (one or more
+// replicas), and the control plane (in this process) reading a YAML file written from the seed's
+// manifests plus StaticEndpoints for the fleet's pods. Used by `make up`, the end-to-end tests and
+// the benchmarks, so all three run the same thing.
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import YAML from "yaml";
+import { startEnvoy, type EnvoyInstance, type EnvoyOptions } from "./envoy-process.js";
+import { startFleet, type Fleet, type FleetSpec } from "../../test/sim/fleet.js";
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from "../../controlplane/control-plane.js";
+import { createLogger, type Logger } from "../../controlplane/log.js";
+
+export const SEED_MODEL = "/models/Qwen3-32B";
+export const SEED_POOL = "qwen-inference-pool";
+const WORKLOAD_LABEL = "alibabacloud.com/inference-workload";
+
+export interface PoolSettings {
+  /** InferencePool annotations (routing-strategy, queueing, ...), exactly as a user writes them. */
+  annotations?: Record<string, string>;
+  criticality?: "Critical" | "Standard" | "Sheddable";
+  /** Extra InferenceModels on the same pool (name -> criticality). */
+  extraModels?: Record<string, "Critical" | "Standard" | "Sheddable">;
+  /** Pod names to leave out of the pool (as if their Pods were deleted) or mark unready. */
+  removed?: string[];
+  unready?: string[];
+}
+
+export interface LocalGatewayOptions {
+  fleet?: FleetSpec;
+  /** Use an already running fleet instead of starting one. */
+  existingFleet?: Fleet;
+  pool?: PoolSettings;
+  envoy?: EnvoyOptions;
+  /** Envoy replicas fed by the one control plane (the gateway may run several). */
+  replicas?: number;
+  controlPlane?: Partial<ControlPlaneOptions>;
+  logger?: Logger;
+  /** Wait until a request through the gateway succeeds (default true). */
+  waitReady?: boolean;
+}
+
+export interface LocalGateway {
+  fleet: Fleet;
+  envoys: EnvoyInstance[];
+  /** The first replica's public URL. */
+  url: string;
+  controlPlane: ControlPlane | null;
+  configPath: string;
+  /** Rewrites the YAML the control plane watches (hot update, as editing a manifest would). */
+  writeConfig(pool: PoolSettings): void;
+  stopControlPlane(): Promise<void>;
+  startControlPlane(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The seed's single-machine InferencePool + InferenceModel, with given annotations, and our StaticEndpoints. */
+export function renderConfig(fleet: Fleet, pool: PoolSettings = {}): string {
+  const poolDoc: Record<string, unknown> = {
+    apiVersion: "inference.networking.x-k8s.io/v1alpha2",
+    kind: "InferencePool",
+    metadata: { name: SEED_POOL, ...(pool.annotations && Object.keys(pool.annotations).length ? { annotations: pool.annotations } : {}) },
+    spec: { targetPortNumber: 8000, selector: { [WORKLOAD_LABEL]: "vllm-inference" }, extensionRef: { name: "inference-gateway-ext-proc" } },
+  };
+  const model = (name: string, modelName: string, criticality: string) => ({
+    apiVersion: "inference.networking.x-k8s.io/v1alpha2",
+    kind: "InferenceModel",
+    metadata: { name },
+    spec: {
+      modelName, criticality,
+      poolRef: { group: "inference.networking.x-k8s.io", kind: "InferencePool", name: SEED_POOL },
+      targetModels: [{ name: modelName, weight: 100 }],
+    },
+  });
+  const docs: unknown[] = [poolDoc, model("qwen-inference-model", SEED_MODEL, pool.criticality ?? "Critical")];
+  for (const [name, crit] of Object.entries(pool.extraModels ?? {})) {
+    docs.push({ ...model(`model-${docs.length}`, name, crit), spec: { modelName: name, criticality: crit, poolRef: { group: "inference.networking.x-k8s.io", kind: "InferencePool", name: SEED_POOL } } });
+  }
+  docs.push({
+    apiVersion: "infergate.dev/v1alpha1",
+    kind: "StaticEndpoints",
+    metadata: { name: "simulated-fleet" },
+    endpoints: fleet.pods
+      .filter((p) => !(pool.removed ?? []).includes(p.name))
+      .map((p) => ({ name: p.name, address: p.address, labels: { [WORKLOAD_LABEL]: "vllm-inference" }, ready: !(pool.unready ?? []).includes(p.name) })),
+  });
+  return docs.map((d) => YAML.stringify(d)).join("---\n");
+}
+
+async function sleep(ms: number): Promise<void> { await new Promise((r) => setTimeout(r, ms)); }
+
+export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise<LocalGateway> {
+  const logger = opts.logger ?? createLogger({ component: "controlplane", level: "warn" });
+  const dir = mkdtempSync(join(tmpdir(), "infergate-gw-"));
+  const configPath = join(dir, "inference.yaml");
+  const ownsFleet = !opts.existingFleet;
+  const fleet = opts.existingFleet ?? (await startFleet({ model: SEED_MODEL, pods: 3, ...(opts.fleet ?? {}) }));
+  const envoys: EnvoyInstance[] = [];
+  let cp: ControlPlane | null = null;
+  const token = opts.envoy?.token ?? randomBytes(24).toString("hex");
+  const stopAll = async () => {
+    if (cp) { await cp.stop(); cp = null; }
+    await Promise.all(envoys.map((e) => e.stop()));
+    if (ownsFleet) await fleet.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    writeFileSync(configPath, renderConfig(fleet, opts.pool));
+    for (let i = 0; i < (opts.replicas ?? 1); i++) {
+      envoys.push(await startEnvoy({ ...(opts.envoy ?? {}), token, ...(i > 0 ? { port: 0 } : {}) }));
+    }
+    const cpOptions: ControlPlaneOptions = {
+      source: "file", file: configPath, envoyControl: envoys.map((e) => e.controlUrl), token, logger,
+      filePollIntervalMs: 200, ...(opts.controlPlane ?? {}),
+    };
+    cp = await startControlPlane(cpOptions);
+    const gw: LocalGateway = {
+      fleet, envoys, url: envoys[0].url, get controlPlane() { return cp; }, configPath,
+      writeConfig(pool: PoolSettings) { writeFileSync(configPath, renderConfig(fleet, pool)); },
+      async stopControlPlane() { if (cp) { await cp.stop(); cp = null; } },
+      async startControlPlane() { if (!cp) cp = await startControlPlane(cpOptions); },
+      stop: stopAll,
+    };
+    if (opts.waitReady ?? true) await waitUntilServing(gw.url, 30000);
+    return gw;
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Polls with a real tiny request until the gateway answers 200 (a table arrived, a pod answered). */
+export async function waitUntilServing(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: SEED_MODEL, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }),
+      });
+      last = `${r.status} ${await r.text()}`;
+      if (r.status === 200) return;
+    } catch (e) { last = (e as Error).message; }
+    await sleep(100);
+  }
+  throw new Error(`gateway at ${url} did not serve within ${timeoutMs} ms; last answer: ${last}`);
+}

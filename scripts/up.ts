@@ -1,0 +1,43 @@
+// `make up`: the gateway on this machine, on a simulated fleet. Installs nothing itself (the
+// Makefile did); starts the fleet, Envoy with the filter and the control plane, prints
+// "infergate ready: URL" once a request would succeed, and stops everything on Ctrl-C / SIGTERM.
+import { parseArgs } from "node:util";
+import { startLocalGateway, SEED_MODEL } from "./lib/local-gateway.js";
+import { createLogger } from "../controlplane/log.js";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "8080" },
+    pods: { type: "string", default: "3" },
+    strategy: { type: "string", default: "" },
+    runtime: { type: "string", default: "vllm" },
+  },
+});
+const port = Number(values.port);
+const pods = Number(values.pods);
+if (!Number.isInteger(port) || port < 0 || port > 65535) { console.error(`up: PORT=${values.port} is not a port`); process.exit(2); }
+if (!Number.isInteger(pods) || pods < 1 || pods > 64) { console.error(`up: PODS=${values.pods} must be 1..64`); process.exit(2); }
+const strategy = values.strategy ?? "";
+if (strategy && strategy !== "DEFAULT" && strategy !== "PREFIX_CACHE") { console.error(`up: STRATEGY must be DEFAULT or PREFIX_CACHE`); process.exit(2); }
+
+const gw = await startLocalGateway({
+  fleet: { pods, runtime: values.runtime as "vllm" | "sglang" | "trtllm", model: SEED_MODEL },
+  envoy: { port, echoLog: true },
+  pool: strategy ? { annotations: { "inference.networking.x-k8s.io/routing-strategy": strategy } } : {},
+  logger: createLogger({ component: "controlplane", level: "info" }),
+});
+console.log(`fleet: ${gw.fleet.pods.map((p) => `${p.name}=${p.address}`).join(" ")}`);
+console.log(`control plane: http://${gw.controlPlane?.address} (/readyz /metrics /debug/table); config: ${gw.configPath}`);
+console.log(`envoy admin: ${gw.envoys[0].adminUrl}`);
+console.log(`infergate ready: ${gw.url}`);
+
+let stopping = false;
+const stop = async (sig: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`up: ${sig}: stopping`);
+  await gw.stop();
+  process.exit(0);
+};
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
