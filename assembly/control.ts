@@ -1,11 +1,12 @@
 // The loopback-only control listener: the control plane pushes the table here.
 //   POST /infergate/v1/table   Authorization: Bearer <token>   -> 204 | 400 | 401 | 409
-//   GET  /infergate/v1/table   Authorization: Bearer <token>   -> 200 {"generation":…} (what this gateway holds)
+//   GET  /infergate/v1/table   Authorization: Bearer <token>   -> 200 {"generation":…,"queues":{pool:{bytes,critical,standard,sheddable}}}
 import { getHeader, HeaderMap, getBufferBytes, Buffer, sendLocalResponse, log, LogLevel } from "./host/abi";
 import { Stream, Root, HeadersStatus, DataStatus } from "./host/contexts";
 import { PluginConfig } from "./config";
 import { PublishStatus } from "./state/table-store";
-import { tables, sendError } from "./gateway";
+import { tables, ledger, sendError } from "./gateway";
+import { jsonQuote } from "./json/parser";
 import { errorBody } from "./errors";
 
 const TABLE_PATH = "/infergate/v1/table";
@@ -42,9 +43,18 @@ class ControlStream extends Stream {
     }
     if (method !== null && method! == "GET") {
       const t = tables.current();
-      const body = t === null ? "{\"generation\":0}" :
-        "{\"generation\":" + (<i64>t.generation).toString() + ",\"builtAtMs\":" + (<i64>t.builtAtMs).toString() +
-        ",\"pools\":" + t.pools.length.toString() + ",\"models\":" + t.models.length.toString() + "}";
+      let body = "{\"generation\":0}";
+      if (t !== null) {
+        // Per pool: what all workers' queues hold (bytes, and requests per criticality class).
+        const queues = new Array<string>();
+        for (let i = 0; i < t.pools.length; i++) {
+          const st = ledger.read(t.pools[i].id);
+          queues.push(jsonQuote(t.pools[i].id) + ":{\"bytes\":" + (<i64>st.bytes).toString() + ",\"critical\":" + (<i64>st.waiting[0]).toString() +
+            ",\"standard\":" + (<i64>st.waiting[1]).toString() + ",\"sheddable\":" + (<i64>st.waiting[2]).toString() + "}");
+        }
+        body = "{\"generation\":" + (<i64>t.generation).toString() + ",\"builtAtMs\":" + (<i64>t.builtAtMs).toString() +
+          ",\"pools\":" + t.pools.length.toString() + ",\"models\":" + t.models.length.toString() + ",\"queues\":{" + queues.join(",") + "}}";
+      }
       sendLocalResponse(200, "infergate_table", body, ["content-type"], ["application/json"]);
       return HeadersStatus.StopIteration;
     }

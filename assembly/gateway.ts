@@ -37,9 +37,11 @@ export const inflight = new InFlightCounters();
 export const rng = new Random(0);
 const prefixIndex = new PrefixIndex(new SharedBucketStore(), 50000);
 const hasher = new BlockHasher(64, 128, "");
-const ledger = new QueueLedger();
+export const ledger = new QueueLedger();
 const queue = new RequestQueue();
 const metrics = new QueueMetrics();
+/** This worker's identity in the queue ledger (random per VM; 0 means none). */
+let workerId: f64 = 0;
 /** Queue tick: how soon a held request notices freed capacity when no local request completes. */
 const TICK_MS: u32 = 10;
 
@@ -81,6 +83,7 @@ export class GatewayRoot extends Root {
     p.rendezvousTolerance = c.rendezvousTolerance;
     this.prefixScheduler = p;
     rng.reseed(nowNanos() ^ (<u64>this.id << 32));
+    if (workerId == 0) workerId = <f64>(rng.below(0x7FFFFFFF) + 1);
     setTickPeriodMs(TICK_MS);
   }
 
@@ -107,14 +110,7 @@ export class GatewayRoot extends Root {
         metrics.expired.increment(1);
         this.drop(expired[k], 503, "request waited " + (<i64>(now - expired[k].enqueuedMs)).toString() + " ms in the gateway queue, past the queue TTL of " + (<i64>pool.queueTtlMs).toString() + " ms", "queue_ttl_expired", "ttl_expired");
       }
-      let st = ledger.read(poolId);
-      while (st.debt > 0) {
-        const oldest = queue.oldestFor(poolId);
-        if (oldest === null) break;
-        metrics.dropped.increment(1);
-        this.drop(oldest!, 429, "dropped from the gateway queue: total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes exceeded, oldest requests are discarded first", "queue_capacity_exceeded", "capacity", oldest!.bytes);
-        st = ledger.read(poolId);
-      }
+      this.payDebt(pool, now);
       // Dispatch in priority order while some pod has room; with queueing turned off, release all.
       while (true) {
         const next = queue.peekFor(poolId);
@@ -134,8 +130,25 @@ export class GatewayRoot extends Root {
   /** Removes a request from this worker's queue and the shared ledger. */
   forget(r: QueuedRequest, debtPaid: i32 = 0): void {
     if (queue.remove(r.streamId) === null) return;
-    ledger.apply(r.poolId, -<f64>r.bytes, -<f64>debtPaid, r.klass, -1);
+    const oldest = queue.oldestFor(r.poolId);
+    ledger.apply(r.poolId, -<f64>r.bytes, -<f64>debtPaid, r.klass, -1, workerId, oldest === null ? -1 : oldest!.enqueuedMs);
     metrics.depth.add(-1);
+  }
+
+  /**
+   * Capacity overflowed somewhere: drop held requests oldest first across all workers. This
+   * worker drops its oldest only while it is the oldest anywhere; others pay on their tick.
+   */
+  payDebt(pool: Pool, now: f64): void {
+    let st = ledger.read(pool.id);
+    while (st.debt > 0) {
+      const mine = queue.oldestFor(pool.id);
+      if (mine === null) return;
+      if (mine!.enqueuedMs > st.oldest(now - pool.queueTtlMs - 1000)) return; // an older one is held elsewhere
+      metrics.dropped.increment(1);
+      this.drop(mine!, 429, "dropped from the gateway queue: total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes exceeded, oldest requests are discarded first", "queue_capacity_exceeded", "capacity", mine!.bytes);
+      st = ledger.read(pool.id);
+    }
   }
 
   private drop(r: QueuedRequest, status: i32, message: string, code: string, reason: string, debtPaid: i32 = 0): void {
@@ -165,17 +178,14 @@ export class GatewayRoot extends Root {
     const r = new QueuedRequest(g.id, pool.id, g.model, klass, now, bytes);
     queue.push(r);
     metrics.depth.add(1);
-    const st = ledger.apply(pool.id, <f64>bytes, 0, klass, 1);
-    let over = st.bytes - pool.queueCapacityBytes;
-    while (over > 0) {
-      const oldest = queue.oldestFor(pool.id);
-      if (oldest === null || oldest!.streamId == g.id) break;
-      over -= <f64>oldest!.bytes;
-      metrics.dropped.increment(1);
-      this.drop(oldest!, 429, "dropped from the gateway queue: total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes exceeded, oldest requests are discarded first", "queue_capacity_exceeded", "capacity");
+    const oldest = queue.oldestFor(pool.id)!;
+    const st = ledger.apply(pool.id, <f64>bytes, 0, klass, 1, workerId, oldest.enqueuedMs);
+    const over = st.bytes - st.debt - pool.queueCapacityBytes;
+    if (over > 0) {
+      ledger.apply(pool.id, 0, over, -1, 0);
+      this.payDebt(pool, now);
+      setEffectiveContext(g.id);
     }
-    setEffectiveContext(g.id);
-    if (over > 0) ledger.apply(pool.id, 0, over, -1, 0); // the oldest are on another worker
     return true;
   }
 }
@@ -280,7 +290,8 @@ export class GatewayStream extends Stream {
     this.target = this.pickTarget(model);
     const pool = model.pool!;
     const now = <f64>(this.t0 / 1000000);
-    if (pool.queueEnabled && this.shouldHold(table, pool, now)) {
+    if (pool.queueEnabled && (this.shouldHold(table, pool, now) || !this.forward(table, pool, true, now))) {
+      if (this.phase == Phase.Replied) return DataStatus.StopIterationNoBuffer; // e.g. no ready endpoint
       if (this.klass == <i32>Criticality.Sheddable) {
         metrics.shed.increment(1);
         this.replyQueued(429, "all endpoints of pool " + pool.id + " are saturated and model " + req.model + " is Sheddable", "sheddable_rejected", "sheddable");
@@ -291,6 +302,7 @@ export class GatewayStream extends Stream {
       this.queuedAtMs = now;
       return DataStatus.StopIterationAndBuffer;
     }
+    if (this.phase == Phase.Forwarded) return DataStatus.Continue;
     if (!this.forward(table, pool, false, now)) return DataStatus.StopIterationNoBuffer;
     return DataStatus.Continue;
   }
@@ -318,17 +330,23 @@ export class GatewayStream extends Stream {
   }
 
   /**
-   * Picks the pod and sends the request there. fromQueue: dispatching a held request, which
-   * may only go to an unsaturated pod (unless queueing was turned off); returns false and leaves
-   * it held when there is none. Otherwise false means a reply was sent.
+   * Picks the pod and sends the request there. `bounded`: queueing is on, so only an unsaturated
+   * pod may take it, and the pick must win the in-flight compare-and-swap (another worker may have
+   * filled that pod meanwhile; then decide again). Returns false without replying when no pod has
+   * room (the caller holds the request); otherwise false means a reply was sent.
    */
-  forward(table: Table, pool: Pool, fromQueue: bool, now: f64): bool {
+  forward(table: Table, pool: Pool, bounded: bool, now: f64): bool {
     const tStart = nowNanos();
     const req = this.req!;
-    const ctx = this.candidates(table, pool, now);
+    bounded = bounded && pool.queueEnabled;
+    let ctx = this.candidates(table, pool, now);
     const total = ctx.candidates.length;
-    if (fromQueue && pool.queueEnabled) {
+    if (bounded) {
       this.root.scheduler.filter(ctx);
+      if (ctx.candidates.length == 0) {
+        this.reply(503, "no ready endpoint in pool " + pool.id + " for model " + req.model, "no_ready_endpoint", "", ["retry-after"], ["1"]);
+        return false;
+      }
       this.root.saturation.keepUnsaturated(ctx, now - table.builtAtMs);
       if (ctx.candidates.length == 0) return false;
     }
@@ -341,20 +359,33 @@ export class GatewayStream extends Stream {
       ctx.affinityKey = hasher.count > 0 ? hasher.hashes[0] : 0;
       prefixIndex.numBuckets = max(1, (pool.lruCapacity + 63) / 64);
     }
-    const chosen = (prefix ? this.root.prefixScheduler : this.root.scheduler).run(ctx);
+    const scheduler = prefix ? this.root.prefixScheduler : this.root.scheduler;
+    let chosen = scheduler.run(ctx);
+    if (bounded) {
+      // Capacity check and increment are one atomic step per pod across workers.
+      let attempts = 0;
+      while (chosen !== null && !inflight.tryAcquire(chosen.endpoint.slot, chosen.inflight)) {
+        if (++attempts >= 4) { chosen = null; break; }
+        ctx = this.candidates(table, pool, now);
+        this.root.scheduler.filter(ctx);
+        this.root.saturation.keepUnsaturated(ctx, now - table.builtAtMs);
+        if (prefix) { ctx.prefixBlocks = hasher.count; ctx.hashes = hasher.hashes; ctx.affinityKey = hasher.count > 0 ? hasher.hashes[0] : 0; }
+        chosen = ctx.candidates.length > 0 ? scheduler.run(ctx) : null;
+      }
+      if (chosen === null) return false;
+    }
     if (chosen === null) {
-      if (fromQueue && pool.queueEnabled) return false;
       this.reply(503, "no ready endpoint in pool " + pool.id + " for model " + req.model, "no_ready_endpoint", "", ["retry-after"], ["1"]);
       return false;
     }
     const ep = chosen.endpoint;
     if (this.target != req.model) this.rewriteModel(req.modelStart, req.modelEnd, this.target);
     replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, ep.address);
-    inflight.add(ep.slot, 1);
+    if (!bounded) inflight.add(ep.slot, 1);
     this.slot = ep.slot;
     this.phase = Phase.Forwarded;
     const t1 = nowNanos();
-    const decisionUs = fromQueue ? (t1 - tStart) / 1000 : (t1 - this.t0) / 1000;
+    const decisionUs = this.queuedAtMs >= 0 ? (t1 - tStart) / 1000 : (t1 - this.t0) / 1000;
     let extra = "";
     if (prefix) {
       // Estimate mode: the chosen pod now holds (or soon will) every block of this prompt.
@@ -426,7 +457,8 @@ export class GatewayStream extends Stream {
       // Client went away while held: free its place and bytes.
       const removed = queue.remove(this.id);
       if (removed !== null) {
-        ledger.apply(removed.poolId, -<f64>removed.bytes, 0, removed.klass, -1);
+        const oldest = queue.oldestFor(removed.poolId);
+        ledger.apply(removed.poolId, -<f64>removed.bytes, 0, removed.klass, -1, workerId, oldest === null ? -1 : oldest!.enqueuedMs);
         metrics.depth.add(-1);
         metrics.abandoned.increment(1);
       }

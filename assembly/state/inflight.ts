@@ -14,6 +14,29 @@ export class InFlightCounters {
     return Int32Array.wrap(v.value!);
   }
 
+  /**
+   * Takes one in-flight place on the slot only if its count is still `seen` (what the routing
+   * decision looked at): a decision about a pod's capacity and the increment are then atomic
+   * across Envoy workers. False when another worker sent a request there in between.
+   */
+  tryAcquire(slot: i32, seen: i32): bool {
+    if (slot < 0 || slot >= MAX_SLOTS) return false;
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const cur = sharedGet(KEY);
+      const old = cur.value;
+      const oldLen = old === null ? 0 : old.byteLength >> 2;
+      const now = slot < oldLen ? load<i32>(changetype<usize>(old!) + (<usize>slot << 2)) : 0;
+      if (now != seen) return false;
+      const next = new ArrayBuffer(max(oldLen, slot + 1) << 2);
+      if (old !== null) memory.copy(changetype<usize>(next), changetype<usize>(old), old.byteLength);
+      store<i32>(changetype<usize>(next) + (<usize>slot << 2), seen + 1);
+      const r = sharedSet(KEY, next, cur.cas);
+      if (r == WasmResult.Ok) return true;
+      if (r != WasmResult.CasMismatch) return false;
+    }
+    return false;
+  }
+
   add(slot: i32, delta: i32): void {
     if (slot < 0 || slot >= MAX_SLOTS) return;
     for (let attempt = 0; attempt < 64; attempt++) {

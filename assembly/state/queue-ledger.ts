@@ -1,54 +1,106 @@
 // What all Envoy workers' queues hold for a pool, in shared data ("infergate/v1/queue/<pool>"):
-// queued bytes (the capacity annotation counts prompt bytes), requests waiting per criticality
-// class, and "debt": bytes a worker could not drop from its own queue when capacity overflowed,
-// which whichever worker holds the oldest requests pays on its next tick.
+//  - queued bytes (the capacity annotation counts prompt bytes) and requests waiting per class;
+//  - debt: bytes that must be dropped because capacity overflowed. The oldest held requests go
+//    first, wherever they are held, so each worker publishes the age of its oldest held request
+//    (one entry per worker, WORKERS of them) and a worker pays debt only with a request that is
+//    the oldest of all. Entries older than the pool's TTL are stale (a restarted worker's) and
+//    ignored, since no request can wait longer than that.
 // One key per pool; updated by compare-and-swap.
 import { sharedGet, sharedSet, WasmResult } from "../host/abi";
+
+export const WORKERS: i32 = 16;
+const HEAD = 40;
+const SIZE = HEAD + WORKERS * 16;
 
 export class LedgerState {
   bytes: f64 = 0;
   debt: f64 = 0;
   waiting: StaticArray<f64> = new StaticArray<f64>(3);
+  workerIds: StaticArray<f64> = new StaticArray<f64>(WORKERS);
+  workerOldest: StaticArray<f64> = new StaticArray<f64>(WORKERS);
   /** Most critical class with a waiting request anywhere, or 3 when none. */
   topClass(): i32 {
     for (let k = 0; k < 3; k++) if (this.waiting[k] > 0) return k;
     return 3;
   }
   total(): f64 { return this.waiting[0] + this.waiting[1] + this.waiting[2]; }
+  /** Enqueue time of the oldest request held by any live worker (Infinity when none). */
+  oldest(notBeforeMs: f64): f64 {
+    let o = Infinity;
+    for (let w = 0; w < WORKERS; w++) {
+      const t = this.workerOldest[w];
+      if (this.workerIds[w] != 0 && t >= notBeforeMs && t < o) o = t;
+    }
+    return o;
+  }
 }
 
-const SIZE = 40;
-
 function decode(buf: ArrayBuffer | null, out: LedgerState): void {
-  if (buf === null || buf.byteLength < SIZE) { out.bytes = 0; out.debt = 0; out.waiting[0] = 0; out.waiting[1] = 0; out.waiting[2] = 0; return; }
+  if (buf === null || buf.byteLength < SIZE) {
+    out.bytes = 0; out.debt = 0;
+    for (let k = 0; k < 3; k++) out.waiting[k] = 0;
+    for (let w = 0; w < WORKERS; w++) { out.workerIds[w] = 0; out.workerOldest[w] = 0; }
+    return;
+  }
   const p = changetype<usize>(buf);
   out.bytes = load<f64>(p); out.debt = load<f64>(p, 8);
   for (let k = 0; k < 3; k++) out.waiting[k] = load<f64>(p + <usize>(16 + k * 8));
+  for (let w = 0; w < WORKERS; w++) {
+    out.workerIds[w] = load<f64>(p + <usize>(HEAD + w * 16));
+    out.workerOldest[w] = load<f64>(p + <usize>(HEAD + w * 16 + 8));
+  }
+}
+
+function encode(s: LedgerState, buf: ArrayBuffer): void {
+  const p = changetype<usize>(buf);
+  store<f64>(p, s.bytes); store<f64>(p, s.debt, 8);
+  for (let k = 0; k < 3; k++) store<f64>(p + <usize>(16 + k * 8), s.waiting[k]);
+  for (let w = 0; w < WORKERS; w++) {
+    store<f64>(p + <usize>(HEAD + w * 16), s.workerIds[w]);
+    store<f64>(p + <usize>(HEAD + w * 16 + 8), s.workerOldest[w]);
+  }
 }
 
 export class QueueLedger {
   private state: LedgerState = new LedgerState();
+  private buf: ArrayBuffer = new ArrayBuffer(SIZE);
 
   read(poolId: string): LedgerState {
     decode(sharedGet("infergate/v1/queue/" + poolId).value, this.state);
     return this.state;
   }
 
-  /** Applies deltas atomically and returns the state after them. Values never go below 0. */
-  apply(poolId: string, dBytes: f64, dDebt: f64, klass: i32, dWaiting: f64): LedgerState {
+  /**
+   * Applies deltas atomically and returns the state after them. Values never go below 0; debt
+   * never exceeds the bytes held. workerId != 0 also sets that worker's oldest (-1 = holds none).
+   */
+  apply(poolId: string, dBytes: f64, dDebt: f64, klass: i32, dWaiting: f64, workerId: f64 = 0, oldestMs: f64 = -1): LedgerState {
     const key = "infergate/v1/queue/" + poolId;
-    const buf = new ArrayBuffer(SIZE);
-    const p = changetype<usize>(buf);
     for (let attempt = 0; attempt < 64; attempt++) {
       const cur = sharedGet(key);
       decode(cur.value, this.state);
       const s = this.state;
       s.bytes = max(0, s.bytes + dBytes);
-      s.debt = max(0, s.debt + dDebt);
+      s.debt = min(s.bytes, max(0, s.debt + dDebt));
       if (klass >= 0 && klass < 3) s.waiting[klass] = max(0, s.waiting[klass] + dWaiting);
-      store<f64>(p, s.bytes); store<f64>(p, s.debt, 8);
-      for (let k = 0; k < 3; k++) store<f64>(p + <usize>(16 + k * 8), s.waiting[k]);
-      const r = sharedSet(key, buf, cur.cas);
+      if (workerId != 0) {
+        let at = -1, free = -1;
+        for (let w = 0; w < WORKERS; w++) {
+          if (s.workerIds[w] == workerId) { at = w; break; }
+          if (free < 0 && s.workerIds[w] == 0) free = w;
+        }
+        if (at < 0 && oldestMs >= 0) {
+          // A new worker: take a free entry, or the one whose oldest is the stalest.
+          at = free;
+          if (at < 0) { at = 0; for (let w = 1; w < WORKERS; w++) if (s.workerOldest[w] < s.workerOldest[at]) at = w; }
+        }
+        if (at >= 0) {
+          if (oldestMs >= 0) { s.workerIds[at] = workerId; s.workerOldest[at] = oldestMs; }
+          else { s.workerIds[at] = 0; s.workerOldest[at] = 0; }
+        }
+      }
+      encode(s, this.buf);
+      const r = sharedSet(key, this.buf, cur.cas);
       if (r != WasmResult.CasMismatch) return s;
     }
     return this.state;

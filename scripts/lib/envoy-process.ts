@@ -83,7 +83,9 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     PORT: String(opts.port ?? 0),
     LISTEN_ADDRESS: opts.listenAddress ?? "127.0.0.1",
     CONTROL_PORT: String(opts.controlPort ?? 0),
-    BUFFER_LIMIT: String(maxBody + 65536),
+    // Well above the filter's limit: the filter must see the oversized body (and answer its JSON
+    // 413) before Envoy's own buffer limit answers a plain-text one.
+    BUFFER_LIMIT: String(maxBody * 2 + 65536),
     WASM_PATH: wasm,
     GATEWAY_CONFIG: yamlSingleQuoted(gatewayConfig),
     CONTROL_CONFIG: yamlSingleQuoted(controlConfig),

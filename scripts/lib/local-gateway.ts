@@ -74,8 +74,12 @@ export function renderConfig(fleet: Fleet, pool: PoolSettings = {}): string {
     },
   });
   const docs: unknown[] = [poolDoc, model("qwen-inference-model", SEED_MODEL, pool.criticality ?? "Critical")];
+  // Extra models are served by the same pods: their targetModels rewrite the request's "model"
+  // to the one the simulated servers know (the filter's weighted target-model path).
   for (const [name, crit] of Object.entries(pool.extraModels ?? {})) {
-    docs.push({ ...model(`model-${docs.length}`, name, crit), spec: { modelName: name, criticality: crit, poolRef: { group: "inference.networking.x-k8s.io", kind: "InferencePool", name: SEED_POOL } } });
+    const doc = model(`model-${docs.length}`, name, crit);
+    doc.spec.targetModels = [{ name: SEED_MODEL, weight: 100 }];
+    docs.push(doc);
   }
   docs.push({
     apiVersion: "infergate.dev/v1alpha1",
