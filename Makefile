@@ -5,6 +5,7 @@ SHELL := /bin/bash
 
 PORT ?= 8080
 PODS ?= 3
+STRATEGY ?=
 NODE_TEST_FLAGS ?=
 
 WASM := build/infergate.wasm
@@ -14,7 +15,7 @@ TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -pa
 .PHONY: help deps envoy kube llmd-sim wasm ts build typecheck test up bench clean
 
 help:
-	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS))"
+	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE)"
 	@echo "make test   run all tests"
 	@echo "make bench  run the benchmarks (QUICK=1 for a short run)"
 
@@ -61,7 +62,7 @@ test: deps kube llmd-sim build typecheck
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS)
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS) $(if $(STRATEGY),--strategy $(STRATEGY),)
 
 bench: deps build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/run.js $(if $(QUICK),--quick,)

@@ -2,6 +2,8 @@
 // Makefile did); starts the fleet, Envoy with the filter and the control plane, prints
 // "infergate ready: URL" once a request would succeed, and stops everything on Ctrl-C / SIGTERM.
 import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { REPO_ROOT } from "./lib/envoy-process.js";
 import { startLocalGateway, SEED_MODEL } from "./lib/local-gateway.js";
 import { createLogger } from "../controlplane/log.js";
 
@@ -22,13 +24,13 @@ if (strategy && strategy !== "DEFAULT" && strategy !== "PREFIX_CACHE") { console
 
 const gw = await startLocalGateway({
   fleet: { pods, runtime: values.runtime as "vllm" | "sglang" | "trtllm", model: SEED_MODEL },
-  envoy: { port, echoLog: true },
+  envoy: { port, echoLog: true, logFile: join(REPO_ROOT, "build/logs/envoy.log") },
   pool: strategy ? { annotations: { "inference.networking.x-k8s.io/routing-strategy": strategy } } : {},
   logger: createLogger({ component: "controlplane", level: "info" }),
 });
 console.log(`fleet: ${gw.fleet.pods.map((p) => `${p.name}=${p.address}`).join(" ")}`);
 console.log(`control plane: http://${gw.controlPlane?.address} (/readyz /metrics /debug/table); config: ${gw.configPath}`);
-console.log(`envoy admin: ${gw.envoys[0].adminUrl}`);
+console.log(`envoy admin: ${gw.envoys[0].adminUrl}; log: build/logs/envoy.log`);
 console.log(`infergate ready: ${gw.url}`);
 
 let stopping = false;

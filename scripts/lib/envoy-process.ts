@@ -2,7 +2,7 @@
 // until it is ready, reads back the ports it bound (0 = let Envoy choose), and captures its log so
 // callers can read the filter's "Request Handled" lines. Used by `make up`, the tests and the bench.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, appendFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,8 @@ export interface EnvoyOptions {
   logLevel?: string;
   /** Mirror Envoy's log to this process's stderr. */
   echoLog?: boolean;
+  /** Also append Envoy's log to this file (make up: build/logs/envoy.log). */
+  logFile?: string;
 }
 
 export interface EnvoyInstance {
@@ -100,10 +102,12 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let logText = "";
+  if (opts.logFile) mkdirSync(dirname(opts.logFile), { recursive: true });
   const onData = (b: Buffer) => {
     const s = b.toString();
     logText += s;
     if (opts.echoLog) process.stderr.write(s);
+    if (opts.logFile) appendFileSync(opts.logFile, s);
   };
   child.stdout!.on("data", onData);
   child.stderr!.on("data", onData);
