@@ -6,16 +6,19 @@ import { parseArgs } from "node:util";
 import { DEFAULTS, type ControlPlaneOptions } from "./control-plane.js";
 import { parseDurationMs } from "./model/duration.js";
 
-export const USAGE = `usage: node build/js/controlplane/main.js --source file --file FLEET.yaml \\
+export const USAGE = `usage: node build/js/controlplane/main.js (--source file --file FLEET.yaml | --source kubernetes [--kubeconfig PATH]) \\
          --envoy-control http://127.0.0.1:PORT [--envoy-control ...] (--token TOKEN | --token-file PATH) [options]
 
-  --source file              where documents come from (kubernetes: not in this build)
+  --source file|kubernetes   where documents come from (default file)
   --file PATH                YAML with InferencePool / InferenceModel / InferenceTrafficPolicy / StaticEndpoints
+  --kubeconfig PATH          kubernetes: kubeconfig file (default: in-cluster service account, else $KUBECONFIG, else ~/.kube/config)
+  --all-namespaces           kubernetes: watch every namespace (default: only --namespace)
+  --resync DUR               kubernetes: relist everything this often (default 5m)
   --envoy-control URL        Envoy control listener to push the table to (repeatable)
   --token TOKEN              bearer token the filter expects
   --token-file PATH          ... or read it from a file (surrounding whitespace trimmed)
   --listen HOST:PORT         API listener (default ${DEFAULTS.listen}; port 0 = any free port)
-  --namespace NS             namespace of documents that name none (default ${DEFAULTS.namespace})
+  --namespace NS             kubernetes: the namespace watched; file: namespace of documents that name none (default ${DEFAULTS.namespace})
   --scrape-interval DUR      metrics scrape period (default 100ms)
   --scrape-timeout DUR       per-scrape timeout (default 1s)
   --scrape-concurrency N     scrapes in flight at once (default ${DEFAULTS.scrapeConcurrency})
@@ -63,6 +66,9 @@ export function parseCli(argv: string[]): CliResult {
       options: {
         source: { type: "string" },
         file: { type: "string" },
+        kubeconfig: { type: "string" },
+        "all-namespaces": { type: "boolean" },
+        resync: { type: "string" },
         "envoy-control": { type: "string", multiple: true },
         token: { type: "string" },
         "token-file": { type: "string" },
@@ -84,9 +90,14 @@ export function parseCli(argv: string[]): CliResult {
   }
   if (values.help) throw new UsageError("");
   const source = values.source ?? "file";
-  if (source === "kubernetes") throw new UsageError("--source kubernetes is not available in this build yet; use --source file");
-  if (source !== "file") throw new UsageError(`--source ${JSON.stringify(source)}: must be "file"`);
-  if (!values.file) throw new UsageError("--file is required with --source file");
+  if (source !== "file" && source !== "kubernetes") throw new UsageError(`--source ${JSON.stringify(source)}: must be "file" or "kubernetes"`);
+  if (source === "file") {
+    if (!values.file) throw new UsageError("--file is required with --source file");
+    for (const f of ["kubeconfig", "all-namespaces", "resync"] as const) if (values[f] !== undefined) throw new UsageError(`--${f} applies to --source kubernetes only`);
+  } else {
+    if (values.file !== undefined) throw new UsageError("--file applies to --source file only");
+    if (values["all-namespaces"] && values.namespace !== undefined) throw new UsageError("give --namespace or --all-namespaces, not both");
+  }
   if (values.token !== undefined && values["token-file"] !== undefined) throw new UsageError("give --token or --token-file, not both");
   let token = values.token;
   if (values["token-file"] !== undefined) {
@@ -103,8 +114,11 @@ export function parseCli(argv: string[]): CliResult {
   return {
     logLevel,
     options: {
-      source: "file",
+      source,
       file: values.file,
+      kubeconfigPath: values.kubeconfig,
+      allNamespaces: values["all-namespaces"] ?? false,
+      resyncMs: duration("resync", values.resync),
       envoyControl: values["envoy-control"] ?? [],
       token,
       listen: values.listen,

@@ -8,14 +8,30 @@ import { ModelStore } from "./model/store.js";
 import type { Problem } from "./model/types.js";
 import { ScrapeLoop, type ScrapeTarget } from "./scrapers/scrape-loop.js";
 import { FileSource } from "./sources/file.js";
+import { KubernetesSource } from "./sources/kubernetes.js";
+import { KubeConfig } from "@kubernetes/client-node";
 import { TableBuilder } from "./table/builder.js";
 import { TablePusher } from "./table/pusher.js";
 import type { Table } from "./table/schema.js";
 
 export interface ControlPlaneOptions {
-  source: "file";
+  source: "file" | "kubernetes";
   /** The YAML file for source "file". */
-  file: string;
+  file?: string;
+  /** Source "kubernetes": a loaded KubeConfig (tests); else kubeconfigPath; else in-cluster / $KUBECONFIG / ~/.kube/config. */
+  kubeConfig?: KubeConfig;
+  kubeconfigPath?: string;
+  /** Source "kubernetes": watch every namespace instead of `namespace`. */
+  allNamespaces?: boolean;
+  /** Source "kubernetes": periodic relist. */
+  resyncMs?: number;
+  /** Source "kubernetes": bound on the first list of every resource at start. */
+  syncTimeoutMs?: number;
+  /** Source "kubernetes": reconnect backoff bounds. */
+  kubeBackoffMinMs?: number;
+  kubeBackoffMaxMs?: number;
+  /** Source "kubernetes": how often a resource whose CRD is not installed is looked for again. */
+  missingRetryMs?: number;
   /** Envoy control listeners, e.g. http://127.0.0.1:9901 (repeatable). */
   envoyControl: string[];
   token: string;
@@ -44,7 +60,8 @@ export interface ControlPlane {
   builder: TableBuilder;
   pusher: TablePusher;
   metrics: ControlPlaneMetrics;
-  fileSource: FileSource;
+  fileSource: FileSource | null;
+  kubeSource: KubernetesSource | null;
   lastTable(): Table | null;
   ready(): boolean;
   /** Rebuilds now and publishes if something changed (or always with force). */
@@ -63,7 +80,18 @@ export const DEFAULTS = {
   pushTimeoutMs: 2000,
   stalenessMs: 3000,
   filePollIntervalMs: 1000,
+  resyncMs: 300_000,
+  syncTimeoutMs: 30_000,
 } as const;
+
+/** KubeConfig for --source kubernetes: an explicit file, else the in-cluster service account, else $KUBECONFIG / ~/.kube/config. */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) throw new Error(`kubeconfig${path ? ` ${path}` : ""}: no current cluster (give --kubeconfig, set KUBECONFIG, or run inside a cluster)`);
+  return kc;
+}
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]*):(\d+)$/.exec(listen);
@@ -75,7 +103,8 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = opts.logger ?? createLogger({ component: "controlplane" });
-  if (opts.source !== "file") throw new Error(`--source ${String(opts.source)}: only "file" is available in this build`);
+  if (opts.source !== "file" && opts.source !== "kubernetes") throw new Error(`--source ${String(opts.source)}: must be "file" or "kubernetes"`);
+  if (opts.source === "file" && !opts.file) throw new Error("--file is required with --source file");
   if (!opts.token) throw new Error("a bearer token is required (--token or --token-file): the filter refuses unauthenticated tables");
   const listen = parseListen(opts.listen ?? DEFAULTS.listen);
   if (opts.envoyControl.length === 0) logger.warn("no --envoy-control target: tables are built but not pushed; /readyz stays 503");
@@ -111,7 +140,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const refresh = (force = false): Table => {
     const model = store.resolved();
     const r = builder.build(model, (a) => scrapes.state(a), force);
-    reportProblems([...model.problems, ...r.problems]);
+    const all = [...model.problems, ...r.problems];
+    reportProblems(all);
+    kubeSource?.observe(all);
     if (r.changed) {
       metrics.tableBuilt(r.table);
       pusher?.publish(r.table);
@@ -144,8 +175,31 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     scheduleRefresh();
   });
 
-  const fileSource = new FileSource({ path: opts.file, store, logger, pollIntervalMs: opts.filePollIntervalMs ?? DEFAULTS.filePollIntervalMs });
-  await fileSource.start(); // throws on a missing or broken file: there is no last good model to keep
+  let fileSource: FileSource | null = null;
+  let kubeSource: KubernetesSource | null = null;
+  if (opts.source === "file") {
+    fileSource = new FileSource({ path: opts.file!, store, logger, pollIntervalMs: opts.filePollIntervalMs ?? DEFAULTS.filePollIntervalMs });
+    await fileSource.start(); // throws on a missing or broken file: there is no last good model to keep
+  } else {
+    const kubeConfig = opts.kubeConfig ?? loadKubeConfig(opts.kubeconfigPath);
+    kubeSource = new KubernetesSource({
+      kubeConfig,
+      store,
+      logger,
+      namespace: opts.allNamespaces ? null : opts.namespace ?? DEFAULTS.namespace,
+      resyncMs: opts.resyncMs ?? DEFAULTS.resyncMs,
+      backoffMinMs: opts.kubeBackoffMinMs,
+      backoffMaxMs: opts.kubeBackoffMaxMs,
+      missingRetryMs: opts.missingRetryMs,
+    });
+    // Throws when the API cannot be listed in time: there is no last good model, and pushing an empty
+    // table would take the routes Envoy still holds away.
+    await kubeSource.start(opts.syncTimeoutMs ?? DEFAULTS.syncTimeoutMs);
+  }
+  const stopSources = async () => {
+    fileSource?.stop();
+    await kubeSource?.stop();
+  };
 
   pusher = new TablePusher({
     targets: opts.envoyControl,
@@ -169,14 +223,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       table: () => builder.last(),
       model: () => ({
         problems: store.resolved().problems,
-        file: fileSource.status,
+        file: fileSource?.status ?? null,
+        kubernetes: kubeSource?.status() ?? null,
         pools: store.resolved().pools.map((p) => ({ id: p.id, runtime: p.runtime, strategy: p.strategy, eppOverlay: p.eppOverlay, extensionRef: p.spec.extensionRef, endpoints: p.endpoints.length })),
         scrapes: scrapes.states(),
         targets: pusher!.targets(),
       }),
     }, logger);
   } catch (e) {
-    fileSource.stop();
+    await stopSources();
     scrapes.stop();
     throw new Error(`--listen ${opts.listen ?? DEFAULTS.listen}: ${(e as Error).message}`);
   }
@@ -184,7 +239,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   refresh(true);
   scrapes.start();
   pusher.start();
-  logger.info("control plane started", { api: api.address, targets: opts.envoyControl, file: fileSource.path });
+  logger.info("control plane started", { api: api.address, targets: opts.envoyControl, ...(fileSource ? { file: fileSource.path } : { kubernetes: kubeSource!.server, namespace: opts.allNamespaces ? "(all)" : opts.namespace ?? DEFAULTS.namespace }) });
 
   return {
     address: api.address,
@@ -194,13 +249,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     pusher,
     metrics,
     fileSource,
+    kubeSource,
     lastTable: () => builder.last(),
     ready: () => pusher!.anyAccepted(),
     refresh,
     async stop() {
       if (stopped) return;
       stopped = true;
-      fileSource.stop();
+      await stopSources();
       scrapes.stop();
       pusher!.stop();
       await api.close();

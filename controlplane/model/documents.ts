@@ -5,6 +5,7 @@
 // Every problem is reported with the document, the field and the reason.
 
 import { isIP } from "node:net";
+import { parse as parseYaml } from "yaml";
 import type { Criticality, RoutingStrategy } from "../table/schema.js";
 import { parseAddress } from "./address.js";
 import { parseRuntime } from "./annotations.js";
@@ -13,6 +14,7 @@ import {
   GROUP_INFERGATE,
   GROUP_V1,
   GROUP_X,
+  type ConfigMapSpec,
   type EndpointSpec,
   type ModelDocument,
   type ModelSpec,
@@ -44,6 +46,7 @@ const SUPPORTED: Record<string, string[]> = {
   InferenceTrafficPolicy: [`${GROUP_ALIBABA}/v1alpha1`],
   StaticEndpoints: [`${GROUP_INFERGATE}/v1alpha1`],
   Pod: ["v1"],
+  ConfigMap: ["v1"],
 };
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -81,6 +84,8 @@ export function parseDocument(raw: unknown, ctx: ParseContext): ModelDocument | 
       return parseTrafficPolicy(raw, id, r);
     case "StaticEndpoints":
       return parseStaticEndpoints(raw, id, r);
+    case "ConfigMap":
+      return parseConfigMap(raw, id, r);
     default:
       return parsePod(raw, id, r);
   }
@@ -254,4 +259,41 @@ function parsePod(raw: Obj, id: { namespace: string; name: string }, r: FieldRea
   const ready = isObj(readyCond) && readyCond.status === "True" && !terminating;
   r.done();
   return { kind: "Pod", ...id, endpoint: { ...id, ip: ip || null, port: null, labels, ready } };
+}
+
+/**
+ * A ConfigMap, read as an epp-overlay (see resolve.ts for what each key means here). Only `routing` is
+ * parsed: a YAML (or JSON) mapping from annotation name to value. A `routing` that is not such a
+ * mapping makes the whole ConfigMap invalid, so the last good version of it stays in force.
+ */
+function parseConfigMap(raw: Obj, id: { namespace: string; name: string }, r: FieldReader): ConfigMapSpec {
+  const data = r.object(raw, "data") ?? {};
+  const keys = Object.keys(data).sort();
+  let routing: Record<string, string> | null = null;
+  if (data.routing !== undefined) {
+    const text = data.routing;
+    if (typeof text !== "string") r.fail("data.routing", `must be a string holding YAML, got ${describe(text)}`);
+    else {
+      let parsed: unknown;
+      try {
+        parsed = text.trim() === "" ? {} : parseYaml(text, { prettyErrors: true });
+      } catch (e) {
+        r.fail("data.routing", `is not valid YAML: ${String((e as Error).message).split("\n")[0]}`);
+      }
+      if (parsed !== undefined) {
+        if (parsed === null) parsed = {};
+        if (!isObj(parsed)) r.fail("data.routing", `must be a YAML mapping of annotation name to value, got ${describe(parsed)}`);
+        else {
+          routing = {};
+          for (const [k, v] of Object.entries(parsed)) {
+            if (typeof v === "string") routing[k] = v;
+            else if (typeof v === "number" || typeof v === "boolean") routing[k] = String(v);
+            else r.fail(`data.routing[${JSON.stringify(k)}]`, `must be a scalar (string, number), got ${describe(v)}`);
+          }
+        }
+      }
+    }
+  }
+  r.done();
+  return { kind: "ConfigMap", ...id, keys, routing };
 }

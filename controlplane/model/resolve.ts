@@ -5,10 +5,12 @@
 
 import type { EndpointRole } from "../table/schema.js";
 import { formatAddress } from "./address.js";
-import { parsePoolAnnotations, type PoolSettings } from "./annotations.js";
+import { ANNOTATION, parsePoolAnnotations, type PoolSettings } from "./annotations.js";
 import { matchesSelector } from "./selector.js";
 import {
   docLabel,
+  type ConfigMapSpec,
+  type ObjectRef,
   type EndpointSpec,
   type ModelSpec,
   type PoolSpec,
@@ -25,7 +27,21 @@ export interface ResolveInput {
   models: ModelSpec[];
   policies: TrafficPolicySpec[];
   endpoints: EndpointSpec[];
+  /** ConfigMaps that pools may name in their epp-overlay annotation. */
+  configMaps?: ConfigMapSpec[];
 }
+
+/**
+ * What the keys of an epp-overlay ConfigMap mean here. The managed gateway's overlay patches the
+ * extension's Deployment / Service / PodDisruptionBudget; infergate has no extension pod (the picker
+ * runs inside Envoy), so those keys are deployment-level: reported, never applied at run time. The
+ * routing-level key `routing` holds the pool annotations' own names and values and is applied to
+ * the pool exactly like its annotations (an annotation on the pool itself wins over the overlay).
+ */
+export const OVERLAY_DEPLOYMENT_KEYS = ["deployment", "service", "podDisruptionBudget"] as const;
+export const OVERLAY_ROUTING_KEY = "routing";
+/** Annotations an overlay's `routing` key may set: every routing setting except epp-overlay itself. */
+export const OVERLAY_ROUTING_ANNOTATIONS: readonly string[] = Object.values(ANNOTATION).filter((a) => a !== ANNOTATION.eppOverlay);
 
 const byKey = <T extends { namespace: string; name: string }>(a: T, b: T) =>
   a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -49,19 +65,64 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
     policiesByPool.set(poolId, p);
   }
 
+  const configMaps = new Map<string, ConfigMapSpec>();
+  for (const c of input.configMaps ?? []) configMaps.set(`${c.namespace}/${c.name}`, c);
+
   const pools: ResolvedPool[] = [];
   for (const spec of [...input.pools].sort(byKey)) {
     const id = `${spec.namespace}/${spec.name}`;
-    const parsed = parsePoolAnnotations(spec.annotations, lastSettings.get(id));
+    const ref: ObjectRef = { apiVersion: spec.apiVersion, kind: "InferencePool", namespace: spec.namespace, name: spec.name };
+    let parsed = parsePoolAnnotations(spec.annotations, lastSettings.get(id));
+    // The overlay: its name comes from the annotations (last good name when the annotation is invalid).
+    const overlayName = parsed.settings.eppOverlay;
+    let overlay: ConfigMapSpec | undefined;
+    if (overlayName !== null) {
+      overlay = configMaps.get(`${spec.namespace}/${overlayName}`);
+      const cmLabel = `ConfigMap ${spec.namespace}/${overlayName}`;
+      if (!overlay) {
+        problems.push({ level: "warning", ref, reason: "OverlayNotFound", document: docLabel(spec), field: `metadata.annotations[${JSON.stringify(ANNOTATION.eppOverlay)}]`, message: `${cmLabel} does not exist (yet); nothing from it applies` });
+      } else {
+        for (const k of overlay.keys) {
+          if ((OVERLAY_DEPLOYMENT_KEYS as readonly string[]).includes(k)) {
+            const what = k === "deployment" ? "Deployment" : k === "service" ? "Service" : "PodDisruptionBudget";
+            const values = k === "deployment" ? "replicas, affinity, nodeSelector, tolerations, envoy.resources, controlPlane.resources" : k === "service" ? "service" : "podDisruptionBudget";
+            problems.push({ level: "warning", ref, reason: "OverlayDeploymentLevel", document: cmLabel, field: `data.${k}`, message: `deployment-level override of the managed extension's ${what}: not applied at run time (infergate has no extension pod, routing runs inside Envoy); set the gateway's ${values} in the Helm chart values (charts/infergate/values.yaml) instead` });
+          } else if (k !== OVERLAY_ROUTING_KEY) {
+            problems.push({ level: "warning", ref, reason: "OverlayUnknownKey", document: cmLabel, field: `data.${k}`, message: `unknown overlay key, ignored (routing-level: ${OVERLAY_ROUTING_KEY}; deployment-level: ${OVERLAY_DEPLOYMENT_KEYS.join(", ")})` });
+          }
+        }
+        const routing: Record<string, string> = {};
+        for (const [k, v] of Object.entries(overlay.routing ?? {})) {
+          if (!OVERLAY_ROUTING_ANNOTATIONS.includes(k)) {
+            problems.push({ level: "warning", ref, reason: "OverlayUnknownKey", document: cmLabel, field: `data.routing[${JSON.stringify(k)}]`, message: `not a routing annotation, ignored (known: ${OVERLAY_ROUTING_ANNOTATIONS.join(", ")})` });
+            continue;
+          }
+          if (spec.annotations[k] !== undefined) {
+            if (spec.annotations[k] !== v) problems.push({ level: "warning", ref, reason: "OverlayShadowed", document: cmLabel, field: `data.routing[${JSON.stringify(k)}]`, message: `${JSON.stringify(v)} is shadowed by the pool's own annotation ${JSON.stringify(spec.annotations[k])}` });
+            continue;
+          }
+          routing[k] = v;
+        }
+        if (Object.keys(routing).length > 0) parsed = parsePoolAnnotations({ ...routing, ...spec.annotations }, lastSettings.get(id));
+      }
+    }
     for (const a of parsed.problems) {
-      problems.push({ level: "error", document: docLabel(spec), field: `metadata.annotations[${JSON.stringify(a.annotation)}]`, message: `${JSON.stringify(a.value)}: ${a.message}; ${a.kept} stays in force` });
+      const own = spec.annotations[a.annotation] !== undefined;
+      problems.push({
+        level: "error",
+        ref,
+        reason: own ? "InvalidAnnotation" : "InvalidOverlay",
+        document: own ? docLabel(spec) : `ConfigMap ${spec.namespace}/${overlayName}`,
+        field: own ? `metadata.annotations[${JSON.stringify(a.annotation)}]` : `data.routing[${JSON.stringify(a.annotation)}]`,
+        message: `${JSON.stringify(a.value)}: ${a.message}; ${a.kept} stays in force`,
+      });
     }
     settingsOut.set(id, parsed.settings);
     const policy = policiesByPool.get(id) ?? null;
     let runtime = parsed.settings.runtime;
     if (policy?.runtime) {
       if (spec.annotations["inference.networking.x-k8s.io/model-server-runtime"] !== undefined && policy.runtime !== runtime) {
-        problems.push({ level: "warning", document: docLabel(policy), field: "spec.modelServerRuntime", message: `overrides the pool's model-server-runtime annotation (${runtime}) with ${policy.runtime}` });
+        problems.push({ level: "warning", ref: { kind: "InferenceTrafficPolicy", namespace: policy.namespace, name: policy.name }, reason: "RuntimeOverridden", document: docLabel(policy), field: "spec.modelServerRuntime", message: `overrides the pool's model-server-runtime annotation (${runtime}) with ${policy.runtime}` });
       }
       runtime = policy.runtime;
     }
@@ -111,7 +172,7 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
   for (const m of [...input.models].sort(byKey)) {
     const pool = `${m.namespace}/${m.poolName}`;
     if (!poolIds.has(pool)) {
-      problems.push({ level: "error", document: docLabel(m), field: "spec.poolRef.name", message: `no InferencePool ${pool}; model "${m.modelName}" is not routable until it exists` });
+      problems.push({ level: "error", ref: { kind: "InferenceModel", namespace: m.namespace, name: m.name }, reason: "PoolNotFound", document: docLabel(m), field: "spec.poolRef.name", message: `no InferencePool ${pool}; model "${m.modelName}" is not routable until it exists` });
       continue;
     }
     const prior = byName.get(m.modelName);

@@ -6,7 +6,7 @@
 import type { PoolSettings } from "./annotations.js";
 import { parseDocument, type ParseContext } from "./documents.js";
 import { resolveModel } from "./resolve.js";
-import { docKey, docLabel, type EndpointSpec, type ModelDocument, type ModelSpec, type PoolSpec, type Problem, type ResolvedModel, type TrafficPolicySpec } from "./types.js";
+import { docKey, docLabel, type ConfigMapSpec, type EndpointSpec, type ModelDocument, type ModelSpec, type PoolSpec, type Problem, type ResolvedModel, type TrafficPolicySpec } from "./types.js";
 import { DocumentInvalid, isObj } from "./validate.js";
 
 export interface SourceDocument {
@@ -18,6 +18,10 @@ export interface SourceDocument {
 export class ModelStore {
   private readonly sources = new Map<string, Map<string, ModelDocument>>();
   private readonly sourceProblems = new Map<string, Problem[]>();
+  /** Problems of single objects (upsert), per source and key; replaced on every upsert of that object. */
+  private readonly objectProblems = new Map<string, Map<string, Problem[]>>();
+  private batchDepth = 0;
+  private batchDirty = false;
   private lastSettings = new Map<string, PoolSettings>();
   private cached: ResolvedModel | null = null;
   private listeners = new Set<() => void>();
@@ -66,26 +70,64 @@ export class ModelStore {
     return { problems };
   }
 
-  /** Adds or updates one object (Kubernetes watch events). Returns the problems; on error the old version stays. */
+  /**
+   * Adds or updates one object (Kubernetes watch events). Returns the problems, which are also kept
+   * (and reported by resolved()) until the object is upserted again or removed; on error the old
+   * version stays in force.
+   */
   upsert(source: string, raw: unknown, origin?: string): Problem[] {
     const map = this.sources.get(source) ?? new Map<string, ModelDocument>();
     this.sources.set(source, map);
+    const probs = this.objectProblems.get(source) ?? new Map<string, Problem[]>();
+    this.objectProblems.set(source, probs);
+    const key = looseKey(raw, this.opts.defaultNamespace);
     try {
       const doc = parseDocument(raw, { defaultNamespace: this.opts.defaultNamespace, origin });
       if ("ignored" in doc) return [];
-      map.set(docKey(doc), doc);
-      this.changed();
+      const k = docKey(doc);
+      const hadProblems = probs.delete(k);
+      const prev = map.get(k);
+      map.set(k, doc);
+      if (hadProblems || !prev || JSON.stringify(prev) !== JSON.stringify(doc)) this.changed();
       return [];
     } catch (e) {
       if (!(e instanceof DocumentInvalid)) throw e;
-      const key = looseKey(raw, this.opts.defaultNamespace);
       const kept = key !== null && map.has(key);
-      return e.issues.map((i) => ({ level: "error" as const, document: e.document, field: i.field, message: `${i.message}${kept ? " (the last good version stays in force)" : " (document not applied)"}` }));
+      const ref = looseRef(raw, this.opts.defaultNamespace);
+      const out = e.issues.map((i): Problem => ({ level: "error", ...(ref ? { ref } : {}), reason: "InvalidSpec", document: e.document, field: i.field, message: `${i.message}${kept ? " (the last good version stays in force)" : " (document not applied)"}` }));
+      if (key !== null) {
+        const before = JSON.stringify(probs.get(key) ?? []);
+        probs.set(key, out);
+        if (before !== JSON.stringify(out)) this.changed();
+      }
+      return out;
     }
   }
 
   remove(source: string, kind: string, namespace: string, name: string): void {
-    if (this.sources.get(source)?.delete(`${kind}/${namespace}/${name}`)) this.changed();
+    const key = `${kind}/${namespace}/${name}`;
+    const a = this.sources.get(source)?.delete(key) ?? false;
+    const b = this.objectProblems.get(source)?.delete(key) ?? false;
+    if (a || b) this.changed();
+  }
+
+  /** Whether `source` holds this object (a good version of it). */
+  has(source: string, kind: string, namespace: string, name: string): boolean {
+    return this.sources.get(source)?.has(`${kind}/${namespace}/${name}`) ?? false;
+  }
+
+  /** Runs fn with change notifications held back; one notification at the end if anything changed. */
+  batch<T>(fn: () => T): T {
+    this.batchDepth++;
+    try {
+      return fn();
+    } finally {
+      this.batchDepth--;
+      if (this.batchDepth === 0 && this.batchDirty) {
+        this.batchDirty = false;
+        this.changed();
+      }
+    }
   }
 
   /** The resolved model, recomputed lazily after a change. */
@@ -95,10 +137,12 @@ export class ModelStore {
     const models: ModelSpec[] = [];
     const policies: TrafficPolicySpec[] = [];
     const endpoints: EndpointSpec[] = [];
+    const configMaps: ConfigMapSpec[] = [];
     const seen = new Set<string>();
     const problems: Problem[] = [];
     for (const [source, docs] of this.sources) {
       problems.push(...(this.sourceProblems.get(source) ?? []));
+      for (const ps of this.objectProblems.get(source)?.values() ?? []) problems.push(...ps);
       for (const [key, d] of docs) {
         if (seen.has(key)) {
           problems.push({ level: "warning", document: docLabel(d), message: `also defined by another source; source "${source}" is ignored for it` });
@@ -109,16 +153,22 @@ export class ModelStore {
         else if (d.kind === "InferenceModel") models.push(d);
         else if (d.kind === "InferenceTrafficPolicy") policies.push(d);
         else if (d.kind === "StaticEndpoints") endpoints.push(...d.endpoints);
+        else if (d.kind === "ConfigMap") configMaps.push(d);
         else endpoints.push(d.endpoint);
       }
     }
-    const r = resolveModel({ pools, models, policies, endpoints }, this.lastSettings);
+    const r = resolveModel({ pools, models, policies, endpoints, configMaps }, this.lastSettings);
     this.lastSettings = r.settings;
     this.cached = { pools: r.pools, models: r.models, problems: [...problems, ...r.problems] };
     return this.cached;
   }
 
   private changed(): void {
+    if (this.batchDepth > 0) {
+      this.batchDirty = true;
+      this.cached = null;
+      return;
+    }
     this.version++;
     this.cached = null;
     // Resolve now so that annotation "last good" values advance with every change, not only when read.
@@ -132,4 +182,10 @@ function looseKey(raw: unknown, defaultNamespace: string): string | null {
   if (!isObj(raw) || typeof raw.kind !== "string" || !isObj(raw.metadata) || typeof raw.metadata.name !== "string") return null;
   const ns = typeof raw.metadata.namespace === "string" && raw.metadata.namespace ? raw.metadata.namespace : defaultNamespace;
   return `${raw.kind}/${ns}/${raw.metadata.name}`;
+}
+
+function looseRef(raw: unknown, defaultNamespace: string): Problem["ref"] | null {
+  if (!isObj(raw) || typeof raw.kind !== "string" || !isObj(raw.metadata) || typeof raw.metadata.name !== "string") return null;
+  const ns = typeof raw.metadata.namespace === "string" && raw.metadata.namespace ? raw.metadata.namespace : defaultNamespace;
+  return { ...(typeof raw.apiVersion === "string" ? { apiVersion: raw.apiVersion } : {}), kind: raw.kind, namespace: ns, name: raw.metadata.name };
 }

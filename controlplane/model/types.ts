@@ -76,10 +76,31 @@ export interface PodSpec extends DocumentId {
   endpoint: EndpointSpec;
 }
 
-export type ModelDocument = PoolSpec | ModelSpec | TrafficPolicySpec | StaticEndpointsSpec | PodSpec;
+/** A ConfigMap: only those named by a pool's epp-overlay annotation matter (see resolve.ts). */
+export interface ConfigMapSpec extends DocumentId {
+  kind: "ConfigMap";
+  /** The keys of `data` (values are read only where they mean something to us). */
+  keys: string[];
+  /** data.routing parsed: annotation name → value (YAML scalars as strings); null when there is no routing key. */
+  routing: Record<string, string> | null;
+}
+
+export type ModelDocument = PoolSpec | ModelSpec | TrafficPolicySpec | StaticEndpointsSpec | PodSpec | ConfigMapSpec;
+
+/** The object a problem is about, for Kubernetes Events and status conditions. */
+export interface ObjectRef {
+  apiVersion?: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
 
 export interface Problem {
   level: "error" | "warning";
+  /** The object to attach an Event to, when there is one. */
+  ref?: ObjectRef;
+  /** Machine-readable, CamelCase (Kubernetes Event reason): InvalidAnnotation, InvalidOverlay, InvalidSpec, ... */
+  reason?: string;
   /** Which document: "InferencePool default/qwen-inference-pool" plus where it came from. */
   document: string;
   /** Which field, as a path ("spec.targetPortNumber", "metadata.annotations[...]"). */

@@ -50,6 +50,8 @@ export interface Kube {
   kubeConfig: KubeConfig;
   /** https://127.0.0.1:<port> */
   server: string;
+  /** etcd's client URL, http://127.0.0.1:<port> (tests compact it to provoke 410 Gone). */
+  etcdUrl: string;
   /** Admin bearer token (group system:masters). */
   token: string;
   /** Bearer token of CONTROL_PLANE_USER (only the rights that RBAC objects applied in a test give it). */
@@ -537,6 +539,7 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
     kubeconfigPath,
     kubeConfig,
     server,
+    etcdUrl: `http://127.0.0.1:${etcdClient}`,
     token,
     controlPlaneToken,
     dir,

@@ -177,7 +177,9 @@ export function parseSimArgs(argv: string[]): SimConfig {
     seed: num("seed", v.seed, d.seed, { int: true }),
     requestLogSize: num("request-log-size", v["request-log-size"], d.requestLogSize, { int: true, min: 0 }),
   };
-  if (cfg.host !== "127.0.0.1" && cfg.host !== "::1" && cfg.host !== "localhost") throw new Error("--host: the simulator binds to loopback only");
+  // Any 127.0.0.0/8 address (Linux routes the whole block to lo): tests give each simulated pod its
+  // own loopback IP so that all of them can listen on the seed's targetPortNumber.
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cfg.host) && cfg.host !== "::1" && cfg.host !== "localhost") throw new Error("--host: the simulator binds to loopback only (127.0.0.0/8, ::1, localhost)");
   return cfg;
 }
 
