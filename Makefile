@@ -12,7 +12,7 @@ WASM := build/infergate.wasm
 AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
 TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
 
-.PHONY: help deps envoy kube llmd-sim wasm ts build typecheck test up bench clean
+.PHONY: help deps envoy kube helm llmd-sim wasm ts build typecheck test up bench clean
 
 help:
 	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE)"
@@ -37,6 +37,10 @@ kube:
 llmd-sim:
 	@scripts/get-llm-d-sim.sh >/dev/null
 
+# Helm 3 for the chart tests (go install from the Go module proxy into .tools/bin; incremental).
+helm:
+	@scripts/get-helm.sh >/dev/null
+
 $(WASM): node_modules/.installed asconfig.json $(AS_SOURCES)
 	npx asc assembly/index.ts --target release
 
@@ -58,8 +62,8 @@ build: wasm $(TEST_WASM) ts
 typecheck: node_modules/.installed
 	npx tsc --noEmit -p tsconfig.json
 
-test: deps kube llmd-sim build typecheck
-	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
+test: deps kube helm llmd-sim build typecheck
+	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS) $(if $(STRATEGY),--strategy $(STRATEGY),)
