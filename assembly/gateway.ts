@@ -2,14 +2,14 @@
 //   headers -> buffer body -> parse -> resolve model/pool -> [hold in the queue] -> route -> forward.
 // Host calls live here; parsing, routing and queue bookkeeping are pure modules.
 import {
-  log, LogLevel, nowNanos, getHeader, replaceHeader, removeHeader, HeaderMap, getBufferBytes,
+  log, LogLevel, nowNanos, getHeader, replaceHeader, removeHeader, HeaderMap, getBufferRaw, RawBytes,
   Buffer, setBufferBytes, sendLocalResponse, setEffectiveContext, continueStream, StreamType, setTickPeriodMs,
 } from "./host/abi";
 import { Stream, Root, HeadersStatus, DataStatus, streamById } from "./host/contexts";
 import { PluginConfig } from "./config";
 import { errorBody } from "./errors";
 import { jsonQuote } from "./json/parser";
-import { parseRequest, ParsedRequest, Endpoint as ApiEndpoint } from "./request/openai";
+import { parseRequestBytes, ParsedRequest, Endpoint as ApiEndpoint, requestTape } from "./request/openai";
 import { Table, Model, Pool, Strategy, Criticality } from "./table/table";
 import { TableStore } from "./state/table-store";
 import { InFlightCounters } from "./state/inflight";
@@ -40,6 +40,7 @@ const hasher = new BlockHasher(64, 128, "");
 export const ledger = new QueueLedger();
 const queue = new RequestQueue();
 const metrics = new QueueMetrics();
+const candidateCache = new Array<Candidate>();
 /** This worker's identity in the queue ledger (random per VM; 0 means none). */
 let workerId: f64 = 0;
 /** Queue tick: how soon a held request notices freed capacity when no local request completes. */
@@ -200,7 +201,8 @@ export class GatewayStream extends Stream {
   model: string = "";
   target: string = "";
   klass: i32 = 1;
-  body: ArrayBuffer = new ArrayBuffer(0);
+  /** The request body, in raw memory the host wrote (freed once forwarded, replied or done). */
+  raw: RawBytes = new RawBytes(0, 0);
   req: ParsedRequest | null = null;
   t0: u64 = 0;
   queuedAtMs: f64 = -1;
@@ -214,7 +216,7 @@ export class GatewayStream extends Stream {
 
   /** Answers a held (or about-to-be-held) request with the queue's reason in a header. */
   replyQueued(status: i32, message: string, code: string, reason: string): void {
-    this.body = new ArrayBuffer(0);
+    this.raw.free();
     this.reply(status, message, code, "", [QUEUE_REASON_HEADER, "retry-after"], [reason, "1"]);
   }
 
@@ -270,10 +272,11 @@ export class GatewayStream extends Stream {
     }
     if (!endOfStream) return DataStatus.StopIterationAndBuffer;
     this.t0 = nowNanos();
-    const body = getBufferBytes(Buffer.HttpRequestBody, 0, bodySize);
-    const req = parseRequest(body, this.api);
+    this.raw.free();
+    this.raw = getBufferRaw(Buffer.HttpRequestBody, 0, bodySize);
+    const req = parseRequestBytes(this.raw.ptr, this.raw.len, this.api);
     if (req.status != 0) { this.reply(req.status, req.message, "invalid_request", req.param); return DataStatus.StopIterationNoBuffer; }
-    const table = tables.current();
+    const table = tables.currentAt(this.t0);
     if (table === null) {
       this.reply(503, "the gateway has no routing table yet (is the control plane running?)", "no_table", "", ["retry-after"], ["1"]);
       return DataStatus.StopIterationNoBuffer;
@@ -284,7 +287,6 @@ export class GatewayStream extends Stream {
       return DataStatus.StopIterationNoBuffer;
     }
     this.req = req;
-    this.body = body;
     this.model = req.model;
     this.klass = <i32>model.criticality;
     this.target = this.pickTarget(model);
@@ -322,9 +324,13 @@ export class GatewayStream extends Stream {
     ctx.loadFresh = now - table.builtAtMs <= table.stalenessMs;
     const counts = inflight.snapshot();
     const eps = pool.endpoints;
+    // Candidate objects are reused across requests (one decision at a time per VM).
+    while (candidateCache.length < eps.length) candidateCache.push(new Candidate(eps[0], 0));
     for (let i = 0; i < eps.length; i++) {
       const s = eps[i].slot;
-      ctx.candidates.push(new Candidate(eps[i], s < counts.length ? counts[s] : 0));
+      const c = unchecked(candidateCache[i]);
+      c.reset(eps[i], s < counts.length ? unchecked(counts[s]) : 0);
+      ctx.candidates.push(c);
     }
     return ctx;
   }
@@ -337,6 +343,8 @@ export class GatewayStream extends Stream {
    */
   forward(table: Table, pool: Pool, bounded: bool, now: f64): bool {
     const tStart = nowNanos();
+    // A held request's tape was reused by later requests: read its body again.
+    if (this.queuedAtMs >= 0 || this.req === null) this.req = parseRequestBytes(this.raw.ptr, this.raw.len, this.api);
     const req = this.req!;
     bounded = bounded && pool.queueEnabled;
     let ctx = this.candidates(table, pool, now);
@@ -353,7 +361,7 @@ export class GatewayStream extends Stream {
     const prefix = pool.strategy == Strategy.PrefixCache;
     if (prefix) {
       hasher.reset(pool.blockSize, pool.maxBlocks, this.target);
-      hashPrompt(hasher, req.root!, this.api == ApiEndpoint.ChatCompletions, this.body);
+      hashPrompt(hasher, requestTape, req.messages, req.prompt);
       ctx.prefixBlocks = hasher.count;
       ctx.hashes = hasher.hashes;
       ctx.affinityKey = hasher.count > 0 ? hasher.hashes[0] : 0;
@@ -421,7 +429,7 @@ export class GatewayStream extends Stream {
       ",\"candidates\":" + total.toString() + ",\"eligible\":" + ctx.candidates.length.toString() +
       ",\"stream\":" + (req.stream ? "true" : "false") + ",\"loadFresh\":" + (ctx.loadFresh ? "true" : "false") +
       ",\"decisionUs\":" + decisionUs.toString() + extra + "}");
-    this.body = new ArrayBuffer(0); // Envoy holds the bytes it forwards; ours are no longer needed
+    this.raw.free(); // Envoy holds the bytes it forwards; our copy is no longer needed
     this.req = null;
     return true;
   }
@@ -441,18 +449,19 @@ export class GatewayStream extends Stream {
 
   /** Replaces the "model" string in the raw body, leaving every other byte as the client sent it. */
   private rewriteModel(start: i32, end: i32, target: string): void {
-    const body = this.body;
+    const b = this.raw.ptr, n = this.raw.len;
     const quoted = String.UTF8.encode(jsonQuote(target));
-    const out = new ArrayBuffer(body.byteLength - (end - start) + quoted.byteLength);
-    const o = changetype<usize>(out), b = changetype<usize>(body);
-    memory.copy(o, b, start);
-    memory.copy(o + start, changetype<usize>(quoted), quoted.byteLength);
-    memory.copy(o + start + quoted.byteLength, b + end, body.byteLength - end);
-    setBufferBytes(Buffer.HttpRequestBody, 0, <u32>body.byteLength, out);
+    const out = new ArrayBuffer(n - (end - start) + quoted.byteLength);
+    const o = changetype<usize>(out);
+    memory.copy(o, b, <usize>start);
+    memory.copy(o + <usize>start, changetype<usize>(quoted), <usize>quoted.byteLength);
+    memory.copy(o + <usize>start + <usize>quoted.byteLength, b + <usize>end, <usize>(n - end));
+    setBufferBytes(Buffer.HttpRequestBody, 0, <u32>n, out);
     replaceHeader(HeaderMap.RequestHeaders, "content-length", out.byteLength.toString());
   }
 
   onDone(): void {
+    this.raw.free();
     if (this.phase == Phase.Queued) {
       // Client went away while held: free its place and bytes.
       const removed = queue.remove(this.id);

@@ -10,7 +10,7 @@ export {
   proxy_on_downstream_data, proxy_on_upstream_data, proxy_on_downstream_connection_close,
   proxy_on_upstream_connection_close,
 } from "./host/contexts";
-export { malloc } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
+export { malloc } from "./host/abi";
 import { setRootFactory, Root, Stream } from "./host/contexts";
 import { log, LogLevel } from "./host/abi";
 import { parseConfig, Mode } from "./config";

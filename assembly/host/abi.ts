@@ -4,7 +4,14 @@
 // gateway and a control root in one VM), logs through WASI instead of proxy_log, and builds
 // debug strings on every callback of the hot path.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
-import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
+
+/**
+ * The host allocates every buffer it hands us (header values, bodies, shared data) by calling this
+ * export. Raw TLSF memory, not a garbage-collected object: a request body is then parsed in place
+ * and freed, instead of becoming GC work on every request (the incremental collector's effort
+ * grows with the bytes allocated).
+ */
+export function malloc(size: usize): usize { return heap.alloc(size); }
 
 export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
 export enum WasmResult { Ok = 0, NotFound = 1, BadArgument = 2, SerializationFailure = 3, ParseFailure = 4, Empty = 7, CasMismatch = 8, InternalFailure = 10, Unimplemented = 12 }
@@ -17,18 +24,34 @@ const outPtr = memory.data(8);
 const outSize = memory.data(8);
 const outU32 = memory.data(8);
 
-/** Takes ownership of a host-malloc'd buffer written to outPtr/outSize. */
+/** Copies a host-allocated buffer (outPtr/outSize) into a GC-managed ArrayBuffer and frees it. */
 function takeBuffer(): ArrayBuffer {
   const size = load<usize>(outSize);
   const ptr = load<usize>(outPtr);
-  if (size == 0 || ptr == 0) {
-    if (ptr != 0) free(ptr);
-    return new ArrayBuffer(0);
+  if (ptr == 0) return new ArrayBuffer(0);
+  const buf = new ArrayBuffer(<i32>size);
+  memory.copy(changetype<usize>(buf), ptr, size);
+  heap.free(ptr);
+  return buf;
+}
+
+/** Bytes the host wrote into raw memory; the holder must free() them. */
+export class RawBytes {
+  constructor(public ptr: usize, public len: i32) {}
+  free(): void { if (this.ptr != 0) { heap.free(this.ptr); this.ptr = 0; this.len = 0; } }
+  toArrayBuffer(): ArrayBuffer {
+    const b = new ArrayBuffer(this.len);
+    if (this.len > 0) memory.copy(changetype<usize>(b), this.ptr, <usize>this.len);
+    return b;
   }
-  // The host filled a pinned ArrayBuffer allocated by our malloc export; unpin it so the GC owns it.
-  const buf = changetype<ArrayBuffer>(ptr);
-  free(ptr);
-  return buf.byteLength == <i32>size ? buf : buf.slice(0, <i32>size);
+}
+
+/** A buffer's bytes without a GC copy (request bodies). */
+export function getBufferRaw(which: Buffer, start: u32, length: u32): RawBytes {
+  store<usize>(outPtr, 0); store<usize>(outSize, 0);
+  const r = imports.proxy_get_buffer_bytes(<i32>which, start, length, outPtr, outSize);
+  if (r != WasmResult.Ok) return new RawBytes(0, 0);
+  return new RawBytes(load<usize>(outPtr), <i32>load<usize>(outSize));
 }
 
 export function abortToLog(message: string | null, fileName: string | null, line: u32, column: u32): void {

@@ -1,8 +1,12 @@
 // Reads what routing needs from an OpenAI request body (chat or legacy completions) and rejects,
 // with the status and message a client should see, anything a model server would reject anyway.
-import { JsonParser, JsonValue, JsonKind, kindName } from "../json/parser";
+// Runs on the allocation-free JSON tape: only the model name is decoded into a string.
+import { Tape, T_NULL, T_TRUE, T_FALSE, T_NUMBER, T_ARRAY, T_OBJECT, tapeKindName } from "../json/tape";
 
 export enum Endpoint { ChatCompletions = 0, Completions = 1 }
+
+/** One tape per VM, reused by every request (the VM runs one callback at a time). */
+export const requestTape = new Tape();
 
 export class ParsedRequest {
   model: string = "";
@@ -10,7 +14,9 @@ export class ParsedRequest {
   /** Byte span of the "model" string value (quotes included) in the raw body, for the target-model rewrite. */
   modelStart: i32 = 0;
   modelEnd: i32 = 0;
-  root: JsonValue | null = null;
+  /** Tape entries of "messages" (chat) or "prompt" (completions); valid until the tape is reused. */
+  messages: i32 = -1;
+  prompt: i32 = -1;
   /** Error to answer instead of routing; status 0 = no error. */
   status: i32 = 0;
   message: string = "";
@@ -22,55 +28,66 @@ function reject(out: ParsedRequest, message: string, param: string): ParsedReque
   return out;
 }
 
-export function parseRequest(body: ArrayBuffer, endpoint: Endpoint): ParsedRequest {
+export function parseRequest(body: ArrayBuffer, endpoint: Endpoint, t: Tape = requestTape): ParsedRequest {
+  return parseRequestBytes(changetype<usize>(body), body.byteLength, endpoint, t);
+}
+
+/** Parses the body in place (bytes the host wrote into raw memory). */
+export function parseRequestBytes(ptr: usize, len: i32, endpoint: Endpoint, t: Tape = requestTape): ParsedRequest {
   const out = new ParsedRequest();
-  if (body.byteLength == 0) return reject(out, "request body is empty: expected a JSON object", "");
-  const parser = new JsonParser();
-  const root = parser.parse(body);
-  if (root === null) return reject(out, "invalid JSON body at byte " + parser.errorAt.toString() + ": " + parser.error, "");
-  if (!root.isObject) return reject(out, "request body must be a JSON object, got " + kindName(root.kind), "");
-  out.root = root;
-  const model = root.get("model");
-  if (model === null) return reject(out, "missing required parameter: 'model'", "model");
-  if (!model.isString) return reject(out, "'model' must be a string, got " + kindName(model.kind), "model");
-  if (model.s.length == 0) return reject(out, "'model' must not be empty", "model");
-  out.model = model.s;
-  out.modelStart = model.start;
-  out.modelEnd = model.end;
-  const stream = root.get("stream");
-  if (stream !== null && !stream.isNull) {
-    if (!stream.isBool) return reject(out, "'stream' must be a boolean, got " + kindName(stream.kind), "stream");
-    out.stream = stream.b;
+  if (len == 0) return reject(out, "request body is empty: expected a JSON object", "");
+  if (!t.parse(ptr, len)) return reject(out, "invalid JSON body at byte " + t.errorAt.toString() + ": " + t.error, "");
+  const root = 0;
+  if (t.kind(root) != T_OBJECT) return reject(out, "request body must be a JSON object, got " + tapeKindName(t.kind(root)), "");
+  const model = t.find(root, "model");
+  if (model < 0) return reject(out, "missing required parameter: 'model'", "model");
+  if (!t.isString(model)) return reject(out, "'model' must be a string, got " + tapeKindName(t.kind(model)), "model");
+  if (t.end(model) == t.start(model)) return reject(out, "'model' must not be empty", "model");
+  out.model = t.str(model);
+  out.modelStart = t.start(model) - 1;
+  out.modelEnd = t.end(model) + 1;
+  const stream = t.find(root, "stream");
+  if (stream >= 0 && t.kind(stream) != T_NULL) {
+    const k = t.kind(stream);
+    if (k != T_TRUE && k != T_FALSE) return reject(out, "'stream' must be a boolean, got " + tapeKindName(k), "stream");
+    out.stream = k == T_TRUE;
   }
   if (endpoint == Endpoint.ChatCompletions) {
-    const messages = root.get("messages");
-    if (messages === null) return reject(out, "missing required parameter: 'messages'", "messages");
-    if (!messages.isArray) return reject(out, "'messages' must be an array, got " + kindName(messages.kind), "messages");
-    if (messages.length == 0) return reject(out, "'messages' must contain at least one message", "messages");
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages.at(i);
-      const p = "messages[" + i.toString() + "]";
-      if (!m.isObject) return reject(out, "'" + p + "' must be an object, got " + kindName(m.kind), p);
-      const role = m.get("role");
-      if (role === null || !role.isString) return reject(out, "'" + p + ".role' must be a string", p + ".role");
-      const content = m.get("content");
-      if (content !== null && !content.isString && !content.isArray && !content.isNull)
-        return reject(out, "'" + p + ".content' must be a string, an array of content parts or null, got " + kindName(content.kind), p + ".content");
+    const messages = t.find(root, "messages");
+    if (messages < 0) return reject(out, "missing required parameter: 'messages'", "messages");
+    if (t.kind(messages) != T_ARRAY) return reject(out, "'messages' must be an array, got " + tapeKindName(t.kind(messages)), "messages");
+    if (t.next(messages) == messages + 1) return reject(out, "'messages' must contain at least one message", "messages");
+    let i = 0;
+    for (let m = messages + 1; m < t.next(messages); m = t.next(m), i++) {
+      if (t.kind(m) != T_OBJECT) return reject(out, "'messages[" + i.toString() + "]' must be an object, got " + tapeKindName(t.kind(m)), "messages[" + i.toString() + "]");
+      const role = t.find(m, "role");
+      if (role < 0 || !t.isString(role)) return reject(out, "'messages[" + i.toString() + "].role' must be a string", "messages[" + i.toString() + "].role");
+      const content = t.find(m, "content");
+      if (content >= 0) {
+        const k = t.kind(content);
+        if (!t.isString(content) && k != T_ARRAY && k != T_NULL)
+          return reject(out, "'messages[" + i.toString() + "].content' must be a string, an array of content parts or null, got " + tapeKindName(k), "messages[" + i.toString() + "].content");
+      }
     }
+    out.messages = messages;
   } else {
-    const prompt = root.get("prompt");
-    if (prompt === null) return reject(out, "missing required parameter: 'prompt'", "prompt");
-    if (prompt.isArray) {
-      if (prompt.length == 0) return reject(out, "'prompt' must not be an empty array", "prompt");
-      for (let i = 0; i < prompt.length; i++) {
-        const k = prompt.at(i).kind;
-        if (k != JsonKind.String && k != JsonKind.Number && k != JsonKind.Array)
+    const prompt = t.find(root, "prompt");
+    if (prompt < 0) return reject(out, "missing required parameter: 'prompt'", "prompt");
+    if (t.kind(prompt) == T_ARRAY) {
+      if (t.next(prompt) == prompt + 1) return reject(out, "'prompt' must not be an empty array", "prompt");
+      for (let p = prompt + 1; p < t.next(prompt); p = t.next(p)) {
+        const k = t.kind(p);
+        if (!t.isString(p) && k != T_NUMBER && k != T_ARRAY)
           return reject(out, "'prompt' must be a string, an array of strings or of token ids", "prompt");
       }
-    } else if (!prompt.isString) return reject(out, "'prompt' must be a string or an array, got " + kindName(prompt.kind), "prompt");
+    } else if (!t.isString(prompt)) return reject(out, "'prompt' must be a string or an array, got " + tapeKindName(t.kind(prompt)), "prompt");
+    out.prompt = prompt;
   }
-  const maxTokens = root.get("max_tokens");
-  if (maxTokens !== null && !maxTokens.isNull && (!maxTokens.isNumber || maxTokens.n < 0 || maxTokens.n != Math.floor(maxTokens.n)))
-    return reject(out, "'max_tokens' must be a non-negative integer", "max_tokens");
+  const maxTokens = t.find(root, "max_tokens");
+  if (maxTokens >= 0 && t.kind(maxTokens) != T_NULL) {
+    if (t.kind(maxTokens) != T_NUMBER) return reject(out, "'max_tokens' must be a non-negative integer", "max_tokens");
+    const n = t.number(maxTokens);
+    if (n < 0 || n != Math.floor(n)) return reject(out, "'max_tokens' must be a non-negative integer", "max_tokens");
+  }
   return out;
 }

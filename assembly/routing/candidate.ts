@@ -5,6 +5,11 @@ import { Random } from "./random";
 
 export class Candidate {
   constructor(public endpoint: Endpoint, public inflight: i32) {}
+  /** Reuse for another decision. */
+  reset(endpoint: Endpoint, inflight: i32): void {
+    this.endpoint = endpoint; this.inflight = inflight;
+    this.score = 0; this.loadScore = 0; this.prefixMatched = 0; this.overloaded = false; this.overloadReason = 0;
+  }
   score: f64 = 0;
   /** Load-only part of the score (queue, KV, in-flight), for the new-prefix rendezvous. */
   loadScore: f64 = 0;

@@ -58,6 +58,18 @@ export class TableStore {
     }
   }
 
+  private checkedAt: u64 = 0;
+
+  /**
+   * Like current(), but reads the shared generation at most once per millisecond of `nowNanos`
+   * (a shared-data read costs microseconds; a table newer by under 1 ms can wait for the next).
+   */
+  currentAt(nowNanos: u64): Table | null {
+    if (this.cached !== null && nowNanos - this.checkedAt < 1000000) return this.cached;
+    this.checkedAt = nowNanos;
+    return this.current();
+  }
+
   /** The newest table any worker accepted, or null before the first push. */
   current(): Table | null {
     const g = sharedGet(GEN_KEY);

@@ -2,7 +2,8 @@
 // call, instantiating this module in Node would fail). Compiled to build/test/pure.wasm with ESM
 // bindings; exercised by test/assembly/pure.test.ts through node:test.
 import { JsonParser, JsonKind, kindName, jsonQuote } from "../../assembly/json/parser";
-import { parseRequest, Endpoint as Api } from "../../assembly/request/openai";
+import { parseRequest, Endpoint as Api, requestTape } from "../../assembly/request/openai";
+import { Tape, tapeKindName, T_STRING, T_ESCAPED, T_NUMBER } from "../../assembly/json/tape";
 import { decodeTable, validAddress, Table } from "../../assembly/table/table";
 import { errorBody } from "../../assembly/errors";
 import { parseConfig } from "../../assembly/config";
@@ -23,6 +24,17 @@ export function jsonParse(text: string): string {
 }
 
 export function quote(s: string): string { return jsonQuote(s); }
+
+/** The request path's tape scanner, reported like jsonParse. */
+export function tapeParse(text: string): string {
+  const t = new Tape();
+  const b = String.UTF8.encode(text);
+  if (!t.parse(changetype<usize>(b), b.byteLength)) return "error@" + t.errorAt.toString() + " " + t.error;
+  const k = t.kind(0);
+  if (k == T_STRING || k == T_ESCAPED) return "ok string:" + t.str(0);
+  if (k == T_NUMBER) return "ok number:" + t.number(0).toString();
+  return "ok " + tapeKindName(k) + " " + t.start(0).toString() + "-" + t.end(0).toString() + " entries=" + t.count.toString();
+}
 
 /** JSON summary of what the filter reads from a request body. */
 export function request(body: string, completions: bool): string {
@@ -113,7 +125,7 @@ export function blocks(body: string, chat: bool, blockSize: i32, maxBlocks: i32,
   const r = parseRequest(buf, chat ? Api.ChatCompletions : Api.Completions);
   if (r.status != 0) return "error " + r.message;
   const h = new BlockHasher(blockSize, maxBlocks, model);
-  hashPrompt(h, r.root!, chat, buf);
+  hashPrompt(h, requestTape, r.messages, r.prompt);
   const parts = new Array<string>();
   for (let i = 0; i < h.count; i++) parts.push(h.hashes[i].toString(16));
   return parts.join(",");

@@ -12,7 +12,9 @@ import { post, servedCounts, clearPodLogs, eventually, pool, SEED_MODEL } from "
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
 const BLOCK_SIZE = "inference-epp-env.networking.x-k8s.io/prefix-cache-hash-block-size";
 const PREFIX = { annotations: { [STRATEGY]: "PREFIX_CACHE" } };
-const FAST = ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "1", "--prefill-time-per-token-ms", "0.01"];
+// Per-token time high enough that concurrent requests show up as load (the least-loaded spread
+// of new conversations), low enough to keep the suite short.
+const FAST = ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "6", "--prefill-time-per-token-ms", "0.01"];
 
 let gw: LocalGateway;
 before(async () => { gw = await startLocalGateway({ fleet: { pods: 4, args: FAST }, pool: PREFIX }); });
@@ -66,13 +68,13 @@ test("50 conversations interleaved over many connections: every later turn lands
       else if (podOf.get(i) !== r.pod) moved.push(id);
     });
   }
-  // A later turn may leave its pod only when that pod is over its balance bound (the guard that
-  // keeps one pod from melting); at 16 concurrent requests over 4 pods that is rare. Any other
-  // reason is a routing bug.
+  // A later turn may leave its pod only when a guard says so: that pod is over its balance bound
+  // or saturated (the guards that keep one pod from melting); at 16 concurrent requests over 4
+  // pods that is rare. Losing on score alone would be a routing bug.
   const lines = gw.envoys[0].handled();
   for (const id of moved) {
     const line = lines.find((h) => h.requestId === id);
-    assert.equal(line?.affinityYield, "balance", `turn ${id} moved: ${JSON.stringify(line)}`);
+    assert.ok(line?.affinityYield === "balance" || line?.affinityYield === "saturated", `turn ${id} moved: ${JSON.stringify(line)}`);
   }
   assert.ok(moved.length <= 3, `${moved.length} of 150 later turns left their conversation's pod`);
   const counts = [...(await servedCounts(gw.fleet)).values()];

@@ -38,6 +38,27 @@ test("JSON parser rejects malformed input with position and reason", () => {
   for (const [input, re] of cases) assert.match(pure.jsonParse(input), re, input);
 });
 
+test("the request path's tape scanner agrees with the tree parser", () => {
+  const good = [`{"a":[1,2,{"b":null}],"c":true}`, `  [ ]  `, `-12.5e2`, `0`, `"a\\n\\u00e9\\ud83d\\ude00\\"\\\\\\/"`, `"héllo ✓"`, `{"k":{"k":{"k":[false,null,"x"]}}}`, `[{},[],""]`];
+  for (const g of good) {
+    const tape = pure.tapeParse(g);
+    const tree = pure.jsonParse(g);
+    assert.ok(tape.startsWith("ok"), `${g}: ${tape}`);
+    if (tree.startsWith("ok string") || tree.startsWith("ok number")) assert.equal(tape, tree);
+    else assert.equal(tape.replace(/ entries=\d+$/, ""), tree, g);
+  }
+  assert.match(pure.tapeParse(`{"a":[1,2,{"b":null}],"c":true}`), /entries=10$/);
+  const bad: [string, RegExp][] = [
+    [`{bad`, /^error@1 expected a string key/], [`{"a":1,}`, /^error@7 expected a string key/], [`[1 2]`, /^error@3 expected ',' or '\]'/],
+    [`"abc`, /unterminated string/], [`01`, /unexpected data after/], [`1.`, /digit expected after '.'/], [`1e`, /digit expected in exponent/],
+    [`"\\x"`, /invalid escape/], [`"\\u12g4"`, /invalid \\u escape/], [`"a\u0001"`, /control character/], [`nul`, /unexpected character/],
+    [`tru`, /unexpected character/], [`fals`, /unexpected character/], [``, /unexpected end of input/], [`{"a":1} x`, /unexpected data after/],
+    [`{"a"}`, /expected ':'/], [`{"a":1`, /end of input in object/], [`[1,`, /unexpected end of input/], [`[1`, /end of input in array/],
+    ["[".repeat(100) + "]".repeat(100), /nesting deeper than 64/],
+  ];
+  for (const [input, re] of bad) assert.match(pure.tapeParse(input), re, input);
+});
+
 test("jsonQuote escapes what JSON requires", () => {
   assert.equal(pure.quote(`a"b\\c\nd\u0001`), `"a\\"b\\\\c\\nd\\u0001"`);
   assert.equal(JSON.parse(pure.quote(`line\tbreak "q" é`)), `line\tbreak "q" é`);

@@ -1,0 +1,313 @@
+// A validating JSON (RFC 8259) scanner for the request hot path. Instead of a tree of objects it
+// writes a flat "tape" of fixed-size entries into one reusable buffer, so parsing a request body
+// allocates nothing once the buffer has grown. Strings stay byte spans in the body: only what is
+// needed (the model name) is ever decoded; prompt text is hashed straight from the bytes.
+//
+// Entry i (4 x i32): kind | start | end | next
+//   start/end: byte span of the value (strings: inside the quotes; containers: brackets included)
+//   next: the entry index just past this value and all its descendants (a container's children
+//         follow it directly; an object's children alternate key, value).
+import { kindName, JsonKind } from "./parser";
+
+export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 = 3,
+  T_STRING: i32 = 4, T_ESCAPED: i32 = 5, T_ARRAY: i32 = 6, T_OBJECT: i32 = 7;
+
+const MAX_DEPTH: i32 = 64;
+
+export function tapeKindName(k: i32): string {
+  if (k == T_NULL) return "null";
+  if (k == T_TRUE || k == T_FALSE) return "boolean";
+  if (k == T_NUMBER) return "number";
+  if (k == T_STRING || k == T_ESCAPED) return "string";
+  if (k == T_ARRAY) return "array";
+  return "object";
+}
+
+export class Tape {
+  buf: StaticArray<i32> = new StaticArray<i32>(256);
+  count: i32 = 0;            // entries
+  base: usize = 0;           // the bytes parsed
+  len: i32 = 0;
+  error: string = "";
+  errorAt: i32 = -1;
+  private stack: StaticArray<i32> = new StaticArray<i32>(MAX_DEPTH + 1);
+
+  @inline kind(e: i32): i32 { return unchecked(this.buf[e << 2]); }
+  @inline start(e: i32): i32 { return unchecked(this.buf[(e << 2) + 1]); }
+  @inline end(e: i32): i32 { return unchecked(this.buf[(e << 2) + 2]); }
+  @inline next(e: i32): i32 { return unchecked(this.buf[(e << 2) + 3]); }
+  isString(e: i32): bool { const k = this.kind(e); return k == T_STRING || k == T_ESCAPED; }
+
+  private push(kind: i32, start: i32): i32 {
+    const e = this.count;
+    if ((e + 1) << 2 > this.buf.length) {
+      const grown = new StaticArray<i32>(this.buf.length << 1);
+      memory.copy(changetype<usize>(grown), changetype<usize>(this.buf), <usize>(this.buf.length << 2));
+      this.buf = grown;
+    }
+    const o = e << 2;
+    unchecked(this.buf[o] = kind);
+    unchecked(this.buf[o + 1] = start);
+    unchecked(this.buf[o + 2] = start);
+    unchecked(this.buf[o + 3] = e + 1);
+    this.count = e + 1;
+    return e;
+  }
+  @inline private close(e: i32, end: i32): void {
+    unchecked(this.buf[(e << 2) + 2] = end);
+    unchecked(this.buf[(e << 2) + 3] = this.count);
+  }
+
+  private fail(at: i32, msg: string): bool { this.error = msg; this.errorAt = at; return false; }
+
+  /** Scans [ptr, ptr+len) into the tape; false with error/errorAt on invalid JSON. */
+  parse(ptr: usize, len: i32): bool {
+    this.count = 0; this.base = ptr; this.len = len; this.error = ""; this.errorAt = -1;
+    let i = 0;
+    let depth = 0;
+    const stack = this.stack;
+    // state: 0 = expecting a value; after a value: decided by the enclosing container
+    while (true) {
+      // skip whitespace
+      while (i < len) { const c = <i32>load<u8>(ptr + <usize>i); if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) i++; else break; }
+      if (i >= len) return this.fail(i, "unexpected end of input");
+      // a value
+      const c = <i32>load<u8>(ptr + <usize>i);
+      if (c == 0x7b || c == 0x5b) {
+        if (depth >= MAX_DEPTH) return this.fail(i, "nesting deeper than " + MAX_DEPTH.toString());
+        const e = this.push(c == 0x7b ? T_OBJECT : T_ARRAY, i);
+        unchecked(stack[depth++] = e);
+        i++;
+        while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+        if (i < len && <i32>load<u8>(ptr + <usize>i) == (c == 0x7b ? 0x7d : 0x5d)) {
+          i++; depth--; this.close(e, i);
+        } else if (c == 0x7b) {
+          // first key
+          if (i >= len) return this.fail(i, "unexpected end of input in object");
+          if (<i32>load<u8>(ptr + <usize>i) != 0x22) return this.fail(i, "expected a string key in object");
+          i = this.scanString(i);
+          if (i < 0) return false;
+          i = this.colon(i);
+          if (i < 0) return false;
+          continue;
+        } else continue;
+      } else if (c == 0x22) {
+        i = this.scanString(i);
+        if (i < 0) return false;
+      } else if (c == 0x2d || (c >= 0x30 && c <= 0x39)) {
+        i = this.scanNumber(i);
+        if (i < 0) return false;
+      } else if (c == 0x74 && this.word(i, 0x65757274, 4)) { const e = this.push(T_TRUE, i); i += 4; this.close(e, i); }
+      else if (c == 0x66 && this.word(i + 1, 0x65736c61, 4)) { const e = this.push(T_FALSE, i); i += 5; this.close(e, i); }
+      else if (c == 0x6e && this.word(i, 0x6c6c756e, 4)) { const e = this.push(T_NULL, i); i += 4; this.close(e, i); }
+      else return this.fail(i, "unexpected character '" + String.fromCharCode(c) + "'");
+      // after a value: close containers or move to the next member
+      while (true) {
+        if (depth == 0) {
+          while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+          if (i < len) return this.fail(i, "unexpected data after the JSON value");
+          return true;
+        }
+        while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+        const top = unchecked(stack[depth - 1]);
+        const isObj = this.kind(top) == T_OBJECT;
+        if (i >= len) return this.fail(i, isObj ? "unexpected end of input in object" : "unexpected end of input in array");
+        const d = <i32>load<u8>(ptr + <usize>i);
+        if (d == 0x2c) {
+          i++;
+          if (isObj) {
+            while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+            if (i >= len) return this.fail(i, "unexpected end of input in object");
+            if (<i32>load<u8>(ptr + <usize>i) != 0x22) return this.fail(i, "expected a string key in object");
+            i = this.scanString(i);
+            if (i < 0) return false;
+            i = this.colon(i);
+            if (i < 0) return false;
+          }
+          break; // next value
+        }
+        if ((isObj && d == 0x7d) || (!isObj && d == 0x5d)) { i++; depth--; this.close(top, i); continue; }
+        return this.fail(i, isObj ? "expected ',' or '}' in object" : "expected ',' or ']' in array");
+      }
+    }
+    return false; // unreachable: every path above returns
+  }
+
+  /** Little-endian compare of n (<= 4) bytes at i with `w`. */
+  private word(i: i32, w: u32, n: i32): bool {
+    if (i + n > this.len) return false;
+    return load<u32>(this.base + <usize>i) == w;
+  }
+
+  private colon(i: i32): i32 {
+    const ptr = this.base, len = this.len;
+    while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+    if (i >= len || <i32>load<u8>(ptr + <usize>i) != 0x3a) { this.fail(i, "expected ':' after object key"); return -1; }
+    return i + 1;
+  }
+
+  /** Scans a string starting at its quote; pushes it; returns the index after the closing quote or -1. */
+  private scanString(q: i32): i32 {
+    const ptr = this.base, len = this.len;
+    let i = q + 1;
+    let escaped = false;
+    // Fast path: 16 bytes at a time while none is a quote, a backslash or a control character
+    // (prompt text is long runs of plain bytes).
+    const quote = i8x16.splat(0x22), backslash = i8x16.splat(0x5c), space = i8x16.splat(0x20);
+    while (i + 16 <= len) {
+      const v = v128.load(ptr + <usize>i);
+      const special = v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)), i8x16.lt_u(v, space));
+      if (v128.any_true(special)) { i += ctz(i8x16.bitmask(special)); break; }
+      i += 16;
+    }
+    while (true) {
+      if (i >= len) { this.fail(i, "unterminated string"); return -1; }
+      const c = <i32>load<u8>(ptr + <usize>i);
+      if (c == 0x22) break;
+      if (c < 0x20) { this.fail(i, "control character in string"); return -1; }
+      if (c == 0x5c) {
+        escaped = true;
+        if (i + 1 >= len) { this.fail(i, "unterminated string"); return -1; }
+        const e = <i32>load<u8>(ptr + <usize>(i + 1));
+        if (e == 0x75) {
+          if (i + 6 > len) { this.fail(i + 2, "invalid \\u escape"); return -1; }
+          for (let k = 2; k < 6; k++) {
+            const h = <i32>load<u8>(ptr + <usize>(i + k));
+            if (!((h >= 0x30 && h <= 0x39) || (h >= 0x61 && h <= 0x66) || (h >= 0x41 && h <= 0x46))) { this.fail(i + 2, "invalid \\u escape"); return -1; }
+          }
+          i += 6;
+          continue;
+        }
+        if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) { this.fail(i + 1, "invalid escape character"); return -1; }
+        i += 2;
+        continue;
+      }
+      i++;
+    }
+    const e = this.push(escaped ? T_ESCAPED : T_STRING, q + 1);
+    unchecked(this.buf[(e << 2) + 2] = i);
+    return i + 1;
+  }
+
+  private scanNumber(s: i32): i32 {
+    const ptr = this.base, len = this.len;
+    let i = s;
+    if (<i32>load<u8>(ptr + <usize>i) == 0x2d) i++;
+    if (i >= len) { this.fail(i, "invalid number"); return -1; }
+    let c = <i32>load<u8>(ptr + <usize>i);
+    if (c == 0x30) i++;
+    else if (c >= 0x31 && c <= 0x39) { while (i < len) { c = <i32>load<u8>(ptr + <usize>i); if (c < 0x30 || c > 0x39) break; i++; } }
+    else { this.fail(i, "invalid number"); return -1; }
+    if (i < len && <i32>load<u8>(ptr + <usize>i) == 0x2e) {
+      i++;
+      const d0 = i;
+      while (i < len) { c = <i32>load<u8>(ptr + <usize>i); if (c < 0x30 || c > 0x39) break; i++; }
+      if (i == d0) { this.fail(i, "invalid number: digit expected after '.'"); return -1; }
+    }
+    if (i < len && (<i32>load<u8>(ptr + <usize>i) | 0x20) == 0x65) {
+      i++;
+      if (i < len && (<i32>load<u8>(ptr + <usize>i) == 0x2b || <i32>load<u8>(ptr + <usize>i) == 0x2d)) i++;
+      const d0 = i;
+      while (i < len) { c = <i32>load<u8>(ptr + <usize>i); if (c < 0x30 || c > 0x39) break; i++; }
+      if (i == d0) { this.fail(i, "invalid number: digit expected in exponent"); return -1; }
+    }
+    const e = this.push(T_NUMBER, s);
+    this.close(e, i);
+    return i;
+  }
+
+  // ---- reading ----
+
+  /** Does string entry e equal the ASCII key? (Escaped keys are decoded to compare.) */
+  keyIs(e: i32, key: string): bool {
+    const s = this.start(e), n = this.end(e) - s;
+    if (this.kind(e) == T_ESCAPED) return this.str(e) == key;
+    if (n != key.length) return false;
+    const p = this.base + <usize>s;
+    for (let k = 0; k < n; k++) if (<i32>load<u8>(p + <usize>k) != key.charCodeAt(k)) return false;
+    return true;
+  }
+
+  /** Value entry of `key` in object entry o (last duplicate wins), or -1. */
+  find(o: i32, key: string): i32 {
+    let found = -1;
+    const end = this.next(o);
+    let k = o + 1;
+    while (k < end) {
+      const v = k + 1;
+      if (this.keyIs(k, key)) found = v;
+      k = this.next(v);
+    }
+    return found;
+  }
+
+  /** First child entry of a container (or its next when empty). */
+  @inline first(c: i32): i32 { return c + 1; }
+  /** Elements of an array. */
+  length(a: i32): i32 {
+    let n = 0;
+    const end = this.next(a);
+    for (let k = a + 1; k < end; k = this.next(k)) n++;
+    return n;
+  }
+
+  /** Decoded string value (escapes resolved). */
+  str(e: i32): string {
+    const s = this.start(e), n = this.end(e) - s;
+    if (this.kind(e) == T_STRING) return String.UTF8.decodeUnsafe(this.base + <usize>s, <usize>n);
+    const out = new ArrayBuffer(n);
+    const m = unescapeInto(this.base + <usize>s, n, changetype<usize>(out));
+    return String.UTF8.decodeUnsafe(changetype<usize>(out), <usize>m);
+  }
+
+  number(e: i32): f64 {
+    return parseFloat(String.UTF8.decodeUnsafe(this.base + <usize>this.start(e), <usize>(this.end(e) - this.start(e))));
+  }
+}
+
+/** Writes the UTF-8 bytes an escaped JSON string stands for; returns how many. */
+export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
+  let o = 0;
+  let i = 0;
+  while (i < n) {
+    const c = <i32>load<u8>(src + <usize>i);
+    if (c != 0x5c) { store<u8>(dst + <usize>(o++), <u8>c); i++; continue; }
+    const e = <i32>load<u8>(src + <usize>(i + 1));
+    i += 2;
+    let ch = e;
+    if (e == 0x62) ch = 8; else if (e == 0x66) ch = 12; else if (e == 0x6e) ch = 10; else if (e == 0x72) ch = 13; else if (e == 0x74) ch = 9;
+    else if (e == 0x75) {
+      let u = 0;
+      for (let k = 0; k < 4; k++) {
+        const h = <i32>load<u8>(src + <usize>(i + k));
+        u = (u << 4) | (h <= 0x39 ? h - 0x30 : (h | 0x20) - 0x61 + 10);
+      }
+      i += 4;
+      // A surrogate pair becomes one 4-byte sequence; a lone surrogate is written as its 3 bytes.
+      if (u >= 0xD800 && u < 0xDC00 && i + 6 <= n && <i32>load<u8>(src + <usize>i) == 0x5c && <i32>load<u8>(src + <usize>(i + 1)) == 0x75) {
+        let lo = 0;
+        for (let k = 2; k < 6; k++) {
+          const h = <i32>load<u8>(src + <usize>(i + k));
+          lo = (lo << 4) | (h <= 0x39 ? h - 0x30 : (h | 0x20) - 0x61 + 10);
+        }
+        if (lo >= 0xDC00 && lo < 0xE000) {
+          i += 6;
+          const cp = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+          store<u8>(dst + <usize>(o++), <u8>(0xF0 | (cp >> 18)));
+          store<u8>(dst + <usize>(o++), <u8>(0x80 | ((cp >> 12) & 0x3F)));
+          store<u8>(dst + <usize>(o++), <u8>(0x80 | ((cp >> 6) & 0x3F)));
+          store<u8>(dst + <usize>(o++), <u8>(0x80 | (cp & 0x3F)));
+          continue;
+        }
+      }
+      if (u < 0x80) store<u8>(dst + <usize>(o++), <u8>u);
+      else if (u < 0x800) { store<u8>(dst + <usize>(o++), <u8>(0xC0 | (u >> 6))); store<u8>(dst + <usize>(o++), <u8>(0x80 | (u & 0x3F))); }
+      else { store<u8>(dst + <usize>(o++), <u8>(0xE0 | (u >> 12))); store<u8>(dst + <usize>(o++), <u8>(0x80 | ((u >> 6) & 0x3F))); store<u8>(dst + <usize>(o++), <u8>(0x80 | (u & 0x3F))); }
+      continue;
+    }
+    store<u8>(dst + <usize>(o++), <u8>ch);
+  }
+  return o;
+}
+
+export { kindName, JsonKind };
