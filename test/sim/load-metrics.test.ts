@@ -69,8 +69,12 @@ for (const runtime of ["vllm", "sglang", "trtllm"] as const) {
     const burst = Array.from({ length: 10 }, (_, i) =>
       postJson(pod.url + "/v1/chat/completions", { model: MODEL, messages: [{ role: "system", content: shared }, { role: "user", content: `question ${i}` }], max_tokens: 12 }),
     );
-    await sleep(80);
-    const busy = readLoad(runtime, await scrape(pod.url));
+    // Wait until all ten have arrived (on a busy machine that can take longer than a fixed sleep).
+    let busy = readLoad(runtime, await scrape(pod.url));
+    for (let i = 0; i < 100 && (busy.running ?? 0) + (busy.waiting ?? 0) < 10; i++) {
+      await sleep(20);
+      busy = readLoad(runtime, await scrape(pod.url));
+    }
     assert.equal(busy.running, 4, JSON.stringify(busy));
     assert.equal(busy.waiting, 6, JSON.stringify(busy));
     assert.ok((busy.kv ?? 0) > 0 && (busy.kv ?? 0) <= 1, `kv ${busy.kv}`);
