@@ -71,7 +71,8 @@ for (const runtime of ["vllm", "sglang", "trtllm"] as const) {
     );
     // Wait until all ten have arrived (on a busy machine that can take longer than a fixed sleep).
     let busy = readLoad(runtime, await scrape(pod.url));
-    for (let i = 0; i < 100 && (busy.running ?? 0) + (busy.waiting ?? 0) < 10; i++) {
+    // ...and the engine has admitted what fits (between steps new arrivals count as waiting).
+    for (let i = 0; i < 100 && ((busy.running ?? 0) + (busy.waiting ?? 0) < 10 || (busy.running ?? 0) < 4); i++) {
       await sleep(20);
       busy = readLoad(runtime, await scrape(pod.url));
     }
