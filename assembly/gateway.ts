@@ -243,13 +243,32 @@ export class GatewayStream extends Stream {
       this.phase = Phase.Body;
       return HeadersStatus.StopIteration;
     }
+    if (p == "/health") {
+      // vLLM's health path, which OpenAI-compatible tools (guidellm, ...) check before a run.
+      if (m != "GET" && m != "HEAD") { this.reply(405, "method " + m + " not allowed on /health: use GET", "method_not_allowed", "", ["allow"], ["GET"]); return HeadersStatus.StopIteration; }
+      this.answerHealth();
+      return HeadersStatus.StopIteration;
+    }
     if (p == "/v1/models") {
       if (m != "GET") { this.reply(405, "method " + m + " not allowed on /v1/models: use GET", "method_not_allowed", "", ["allow"], ["GET"]); return HeadersStatus.StopIteration; }
       this.answerModels();
       return HeadersStatus.StopIteration;
     }
-    this.reply(404, "no route for " + m + " " + p + ": infergate serves POST /v1/chat/completions, POST /v1/completions and GET /v1/models", "not_found");
+    this.reply(404, "no route for " + m + " " + p + ": infergate serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health", "not_found");
     return HeadersStatus.StopIteration;
+  }
+
+  /** 200 when a table is loaded and some pool has a ready endpoint; else 503. */
+  private answerHealth(): void {
+    const t = tables.current();
+    let ready = 0;
+    if (t !== null) for (let i = 0; i < t.pools.length; i++) for (let j = 0; j < t.pools[i].endpoints.length; j++) if (t.pools[i].endpoints[j].ready) ready++;
+    if (t === null || ready == 0) {
+      this.reply(503, t === null ? "the gateway has no routing table yet" : "no ready endpoint in any pool", t === null ? "no_table" : "no_ready_endpoint", "", ["retry-after"], ["1"]);
+      return;
+    }
+    this.phase = Phase.Replied;
+    sendLocalResponse(200, "infergate_health", "{\"status\":\"ok\",\"readyEndpoints\":" + ready.toString() + "}", ["content-type"], ["application/json"]);
   }
 
   private answerModels(): void {

@@ -53,6 +53,13 @@ test("streaming through the gateway parses with the openai client, usage include
   assert.equal(c.usage?.completion_tokens, 3);
 });
 
+test("GET /health answers like vLLM's (tools check it before a run)", async () => {
+  const r = await fetch(`${gw.url}/health`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { status: "ok", readyEndpoints: 3 });
+  assert.equal((await fetch(`${gw.url}/health`, { method: "POST" })).status, 405);
+});
+
 test("GET /v1/models lists the InferenceModels", async () => {
   const r = await fetch(`${gw.url}/v1/models`);
   const j = (await r.json()) as { object: string; data: { id: string }[] };
