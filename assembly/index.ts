@@ -1,14 +1,13 @@
 // infergate's proxy-wasm filter. One module, two roles chosen by the plugin configuration's "mode":
 // the public gateway (routes OpenAI requests) and the loopback control listener (accepts tables).
 // Both run in the same vm_id, so they share the table and counters through shared data.
+// Only the hooks the filter uses are exported: Envoy skips a callback the module does not
+// export, and every call into the VM costs microseconds (response headers/body/trailers, log,
+// metadata and the network-filter hooks would all be no-ops).
 export {
   proxy_abi_version_0_2_1, proxy_on_context_create, proxy_on_vm_start, proxy_validate_configuration,
   proxy_on_configure, proxy_on_tick, proxy_on_request_headers, proxy_on_request_body,
-  proxy_on_request_trailers, proxy_on_request_metadata, proxy_on_response_headers, proxy_on_response_body,
-  proxy_on_response_trailers, proxy_on_response_metadata, proxy_on_done, proxy_on_log, proxy_on_delete,
-  proxy_on_queue_ready, proxy_on_foreign_function, proxy_on_http_call_response, proxy_on_new_connection,
-  proxy_on_downstream_data, proxy_on_upstream_data, proxy_on_downstream_connection_close,
-  proxy_on_upstream_connection_close,
+  proxy_on_done, proxy_on_delete,
 } from "./host/contexts";
 export { malloc } from "./host/abi";
 import { setRootFactory, Root, Stream } from "./host/contexts";

@@ -44,7 +44,7 @@ const cfg = {
   overhead: { pods: 2, fixedConcurrency: 4, maxConcurrency: 32, durationMs: quick ? 1500 : 5000, warmupMs: quick ? 300 : 1000, rounds: quick ? 2 : 4, seed },
   quality: {
     pods: 4, podArgs: QUALITY_POD_ARGS, warmupMs: quick ? 4000 : 10000,
-    shared: { kind: "shared-prefix" as const, seed, systemPrompts: quick ? 16 : 32, systemTokens: 2000, usersPerPrompt: quick ? 4 : 6, minTurns: 4, maxTurns: 6, userWords: 40, maxTokens: 16, rate: 8, thinkMs: 2000, durationMs: quick ? 16000 : 60000 },
+    shared: { kind: "shared-prefix" as const, seed, systemPrompts: quick ? 16 : 32, systemTokens: 2000, usersPerPrompt: quick ? 4 : 6, minTurns: 4, maxTurns: 6, userWords: 40, maxTokens: 16, rate: quick ? 8 : 16, thinkMs: 2000, durationMs: quick ? 16000 : 60000 },
     control: { kind: "no-sharing" as const, seed: seed + 1, promptTokens: 2200, maxTokens: 16, rate: 6, durationMs: quick ? 8000 : 25000 },
     controlContenders: quick ? ["envoy-rr", "infergate-default", "infergate-prefix", "sglang-router-cache-aware"] : gateways.map((c) => c.id),
   },

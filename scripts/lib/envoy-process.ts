@@ -26,6 +26,8 @@ export interface EnvoyOptions {
   envoyBin?: string;
   /** Envoy's own log level; the filter's lines are logged at info under the wasm component. */
   logLevel?: string;
+  /** Level of the wasm component (the filter's "Request Handled" lines are info). */
+  wasmLogLevel?: string;
   /** Mirror Envoy's log to this process's stderr. */
   echoLog?: boolean;
   /** Also append Envoy's log to this file (make up: build/logs/envoy.log). */
@@ -97,7 +99,7 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   const adminPath = join(dir, "admin-address");
   const args = [
     "-c", cfgPath, "--concurrency", String(opts.concurrency ?? 2), "--disable-hot-restart",
-    "--admin-address-path", adminPath, "-l", opts.logLevel ?? "warning", "--component-log-level", "wasm:info",
+    "--admin-address-path", adminPath, "-l", opts.logLevel ?? "warning", "--component-log-level", `wasm:${opts.wasmLogLevel ?? "info"}`,
     "--log-format", "[%Y-%m-%d %T.%e][%l][%n] %v",
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -181,3 +181,26 @@ test("requests keep flowing without the control plane; its next table is used wi
   gw.writeConfig({});
   await eventually(async () => (await post(gw.url, "/v1/chat/completions", chat("readd"))).status === 200, 3000);
 });
+
+test("503 with Retry-After before any table, and when no endpoint of the pool is ready", async () => {
+  // A fresh Envoy that no control plane has pushed to.
+  const { startEnvoy } = await import("../../scripts/lib/envoy-process.js");
+  const bare = await startEnvoy({});
+  try {
+    const r = await post(bare.url, "/v1/chat/completions", chat("too early"));
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get("retry-after"), "1");
+    assert.equal(r.json.error.code, "no_table");
+    assert.equal((await fetch(`${bare.url}/health`)).status, 503);
+  } finally {
+    await bare.stop();
+  }
+  // Every pod of the pool turned unready.
+  gw.writeConfig({ unready: gw.fleet.pods.map((p) => p.name) });
+  await eventually(async () => (await post(gw.url, "/v1/chat/completions", chat("none ready"))).status === 503, 3000);
+  const r = await post(gw.url, "/v1/chat/completions", chat("none ready"));
+  assert.equal(r.headers.get("retry-after"), "1");
+  assert.equal(r.json.error.code, "no_ready_endpoint");
+  gw.writeConfig({});
+  await eventually(async () => (await post(gw.url, "/v1/chat/completions", chat("ready again"))).status === 200, 3000);
+});
