@@ -16,6 +16,7 @@
 //   no load constraint: an upper bound no real router reaches exactly (a pod's KV cache is finite,
 //   and a request that arrives while its prefix is still being prefilled elsewhere cannot hit).
 import { encode, fnv1a32, outputText, renderChat, type ChatMessage } from "../test/sim/tokens.js";
+import { makeRng } from "../test/sim/faults.js";
 
 export const SEED_MODEL = "/models/Qwen3-32B";
 export const BLOCK_SIZE = 16;
@@ -73,16 +74,8 @@ export interface WorkloadRequest {
 export interface Workload { spec: WorkloadSpec; requests: WorkloadRequest[] }
 
 /** mulberry32: small, fast, good enough for workloads; deterministic per seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded mulberry32, the simulator's own (test/sim/faults.ts): one PRNG for workloads and faults. */
+export const prng = makeRng;
 
 const exp = (rnd: () => number, mean: number) => -Math.log(1 - rnd()) * mean;
 

@@ -14,6 +14,16 @@ export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 =
 
 const MAX_DEPTH: i32 = 64;
 
+/** Index of the first non-whitespace byte at or after i (JSON whitespace: space, \n, \r, \t). */
+// @ts-ignore: decorator
+@inline function skipSpace(ptr: usize, i: i32, len: i32): i32 {
+  while (i < len) {
+    const c = <i32>load<u8>(ptr + <usize>i);
+    if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) i++; else break;
+  }
+  return i;
+}
+
 export function tapeKindName(k: i32): string {
   if (k == T_NULL) return "null";
   if (k == T_TRUE || k == T_FALSE) return "boolean";
@@ -69,7 +79,7 @@ export class Tape {
     // state: 0 = expecting a value; after a value: decided by the enclosing container
     while (true) {
       // skip whitespace
-      while (i < len) { const c = <i32>load<u8>(ptr + <usize>i); if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) i++; else break; }
+      i = skipSpace(ptr, i, len);
       if (i >= len) return this.fail(i, "unexpected end of input");
       // a value
       const c = <i32>load<u8>(ptr + <usize>i);
@@ -78,7 +88,7 @@ export class Tape {
         const e = this.push(c == 0x7b ? T_OBJECT : T_ARRAY, i);
         unchecked(stack[depth++] = e);
         i++;
-        while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+        i = skipSpace(ptr, i, len);
         if (i < len && <i32>load<u8>(ptr + <usize>i) == (c == 0x7b ? 0x7d : 0x5d)) {
           i++; depth--; this.close(e, i);
         } else if (c == 0x7b) {
@@ -104,11 +114,11 @@ export class Tape {
       // after a value: close containers or move to the next member
       while (true) {
         if (depth == 0) {
-          while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+          i = skipSpace(ptr, i, len);
           if (i < len) return this.fail(i, "unexpected data after the JSON value");
           return true;
         }
-        while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+        i = skipSpace(ptr, i, len);
         const top = unchecked(stack[depth - 1]);
         const isObj = this.kind(top) == T_OBJECT;
         if (i >= len) return this.fail(i, isObj ? "unexpected end of input in object" : "unexpected end of input in array");
@@ -116,7 +126,7 @@ export class Tape {
         if (d == 0x2c) {
           i++;
           if (isObj) {
-            while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+            i = skipSpace(ptr, i, len);
             if (i >= len) return this.fail(i, "unexpected end of input in object");
             if (<i32>load<u8>(ptr + <usize>i) != 0x22) return this.fail(i, "expected a string key in object");
             i = this.scanString(i);
@@ -141,7 +151,7 @@ export class Tape {
 
   private colon(i: i32): i32 {
     const ptr = this.base, len = this.len;
-    while (i < len) { const w = <i32>load<u8>(ptr + <usize>i); if (w == 0x20 || w == 0x0a || w == 0x0d || w == 0x09) i++; else break; }
+    i = skipSpace(ptr, i, len);
     if (i >= len || <i32>load<u8>(ptr + <usize>i) != 0x3a) { this.fail(i, "expected ':' after object key"); return -1; }
     return i + 1;
   }

@@ -63,6 +63,15 @@ export function config(text: string): string {
 }
 
 let current: Table | null = null;
+
+/** "3,1,2" -> [3, 1, 2]: in-flight counts by slot. */
+function parseCounts(csv: string): Array<i32> {
+  const counts = new Array<i32>();
+  if (csv.length == 0) return counts;
+  const parts = csv.split(",");
+  for (let i = 0; i < parts.length; i++) counts.push(I32.parseInt(parts[i]));
+  return counts;
+}
 const rng = new Random(12345);
 
 /** Loads a table for route(); returns "" or the decode error. */
@@ -84,11 +93,7 @@ export function route(model: string, inflightCsv: string, loadFresh: bool, wQueu
   const m = t.findModel(model);
   if (m === null) return "!unknown-model";
   const pool = m.pool!;
-  const counts = new Array<i32>();
-  if (inflightCsv.length > 0) {
-    const parts = inflightCsv.split(",");
-    for (let i = 0; i < parts.length; i++) counts.push(I32.parseInt(parts[i]));
-  }
+  const counts = parseCounts(inflightCsv);
   const ctx = new RoutingContext(pool, rng);
   ctx.loadFresh = loadFresh;
   for (let i = 0; i < pool.endpoints.length; i++) {
@@ -206,11 +211,7 @@ export function routePrefix(model: string, hashCsv: string, inflightCsv: string,
   const m = t.findModel(model);
   if (m === null) return "!unknown-model";
   const pool = m.pool!;
-  const counts = new Array<i32>();
-  if (inflightCsv.length > 0) {
-    const parts = inflightCsv.split(",");
-    for (let i = 0; i < parts.length; i++) counts.push(I32.parseInt(parts[i]));
-  }
+  const counts = parseCounts(inflightCsv);
   const ctx = new RoutingContext(pool, rng);
   for (let i = 0; i < pool.endpoints.length; i++) {
     const e = pool.endpoints[i];
