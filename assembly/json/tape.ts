@@ -92,12 +92,7 @@ export class Tape {
         if (i < len && <i32>load<u8>(ptr + <usize>i) == (c == 0x7b ? 0x7d : 0x5d)) {
           i++; depth--; this.close(e, i);
         } else if (c == 0x7b) {
-          // first key
-          if (i >= len) return this.fail(i, "unexpected end of input in object");
-          if (<i32>load<u8>(ptr + <usize>i) != 0x22) return this.fail(i, "expected a string key in object");
-          i = this.scanString(i);
-          if (i < 0) return false;
-          i = this.colon(i);
+          i = this.memberKey(i); // first key
           if (i < 0) return false;
           continue;
         } else continue;
@@ -126,12 +121,7 @@ export class Tape {
         if (d == 0x2c) {
           i++;
           if (isObj) {
-            i = skipSpace(ptr, i, len);
-            if (i >= len) return this.fail(i, "unexpected end of input in object");
-            if (<i32>load<u8>(ptr + <usize>i) != 0x22) return this.fail(i, "expected a string key in object");
-            i = this.scanString(i);
-            if (i < 0) return false;
-            i = this.colon(i);
+            i = this.memberKey(skipSpace(ptr, i, len));
             if (i < 0) return false;
           }
           break; // next value
@@ -147,6 +137,14 @@ export class Tape {
   private word(i: i32, w: u32, n: i32): bool {
     if (i + n > this.len) return false;
     return load<u32>(this.base + <usize>i) == w;
+  }
+
+  /** A member's key string and its colon, at i (whitespace skipped); the index after, or -1. */
+  private memberKey(i: i32): i32 {
+    if (i >= this.len) { this.fail(i, "unexpected end of input in object"); return -1; }
+    if (<i32>load<u8>(this.base + <usize>i) != 0x22) { this.fail(i, "expected a string key in object"); return -1; }
+    i = this.scanString(i);
+    return i < 0 ? -1 : this.colon(i);
   }
 
   private colon(i: i32): i32 {

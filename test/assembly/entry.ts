@@ -4,7 +4,7 @@
 import { JsonParser, JsonKind, kindName, jsonQuote } from "../../assembly/json/parser";
 import { parseRequest, Endpoint as Api, requestTape } from "../../assembly/request/openai";
 import { Tape, tapeKindName, T_STRING, T_ESCAPED, T_NUMBER } from "../../assembly/json/tape";
-import { decodeTable, validAddress, Table } from "../../assembly/table/table";
+import { decodeTable, validAddress, Table, Pool } from "../../assembly/table/table";
 import { errorBody } from "../../assembly/errors";
 import { parseConfig } from "../../assembly/config";
 import { Candidate, RoutingContext } from "../../assembly/routing/candidate";
@@ -64,6 +64,16 @@ export function config(text: string): string {
 
 let current: Table | null = null;
 
+/** Every endpoint of the pool as a candidate, with its in-flight count by slot. */
+function contextFor(pool: Pool, counts: Array<i32>): RoutingContext {
+  const ctx = new RoutingContext(pool, rng);
+  for (let i = 0; i < pool.endpoints.length; i++) {
+    const e = pool.endpoints[i];
+    ctx.candidates.push(new Candidate(e, e.slot < counts.length ? counts[e.slot] : 0));
+  }
+  return ctx;
+}
+
 /** "3,1,2" -> [3, 1, 2]: in-flight counts by slot. */
 function parseCounts(csv: string): Array<i32> {
   const counts = new Array<i32>();
@@ -94,12 +104,8 @@ export function route(model: string, inflightCsv: string, loadFresh: bool, wQueu
   if (m === null) return "!unknown-model";
   const pool = m.pool!;
   const counts = parseCounts(inflightCsv);
-  const ctx = new RoutingContext(pool, rng);
+  const ctx = contextFor(pool, counts);
   ctx.loadFresh = loadFresh;
-  for (let i = 0; i < pool.endpoints.length; i++) {
-    const e = pool.endpoints[i];
-    ctx.candidates.push(new Candidate(e, e.slot < counts.length ? counts[e.slot] : 0));
-  }
   const s = new Scheduler();
   s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
   s.addScorer(new QueueScorer(wQueue)).addScorer(new KvCacheScorer(wKv)).addScorer(new InFlightScorer(wInFlight));
@@ -212,11 +218,7 @@ export function routePrefix(model: string, hashCsv: string, inflightCsv: string,
   if (m === null) return "!unknown-model";
   const pool = m.pool!;
   const counts = parseCounts(inflightCsv);
-  const ctx = new RoutingContext(pool, rng);
-  for (let i = 0; i < pool.endpoints.length; i++) {
-    const e = pool.endpoints[i];
-    ctx.candidates.push(new Candidate(e, e.slot < counts.length ? counts[e.slot] : 0));
-  }
+  const ctx = contextFor(pool, counts);
   let h = new StaticArray<u64>(0);
   if (hashCsv.length > 0) h = hashesOf(hashCsv);
   ctx.hashes = h;
