@@ -64,6 +64,12 @@ export function config(text: string): string {
 
 let current: Table | null = null;
 
+/** The loaded table's pool for `model`, every endpoint a candidate with its in-flight count. */
+function contextForModel(model: string, inflightCsv: string): RoutingContext | null {
+  const m = current!.findModel(model);
+  return m === null ? null : contextFor(m.pool!, parseCounts(inflightCsv));
+}
+
 /** Every endpoint of the pool as a candidate, with its in-flight count by slot. */
 function contextFor(pool: Pool, counts: Array<i32>): RoutingContext {
   const ctx = new RoutingContext(pool, rng);
@@ -99,12 +105,8 @@ export function seed(s: u64): void { rng.reseed(s); }
  * (comma-separated, index = slot) and returns the chosen endpoint's name ("" = none).
  */
 export function route(model: string, inflightCsv: string, loadFresh: bool, wQueue: f64, wKv: f64, wInFlight: f64): string {
-  const t = current!;
-  const m = t.findModel(model);
-  if (m === null) return "!unknown-model";
-  const pool = m.pool!;
-  const counts = parseCounts(inflightCsv);
-  const ctx = contextFor(pool, counts);
+  const ctx = contextForModel(model, inflightCsv);
+  if (ctx === null) return "!unknown-model";
   ctx.loadFresh = loadFresh;
   const s = new Scheduler();
   s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
@@ -213,12 +215,8 @@ export function indexMatch(csv: string, candidates: string): string {
  * endpoint name and its matched blocks as "name/matched".
  */
 export function routePrefix(model: string, hashCsv: string, inflightCsv: string, bound: f64, tolerance: f64): string {
-  const t = current!;
-  const m = t.findModel(model);
-  if (m === null) return "!unknown-model";
-  const pool = m.pool!;
-  const counts = parseCounts(inflightCsv);
-  const ctx = contextFor(pool, counts);
+  const ctx = contextForModel(model, inflightCsv);
+  if (ctx === null) return "!unknown-model";
   let h = new StaticArray<u64>(0);
   if (hashCsv.length > 0) h = hashesOf(hashCsv);
   ctx.hashes = h;

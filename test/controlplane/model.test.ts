@@ -7,71 +7,18 @@ import { parseDocument } from "../../controlplane/model/documents.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import { DocumentInvalid } from "../../controlplane/model/validate.js";
 import { parseYamlDocuments } from "../../controlplane/sources/file.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
 
 const ctx = { defaultNamespace: "default" };
 
-// Seed 000_*: "SGLang P/D disaggregation with prefix cache", verbatim.
-const SEED_PD = `apiVersion: inference.networking.x-k8s.io/v1alpha2
-kind: InferencePool
-metadata:
-  name: qwen-inference-pool
-spec:
-  targetPortNumber: 8000
-  selector:
-    alibabacloud.com/inference_backend: sglang  # Selects both prefill and decode workload Pods
----
-# InferenceTrafficPolicy specifies the traffic policy applied to the InferencePool
-apiVersion: inferenceextension.alibabacloud.com/v1alpha1
-kind: InferenceTrafficPolicy
-metadata:
-  name: inference-policy
-spec:
-  poolRef:
-    name: qwen-inference-pool
-  modelServerRuntime: sglang
-  profile:
-    pd:  # Enables P/D disaggregation mode
-      trafficPolicy:
-        prefixCache:       # Declares the prefix cache load balancing policy
-          mode: estimate
-      prefillPolicyRef: prefixCache
-      decodePolicyRef: prefixCache   # Applies prefix-aware routing to both prefill and decode
-      pdRoleLabelName: rolebasedgroup.workloads.x-k8s.io/role
-      kvTransfer:
-        bootstrapPort: 34000  # Must match disaggregation-bootstrap-port in the RoleBasedGroup deployment
-`;
-
-// Seed 000_*: "Distributed SGLang deployment" (prefix cache), verbatim.
-const SEED_DIST_SGLANG = `apiVersion: inference.networking.x-k8s.io/v1alpha2
-kind: InferencePool
-metadata:
-  name: qwen-inference-pool
-  annotations:
-    inference.networking.x-k8s.io/model-server-runtime: sglang
-    inference.networking.x-k8s.io/routing-strategy: "PREFIX_CACHE"
-spec:
-  targetPortNumber: 8000
-  selector:
-    alibabacloud.com/inference-workload: sglang-multi-nodes
-    role: leader
-  extensionRef:
-    name: inference-gateway-ext-proc
----
-apiVersion: inference.networking.x-k8s.io/v1alpha2
-kind: InferenceModel
-metadata:
-  name: qwen-inference-model
-spec:
-  modelName: /models/Qwen3-32B
-  criticality: Critical
-  poolRef:
-    group: inference.networking.x-k8s.io
-    kind: InferencePool
-    name: qwen-inference-pool
-  targetModels:
-  - name: /models/Qwen3-32B
-    weight: 100
-`;
+// The seed pages' documents, verbatim: the same fixtures test/kube/ applies to a real API server.
+const seedFixture = (name: string) => readFileSync(join(REPO_ROOT, "test/kube/fixtures", name), "utf8");
+// Seed 000_*: "SGLang P/D disaggregation with prefix cache".
+const SEED_PD = seedFixture("seed-000-pd-prefix-cache-sglang.yaml");
+// Seed 000_*: "Distributed SGLang deployment" (prefix cache).
+const SEED_DIST_SGLANG = seedFixture("seed-000-prefix-cache-distributed-sglang.yaml");
 
 const pods = (entries: [string, string, Record<string, string>, boolean?][]) =>
   entries.map(([name, ip, labels, ready]) => ({

@@ -427,12 +427,8 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       else bootstrap.complete(h);
     };
 
-    if (p.stream) {
-      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...podHeader });
-      rec.status = 200;
-      const chunk = (choice: Record<string, unknown>, extra?: Record<string, unknown>) =>
-        `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [choice], ...extra })}\n\n`;
-      if (p.kind === "chat") res.write(chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
+    /** Submits to the engine (first token hands over P/D KV) and cleans up if the client leaves. */
+    const run = (onToken: (s: Sequence, i: number) => void, onFinish: (s: Sequence, reason: FinishReason) => void) => {
       const seq = engine.submit({
         id: rec.id,
         promptTokens: p.promptTokens,
@@ -446,31 +442,9 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
               firstAt = performance.now();
               handOver(s);
             }
-            const last = s.generated >= s.maxTokens;
-            const reason = last ? s.finishReason : null;
-            const tok = outputToken(i);
-            const data =
-              p.kind === "chat"
-                ? chunk({ index: 0, delta: { content: tok }, logprobs: null, finish_reason: reason })
-                : chunk({ index: 0, text: tok, logprobs: null, finish_reason: reason, stop_reason: null });
-            sent++;
-            if (cutAfter >= 0 && sent >= cutAfter && !last) {
-              // fault: the connection drops mid-stream (after this chunk is flushed): no final
-              // chunk, no [DONE]
-              liveSeqs.delete(s);
-              engine.abort(s);
-              finishRecord(s, "abort", "closed");
-              res.write(data, () => res.destroy());
-              return;
-            }
-            res.write(data);
+            onToken(s, i);
           },
-          onFinish: (s, reason) => {
-            liveSeqs.delete(s);
-            if (p.includeUsage) res.write(`data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [], usage: usage(s) })}\n\n`);
-            res.end("data: [DONE]\n\n");
-            finishRecord(s, reason, "served");
-          },
+          onFinish,
         },
       });
       liveSeqs.add(seq);
@@ -482,54 +456,68 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
           finishRecord(seq, "abort", "aborted");
         }
       });
+    };
+
+    if (p.stream) {
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...podHeader });
+      rec.status = 200;
+      const chunk = (choice: Record<string, unknown>, extra?: Record<string, unknown>) =>
+        `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [choice], ...extra })}\n\n`;
+      if (p.kind === "chat") res.write(chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
+      run(
+        (s, i) => {
+          const last = s.generated >= s.maxTokens;
+          const reason = last ? s.finishReason : null;
+          const tok = outputToken(i);
+          const data =
+            p.kind === "chat"
+              ? chunk({ index: 0, delta: { content: tok }, logprobs: null, finish_reason: reason })
+              : chunk({ index: 0, text: tok, logprobs: null, finish_reason: reason, stop_reason: null });
+          sent++;
+          if (cutAfter >= 0 && sent >= cutAfter && !last) {
+            // fault: the connection drops mid-stream (after this chunk is flushed): no final
+            // chunk, no [DONE]
+            liveSeqs.delete(s);
+            engine.abort(s);
+            finishRecord(s, "abort", "closed");
+            res.write(data, () => res.destroy());
+            return;
+          }
+          res.write(data);
+        },
+        (s, reason) => {
+          liveSeqs.delete(s);
+          if (p.includeUsage) res.write(`data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [], usage: usage(s) })}\n\n`);
+          res.end("data: [DONE]\n\n");
+          finishRecord(s, reason, "served");
+        },
+      );
       return;
     }
 
-    const seq = engine.submit({
-      id: rec.id,
-      promptTokens: p.promptTokens,
-      maxTokens,
-      adapter: p.adapter,
-      finishReason: p.maxTokensSet || prefillRoom !== null ? "length" : "stop",
-      skipPrefill,
-      handlers: {
-        onToken: (s, i) => {
-          if (i === 0) {
-            firstAt = performance.now();
-            handOver(s);
-          }
-        },
-        onFinish: (s, reason: FinishReason) => {
-          liveSeqs.delete(s);
-          const text = outputText(s.generated);
-          const choice =
-            p.kind === "chat"
-              ? { index: 0, message: { role: "assistant", content: text }, logprobs: null, finish_reason: reason }
-              : { index: 0, text, logprobs: null, finish_reason: reason, stop_reason: null };
-          const out = JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion" : "text_completion", created, model: p.model, choices: [choice], usage: usage(s) });
-          rec.status = 200;
-          if (cutAfter >= 0) {
-            // fault: announce the full body, send half of it, drop the connection
-            const buf = Buffer.from(out);
-            res.writeHead(200, { ...jsonHeaders, "content-length": String(buf.length) });
-            finishRecord(s, reason, "closed");
-            res.write(buf.subarray(0, buf.length >> 1), () => res.destroy());
-            return;
-          }
-          sendJson(res, 200, out);
-          finishRecord(s, reason, "served");
-        },
+    run(
+      () => {},
+      (s, reason: FinishReason) => {
+        liveSeqs.delete(s);
+        const text = outputText(s.generated);
+        const choice =
+          p.kind === "chat"
+            ? { index: 0, message: { role: "assistant", content: text }, logprobs: null, finish_reason: reason }
+            : { index: 0, text, logprobs: null, finish_reason: reason, stop_reason: null };
+        const out = JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion" : "text_completion", created, model: p.model, choices: [choice], usage: usage(s) });
+        rec.status = 200;
+        if (cutAfter >= 0) {
+          // fault: announce the full body, send half of it, drop the connection
+          const buf = Buffer.from(out);
+          res.writeHead(200, { ...jsonHeaders, "content-length": String(buf.length) });
+          finishRecord(s, reason, "closed");
+          res.write(buf.subarray(0, buf.length >> 1), () => res.destroy());
+          return;
+        }
+        sendJson(res, 200, out);
+        finishRecord(s, reason, "served");
       },
-    });
-    liveSeqs.add(seq);
-    res.on("close", () => {
-      if (seq.state !== "finished") {
-        liveSeqs.delete(seq);
-        engine.abort(seq);
-        if (prefillRoom !== null) bootstrap?.fail(prefillRoom);
-        finishRecord(seq, "abort", "aborted");
-      }
-    });
+    );
   }
 
   function healthy(res: http.ServerResponse): void {
