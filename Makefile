@@ -12,11 +12,13 @@ WASM := build/infergate.wasm
 AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
 TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
 
-.PHONY: help deps envoy kube helm llmd-sim wasm ts build typecheck test up bench clean
+.PHONY: help deps envoy kube helm llmd-sim wasm ts build typecheck lint format unit test up bench clean
 
 help:
 	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE)"
-	@echo "make test   run all tests"
+	@echo "make test   run all tests (lint and typecheck included)"
+	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
+	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
 	@echo "make bench  run the benchmarks (QUICK=1 for a short run)"
 
 node_modules/.installed: package.json package-lock.json
@@ -62,7 +64,21 @@ build: wasm $(TEST_WASM) ts
 typecheck: node_modules/.installed
 	npx tsc --noEmit -p tsconfig.json
 
-test: deps kube helm llmd-sim build typecheck
+# Biome: formatter + linter for the TypeScript and the AssemblyScript (biome.json says what it
+# skips: two filter files whose function decorators it cannot parse).
+lint: node_modules/.installed
+	npx biome check .
+
+format: node_modules/.installed
+	npx biome check --write .
+
+# Seconds, not minutes: the filter's pure modules compiled to wasm, and the control plane against
+# real loopback HTTP. Nothing here needs Envoy, the Kubernetes binaries or the simulator fleet.
+UNIT_TESTS = build/js/test/unit build/js/test/controlplane
+unit: $(TEST_WASM) ts
+	node --test --test-concurrency=2 $$(find $(UNIT_TESTS) -name '*.test.js' | sort)
+
+test: deps kube helm llmd-sim build typecheck lint
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build

@@ -5,10 +5,13 @@
 //    "balanceBound":1.25, "rendezvousTolerance":0.1}
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
 // accepts table pushes and requires the bearer token (at least 16 characters).
-import { JsonParser, JsonValue, JsonKind, kindName } from "./json/parser";
+import { JsonParser, JsonValue, kindName } from "./json/parser";
 import { fmtNum } from "./table/table";
 
-export enum Mode { Gateway = 0, Control = 1 }
+export enum Mode {
+  Gateway = 0,
+  Control = 1,
+}
 
 /** Scorer weights (upstream GIE defaults: queue 2, KV cache 2, prefix 3; in-flight is ours). */
 export class Weights {
@@ -43,19 +46,34 @@ export class ConfigResult {
 }
 
 function num(v: JsonValue, name: string, min: f64, max: f64, out: ConfigResult): f64 {
-  if (!v.isNumber) { out.error = name + " must be a number, got " + kindName(v.kind); return 0; }
-  if (!(v.n >= min && v.n <= max)) { out.error = name + " must be in [" + fmtNum(min) + ", " + fmtNum(max) + "]"; return 0; }
+  if (!v.isNumber) {
+    out.error = `${name} must be a number, got ${kindName(v.kind)}`;
+    return 0;
+  }
+  if (!(v.n >= min && v.n <= max)) {
+    out.error = `${name} must be in [${fmtNum(min)}, ${fmtNum(max)}]`;
+    return 0;
+  }
   return v.n;
 }
 
 export function parseConfig(text: string): ConfigResult {
   const out = new ConfigResult();
   const c = new PluginConfig();
-  if (text.length == 0) { out.config = c; return out; }
+  if (text.length == 0) {
+    out.config = c;
+    return out;
+  }
   const p = new JsonParser();
   const root = p.parse(String.UTF8.encode(text));
-  if (root === null) { out.error = "configuration is not valid JSON: " + p.error; return out; }
-  if (!root.isObject) { out.error = "configuration must be a JSON object"; return out; }
+  if (root === null) {
+    out.error = `configuration is not valid JSON: ${p.error}`;
+    return out;
+  }
+  if (!root.isObject) {
+    out.error = "configuration must be a JSON object";
+    return out;
+  }
   const keys = root.keys!;
   for (let i = 0; i < keys.length && out.error.length == 0; i++) {
     const k = keys[i];
@@ -63,39 +81,49 @@ export function parseConfig(text: string): ConfigResult {
     if (k == "mode") {
       if (v.isString && v.s == "gateway") c.mode = Mode.Gateway;
       else if (v.isString && v.s == "control") c.mode = Mode.Control;
-      else out.error = "mode must be \"gateway\" or \"control\"";
+      else out.error = 'mode must be "gateway" or "control"';
     } else if (k == "token") {
       if (!v.isString) out.error = "token must be a string";
       else c.token = v.s;
     } else if (k == "maxBodyBytes") {
       c.maxBodyBytes = <i32>num(v, "maxBodyBytes", 1024, 1073741824, out);
     } else if (k == "weights") {
-      if (!v.isObject) { out.error = "weights must be an object"; break; }
+      if (!v.isObject) {
+        out.error = "weights must be an object";
+        break;
+      }
       const wk = v.keys!;
       for (let j = 0; j < wk.length && out.error.length == 0; j++) {
-        const w = num(v.vals![j], "weights." + wk[j], 0, 1000, out);
+        const w = num(v.vals![j], `weights.${wk[j]}`, 0, 1000, out);
         if (wk[j] == "queue") c.weights.queue = w;
         else if (wk[j] == "kvCache") c.weights.kvCache = w;
         else if (wk[j] == "inFlight") c.weights.inFlight = w;
         else if (wk[j] == "prefix") c.weights.prefix = w;
-        else out.error = "unknown weight \"" + wk[j] + "\" (known: queue, kvCache, inFlight, prefix)";
+        else out.error = `unknown weight "${wk[j]}" (known: queue, kvCache, inFlight, prefix)`;
       }
     } else if (k == "saturation") {
-      if (!v.isObject) { out.error = "saturation must be an object"; break; }
+      if (!v.isObject) {
+        out.error = "saturation must be an object";
+        break;
+      }
       const sk = v.keys!;
       for (let j = 0; j < sk.length && out.error.length == 0; j++) {
         if (sk[j] == "queueDepth") c.saturationQueueDepth = num(v.vals![j], "saturation.queueDepth", 0, 1e9, out);
         else if (sk[j] == "kvUsage") c.saturationKvUsage = num(v.vals![j], "saturation.kvUsage", 0, 1, out);
-        else if (sk[j] == "inFlightLimit") c.saturationInFlightLimit = <i32>num(v.vals![j], "saturation.inFlightLimit", 0, 1000000, out);
-        else if (sk[j] == "metricsStalenessMs") c.saturationStalenessMs = num(v.vals![j], "saturation.metricsStalenessMs", 1, 3600000, out);
-        else out.error = "unknown saturation key \"" + sk[j] + "\" (known: queueDepth, kvUsage, inFlightLimit, metricsStalenessMs)";
+        else if (sk[j] == "inFlightLimit")
+          c.saturationInFlightLimit = <i32>num(v.vals![j], "saturation.inFlightLimit", 0, 1000000, out);
+        else if (sk[j] == "metricsStalenessMs")
+          c.saturationStalenessMs = num(v.vals![j], "saturation.metricsStalenessMs", 1, 3600000, out);
+        else
+          out.error = `unknown saturation key "${sk[j]}" (known: queueDepth, kvUsage, inFlightLimit, metricsStalenessMs)`;
       }
     } else if (k == "balanceBound") {
       c.balanceBound = num(v, "balanceBound", 0, 1000, out);
-      if (out.error.length == 0 && c.balanceBound != 0 && c.balanceBound < 1) out.error = "balanceBound must be 0 (off) or at least 1";
+      if (out.error.length == 0 && c.balanceBound != 0 && c.balanceBound < 1)
+        out.error = "balanceBound must be 0 (off) or at least 1";
     } else if (k == "rendezvousTolerance") {
       c.rendezvousTolerance = num(v, "rendezvousTolerance", 0, 1000, out);
-    } else out.error = "unknown configuration key \"" + k + "\"";
+    } else out.error = `unknown configuration key "${k}"`;
   }
   if (out.error.length == 0 && c.mode == Mode.Control && c.token.length < 16)
     out.error = "control mode needs a token of at least 16 characters";

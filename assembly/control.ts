@@ -1,13 +1,14 @@
 // The loopback-only control listener: the control plane pushes the table here.
 //   POST /infergate/v1/table   Authorization: Bearer <token>   -> 204 | 400 | 401 | 409
 //   GET  /infergate/v1/table   Authorization: Bearer <token>   -> 200 {"generation":…,"queues":{pool:{bytes,critical,standard,sheddable}}}
-import { getHeader, HeaderMap, getBufferBytes, Buffer, sendLocalResponse, log, LogLevel } from "./host/abi";
-import { Stream, Root, HeadersStatus, DataStatus } from "./host/contexts";
+
 import { PluginConfig } from "./config";
-import { PublishStatus } from "./state/table-store";
-import { tables, ledger, sendError } from "./gateway";
-import { jsonQuote } from "./json/parser";
 import { errorBody } from "./errors";
+import { ledger, sendError, tables } from "./gateway";
+import { Buffer, getBufferBytes, getHeader, HeaderMap, LogLevel, log, sendLocalResponse } from "./host/abi";
+import { DataStatus, HeadersStatus, Root, Stream } from "./host/contexts";
+import { jsonQuote } from "./json/parser";
+import { PublishStatus } from "./state/table-store";
 
 const TABLE_PATH = "/infergate/v1/table";
 /** Tables for 4096 endpoints stay well under this. */
@@ -15,8 +16,12 @@ const MAX_TABLE_BYTES: u32 = 16 * 1024 * 1024;
 
 export class ControlRoot extends Root {
   config: PluginConfig = new PluginConfig();
-  configure(text: string): bool { return true; }
-  newStream(id: u32): Stream { return new ControlStream(id, this); }
+  configure(text: string): bool {
+    return true;
+  }
+  newStream(id: u32): Stream {
+    return new ControlStream(id, this);
+  }
 }
 
 /** Compares without an early exit, so response timing does not reveal a token prefix. */
@@ -30,56 +35,97 @@ function sameToken(a: string, b: string): bool {
 class ControlStream extends Stream {
   root: ControlRoot;
   accepting: bool = false;
-  constructor(id: u32, root: ControlRoot) { super(id); this.root = root; }
+  constructor(id: u32, root: ControlRoot) {
+    super(id);
+    this.root = root;
+  }
 
   onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
     const method = getHeader(HeaderMap.RequestHeaders, ":method");
     const path = getHeader(HeaderMap.RequestHeaders, ":path");
-    if (path === null || path! != TABLE_PATH) { sendError(404, "unknown control path", "not_found", ""); return HeadersStatus.StopIteration; }
+    if (path === null || path! != TABLE_PATH) {
+      sendError(404, "unknown control path", "not_found", "");
+      return HeadersStatus.StopIteration;
+    }
     const auth = getHeader(HeaderMap.RequestHeaders, "authorization");
-    if (auth === null || !sameToken(auth!, "Bearer " + this.root.config.token)) {
+    if (auth === null || !sameToken(auth!, `Bearer ${this.root.config.token}`)) {
       sendError(401, "missing or wrong bearer token", "unauthorized", "", ["www-authenticate"], ["Bearer"]);
       return HeadersStatus.StopIteration;
     }
     if (method !== null && method! == "GET") {
       const t = tables.current();
-      let body = "{\"generation\":0}";
+      let body = '{"generation":0}';
       if (t !== null) {
         // Per pool: what all workers' queues hold (bytes, and requests per criticality class).
         const queues = new Array<string>();
         for (let i = 0; i < t.pools.length; i++) {
           const st = ledger.read(t.pools[i].id);
-          queues.push(jsonQuote(t.pools[i].id) + ":{\"bytes\":" + (<i64>st.bytes).toString() + ",\"critical\":" + (<i64>st.waiting[0]).toString() +
-            ",\"standard\":" + (<i64>st.waiting[1]).toString() + ",\"sheddable\":" + (<i64>st.waiting[2]).toString() + "}");
+          queues.push(
+            jsonQuote(t.pools[i].id) +
+              ':{"bytes":' +
+              (<i64>st.bytes).toString() +
+              ',"critical":' +
+              (<i64>st.waiting[0]).toString() +
+              ',"standard":' +
+              (<i64>st.waiting[1]).toString() +
+              ',"sheddable":' +
+              (<i64>st.waiting[2]).toString() +
+              "}",
+          );
         }
-        body = "{\"generation\":" + (<i64>t.generation).toString() + ",\"builtAtMs\":" + (<i64>t.builtAtMs).toString() +
-          ",\"pools\":" + t.pools.length.toString() + ",\"models\":" + t.models.length.toString() + ",\"queues\":{" + queues.join(",") + "}}";
+        body =
+          '{"generation":' +
+          (<i64>t.generation).toString() +
+          ',"builtAtMs":' +
+          (<i64>t.builtAtMs).toString() +
+          ',"pools":' +
+          t.pools.length.toString() +
+          ',"models":' +
+          t.models.length.toString() +
+          ',"queues":{' +
+          queues.join(",") +
+          "}}";
       }
       sendLocalResponse(200, "infergate_table", body, ["content-type"], ["application/json"]);
       return HeadersStatus.StopIteration;
     }
-    if (method === null || method! != "POST") { sendError(405, "use POST to push a table", "method_not_allowed", "", ["allow"], ["GET, POST"]); return HeadersStatus.StopIteration; }
-    if (endOfStream) { sendError(400, "empty table", "invalid_table", ""); return HeadersStatus.StopIteration; }
+    if (method === null || method! != "POST") {
+      sendError(405, "use POST to push a table", "method_not_allowed", "", ["allow"], ["GET, POST"]);
+      return HeadersStatus.StopIteration;
+    }
+    if (endOfStream) {
+      sendError(400, "empty table", "invalid_table", "");
+      return HeadersStatus.StopIteration;
+    }
     this.accepting = true;
     return HeadersStatus.StopIteration;
   }
 
   onRequestBody(bodySize: u32, endOfStream: bool): DataStatus {
     if (!this.accepting) return DataStatus.StopIterationNoBuffer;
-    if (bodySize > MAX_TABLE_BYTES) { this.accepting = false; sendError(413, "table larger than " + MAX_TABLE_BYTES.toString() + " bytes", "table_too_large", ""); return DataStatus.StopIterationNoBuffer; }
+    if (bodySize > MAX_TABLE_BYTES) {
+      this.accepting = false;
+      sendError(413, `table larger than ${MAX_TABLE_BYTES.toString()} bytes`, "table_too_large", "");
+      return DataStatus.StopIterationNoBuffer;
+    }
     if (!endOfStream) return DataStatus.StopIterationAndBuffer;
     this.accepting = false;
     const r = tables.publish(getBufferBytes(Buffer.HttpRequestBody, 0, bodySize));
     if (r.status == PublishStatus.Ok) {
       sendLocalResponse(204, "infergate_table_accepted", "", [], []);
     } else if (r.status == PublishStatus.Invalid) {
-      log(LogLevel.Warn, "infergate: table push refused: " + r.message);
-      sendError(400, "invalid table: " + r.message, "invalid_table", "");
+      log(LogLevel.Warn, `infergate: table push refused: ${r.message}`);
+      sendError(400, `invalid table: ${r.message}`, "invalid_table", "");
     } else if (r.status == PublishStatus.Stale) {
       // currentGeneration lets the control plane move its clock past ours in one step.
       const body = errorBody(409, r.message, "stale_generation", "");
-      sendLocalResponse(409, "infergate_stale_generation", body.substring(0, body.length - 1) + ",\"currentGeneration\":" + (<i64>r.current).toString() + "}",
-        ["content-type", "x-infergate-generation"], ["application/json", (<i64>r.current).toString()]);
+      sendLocalResponse(
+        409,
+        "infergate_stale_generation",
+        `${body.substring(0, body.length - 1)},"currentGeneration":${(<i64>r.current).toString()}}`,
+        ["content-type", "x-infergate-generation"],
+        ["application/json", (<i64>r.current).toString()],
+      );
     } else {
       sendError(503, r.message, "store_failed", "");
     }

@@ -10,6 +10,15 @@ export function errorType(status: i32): string {
 }
 
 export function errorBody(status: i32, message: string, code: string, param: string): string {
-  return "{\"error\":{\"message\":" + jsonQuote(message) + ",\"type\":\"" + errorType(status) +
-    "\",\"param\":" + (param.length > 0 ? jsonQuote(param) : "null") + ",\"code\":" + jsonQuote(code) + "}}";
+  return (
+    '{"error":{"message":' +
+    jsonQuote(message) +
+    ',"type":"' +
+    errorType(status) +
+    '","param":' +
+    (param.length > 0 ? jsonQuote(param) : "null") +
+    ',"code":' +
+    jsonQuote(code) +
+    "}}"
+  );
 }

@@ -1,32 +1,47 @@
 // The public listener's request lifecycle:
 //   headers -> buffer body -> parse -> resolve model/pool -> [hold in the queue] -> route -> forward.
 // Host calls live here; parsing, routing and queue bookkeeping are pure modules.
-import {
-  log, LogLevel, nowNanos, getHeader, replaceHeader, removeHeader, HeaderMap, getBufferRaw, RawBytes,
-  Buffer, setBufferBytes, sendLocalResponse, setEffectiveContext, continueStream, StreamType, setTickPeriodMs,
-} from "./host/abi";
-import { Stream, Root, HeadersStatus, DataStatus, streamById } from "./host/contexts";
+
 import { PluginConfig } from "./config";
 import { errorBody } from "./errors";
+import {
+  Buffer,
+  continueStream,
+  getBufferRaw,
+  getHeader,
+  HeaderMap,
+  LogLevel,
+  log,
+  nowNanos,
+  RawBytes,
+  removeHeader,
+  replaceHeader,
+  StreamType,
+  sendLocalResponse,
+  setBufferBytes,
+  setEffectiveContext,
+  setTickPeriodMs,
+} from "./host/abi";
+import { DataStatus, HeadersStatus, Root, Stream, streamById } from "./host/contexts";
 import { jsonQuote } from "./json/parser";
-import { parseRequestBytes, ParsedRequest, Endpoint as ApiEndpoint, requestTape } from "./request/openai";
-import { Table, Model, Pool, Strategy, Criticality } from "./table/table";
-import { TableStore } from "./state/table-store";
+import { IndexPrefixMatcher } from "./prefix/index-matcher";
+import { PrefixIndex } from "./prefix/prefix-index";
+import { BlockHasher, hashPrompt } from "./prefix/prompt-blocks";
+import { QueueMetrics } from "./queue/queue-metrics";
+import { QueuedRequest, RequestQueue } from "./queue/request-queue";
+import { Endpoint as ApiEndpoint, ParsedRequest, parseRequestBytes, requestTape } from "./request/openai";
+import { Candidate, RoutingContext } from "./routing/candidate";
+import { ReadyFilter, WholeRequestRoleFilter } from "./routing/filters";
+import { OverloadDetector } from "./routing/overload";
+import { Random } from "./routing/random";
+import { SaturationDetector } from "./routing/saturation";
+import { Scheduler } from "./routing/scheduler";
+import { InFlightScorer, KvCacheScorer, PrefixScorer, QueueScorer } from "./routing/scorers";
 import { InFlightCounters } from "./state/inflight";
 import { QueueLedger } from "./state/queue-ledger";
-import { Candidate, RoutingContext } from "./routing/candidate";
-import { Scheduler } from "./routing/scheduler";
-import { ReadyFilter, WholeRequestRoleFilter } from "./routing/filters";
-import { QueueScorer, KvCacheScorer, InFlightScorer, PrefixScorer } from "./routing/scorers";
-import { OverloadDetector } from "./routing/overload";
-import { SaturationDetector } from "./routing/saturation";
-import { Random } from "./routing/random";
-import { BlockHasher, hashPrompt } from "./prefix/prompt-blocks";
-import { PrefixIndex } from "./prefix/prefix-index";
-import { IndexPrefixMatcher } from "./prefix/index-matcher";
 import { SharedBucketStore } from "./state/shared-buckets";
-import { RequestQueue, QueuedRequest } from "./queue/request-queue";
-import { QueueMetrics } from "./queue/queue-metrics";
+import { TableStore } from "./state/table-store";
+import { Criticality, Model, Pool, Strategy, Table } from "./table/table";
 
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
@@ -46,14 +61,29 @@ let workerId: f64 = 0;
 /** Queue tick: how soon a held request notices freed capacity when no local request completes. */
 const TICK_MS: u32 = 10;
 
-export function sendError(status: i32, message: string, code: string, param: string, extraNames: string[] = [], extraValues: string[] = []): void {
-  const names = ["content-type"]; const values = ["application/json"];
-  for (let i = 0; i < extraNames.length; i++) { names.push(extraNames[i]); values.push(extraValues[i]); }
-  sendLocalResponse(<u32>status, "infergate_" + code, errorBody(status, message, code, param), names, values);
+export function sendError(
+  status: i32,
+  message: string,
+  code: string,
+  param: string,
+  extraNames: string[] = [],
+  extraValues: string[] = [],
+): void {
+  const names = ["content-type"];
+  const values = ["application/json"];
+  for (let i = 0; i < extraNames.length; i++) {
+    names.push(extraNames[i]);
+    values.push(extraValues[i]);
+  }
+  sendLocalResponse(<u32>status, `infergate_${code}`, errorBody(status, message, code, param), names, values);
 }
 
-function strategyName(s: Strategy): string { return s == Strategy.PrefixCache ? "PREFIX_CACHE" : "DEFAULT"; }
-function nowMs(): f64 { return <f64>(nowNanos() / 1000000); }
+function strategyName(s: Strategy): string {
+  return s == Strategy.PrefixCache ? "PREFIX_CACHE" : "DEFAULT";
+}
+function nowMs(): f64 {
+  return <f64>(nowNanos() / 1000000);
+}
 
 /** The DEFAULT pipeline's filters and load scorers; PREFIX_CACHE adds affinity on top. */
 function loadScheduler(c: PluginConfig): Scheduler {
@@ -71,11 +101,18 @@ export class GatewayRoot extends Root {
   prefixScheduler: Scheduler = new Scheduler();
   saturation: SaturationDetector = new SaturationDetector(5, 0.8, 0, 2000);
 
-  configure(text: string): bool { return true; } // set by the dispatcher in index.ts
+  configure(text: string): bool {
+    return true;
+  } // set by the dispatcher in index.ts
 
   applyConfig(c: PluginConfig): void {
     this.config = c;
-    this.saturation = new SaturationDetector(c.saturationQueueDepth, c.saturationKvUsage, c.saturationInFlightLimit, c.saturationStalenessMs);
+    this.saturation = new SaturationDetector(
+      c.saturationQueueDepth,
+      c.saturationKvUsage,
+      c.saturationInFlightLimit,
+      c.saturationStalenessMs,
+    );
     this.scheduler = loadScheduler(c);
     const p = loadScheduler(c);
     p.addScorer(new PrefixScorer(c.weights.prefix));
@@ -83,14 +120,18 @@ export class GatewayRoot extends Root {
     p.matcher = new IndexPrefixMatcher(prefixIndex);
     p.rendezvousTolerance = c.rendezvousTolerance;
     this.prefixScheduler = p;
-    rng.reseed(nowNanos() ^ (<u64>this.id << 32));
-    if (workerId == 0) workerId = <f64>(rng.below(0x7FFFFFFF) + 1);
+    rng.reseed(nowNanos() ^ ((<u64>this.id) << 32));
+    if (workerId == 0) workerId = <f64>(rng.below(0x7fffffff) + 1);
     setTickPeriodMs(TICK_MS);
   }
 
-  newStream(id: u32): Stream { return new GatewayStream(id, this); }
+  newStream(id: u32): Stream {
+    return new GatewayStream(id, this);
+  }
 
-  onTick(): void { this.serviceQueue(); }
+  onTick(): void {
+    this.serviceQueue();
+  }
 
   /**
    * Expires, drops (capacity debt) and dispatches this worker's held requests. Runs from the
@@ -105,11 +146,30 @@ export class GatewayRoot extends Root {
     for (let i = 0; i < pools.length; i++) {
       const poolId = pools[i];
       const pool = table.findPool(poolId);
-      if (pool === null) { this.failAll(poolId, 503, "pool " + poolId + " left the routing table while the request waited", "pool_gone", "pool_gone"); continue; }
+      if (pool === null) {
+        this.failAll(
+          poolId,
+          503,
+          `pool ${poolId} left the routing table while the request waited`,
+          "pool_gone",
+          "pool_gone",
+        );
+        continue;
+      }
       const expired = queue.expiredFor(poolId, now, pool.queueTtlMs);
       for (let k = 0; k < expired.length; k++) {
         metrics.expired.increment(1);
-        this.drop(expired[k], 503, "request waited " + (<i64>(now - expired[k].enqueuedMs)).toString() + " ms in the gateway queue, past the queue TTL of " + (<i64>pool.queueTtlMs).toString() + " ms", "queue_ttl_expired", "ttl_expired");
+        this.drop(
+          expired[k],
+          503,
+          "request waited " +
+            (<i64>(now - expired[k].enqueuedMs)).toString() +
+            " ms in the gateway queue, past the queue TTL of " +
+            (<i64>pool.queueTtlMs).toString() +
+            " ms",
+          "queue_ttl_expired",
+          "ttl_expired",
+        );
       }
       this.payDebt(pool, now);
       // Dispatch in priority order while some pod has room; with queueing turned off, release all.
@@ -118,7 +178,10 @@ export class GatewayRoot extends Root {
         if (next === null) break;
         if (pool.queueEnabled && ledger.read(poolId).topClass() < next!.klass) break; // more critical waits on another worker
         const s = streamById(next!.streamId);
-        if (s === null || !(s instanceof GatewayStream)) { this.forget(next!); continue; }
+        if (s === null || !(s instanceof GatewayStream)) {
+          this.forget(next!);
+          continue;
+        }
         const g = changetype<GatewayStream>(s);
         setEffectiveContext(g.id);
         if (!g.forward(table, pool, true, now)) break;
@@ -132,7 +195,15 @@ export class GatewayRoot extends Root {
   forget(r: QueuedRequest, debtPaid: i32 = 0): void {
     if (queue.remove(r.streamId) === null) return;
     const oldest = queue.oldestFor(r.poolId);
-    ledger.apply(r.poolId, -<f64>r.bytes, -<f64>debtPaid, r.klass, -1, workerId, oldest === null ? -1 : oldest!.enqueuedMs);
+    ledger.apply(
+      r.poolId,
+      -(<f64>r.bytes),
+      -(<f64>debtPaid),
+      r.klass,
+      -1,
+      workerId,
+      oldest === null ? -1 : oldest!.enqueuedMs,
+    );
     metrics.depth.add(-1);
   }
 
@@ -147,7 +218,16 @@ export class GatewayRoot extends Root {
       if (mine === null) return;
       if (mine!.enqueuedMs > st.oldest(now - pool.queueTtlMs - 1000)) return; // an older one is held elsewhere
       metrics.dropped.increment(1);
-      this.drop(mine!, 429, "dropped from the gateway queue: total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes exceeded, oldest requests are discarded first", "queue_capacity_exceeded", "capacity", mine!.bytes);
+      this.drop(
+        mine!,
+        429,
+        "dropped from the gateway queue: total queue capacity of " +
+          (<i64>pool.queueCapacityBytes).toString() +
+          " bytes exceeded, oldest requests are discarded first",
+        "queue_capacity_exceeded",
+        "capacity",
+        mine!.bytes,
+      );
       st = ledger.read(pool.id);
     }
   }
@@ -172,7 +252,16 @@ export class GatewayRoot extends Root {
   /** Enqueues a paused request; on overflow drops the oldest (here, or as debt for other workers). */
   hold(g: GatewayStream, pool: Pool, klass: i32, bytes: i32, now: f64): bool {
     if (<f64>bytes > pool.queueCapacityBytes) {
-      g.replyQueued(429, "request of " + bytes.toString() + " bytes is larger than the total queue capacity of " + (<i64>pool.queueCapacityBytes).toString() + " bytes", "queue_capacity_exceeded", "capacity");
+      g.replyQueued(
+        429,
+        "request of " +
+          bytes.toString() +
+          " bytes is larger than the total queue capacity of " +
+          (<i64>pool.queueCapacityBytes).toString() +
+          " bytes",
+        "queue_capacity_exceeded",
+        "capacity",
+      );
       metrics.dropped.increment(1);
       return false;
     }
@@ -191,13 +280,19 @@ export class GatewayRoot extends Root {
   }
 }
 
-enum Phase { Headers, Body, Queued, Forwarded, Replied }
+enum Phase {
+  Headers,
+  Body,
+  Queued,
+  Forwarded,
+  Replied,
+}
 
 export class GatewayStream extends Stream {
   root: GatewayRoot;
   phase: Phase = Phase.Headers;
   api: ApiEndpoint = ApiEndpoint.ChatCompletions;
-  slot: i32 = -1;          // in-flight slot held by this request, released once in onDone
+  slot: i32 = -1; // in-flight slot held by this request, released once in onDone
   model: string = "";
   target: string = "";
   klass: i32 = 1;
@@ -207,9 +302,19 @@ export class GatewayStream extends Stream {
   t0: u64 = 0;
   queuedAtMs: f64 = -1;
 
-  constructor(id: u32, root: GatewayRoot) { super(id); this.root = root; }
+  constructor(id: u32, root: GatewayRoot) {
+    super(id);
+    this.root = root;
+  }
 
-  private reply(status: i32, message: string, code: string, param: string = "", names: string[] = [], values: string[] = []): void {
+  private reply(
+    status: i32,
+    message: string,
+    code: string,
+    param: string = "",
+    names: string[] = [],
+    values: string[] = [],
+  ): void {
     this.phase = Phase.Replied;
     sendError(status, message, code, param, names, values);
   }
@@ -233,7 +338,7 @@ export class GatewayStream extends Stream {
     if (p == "/v1/chat/completions" || p == "/v1/completions") {
       this.api = p == "/v1/completions" ? ApiEndpoint.Completions : ApiEndpoint.ChatCompletions;
       if (m != "POST") {
-        this.reply(405, "method " + m + " not allowed on " + p + ": use POST", "method_not_allowed", "", ["allow"], ["POST"]);
+        this.reply(405, `method ${m} not allowed on ${p}: use POST`, "method_not_allowed", "", ["allow"], ["POST"]);
         return HeadersStatus.StopIteration;
       }
       if (endOfStream) {
@@ -245,16 +350,30 @@ export class GatewayStream extends Stream {
     }
     if (p == "/health") {
       // vLLM's health path, which OpenAI-compatible tools (guidellm, ...) check before a run.
-      if (m != "GET" && m != "HEAD") { this.reply(405, "method " + m + " not allowed on /health: use GET", "method_not_allowed", "", ["allow"], ["GET"]); return HeadersStatus.StopIteration; }
+      if (m != "GET" && m != "HEAD") {
+        this.reply(405, `method ${m} not allowed on /health: use GET`, "method_not_allowed", "", ["allow"], ["GET"]);
+        return HeadersStatus.StopIteration;
+      }
       this.answerHealth();
       return HeadersStatus.StopIteration;
     }
     if (p == "/v1/models") {
-      if (m != "GET") { this.reply(405, "method " + m + " not allowed on /v1/models: use GET", "method_not_allowed", "", ["allow"], ["GET"]); return HeadersStatus.StopIteration; }
+      if (m != "GET") {
+        this.reply(405, `method ${m} not allowed on /v1/models: use GET`, "method_not_allowed", "", ["allow"], ["GET"]);
+        return HeadersStatus.StopIteration;
+      }
       this.answerModels();
       return HeadersStatus.StopIteration;
     }
-    this.reply(404, "no route for " + m + " " + p + ": infergate serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health", "not_found");
+    this.reply(
+      404,
+      "no route for " +
+        m +
+        " " +
+        p +
+        ": infergate serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
+      "not_found",
+    );
     return HeadersStatus.StopIteration;
   }
 
@@ -262,31 +381,71 @@ export class GatewayStream extends Stream {
   private answerHealth(): void {
     const t = tables.current();
     let ready = 0;
-    if (t !== null) for (let i = 0; i < t.pools.length; i++) for (let j = 0; j < t.pools[i].endpoints.length; j++) if (t.pools[i].endpoints[j].ready) ready++;
+    if (t !== null)
+      for (let i = 0; i < t.pools.length; i++)
+        for (let j = 0; j < t.pools[i].endpoints.length; j++) if (t.pools[i].endpoints[j].ready) ready++;
     if (t === null || ready == 0) {
-      this.reply(503, t === null ? "the gateway has no routing table yet" : "no ready endpoint in any pool", t === null ? "no_table" : "no_ready_endpoint", "", ["retry-after"], ["1"]);
+      this.reply(
+        503,
+        t === null ? "the gateway has no routing table yet" : "no ready endpoint in any pool",
+        t === null ? "no_table" : "no_ready_endpoint",
+        "",
+        ["retry-after"],
+        ["1"],
+      );
       return;
     }
     this.phase = Phase.Replied;
-    sendLocalResponse(200, "infergate_health", "{\"status\":\"ok\",\"readyEndpoints\":" + ready.toString() + "}", ["content-type"], ["application/json"]);
+    sendLocalResponse(
+      200,
+      "infergate_health",
+      `{"status":"ok","readyEndpoints":${ready.toString()}}`,
+      ["content-type"],
+      ["application/json"],
+    );
   }
 
   private answerModels(): void {
     const t = tables.current();
-    if (t === null) { this.reply(503, "the gateway has no routing table yet", "no_table", "", ["retry-after"], ["1"]); return; }
+    if (t === null) {
+      this.reply(503, "the gateway has no routing table yet", "no_table", "", ["retry-after"], ["1"]);
+      return;
+    }
     const parts = new Array<string>();
     for (let i = 0; i < t.models.length; i++) {
-      parts.push("{\"id\":" + jsonQuote(t.models[i].name) + ",\"object\":\"model\",\"created\":" +
-        (<i64>(t.builtAtMs / 1000)).toString() + ",\"owned_by\":\"infergate\",\"root\":" + jsonQuote(t.models[i].name) + "}");
+      parts.push(
+        '{"id":' +
+          jsonQuote(t.models[i].name) +
+          ',"object":"model","created":' +
+          (<i64>(t.builtAtMs / 1000)).toString() +
+          ',"owned_by":"infergate","root":' +
+          jsonQuote(t.models[i].name) +
+          "}",
+      );
     }
     this.phase = Phase.Replied;
-    sendLocalResponse(200, "infergate_models", "{\"object\":\"list\",\"data\":[" + parts.join(",") + "]}", ["content-type"], ["application/json"]);
+    sendLocalResponse(
+      200,
+      "infergate_models",
+      `{"object":"list","data":[${parts.join(",")}]}`,
+      ["content-type"],
+      ["application/json"],
+    );
   }
 
   onRequestBody(bodySize: u32, endOfStream: bool): DataStatus {
-    if (this.phase != Phase.Body) return this.phase == Phase.Forwarded ? DataStatus.Continue : DataStatus.StopIterationNoBuffer;
+    if (this.phase != Phase.Body)
+      return this.phase == Phase.Forwarded ? DataStatus.Continue : DataStatus.StopIterationNoBuffer;
     if (<i64>bodySize > <i64>this.root.config.maxBodyBytes) {
-      this.reply(413, "request body of at least " + bodySize.toString() + " bytes exceeds the limit of " + this.root.config.maxBodyBytes.toString() + " bytes", "body_too_large");
+      this.reply(
+        413,
+        "request body of at least " +
+          bodySize.toString() +
+          " bytes exceeds the limit of " +
+          this.root.config.maxBodyBytes.toString() +
+          " bytes",
+        "body_too_large",
+      );
       return DataStatus.StopIterationNoBuffer;
     }
     if (!endOfStream) return DataStatus.StopIterationAndBuffer;
@@ -294,15 +453,30 @@ export class GatewayStream extends Stream {
     this.raw.free();
     this.raw = getBufferRaw(Buffer.HttpRequestBody, 0, bodySize);
     const req = parseRequestBytes(this.raw.ptr, this.raw.len, this.api);
-    if (req.status != 0) { this.reply(req.status, req.message, "invalid_request", req.param); return DataStatus.StopIterationNoBuffer; }
+    if (req.status != 0) {
+      this.reply(req.status, req.message, "invalid_request", req.param);
+      return DataStatus.StopIterationNoBuffer;
+    }
     const table = tables.currentAt(this.t0);
     if (table === null) {
-      this.reply(503, "the gateway has no routing table yet (is the control plane running?)", "no_table", "", ["retry-after"], ["1"]);
+      this.reply(
+        503,
+        "the gateway has no routing table yet (is the control plane running?)",
+        "no_table",
+        "",
+        ["retry-after"],
+        ["1"],
+      );
       return DataStatus.StopIterationNoBuffer;
     }
     const model = table.findModel(req.model);
     if (model === null) {
-      this.reply(404, "The model `" + req.model + "` does not exist (no InferenceModel has this modelName).", "model_not_found", "model");
+      this.reply(
+        404,
+        `The model \`${req.model}\` does not exist (no InferenceModel has this modelName).`,
+        "model_not_found",
+        "model",
+      );
       return DataStatus.StopIterationNoBuffer;
     }
     this.req = req;
@@ -315,7 +489,12 @@ export class GatewayStream extends Stream {
       if (this.phase == Phase.Replied) return DataStatus.StopIterationNoBuffer; // e.g. no ready endpoint
       if (this.klass == <i32>Criticality.Sheddable) {
         metrics.shed.increment(1);
-        this.replyQueued(429, "all endpoints of pool " + pool.id + " are saturated and model " + req.model + " is Sheddable", "sheddable_rejected", "sheddable");
+        this.replyQueued(
+          429,
+          `all endpoints of pool ${pool.id} are saturated and model ${req.model} is Sheddable`,
+          "sheddable_rejected",
+          "sheddable",
+        );
         return DataStatus.StopIterationNoBuffer;
       }
       if (!this.root.hold(this, pool, this.klass, <i32>bodySize, now)) return DataStatus.StopIterationNoBuffer;
@@ -371,7 +550,14 @@ export class GatewayStream extends Stream {
     if (bounded) {
       this.root.scheduler.filter(ctx);
       if (ctx.candidates.length == 0) {
-        this.reply(503, "no ready endpoint in pool " + pool.id + " for model " + req.model, "no_ready_endpoint", "", ["retry-after"], ["1"]);
+        this.reply(
+          503,
+          `no ready endpoint in pool ${pool.id} for model ${req.model}`,
+          "no_ready_endpoint",
+          "",
+          ["retry-after"],
+          ["1"],
+        );
         return false;
       }
       this.root.saturation.keepUnsaturated(ctx, now - table.builtAtMs);
@@ -392,17 +578,31 @@ export class GatewayStream extends Stream {
       // Capacity check and increment are one atomic step per pod across workers.
       let attempts = 0;
       while (chosen !== null && !inflight.tryAcquire(chosen.endpoint.slot, chosen.inflight)) {
-        if (++attempts >= 4) { chosen = null; break; }
+        if (++attempts >= 4) {
+          chosen = null;
+          break;
+        }
         ctx = this.candidates(table, pool, now);
         this.root.scheduler.filter(ctx);
         this.root.saturation.keepUnsaturated(ctx, now - table.builtAtMs);
-        if (prefix) { ctx.prefixBlocks = hasher.count; ctx.hashes = hasher.hashes; ctx.affinityKey = hasher.count > 0 ? hasher.hashes[0] : 0; }
+        if (prefix) {
+          ctx.prefixBlocks = hasher.count;
+          ctx.hashes = hasher.hashes;
+          ctx.affinityKey = hasher.count > 0 ? hasher.hashes[0] : 0;
+        }
         chosen = ctx.candidates.length > 0 ? scheduler.run(ctx) : null;
       }
       if (chosen === null) return false;
     }
     if (chosen === null) {
-      this.reply(503, "no ready endpoint in pool " + pool.id + " for model " + req.model, "no_ready_endpoint", "", ["retry-after"], ["1"]);
+      this.reply(
+        503,
+        `no ready endpoint in pool ${pool.id} for model ${req.model}`,
+        "no_ready_endpoint",
+        "",
+        ["retry-after"],
+        ["1"],
+      );
       return false;
     }
     const ep = chosen.endpoint;
@@ -427,27 +627,70 @@ export class GatewayStream extends Stream {
       let yielded = "";
       if (ctx.bestMatch > chosen.prefixMatched) {
         let holder: Candidate | null = null;
-        for (let i = 0; i < ctx.candidates.length; i++) if (ctx.candidates[i].prefixMatched == ctx.bestMatch) { holder = ctx.candidates[i]; break; }
-        if (holder !== null) yielded = ",\"affinityPod\":" + jsonQuote(holder.endpoint.name) + ",\"affinityYield\":\"" +
-          (holder.overloadReason == 1 ? "saturated" : holder.overloadReason == 2 ? "balance" : "score") + "\",\"affinityInflight\":" + holder.inflight.toString();
+        for (let i = 0; i < ctx.candidates.length; i++)
+          if (ctx.candidates[i].prefixMatched == ctx.bestMatch) {
+            holder = ctx.candidates[i];
+            break;
+          }
+        if (holder !== null)
+          yielded =
+            ',"affinityPod":' +
+            jsonQuote(holder.endpoint.name) +
+            ',"affinityYield":"' +
+            (holder.overloadReason == 1 ? "saturated" : holder.overloadReason == 2 ? "balance" : "score") +
+            '","affinityInflight":' +
+            holder.inflight.toString();
       }
-      extra = ",\"matchedBlocks\":" + chosen.prefixMatched.toString() + ",\"totalBlocks\":" + ctx.prefixBlocks.toString() +
-        ",\"prefixScore\":" + (Math.round(score * 1000) / 1000).toString() + ",\"bestMatch\":" + ctx.bestMatch.toString() +
-        ",\"recordUs\":" + ((nowNanos() - t1) / 1000).toString() + yielded;
+      extra =
+        ',"matchedBlocks":' +
+        chosen.prefixMatched.toString() +
+        ',"totalBlocks":' +
+        ctx.prefixBlocks.toString() +
+        ',"prefixScore":' +
+        (Math.round(score * 1000) / 1000).toString() +
+        ',"bestMatch":' +
+        ctx.bestMatch.toString() +
+        ',"recordUs":' +
+        ((nowNanos() - t1) / 1000).toString() +
+        yielded;
     }
     if (this.queuedAtMs >= 0) {
       const waited = now - this.queuedAtMs;
       metrics.waitMs.record(<u64>waited);
-      extra += ",\"queueWaitMs\":" + (<i64>waited).toString();
+      extra += `,"queueWaitMs":${(<i64>waited).toString()}`;
     }
     const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
-    log(LogLevel.Info, "Request Handled {\"requestId\":" + jsonQuote(rid === null ? "" : rid!) +
-      ",\"model\":" + jsonQuote(req.model) + ",\"targetModel\":" + jsonQuote(this.target) +
-      ",\"pool\":" + jsonQuote(pool.id) + ",\"pod\":" + jsonQuote(ep.name) + ",\"address\":" + jsonQuote(ep.address) +
-      ",\"strategy\":\"" + strategyName(pool.strategy) + "\",\"criticality\":" + this.klass.toString() +
-      ",\"candidates\":" + total.toString() + ",\"eligible\":" + ctx.candidates.length.toString() +
-      ",\"stream\":" + (req.stream ? "true" : "false") + ",\"loadFresh\":" + (ctx.loadFresh ? "true" : "false") +
-      ",\"decisionUs\":" + decisionUs.toString() + extra + "}");
+    log(
+      LogLevel.Info,
+      'Request Handled {"requestId":' +
+        jsonQuote(rid === null ? "" : rid!) +
+        ',"model":' +
+        jsonQuote(req.model) +
+        ',"targetModel":' +
+        jsonQuote(this.target) +
+        ',"pool":' +
+        jsonQuote(pool.id) +
+        ',"pod":' +
+        jsonQuote(ep.name) +
+        ',"address":' +
+        jsonQuote(ep.address) +
+        ',"strategy":"' +
+        strategyName(pool.strategy) +
+        '","criticality":' +
+        this.klass.toString() +
+        ',"candidates":' +
+        total.toString() +
+        ',"eligible":' +
+        ctx.candidates.length.toString() +
+        ',"stream":' +
+        (req.stream ? "true" : "false") +
+        ',"loadFresh":' +
+        (ctx.loadFresh ? "true" : "false") +
+        ',"decisionUs":' +
+        decisionUs.toString() +
+        extra +
+        "}",
+    );
     this.raw.free(); // Envoy holds the bytes it forwards; our copy is no longer needed
     this.req = null;
     return true;
@@ -468,7 +711,8 @@ export class GatewayStream extends Stream {
 
   /** Replaces the "model" string in the raw body, leaving every other byte as the client sent it. */
   private rewriteModel(start: i32, end: i32, target: string): void {
-    const b = this.raw.ptr, n = this.raw.len;
+    const b = this.raw.ptr,
+      n = this.raw.len;
     const quoted = String.UTF8.encode(jsonQuote(target));
     const out = new ArrayBuffer(n - (end - start) + quoted.byteLength);
     const o = changetype<usize>(out);
@@ -486,7 +730,15 @@ export class GatewayStream extends Stream {
       const removed = queue.remove(this.id);
       if (removed !== null) {
         const oldest = queue.oldestFor(removed.poolId);
-        ledger.apply(removed.poolId, -<f64>removed.bytes, 0, removed.klass, -1, workerId, oldest === null ? -1 : oldest!.enqueuedMs);
+        ledger.apply(
+          removed.poolId,
+          -(<f64>removed.bytes),
+          0,
+          removed.klass,
+          -1,
+          workerId,
+          oldest === null ? -1 : oldest!.enqueuedMs,
+        );
         metrics.depth.add(-1);
         metrics.abandoned.increment(1);
       }

@@ -4,17 +4,26 @@
 // Only the hooks the filter uses are exported: Envoy skips a callback the module does not
 // export, and every call into the VM costs microseconds (response headers/body/trailers, log,
 // metadata and the network-filter hooks would all be no-ops).
-export {
-  proxy_abi_version_0_2_1, proxy_on_context_create, proxy_on_vm_start, proxy_validate_configuration,
-  proxy_on_configure, proxy_on_tick, proxy_on_request_headers, proxy_on_request_body,
-  proxy_on_done, proxy_on_delete,
-} from "./host/contexts";
+
 export { malloc } from "./host/abi";
-import { setRootFactory, Root, Stream } from "./host/contexts";
-import { log, LogLevel } from "./host/abi";
-import { parseConfig, Mode } from "./config";
-import { GatewayRoot } from "./gateway";
+export {
+  proxy_abi_version_0_2_1,
+  proxy_on_configure,
+  proxy_on_context_create,
+  proxy_on_delete,
+  proxy_on_done,
+  proxy_on_request_body,
+  proxy_on_request_headers,
+  proxy_on_tick,
+  proxy_on_vm_start,
+  proxy_validate_configuration,
+} from "./host/contexts";
+
+import { Mode, parseConfig } from "./config";
 import { ControlRoot } from "./control";
+import { GatewayRoot } from "./gateway";
+import { LogLevel, log } from "./host/abi";
+import { Root, Stream, setRootFactory } from "./host/contexts";
 
 /** Decides the root's role from its configuration; the first configure wins the role. */
 class RootSwitch extends Root {
@@ -22,7 +31,7 @@ class RootSwitch extends Root {
   configure(text: string): bool {
     const r = parseConfig(text);
     if (r.config === null) {
-      log(LogLevel.Critical, "infergate: invalid plugin configuration: " + r.error);
+      log(LogLevel.Critical, `infergate: invalid plugin configuration: ${r.error}`);
       return false;
     }
     const c = r.config!;
@@ -37,8 +46,12 @@ class RootSwitch extends Root {
     }
     return true;
   }
-  newStream(id: u32): Stream { return this.inner!.newStream(id); }
-  onTick(): void { if (this.inner !== null) this.inner!.onTick(); }
+  newStream(id: u32): Stream {
+    return this.inner!.newStream(id);
+  }
+  onTick(): void {
+    if (this.inner !== null) this.inner!.onTick();
+  }
 }
 
 setRootFactory((id: u32): Root => new RootSwitch(id));

@@ -6,8 +6,9 @@
 //   closed loop: `concurrency` workers, each sending its next request when the last one finished.
 // TTFT on streams is the time to the first SSE chunk carrying generated text (the first chunk of a
 // chat stream only announces the role); e2e is to the last byte.
-import http from "node:http";
+
 import { readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { generateWorkload, type WorkloadRequest, type WorkloadSpec } from "./workloads.js";
 
 export interface LoadJob {
@@ -59,7 +60,13 @@ export interface LoadOutput {
 }
 
 function parseUsage(text: string): { prompt: number | null; cached: number | null; completion: number | null } {
-  const last = (re: RegExp) => { let m: RegExpExecArray | null; let v: number | null = null; re.lastIndex = 0; while ((m = re.exec(text)) !== null) v = Number(m[1]); return v; };
+  const last = (re: RegExp) => {
+    let m: RegExpExecArray | null;
+    let v: number | null = null;
+    re.lastIndex = 0;
+    while ((m = re.exec(text)) !== null) v = Number(m[1]);
+    return v;
+  };
   return {
     prompt: last(/"prompt_tokens":(\d+)/g),
     cached: last(/"cached_tokens":(\d+)/g),
@@ -69,37 +76,79 @@ function parseUsage(text: string): { prompt: number | null; cached: number | nul
 
 const CONTENT_RE = /"(?:content|text)":"[^"]/;
 
-function send(agent: http.Agent, base: URL, r: WorkloadRequest, stream: boolean, timeoutMs: number): Promise<Omit<LoadRecord, "i" | "atMs" | "lateMs" | "warmup">> {
+function send(
+  agent: http.Agent,
+  base: URL,
+  r: WorkloadRequest,
+  stream: boolean,
+  timeoutMs: number,
+): Promise<Omit<LoadRecord, "i" | "atMs" | "lateMs" | "warmup">> {
   const body = JSON.stringify(stream ? { ...r.body, stream: true, stream_options: { include_usage: true } } : r.body);
   return new Promise((resolve) => {
     const t0 = performance.now();
     let ttft: number | null = null;
     let done = false;
-    const finish = (x: Omit<LoadRecord, "i" | "atMs" | "lateMs" | "warmup">) => { if (!done) { done = true; clearTimeout(timer); resolve(x); } };
-    const fail = (msg: string, status = 0) => finish({ status, error: msg, ttftMs: null, e2eMs: performance.now() - t0, promptTokens: null, cachedTokens: null, completionTokens: null, criticality: r.criticality, conversation: r.conversation });
-    const req = http.request({
-      host: base.hostname, port: base.port, path: r.path, method: "POST", agent,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-request-id": `bench-${r.i}` },
-    }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        if (ttft === null && stream && res.statusCode === 200 && CONTENT_RE.test(c)) ttft = performance.now() - t0;
-        text += c;
+    const finish = (x: Omit<LoadRecord, "i" | "atMs" | "lateMs" | "warmup">) => {
+      if (!done) {
+        done = true;
+        clearTimeout(timer);
+        resolve(x);
+      }
+    };
+    const fail = (msg: string, status = 0) =>
+      finish({
+        status,
+        error: msg,
+        ttftMs: null,
+        e2eMs: performance.now() - t0,
+        promptTokens: null,
+        cachedTokens: null,
+        completionTokens: null,
+        criticality: r.criticality,
+        conversation: r.conversation,
       });
-      res.on("end", () => {
-        const e2e = performance.now() - t0;
-        const status = res.statusCode ?? 0;
-        const u = parseUsage(text);
-        finish({
-          status, ...(status >= 400 ? { error: `HTTP ${status}: ${text.slice(0, 200)}` } : {}),
-          ttftMs: stream ? ttft : (status === 200 ? e2e : null), e2eMs: e2e,
-          promptTokens: u.prompt, cachedTokens: u.cached, completionTokens: u.completion, criticality: r.criticality, conversation: r.conversation,
+    const req = http.request(
+      {
+        host: base.hostname,
+        port: base.port,
+        path: r.path,
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          "x-request-id": `bench-${r.i}`,
+        },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          if (ttft === null && stream && res.statusCode === 200 && CONTENT_RE.test(c)) ttft = performance.now() - t0;
+          text += c;
         });
-      });
-      res.on("error", (e) => fail(e.message, res.statusCode ?? 0));
-    });
-    const timer = setTimeout(() => { req.destroy(new Error(`timeout after ${timeoutMs} ms`)); }, timeoutMs);
+        res.on("end", () => {
+          const e2e = performance.now() - t0;
+          const status = res.statusCode ?? 0;
+          const u = parseUsage(text);
+          finish({
+            status,
+            ...(status >= 400 ? { error: `HTTP ${status}: ${text.slice(0, 200)}` } : {}),
+            ttftMs: stream ? ttft : status === 200 ? e2e : null,
+            e2eMs: e2e,
+            promptTokens: u.prompt,
+            cachedTokens: u.cached,
+            completionTokens: u.completion,
+            criticality: r.criticality,
+            conversation: r.conversation,
+          });
+        });
+        res.on("error", (e) => fail(e.message, res.statusCode ?? 0));
+      },
+    );
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`timeout after ${timeoutMs} ms`));
+    }, timeoutMs);
     req.on("error", (e) => fail(e.message));
     req.end(body);
   });
@@ -108,7 +157,10 @@ function send(agent: http.Agent, base: URL, r: WorkloadRequest, stream: boolean,
 export async function runJob(job: LoadJob): Promise<LoadOutput> {
   const base = new URL(job.url);
   const w = generateWorkload(job.workload);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: job.mode === "closed" ? (job.concurrency ?? 1) : Infinity });
+  const agent = new http.Agent({
+    keepAlive: true,
+    maxSockets: job.mode === "closed" ? (job.concurrency ?? 1) : Infinity,
+  });
   const records: LoadRecord[] = [];
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
@@ -118,7 +170,11 @@ export async function runJob(job: LoadJob): Promise<LoadOutput> {
       const wait = r.atMs - (performance.now() - t0);
       if (wait > 1) await new Promise((res) => setTimeout(res, wait));
       const late = Math.max(0, performance.now() - t0 - r.atMs);
-      inflight.push(send(agent, base, r, job.stream, job.timeoutMs).then((x) => { records.push({ i: r.i, atMs: r.atMs, lateMs: late, warmup: r.atMs < job.warmupMs, ...x }); }));
+      inflight.push(
+        send(agent, base, r, job.stream, job.timeoutMs).then((x) => {
+          records.push({ i: r.i, atMs: r.atMs, lateMs: late, warmup: r.atMs < job.warmupMs, ...x });
+        }),
+      );
     }
     await Promise.all(inflight);
   } else {
@@ -141,19 +197,39 @@ export async function runJob(job: LoadJob): Promise<LoadOutput> {
   const elapsedMs = performance.now() - t0;
   records.sort((a, b) => a.i - b.i);
   return {
-    label: job.label, job, startedAt, elapsedMs, measuredMs: Math.max(1, elapsedMs - job.warmupMs),
-    requests: records.length, records, node: process.version, pid: process.pid,
+    label: job.label,
+    job,
+    startedAt,
+    elapsedMs,
+    measuredMs: Math.max(1, elapsedMs - job.warmupMs),
+    requests: records.length,
+    records,
+    node: process.version,
+    pid: process.pid,
   };
 }
 
-const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/").split("/").slice(-2).join("/"));
+const isMain =
+  process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/").split("/").slice(-2).join("/"));
 if (isMain) {
   const [jobPath, outPath] = process.argv.slice(2);
-  if (!jobPath || !outPath) { console.error("usage: loadgen-process.js JOB.json OUT.json"); process.exit(2); }
+  if (!jobPath || !outPath) {
+    console.error("usage: loadgen-process.js JOB.json OUT.json");
+    process.exit(2);
+  }
   const job = JSON.parse(readFileSync(jobPath, "utf8")) as LoadJob;
-  runJob(job).then((out) => {
-    writeFileSync(outPath, JSON.stringify(out));
-    process.stdout.write(JSON.stringify({ ok: true, label: out.label, requests: out.requests, elapsedMs: Math.round(out.elapsedMs) }) + "\n");
-    process.exit(0);
-  }, (e) => { console.error(e); process.exit(1); });
+  runJob(job).then(
+    (out) => {
+      writeFileSync(outPath, JSON.stringify(out));
+      process.stdout.write(
+        JSON.stringify({ ok: true, label: out.label, requests: out.requests, elapsedMs: Math.round(out.elapsedMs) }) +
+          "\n",
+      );
+      process.exit(0);
+    },
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }

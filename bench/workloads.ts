@@ -15,8 +15,9 @@
 //   This assumes an unbounded cache and a router that always finds the pod holding the prefix, with
 //   no load constraint: an upper bound no real router reaches exactly (a pod's KV cache is finite,
 //   and a request that arrives while its prefix is still being prefilled elsewhere cannot hit).
-import { encode, fnv1a32, outputText, renderChat, type ChatMessage } from "../test/sim/tokens.js";
+
 import { makeRng } from "../test/sim/faults.js";
+import { type ChatMessage, encode, fnv1a32, outputText, renderChat } from "../test/sim/tokens.js";
 
 export const SEED_MODEL = "/models/Qwen3-32B";
 export const BLOCK_SIZE = 16;
@@ -24,13 +25,16 @@ export const BLOCK_SIZE = 16;
 export type WorkloadSpec =
   | { kind: "tiny"; seed: number; requests: number }
   | {
-      kind: "shared-prefix"; seed: number;
+      kind: "shared-prefix";
+      seed: number;
       /** distinct system prompts, each ~systemTokens tokens */
-      systemPrompts: number; systemTokens: number;
+      systemPrompts: number;
+      systemTokens: number;
       /** conversations per system prompt (users) */
       usersPerPrompt: number;
       /** turns per conversation: uniform in [minTurns, maxTurns] */
-      minTurns: number; maxTurns: number;
+      minTurns: number;
+      maxTurns: number;
       /** words in each user message */
       userWords: number;
       /** output tokens per answer */
@@ -43,17 +47,29 @@ export type WorkloadSpec =
       durationMs: number;
     }
   | {
-      kind: "no-sharing"; seed: number;
-      promptTokens: number; maxTokens: number; rate: number; durationMs: number;
+      kind: "no-sharing";
+      seed: number;
+      promptTokens: number;
+      maxTokens: number;
+      rate: number;
+      durationMs: number;
     }
   | {
       /** closed-loop prompts of a given size: one of `prefixes` shared halves + a unique half */
-      kind: "sized"; seed: number; requests: number; promptBytes: number; prefixes: number;
+      kind: "sized";
+      seed: number;
+      requests: number;
+      promptBytes: number;
+      prefixes: number;
     }
   | {
-      kind: "burst"; seed: number;
+      kind: "burst";
+      seed: number;
       /** request rate (req/s) during the burst, Poisson */
-      rate: number; durationMs: number; promptWords: number; maxTokens: number;
+      rate: number;
+      durationMs: number;
+      promptWords: number;
+      maxTokens: number;
       /** model name per criticality class and its share of requests */
       classes: { model: string; criticality: string; share: number }[];
     };
@@ -63,7 +79,14 @@ export interface WorkloadRequest {
   /** arrival time, ms from the start of the run (open loop); 0 for closed-loop workloads */
   atMs: number;
   path: "/v1/chat/completions";
-  body: { model: string; messages: ChatMessage[]; max_tokens: number; stream?: boolean; stream_options?: { include_usage: boolean }; temperature: number };
+  body: {
+    model: string;
+    messages: ChatMessage[];
+    max_tokens: number;
+    stream?: boolean;
+    stream_options?: { include_usage: boolean };
+    temperature: number;
+  };
   /** prompt tokens by the simulator's approximation (chat template included) */
   promptTokens: number;
   conversation?: number;
@@ -71,7 +94,10 @@ export interface WorkloadRequest {
   criticality?: string;
 }
 
-export interface Workload { spec: WorkloadSpec; requests: WorkloadRequest[] }
+export interface Workload {
+  spec: WorkloadSpec;
+  requests: WorkloadRequest[];
+}
 
 /** mulberry32: small, fast, good enough for workloads; deterministic per seed. */
 /** Seeded mulberry32, the simulator's own (test/sim/faults.ts): one PRNG for workloads and faults. */
@@ -80,7 +106,10 @@ export const prng = makeRng;
 const exp = (rnd: () => number, mean: number) => -Math.log(1 - rnd()) * mean;
 
 // Words of at most 5 ASCII letters: each " word" is exactly one simulator token.
-const WORDS = ("the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part over new sound take only little work know place year live me back give most very after thing our just name good sent man think say great where help thro much line right too mean old any same tell boy follow came want show also around form three small set put end does anoth well large must big even such becau turn here why ask went men read need land diffe home us move try kind hand pictu again chang off play spell air away animal house point page lett mother answ found study still learn should world high every near add food betw own below count tree never start city earth eye light thoug head under story saw left few while along might close somet seem next hard open examp begin life alway those both paper toget got group often run impor until child side feet car mile night walk white sea began grow took river four carry state once book hear stop witho second later miss idea enoug eat face watch far india real almost let above girl somet mount cut young talk soon list song being leave famil").split(" ");
+const WORDS =
+  "the of and to in is you that it he was for on are as with his they at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part over new sound take only little work know place year live me back give most very after thing our just name good sent man think say great where help thro much line right too mean old any same tell boy follow came want show also around form three small set put end does anoth well large must big even such becau turn here why ask went men read need land diffe home us move try kind hand pictu again chang off play spell air away animal house point page lett mother answ found study still learn should world high every near add food betw own below count tree never start city earth eye light thoug head under story saw left few while along might close somet seem next hard open examp begin life alway those both paper toget got group often run impor until child side feet car mile night walk white sea began grow took river four carry state once book hear stop witho second later miss idea enoug eat face watch far india real almost let above girl somet mount cut young talk soon list song being leave famil".split(
+    " ",
+  );
 
 function words(rnd: () => number, n: number): string {
   const out = new Array<string>(n);
@@ -90,16 +119,26 @@ function words(rnd: () => number, n: number): string {
 
 /** A ~n-token system prompt (one token per word, plus a few for punctuation). */
 function systemPrompt(rnd: () => number, id: number, tokens: number): string {
-  return `You are assistant number ${id}. Follow these rules.\n` + words(rnd, Math.max(1, tokens - 12)) + ".";
+  return `You are assistant number ${id}. Follow these rules.\n${words(rnd, Math.max(1, tokens - 12))}.`;
 }
 
 const chatTokens = (messages: ChatMessage[]) => encode(renderChat(messages)).length;
 
-function req(i: number, atMs: number, model: string, messages: ChatMessage[], maxTokens: number, extra: Partial<WorkloadRequest> = {}): WorkloadRequest {
+function req(
+  i: number,
+  atMs: number,
+  model: string,
+  messages: ChatMessage[],
+  maxTokens: number,
+  extra: Partial<WorkloadRequest> = {},
+): WorkloadRequest {
   return {
-    i, atMs, path: "/v1/chat/completions",
+    i,
+    atMs,
+    path: "/v1/chat/completions",
     body: { model, messages: messages.map((m) => ({ ...m })), max_tokens: maxTokens, temperature: 0 },
-    promptTokens: chatTokens(messages), ...extra,
+    promptTokens: chatTokens(messages),
+    ...extra,
   };
 }
 
@@ -108,7 +147,8 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
   const requests: WorkloadRequest[] = [];
   switch (spec.kind) {
     case "tiny": {
-      for (let i = 0; i < spec.requests; i++) requests.push(req(i, 0, SEED_MODEL, [{ role: "user", content: `hi ${i}` }], 1));
+      for (let i = 0; i < spec.requests; i++)
+        requests.push(req(i, 0, SEED_MODEL, [{ role: "user", content: `hi ${i}` }], 1));
       break;
     }
     case "shared-prefix": {
@@ -119,7 +159,10 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
       const convRate = spec.rate / meanTurns;
       // Conversation order: interleave prompts so every prompt is in use early.
       const order = Array.from({ length: convs }, (_, c) => c);
-      for (let k = order.length - 1; k > 0; k--) { const j = Math.floor(rnd() * (k + 1)); [order[k], order[j]] = [order[j], order[k]]; }
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = Math.floor(rnd() * (k + 1));
+        [order[k], order[j]] = [order[j], order[k]];
+      }
       // Starts begin one mean conversation length before 0 so the arrival process is already stationary
       // at t = 0 (turns scheduled before 0 are dropped; later turns of those conversations stay).
       let t = -meanTurns * (1500 + spec.thinkMs);
@@ -134,7 +177,7 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
         for (let turn = 0; turn < turns; turn++) {
           if (at > spec.durationMs) break;
           const skip = at < 0;
-          msgs.push({ role: "user", content: `User ${c} turn ${turn}: ` + words(rnd, spec.userWords) + "?" });
+          msgs.push({ role: "user", content: `User ${c} turn ${turn}: ${words(rnd, spec.userWords)}?` });
           const r = req(0, at, SEED_MODEL, msgs, spec.maxTokens, { conversation: c, turn });
           if (!skip) pending.push({ atMs: at, r });
           // The simulator's answer is deterministic (test/sim/tokens.ts outputText), so the next
@@ -152,17 +195,29 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
       for (let i = 0; ; i++) {
         t += exp(rnd, 1000 / spec.rate);
         if (t > spec.durationMs) break;
-        const m: ChatMessage[] = [{ role: "user", content: `Request ${i} ${rnd().toString(36).slice(2)}: ` + words(rnd, spec.promptTokens - 20) }];
+        const m: ChatMessage[] = [
+          {
+            role: "user",
+            content: `Request ${i} ${rnd().toString(36).slice(2)}: ${words(rnd, spec.promptTokens - 20)}`,
+          },
+        ];
         requests.push(req(i, Math.round(t), SEED_MODEL, m, spec.maxTokens));
       }
       break;
     }
     case "sized": {
-      const text = (n: number) => { let x = ""; while (x.length < n) x += " " + words(rnd, 64); return x.slice(0, n); };
+      const text = (n: number) => {
+        let x = "";
+        while (x.length < n) x += ` ${words(rnd, 64)}`;
+        return x.slice(0, n);
+      };
       const half = Math.floor(spec.promptBytes / 2);
       const shared = Array.from({ length: spec.prefixes }, () => text(half));
       for (let i = 0; i < spec.requests; i++) {
-        const m: ChatMessage[] = [{ role: "system", content: shared[i % spec.prefixes] }, { role: "user", content: `q${i}` + text(spec.promptBytes - half - 8) }];
+        const m: ChatMessage[] = [
+          { role: "system", content: shared[i % spec.prefixes] },
+          { role: "user", content: `q${i}${text(spec.promptBytes - half - 8)}` },
+        ];
         requests.push(req(i, 0, SEED_MODEL, m, 1));
       }
       break;
@@ -175,8 +230,14 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
         if (t > spec.durationMs) break;
         let x = rnd() * total;
         let cls = spec.classes[spec.classes.length - 1];
-        for (const c of spec.classes) { if (x < c.share) { cls = c; break; } x -= c.share; }
-        const m: ChatMessage[] = [{ role: "user", content: `Burst ${i}: ` + words(rnd, spec.promptWords) }];
+        for (const c of spec.classes) {
+          if (x < c.share) {
+            cls = c;
+            break;
+          }
+          x -= c.share;
+        }
+        const m: ChatMessage[] = [{ role: "user", content: `Burst ${i}: ${words(rnd, spec.promptWords)}` }];
         requests.push(req(i, Math.round(t), cls.model, m, spec.maxTokens, { criticality: cls.criticality }));
       }
       break;
@@ -189,7 +250,8 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
 export function blockChain(r: WorkloadRequest, blockSize = BLOCK_SIZE): string[] {
   const ids = encode(renderChat(r.body.messages));
   const out: string[] = [];
-  let h1 = 0x811c9dc5, h2 = 0x1234567;
+  let h1 = 0x811c9dc5,
+    h2 = 0x1234567;
   for (let b = 0; (b + 1) * blockSize <= ids.length; b++) {
     for (let k = b * blockSize; k < (b + 1) * blockSize; k++) {
       h1 = fnv1a32(String(ids[k]), h1);
@@ -212,7 +274,8 @@ export interface OracleResult {
 /** The oracle hit rate defined at the top of this file. */
 export function oracleHitRate(w: Workload, blockSize = BLOCK_SIZE): OracleResult {
   const seen = new Set<string>();
-  let prompt = 0, hit = 0;
+  let prompt = 0,
+    hit = 0;
   const ordered = [...w.requests].sort((a, b) => a.atMs - b.atMs || a.i - b.i);
   for (const r of ordered) {
     const chain = blockChain(r, blockSize);
@@ -224,5 +287,11 @@ export function oracleHitRate(w: Workload, blockSize = BLOCK_SIZE): OracleResult
     prompt += r.promptTokens;
     for (const h of chain) seen.add(h);
   }
-  return { hitRate: prompt ? hit / prompt : 0, promptTokens: prompt, hitTokens: hit, requests: w.requests.length, blockSize };
+  return {
+    hitRate: prompt ? hit / prompt : 0,
+    promptTokens: prompt,
+    hitTokens: hit,
+    requests: w.requests.length,
+    blockSize,
+  };
 }

@@ -28,7 +28,11 @@ function send(res: ServerResponse, status: number, body: string, type = "applica
   res.end(body);
 }
 
-export async function startApi(listen: { host: string; port: number }, h: ApiHandlers, logger: Logger): Promise<ApiServer> {
+export async function startApi(
+  listen: { host: string; port: number },
+  h: ApiHandlers,
+  logger: Logger,
+): Promise<ApiServer> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, JSON.stringify({ error: "only GET" }));
@@ -46,12 +50,21 @@ export async function startApi(listen: { host: string; port: number }, h: ApiHan
         }
         case "/debug/table": {
           const t = h.table();
-          return t ? send(res, 200, JSON.stringify(t, null, 2)) : send(res, 404, JSON.stringify({ error: "no table built yet" }));
+          return t
+            ? send(res, 200, JSON.stringify(t, null, 2))
+            : send(res, 404, JSON.stringify({ error: "no table built yet" }));
         }
         case "/debug/model":
           return send(res, 200, JSON.stringify(h.model(), null, 2));
         default:
-          return send(res, 404, JSON.stringify({ error: `no route ${path}`, routes: ["/healthz", "/readyz", "/metrics", "/debug/table", "/debug/model"] }));
+          return send(
+            res,
+            404,
+            JSON.stringify({
+              error: `no route ${path}`,
+              routes: ["/healthz", "/readyz", "/metrics", "/debug/table", "/debug/model"],
+            }),
+          );
       }
     })().catch((e) => {
       logger.error("api handler failed", { path, error: e });
@@ -61,13 +74,20 @@ export async function startApi(listen: { host: string; port: number }, h: ApiHan
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(listen.port, listen.host, () => { server.off("error", reject); resolve(); });
+    server.listen(listen.port, listen.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const a = server.address() as AddressInfo;
   const address = a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   return {
     server,
     address,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

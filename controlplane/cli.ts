@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { DEFAULTS, type ControlPlaneOptions } from "./control-plane.js";
+import { type ControlPlaneOptions, DEFAULTS } from "./control-plane.js";
 import { parseDurationMs } from "./model/duration.js";
 
 export const USAGE = `usage: node build/js/controlplane/main.js (--source file --file FLEET.yaml | --source kubernetes [--kubeconfig PATH]) \\
@@ -47,7 +47,8 @@ function duration(flag: string, v: string | undefined): number | undefined {
 
 function count(flag: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--${flag} ${JSON.stringify(v)}: must be a positive integer`);
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new UsageError(`--${flag} ${JSON.stringify(v)}: must be a positive integer`);
   return Number(v);
 }
 
@@ -90,27 +91,34 @@ export function parseCli(argv: string[]): CliResult {
   }
   if (values.help) throw new UsageError("");
   const source = values.source ?? "file";
-  if (source !== "file" && source !== "kubernetes") throw new UsageError(`--source ${JSON.stringify(source)}: must be "file" or "kubernetes"`);
+  if (source !== "file" && source !== "kubernetes")
+    throw new UsageError(`--source ${JSON.stringify(source)}: must be "file" or "kubernetes"`);
   if (source === "file") {
     if (!values.file) throw new UsageError("--file is required with --source file");
-    for (const f of ["kubeconfig", "all-namespaces", "resync"] as const) if (values[f] !== undefined) throw new UsageError(`--${f} applies to --source kubernetes only`);
+    for (const f of ["kubeconfig", "all-namespaces", "resync"] as const)
+      if (values[f] !== undefined) throw new UsageError(`--${f} applies to --source kubernetes only`);
   } else {
     if (values.file !== undefined) throw new UsageError("--file applies to --source file only");
-    if (values["all-namespaces"] && values.namespace !== undefined) throw new UsageError("give --namespace or --all-namespaces, not both");
+    if (values["all-namespaces"] && values.namespace !== undefined)
+      throw new UsageError("give --namespace or --all-namespaces, not both");
   }
-  if (values.token !== undefined && values["token-file"] !== undefined) throw new UsageError("give --token or --token-file, not both");
+  if (values.token !== undefined && values["token-file"] !== undefined)
+    throw new UsageError("give --token or --token-file, not both");
   let token = values.token;
   if (values["token-file"] !== undefined) {
     try {
       token = readFileSync(values["token-file"], "utf8").trim();
     } catch (e) {
-      throw new UsageError(`--token-file ${values["token-file"]}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+      throw new UsageError(
+        `--token-file ${values["token-file"]}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      );
     }
     if (!token) throw new UsageError(`--token-file ${values["token-file"]}: the file is empty`);
   }
   if (!token) throw new UsageError("a token is required: --token TOKEN or --token-file PATH");
   const logLevel = (values["log-level"] ?? "info") as CliResult["logLevel"];
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`--log-level ${logLevel}: must be debug, info, warn or error`);
+  if (!["debug", "info", "warn", "error"].includes(logLevel))
+    throw new UsageError(`--log-level ${logLevel}: must be debug, info, warn or error`);
   return {
     logLevel,
     options: {

@@ -1,7 +1,8 @@
 // Wires the parts together: source → model store → scrape loop → table builder → pusher, plus the
 // HTTP API. startControlPlane() is what main.ts runs and what tests and scripts/up.ts call in-process.
 
-import { startApi, type ApiServer } from "./api.js";
+import { KubeConfig } from "@kubernetes/client-node";
+import { type ApiServer, startApi } from "./api.js";
 import { createLogger, type Logger } from "./log.js";
 import { ControlPlaneMetrics } from "./metrics.js";
 import { ModelStore } from "./model/store.js";
@@ -9,7 +10,6 @@ import type { Problem } from "./model/types.js";
 import { ScrapeLoop, type ScrapeTarget } from "./scrapers/scrape-loop.js";
 import { FileSource } from "./sources/file.js";
 import { KubernetesSource } from "./sources/kubernetes.js";
-import { KubeConfig } from "@kubernetes/client-node";
 import { TableBuilder } from "./table/builder.js";
 import { TablePusher } from "./table/pusher.js";
 import type { Table } from "./table/schema.js";
@@ -89,13 +89,19 @@ export function loadKubeConfig(path?: string): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error(`kubeconfig${path ? ` ${path}` : ""}: no current cluster (give --kubeconfig, set KUBECONFIG, or run inside a cluster)`);
+  if (!kc.getCurrentCluster())
+    throw new Error(
+      `kubeconfig${path ? ` ${path}` : ""}: no current cluster (give --kubeconfig, set KUBECONFIG, or run inside a cluster)`,
+    );
   return kc;
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:]*):(\d+)$/.exec(listen);
-  if (!m) throw new Error(`--listen ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 127.0.0.1:9090 (port 0 picks a free one)`);
+  if (!m)
+    throw new Error(
+      `--listen ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 127.0.0.1:9090 (port 0 picks a free one)`,
+    );
   const port = Number(m[2]);
   if (port > 65535) throw new Error(`--listen ${listen}: port must be 0..65535`);
   return { host: m[1] || "127.0.0.1", port };
@@ -103,11 +109,14 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = opts.logger ?? createLogger({ component: "controlplane" });
-  if (opts.source !== "file" && opts.source !== "kubernetes") throw new Error(`--source ${String(opts.source)}: must be "file" or "kubernetes"`);
+  if (opts.source !== "file" && opts.source !== "kubernetes")
+    throw new Error(`--source ${String(opts.source)}: must be "file" or "kubernetes"`);
   if (opts.source === "file" && !opts.file) throw new Error("--file is required with --source file");
-  if (!opts.token) throw new Error("a bearer token is required (--token or --token-file): the filter refuses unauthenticated tables");
+  if (!opts.token)
+    throw new Error("a bearer token is required (--token or --token-file): the filter refuses unauthenticated tables");
   const listen = parseListen(opts.listen ?? DEFAULTS.listen);
-  if (opts.envoyControl.length === 0) logger.warn("no --envoy-control target: tables are built but not pushed; /readyz stays 503");
+  if (opts.envoyControl.length === 0)
+    logger.warn("no --envoy-control target: tables are built but not pushed; /readyz stays 503");
 
   const metrics = new ControlPlaneMetrics();
   const store = new ModelStore({ defaultNamespace: opts.namespace ?? DEFAULTS.namespace });
@@ -164,7 +173,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const syncTargets = () => {
     const targets = new Map<string, ScrapeTarget>();
     for (const p of store.resolved().pools) {
-      for (const e of p.endpoints) if (!targets.has(e.address)) targets.set(e.address, { address: e.address, runtime: p.runtime });
+      for (const e of p.endpoints)
+        if (!targets.has(e.address)) targets.set(e.address, { address: e.address, runtime: p.runtime });
     }
     scrapes.setTargets([...targets.values()]);
   };
@@ -178,7 +188,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let fileSource: FileSource | null = null;
   let kubeSource: KubernetesSource | null = null;
   if (opts.source === "file") {
-    fileSource = new FileSource({ path: opts.file!, store, logger, pollIntervalMs: opts.filePollIntervalMs ?? DEFAULTS.filePollIntervalMs });
+    fileSource = new FileSource({
+      path: opts.file!,
+      store,
+      logger,
+      pollIntervalMs: opts.filePollIntervalMs ?? DEFAULTS.filePollIntervalMs,
+    });
     await fileSource.start(); // throws on a missing or broken file: there is no last good model to keep
   } else {
     const kubeConfig = opts.kubeConfig ?? loadKubeConfig(opts.kubeconfigPath);
@@ -186,7 +201,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       kubeConfig,
       store,
       logger,
-      namespace: opts.allNamespaces ? null : opts.namespace ?? DEFAULTS.namespace,
+      namespace: opts.allNamespaces ? null : (opts.namespace ?? DEFAULTS.namespace),
       resyncMs: opts.resyncMs ?? DEFAULTS.resyncMs,
       backoffMinMs: opts.kubeBackoffMinMs,
       backoffMaxMs: opts.kubeBackoffMaxMs,
@@ -217,19 +232,30 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   await scrapes.scrapeAll();
   let api: ApiServer;
   try {
-    api = await startApi(listen, {
-      ready: () => ({ ready: pusher!.anyAccepted(), detail: { targets: pusher!.targets() } }),
-      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      table: () => builder.last(),
-      model: () => ({
-        problems: store.resolved().problems,
-        file: fileSource?.status ?? null,
-        kubernetes: kubeSource?.status() ?? null,
-        pools: store.resolved().pools.map((p) => ({ id: p.id, runtime: p.runtime, strategy: p.strategy, eppOverlay: p.eppOverlay, extensionRef: p.spec.extensionRef, endpoints: p.endpoints.length })),
-        scrapes: scrapes.states(),
-        targets: pusher!.targets(),
-      }),
-    }, logger);
+    api = await startApi(
+      listen,
+      {
+        ready: () => ({ ready: pusher!.anyAccepted(), detail: { targets: pusher!.targets() } }),
+        metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+        table: () => builder.last(),
+        model: () => ({
+          problems: store.resolved().problems,
+          file: fileSource?.status ?? null,
+          kubernetes: kubeSource?.status() ?? null,
+          pools: store.resolved().pools.map((p) => ({
+            id: p.id,
+            runtime: p.runtime,
+            strategy: p.strategy,
+            eppOverlay: p.eppOverlay,
+            extensionRef: p.spec.extensionRef,
+            endpoints: p.endpoints.length,
+          })),
+          scrapes: scrapes.states(),
+          targets: pusher!.targets(),
+        }),
+      },
+      logger,
+    );
   } catch (e) {
     await stopSources();
     scrapes.stop();
@@ -239,7 +265,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   refresh(true);
   scrapes.start();
   pusher.start();
-  logger.info("control plane started", { api: api.address, targets: opts.envoyControl, ...(fileSource ? { file: fileSource.path } : { kubernetes: kubeSource!.server, namespace: opts.allNamespaces ? "(all)" : opts.namespace ?? DEFAULTS.namespace }) });
+  logger.info("control plane started", {
+    api: api.address,
+    targets: opts.envoyControl,
+    ...(fileSource
+      ? { file: fileSource.path }
+      : {
+          kubernetes: kubeSource!.server,
+          namespace: opts.allNamespaces ? "(all)" : (opts.namespace ?? DEFAULTS.namespace),
+        }),
+  });
 
   return {
     address: api.address,

@@ -12,9 +12,11 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(opts: { level?: LogLevel; component?: string; write?: (line: string) => void } = {}): Logger {
+export function createLogger(
+  opts: { level?: LogLevel; component?: string; write?: (line: string) => void } = {},
+): Logger {
   const min = ORDER[opts.level ?? "info"];
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < min) return;
     const rec: Record<string, unknown> = { ts: new Date().toISOString(), level, msg };
@@ -31,8 +33,12 @@ export function createLogger(opts: { level?: LogLevel; component?: string; write
 }
 
 /** For tests: keeps every line so assertions can look for the loud 401 message etc. */
-export function memoryLogger(): Logger & { lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] } {
+export function memoryLogger(): Logger & {
+  lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[];
+} {
   const lines: { level: LogLevel; msg: string; fields?: Record<string, unknown> }[] = [];
-  const push = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) => { lines.push({ level, msg, fields }); };
+  const push = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
+    lines.push({ level, msg, fields });
+  };
   return { lines, debug: push("debug"), info: push("info"), warn: push("warn"), error: push("error") };
 }

@@ -3,13 +3,13 @@
 // tests read it to find a port-0 listener); logs go to stderr. SIGTERM/SIGINT stop it cleanly.
 
 import { pathToFileURL } from "node:url";
-import { USAGE, UsageError, parseCli } from "./cli.js";
+import { parseCli, USAGE, UsageError } from "./cli.js";
 import { startControlPlane } from "./control-plane.js";
-import { tableUrl } from "./table/pusher.js";
 import { createLogger } from "./log.js";
+import { tableUrl } from "./table/pusher.js";
 
-export { startControlPlane, DEFAULTS, type ControlPlane, type ControlPlaneOptions } from "./control-plane.js";
 export { parseCli } from "./cli.js";
+export { type ControlPlane, type ControlPlaneOptions, DEFAULTS, startControlPlane } from "./control-plane.js";
 
 export async function main(argv: string[]): Promise<number> {
   let cli;
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     logger.error("control plane failed to start", { error: (e as Error).message });
     return 1;
   }
-  process.stdout.write(JSON.stringify({ controlplane: cp.address }) + "\n");
+  process.stdout.write(`${JSON.stringify({ controlplane: cp.address })}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       logger.info("stopping", { signal: sig });
@@ -45,8 +45,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
-    process.stderr.write(`controlplane: ${(e as Error).stack ?? e}\n`);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`controlplane: ${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
 }

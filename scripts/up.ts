@@ -1,11 +1,12 @@
 // `make up`: the gateway on this machine, on a simulated fleet. Installs nothing itself (the
 // Makefile did); starts the fleet, Envoy with the filter and the control plane, prints
 // "infergate ready: URL" once a request would succeed, and stops everything on Ctrl-C / SIGTERM.
-import { parseArgs } from "node:util";
+
 import { join } from "node:path";
-import { REPO_ROOT } from "./lib/envoy-process.js";
-import { startLocalGateway, SEED_MODEL } from "./lib/local-gateway.js";
+import { parseArgs } from "node:util";
 import { createLogger } from "../controlplane/log.js";
+import { REPO_ROOT } from "./lib/envoy-process.js";
+import { SEED_MODEL, startLocalGateway } from "./lib/local-gateway.js";
 
 const { values } = parseArgs({
   options: {
@@ -17,10 +18,19 @@ const { values } = parseArgs({
 });
 const port = Number(values.port);
 const pods = Number(values.pods);
-if (!Number.isInteger(port) || port < 0 || port > 65535) { console.error(`up: PORT=${values.port} is not a port`); process.exit(2); }
-if (!Number.isInteger(pods) || pods < 1 || pods > 64) { console.error(`up: PODS=${values.pods} must be 1..64`); process.exit(2); }
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`up: PORT=${values.port} is not a port`);
+  process.exit(2);
+}
+if (!Number.isInteger(pods) || pods < 1 || pods > 64) {
+  console.error(`up: PODS=${values.pods} must be 1..64`);
+  process.exit(2);
+}
 const strategy = values.strategy ?? "";
-if (strategy && strategy !== "DEFAULT" && strategy !== "PREFIX_CACHE") { console.error(`up: STRATEGY must be DEFAULT or PREFIX_CACHE`); process.exit(2); }
+if (strategy && strategy !== "DEFAULT" && strategy !== "PREFIX_CACHE") {
+  console.error(`up: STRATEGY must be DEFAULT or PREFIX_CACHE`);
+  process.exit(2);
+}
 
 const gw = await startLocalGateway({
   fleet: { pods, runtime: values.runtime as "vllm" | "sglang" | "trtllm", model: SEED_MODEL },
@@ -29,7 +39,9 @@ const gw = await startLocalGateway({
   logger: createLogger({ component: "controlplane", level: "info" }),
 });
 console.log(`fleet: ${gw.fleet.pods.map((p) => `${p.name}=${p.address}`).join(" ")}`);
-console.log(`control plane: http://${gw.controlPlane?.address} (/readyz /metrics /debug/table); config: ${gw.configPath}`);
+console.log(
+  `control plane: http://${gw.controlPlane?.address} (/readyz /metrics /debug/table); config: ${gw.configPath}`,
+);
 console.log(`envoy admin: ${gw.envoys[0].adminUrl}; log: build/logs/envoy.log`);
 console.log(`infergate ready: ${gw.url}`);
 

@@ -11,13 +11,45 @@ import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
  * and freed, instead of becoming GC work on every request (the incremental collector's effort
  * grows with the bytes allocated).
  */
-export function malloc(size: usize): usize { return heap.alloc(size); }
+export function malloc(size: usize): usize {
+  return heap.alloc(size);
+}
 
-export enum LogLevel { Trace = 0, Debug = 1, Info = 2, Warn = 3, Error = 4, Critical = 5 }
-export enum WasmResult { Ok = 0, NotFound = 1, BadArgument = 2, SerializationFailure = 3, ParseFailure = 4, Empty = 7, CasMismatch = 8, InternalFailure = 10, Unimplemented = 12 }
-export enum HeaderMap { RequestHeaders = 0, RequestTrailers = 1, ResponseHeaders = 2, ResponseTrailers = 3 }
-export enum Buffer { HttpRequestBody = 0, HttpResponseBody = 1, PluginConfiguration = 7, VmConfiguration = 6 }
-export enum StreamType { Request = 0, Response = 1 }
+export enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+export enum WasmResult {
+  Ok = 0,
+  NotFound = 1,
+  BadArgument = 2,
+  SerializationFailure = 3,
+  ParseFailure = 4,
+  Empty = 7,
+  CasMismatch = 8,
+  InternalFailure = 10,
+  Unimplemented = 12,
+}
+export enum HeaderMap {
+  RequestHeaders = 0,
+  RequestTrailers = 1,
+  ResponseHeaders = 2,
+  ResponseTrailers = 3,
+}
+export enum Buffer {
+  HttpRequestBody = 0,
+  HttpResponseBody = 1,
+  PluginConfiguration = 7,
+  VmConfiguration = 6,
+}
+export enum StreamType {
+  Request = 0,
+  Response = 1,
+}
 
 // Out-parameters the host writes into: one static slot each, the VM is single-threaded.
 const outPtr = memory.data(8);
@@ -37,8 +69,17 @@ function takeBuffer(): ArrayBuffer {
 
 /** Bytes the host wrote into raw memory; the holder must free() them. */
 export class RawBytes {
-  constructor(public ptr: usize, public len: i32) {}
-  free(): void { if (this.ptr != 0) { heap.free(this.ptr); this.ptr = 0; this.len = 0; } }
+  constructor(
+    public ptr: usize,
+    public len: i32,
+  ) {}
+  free(): void {
+    if (this.ptr != 0) {
+      heap.free(this.ptr);
+      this.ptr = 0;
+      this.len = 0;
+    }
+  }
   toArrayBuffer(): ArrayBuffer {
     const b = new ArrayBuffer(this.len);
     if (this.len > 0) memory.copy(changetype<usize>(b), this.ptr, <usize>this.len);
@@ -48,15 +89,16 @@ export class RawBytes {
 
 /** A buffer's bytes without a GC copy (request bodies). */
 export function getBufferRaw(which: Buffer, start: u32, length: u32): RawBytes {
-  store<usize>(outPtr, 0); store<usize>(outSize, 0);
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
   const r = imports.proxy_get_buffer_bytes(<i32>which, start, length, outPtr, outSize);
   if (r != WasmResult.Ok) return new RawBytes(0, 0);
   return new RawBytes(load<usize>(outPtr), <i32>load<usize>(outSize));
 }
 
 export function abortToLog(message: string | null, fileName: string | null, line: u32, column: u32): void {
-  let msg = "infergate abort: " + (message !== null ? message : "");
-  if (fileName !== null) msg += " at " + fileName + ":" + line.toString() + ":" + column.toString();
+  let msg = `infergate abort: ${message !== null ? message : ""}`;
+  if (fileName !== null) msg += ` at ${fileName}:${line.toString()}:${column.toString()}`;
   log(LogLevel.Critical, msg);
   unreachable();
 }
@@ -76,20 +118,24 @@ export function setTickPeriodMs(ms: u32): void {
 }
 
 export function getBufferBytes(which: Buffer, start: u32, length: u32): ArrayBuffer {
-  store<usize>(outPtr, 0); store<usize>(outSize, 0);
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
   const r = imports.proxy_get_buffer_bytes(<i32>which, start, length, outPtr, outSize);
   if (r != WasmResult.Ok) return new ArrayBuffer(0);
   return takeBuffer();
 }
 
 export function setBufferBytes(which: Buffer, start: u32, length: u32, value: ArrayBuffer): WasmResult {
-  return <WasmResult>imports.proxy_set_buffer_bytes(<i32>which, start, length, changetype<usize>(value), value.byteLength);
+  return <WasmResult>(
+    imports.proxy_set_buffer_bytes(<i32>which, start, length, changetype<usize>(value), value.byteLength)
+  );
 }
 
 /** Header value, or null when absent. */
 export function getHeader(map: HeaderMap, name: string): string | null {
   const key = String.UTF8.encode(name);
-  store<usize>(outPtr, 0); store<usize>(outSize, 0);
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
   const r = imports.proxy_get_header_map_value(<i32>map, changetype<usize>(key), key.byteLength, outPtr, outSize);
   if (r != WasmResult.Ok) return null;
   return String.UTF8.decode(takeBuffer());
@@ -98,7 +144,13 @@ export function getHeader(map: HeaderMap, name: string): string | null {
 export function replaceHeader(map: HeaderMap, name: string, value: string): void {
   const k = String.UTF8.encode(name);
   const v = String.UTF8.encode(value);
-  imports.proxy_replace_header_map_value(<i32>map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+  imports.proxy_replace_header_map_value(
+    <i32>map,
+    changetype<usize>(k),
+    k.byteLength,
+    changetype<usize>(v),
+    v.byteLength,
+  );
 }
 
 export function removeHeader(map: HeaderMap, name: string): void {
@@ -130,34 +182,61 @@ function serializeHeaders(names: string[], values: string[]): ArrayBuffer {
   store<u32>(base, n);
   let off: usize = 4;
   for (let i = 0; i < n; i++) {
-    store<u32>(base + off, ks[i].byteLength); off += 4;
-    store<u32>(base + off, vs[i].byteLength); off += 4;
+    store<u32>(base + off, ks[i].byteLength);
+    off += 4;
+    store<u32>(base + off, vs[i].byteLength);
+    off += 4;
   }
   for (let i = 0; i < n; i++) {
-    memory.copy(base + off, changetype<usize>(ks[i]), ks[i].byteLength); off += ks[i].byteLength;
-    store<u8>(base + off, 0); off += 1;
-    memory.copy(base + off, changetype<usize>(vs[i]), vs[i].byteLength); off += vs[i].byteLength;
-    store<u8>(base + off, 0); off += 1;
+    memory.copy(base + off, changetype<usize>(ks[i]), ks[i].byteLength);
+    off += ks[i].byteLength;
+    store<u8>(base + off, 0);
+    off += 1;
+    memory.copy(base + off, changetype<usize>(vs[i]), vs[i].byteLength);
+    off += vs[i].byteLength;
+    store<u8>(base + off, 0);
+    off += 1;
   }
   return out;
 }
 
-export function sendLocalResponse(status: u32, details: string, body: string, headerNames: string[], headerValues: string[]): WasmResult {
+export function sendLocalResponse(
+  status: u32,
+  details: string,
+  body: string,
+  headerNames: string[],
+  headerValues: string[],
+): WasmResult {
   const d = String.UTF8.encode(details);
   const b = String.UTF8.encode(body);
   const h = serializeHeaders(headerNames, headerValues);
-  return <WasmResult>imports.proxy_send_local_response(status, changetype<usize>(d), d.byteLength,
-    changetype<usize>(b), b.byteLength, changetype<usize>(h), h.byteLength, -1);
+  return <WasmResult>(
+    imports.proxy_send_local_response(
+      status,
+      changetype<usize>(d),
+      d.byteLength,
+      changetype<usize>(b),
+      b.byteLength,
+      changetype<usize>(h),
+      h.byteLength,
+      -1,
+    )
+  );
 }
 
 export class SharedValue {
-  constructor(public value: ArrayBuffer | null, public cas: u32) {}
+  constructor(
+    public value: ArrayBuffer | null,
+    public cas: u32,
+  ) {}
 }
 
 /** Reads a shared-data key of this plugin's vm_id (visible to every Envoy worker). */
 export function sharedGet(key: string): SharedValue {
   const k = String.UTF8.encode(key);
-  store<usize>(outPtr, 0); store<usize>(outSize, 0); store<u32>(outU32, 0);
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
+  store<u32>(outU32, 0);
   const r = imports.proxy_get_shared_data(changetype<usize>(k), k.byteLength, outPtr, outSize, outU32);
   if (r != WasmResult.Ok) return new SharedValue(null, 0);
   const cas = load<u32>(outU32);
@@ -167,7 +246,9 @@ export function sharedGet(key: string): SharedValue {
 /** Writes a shared-data key; with cas != 0 it fails with CasMismatch if another writer got there first. */
 export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult {
   const k = String.UTF8.encode(key);
-  return <WasmResult>imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas);
+  return <WasmResult>(
+    imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas)
+  );
 }
 
 export function getPluginConfiguration(size: u32): string {

@@ -1,16 +1,30 @@
 // Context bookkeeping and the proxy-wasm 0.2.1 entry points Envoy calls. Each Envoy worker has its
 // own VM; in it, one root context per plugin configuration (the public gateway and the control
 // listener each have one) and one stream context per HTTP request.
-import { log, LogLevel, getPluginConfiguration } from "./abi";
+import { getPluginConfiguration, LogLevel, log } from "./abi";
 
-export enum HeadersStatus { Continue = 0, StopIteration = 1, StopAllIterationAndBuffer = 3 }
-export enum DataStatus { Continue = 0, StopIterationAndBuffer = 1, StopIterationNoBuffer = 3 }
+export enum HeadersStatus {
+  Continue = 0,
+  StopIteration = 1,
+  StopAllIterationAndBuffer = 3,
+}
+export enum DataStatus {
+  Continue = 0,
+  StopIterationAndBuffer = 1,
+  StopIterationNoBuffer = 3,
+}
 
 export abstract class Stream {
   constructor(public id: u32) {}
-  onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus { return HeadersStatus.Continue; }
-  onRequestBody(bodySize: u32, endOfStream: bool): DataStatus { return DataStatus.Continue; }
-  onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus { return HeadersStatus.Continue; }
+  onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    return HeadersStatus.Continue;
+  }
+  onRequestBody(bodySize: u32, endOfStream: bool): DataStatus {
+    return DataStatus.Continue;
+  }
+  onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    return HeadersStatus.Continue;
+  }
   /** The stream is over, however it ended (complete, reset, client abort). Called once. */
   onDone(): void {}
 }
@@ -25,7 +39,9 @@ export abstract class Root {
 
 type RootFactory = (id: u32) => Root;
 let rootFactory: RootFactory | null = null;
-export function setRootFactory(f: RootFactory): void { rootFactory = f; }
+export function setRootFactory(f: RootFactory): void {
+  rootFactory = f;
+}
 
 const roots = new Map<u32, Root>();
 const streams = new Map<u32, Stream>();
@@ -38,13 +54,15 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     return;
   }
   if (!roots.has(parentId)) {
-    log(LogLevel.Error, "infergate: stream context for unknown root " + parentId.toString());
+    log(LogLevel.Error, `infergate: stream context for unknown root ${parentId.toString()}`);
     return;
   }
   streams.set(contextId, roots.get(parentId).newStream(contextId));
 }
 
-export function proxy_on_vm_start(rootId: u32, vmConfigSize: u32): bool { return true; }
+export function proxy_on_vm_start(rootId: u32, vmConfigSize: u32): bool {
+  return true;
+}
 
 export function proxy_validate_configuration(rootId: u32, size: u32): bool {
   return roots.has(rootId) ? roots.get(rootId).configure(getPluginConfiguration(size)) : false;
@@ -69,17 +87,27 @@ export function proxy_on_request_body(id: u32, size: u32, endOfStream: u32): i32
   return streams.get(id).onRequestBody(size, endOfStream != 0);
 }
 
-export function proxy_on_request_trailers(id: u32, trailers: u32): i32 { return 0; }
-export function proxy_on_request_metadata(id: u32, n: u32): i32 { return 0; }
+export function proxy_on_request_trailers(id: u32, trailers: u32): i32 {
+  return 0;
+}
+export function proxy_on_request_metadata(id: u32, n: u32): i32 {
+  return 0;
+}
 
 export function proxy_on_response_headers(id: u32, headers: u32, endOfStream: u32): i32 {
   if (!streams.has(id)) return HeadersStatus.Continue;
   return streams.get(id).onResponseHeaders(headers, endOfStream != 0);
 }
 
-export function proxy_on_response_body(id: u32, size: u32, endOfStream: u32): i32 { return 0; }
-export function proxy_on_response_trailers(id: u32, trailers: u32): i32 { return 0; }
-export function proxy_on_response_metadata(id: u32, n: u32): i32 { return 0; }
+export function proxy_on_response_body(id: u32, size: u32, endOfStream: u32): i32 {
+  return 0;
+}
+export function proxy_on_response_trailers(id: u32, trailers: u32): i32 {
+  return 0;
+}
+export function proxy_on_response_metadata(id: u32, n: u32): i32 {
+  return 0;
+}
 
 /** Stream over: Envoy calls done (then log, then delete) exactly once per context. */
 export function proxy_on_done(id: u32): bool {
@@ -90,18 +118,35 @@ export function proxy_on_done(id: u32): bool {
 export function proxy_on_log(id: u32): void {}
 
 export function proxy_on_delete(id: u32): void {
-  if (streams.has(id)) { streams.delete(id); return; }
+  if (streams.has(id)) {
+    streams.delete(id);
+    return;
+  }
   if (roots.has(id)) roots.delete(id);
 }
 
 export function proxy_on_queue_ready(rootId: u32, token: u32): void {}
 export function proxy_on_foreign_function(rootId: u32, functionId: u32, size: u32): void {}
-export function proxy_on_http_call_response(rootId: u32, token: u32, headers: u32, bodySize: u32, trailers: u32): void {}
-export function proxy_on_new_connection(id: u32): i32 { return 0; }
-export function proxy_on_downstream_data(id: u32, size: u32, end: u32): i32 { return 0; }
-export function proxy_on_upstream_data(id: u32, size: u32, end: u32): i32 { return 0; }
+export function proxy_on_http_call_response(
+  rootId: u32,
+  token: u32,
+  headers: u32,
+  bodySize: u32,
+  trailers: u32,
+): void {}
+export function proxy_on_new_connection(id: u32): i32 {
+  return 0;
+}
+export function proxy_on_downstream_data(id: u32, size: u32, end: u32): i32 {
+  return 0;
+}
+export function proxy_on_upstream_data(id: u32, size: u32, end: u32): i32 {
+  return 0;
+}
 export function proxy_on_downstream_connection_close(id: u32, peer: u32): void {}
 export function proxy_on_upstream_connection_close(id: u32, peer: u32): void {}
 
 /** A live stream by context id (the queue resumes paused streams from the root's tick). */
-export function streamById(id: u32): Stream | null { return streams.has(id) ? streams.get(id) : null; }
+export function streamById(id: u32): Stream | null {
+  return streams.has(id) ? streams.get(id) : null;
+}

@@ -3,13 +3,20 @@
 // Defined lazily: the first use happens in a callback, never during module start.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 
-enum Kind { Counter = 0, Gauge = 1, Histogram = 2 }
+enum Kind {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
 const idOut = memory.data(8);
 
 class Metric {
   private id: u32 = 0;
   private defined: bool = false;
-  constructor(private kind: Kind, private name: string) {}
+  constructor(
+    private kind: Kind,
+    private name: string,
+  ) {}
   protected ensure(): u32 {
     if (!this.defined) {
       const n = String.UTF8.encode(this.name);
@@ -22,16 +29,28 @@ class Metric {
 }
 
 export class Counter extends Metric {
-  constructor(name: string) { super(Kind.Counter, name); }
-  increment(n: i64): void { imports.proxy_increment_metric(this.ensure(), n); }
+  constructor(name: string) {
+    super(Kind.Counter, name);
+  }
+  increment(n: i64): void {
+    imports.proxy_increment_metric(this.ensure(), n);
+  }
 }
 
 export class Gauge extends Metric {
-  constructor(name: string) { super(Kind.Gauge, name); }
-  add(n: i64): void { imports.proxy_increment_metric(this.ensure(), n); }
+  constructor(name: string) {
+    super(Kind.Gauge, name);
+  }
+  add(n: i64): void {
+    imports.proxy_increment_metric(this.ensure(), n);
+  }
 }
 
 export class Histogram extends Metric {
-  constructor(name: string) { super(Kind.Histogram, name); }
-  record(v: u64): void { imports.proxy_record_metric(this.ensure(), v); }
+  constructor(name: string) {
+    super(Kind.Histogram, name);
+  }
+  record(v: u64): void {
+    imports.proxy_record_metric(this.ensure(), v);
+  }
 }

@@ -3,7 +3,14 @@
 // body (the "model" rewrite) without re-serialising it. Errors carry the byte offset and a reason
 // that ends up in the client's 400 message.
 
-export enum JsonKind { Null, Bool, Number, String, Array, Object }
+export enum JsonKind {
+  Null,
+  Bool,
+  Number,
+  String,
+  Array,
+  Object,
+}
 
 export class JsonValue {
   kind: JsonKind = JsonKind.Null;
@@ -11,10 +18,10 @@ export class JsonValue {
   n: f64 = 0;
   s: string = "";
   items: JsonValue[] | null = null; // Array elements
-  keys: string[] | null = null;     // Object member names, in order
-  vals: JsonValue[] | null = null;  // Object member values
-  start: i32 = 0;                   // byte offset of the value's first byte
-  end: i32 = 0;                     // byte offset just past the value
+  keys: string[] | null = null; // Object member names, in order
+  vals: JsonValue[] | null = null; // Object member values
+  start: i32 = 0; // byte offset of the value's first byte
+  end: i32 = 0; // byte offset just past the value
 
   get(key: string): JsonValue | null {
     const ks = this.keys;
@@ -23,24 +30,46 @@ export class JsonValue {
     for (let i = ks.length - 1; i >= 0; i--) if (ks[i] == key) return this.vals![i];
     return null;
   }
-  get isString(): bool { return this.kind == JsonKind.String; }
-  get isNumber(): bool { return this.kind == JsonKind.Number; }
-  get isArray(): bool { return this.kind == JsonKind.Array; }
-  get isObject(): bool { return this.kind == JsonKind.Object; }
-  get isBool(): bool { return this.kind == JsonKind.Bool; }
-  get isNull(): bool { return this.kind == JsonKind.Null; }
-  get length(): i32 { return this.items !== null ? this.items!.length : 0; }
-  at(i: i32): JsonValue { return this.items![i]; }
+  get isString(): bool {
+    return this.kind == JsonKind.String;
+  }
+  get isNumber(): bool {
+    return this.kind == JsonKind.Number;
+  }
+  get isArray(): bool {
+    return this.kind == JsonKind.Array;
+  }
+  get isObject(): bool {
+    return this.kind == JsonKind.Object;
+  }
+  get isBool(): bool {
+    return this.kind == JsonKind.Bool;
+  }
+  get isNull(): bool {
+    return this.kind == JsonKind.Null;
+  }
+  get length(): i32 {
+    return this.items !== null ? this.items!.length : 0;
+  }
+  at(i: i32): JsonValue {
+    return this.items![i];
+  }
 }
 
 export function kindName(k: JsonKind): string {
   switch (k) {
-    case JsonKind.Null: return "null";
-    case JsonKind.Bool: return "boolean";
-    case JsonKind.Number: return "number";
-    case JsonKind.String: return "string";
-    case JsonKind.Array: return "array";
-    default: return "object";
+    case JsonKind.Null:
+      return "null";
+    case JsonKind.Bool:
+      return "boolean";
+    case JsonKind.Number:
+      return "number";
+    case JsonKind.String:
+      return "string";
+    case JsonKind.Array:
+      return "array";
+    default:
+      return "object";
   }
 }
 
@@ -49,9 +78,9 @@ const MAX_DEPTH = 64;
 export class JsonParser {
   error: string = "";
   errorAt: i32 = -1;
-  private p: usize = 0;   // base pointer of the input
-  private n: i32 = 0;     // input length
-  private i: i32 = 0;     // cursor
+  private p: usize = 0; // base pointer of the input
+  private n: i32 = 0; // input length
+  private i: i32 = 0; // cursor
 
   /** Parses the whole buffer; returns null and sets error/errorAt on failure. */
   parse(data: ArrayBuffer): JsonValue | null {
@@ -59,7 +88,11 @@ export class JsonParser {
   }
 
   parseRaw(ptr: usize, len: i32): JsonValue | null {
-    this.p = ptr; this.n = len; this.i = 0; this.error = ""; this.errorAt = -1;
+    this.p = ptr;
+    this.n = len;
+    this.i = 0;
+    this.error = "";
+    this.errorAt = -1;
     this.ws();
     const v = this.value(0);
     if (v === null) return null;
@@ -69,22 +102,28 @@ export class JsonParser {
   }
 
   private fail(msg: string): JsonValue | null {
-    if (this.errorAt < 0) { this.error = msg; this.errorAt = this.i; }
+    if (this.errorAt < 0) {
+      this.error = msg;
+      this.errorAt = this.i;
+    }
     return null;
   }
 
-  @inline private peek(): i32 { return <i32>load<u8>(this.p + <usize>this.i); }
+  @inline private peek(): i32 {
+    return <i32>load<u8>(this.p + <usize>this.i);
+  }
 
   private ws(): void {
     while (this.i < this.n) {
       const c = this.peek();
-      if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) this.i++; else break;
+      if (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09) this.i++;
+      else break;
     }
   }
 
   private value(depth: i32): JsonValue | null {
     if (this.i >= this.n) return this.fail("unexpected end of input");
-    if (depth > MAX_DEPTH) return this.fail("nesting deeper than " + MAX_DEPTH.toString());
+    if (depth > MAX_DEPTH) return this.fail(`nesting deeper than ${MAX_DEPTH.toString()}`);
     const c = this.peek();
     const start = this.i;
     let v: JsonValue | null;
@@ -93,14 +132,23 @@ export class JsonParser {
     else if (c == 0x22) {
       const s = this.string();
       if (s === null) return null;
-      v = new JsonValue(); v.kind = JsonKind.String; v.s = s;
+      v = new JsonValue();
+      v.kind = JsonKind.String;
+      v.s = s;
     } else if (c == 0x2d || (c >= 0x30 && c <= 0x39)) v = this.number();
-    else if (this.literal("true")) { v = new JsonValue(); v.kind = JsonKind.Bool; v.b = true; }
-    else if (this.literal("false")) { v = new JsonValue(); v.kind = JsonKind.Bool; }
-    else if (this.literal("null")) { v = new JsonValue(); }
-    else return this.fail("unexpected character '" + String.fromCharCode(c) + "'");
+    else if (this.literal("true")) {
+      v = new JsonValue();
+      v.kind = JsonKind.Bool;
+      v.b = true;
+    } else if (this.literal("false")) {
+      v = new JsonValue();
+      v.kind = JsonKind.Bool;
+    } else if (this.literal("null")) {
+      v = new JsonValue();
+    } else return this.fail(`unexpected character '${String.fromCharCode(c)}'`);
     if (v === null) return null;
-    v.start = start; v.end = this.i;
+    v.start = start;
+    v.end = this.i;
     return v;
   }
 
@@ -120,9 +168,13 @@ export class JsonParser {
     v.kind = JsonKind.Object;
     const keys = new Array<string>();
     const vals = new Array<JsonValue>();
-    v.keys = keys; v.vals = vals;
+    v.keys = keys;
+    v.vals = vals;
     this.ws();
-    if (this.i < this.n && this.peek() == 0x7d) { this.i++; return v; }
+    if (this.i < this.n && this.peek() == 0x7d) {
+      this.i++;
+      return v;
+    }
     while (true) {
       this.ws();
       if (this.i >= this.n) return this.fail("unexpected end of input in object");
@@ -135,7 +187,8 @@ export class JsonParser {
       this.ws();
       const m = this.value(depth + 1);
       if (m === null) return null;
-      keys.push(k); vals.push(m);
+      keys.push(k);
+      vals.push(m);
       this.ws();
       if (this.i >= this.n) return this.fail("unexpected end of input in object");
       const c = this.peek();
@@ -154,7 +207,10 @@ export class JsonParser {
     const items = new Array<JsonValue>();
     v.items = items;
     this.ws();
-    if (this.i < this.n && this.peek() == 0x5d) { this.i++; return v; }
+    if (this.i < this.n && this.peek() == 0x5d) {
+      this.i++;
+      return v;
+    }
     while (true) {
       this.ws();
       const m = this.value(depth + 1);
@@ -178,21 +234,39 @@ export class JsonParser {
     let c = this.peek();
     let intPart: f64 = 0;
     let simple = true;
-    if (c == 0x30) { this.i++; }
-    else if (c >= 0x31 && c <= 0x39) {
-      while (this.i < this.n) { c = this.peek(); if (c < 0x30 || c > 0x39) break; intPart = intPart * 10 + <f64>(c - 0x30); this.i++; }
+    if (c == 0x30) {
+      this.i++;
+    } else if (c >= 0x31 && c <= 0x39) {
+      while (this.i < this.n) {
+        c = this.peek();
+        if (c < 0x30 || c > 0x39) break;
+        intPart = intPart * 10 + <f64>(c - 0x30);
+        this.i++;
+      }
     } else return this.fail("invalid number");
     if (this.i < this.n && this.peek() == 0x2e) {
-      simple = false; this.i++;
+      simple = false;
+      this.i++;
       let digits = 0;
-      while (this.i < this.n) { c = this.peek(); if (c < 0x30 || c > 0x39) break; this.i++; digits++; }
+      while (this.i < this.n) {
+        c = this.peek();
+        if (c < 0x30 || c > 0x39) break;
+        this.i++;
+        digits++;
+      }
       if (digits == 0) return this.fail("invalid number: digit expected after '.'");
     }
     if (this.i < this.n && (this.peek() == 0x65 || this.peek() == 0x45)) {
-      simple = false; this.i++;
+      simple = false;
+      this.i++;
       if (this.i < this.n && (this.peek() == 0x2b || this.peek() == 0x2d)) this.i++;
       let digits = 0;
-      while (this.i < this.n) { c = this.peek(); if (c < 0x30 || c > 0x39) break; this.i++; digits++; }
+      while (this.i < this.n) {
+        c = this.peek();
+        if (c < 0x30 || c > 0x39) break;
+        this.i++;
+        digits++;
+      }
       if (digits == 0) return this.fail("invalid number: digit expected in exponent");
     }
     const v = new JsonValue();
@@ -211,14 +285,27 @@ export class JsonParser {
     const start = this.i;
     let escaped = false;
     while (true) {
-      if (this.i >= this.n) { this.fail("unterminated string"); return null; }
+      if (this.i >= this.n) {
+        this.fail("unterminated string");
+        return null;
+      }
       const c = this.peek();
       if (c == 0x22) break;
-      if (c == 0x5c) { escaped = true; this.i += 2; continue; }
-      if (c < 0x20) { this.fail("control character in string"); return null; }
+      if (c == 0x5c) {
+        escaped = true;
+        this.i += 2;
+        continue;
+      }
+      if (c < 0x20) {
+        this.fail("control character in string");
+        return null;
+      }
       this.i++;
     }
-    if (this.i > this.n) { this.fail("unterminated string"); return null; }
+    if (this.i > this.n) {
+      this.fail("unterminated string");
+      return null;
+    }
     const end = this.i;
     this.i++; // closing quote
     if (!escaped) return String.UTF8.decodeUnsafe(this.p + <usize>start, <usize>(end - start));
@@ -232,11 +319,14 @@ export class JsonParser {
     let k = start;
     while (k < end) {
       const c = <i32>load<u8>(this.p + <usize>k);
-      if (c != 0x5c) { k++; continue; }
+      if (c != 0x5c) {
+        k++;
+        continue;
+      }
       if (k > run) parts.push(String.UTF8.decodeUnsafe(this.p + <usize>run, <usize>(k - run)));
       const e = <i32>load<u8>(this.p + <usize>(k + 1));
       k += 2;
-      if (e == 0x22) parts.push("\"");
+      if (e == 0x22) parts.push('"');
       else if (e == 0x5c) parts.push("\\");
       else if (e == 0x2f) parts.push("/");
       else if (e == 0x62) parts.push("\b");
@@ -246,10 +336,18 @@ export class JsonParser {
       else if (e == 0x74) parts.push("\t");
       else if (e == 0x75) {
         const u = this.hex4(k, end);
-        if (u < 0) { this.i = k; this.fail("invalid \\u escape"); return null; }
+        if (u < 0) {
+          this.i = k;
+          this.fail("invalid \\u escape");
+          return null;
+        }
         k += 4;
         parts.push(String.fromCharCode(u)); // lone or paired surrogates both map 1:1 to UTF-16
-      } else { this.i = k - 1; this.fail("invalid escape character"); return null; }
+      } else {
+        this.i = k - 1;
+        this.fail("invalid escape character");
+        return null;
+      }
       run = k;
     }
     if (end > run) parts.push(String.UTF8.decodeUnsafe(this.p + <usize>run, <usize>(end - run)));
@@ -277,21 +375,26 @@ export function jsonQuote(s: string): string {
   let needs = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || c == 0x22 || c == 0x5c) { needs = true; break; }
+    if (c < 0x20 || c == 0x22 || c == 0x5c) {
+      needs = true;
+      break;
+    }
   }
-  if (!needs) return "\"" + s + "\"";
+  if (!needs) return `"${s}"`;
   const parts = new Array<string>();
-  parts.push("\"");
+  parts.push('"');
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c == 0x22) parts.push("\\\"");
+    if (c == 0x22) parts.push('\\"');
     else if (c == 0x5c) parts.push("\\\\");
     else if (c == 0x0a) parts.push("\\n");
     else if (c == 0x0d) parts.push("\\r");
     else if (c == 0x09) parts.push("\\t");
-    else if (c < 0x20) { const h = c.toString(16); parts.push("\\u" + "0000".substring(h.length) + h); }
-    else parts.push(String.fromCharCode(c));
+    else if (c < 0x20) {
+      const h = c.toString(16);
+      parts.push(`\\u${"0000".substring(h.length)}${h}`);
+    } else parts.push(String.fromCharCode(c));
   }
-  parts.push("\"");
+  parts.push('"');
   return parts.join("");
 }

@@ -7,7 +7,7 @@
 //   start/end: byte span of the value (strings: inside the quotes; containers: brackets included)
 //   next: the entry index just past this value and all its descendants (a container's children
 //         follow it directly; an object's children alternate key, value).
-import { kindName, JsonKind } from "./parser";
+import { JsonKind, kindName } from "./parser";
 
 export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 = 3,
   T_STRING: i32 = 4, T_ESCAPED: i32 = 5, T_ARRAY: i32 = 6, T_OBJECT: i32 = 7;
@@ -15,7 +15,7 @@ export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 =
 const MAX_DEPTH: i32 = 64;
 
 /** Index of the first non-whitespace byte at or after i (JSON whitespace: space, \n, \r, \t). */
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline function skipSpace(ptr: usize, i: i32, len: i32): i32 {
   while (i < len) {
     const c = <i32>load<u8>(ptr + <usize>i);
@@ -84,7 +84,7 @@ export class Tape {
       // a value
       const c = <i32>load<u8>(ptr + <usize>i);
       if (c == 0x7b || c == 0x5b) {
-        if (depth >= MAX_DEPTH) return this.fail(i, "nesting deeper than " + MAX_DEPTH.toString());
+        if (depth >= MAX_DEPTH) return this.fail(i, `nesting deeper than ${MAX_DEPTH.toString()}`);
         const e = this.push(c == 0x7b ? T_OBJECT : T_ARRAY, i);
         unchecked(stack[depth++] = e);
         i++;
@@ -105,7 +105,7 @@ export class Tape {
       } else if (c == 0x74 && this.word(i, 0x65757274, 4)) { const e = this.push(T_TRUE, i); i += 4; this.close(e, i); }
       else if (c == 0x66 && this.word(i + 1, 0x65736c61, 4)) { const e = this.push(T_FALSE, i); i += 5; this.close(e, i); }
       else if (c == 0x6e && this.word(i, 0x6c6c756e, 4)) { const e = this.push(T_NULL, i); i += 4; this.close(e, i); }
-      else return this.fail(i, "unexpected character '" + String.fromCharCode(c) + "'");
+      else return this.fail(i, `unexpected character '${String.fromCharCode(c)}'`);
       // after a value: close containers or move to the next member
       while (true) {
         if (depth == 0) {
@@ -318,4 +318,4 @@ export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
   return o;
 }
 
-export { kindName, JsonKind };
+export { JsonKind, kindName };

@@ -9,7 +9,9 @@ export class IndexPrefixMatcher extends PrefixMatcher {
   private tags: StaticArray<u16> = new StaticArray<u16>(0);
   private matched: StaticArray<i32> = new StaticArray<i32>(0);
 
-  constructor(public index: PrefixIndex) { super(); }
+  constructor(public index: PrefixIndex) {
+    super();
+  }
 
   match(ctx: RoutingContext): void {
     const cs = ctx.candidates;
@@ -19,7 +21,10 @@ export class IndexPrefixMatcher extends PrefixMatcher {
       this.tags = new StaticArray<u16>(n * 2);
       this.matched = new StaticArray<i32>(n * 2);
     }
-    for (let i = 0; i < n; i++) { this.slots[i] = cs[i].endpoint.slot; this.tags[i] = cs[i].endpoint.tag; }
+    for (let i = 0; i < n; i++) {
+      this.slots[i] = cs[i].endpoint.slot;
+      this.tags[i] = cs[i].endpoint.tag;
+    }
     ctx.bestMatch = this.index.longestMatches(ctx.hashes!, ctx.prefixBlocks, this.slots, this.tags, n, this.matched);
     for (let i = 0; i < n; i++) cs[i].prefixMatched = this.matched[i];
   }

@@ -22,7 +22,10 @@ export const ENTRY_BYTES: i32 = 16;
 const MAX_SLOTS: i32 = 4096;
 
 export class Bucket {
-  constructor(public data: ArrayBuffer | null, public cas: u32) {}
+  constructor(
+    public data: ArrayBuffer | null,
+    public cas: u32,
+  ) {}
 }
 
 export abstract class BucketStore {
@@ -41,11 +44,16 @@ export class PrefixIndex {
   private probed: StaticArray<bool> = new StaticArray<bool>(0);
   private remaining: StaticArray<bool> = new StaticArray<bool>(0);
 
-  constructor(public store: BucketStore, capacity: i32) {
+  constructor(
+    public store: BucketStore,
+    capacity: i32,
+  ) {
     this.numBuckets = max(1, (capacity + ENTRIES - 1) / ENTRIES);
   }
 
-  bucketOf(hash: u64): i32 { return <i32>((hash >> 17) % <u64>this.numBuckets); }
+  bucketOf(hash: u64): i32 {
+    return <i32>((hash >> 17) % <u64>this.numBuckets);
+  }
 
   private bucketFor(hashes: StaticArray<u64>, j: i32): ArrayBuffer | null {
     if (!this.probed[j]) {
@@ -87,9 +95,20 @@ export class PrefixIndex {
    * For each candidate (slot, tag), the length of the longest chain of the request's blocks it
    * holds, written to matched[i]. Returns the best length.
    */
-  longestMatches(hashes: StaticArray<u64>, n: i32, slots: StaticArray<i32>, tags: StaticArray<u16>, count: i32, matched: StaticArray<i32>): i32 {
-    if (this.probed.length < n) { this.probed = new StaticArray<bool>(n); }
-    for (let j = 0; j < n; j++) { this.probed[j] = false; }
+  longestMatches(
+    hashes: StaticArray<u64>,
+    n: i32,
+    slots: StaticArray<i32>,
+    tags: StaticArray<u16>,
+    count: i32,
+    matched: StaticArray<i32>,
+  ): i32 {
+    if (this.probed.length < n) {
+      this.probed = new StaticArray<bool>(n);
+    }
+    for (let j = 0; j < n; j++) {
+      this.probed[j] = false;
+    }
     if (this.memo.length < n) this.memo.length = n;
     if (this.remaining.length < count) this.remaining = new StaticArray<bool>(count);
     for (let c = 0; c < count; c++) {
@@ -103,10 +122,12 @@ export class PrefixIndex {
     while (hi >= 0 && left > 0) {
       if (!this.holds(hashes, 0, tags, matched, false)) break;
       // Largest j in [0, hi] some remaining candidate holds (block 0 is held, so one exists).
-      let lo = 0, up = hi;
+      let lo = 0,
+        up = hi;
       while (lo < up) {
         const mid = (lo + up + 1) >> 1;
-        if (this.holds(hashes, mid, tags, matched, false)) lo = mid; else up = mid - 1;
+        if (this.holds(hashes, mid, tags, matched, false)) lo = mid;
+        else up = mid - 1;
       }
       this.holds(hashes, lo, tags, matched, true);
       if (lo + 1 > best) best = lo + 1;
@@ -151,14 +172,18 @@ export class PrefixIndex {
     let out: ArrayBuffer;
     if (oldEntries < ENTRIES) {
       out = new ArrayBuffer((oldEntries + 1) * ENTRY_BYTES);
-      if (oldEntries > 0) memory.copy(changetype<usize>(out), changetype<usize>(old!), <usize>(oldEntries * ENTRY_BYTES));
+      if (oldEntries > 0)
+        memory.copy(changetype<usize>(out), changetype<usize>(old!), <usize>(oldEntries * ENTRY_BYTES));
     } else {
       // Full: replace the least recently used entry (smallest stamp; wrap-around ignored).
       out = old!.slice(0);
-      let oldest: u32 = 0xFFFFFFFF;
+      let oldest: u32 = 0xffffffff;
       for (let e = 0; e < oldEntries; e++) {
         const s = load<u32>(changetype<usize>(out) + <usize>(e * ENTRY_BYTES), 12);
-        if (s < oldest) { oldest = s; at = e; }
+        if (s < oldest) {
+          oldest = s;
+          at = e;
+        }
       }
     }
     const p = changetype<usize>(out) + <usize>(at * ENTRY_BYTES);

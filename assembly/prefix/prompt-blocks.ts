@@ -13,7 +13,7 @@
 // with the previous block's hash; the first block is seeded with a hash of (model name, block
 // size), so two models never share entries and a new block size invalidates all old entries.
 // At most `maxBlocks` blocks are produced.
-import { Tape, T_ESCAPED, T_OBJECT, T_ARRAY, unescapeInto } from "../json/tape";
+import { T_ARRAY, T_ESCAPED, T_OBJECT, Tape, unescapeInto } from "../json/tape";
 import { xxh64, xxh64String } from "./xxhash64";
 
 const IM_START = String.UTF8.encode("<|im_start|>");
@@ -21,7 +21,7 @@ const NEWLINE = String.UTF8.encode("\n");
 const IM_END = String.UTF8.encode("<|im_end|>\n");
 
 export class BlockHasher {
-  private buf: usize = 0;      // blockSize bytes
+  private buf: usize = 0; // blockSize bytes
   private fill: i32 = 0;
   private prev: u64 = 0;
   private scratch: ArrayBuffer = new ArrayBuffer(1024); // unescaped strings
@@ -30,7 +30,9 @@ export class BlockHasher {
   blockSize: i32 = 0;
   maxBlocks: i32 = 0;
 
-  constructor(blockSize: i32, maxBlocks: i32, model: string) { this.reset(blockSize, maxBlocks, model); }
+  constructor(blockSize: i32, maxBlocks: i32, model: string) {
+    this.reset(blockSize, maxBlocks, model);
+  }
 
   /** Starts a new prompt; buffers are reused unless the sizes grew. */
   reset(blockSize: i32, maxBlocks: i32, model: string): void {
@@ -43,10 +45,12 @@ export class BlockHasher {
     this.maxBlocks = maxBlocks;
     this.fill = 0;
     this.count = 0;
-    this.prev = xxh64String(model, 0x696E6665726761 ^ <u64>blockSize);
+    this.prev = xxh64String(model, 0x696e6665726761 ^ <u64>blockSize);
   }
 
-  get full(): bool { return this.count >= this.maxBlocks; }
+  get full(): bool {
+    return this.count >= this.maxBlocks;
+  }
 
   /** Appends bytes [ptr, ptr+len). */
   feedBytes(ptr: usize, len: i32): void {
@@ -58,18 +62,24 @@ export class BlockHasher {
       i += n;
       if (this.fill == this.blockSize) {
         this.prev = xxh64(this.buf, <usize>this.blockSize, this.prev);
-        unchecked(this.hashes[this.count++] = this.prev);
+        unchecked((this.hashes[this.count++] = this.prev));
         this.fill = 0;
       }
     }
   }
 
-  feedBuffer(b: ArrayBuffer): void { this.feedBytes(changetype<usize>(b), b.byteLength); }
+  feedBuffer(b: ArrayBuffer): void {
+    this.feedBytes(changetype<usize>(b), b.byteLength);
+  }
 
   /** Appends a string entry's text (escapes resolved) or, for other values, their JSON source. */
   feedValue(t: Tape, e: i32): void {
-    const s = t.start(e), n = t.end(e) - s;
-    if (t.kind(e) != T_ESCAPED) { this.feedBytes(t.base + <usize>s, n); return; }
+    const s = t.start(e),
+      n = t.end(e) - s;
+    if (t.kind(e) != T_ESCAPED) {
+      this.feedBytes(t.base + <usize>s, n);
+      return;
+    }
     if (this.scratch.byteLength < n) this.scratch = new ArrayBuffer(n);
     const m = unescapeInto(t.base + <usize>s, n, changetype<usize>(this.scratch));
     this.feedBytes(changetype<usize>(this.scratch), m);
@@ -77,10 +87,16 @@ export class BlockHasher {
 }
 
 function feedContent(h: BlockHasher, t: Tape, content: i32): void {
-  if (t.isString(content)) { h.feedValue(t, content); return; }
+  if (t.isString(content)) {
+    h.feedValue(t, content);
+    return;
+  }
   if (t.kind(content) != T_ARRAY) return;
   for (let part = content + 1; part < t.next(content) && !h.full; part = t.next(part)) {
-    if (t.isString(part)) { h.feedValue(t, part); continue; }
+    if (t.isString(part)) {
+      h.feedValue(t, part);
+      continue;
+    }
     if (t.kind(part) != T_OBJECT) continue;
     const text = t.find(part, "text");
     if (text >= 0 && t.isString(text)) h.feedValue(t, text);
@@ -103,7 +119,10 @@ export function hashPrompt(h: BlockHasher, t: Tape, messages: i32, prompt: i32):
     return;
   }
   if (prompt < 0) return;
-  if (t.isString(prompt)) { h.feedValue(t, prompt); return; }
+  if (t.isString(prompt)) {
+    h.feedValue(t, prompt);
+    return;
+  }
   if (t.kind(prompt) != T_ARRAY) return;
   let first = true;
   for (let p = prompt + 1; p < t.next(prompt) && !h.full; p = t.next(p)) {

@@ -6,14 +6,14 @@ const P3: u64 = 0x165667B19E3779F9;
 const P4: u64 = 0x85EBCA77C2B2AE63;
 const P5: u64 = 0x27D4EB2F165667C5;
 
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline function round(acc: u64, input: u64): u64 {
   acc += input * P2;
   acc = rotl<u64>(acc, 31);
   return acc * P1;
 }
 
-// @ts-ignore: decorator
+// @ts-expect-error: decorator
 @inline function mergeRound(acc: u64, val: u64): u64 {
   acc ^= round(0, val);
   return acc * P1 + P4;

@@ -14,13 +14,24 @@ export class QueuedRequest {
 export const CLASSES: i32 = 3;
 
 export class RequestQueue {
-  private lanes: Array<Array<QueuedRequest>> = [new Array<QueuedRequest>(), new Array<QueuedRequest>(), new Array<QueuedRequest>()];
+  private lanes: Array<Array<QueuedRequest>> = [
+    new Array<QueuedRequest>(),
+    new Array<QueuedRequest>(),
+    new Array<QueuedRequest>(),
+  ];
   bytes: i64 = 0;
 
-  get size(): i32 { return this.lanes[0].length + this.lanes[1].length + this.lanes[2].length; }
-  count(klass: i32): i32 { return this.lanes[klass].length; }
+  get size(): i32 {
+    return this.lanes[0].length + this.lanes[1].length + this.lanes[2].length;
+  }
+  count(klass: i32): i32 {
+    return this.lanes[klass].length;
+  }
 
-  push(r: QueuedRequest): void { this.lanes[r.klass].push(r); this.bytes += r.bytes; }
+  push(r: QueuedRequest): void {
+    this.lanes[r.klass].push(r);
+    this.bytes += r.bytes;
+  }
 
   /** The next request to dispatch for a pool (highest class, oldest first), without removing it. */
   peekFor(poolId: string): QueuedRequest | null {

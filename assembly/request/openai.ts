@@ -1,9 +1,12 @@
 // Reads what routing needs from an OpenAI request body (chat or legacy completions) and rejects,
 // with the status and message a client should see, anything a model server would reject anyway.
 // Runs on the allocation-free JSON tape: only the model name is decoded into a string.
-import { Tape, T_NULL, T_TRUE, T_FALSE, T_NUMBER, T_ARRAY, T_OBJECT, tapeKindName } from "../json/tape";
+import { T_ARRAY, T_FALSE, T_NULL, T_NUMBER, T_OBJECT, T_TRUE, Tape, tapeKindName } from "../json/tape";
 
-export enum Endpoint { ChatCompletions = 0, Completions = 1 }
+export enum Endpoint {
+  ChatCompletions = 0,
+  Completions = 1,
+}
 
 /** One tape per VM, reused by every request (the VM runs one callback at a time). */
 export const requestTape = new Tape();
@@ -24,7 +27,9 @@ export class ParsedRequest {
 }
 
 function reject(out: ParsedRequest, message: string, param: string): ParsedRequest {
-  out.status = 400; out.message = message; out.param = param;
+  out.status = 400;
+  out.message = message;
+  out.param = param;
   return out;
 }
 
@@ -36,12 +41,13 @@ export function parseRequest(body: ArrayBuffer, endpoint: Endpoint, t: Tape = re
 export function parseRequestBytes(ptr: usize, len: i32, endpoint: Endpoint, t: Tape = requestTape): ParsedRequest {
   const out = new ParsedRequest();
   if (len == 0) return reject(out, "request body is empty: expected a JSON object", "");
-  if (!t.parse(ptr, len)) return reject(out, "invalid JSON body at byte " + t.errorAt.toString() + ": " + t.error, "");
+  if (!t.parse(ptr, len)) return reject(out, `invalid JSON body at byte ${t.errorAt.toString()}: ${t.error}`, "");
   const root = 0;
-  if (t.kind(root) != T_OBJECT) return reject(out, "request body must be a JSON object, got " + tapeKindName(t.kind(root)), "");
+  if (t.kind(root) != T_OBJECT)
+    return reject(out, `request body must be a JSON object, got ${tapeKindName(t.kind(root))}`, "");
   const model = t.find(root, "model");
   if (model < 0) return reject(out, "missing required parameter: 'model'", "model");
-  if (!t.isString(model)) return reject(out, "'model' must be a string, got " + tapeKindName(t.kind(model)), "model");
+  if (!t.isString(model)) return reject(out, `'model' must be a string, got ${tapeKindName(t.kind(model))}`, "model");
   if (t.end(model) == t.start(model)) return reject(out, "'model' must not be empty", "model");
   out.model = t.str(model);
   out.modelStart = t.start(model) - 1;
@@ -49,24 +55,39 @@ export function parseRequestBytes(ptr: usize, len: i32, endpoint: Endpoint, t: T
   const stream = t.find(root, "stream");
   if (stream >= 0 && t.kind(stream) != T_NULL) {
     const k = t.kind(stream);
-    if (k != T_TRUE && k != T_FALSE) return reject(out, "'stream' must be a boolean, got " + tapeKindName(k), "stream");
+    if (k != T_TRUE && k != T_FALSE) return reject(out, `'stream' must be a boolean, got ${tapeKindName(k)}`, "stream");
     out.stream = k == T_TRUE;
   }
   if (endpoint == Endpoint.ChatCompletions) {
     const messages = t.find(root, "messages");
     if (messages < 0) return reject(out, "missing required parameter: 'messages'", "messages");
-    if (t.kind(messages) != T_ARRAY) return reject(out, "'messages' must be an array, got " + tapeKindName(t.kind(messages)), "messages");
-    if (t.next(messages) == messages + 1) return reject(out, "'messages' must contain at least one message", "messages");
+    if (t.kind(messages) != T_ARRAY)
+      return reject(out, `'messages' must be an array, got ${tapeKindName(t.kind(messages))}`, "messages");
+    if (t.next(messages) == messages + 1)
+      return reject(out, "'messages' must contain at least one message", "messages");
     let i = 0;
     for (let m = messages + 1; m < t.next(messages); m = t.next(m), i++) {
-      if (t.kind(m) != T_OBJECT) return reject(out, "'messages[" + i.toString() + "]' must be an object, got " + tapeKindName(t.kind(m)), "messages[" + i.toString() + "]");
+      if (t.kind(m) != T_OBJECT)
+        return reject(
+          out,
+          `'messages[${i.toString()}]' must be an object, got ${tapeKindName(t.kind(m))}`,
+          `messages[${i.toString()}]`,
+        );
       const role = t.find(m, "role");
-      if (role < 0 || !t.isString(role)) return reject(out, "'messages[" + i.toString() + "].role' must be a string", "messages[" + i.toString() + "].role");
+      if (role < 0 || !t.isString(role))
+        return reject(out, `'messages[${i.toString()}].role' must be a string`, `messages[${i.toString()}].role`);
       const content = t.find(m, "content");
       if (content >= 0) {
         const k = t.kind(content);
         if (!t.isString(content) && k != T_ARRAY && k != T_NULL)
-          return reject(out, "'messages[" + i.toString() + "].content' must be a string, an array of content parts or null, got " + tapeKindName(k), "messages[" + i.toString() + "].content");
+          return reject(
+            out,
+            "'messages[" +
+              i.toString() +
+              "].content' must be a string, an array of content parts or null, got " +
+              tapeKindName(k),
+            `messages[${i.toString()}].content`,
+          );
       }
     }
     out.messages = messages;
@@ -80,7 +101,8 @@ export function parseRequestBytes(ptr: usize, len: i32, endpoint: Endpoint, t: T
         if (!t.isString(p) && k != T_NUMBER && k != T_ARRAY)
           return reject(out, "'prompt' must be a string, an array of strings or of token ids", "prompt");
       }
-    } else if (!t.isString(prompt)) return reject(out, "'prompt' must be a string or an array, got " + tapeKindName(t.kind(prompt)), "prompt");
+    } else if (!t.isString(prompt))
+      return reject(out, `'prompt' must be a string or an array, got ${tapeKindName(t.kind(prompt))}`, "prompt");
     out.prompt = prompt;
   }
   const maxTokens = t.find(root, "max_tokens");

@@ -4,11 +4,19 @@ import { Endpoint, Pool } from "../table/table";
 import { Random } from "./random";
 
 export class Candidate {
-  constructor(public endpoint: Endpoint, public inflight: i32) {}
+  constructor(
+    public endpoint: Endpoint,
+    public inflight: i32,
+  ) {}
   /** Reuse for another decision. */
   reset(endpoint: Endpoint, inflight: i32): void {
-    this.endpoint = endpoint; this.inflight = inflight;
-    this.score = 0; this.loadScore = 0; this.prefixMatched = 0; this.overloaded = false; this.overloadReason = 0;
+    this.endpoint = endpoint;
+    this.inflight = inflight;
+    this.score = 0;
+    this.loadScore = 0;
+    this.prefixMatched = 0;
+    this.overloaded = false;
+    this.overloadReason = 0;
   }
   score: f64 = 0;
   /** Load-only part of the score (queue, KV, in-flight), for the new-prefix rendezvous. */
@@ -35,5 +43,8 @@ export class RoutingContext {
   hashes: StaticArray<u64> | null = null;
   /** Longest match any endpoint has (blocks). */
   bestMatch: i32 = 0;
-  constructor(pool: Pool, rng: Random) { this.pool = pool; this.rng = rng; }
+  constructor(pool: Pool, rng: Random) {
+    this.pool = pool;
+    this.rng = rng;
+  }
 }

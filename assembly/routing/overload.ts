@@ -12,7 +12,10 @@ import { SaturationDetector } from "./saturation";
 const SLACK: f64 = 3;
 
 export class OverloadDetector {
-  constructor(public saturation: SaturationDetector, public balanceBound: f64) {}
+  constructor(
+    public saturation: SaturationDetector,
+    public balanceBound: f64,
+  ) {}
 
   mark(ctx: RoutingContext): void {
     const cs = ctx.candidates;
@@ -20,7 +23,8 @@ export class OverloadDetector {
     if (n == 0) return;
     let total = 0;
     for (let i = 0; i < n; i++) total += cs[i].inflight;
-    const capacity = this.balanceBound > 0 ? Math.ceil(this.balanceBound * <f64>(total + 1) / <f64>n) + SLACK : Infinity;
+    const capacity =
+      this.balanceBound > 0 ? Math.ceil((this.balanceBound * <f64>(total + 1)) / <f64>n) + SLACK : Infinity;
     for (let i = 0; i < n; i++) {
       const c = cs[i];
       c.overloadReason = ctx.loadFresh && this.saturation.scrapedSaturated(c) ? 1 : <f64>c.inflight >= capacity ? 2 : 0;

@@ -10,7 +10,12 @@
 import { Candidate, RoutingContext } from "./candidate";
 
 export class SaturationDetector {
-  constructor(public queueDepth: f64, public kvUsage: f64, public inFlightLimit: i32, public stalenessMs: f64) {}
+  constructor(
+    public queueDepth: f64,
+    public kvUsage: f64,
+    public inFlightLimit: i32,
+    public stalenessMs: f64,
+  ) {}
 
   estimatedWaiting(c: Candidate): f64 {
     const e = c.endpoint;

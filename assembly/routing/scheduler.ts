@@ -1,10 +1,11 @@
 // The routing pipeline: filters -> scorers -> picker. Pure: no host calls, so it is unit-tested
 // on its own (test/assembly/).
+
+import { mix64, xxh64String } from "../prefix/xxhash64";
 import { Candidate, RoutingContext } from "./candidate";
 import { CandidateFilter } from "./filters";
-import { Scorer } from "./scorers";
-import { mix64, xxh64String } from "../prefix/xxhash64";
 import { OverloadDetector } from "./overload";
+import { Scorer } from "./scorers";
 
 /** Fills each candidate's prefixMatched from whatever index the policy keeps. */
 export abstract class PrefixMatcher {
@@ -19,8 +20,14 @@ export class Scheduler {
   overload: OverloadDetector | null = null;
   matcher: PrefixMatcher | null = null;
 
-  addFilter(f: CandidateFilter): Scheduler { this.filters.push(f); return this; }
-  addScorer(s: Scorer): Scheduler { this.scorers.push(s); return this; }
+  addFilter(f: CandidateFilter): Scheduler {
+    this.filters.push(f);
+    return this;
+  }
+  addScorer(s: Scorer): Scheduler {
+    this.scorers.push(s);
+    return this;
+  }
 
   /** Keeps the candidates every filter accepts (in place). */
   filter(ctx: RoutingContext): void {
@@ -29,7 +36,10 @@ export class Scheduler {
     for (let i = 0; i < cs.length; i++) {
       let keep = true;
       for (let f = 0; f < this.filters.length; f++) {
-        if (!this.filters[f].keep(cs[i], ctx)) { keep = false; break; }
+        if (!this.filters[f].keep(cs[i], ctx)) {
+          keep = false;
+          break;
+        }
       }
       if (keep) cs[w++] = cs[i];
     }
@@ -38,7 +48,10 @@ export class Scheduler {
 
   score(ctx: RoutingContext): void {
     const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) { cs[i].score = 0; cs[i].loadScore = 0; }
+    for (let i = 0; i < cs.length; i++) {
+      cs[i].score = 0;
+      cs[i].loadScore = 0;
+    }
     for (let s = 0; s < this.scorers.length; s++) {
       const sc = this.scorers[s];
       if (sc.weight == 0 || !sc.applies(ctx)) continue;
@@ -66,7 +79,10 @@ export class Scheduler {
       const c = cs[i];
       if (c.loadScore < bestLoad - this.rendezvousTolerance) continue;
       const w = mix64(ctx.affinityKey, xxh64String(c.endpoint.address, 0));
-      if (chosen === null || w > top) { chosen = c; top = w; }
+      if (chosen === null || w > top) {
+        chosen = c;
+        top = w;
+      }
     }
     return chosen;
   }
@@ -79,8 +95,10 @@ export class Scheduler {
     let ties = 1;
     for (let i = 1; i < cs.length; i++) {
       const c = cs[i];
-      if (c.score > best.score + 1e-9) { best = c; ties = 1; }
-      else if (c.score >= best.score - 1e-9) {
+      if (c.score > best.score + 1e-9) {
+        best = c;
+        ties = 1;
+      } else if (c.score >= best.score - 1e-9) {
         ties++;
         if (ctx.rng.below(ties) == 0) best = c;
       }
@@ -95,7 +113,11 @@ export class Scheduler {
     this.score(ctx);
     if (ctx.prefixBlocks > 0 && ctx.affinityKey != 0) {
       let anyMatch = false;
-      for (let i = 0; i < ctx.candidates.length; i++) if (ctx.candidates[i].prefixMatched > 0) { anyMatch = true; break; }
+      for (let i = 0; i < ctx.candidates.length; i++)
+        if (ctx.candidates[i].prefixMatched > 0) {
+          anyMatch = true;
+          break;
+        }
       if (!anyMatch) return this.rendezvous(ctx);
     }
     return this.pick(ctx);

@@ -3,36 +3,19 @@
 import { Candidate, RoutingContext } from "./candidate";
 
 export abstract class Scorer {
-  constructor(public name: string, public weight: f64) {}
+  constructor(
+    public name: string,
+    public weight: f64,
+  ) {}
   /** Load scorers form the load-only score the new-prefix rendezvous uses. */
   isLoad: bool = true;
   /** Whether this scorer has anything to say for this decision (e.g. scraped load is stale). */
-  applies(ctx: RoutingContext): bool { return true; }
+  applies(ctx: RoutingContext): bool {
+    return true;
+  }
   abstract score(c: Candidate, ctx: RoutingContext): f64;
   /** Called once before score() for each candidate; lets min-max scorers find their range. */
   prepare(ctx: RoutingContext): void {}
-}
-
-/** Min-max normalises a "lower is better" quantity over the candidates (all equal -> all 1). */
-abstract class LowerIsBetterScorer extends Scorer {
-  private lo: f64 = 0;
-  private hi: f64 = 0;
-  abstract quantity(c: Candidate): f64;
-  prepare(ctx: RoutingContext): void {
-    const cs = ctx.candidates;
-    let lo = Infinity, hi = -Infinity;
-    for (let i = 0; i < cs.length; i++) {
-      const q = this.quantity(cs[i]);
-      if (q < lo) lo = q;
-      if (q > hi) hi = q;
-    }
-    this.lo = lo; this.hi = hi;
-  }
-  score(c: Candidate, ctx: RoutingContext): f64 {
-    const range = this.hi - this.lo;
-    if (range <= 0) return 1.0;
-    return (this.hi - this.quantity(c)) / range;
-  }
 }
 
 /** The model server's own waiting queue (vllm:num_requests_waiting and kin), from the last scrape.
@@ -40,16 +23,31 @@ abstract class LowerIsBetterScorer extends Scorer {
  *  two requests caught waiting between engine steps do not swing it across its whole range (as
  *  min-max normalisation would), yet it still orders pods with deep queues. */
 export class QueueScorer extends Scorer {
-  constructor(weight: f64, public scale: f64 = 5) { super("queue", weight); }
-  applies(ctx: RoutingContext): bool { return ctx.loadFresh; }
-  score(c: Candidate, ctx: RoutingContext): f64 { return 1.0 / (1.0 + c.endpoint.waiting / this.scale); }
+  constructor(
+    weight: f64,
+    public scale: f64 = 5,
+  ) {
+    super("queue", weight);
+  }
+  applies(ctx: RoutingContext): bool {
+    return ctx.loadFresh;
+  }
+  score(c: Candidate, ctx: RoutingContext): f64 {
+    return 1.0 / (1.0 + c.endpoint.waiting / this.scale);
+  }
 }
 
 /** Free KV cache: a pod near full KV preempts or queues. Absolute, not normalised: 1 - usage. */
 export class KvCacheScorer extends Scorer {
-  constructor(weight: f64) { super("kv-cache", weight); }
-  applies(ctx: RoutingContext): bool { return ctx.loadFresh; }
-  score(c: Candidate, ctx: RoutingContext): f64 { return 1.0 - c.endpoint.kvUsage; }
+  constructor(weight: f64) {
+    super("kv-cache", weight);
+  }
+  applies(ctx: RoutingContext): bool {
+    return ctx.loadFresh;
+  }
+  score(c: Candidate, ctx: RoutingContext): f64 {
+    return 1.0 - c.endpoint.kvUsage;
+  }
 }
 
 /** Requests this gateway (all workers) has sent to the pod and not seen finish: reacts at once,
@@ -58,21 +56,30 @@ export class KvCacheScorer extends Scorer {
  *  whole range: a 3-vs-1 difference must not outweigh a conversation's KV cache. */
 export class InFlightScorer extends Scorer {
   private hi: f64 = 0;
-  constructor(weight: f64) { super("in-flight", weight); }
+  constructor(weight: f64) {
+    super("in-flight", weight);
+  }
   prepare(ctx: RoutingContext): void {
     let hi: f64 = 0;
     const cs = ctx.candidates;
     for (let i = 0; i < cs.length; i++) if (<f64>cs[i].inflight > hi) hi = <f64>cs[i].inflight;
     this.hi = hi;
   }
-  score(c: Candidate, ctx: RoutingContext): f64 { return 1.0 - <f64>c.inflight / (this.hi + 1.0); }
+  score(c: Candidate, ctx: RoutingContext): f64 {
+    return 1.0 - <f64>c.inflight / (this.hi + 1.0);
+  }
 }
 
 /** Fraction of the request's blocks the endpoint holds (longest chained match). An overloaded
  *  endpoint (saturated, or over its balance bound) scores 0: affinity never melts one pod. */
 export class PrefixScorer extends Scorer {
-  constructor(weight: f64) { super("prefix", weight); this.isLoad = false; }
-  applies(ctx: RoutingContext): bool { return ctx.prefixBlocks > 0; }
+  constructor(weight: f64) {
+    super("prefix", weight);
+    this.isLoad = false;
+  }
+  applies(ctx: RoutingContext): bool {
+    return ctx.prefixBlocks > 0;
+  }
   score(c: Candidate, ctx: RoutingContext): f64 {
     if (c.overloaded) return 0;
     return <f64>c.prefixMatched / <f64>ctx.prefixBlocks;

@@ -1,7 +1,7 @@
 // Requests this gateway has sent to each endpoint and not yet seen finish, counted across all
 // Envoy workers. One shared-data key holding an i32 per endpoint slot (bounded by MAX_SLOTS),
 // updated by compare-and-swap; reading it is one host call per routing decision.
-import { sharedGet, sharedSet, WasmResult, log, LogLevel } from "../host/abi";
+import { LogLevel, log, sharedGet, sharedSet, WasmResult } from "../host/abi";
 import { MAX_SLOTS } from "../table/table";
 
 const KEY = "infergate/v1/inflight";
@@ -25,11 +25,11 @@ export class InFlightCounters {
       const cur = sharedGet(KEY);
       const old = cur.value;
       const oldLen = old === null ? 0 : old.byteLength >> 2;
-      const now = slot < oldLen ? load<i32>(changetype<usize>(old!) + (<usize>slot << 2)) : 0;
+      const now = slot < oldLen ? load<i32>(changetype<usize>(old!) + ((<usize>slot) << 2)) : 0;
       if (now != seen) return false;
       const next = new ArrayBuffer(max(oldLen, slot + 1) << 2);
       if (old !== null) memory.copy(changetype<usize>(next), changetype<usize>(old), old.byteLength);
-      store<i32>(changetype<usize>(next) + (<usize>slot << 2), seen + 1);
+      store<i32>(changetype<usize>(next) + ((<usize>slot) << 2), seen + 1);
       const r = sharedSet(KEY, next, cur.cas);
       if (r == WasmResult.Ok) return true;
       if (r != WasmResult.CasMismatch) return false;
@@ -46,13 +46,13 @@ export class InFlightCounters {
       const len = max(oldLen, slot + 1);
       const next = new ArrayBuffer(len << 2);
       if (old !== null) memory.copy(changetype<usize>(next), changetype<usize>(old), old.byteLength);
-      const p = changetype<usize>(next) + (<usize>slot << 2);
+      const p = changetype<usize>(next) + ((<usize>slot) << 2);
       const val = load<i32>(p) + delta;
       store<i32>(p, val < 0 ? 0 : val);
       const r = sharedSet(KEY, next, cur.cas);
       if (r == WasmResult.Ok) return;
       if (r != WasmResult.CasMismatch) break;
     }
-    log(LogLevel.Warn, "infergate: in-flight counter update for slot " + slot.toString() + " gave up");
+    log(LogLevel.Warn, `infergate: in-flight counter update for slot ${slot.toString()} gave up`);
   }
 }

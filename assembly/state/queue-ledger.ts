@@ -23,7 +23,9 @@ export class LedgerState {
     for (let k = 0; k < 3; k++) if (this.waiting[k] > 0) return k;
     return 3;
   }
-  total(): f64 { return this.waiting[0] + this.waiting[1] + this.waiting[2]; }
+  total(): f64 {
+    return this.waiting[0] + this.waiting[1] + this.waiting[2];
+  }
   /** Enqueue time of the oldest request held by any live worker (Infinity when none). */
   oldest(notBeforeMs: f64): f64 {
     let o = Infinity;
@@ -37,13 +39,18 @@ export class LedgerState {
 
 function decode(buf: ArrayBuffer | null, out: LedgerState): void {
   if (buf === null || buf.byteLength < SIZE) {
-    out.bytes = 0; out.debt = 0;
+    out.bytes = 0;
+    out.debt = 0;
     for (let k = 0; k < 3; k++) out.waiting[k] = 0;
-    for (let w = 0; w < WORKERS; w++) { out.workerIds[w] = 0; out.workerOldest[w] = 0; }
+    for (let w = 0; w < WORKERS; w++) {
+      out.workerIds[w] = 0;
+      out.workerOldest[w] = 0;
+    }
     return;
   }
   const p = changetype<usize>(buf);
-  out.bytes = load<f64>(p); out.debt = load<f64>(p, 8);
+  out.bytes = load<f64>(p);
+  out.debt = load<f64>(p, 8);
   for (let k = 0; k < 3; k++) out.waiting[k] = load<f64>(p + <usize>(16 + k * 8));
   for (let w = 0; w < WORKERS; w++) {
     out.workerIds[w] = load<f64>(p + <usize>(HEAD + w * 16));
@@ -53,7 +60,8 @@ function decode(buf: ArrayBuffer | null, out: LedgerState): void {
 
 function encode(s: LedgerState, buf: ArrayBuffer): void {
   const p = changetype<usize>(buf);
-  store<f64>(p, s.bytes); store<f64>(p, s.debt, 8);
+  store<f64>(p, s.bytes);
+  store<f64>(p, s.debt, 8);
   for (let k = 0; k < 3; k++) store<f64>(p + <usize>(16 + k * 8), s.waiting[k]);
   for (let w = 0; w < WORKERS; w++) {
     store<f64>(p + <usize>(HEAD + w * 16), s.workerIds[w]);
@@ -66,7 +74,7 @@ export class QueueLedger {
   private buf: ArrayBuffer = new ArrayBuffer(SIZE);
 
   read(poolId: string): LedgerState {
-    decode(sharedGet("infergate/v1/queue/" + poolId).value, this.state);
+    decode(sharedGet(`infergate/v1/queue/${poolId}`).value, this.state);
     return this.state;
   }
 
@@ -74,8 +82,16 @@ export class QueueLedger {
    * Applies deltas atomically and returns the state after them. Values never go below 0; debt
    * never exceeds the bytes held. workerId != 0 also sets that worker's oldest (-1 = holds none).
    */
-  apply(poolId: string, dBytes: f64, dDebt: f64, klass: i32, dWaiting: f64, workerId: f64 = 0, oldestMs: f64 = -1): LedgerState {
-    const key = "infergate/v1/queue/" + poolId;
+  apply(
+    poolId: string,
+    dBytes: f64,
+    dDebt: f64,
+    klass: i32,
+    dWaiting: f64,
+    workerId: f64 = 0,
+    oldestMs: f64 = -1,
+  ): LedgerState {
+    const key = `infergate/v1/queue/${poolId}`;
     for (let attempt = 0; attempt < 64; attempt++) {
       const cur = sharedGet(key);
       decode(cur.value, this.state);
@@ -84,19 +100,31 @@ export class QueueLedger {
       s.debt = min(s.bytes, max(0, s.debt + dDebt));
       if (klass >= 0 && klass < 3) s.waiting[klass] = max(0, s.waiting[klass] + dWaiting);
       if (workerId != 0) {
-        let at = -1, free = -1;
+        let at = -1,
+          free = -1;
         for (let w = 0; w < WORKERS; w++) {
-          if (s.workerIds[w] == workerId) { at = w; break; }
+          if (s.workerIds[w] == workerId) {
+            at = w;
+            break;
+          }
           if (free < 0 && s.workerIds[w] == 0) free = w;
         }
         if (at < 0 && oldestMs >= 0) {
           // A new worker: take a free entry, or the one whose oldest is the stalest.
           at = free;
-          if (at < 0) { at = 0; for (let w = 1; w < WORKERS; w++) if (s.workerOldest[w] < s.workerOldest[at]) at = w; }
+          if (at < 0) {
+            at = 0;
+            for (let w = 1; w < WORKERS; w++) if (s.workerOldest[w] < s.workerOldest[at]) at = w;
+          }
         }
         if (at >= 0) {
-          if (oldestMs >= 0) { s.workerIds[at] = workerId; s.workerOldest[at] = oldestMs; }
-          else { s.workerIds[at] = 0; s.workerOldest[at] = 0; }
+          if (oldestMs >= 0) {
+            s.workerIds[at] = workerId;
+            s.workerOldest[at] = oldestMs;
+          } else {
+            s.workerIds[at] = 0;
+            s.workerOldest[at] = 0;
+          }
         }
       }
       encode(s, this.buf);

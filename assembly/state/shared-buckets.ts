@@ -8,7 +8,7 @@ export class SharedBucketStore extends BucketStore {
   private keys: Map<i32, string> = new Map();
   private key(index: i32): string {
     if (this.keys.has(index)) return this.keys.get(index);
-    const k = "infergate/v1/prefix/" + index.toString();
+    const k = `infergate/v1/prefix/${index.toString()}`;
     this.keys.set(index, k);
     return k;
   }

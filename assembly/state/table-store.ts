@@ -4,15 +4,24 @@
 //   infergate/v1/generation  f64 generation, written after the table: the cheap per-request check
 // Each worker keeps its decoded copy and re-decodes only when the generation key changes.
 import { sharedGet, sharedSet, WasmResult } from "../host/abi";
-import { Table, decodeTable } from "../table/table";
+import { decodeTable, Table } from "../table/table";
 
 const TABLE_KEY = "infergate/v1/table";
 const GEN_KEY = "infergate/v1/generation";
 
-export enum PublishStatus { Ok = 0, Invalid = 1, Stale = 2, Failed = 3 }
+export enum PublishStatus {
+  Ok = 0,
+  Invalid = 1,
+  Stale = 2,
+  Failed = 3,
+}
 
 export class PublishResult {
-  constructor(public status: PublishStatus, public message: string, public current: f64) {}
+  constructor(
+    public status: PublishStatus,
+    public message: string,
+    public current: f64,
+  ) {}
 }
 
 function readGen(buf: ArrayBuffer | null): f64 {
@@ -37,10 +46,16 @@ export class TableStore {
     for (let attempt = 0; attempt < 16; attempt++) {
       const cur = sharedGet(TABLE_KEY);
       const curGen = readGen(cur.value);
-      if (gen <= curGen) return new PublishResult(PublishStatus.Stale, "generation " + (<i64>gen).toString() + " is not newer than the current " + (<i64>curGen).toString(), curGen);
+      if (gen <= curGen)
+        return new PublishResult(
+          PublishStatus.Stale,
+          `generation ${(<i64>gen).toString()} is not newer than the current ${(<i64>curGen).toString()}`,
+          curGen,
+        );
       const r = sharedSet(TABLE_KEY, stored, cur.cas);
       if (r == WasmResult.CasMismatch) continue;
-      if (r != WasmResult.Ok) return new PublishResult(PublishStatus.Failed, "shared data write failed: " + (<i32>r).toString(), curGen);
+      if (r != WasmResult.Ok)
+        return new PublishResult(PublishStatus.Failed, `shared data write failed: ${(<i32>r).toString()}`, curGen);
       this.bumpGenerationKey(gen);
       this.cached = decoded.table;
       return new PublishResult(PublishStatus.Ok, "", gen);

@@ -3,9 +3,18 @@
 import type { Contender } from "./types.js";
 
 export const direct: Contender = {
-  id: "direct", label: "direct to pod", kind: "direct",
+  id: "direct",
+  label: "direct to pod",
+  kind: "direct",
   unavailable: () => null,
   async start(fleet) {
-    return { url: fleet.pods[0].url, version: "-", flags: [`pod ${fleet.pods[0].name}`], async stop() { /* nothing */ } };
+    return {
+      url: fleet.pods[0].url,
+      version: "-",
+      flags: [`pod ${fleet.pods[0].name}`],
+      async stop() {
+        /* nothing */
+      },
+    };
   },
 };

@@ -1,29 +1,52 @@
 // Plain Envoy (no wasm filter) with a static cluster over the same pods: round robin or random.
 // Same Envoy binary and --concurrency as infergate, so the difference is the filter.
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
+
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
-import { REPO_ROOT, findEnvoy } from "../../scripts/lib/envoy-process.js";
+import { findEnvoy, REPO_ROOT } from "../../scripts/lib/envoy-process.js";
 import type { Contender } from "./types.js";
-import { envoyVersion, spawnProc, waitServing, sleep } from "./util.js";
+import { envoyVersion, sleep, spawnProc, waitServing } from "./util.js";
 
 export function plainEnvoy(policy: "ROUND_ROBIN" | "RANDOM", concurrency = 2): Contender {
   const id = policy === "ROUND_ROBIN" ? "envoy-rr" : "envoy-random";
   return {
-    id, label: policy === "ROUND_ROBIN" ? "plain Envoy round-robin" : "plain Envoy random", kind: "envoy",
+    id,
+    label: policy === "ROUND_ROBIN" ? "plain Envoy round-robin" : "plain Envoy random",
+    kind: "envoy",
     unavailable: () => null,
     async start(fleet) {
       const dir = mkdtempSync(join(tmpdir(), "plain-envoy-"));
-      const endpoints = "[" + fleet.pods.map((p) => `{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p.port} } } } }`).join(", ") + "]";
+      const endpoints =
+        "[" +
+        fleet.pods
+          .map((p) => `{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: ${p.port} } } } }`)
+          .join(", ") +
+        "]";
       const yaml = readFileSync(join(REPO_ROOT, "envoy/plain-envoy.yaml"), "utf8")
-        .replace("{{INSTANCE}}", randomBytes(4).toString("hex")).replace("{{LB_POLICY}}", policy).replace("{{ENDPOINTS}}", endpoints);
+        .replace("{{INSTANCE}}", randomBytes(4).toString("hex"))
+        .replace("{{LB_POLICY}}", policy)
+        .replace("{{ENDPOINTS}}", endpoints);
       const cfg = join(dir, "envoy.yaml");
       writeFileSync(cfg, yaml);
       const adminPath = join(dir, "admin");
       const flags = ["-c", "envoy/plain-envoy.yaml", "--concurrency", String(concurrency), `lb_policy ${policy}`];
-      const proc = spawnProc(findEnvoy(), ["-c", cfg, "--concurrency", String(concurrency), "--disable-hot-restart", "--admin-address-path", adminPath, "-l", "warning"]);
-      const stop = async () => { await proc.stop(); rmSync(dir, { recursive: true, force: true }); };
+      const proc = spawnProc(findEnvoy(), [
+        "-c",
+        cfg,
+        "--concurrency",
+        String(concurrency),
+        "--disable-hot-restart",
+        "--admin-address-path",
+        adminPath,
+        "-l",
+        "warning",
+      ]);
+      const stop = async () => {
+        await proc.stop();
+        rmSync(dir, { recursive: true, force: true });
+      };
       try {
         let admin = "";
         for (let i = 0; i < 300 && !admin; i++) {
@@ -34,15 +57,22 @@ export function plainEnvoy(policy: "ROUND_ROBIN" | "RANDOM", concurrency = 2): C
         let port = 0;
         for (let i = 0; i < 100 && !port; i++) {
           try {
-            const l = (await (await fetch(`http://${admin}/listeners?format=json`)).json()) as { listener_statuses: { local_address: { socket_address: { port_value: number } } }[] };
+            const l = (await (await fetch(`http://${admin}/listeners?format=json`)).json()) as {
+              listener_statuses: { local_address: { socket_address: { port_value: number } } }[];
+            };
             port = l.listener_statuses[0]?.local_address.socket_address.port_value ?? 0;
-          } catch { /* not yet */ }
+          } catch {
+            /* not yet */
+          }
           if (!port) await sleep(50);
         }
         const url = `http://127.0.0.1:${port}`;
         await waitServing(url, 20000, proc.child, proc.log);
         return { url, version: `envoy ${envoyVersion()}`, flags, stop };
-      } catch (e) { await stop(); throw e; }
+      } catch (e) {
+        await stop();
+        throw e;
+      }
     },
   };
 }

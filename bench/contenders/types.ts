@@ -1,7 +1,8 @@
 // One interface for every contender: start(fleet) gives a URL that serves the OpenAI API over that
 // fleet, the contender's version and flags (recorded in the results), and stop().
-import type { Fleet } from "../../test/sim/fleet.js";
+
 import type { EnvoyInstance } from "../../scripts/lib/envoy-process.js";
+import type { Fleet } from "../../test/sim/fleet.js";
 
 export interface ContenderInstance {
   url: string;
@@ -14,7 +15,11 @@ export interface ContenderInstance {
 
 export interface StartOptions {
   /** infergate: extra pool settings (criticality, extra models, annotations merged over the contender's) */
-  pool?: { criticality?: "Critical" | "Standard" | "Sheddable"; extraModels?: Record<string, "Critical" | "Standard" | "Sheddable">; annotations?: Record<string, string> };
+  pool?: {
+    criticality?: "Critical" | "Standard" | "Sheddable";
+    extraModels?: Record<string, "Critical" | "Standard" | "Sheddable">;
+    annotations?: Record<string, string>;
+  };
 }
 
 export interface Contender {

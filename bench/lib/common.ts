@@ -1,13 +1,13 @@
 // Shared pieces of the bench scenarios: running the load generator as its own process, statistics,
 // progress output, and reading what the simulated pods saw.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import net from "node:net";
-import type { LoadJob, LoadOutput, LoadRecord } from "../loadgen-process.js";
-import type { Fleet } from "../../test/sim/fleet.js";
 import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
+import type { Fleet } from "../../test/sim/fleet.js";
+import type { LoadJob, LoadOutput, LoadRecord } from "../loadgen-process.js";
 
 export const BENCH_START = Date.now();
 
@@ -17,14 +17,19 @@ export function progress(msg: string): void {
   process.stderr.write(`[bench ${s}s] ${msg}\n`);
 }
 
-export async function sleep(ms: number): Promise<void> { await new Promise((r) => setTimeout(r, ms)); }
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.unref();
     s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -36,12 +41,23 @@ export async function runLoadProcess(job: LoadJob, hardTimeoutMs: number): Promi
   writeFileSync(jobPath, JSON.stringify(job));
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(REPO_ROOT, "build/js/bench/loadgen-process.js"), jobPath, outPath], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [join(REPO_ROOT, "build/js/bench/loadgen-process.js"), jobPath, outPath], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let err = "";
-      child.stderr!.on("data", (b: Buffer) => { err += b.toString(); });
+      child.stderr!.on("data", (b: Buffer) => {
+        err += b.toString();
+      });
       child.stdout!.resume();
-      const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`load generator exceeded ${hardTimeoutMs} ms`)); }, hardTimeoutMs);
-      child.on("exit", (code) => { clearTimeout(timer); if (code === 0) resolve(); else reject(new Error(`load generator exited ${code}: ${err.slice(-2000)}`)); });
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`load generator exceeded ${hardTimeoutMs} ms`));
+      }, hardTimeoutMs);
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve();
+        else reject(new Error(`load generator exited ${code}: ${err.slice(-2000)}`));
+      });
     });
     return JSON.parse(readFileSync(outPath, "utf8")) as LoadOutput;
   } finally {
@@ -56,13 +72,27 @@ export function percentile(values: number[], p: number): number {
   return s[idx];
 }
 
-export function mean(xs: number[]): number { return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN; }
+export function mean(xs: number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}
 
 export const round = (x: number, d = 3) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null);
 
-export interface LatencyStats { n: number; p50: number | null; p90: number | null; p99: number | null; mean: number | null }
+export interface LatencyStats {
+  n: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  mean: number | null;
+}
 export function stats(xs: number[]): LatencyStats {
-  return { n: xs.length, p50: round(percentile(xs, 50)), p90: round(percentile(xs, 90)), p99: round(percentile(xs, 99)), mean: round(mean(xs)) };
+  return {
+    n: xs.length,
+    p50: round(percentile(xs, 50)),
+    p90: round(percentile(xs, 90)),
+    p99: round(percentile(xs, 99)),
+    mean: round(mean(xs)),
+  };
 }
 
 /** Requests, errors and throughput of the measured (non-warm-up) part of a load run. */
@@ -71,7 +101,10 @@ export function summarizeLoad(out: LoadOutput) {
   const ok = m.filter((r) => r.status === 200 && !r.error);
   const errors = m.length - ok.length;
   const byStatus: Record<string, number> = {};
-  for (const r of m) { const k = r.error && r.status === 0 ? "conn_error" : String(r.status); byStatus[k] = (byStatus[k] ?? 0) + 1; }
+  for (const r of m) {
+    const k = r.error && r.status === 0 ? "conn_error" : String(r.status);
+    byStatus[k] = (byStatus[k] ?? 0) + 1;
+  }
   const sampleErrors = [...new Set(m.filter((r) => r.error).map((r) => r.error!.slice(0, 160)))].slice(0, 3);
   const prompt = ok.reduce((a, r) => a + (r.promptTokens ?? 0), 0);
   const cached = ok.reduce((a, r) => a + (r.cachedTokens ?? 0), 0);
@@ -80,7 +113,12 @@ export function summarizeLoad(out: LoadOutput) {
   const startMs = m.length ? Math.min(...m.map((r) => r.atMs)) : 0;
   const windowMs = Math.max(1, endMs - startMs);
   return {
-    requests: m.length, ok: ok.length, errors, errorRate: round(m.length ? errors / m.length : 0, 4), byStatus, sampleErrors,
+    requests: m.length,
+    ok: ok.length,
+    errors,
+    errorRate: round(m.length ? errors / m.length : 0, 4),
+    byStatus,
+    sampleErrors,
     throughputRps: round((ok.length / windowMs) * 1000, 2),
     ttftMs: stats(ok.filter((r) => r.ttftMs !== null).map((r) => r.ttftMs!)),
     e2eMs: stats(ok.map((r) => r.e2eMs)),
@@ -90,23 +128,46 @@ export function summarizeLoad(out: LoadOutput) {
   };
 }
 
-export function okRecords(out: LoadOutput): LoadRecord[] { return out.records.filter((r) => !r.warmup && r.status === 200 && !r.error); }
+export function okRecords(out: LoadOutput): LoadRecord[] {
+  return out.records.filter((r) => !r.warmup && r.status === 200 && !r.error);
+}
 
 // ---- the pods' own view ----
 
 export async function resetPods(fleet: Fleet): Promise<void> {
-  await Promise.all(fleet.pods.map(async (p) => { const r = await fetch(`${p.url}/admin/reset`, { method: "POST" }); await r.arrayBuffer(); }));
+  await Promise.all(
+    fleet.pods.map(async (p) => {
+      const r = await fetch(`${p.url}/admin/reset`, { method: "POST" });
+      await r.arrayBuffer();
+    }),
+  );
 }
 
-export interface PodRecord { id: string; path: string; status: number; promptTokens: number; cachedTokens: number; ttftMs: number | null; e2eMs: number | null; queueMs: number | null; arrivedAt: number; outcome: string }
+export interface PodRecord {
+  id: string;
+  path: string;
+  status: number;
+  promptTokens: number;
+  cachedTokens: number;
+  ttftMs: number | null;
+  e2eMs: number | null;
+  queueMs: number | null;
+  arrivedAt: number;
+  outcome: string;
+}
 
 export async function podLogs(fleet: Fleet): Promise<Map<string, PodRecord[]>> {
   const out = new Map<string, PodRecord[]>();
-  await Promise.all(fleet.pods.map(async (p) => {
-    const r = await fetch(`${p.url}/debug/requests`);
-    const all = ((await r.json()) as { requests: PodRecord[] }).requests;
-    out.set(p.name, all.filter((x) => x.path.startsWith("/v1/")));
-  }));
+  await Promise.all(
+    fleet.pods.map(async (p) => {
+      const r = await fetch(`${p.url}/debug/requests`);
+      const all = ((await r.json()) as { requests: PodRecord[] }).requests;
+      out.set(
+        p.name,
+        all.filter((x) => x.path.startsWith("/v1/")),
+      );
+    }),
+  );
   return out;
 }
 
@@ -124,18 +185,36 @@ export function sumCounter(text: string, name: string): number {
 }
 
 /** The fleet's prefix-cache hit rate from the pods' own /metrics (vLLM names), since the last reset. */
-export async function podHitRate(fleet: Fleet): Promise<{ hits: number; queries: number; hitRate: number; perPod: Record<string, { hits: number; queries: number }> }> {
-  let hits = 0, queries = 0;
+export async function podHitRate(fleet: Fleet): Promise<{
+  hits: number;
+  queries: number;
+  hitRate: number;
+  perPod: Record<string, { hits: number; queries: number }>;
+}> {
+  let hits = 0,
+    queries = 0;
   const perPod: Record<string, { hits: number; queries: number }> = {};
-  await Promise.all(fleet.pods.map(async (p) => {
-    const t = await (await fetch(`${p.url}/metrics`)).text();
-    const h = sumCounter(t, "vllm:prefix_cache_hits_total");
-    const q = sumCounter(t, "vllm:prefix_cache_queries_total");
-    perPod[p.name] = { hits: h, queries: q };
-    hits += h; queries += q;
-  }));
+  await Promise.all(
+    fleet.pods.map(async (p) => {
+      const t = await (await fetch(`${p.url}/metrics`)).text();
+      const h = sumCounter(t, "vllm:prefix_cache_hits_total");
+      const q = sumCounter(t, "vllm:prefix_cache_queries_total");
+      perPod[p.name] = { hits: h, queries: q };
+      hits += h;
+      queries += q;
+    }),
+  );
   return { hits, queries, hitRate: queries ? hits / queries : 0, perPod };
 }
 
 /** Fleet of fast pods (no modelled latency): what overhead and decision-time runs use. */
-export const FAST_POD_ARGS = ["--prefill-overhead-ms", "0", "--inter-token-latency-ms", "0", "--prefill-time-per-token-ms", "0", "--decode-time-per-seq-ms", "0"];
+export const FAST_POD_ARGS = [
+  "--prefill-overhead-ms",
+  "0",
+  "--inter-token-latency-ms",
+  "0",
+  "--prefill-time-per-token-ms",
+  "0",
+  "--decode-time-per-seq-ms",
+  "0",
+];

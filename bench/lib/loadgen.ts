@@ -40,29 +40,50 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const start = process.hrtime.bigint();
   const deadline = o.durationMs !== undefined ? start + BigInt(o.durationMs) * 1_000_000n : null;
 
-  const one = (i: number) => new Promise<void>((resolve) => {
-    const body = o.body(i);
-    const t0 = process.hrtime.bigint();
-    let tFirst: bigint | null = null;
-    const req = http.request({
-      host: u.hostname, port: u.port, path: u.pathname + u.search, method: "POST", agent,
-      headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...(o.headers ?? {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => { if (tFirst === null) tFirst = process.hrtime.bigint(); chunks.push(c); });
-      res.on("end", () => {
-        const t1 = process.hrtime.bigint();
-        latencyUs.push(Number(t1 - t0) / 1000);
-        ttfbUs.push(Number((tFirst ?? t1) - t0) / 1000);
-        statuses.set(res.statusCode ?? 0, (statuses.get(res.statusCode ?? 0) ?? 0) + 1);
-        o.onResponse?.(i, res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString());
+  const one = (i: number) =>
+    new Promise<void>((resolve) => {
+      const body = o.body(i);
+      const t0 = process.hrtime.bigint();
+      let tFirst: bigint | null = null;
+      const req = http.request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname + u.search,
+          method: "POST",
+          agent,
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            ...(o.headers ?? {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => {
+            if (tFirst === null) tFirst = process.hrtime.bigint();
+            chunks.push(c);
+          });
+          res.on("end", () => {
+            const t1 = process.hrtime.bigint();
+            latencyUs.push(Number(t1 - t0) / 1000);
+            ttfbUs.push(Number((tFirst ?? t1) - t0) / 1000);
+            statuses.set(res.statusCode ?? 0, (statuses.get(res.statusCode ?? 0) ?? 0) + 1);
+            o.onResponse?.(i, res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString());
+            resolve();
+          });
+          res.on("error", () => {
+            errors++;
+            resolve();
+          });
+        },
+      );
+      req.on("error", () => {
+        errors++;
         resolve();
       });
-      res.on("error", () => { errors++; resolve(); });
+      req.end(body);
     });
-    req.on("error", () => { errors++; resolve(); });
-    req.end(body);
-  });
 
   const worker = async () => {
     while (true) {

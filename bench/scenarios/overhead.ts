@@ -6,27 +6,54 @@
 // everyone alike.
 import { startFleet } from "../../test/sim/fleet.js";
 import type { Contender } from "../contenders/types.js";
-import { FAST_POD_ARGS, progress, runLoadProcess, stats, summarizeLoad, okRecords, round, type LatencyStats } from "../lib/common.js";
-import { SEED_MODEL } from "../workloads.js";
+import {
+  FAST_POD_ARGS,
+  type LatencyStats,
+  okRecords,
+  progress,
+  round,
+  runLoadProcess,
+  stats,
+  summarizeLoad,
+} from "../lib/common.js";
 import type { LoadOutput } from "../loadgen-process.js";
+import { SEED_MODEL } from "../workloads.js";
 
-export interface OverheadConfig { pods: number; fixedConcurrency: number; maxConcurrency: number; durationMs: number; warmupMs: number; rounds: number; seed: number }
+export interface OverheadConfig {
+  pods: number;
+  fixedConcurrency: number;
+  maxConcurrency: number;
+  durationMs: number;
+  warmupMs: number;
+  rounds: number;
+  seed: number;
+}
 
 export interface OverheadRow {
-  contender: string; label: string; version?: string; flags?: string[]; error?: string;
+  contender: string;
+  label: string;
+  version?: string;
+  flags?: string[];
+  error?: string;
   fixed?: { latencyUs: LatencyStats; throughputRps: number | null; errorRate: number | null; requests: number };
   max?: { latencyUs: LatencyStats; throughputRps: number | null; errorRate: number | null; requests: number };
   /** fixed-concurrency latency minus plain Envoy's / the direct pod's, µs */
-  addedP50OverEnvoyUs?: number | null; addedP99OverEnvoyUs?: number | null;
-  addedP50OverDirectUs?: number | null; addedP99OverDirectUs?: number | null;
+  addedP50OverEnvoyUs?: number | null;
+  addedP99OverEnvoyUs?: number | null;
+  addedP50OverDirectUs?: number | null;
+  addedP99OverDirectUs?: number | null;
   /** max-rate throughput / plain Envoy's and / direct's */
-  throughputVsEnvoy?: number | null; throughputVsDirect?: number | null;
+  throughputVsEnvoy?: number | null;
+  throughputVsDirect?: number | null;
   /** per-request latencies (µs, fixed concurrency), for the CDF picture */
   cdfUs?: number[];
 }
 
 export async function overheadScenario(contenders: Contender[], cfg: OverheadConfig) {
-  const samples = new Map<string, { fixed: LoadOutput[]; max: LoadOutput[]; version?: string; flags?: string[]; error?: string }>();
+  const samples = new Map<
+    string,
+    { fixed: LoadOutput[]; max: LoadOutput[]; version?: string; flags?: string[]; error?: string }
+  >();
   const order = contenders.filter((c) => !c.unavailable());
   for (let round_ = 0; round_ < cfg.rounds; round_++) {
     const seq = round_ % 2 === 0 ? order : [...order].reverse();
@@ -37,16 +64,39 @@ export async function overheadScenario(contenders: Contender[], cfg: OverheadCon
       const fleet = await startFleet({ model: SEED_MODEL, pods: cfg.pods, args: FAST_POD_ARGS });
       try {
         const inst = await c.start(fleet);
-        s.version = inst.version; s.flags = inst.flags;
+        s.version = inst.version;
+        s.flags = inst.flags;
         try {
-          const base = { url: inst.url, workload: { kind: "tiny" as const, seed: cfg.seed, requests: 1000 }, mode: "closed" as const, stream: false, timeoutMs: 10000, durationMs: cfg.durationMs + cfg.warmupMs, warmupMs: cfg.warmupMs };
-          s.fixed.push(await runLoadProcess({ ...base, label: `${c.id} fixed`, concurrency: cfg.fixedConcurrency }, cfg.durationMs * 3 + 30000));
-          s.max.push(await runLoadProcess({ ...base, label: `${c.id} max`, concurrency: cfg.maxConcurrency }, cfg.durationMs * 3 + 30000));
-        } finally { await inst.stop(); }
+          const base = {
+            url: inst.url,
+            workload: { kind: "tiny" as const, seed: cfg.seed, requests: 1000 },
+            mode: "closed" as const,
+            stream: false,
+            timeoutMs: 10000,
+            durationMs: cfg.durationMs + cfg.warmupMs,
+            warmupMs: cfg.warmupMs,
+          };
+          s.fixed.push(
+            await runLoadProcess(
+              { ...base, label: `${c.id} fixed`, concurrency: cfg.fixedConcurrency },
+              cfg.durationMs * 3 + 30000,
+            ),
+          );
+          s.max.push(
+            await runLoadProcess(
+              { ...base, label: `${c.id} max`, concurrency: cfg.maxConcurrency },
+              cfg.durationMs * 3 + 30000,
+            ),
+          );
+        } finally {
+          await inst.stop();
+        }
       } catch (e) {
         s.error = (e as Error).message.slice(0, 1500);
         progress(`  ${c.label} failed: ${s.error.slice(0, 200)}`);
-      } finally { await fleet.stop(); }
+      } finally {
+        await fleet.stop();
+      }
     }
   }
   const pooled = (outs: LoadOutput[]) => {
@@ -55,16 +105,27 @@ export async function overheadScenario(contenders: Contender[], cfg: OverheadCon
     const req = sums.reduce((a, s) => a + s.requests, 0);
     const err = sums.reduce((a, s) => a + s.errors, 0);
     const thr = sums.length ? sums.reduce((a, s) => a + (s.throughputRps ?? 0), 0) / sums.length : null;
-    return { latencyUs: stats(lat), throughputRps: round(thr ?? NaN, 1), errorRate: round(req ? err / req : NaN, 4), requests: req, lat };
+    return {
+      latencyUs: stats(lat),
+      throughputRps: round(thr ?? NaN, 1),
+      errorRate: round(req ? err / req : NaN, 4),
+      requests: req,
+      lat,
+    };
   };
   const rows: OverheadRow[] = contenders.map((c) => {
     const why = c.unavailable();
     if (why) return { contender: c.id, label: c.label, error: `not run: ${why}` };
     const s = samples.get(c.id)!;
     if (!s.fixed.length) return { contender: c.id, label: c.label, version: s.version, flags: s.flags, error: s.error };
-    const f = pooled(s.fixed), m = pooled(s.max);
+    const f = pooled(s.fixed),
+      m = pooled(s.max);
     return {
-      contender: c.id, label: c.label, version: s.version, flags: s.flags, ...(s.error ? { error: s.error } : {}),
+      contender: c.id,
+      label: c.label,
+      version: s.version,
+      flags: s.flags,
+      ...(s.error ? { error: s.error } : {}),
       fixed: { latencyUs: f.latencyUs, throughputRps: f.throughputRps, errorRate: f.errorRate, requests: f.requests },
       max: { latencyUs: m.latencyUs, throughputRps: m.throughputRps, errorRate: m.errorRate, requests: m.requests },
       cdfUs: f.lat,
@@ -74,7 +135,8 @@ export async function overheadScenario(contenders: Contender[], cfg: OverheadCon
   const direct = rows.find((r) => r.contender === "direct" && r.fixed);
   for (const r of rows) {
     if (!r.fixed || !r.max) continue;
-    const d = (a: number | null | undefined, b: number | null | undefined) => (a != null && b != null ? round(a - b, 1) : null);
+    const d = (a: number | null | undefined, b: number | null | undefined) =>
+      a != null && b != null ? round(a - b, 1) : null;
     const q = (a: number | null | undefined, b: number | null | undefined) => (a != null && b ? round(a / b, 3) : null);
     r.addedP50OverEnvoyUs = d(r.fixed.latencyUs.p50, envoy?.fixed?.latencyUs.p50);
     r.addedP99OverEnvoyUs = d(r.fixed.latencyUs.p99, envoy?.fixed?.latencyUs.p99);

@@ -5,23 +5,37 @@
 // offline (HF_HUB_OFFLINE=1). Cross-check: guidellm's TTFT / TPOT next to what the pods themselves
 // recorded for the same requests (/debug/requests ttftMs, e2eMs), and the same ratio for our own
 // load generator in scenario 2. inference-perf is tried first if it installed.
+
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execFileSync } from "node:child_process";
-import { startFleet } from "../../test/sim/fleet.js";
 import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
+import { startFleet } from "../../test/sim/fleet.js";
 import type { Contender } from "../contenders/types.js";
-import { VENV_BENCH, peerInstall, spawnProc } from "../contenders/util.js";
-import { progress, resetPods, podLogs, podHitRate, stats, round, sleep } from "../lib/common.js";
+import { peerInstall, spawnProc, VENV_BENCH } from "../contenders/util.js";
+import { podHitRate, podLogs, progress, resetPods, round, sleep, stats } from "../lib/common.js";
 import { SEED_MODEL } from "../workloads.js";
 
-export interface ThirdPartyConfig { pods: number; podArgs: string[]; rate: number; durationS: number; promptTokens: number; prefixTokens: number; prefixCount: number; outputTokens: number; seed: number }
+export interface ThirdPartyConfig {
+  pods: number;
+  podArgs: string[];
+  rate: number;
+  durationS: number;
+  promptTokens: number;
+  prefixTokens: number;
+  prefixCount: number;
+  outputTokens: number;
+  seed: number;
+}
 
 function tokenizerDir(): string {
   const dir = join(VENV_BENCH, "tokenizer");
   if (!existsSync(join(dir, "tokenizer.json"))) {
-    execFileSync(join(VENV_BENCH, "bin/python"), [join(REPO_ROOT, "bench/make-tokenizer.py"), dir], { env: { ...process.env, HF_HUB_OFFLINE: "1" }, stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync(join(VENV_BENCH, "bin/python"), [join(REPO_ROOT, "bench/make-tokenizer.py"), dir], {
+      env: { ...process.env, HF_HUB_OFFLINE: "1" },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
   }
   return dir;
 }
@@ -32,15 +46,22 @@ export async function thirdPartyScenario(contenders: Contender[], cfg: ThirdPart
   const tool = peerInstall("guidellm");
   const ip = peerInstall("inference-perf");
   const status = {
-    "inference-perf": ip?.ok ? `installed ${ip.version} (not driven: guidellm is used)` : `not installed: ${ip?.error ?? "setup-peers.sh did not record it"}`,
-    guidellm: tool?.ok ? `installed ${tool.version}` : `not installed: ${tool?.error ?? "setup-peers.sh did not record it"}`,
+    "inference-perf": ip?.ok
+      ? `installed ${ip.version} (not driven: guidellm is used)`
+      : `not installed: ${ip?.error ?? "setup-peers.sh did not record it"}`,
+    guidellm: tool?.ok
+      ? `installed ${tool.version}`
+      : `not installed: ${tool?.error ?? "setup-peers.sh did not record it"}`,
   };
   if (!tool?.ok) return { config: cfg, status, rows: [] };
   const tok = tokenizerDir();
   const rows: Record<string, unknown>[] = [];
   for (const c of contenders) {
     const why = c.unavailable();
-    if (why) { rows.push({ contender: c.id, error: `not run: ${why}` }); continue; }
+    if (why) {
+      rows.push({ contender: c.id, error: `not run: ${why}` });
+      continue;
+    }
     progress(`third-party (guidellm): ${c.label}`);
     const fleet = await startFleet({ model: SEED_MODEL, pods: cfg.pods, args: cfg.podArgs });
     const row: Record<string, unknown> = { contender: c.id, label: c.label, tool: `guidellm ${tool.version}` };
@@ -53,35 +74,92 @@ export async function thirdPartyScenario(contenders: Contender[], cfg: ThirdPart
         await resetPods(fleet);
         const out = join(dir, "out.json");
         const args = [
-          "run", "--backend", `kind=openai_http,target=${inst.url},model=${SEED_MODEL}`,
-          "--profile", `kind=poisson,rate=${cfg.rate}`,
-          "--constraint", `kind=max_duration,seconds=${cfg.durationS}`,
-          "--tokenizer", `kind=hf_auto,model=${tok}`,
-          "--data", `kind=synthetic_text,prompt_tokens=${cfg.promptTokens},output_tokens=${cfg.outputTokens},prefix_tokens=${cfg.prefixTokens},prefix_count=${cfg.prefixCount}`,
-          "--seed", `kind=static,value=${cfg.seed}`,
-          "--output", `kind=json,path=${out}`, "--disable-progress",
+          "run",
+          "--backend",
+          `kind=openai_http,target=${inst.url},model=${SEED_MODEL}`,
+          "--profile",
+          `kind=poisson,rate=${cfg.rate}`,
+          "--constraint",
+          `kind=max_duration,seconds=${cfg.durationS}`,
+          "--tokenizer",
+          `kind=hf_auto,model=${tok}`,
+          "--data",
+          `kind=synthetic_text,prompt_tokens=${cfg.promptTokens},output_tokens=${cfg.outputTokens},prefix_tokens=${cfg.prefixTokens},prefix_count=${cfg.prefixCount}`,
+          "--seed",
+          `kind=static,value=${cfg.seed}`,
+          "--output",
+          `kind=json,path=${out}`,
+          "--disable-progress",
         ];
-        row.command = ["guidellm", ...args.map((a) => a.replace(inst.url, "<url>").replace(tok, "<local tokenizer>"))].join(" ");
+        row.command = [
+          "guidellm",
+          ...args.map((a) => a.replace(inst.url, "<url>").replace(tok, "<local tokenizer>")),
+        ].join(" ");
         const p = spawnProc(join(VENV_BENCH, "bin/guidellm"), args, { HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: "1" });
-        for (let k = 0; k < (cfg.durationS + 240) * 10 && p.child.exitCode === null && p.child.signalCode === null; k++) await sleep(100);
+        for (let k = 0; k < (cfg.durationS + 240) * 10 && p.child.exitCode === null && p.child.signalCode === null; k++)
+          await sleep(100);
         await p.stop();
-        if (!existsSync(out)) throw new Error(`guidellm wrote no results (exit ${p.child.exitCode}): ${p.log().split("\n").filter((l) => /Error|error:/.test(l)).slice(-4).join(" / ").slice(0, 1200) || p.log().slice(-1200)}`);
-        const j = JSON.parse(readFileSync(out, "utf8")) as { benchmarks: { metrics: Record<string, { successful: Dist; errored: Dist }>; requests?: unknown }[] };
+        if (!existsSync(out))
+          throw new Error(
+            `guidellm wrote no results (exit ${p.child.exitCode}): ${
+              p
+                .log()
+                .split("\n")
+                .filter((l) => /Error|error:/.test(l))
+                .slice(-4)
+                .join(" / ")
+                .slice(0, 1200) || p.log().slice(-1200)
+            }`,
+          );
+        const j = JSON.parse(readFileSync(out, "utf8")) as {
+          benchmarks: { metrics: Record<string, { successful: Dist; errored: Dist }>; requests?: unknown }[];
+        };
         const m = j.benchmarks[0].metrics;
-        const pick = (k: string) => { const d = m[k]?.successful; return d ? { p50: round(d.percentiles.p50 ?? d.median, 2), p90: round(d.percentiles.p90, 2), p99: round(d.percentiles.p99, 2), n: d.count } : null; };
-        row.guidellm = { ttftMs: pick("time_to_first_token_ms"), tpotMs: pick("time_per_output_token_ms"), itlMs: pick("inter_token_latency_ms"), requestLatencyS: pick("request_latency"), errored: m["request_latency"]?.errored?.count ?? 0 };
+        const pick = (k: string) => {
+          const d = m[k]?.successful;
+          return d
+            ? {
+                p50: round(d.percentiles.p50 ?? d.median, 2),
+                p90: round(d.percentiles.p90, 2),
+                p99: round(d.percentiles.p99, 2),
+                n: d.count,
+              }
+            : null;
+        };
+        row.guidellm = {
+          ttftMs: pick("time_to_first_token_ms"),
+          tpotMs: pick("time_per_output_token_ms"),
+          itlMs: pick("inter_token_latency_ms"),
+          requestLatencyS: pick("request_latency"),
+          errored: m.request_latency?.errored?.count ?? 0,
+        };
         const logs = [...(await podLogs(fleet)).values()].flat().filter((r) => r.status === 200 && r.ttftMs !== null);
         const podTtft = logs.map((r) => r.ttftMs!);
-        const podTpot = logs.filter((r) => (r as unknown as { completionTokens: number }).completionTokens > 1 && r.e2eMs !== null).map((r) => (r.e2eMs! - r.ttftMs!) / ((r as unknown as { completionTokens: number }).completionTokens - 1));
-        row.pods = { ttftMs: stats(podTtft), tpotMs: stats(podTpot), hitRate: round((await podHitRate(fleet)).hitRate, 4), requests: logs.length };
+        const podTpot = logs
+          .filter((r) => (r as unknown as { completionTokens: number }).completionTokens > 1 && r.e2eMs !== null)
+          .map((r) => (r.e2eMs! - r.ttftMs!) / ((r as unknown as { completionTokens: number }).completionTokens - 1));
+        row.pods = {
+          ttftMs: stats(podTtft),
+          tpotMs: stats(podTpot),
+          hitRate: round((await podHitRate(fleet)).hitRate, 4),
+          requests: logs.length,
+        };
         const g = row.guidellm as { ttftMs: { p50: number } | null; tpotMs: { p50: number } | null };
-        row.clientOverPodTtftP50 = g.ttftMs && podTtft.length ? round(g.ttftMs.p50 / (stats(podTtft).p50 ?? NaN), 3) : null;
-        progress(`  guidellm TTFT p50 ${g.ttftMs?.p50} ms vs pods' own ${stats(podTtft).p50} ms; TPOT p50 ${g.tpotMs?.p50} vs ${stats(podTpot).p50} ms`);
-      } finally { await inst.stop(); }
+        row.clientOverPodTtftP50 =
+          g.ttftMs && podTtft.length ? round(g.ttftMs.p50 / (stats(podTtft).p50 ?? NaN), 3) : null;
+        progress(
+          `  guidellm TTFT p50 ${g.ttftMs?.p50} ms vs pods' own ${stats(podTtft).p50} ms; TPOT p50 ${g.tpotMs?.p50} vs ${stats(podTpot).p50} ms`,
+        );
+      } finally {
+        await inst.stop();
+      }
     } catch (e) {
       row.error = (e as Error).message.slice(0, 1500);
       progress(`  failed: ${(row.error as string).slice(0, 300)}`);
-    } finally { await fleet.stop(); rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      await fleet.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
   return { config: cfg, status, rows };
 }

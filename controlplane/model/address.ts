@@ -19,7 +19,10 @@ export function parseAddress(address: string): { ip: string; port: number } {
   const ip = m[1];
   const port = Number(m[2]);
   const fam = isIP(ip);
-  if (fam === 0) throw new Error(`"${ip}" is not an IP literal (Envoy's ORIGINAL_DST cluster connects to the IP in the header; it does not resolve names)`);
+  if (fam === 0)
+    throw new Error(
+      `"${ip}" is not an IP literal (Envoy's ORIGINAL_DST cluster connects to the IP in the header; it does not resolve names)`,
+    );
   if (fam === 6 && !address.startsWith("[")) throw new Error(`IPv6 address must be bracketed: "[${ip}]:${port}"`);
   if (!isValidPort(port)) throw new Error(`port ${m[2]} is not in 1..65535`);
   return { ip, port };

@@ -4,7 +4,7 @@
 // there never was one) and a problem says which annotation, which value, and why. Removing an
 // annotation is valid and reverts that setting to its default, like the managed gateway does.
 
-import type { Runtime, RoutingStrategy } from "../table/schema.js";
+import type { RoutingStrategy, Runtime } from "../table/schema.js";
 import { DurationError, nanosToMillisCeil, parseGoDuration } from "./duration.js";
 
 export const ANNOTATION = {
@@ -87,7 +87,11 @@ function parseTtlMs(value: string): number {
   try {
     ns = parseGoDuration(value.trim());
   } catch (e) {
-    throw new Error(e instanceof DurationError ? `${e.message} (Go duration: e.g. 300ms, 1.5h, 2h45m; units ns, us, µs, ms, s, m, h)` : String(e));
+    throw new Error(
+      e instanceof DurationError
+        ? `${e.message} (Go duration: e.g. 300ms, 1.5h, 2h45m; units ns, us, µs, ms, s, m, h)`
+        : String(e),
+    );
   }
   if (ns <= 0n) throw new Error("must be positive");
   return nanosToMillisCeil(ns);
@@ -97,7 +101,9 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 function parseConfigMapName(value: string): string {
   const v = value.trim();
   if (v.length === 0 || v.length > 253 || !DNS1123_SUBDOMAIN.test(v)) {
-    throw new Error("must be a ConfigMap name (RFC 1123 subdomain: lowercase letters, digits, '-', '.', at most 253 characters)");
+    throw new Error(
+      "must be a ConfigMap name (RFC 1123 subdomain: lowercase letters, digits, '-', '.', at most 253 characters)",
+    );
   }
   return v;
 }
@@ -106,7 +112,10 @@ function parseConfigMapName(value: string): string {
  * Reads a pool's annotations. `previous` is the last settings that were in force for this pool
  * (undefined for a new pool): an invalid annotation keeps that value.
  */
-export function parsePoolAnnotations(annotations: Record<string, string> | undefined, previous?: PoolSettings): ParsedAnnotations {
+export function parsePoolAnnotations(
+  annotations: Record<string, string> | undefined,
+  previous?: PoolSettings,
+): ParsedAnnotations {
   const a = annotations ?? {};
   const prev = previous ?? DEFAULT_POOL_SETTINGS;
   const problems: AnnotationProblem[] = [];
@@ -136,7 +145,12 @@ export function parsePoolAnnotations(annotations: Record<string, string> | undef
     },
     queue: {
       enabled: read(ANNOTATION.queueing, parseQueueing, D.queue.enabled, prev.queue.enabled),
-      capacityBytes: read(ANNOTATION.totalQueueCapacity, positiveInt64, D.queue.capacityBytes, prev.queue.capacityBytes),
+      capacityBytes: read(
+        ANNOTATION.totalQueueCapacity,
+        positiveInt64,
+        D.queue.capacityBytes,
+        prev.queue.capacityBytes,
+      ),
       ttlMs: read(ANNOTATION.queueTtl, parseTtlMs, D.queue.ttlMs, prev.queue.ttlMs),
     },
     eppOverlay: read(ANNOTATION.eppOverlay, parseConfigMapName, D.eppOverlay, prev.eppOverlay),

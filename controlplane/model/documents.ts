@@ -10,12 +10,12 @@ import type { Criticality, RoutingStrategy } from "../table/schema.js";
 import { parseAddress } from "./address.js";
 import { parseRuntime } from "./annotations.js";
 import {
+  type ConfigMapSpec,
+  type EndpointSpec,
   GROUP_ALIBABA,
   GROUP_INFERGATE,
   GROUP_V1,
   GROUP_X,
-  type ConfigMapSpec,
-  type EndpointSpec,
   type ModelDocument,
   type ModelSpec,
   type PdProfile,
@@ -24,7 +24,7 @@ import {
   type StaticEndpointsSpec,
   type TrafficPolicySpec,
 } from "./types.js";
-import { DocumentInvalid, FieldReader, describe, isObj, type Obj } from "./validate.js";
+import { DocumentInvalid, describe, FieldReader, isObj, type Obj } from "./validate.js";
 
 export interface ParseContext {
   /** Namespace for documents that name none (kubectl's default namespace). */
@@ -55,11 +55,17 @@ export const SGLANG_DEFAULT_BOOTSTRAP_PORT = 8998;
 
 export function parseDocument(raw: unknown, ctx: ParseContext): ModelDocument | IgnoredDocument {
   const where = ctx.origin ? ` (${ctx.origin})` : "";
-  if (!isObj(raw)) throw new DocumentInvalid(`document${where}`, [{ field: "(root)", message: `must be a mapping, got ${describe(raw)}` }]);
+  if (!isObj(raw))
+    throw new DocumentInvalid(`document${where}`, [
+      { field: "(root)", message: `must be a mapping, got ${describe(raw)}` },
+    ]);
   const kind = typeof raw.kind === "string" ? raw.kind : undefined;
   const apiVersion = typeof raw.apiVersion === "string" ? raw.apiVersion : undefined;
   const name = isObj(raw.metadata) && typeof raw.metadata.name === "string" ? raw.metadata.name : undefined;
-  const namespace = isObj(raw.metadata) && typeof raw.metadata.namespace === "string" && raw.metadata.namespace ? raw.metadata.namespace : ctx.defaultNamespace;
+  const namespace =
+    isObj(raw.metadata) && typeof raw.metadata.namespace === "string" && raw.metadata.namespace
+      ? raw.metadata.namespace
+      : ctx.defaultNamespace;
   const label = `${kind ?? "document"} ${namespace}/${name ?? "?"}${where}`;
   const r = new FieldReader(label);
   if (!kind) r.fail("kind", "is required");
@@ -72,7 +78,8 @@ export function parseDocument(raw: unknown, ctx: ParseContext): ModelDocument | 
     r.done();
   }
   r.string(raw, "metadata.name", { required: true, maxLength: 253 });
-  if (name && !NAME_RE.test(name)) r.fail("metadata.name", `"${name}" is not a valid name (lowercase letters, digits, '-', '.')`);
+  if (name && !NAME_RE.test(name))
+    r.fail("metadata.name", `"${name}" is not a valid name (lowercase letters, digits, '-', '.')`);
   if (r.issues.length) r.done();
   const id = { namespace, name: name! };
   switch (kind) {
@@ -96,11 +103,14 @@ function parsePool(raw: Obj, apiVersion: string, id: { namespace: string; name: 
   let targetPort: number | undefined;
   let selector: Record<string, string> | undefined;
   let extensionRef: string | null = null;
-  if (apiVersion.startsWith(GROUP_X + "/")) {
+  if (apiVersion.startsWith(`${GROUP_X}/`)) {
     targetPort = r.integer(raw, "spec.targetPortNumber", { required: true, min: 1, max: 65535 });
     const sel = r.get(raw, "spec.selector");
     if (isObj(sel) && isObj(sel.matchLabels)) {
-      r.fail("spec.selector", `v1alpha2 selector is a plain label map; "matchLabels" is the v1 shape (apiVersion ${GROUP_V1}/v1)`);
+      r.fail(
+        "spec.selector",
+        `v1alpha2 selector is a plain label map; "matchLabels" is the v1 shape (apiVersion ${GROUP_V1}/v1)`,
+      );
     } else {
       selector = r.stringMap(raw, "spec.selector", { required: true, hint: "label values are strings" });
     }
@@ -113,17 +123,29 @@ function parsePool(raw: Obj, apiVersion: string, id: { namespace: string; name: 
     else targetPort = r.at("spec.targetPorts[0]").integer(ports[0], "number", { required: true, min: 1, max: 65535 });
     const sel = r.object(raw, "spec.selector", true);
     if (sel) {
-      if (sel.matchExpressions !== undefined) r.fail("spec.selector.matchExpressions", "is not supported: the v1 InferencePool selector is matchLabels only");
+      if (sel.matchExpressions !== undefined)
+        r.fail("spec.selector.matchExpressions", "is not supported: the v1 InferencePool selector is matchLabels only");
       selector = r.stringMap(raw, "spec.selector.matchLabels", { required: true, hint: "label values are strings" });
     }
     extensionRef = r.string(raw, "spec.endpointPickerRef.name") ?? null;
   }
   const rawSelector = r.get(raw, apiVersion.startsWith(GROUP_X) ? "spec.selector" : "spec.selector.matchLabels");
   if (selector && isObj(rawSelector) && Object.keys(rawSelector).length === 0) {
-    r.fail(apiVersion.startsWith(GROUP_X) ? "spec.selector" : "spec.selector.matchLabels", "must name at least one label (an empty selector would take every pod of the namespace)");
+    r.fail(
+      apiVersion.startsWith(GROUP_X) ? "spec.selector" : "spec.selector.matchLabels",
+      "must name at least one label (an empty selector would take every pod of the namespace)",
+    );
   }
   r.done();
-  return { kind: "InferencePool", apiVersion, ...id, targetPort: targetPort!, selector: selector!, extensionRef, annotations };
+  return {
+    kind: "InferencePool",
+    apiVersion,
+    ...id,
+    targetPort: targetPort!,
+    selector: selector!,
+    extensionRef,
+    annotations,
+  };
 }
 
 const CRITICALITIES: Criticality[] = ["Critical", "Standard", "Sheddable"];
@@ -138,7 +160,8 @@ function parseModel(raw: Obj, id: { namespace: string; name: string }, r: FieldR
   }
   const poolName = r.string(raw, "spec.poolRef.name", { required: true });
   const group = r.string(raw, "spec.poolRef.group");
-  if (group !== undefined && group !== GROUP_X && group !== GROUP_V1) r.fail("spec.poolRef.group", `"${group}" must be ${GROUP_X} or ${GROUP_V1}`);
+  if (group !== undefined && group !== GROUP_X && group !== GROUP_V1)
+    r.fail("spec.poolRef.group", `"${group}" must be ${GROUP_X} or ${GROUP_V1}`);
   const kind = r.string(raw, "spec.poolRef.kind");
   if (kind !== undefined && kind !== "InferencePool") r.fail("spec.poolRef.kind", `"${kind}" must be InferencePool`);
   const targets: { name: string; weight: number }[] = [];
@@ -149,9 +172,13 @@ function parseModel(raw: Obj, id: { namespace: string; name: string }, r: FieldR
       let withWeight = 0;
       tm.forEach((t, i) => {
         const f = `spec.targetModels[${i}]`;
-        if (!isObj(t)) { r.fail(f, `must be a mapping, got ${describe(t)}`); return; }
+        if (!isObj(t)) {
+          r.fail(f, `must be a mapping, got ${describe(t)}`);
+          return;
+        }
         const n = t.name;
-        if (typeof n !== "string" || n === "") r.fail(`${f}.name`, n === undefined ? "is required" : `must be a non-empty string, got ${describe(n)}`);
+        if (typeof n !== "string" || n === "")
+          r.fail(`${f}.name`, n === undefined ? "is required" : `must be a non-empty string, got ${describe(n)}`);
         let w = 1; // upstream: when no weights are given, traffic is split evenly
         if (t.weight !== undefined && t.weight !== null) {
           withWeight++;
@@ -164,8 +191,10 @@ function parseModel(raw: Obj, id: { namespace: string; name: string }, r: FieldR
           targets.push({ name: n, weight: w });
         }
       });
-      if (withWeight > 0 && withWeight < tm.length) r.fail("spec.targetModels", "weight must be set on every target model or on none");
-      if (targets.length > 0 && targets.every((t) => t.weight === 0)) r.fail("spec.targetModels", "at least one weight must be positive");
+      if (withWeight > 0 && withWeight < tm.length)
+        r.fail("spec.targetModels", "weight must be set on every target model or on none");
+      if (targets.length > 0 && targets.every((t) => t.weight === 0))
+        r.fail("spec.targetModels", "at least one weight must be positive");
     }
   }
   r.done();
@@ -177,28 +206,42 @@ function parseTrafficPolicy(raw: Obj, id: { namespace: string; name: string }, r
   const rt = r.string(raw, "spec.modelServerRuntime");
   let runtime: TrafficPolicySpec["runtime"] = null;
   if (rt !== undefined) {
-    try { runtime = parseRuntime(rt); } catch (e) { r.fail("spec.modelServerRuntime", `"${rt}" ${(e as Error).message}`); }
+    try {
+      runtime = parseRuntime(rt);
+    } catch (e) {
+      r.fail("spec.modelServerRuntime", `"${rt}" ${(e as Error).message}`);
+    }
   }
   let pd: PdProfile | null = null;
   const pdRaw = r.object(raw, "spec.profile.pd");
   if (pdRaw) {
     const roleLabel = r.string(raw, "spec.profile.pd.pdRoleLabelName", { required: true });
-    const bootstrapPort = r.integer(raw, "spec.profile.pd.kvTransfer.bootstrapPort", { min: 1, max: 65535 }) ?? SGLANG_DEFAULT_BOOTSTRAP_PORT;
+    const bootstrapPort =
+      r.integer(raw, "spec.profile.pd.kvTransfer.bootstrapPort", { min: 1, max: 65535 }) ??
+      SGLANG_DEFAULT_BOOTSTRAP_PORT;
     const policies = r.object(raw, "spec.profile.pd.trafficPolicy") ?? {};
     let prefixCacheMode: string | null = null;
     if (policies.prefixCache !== undefined) {
       const mode = r.string(raw, "spec.profile.pd.trafficPolicy.prefixCache.mode");
-      if (mode !== undefined && mode !== "estimate") r.fail("spec.profile.pd.trafficPolicy.prefixCache.mode", `"${mode}" is not supported; the gateway estimates prefix-cache contents from routed prompts ("estimate")`);
+      if (mode !== undefined && mode !== "estimate")
+        r.fail(
+          "spec.profile.pd.trafficPolicy.prefixCache.mode",
+          `"${mode}" is not supported; the gateway estimates prefix-cache contents from routed prompts ("estimate")`,
+        );
       prefixCacheMode = mode ?? "estimate";
     }
     for (const k of Object.keys(policies)) {
-      if (k !== "prefixCache") r.fail(`spec.profile.pd.trafficPolicy.${k}`, "unknown traffic policy (known: prefixCache)");
+      if (k !== "prefixCache")
+        r.fail(`spec.profile.pd.trafficPolicy.${k}`, "unknown traffic policy (known: prefixCache)");
     }
     const ref = (field: "prefillPolicyRef" | "decodePolicyRef"): RoutingStrategy => {
       const v = r.string(raw, `spec.profile.pd.${field}`);
       if (v === undefined) return "DEFAULT";
       if (!(v in policies)) {
-        r.fail(`spec.profile.pd.${field}`, `"${v}" names no entry of spec.profile.pd.trafficPolicy${Object.keys(policies).length ? ` (have: ${Object.keys(policies).join(", ")})` : ""}`);
+        r.fail(
+          `spec.profile.pd.${field}`,
+          `"${v}" names no entry of spec.profile.pd.trafficPolicy${Object.keys(policies).length ? ` (have: ${Object.keys(policies).join(", ")})` : ""}`,
+        );
         return "DEFAULT";
       }
       return v === "prefixCache" ? "PREFIX_CACHE" : "DEFAULT";
@@ -214,12 +257,21 @@ function parseTrafficPolicy(raw: Obj, id: { namespace: string; name: string }, r
 function parseStaticEndpoints(raw: Obj, id: { namespace: string; name: string }, r: FieldReader): StaticEndpointsSpec {
   const list = raw.endpoints;
   const endpoints: EndpointSpec[] = [];
-  if (!Array.isArray(list)) r.fail("endpoints", list === undefined ? "is required (a list of {name, address | ip [+ port], labels, ready})" : `must be a list, got ${describe(list)}`);
+  if (!Array.isArray(list))
+    r.fail(
+      "endpoints",
+      list === undefined
+        ? "is required (a list of {name, address | ip [+ port], labels, ready})"
+        : `must be a list, got ${describe(list)}`,
+    );
   else {
     const names = new Set<string>();
     list.forEach((e, i) => {
       const er = r.at(`endpoints[${i}]`);
-      if (!isObj(e)) { er.fail("", `must be a mapping, got ${describe(e)}`); return; }
+      if (!isObj(e)) {
+        er.fail("", `must be a mapping, got ${describe(e)}`);
+        return;
+      }
       const name = er.string(e, "name", { required: true });
       if (name !== undefined && names.has(name)) er.fail("name", `"${name}" is listed twice`);
       if (name !== undefined) names.add(name);
@@ -228,10 +280,15 @@ function parseStaticEndpoints(raw: Obj, id: { namespace: string; name: string },
       let ip: string | null = null;
       let port: number | null = null;
       if (e.address !== undefined) {
-        if (e.ip !== undefined || e.port !== undefined) er.fail("", "give either address, or ip (+ optional port), not both");
+        if (e.ip !== undefined || e.port !== undefined)
+          er.fail("", "give either address, or ip (+ optional port), not both");
         if (typeof e.address !== "string") er.fail("address", `must be a string "IP:port", got ${describe(e.address)}`);
         else {
-          try { ({ ip, port } = parseAddress(e.address)); } catch (err) { er.fail("address", (err as Error).message); }
+          try {
+            ({ ip, port } = parseAddress(e.address));
+          } catch (err) {
+            er.fail("address", (err as Error).message);
+          }
         }
       } else if (e.ip !== undefined) {
         if (typeof e.ip !== "string" || isIP(e.ip) === 0) er.fail("ip", `must be an IP literal, got ${describe(e.ip)}`);
@@ -282,7 +339,8 @@ function parseConfigMap(raw: Obj, id: { namespace: string; name: string }, r: Fi
       }
       if (parsed !== undefined) {
         if (parsed === null) parsed = {};
-        if (!isObj(parsed)) r.fail("data.routing", `must be a YAML mapping of annotation name to value, got ${describe(parsed)}`);
+        if (!isObj(parsed))
+          r.fail("data.routing", `must be a YAML mapping of annotation name to value, got ${describe(parsed)}`);
         else {
           routing = {};
           for (const [k, v] of Object.entries(parsed)) {

@@ -32,13 +32,13 @@ export function goQuote(s: string): string {
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
     if (cp >= 0x80 || cp < 0x20) {
-      for (const b of new TextEncoder().encode(ch)) out += "\\x" + b.toString(16).padStart(2, "0");
+      for (const b of new TextEncoder().encode(ch)) out += `\\x${b.toString(16).padStart(2, "0")}`;
     } else {
       if (ch === '"' || ch === "\\") out += "\\";
       out += ch;
     }
   }
-  return out + '"';
+  return `${out}"`;
 }
 
 /** Parses like Go's time.ParseDuration; returns nanoseconds (int64 range) or throws DurationError
@@ -80,9 +80,15 @@ export function parseGoDuration(input: string): bigint {
       let overflow = false;
       for (; j < s.length && isDigit(s[j]); j++) {
         if (overflow) continue;
-        if (f > MAX_I64 / 10n) { overflow = true; continue; }
+        if (f > MAX_I64 / 10n) {
+          overflow = true;
+          continue;
+        }
         const y = f * 10n + BigInt(s.charCodeAt(j) - 48);
-        if (y > MAX_U63) { overflow = true; continue; }
+        if (y > MAX_U63) {
+          overflow = true;
+          continue;
+        }
         f = y;
         scale *= 10;
       }

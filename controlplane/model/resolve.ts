@@ -5,14 +5,14 @@
 
 import type { EndpointRole } from "../table/schema.js";
 import { formatAddress } from "./address.js";
-import { ANNOTATION, parsePoolAnnotations, type PoolSettings } from "./annotations.js";
+import { ANNOTATION, type PoolSettings, parsePoolAnnotations } from "./annotations.js";
 import { matchesSelector } from "./selector.js";
 import {
-  docLabel,
   type ConfigMapSpec,
-  type ObjectRef,
+  docLabel,
   type EndpointSpec,
   type ModelSpec,
+  type ObjectRef,
   type PoolSpec,
   type Problem,
   type ResolvedEndpoint,
@@ -41,7 +41,9 @@ export interface ResolveInput {
 export const OVERLAY_DEPLOYMENT_KEYS = ["deployment", "service", "podDisruptionBudget"] as const;
 export const OVERLAY_ROUTING_KEY = "routing";
 /** Annotations an overlay's `routing` key may set: every routing setting except epp-overlay itself. */
-export const OVERLAY_ROUTING_ANNOTATIONS: readonly string[] = Object.values(ANNOTATION).filter((a) => a !== ANNOTATION.eppOverlay);
+export const OVERLAY_ROUTING_ANNOTATIONS: readonly string[] = Object.values(ANNOTATION).filter(
+  (a) => a !== ANNOTATION.eppOverlay,
+);
 
 const byKey = <T extends { namespace: string; name: string }>(a: T, b: T) =>
   a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
@@ -50,7 +52,10 @@ const byKey = <T extends { namespace: string; name: string }>(a: T, b: T) =>
  * @param lastSettings settings in force per pool id before this resolve; annotations that are invalid now
  *   keep those values. The map is not modified: the caller stores `settings` from the result.
  */
-export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<string, PoolSettings>): ResolvedModel & { settings: Map<string, PoolSettings> } {
+export function resolveModel(
+  input: ResolveInput,
+  lastSettings: ReadonlyMap<string, PoolSettings>,
+): ResolvedModel & { settings: Map<string, PoolSettings> } {
   const problems: Problem[] = [];
   const settingsOut = new Map<string, PoolSettings>();
 
@@ -59,7 +64,12 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
     const poolId = `${p.namespace}/${p.poolName}`;
     const prior = policiesByPool.get(poolId);
     if (prior) {
-      problems.push({ level: "warning", document: docLabel(p), field: "spec.poolRef.name", message: `pool ${poolId} already has InferenceTrafficPolicy ${prior.name}; this one is ignored` });
+      problems.push({
+        level: "warning",
+        document: docLabel(p),
+        field: "spec.poolRef.name",
+        message: `pool ${poolId} already has InferenceTrafficPolicy ${prior.name}; this one is ignored`,
+      });
       continue;
     }
     policiesByPool.set(poolId, p);
@@ -71,7 +81,12 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
   const pools: ResolvedPool[] = [];
   for (const spec of [...input.pools].sort(byKey)) {
     const id = `${spec.namespace}/${spec.name}`;
-    const ref: ObjectRef = { apiVersion: spec.apiVersion, kind: "InferencePool", namespace: spec.namespace, name: spec.name };
+    const ref: ObjectRef = {
+      apiVersion: spec.apiVersion,
+      kind: "InferencePool",
+      namespace: spec.namespace,
+      name: spec.name,
+    };
     let parsed = parsePoolAnnotations(spec.annotations, lastSettings.get(id));
     // The overlay: its name comes from the annotations (last good name when the annotation is invalid).
     const overlayName = parsed.settings.eppOverlay;
@@ -80,30 +95,72 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
       overlay = configMaps.get(`${spec.namespace}/${overlayName}`);
       const cmLabel = `ConfigMap ${spec.namespace}/${overlayName}`;
       if (!overlay) {
-        problems.push({ level: "warning", ref, reason: "OverlayNotFound", document: docLabel(spec), field: `metadata.annotations[${JSON.stringify(ANNOTATION.eppOverlay)}]`, message: `${cmLabel} does not exist (yet); nothing from it applies` });
+        problems.push({
+          level: "warning",
+          ref,
+          reason: "OverlayNotFound",
+          document: docLabel(spec),
+          field: `metadata.annotations[${JSON.stringify(ANNOTATION.eppOverlay)}]`,
+          message: `${cmLabel} does not exist (yet); nothing from it applies`,
+        });
       } else {
         for (const k of overlay.keys) {
           if ((OVERLAY_DEPLOYMENT_KEYS as readonly string[]).includes(k)) {
             const what = k === "deployment" ? "Deployment" : k === "service" ? "Service" : "PodDisruptionBudget";
-            const values = k === "deployment" ? "replicas, affinity, nodeSelector, tolerations, envoy.resources, controlPlane.resources" : k === "service" ? "service" : "podDisruptionBudget";
-            problems.push({ level: "warning", ref, reason: "OverlayDeploymentLevel", document: cmLabel, field: `data.${k}`, message: `deployment-level override of the managed extension's ${what}: not applied at run time (infergate has no extension pod, routing runs inside Envoy); set the gateway's ${values} in the Helm chart values (charts/infergate/values.yaml) instead` });
+            const values =
+              k === "deployment"
+                ? "replicas, affinity, nodeSelector, tolerations, envoy.resources, controlPlane.resources"
+                : k === "service"
+                  ? "service"
+                  : "podDisruptionBudget";
+            problems.push({
+              level: "warning",
+              ref,
+              reason: "OverlayDeploymentLevel",
+              document: cmLabel,
+              field: `data.${k}`,
+              message: `deployment-level override of the managed extension's ${what}: not applied at run time (infergate has no extension pod, routing runs inside Envoy); set the gateway's ${values} in the Helm chart values (charts/infergate/values.yaml) instead`,
+            });
           } else if (k !== OVERLAY_ROUTING_KEY) {
-            problems.push({ level: "warning", ref, reason: "OverlayUnknownKey", document: cmLabel, field: `data.${k}`, message: `unknown overlay key, ignored (routing-level: ${OVERLAY_ROUTING_KEY}; deployment-level: ${OVERLAY_DEPLOYMENT_KEYS.join(", ")})` });
+            problems.push({
+              level: "warning",
+              ref,
+              reason: "OverlayUnknownKey",
+              document: cmLabel,
+              field: `data.${k}`,
+              message: `unknown overlay key, ignored (routing-level: ${OVERLAY_ROUTING_KEY}; deployment-level: ${OVERLAY_DEPLOYMENT_KEYS.join(", ")})`,
+            });
           }
         }
         const routing: Record<string, string> = {};
         for (const [k, v] of Object.entries(overlay.routing ?? {})) {
           if (!OVERLAY_ROUTING_ANNOTATIONS.includes(k)) {
-            problems.push({ level: "warning", ref, reason: "OverlayUnknownKey", document: cmLabel, field: `data.routing[${JSON.stringify(k)}]`, message: `not a routing annotation, ignored (known: ${OVERLAY_ROUTING_ANNOTATIONS.join(", ")})` });
+            problems.push({
+              level: "warning",
+              ref,
+              reason: "OverlayUnknownKey",
+              document: cmLabel,
+              field: `data.routing[${JSON.stringify(k)}]`,
+              message: `not a routing annotation, ignored (known: ${OVERLAY_ROUTING_ANNOTATIONS.join(", ")})`,
+            });
             continue;
           }
           if (spec.annotations[k] !== undefined) {
-            if (spec.annotations[k] !== v) problems.push({ level: "warning", ref, reason: "OverlayShadowed", document: cmLabel, field: `data.routing[${JSON.stringify(k)}]`, message: `${JSON.stringify(v)} is shadowed by the pool's own annotation ${JSON.stringify(spec.annotations[k])}` });
+            if (spec.annotations[k] !== v)
+              problems.push({
+                level: "warning",
+                ref,
+                reason: "OverlayShadowed",
+                document: cmLabel,
+                field: `data.routing[${JSON.stringify(k)}]`,
+                message: `${JSON.stringify(v)} is shadowed by the pool's own annotation ${JSON.stringify(spec.annotations[k])}`,
+              });
             continue;
           }
           routing[k] = v;
         }
-        if (Object.keys(routing).length > 0) parsed = parsePoolAnnotations({ ...routing, ...spec.annotations }, lastSettings.get(id));
+        if (Object.keys(routing).length > 0)
+          parsed = parsePoolAnnotations({ ...routing, ...spec.annotations }, lastSettings.get(id));
       }
     }
     for (const a of parsed.problems) {
@@ -113,7 +170,9 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
         ref,
         reason: own ? "InvalidAnnotation" : "InvalidOverlay",
         document: own ? docLabel(spec) : `ConfigMap ${spec.namespace}/${overlayName}`,
-        field: own ? `metadata.annotations[${JSON.stringify(a.annotation)}]` : `data.routing[${JSON.stringify(a.annotation)}]`,
+        field: own
+          ? `metadata.annotations[${JSON.stringify(a.annotation)}]`
+          : `data.routing[${JSON.stringify(a.annotation)}]`,
         message: `${JSON.stringify(a.value)}: ${a.message}; ${a.kept} stays in force`,
       });
     }
@@ -121,8 +180,18 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
     const policy = policiesByPool.get(id) ?? null;
     let runtime = parsed.settings.runtime;
     if (policy?.runtime) {
-      if (spec.annotations["inference.networking.x-k8s.io/model-server-runtime"] !== undefined && policy.runtime !== runtime) {
-        problems.push({ level: "warning", ref: { kind: "InferenceTrafficPolicy", namespace: policy.namespace, name: policy.name }, reason: "RuntimeOverridden", document: docLabel(policy), field: "spec.modelServerRuntime", message: `overrides the pool's model-server-runtime annotation (${runtime}) with ${policy.runtime}` });
+      if (
+        spec.annotations["inference.networking.x-k8s.io/model-server-runtime"] !== undefined &&
+        policy.runtime !== runtime
+      ) {
+        problems.push({
+          level: "warning",
+          ref: { kind: "InferenceTrafficPolicy", namespace: policy.namespace, name: policy.name },
+          reason: "RuntimeOverridden",
+          document: docLabel(policy),
+          field: "spec.modelServerRuntime",
+          message: `overrides the pool's model-server-runtime annotation (${runtime}) with ${policy.runtime}`,
+        });
       }
       runtime = policy.runtime;
     }
@@ -137,19 +206,30 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
         const v = (e.labels[pd.roleLabel] ?? "").toLowerCase();
         if (v === "prefill" || v === "decode") role = v;
         else {
-          problems.push({ level: "warning", document: `endpoint ${e.namespace}/${e.name}`, field: `labels[${JSON.stringify(pd.roleLabel)}]`, message: `${e.labels[pd.roleLabel] === undefined ? "missing" : JSON.stringify(e.labels[pd.roleLabel])}: pool ${id} is P/D-disaggregated and needs "prefill" or "decode"; endpoint left out of the pool` });
+          problems.push({
+            level: "warning",
+            document: `endpoint ${e.namespace}/${e.name}`,
+            field: `labels[${JSON.stringify(pd.roleLabel)}]`,
+            message: `${e.labels[pd.roleLabel] === undefined ? "missing" : JSON.stringify(e.labels[pd.roleLabel])}: pool ${id} is P/D-disaggregated and needs "prefill" or "decode"; endpoint left out of the pool`,
+          });
           continue;
         }
       }
       const dup = seen.get(address);
       if (dup !== undefined) {
-        problems.push({ level: "warning", document: `endpoint ${e.namespace}/${e.name}`, message: `address ${address} is already endpoint ${dup} of pool ${id}; left out` });
+        problems.push({
+          level: "warning",
+          document: `endpoint ${e.namespace}/${e.name}`,
+          message: `address ${address} is already endpoint ${dup} of pool ${id}; left out`,
+        });
         continue;
       }
       seen.set(address, e.name);
       endpoints.push({ namespace: e.namespace, name: e.name, address, role, ready: e.ready });
     }
-    endpoints.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    endpoints.sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : a.address < b.address ? -1 : a.address > b.address ? 1 : 0,
+    );
     pools.push({
       id,
       spec,
@@ -164,7 +244,13 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
   }
   const poolIds = new Set(pools.map((p) => p.id));
   for (const [poolId, policy] of policiesByPool) {
-    if (!poolIds.has(poolId)) problems.push({ level: "warning", document: docLabel(policy), field: "spec.poolRef.name", message: `no InferencePool ${poolId}; the policy has no effect until it exists` });
+    if (!poolIds.has(poolId))
+      problems.push({
+        level: "warning",
+        document: docLabel(policy),
+        field: "spec.poolRef.name",
+        message: `no InferencePool ${poolId}; the policy has no effect until it exists`,
+      });
   }
 
   const models: ResolvedInferenceModel[] = [];
@@ -172,15 +258,33 @@ export function resolveModel(input: ResolveInput, lastSettings: ReadonlyMap<stri
   for (const m of [...input.models].sort(byKey)) {
     const pool = `${m.namespace}/${m.poolName}`;
     if (!poolIds.has(pool)) {
-      problems.push({ level: "error", ref: { kind: "InferenceModel", namespace: m.namespace, name: m.name }, reason: "PoolNotFound", document: docLabel(m), field: "spec.poolRef.name", message: `no InferencePool ${pool}; model "${m.modelName}" is not routable until it exists` });
+      problems.push({
+        level: "error",
+        ref: { kind: "InferenceModel", namespace: m.namespace, name: m.name },
+        reason: "PoolNotFound",
+        document: docLabel(m),
+        field: "spec.poolRef.name",
+        message: `no InferencePool ${pool}; model "${m.modelName}" is not routable until it exists`,
+      });
       continue;
     }
     const prior = byName.get(m.modelName);
     if (prior) {
-      problems.push({ level: "warning", document: docLabel(m), field: "spec.modelName", message: `"${m.modelName}" is already served by InferenceModel ${prior.from}; this one is ignored` });
+      problems.push({
+        level: "warning",
+        document: docLabel(m),
+        field: "spec.modelName",
+        message: `"${m.modelName}" is already served by InferenceModel ${prior.from}; this one is ignored`,
+      });
       continue;
     }
-    const rm: ResolvedInferenceModel = { name: m.modelName, pool, criticality: m.criticality, targets: m.targets.map((t) => ({ ...t })), from: `${m.namespace}/${m.name}` };
+    const rm: ResolvedInferenceModel = {
+      name: m.modelName,
+      pool,
+      criticality: m.criticality,
+      targets: m.targets.map((t) => ({ ...t })),
+      from: `${m.namespace}/${m.name}`,
+    };
     byName.set(m.modelName, rm);
     models.push(rm);
   }

@@ -4,9 +4,20 @@
 // good one: the last good version of that object stays in force and the problem is reported.
 
 import type { PoolSettings } from "./annotations.js";
-import { parseDocument, type ParseContext } from "./documents.js";
+import { type ParseContext, parseDocument } from "./documents.js";
 import { resolveModel } from "./resolve.js";
-import { docKey, docLabel, type ConfigMapSpec, type EndpointSpec, type ModelDocument, type ModelSpec, type PoolSpec, type Problem, type ResolvedModel, type TrafficPolicySpec } from "./types.js";
+import {
+  type ConfigMapSpec,
+  docKey,
+  docLabel,
+  type EndpointSpec,
+  type ModelDocument,
+  type ModelSpec,
+  type PoolSpec,
+  type Problem,
+  type ResolvedModel,
+  type TrafficPolicySpec,
+} from "./types.js";
 import { DocumentInvalid, isObj } from "./validate.js";
 
 export interface SourceDocument {
@@ -50,7 +61,11 @@ export class ModelStore {
         if ("ignored" in doc) continue;
         const key = docKey(doc);
         if (next.has(key)) {
-          problems.push({ level: "warning", document: `${docLabel(doc)}${d.origin ? ` (${d.origin})` : ""}`, message: "defined more than once; the first definition is used" });
+          problems.push({
+            level: "warning",
+            document: `${docLabel(doc)}${d.origin ? ` (${d.origin})` : ""}`,
+            message: "defined more than once; the first definition is used",
+          });
           continue;
         }
         next.set(key, doc);
@@ -60,7 +75,12 @@ export class ModelStore {
         const kept = key ? old.get(key) : undefined;
         if (kept && key && !next.has(key)) next.set(key, kept);
         for (const i of e.issues) {
-          problems.push({ level: "error", document: e.document, field: i.field, message: `${i.message}${kept ? " (the last good version stays in force)" : " (document not applied)"}` });
+          problems.push({
+            level: "error",
+            document: e.document,
+            field: i.field,
+            message: `${i.message}${kept ? " (the last good version stays in force)" : " (document not applied)"}`,
+          });
         }
       }
     }
@@ -94,7 +114,16 @@ export class ModelStore {
       if (!(e instanceof DocumentInvalid)) throw e;
       const kept = key !== null && map.has(key);
       const ref = looseRef(raw, this.opts.defaultNamespace);
-      const out = e.issues.map((i): Problem => ({ level: "error", ...(ref ? { ref } : {}), reason: "InvalidSpec", document: e.document, field: i.field, message: `${i.message}${kept ? " (the last good version stays in force)" : " (document not applied)"}` }));
+      const out = e.issues.map(
+        (i): Problem => ({
+          level: "error",
+          ...(ref ? { ref } : {}),
+          reason: "InvalidSpec",
+          document: e.document,
+          field: i.field,
+          message: `${i.message}${kept ? " (the last good version stays in force)" : " (document not applied)"}`,
+        }),
+      );
       if (key !== null) {
         const before = JSON.stringify(probs.get(key) ?? []);
         probs.set(key, out);
@@ -145,7 +174,11 @@ export class ModelStore {
       for (const ps of this.objectProblems.get(source)?.values() ?? []) problems.push(...ps);
       for (const [key, d] of docs) {
         if (seen.has(key)) {
-          problems.push({ level: "warning", document: docLabel(d), message: `also defined by another source; source "${source}" is ignored for it` });
+          problems.push({
+            level: "warning",
+            document: docLabel(d),
+            message: `also defined by another source; source "${source}" is ignored for it`,
+          });
           continue;
         }
         seen.add(key);
@@ -179,13 +212,22 @@ export class ModelStore {
 
 /** kind/namespace/name of a document that failed validation, when those three are readable. */
 function looseKey(raw: unknown, defaultNamespace: string): string | null {
-  if (!isObj(raw) || typeof raw.kind !== "string" || !isObj(raw.metadata) || typeof raw.metadata.name !== "string") return null;
-  const ns = typeof raw.metadata.namespace === "string" && raw.metadata.namespace ? raw.metadata.namespace : defaultNamespace;
+  if (!isObj(raw) || typeof raw.kind !== "string" || !isObj(raw.metadata) || typeof raw.metadata.name !== "string")
+    return null;
+  const ns =
+    typeof raw.metadata.namespace === "string" && raw.metadata.namespace ? raw.metadata.namespace : defaultNamespace;
   return `${raw.kind}/${ns}/${raw.metadata.name}`;
 }
 
 function looseRef(raw: unknown, defaultNamespace: string): Problem["ref"] | null {
-  if (!isObj(raw) || typeof raw.kind !== "string" || !isObj(raw.metadata) || typeof raw.metadata.name !== "string") return null;
-  const ns = typeof raw.metadata.namespace === "string" && raw.metadata.namespace ? raw.metadata.namespace : defaultNamespace;
-  return { ...(typeof raw.apiVersion === "string" ? { apiVersion: raw.apiVersion } : {}), kind: raw.kind, namespace: ns, name: raw.metadata.name };
+  if (!isObj(raw) || typeof raw.kind !== "string" || !isObj(raw.metadata) || typeof raw.metadata.name !== "string")
+    return null;
+  const ns =
+    typeof raw.metadata.namespace === "string" && raw.metadata.namespace ? raw.metadata.namespace : defaultNamespace;
+  return {
+    ...(typeof raw.apiVersion === "string" ? { apiVersion: raw.apiVersion } : {}),
+    kind: raw.kind,
+    namespace: ns,
+    name: raw.metadata.name,
+  };
 }

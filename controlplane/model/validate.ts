@@ -55,11 +55,16 @@ export class FieldReader {
     if (v === undefined || v === null) return opts.required ? this.fail(path, "is required") : undefined;
     if (typeof v !== "string") return this.fail(path, `must be a string, got ${describe(v)}`);
     if (opts.required && v.length === 0) return this.fail(path, "must not be empty");
-    if (opts.maxLength !== undefined && v.length > opts.maxLength) return this.fail(path, `must be at most ${opts.maxLength} characters`);
+    if (opts.maxLength !== undefined && v.length > opts.maxLength)
+      return this.fail(path, `must be at most ${opts.maxLength} characters`);
     return v;
   }
 
-  integer(root: unknown, path: string, opts: { required?: boolean; min?: number; max?: number } = {}): number | undefined {
+  integer(
+    root: unknown,
+    path: string,
+    opts: { required?: boolean; min?: number; max?: number } = {},
+  ): number | undefined {
     const v = this.get(root, path);
     if (v === undefined || v === null) return opts.required ? this.fail(path, "is required") : undefined;
     if (typeof v !== "number" || !Number.isInteger(v)) return this.fail(path, `must be an integer, got ${describe(v)}`);
@@ -76,14 +81,22 @@ export class FieldReader {
   }
 
   /** A map of string to string (labels, annotations, v1alpha2 selectors). */
-  stringMap(root: unknown, path: string, opts: { required?: boolean; hint?: string } = {}): Record<string, string> | undefined {
+  stringMap(
+    root: unknown,
+    path: string,
+    opts: { required?: boolean; hint?: string } = {},
+  ): Record<string, string> | undefined {
     const v = this.object(root, path, opts.required);
     if (!v) return undefined;
     const out: Record<string, string> = {};
     for (const [k, val] of Object.entries(v)) {
       if (typeof val === "string") out[k] = val;
       // YAML turns `key: 8000` or `key: true` into numbers/booleans; Kubernetes would reject those too.
-      else this.fail(`${path}[${JSON.stringify(k)}]`, `must be a string, got ${describe(val)}${opts.hint ? ` (${opts.hint})` : ""}`);
+      else
+        this.fail(
+          `${path}[${JSON.stringify(k)}]`,
+          `must be a string, got ${describe(val)}${opts.hint ? ` (${opts.hint})` : ""}`,
+        );
     }
     return out;
   }
@@ -97,6 +110,6 @@ export function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  if (typeof v === "string") return `string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v)}`;
+  if (typeof v === "string") return `string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   return `${typeof v} ${String(v)}`;
 }

@@ -30,7 +30,8 @@ export function parseSampleValue(v: string): number {
       return NaN;
     default: {
       const n = Number(v);
-      if (v.trim() === "" || Number.isNaN(n)) throw new MetricsError(`sample value ${JSON.stringify(v)} is not a number`);
+      if (v.trim() === "" || Number.isNaN(n))
+        throw new MetricsError(`sample value ${JSON.stringify(v)} is not a number`);
       return n;
     }
   }
@@ -39,7 +40,7 @@ export function parseSampleValue(v: string): number {
 export function parseExposition(text: string): Samples {
   let families;
   try {
-    families = parsePrometheusTextFormat(text.endsWith("\n") ? text : text + "\n");
+    families = parsePrometheusTextFormat(text.endsWith("\n") ? text : `${text}\n`);
   } catch (e) {
     throw new MetricsError(`not Prometheus text format: ${(e as Error).message}`);
   }
@@ -88,4 +89,4 @@ export function required(name: string, v: number | undefined): number {
   return v;
 }
 
-export const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+export const clamp01 = (v: number) => (v < 0 ? 0 : Math.min(v, 1));

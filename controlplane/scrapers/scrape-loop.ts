@@ -10,8 +10,8 @@
 //    visible as stale, never passed off as fresh.
 
 import { Agent, request } from "node:http";
-import type { Runtime } from "../table/schema.js";
 import type { Logger } from "../log.js";
+import type { Runtime } from "../table/schema.js";
 import { SCRAPERS } from "./index.js";
 import { MetricsError, parseExposition } from "./prometheus-text.js";
 import type { LoadSample } from "./types.js";
@@ -57,7 +57,10 @@ export interface ScrapeLoopOptions {
 }
 
 class ScrapeFailed extends Error {
-  constructor(readonly kind: ScrapeFailure, message: string) {
+  constructor(
+    readonly kind: ScrapeFailure,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -98,7 +101,16 @@ export class ScrapeLoop {
       if (e && e.state.runtime === t.runtime) continue;
       this.entries.set(t.address, {
         inFlight: false,
-        state: { address: t.address, runtime: t.runtime, lastSuccessAtMs: null, load: null, consecutiveFailures: 0, healthy: true, lastError: null, lastDurationMs: null },
+        state: {
+          address: t.address,
+          runtime: t.runtime,
+          lastSuccessAtMs: null,
+          load: null,
+          consecutiveFailures: 0,
+          healthy: true,
+          lastError: null,
+          lastDurationMs: null,
+        },
       });
     }
   }
@@ -190,7 +202,12 @@ export class ScrapeLoop {
       if (s.healthy && s.consecutiveFailures >= this.failureThreshold) {
         s.healthy = false;
         changed = true;
-        this.opts.logger.warn("endpoint marked not ready: metrics scrapes keep failing", { address, runtime, failures: s.consecutiveFailures, error });
+        this.opts.logger.warn("endpoint marked not ready: metrics scrapes keep failing", {
+          address,
+          runtime,
+          failures: s.consecutiveFailures,
+          error,
+        });
       }
     }
     if (changed) this.opts.onUpdate?.(address);
@@ -201,32 +218,36 @@ export class ScrapeLoop {
     const path = this.opts.metricsPath ?? "/metrics";
     return new Promise((resolve, reject) => {
       const url = `http://${address}${path}`;
-      const req = request(url, {
-        method: "GET",
-        agent: this.agent,
-        // Ask for the classic text format: some servers answer OpenMetrics otherwise.
-        headers: { accept: "text/plain; version=0.0.4" },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      }, (res) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          reject(new ScrapeFailed("http_status", `GET ${url}: HTTP ${res.statusCode}`));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size > maxBytes) {
-            req.destroy();
-            reject(new ScrapeFailed("too_large", `GET ${url}: body larger than ${maxBytes} bytes`));
+      const req = request(
+        url,
+        {
+          method: "GET",
+          agent: this.agent,
+          // Ask for the classic text format: some servers answer OpenMetrics otherwise.
+          headers: { accept: "text/plain; version=0.0.4" },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new ScrapeFailed("http_status", `GET ${url}: HTTP ${res.statusCode}`));
             return;
           }
-          chunks.push(c);
-        });
-        res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-        res.on("error", (err) => reject(classify(url, err, this.timeoutMs)));
-      });
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on("data", (c: Buffer) => {
+            size += c.length;
+            if (size > maxBytes) {
+              req.destroy();
+              reject(new ScrapeFailed("too_large", `GET ${url}: body larger than ${maxBytes} bytes`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+          res.on("error", (err) => reject(classify(url, err, this.timeoutMs)));
+        },
+      );
       req.on("error", (err) => reject(classify(url, err, this.timeoutMs)));
       req.end();
     });
@@ -241,5 +262,11 @@ function classify(url: string, err: Error, timeoutMs: number): ScrapeFailed {
 }
 
 function sameLoad(a: LoadSample | null, b: LoadSample): boolean {
-  return !!a && a.waiting === b.waiting && a.running === b.running && a.kvUsage === b.kvUsage && a.loras.join(",") === b.loras.join(",");
+  return (
+    !!a &&
+    a.waiting === b.waiting &&
+    a.running === b.running &&
+    a.kvUsage === b.kvUsage &&
+    a.loras.join(",") === b.loras.join(",")
+  );
 }

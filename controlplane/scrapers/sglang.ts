@@ -5,8 +5,8 @@
 // Series carry labels such as model_name (and per-rank labels with DP attention): counts are summed
 // over series, token usage averaged.
 
+import { clamp01, meanOf, required, type Samples, sumOf } from "./prometheus-text.js";
 import type { LoadSample, RuntimeScraper } from "./types.js";
-import { clamp01, meanOf, required, sumOf, type Samples } from "./prometheus-text.js";
 
 export const sglangScraper: RuntimeScraper = {
   runtime: "sglang",

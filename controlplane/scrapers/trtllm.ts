@@ -7,8 +7,8 @@
 // KV use = used / max blocks, falling back to "fraction" on backends that export only that.
 // Series of several Triton models are summed.
 
+import { clamp01, MetricsError, meanOf, required, type Samples, sumOf } from "./prometheus-text.js";
 import type { LoadSample, RuntimeScraper } from "./types.js";
-import { MetricsError, clamp01, meanOf, required, sumOf, type Samples } from "./prometheus-text.js";
 
 const REQ = "nv_trt_llm_request_metrics";
 const KV = "nv_trt_llm_kv_cache_block_metrics";
@@ -17,7 +17,10 @@ export const trtllmScraper: RuntimeScraper = {
   runtime: "trt-llm",
   extract(samples: Samples): LoadSample {
     const waiting = required(`${REQ}{request_type="waiting"}`, sumOf(samples, REQ, { request_type: "waiting" }));
-    const running = required(`${REQ}{request_type="active"}`, sumOf(samples, REQ, { request_type: "active" }) ?? sumOf(samples, REQ, { request_type: "scheduled" }));
+    const running = required(
+      `${REQ}{request_type="active"}`,
+      sumOf(samples, REQ, { request_type: "active" }) ?? sumOf(samples, REQ, { request_type: "scheduled" }),
+    );
     const used = sumOf(samples, KV, { kv_cache_block_type: "used" });
     const max = sumOf(samples, KV, { kv_cache_block_type: "max" });
     let kvUsage: number;
@@ -25,7 +28,9 @@ export const trtllmScraper: RuntimeScraper = {
     else {
       const fraction = meanOf(samples, KV, { kv_cache_block_type: "fraction" });
       if (fraction === undefined) {
-        throw new MetricsError(`metric ${KV}{kv_cache_block_type="used"} / {kv_cache_block_type="max"} is missing${max === 0 ? " (max is 0)" : ""}`);
+        throw new MetricsError(
+          `metric ${KV}{kv_cache_block_type="used"} / {kv_cache_block_type="max"} is missing${max === 0 ? " (max is 0)" : ""}`,
+        );
       }
       kvUsage = fraction;
     }

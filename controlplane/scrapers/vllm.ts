@@ -7,8 +7,8 @@
 //     the current one is the sample with the greatest value (the latest timestamp).
 // With data parallelism each engine exports its own series: counts are summed, KV use averaged.
 
+import { clamp01, meanOf, required, type Samples, sumOf } from "./prometheus-text.js";
 import type { LoadSample, RuntimeScraper } from "./types.js";
-import { clamp01, meanOf, required, sumOf, type Samples } from "./prometheus-text.js";
 
 export function vllmLoras(samples: Samples): string[] {
   const info = samples.get("vllm:lora_requests_info") ?? [];

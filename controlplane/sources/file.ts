@@ -8,7 +8,7 @@
 // inotify. A file that cannot be read or parsed keeps the last good model and says why.
 
 import { createHash } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
@@ -32,13 +32,19 @@ export function parseYamlDocuments(text: string, fileName: string): SourceDocume
     if (doc.errors?.length) {
       const e = doc.errors[0];
       const pos = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : "unknown position";
-      throw new FileSourceError(`${fileName}: YAML error in document #${index} at ${pos}: ${String(e.message).split("\n")[0].replace(/ at line \d+, column \d+:?$/, "")}`);
+      throw new FileSourceError(
+        `${fileName}: YAML error in document #${index} at ${pos}: ${String(e.message)
+          .split("\n")[0]
+          .replace(/ at line \d+, column \d+:?$/, "")}`,
+      );
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) continue; // empty document between `---` separators
     const items: { raw: unknown; origin: string }[] = [];
-    if (Array.isArray(value)) value.forEach((v, i) => items.push({ raw: v, origin: `${fileName} document #${index} item #${i + 1}` }));
-    else if (isObj(value) && value.kind === "List" && Array.isArray(value.items)) value.items.forEach((v, i) => items.push({ raw: v, origin: `${fileName} document #${index} items[${i}]` }));
+    if (Array.isArray(value))
+      value.forEach((v, i) => items.push({ raw: v, origin: `${fileName} document #${index} item #${i + 1}` }));
+    else if (isObj(value) && value.kind === "List" && Array.isArray(value.items))
+      value.items.forEach((v, i) => items.push({ raw: v, origin: `${fileName} document #${index} items[${i}]` }));
     else items.push({ raw: value, origin: `${fileName} document #${index}` });
     out.push(...items);
   }
@@ -92,7 +98,9 @@ export class FileSource {
       this.watcher = watch(dirname(this.path), { persistent: false }, (_event, name) => {
         if (name === null || name === basename(this.path)) this.schedule();
       });
-      this.watcher.on("error", (e) => this.opts.logger.warn("file watch failed; polling continues", { path: this.path, error: e }));
+      this.watcher.on("error", (e) =>
+        this.opts.logger.warn("file watch failed; polling continues", { path: this.path, error: e }),
+      );
     } catch (e) {
       this.opts.logger.warn("fs.watch unavailable; relying on polling", { path: this.path, error: e });
     }
@@ -114,7 +122,9 @@ export class FileSource {
       this.rereadRequested = true;
       await this.reading;
     }
-    this.reading = this.readAndApply().finally(() => { this.reading = null; });
+    this.reading = this.readAndApply().finally(() => {
+      this.reading = null;
+    });
     await this.reading;
     if (this.rereadRequested) {
       this.rereadRequested = false;
@@ -125,7 +135,10 @@ export class FileSource {
   private schedule(delay = this.opts.debounceMs ?? 30): void {
     if (this.stopped) return;
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => { this.debounceTimer = null; void this.reload(); }, delay);
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = null;
+      void this.reload();
+    }, delay);
     this.debounceTimer.unref();
   }
 
@@ -135,7 +148,9 @@ export class FileSource {
     try {
       text = await readFile(this.path, "utf8");
     } catch (e) {
-      this.reject(`cannot read: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (deleted or being replaced)" : (e as Error).message}`);
+      this.reject(
+        `cannot read: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (deleted or being replaced)" : (e as Error).message}`,
+      );
       return;
     }
     try {
@@ -147,7 +162,8 @@ export class FileSource {
   }
 
   private reject(why: string): void {
-    if (this.status.lastError !== why) this.opts.logger.error("file source: keeping the last good model", { path: this.path, reason: why });
+    if (this.status.lastError !== why)
+      this.opts.logger.error("file source: keeping the last good model", { path: this.path, reason: why });
     this.status.lastError = why;
   }
 
@@ -168,7 +184,12 @@ export class FileSource {
     this.status.lastLoadedAtMs = Date.now();
     this.status.lastError = null;
     this.status.problems = problems;
-    this.opts.logger.info("file source: loaded", { path: this.path, documents: docs.length, problems: problems.length });
-    for (const p of problems) this.opts.logger[p.level === "error" ? "error" : "warn"]("file source: document problem", { ...p });
+    this.opts.logger.info("file source: loaded", {
+      path: this.path,
+      documents: docs.length,
+      problems: problems.length,
+    });
+    for (const p of problems)
+      this.opts.logger[p.level === "error" ? "error" : "warn"]("file source: document problem", { ...p });
   }
 }

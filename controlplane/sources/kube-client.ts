@@ -41,10 +41,20 @@ export class KubeClient {
   private async options(method: string, headers: Record<string, string>): Promise<RequestOptions> {
     const o: Record<string, any> = { headers: {} };
     await this.kc.applyToHTTPSOptions(o as any); // auth headers, CA, client certs, agent
-    return { ...o, method, headers: { ...(o.headers ?? {}), accept: "application/json", ...headers } } as RequestOptions;
+    return {
+      ...o,
+      method,
+      headers: { ...(o.headers ?? {}), accept: "application/json", ...headers },
+    } as RequestOptions;
   }
 
-  private send(url: URL, opts: RequestOptions, body?: string, timeoutMs = 30_000, signal?: AbortSignal): Promise<IncomingMessage> {
+  private send(
+    url: URL,
+    opts: RequestOptions,
+    body?: string,
+    timeoutMs = 30_000,
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const fn = url.protocol === "https:" ? httpsRequest : httpRequest;
       const req = fn(url, { ...opts, signal }, resolve);
@@ -55,7 +65,13 @@ export class KubeClient {
   }
 
   /** One JSON request; throws KubeApiError on a non-2xx answer. */
-  async request(method: string, path: string, body?: unknown, contentType = "application/json", timeoutMs = 30_000): Promise<Obj> {
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+    timeoutMs = 30_000,
+  ): Promise<Obj> {
     const headers: Record<string, string> = {};
     let text: string | undefined;
     if (body !== undefined) {
@@ -73,7 +89,12 @@ export class KubeClient {
       parsed = { message: raw.slice(0, 500) };
     }
     const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw new KubeApiError(status, `${method} ${path}: ${status} ${parsed.message ?? raw.slice(0, 200)}`, parsed.reason);
+    if (status < 200 || status >= 300)
+      throw new KubeApiError(
+        status,
+        `${method} ${path}: ${status} ${parsed.message ?? raw.slice(0, 200)}`,
+        parsed.reason,
+      );
     return parsed;
   }
 
@@ -96,11 +117,27 @@ export class KubeClient {
    * server shutdown) or `signal` aborts; rejects on connection errors, non-200 answers and on an
    * ERROR event (KubeApiError with its code, 410 for "too old resource version").
    */
-  async watch(path: string, resourceVersion: string, timeoutSeconds: number, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
-    const q = new URLSearchParams({ watch: "true", allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds) });
+  async watch(
+    path: string,
+    resourceVersion: string,
+    timeoutSeconds: number,
+    onEvent: (e: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const q = new URLSearchParams({
+      watch: "true",
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(timeoutSeconds),
+    });
     if (resourceVersion) q.set("resourceVersion", resourceVersion);
     // The client-side bound: the server's own timeout plus a margin (a silently dead connection).
-    const res = await this.send(new URL(`${this.server}${path}?${q}`), await this.options("GET", {}), undefined, (timeoutSeconds + 30) * 1000, signal);
+    const res = await this.send(
+      new URL(`${this.server}${path}?${q}`),
+      await this.options("GET", {}),
+      undefined,
+      (timeoutSeconds + 30) * 1000,
+      signal,
+    );
     const status = res.statusCode ?? 0;
     if (status !== 200) {
       let text = "";
@@ -108,7 +145,9 @@ export class KubeClient {
       let msg = text.slice(0, 300);
       try {
         msg = (JSON.parse(text) as Obj).message ?? msg;
-      } catch { /* not JSON */ }
+      } catch {
+        /* not JSON */
+      }
       throw new KubeApiError(status, `watch ${path}: ${status} ${msg}`);
     }
     await new Promise<void>((resolve, reject) => {
@@ -148,10 +187,16 @@ export class KubeClient {
           }
         }
       });
-      res.on("end", () => { if (!failed) resolve(); });
-      res.on("aborted", () => { if (!failed) resolve(); });
+      res.on("end", () => {
+        if (!failed) resolve();
+      });
+      res.on("aborted", () => {
+        if (!failed) resolve();
+      });
       res.on("error", (e) => (signal.aborted ? resolve() : fail(e)));
-      res.on("close", () => { if (!failed) resolve(); });
+      res.on("close", () => {
+        if (!failed) resolve();
+      });
     });
   }
 }

@@ -18,9 +18,9 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../log.js";
+import { ANNOTATION } from "../model/annotations.js";
 import type { ModelStore } from "../model/store.js";
 import { GROUP_ALIBABA, GROUP_V1, GROUP_X, type ObjectRef, type Problem } from "../model/types.js";
-import { ANNOTATION } from "../model/annotations.js";
 import { KubeApiError, KubeClient, type Obj } from "./kube-client.js";
 import { Reflector, type ReflectorHandler, type ReflectorStatus } from "./reflector.js";
 
@@ -58,12 +58,47 @@ interface ResourceDef {
 }
 
 const RESOURCES: ResourceDef[] = [
-  { id: "poolsX", group: GROUP_X, version: "v1alpha2", plural: "inferencepools", kind: "InferencePool", source: "kubernetes:inferencepools.v1alpha2" },
-  { id: "poolsV1", group: GROUP_V1, version: "v1", plural: "inferencepools", kind: "InferencePool", source: "kubernetes:inferencepools.v1" },
-  { id: "models", group: GROUP_X, version: "v1alpha2", plural: "inferencemodels", kind: "InferenceModel", source: "kubernetes:inferencemodels" },
-  { id: "policies", group: GROUP_ALIBABA, version: "v1alpha1", plural: "inferencetrafficpolicies", kind: "InferenceTrafficPolicy", source: "kubernetes:inferencetrafficpolicies" },
+  {
+    id: "poolsX",
+    group: GROUP_X,
+    version: "v1alpha2",
+    plural: "inferencepools",
+    kind: "InferencePool",
+    source: "kubernetes:inferencepools.v1alpha2",
+  },
+  {
+    id: "poolsV1",
+    group: GROUP_V1,
+    version: "v1",
+    plural: "inferencepools",
+    kind: "InferencePool",
+    source: "kubernetes:inferencepools.v1",
+  },
+  {
+    id: "models",
+    group: GROUP_X,
+    version: "v1alpha2",
+    plural: "inferencemodels",
+    kind: "InferenceModel",
+    source: "kubernetes:inferencemodels",
+  },
+  {
+    id: "policies",
+    group: GROUP_ALIBABA,
+    version: "v1alpha1",
+    plural: "inferencetrafficpolicies",
+    kind: "InferenceTrafficPolicy",
+    source: "kubernetes:inferencetrafficpolicies",
+  },
   { id: "pods", group: "", version: "v1", plural: "pods", kind: "Pod", source: "kubernetes:pods" },
-  { id: "configmaps", group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", source: "kubernetes:configmaps" },
+  {
+    id: "configmaps",
+    group: "",
+    version: "v1",
+    plural: "configmaps",
+    kind: "ConfigMap",
+    source: "kubernetes:configmaps",
+  },
 ];
 
 const apiVersionOf = (r: ResourceDef) => (r.group ? `${r.group}/${r.version}` : r.version);
@@ -80,7 +115,14 @@ function slimPod(p: Obj): Obj {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels ?? {}, ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}) },
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      labels: m.labels ?? {},
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
     status: {
       ...(s.podIP ? { podIP: s.podIP } : {}),
       ...(Array.isArray(s.podIPs) ? { podIPs: s.podIPs.map((x: Obj) => ({ ip: x.ip })) } : {}),
@@ -128,7 +170,14 @@ export class KubernetesSource {
   private readonly retryAfter = new Map<string, number>();
   private writeChain: Promise<void> = Promise.resolve();
   private pendingWrites = 0;
-  private readonly counters = { events: 0, eventFailures: 0, eventError: null as string | null, status: 0, statusFailures: 0, statusError: null as string | null };
+  private readonly counters = {
+    events: 0,
+    eventFailures: 0,
+    eventError: null as string | null,
+    status: 0,
+    statusFailures: 0,
+    statusError: null as string | null,
+  };
   private stopped = false;
   private eventsBlockedUntil = 0;
 
@@ -137,11 +186,12 @@ export class KubernetesSource {
     for (const def of RESOURCES) {
       this.defs.set(def.id, def);
       const transform = def.kind === "Pod" ? slimPod : stripManaged;
-      const withKind = (x: Obj): Obj => transform({ ...x, apiVersion: x.apiVersion ?? apiVersionOf(def), kind: x.kind ?? def.kind });
+      const withKind = (x: Obj): Obj =>
+        transform({ ...x, apiVersion: x.apiVersion ?? apiVersionOf(def), kind: x.kind ?? def.kind });
       this.reflectors.set(
         def.id,
         new Reflector({
-          name: `${def.plural}${def.group ? "." + def.group : ""}/${def.version}`,
+          name: `${def.plural}${def.group ? `.${def.group}` : ""}/${def.version}`,
           path: collectionPath(def, o.namespace),
           client: this.client,
           handler: this.handlerFor(def),
@@ -168,8 +218,14 @@ export class KubernetesSource {
     const all = Promise.all([...this.reflectors.values()].map((r) => r.synced()));
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const missing = [...this.reflectors.values()].filter((r) => !r.status.synced).map((r) => `${r.status.name}: ${r.status.lastError ?? "no answer yet"}`);
-        reject(new Error(`kubernetes source: no initial list within ${timeoutMs} ms from ${this.client.server} (${missing.join("; ")})`));
+        const missing = [...this.reflectors.values()]
+          .filter((r) => !r.status.synced)
+          .map((r) => `${r.status.name}: ${r.status.lastError ?? "no answer yet"}`);
+        reject(
+          new Error(
+            `kubernetes source: no initial list within ${timeoutMs} ms from ${this.client.server} (${missing.join("; ")})`,
+          ),
+        );
       }, timeoutMs);
     });
     try {
@@ -180,7 +236,11 @@ export class KubernetesSource {
     } finally {
       clearTimeout(timer);
     }
-    this.o.logger.info("kubernetes source: synced", { server: this.client.server, namespace: this.o.namespace ?? "(all)", objects: Object.fromEntries([...this.reflectors].map(([k, r]) => [k, r.status.objects])) });
+    this.o.logger.info("kubernetes source: synced", {
+      server: this.client.server,
+      namespace: this.o.namespace ?? "(all)",
+      objects: Object.fromEntries([...this.reflectors].map(([k, r]) => [k, r.status.objects])),
+    });
   }
 
   async stop(): Promise<void> {
@@ -194,8 +254,16 @@ export class KubernetesSource {
       namespace: this.o.namespace,
       server: this.client.server,
       resources: [...this.reflectors.values()].map((r) => ({ ...r.status })),
-      events: { recorded: this.counters.events, failures: this.counters.eventFailures, lastError: this.counters.eventError },
-      statusWrites: { done: this.counters.status, failures: this.counters.statusFailures, lastError: this.counters.statusError },
+      events: {
+        recorded: this.counters.events,
+        failures: this.counters.eventFailures,
+        lastError: this.counters.eventError,
+      },
+      statusWrites: {
+        done: this.counters.status,
+        failures: this.counters.statusFailures,
+        lastError: this.counters.statusError,
+      },
     };
   }
 
@@ -258,18 +326,30 @@ export class KubernetesSource {
 
   private syncAllConfigMaps(): void {
     const refs = this.overlayRefs();
-    for (const cm of this.reflectors.get("configmaps")!.objects.values()) this.syncConfigMap(cm, cm.metadata?.namespace ?? "", cm.metadata?.name ?? "", refs);
+    for (const cm of this.reflectors.get("configmaps")!.objects.values())
+      this.syncConfigMap(cm, cm.metadata?.namespace ?? "", cm.metadata?.name ?? "", refs);
   }
 
   // ---- Events and status --------------------------------------------------------------------
 
   /** The watched object a ref names (for uid / resourceVersion / generation / current status). */
   private lookup(ref: ObjectRef): Obj | undefined {
-    const ids = ref.kind === "InferencePool" ? (ref.apiVersion === `${GROUP_V1}/v1` ? ["poolsV1"] : ref.apiVersion ? ["poolsX"] : ["poolsX", "poolsV1"])
-      : ref.kind === "InferenceModel" ? ["models"]
-      : ref.kind === "InferenceTrafficPolicy" ? ["policies"]
-      : ref.kind === "Pod" ? ["pods"]
-      : ref.kind === "ConfigMap" ? ["configmaps"] : [];
+    const ids =
+      ref.kind === "InferencePool"
+        ? ref.apiVersion === `${GROUP_V1}/v1`
+          ? ["poolsV1"]
+          : ref.apiVersion
+            ? ["poolsX"]
+            : ["poolsX", "poolsV1"]
+        : ref.kind === "InferenceModel"
+          ? ["models"]
+          : ref.kind === "InferenceTrafficPolicy"
+            ? ["policies"]
+            : ref.kind === "Pod"
+              ? ["pods"]
+              : ref.kind === "ConfigMap"
+                ? ["configmaps"]
+                : [];
     for (const id of ids) {
       const o = this.reflectors.get(id)!.objects.get(objKey(ref.namespace, ref.name));
       if (o) return o;
@@ -308,10 +388,25 @@ export class KubernetesSource {
     for (const pool of this.reflectors.get("poolsX")!.objects.values()) {
       const ns = pool.metadata?.namespace ?? "";
       const pk = objKey(ns, pool.metadata?.name ?? "");
-      const invalid = (byPool.get(pk) ?? []).filter((p) => p.level === "error" && p.ref?.apiVersion !== `${GROUP_V1}/v1`);
+      const invalid = (byPool.get(pk) ?? []).filter(
+        (p) => p.level === "error" && p.ref?.apiVersion !== `${GROUP_V1}/v1`,
+      );
       const cond = invalid.length
-        ? { status: "False", reason: invalid.some((p) => p.reason === "InvalidAnnotation") ? "InvalidAnnotation" : invalid[0].reason ?? "Invalid", message: invalid.map((p) => `${p.field ? p.field + ": " : ""}${p.message}`).join("\n").slice(0, 32000) }
-        : { status: "True", reason: "Valid", message: "every annotation (and epp-overlay routing value) of this pool is in force" };
+        ? {
+            status: "False",
+            reason: invalid.some((p) => p.reason === "InvalidAnnotation")
+              ? "InvalidAnnotation"
+              : (invalid[0].reason ?? "Invalid"),
+            message: invalid
+              .map((p) => `${p.field ? `${p.field}: ` : ""}${p.message}`)
+              .join("\n")
+              .slice(0, 32000),
+          }
+        : {
+            status: "True",
+            reason: "Valid",
+            message: "every annotation (and epp-overlay routing value) of this pool is in force",
+          };
       const generation = Number(pool.metadata?.generation ?? 0);
       const want = `${cond.status}|${cond.reason}|${cond.message}|${generation}`;
       const cur = (pool.status?.conditions as Obj[] | undefined)?.find((c) => c.type === CONDITION_TYPE);
@@ -323,13 +418,16 @@ export class KubernetesSource {
       if (this.written.get(pk) === want) continue; // written; the watch has not shown it yet
       if ((this.retryAfter.get(pk) ?? 0) > Date.now()) continue;
       this.written.set(pk, want);
-      const lastTransitionTime = cur && cur.status === cond.status && cur.lastTransitionTime ? cur.lastTransitionTime : nowRfc3339();
+      const lastTransitionTime =
+        cur && cur.status === cond.status && cur.lastTransitionTime ? cur.lastTransitionTime : nowRfc3339();
       this.queueWrite(async () => {
         const body = {
           apiVersion: `${GROUP_X}/v1alpha2`,
           kind: "InferencePool",
           metadata: { name: pool.metadata.name, namespace: ns },
-          status: { conditions: [{ type: CONDITION_TYPE, ...cond, observedGeneration: generation, lastTransitionTime }] },
+          status: {
+            conditions: [{ type: CONDITION_TYPE, ...cond, observedGeneration: generation, lastTransitionTime }],
+          },
         };
         const path = `${collectionPath(this.defs.get("poolsX")!, ns)}/${encodeURIComponent(pool.metadata.name)}/status?fieldManager=${FIELD_MANAGER}&force=true`;
         try {
@@ -340,7 +438,11 @@ export class KubernetesSource {
           this.written.delete(pk);
           this.retryAfter.set(pk, Date.now() + 5000);
           this.counters.statusFailures++;
-          if (this.counters.statusError !== (e as Error).message) this.o.logger.warn("kubernetes: cannot write the pool's status condition", { pool: pk, error: (e as Error).message });
+          if (this.counters.statusError !== (e as Error).message)
+            this.o.logger.warn("kubernetes: cannot write the pool's status condition", {
+              pool: pk,
+              error: (e as Error).message,
+            });
           this.counters.statusError = (e as Error).message;
         }
       });
@@ -349,28 +451,42 @@ export class KubernetesSource {
 
   private queueWrite(fn: () => Promise<void>): void {
     this.pendingWrites++;
-    this.writeChain = this.writeChain.then(fn).finally(() => { this.pendingWrites--; });
+    this.writeChain = this.writeChain.then(fn).finally(() => {
+      this.pendingWrites--;
+    });
   }
 
   private queueEvent(key: string, p: Problem, obj: Obj): void {
     const ref = p.ref!;
     const md = obj.metadata ?? {};
     const reason = p.reason ?? (p.level === "error" ? "Invalid" : "Warning");
-    const message = `${p.field ? p.field + ": " : ""}${p.message}`.slice(0, 1024);
+    const message = `${p.field ? `${p.field}: ` : ""}${p.message}`.slice(0, 1024);
     const prior = this.events.get(key);
     this.queueWrite(async () => {
       const now = nowRfc3339();
       try {
         if (prior) {
           prior.count++;
-          await this.client.request("PATCH", `/api/v1/namespaces/${encodeURIComponent(prior.namespace)}/events/${encodeURIComponent(prior.name)}`, { count: prior.count, lastTimestamp: now }, "application/merge-patch+json");
+          await this.client.request(
+            "PATCH",
+            `/api/v1/namespaces/${encodeURIComponent(prior.namespace)}/events/${encodeURIComponent(prior.name)}`,
+            { count: prior.count, lastTimestamp: now },
+            "application/merge-patch+json",
+          );
         } else {
           const name = `${ref.name}.${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;
           const body = {
             apiVersion: "v1",
             kind: "Event",
             metadata: { name, namespace: ref.namespace },
-            involvedObject: { apiVersion: obj.apiVersion, kind: ref.kind, name: ref.name, namespace: ref.namespace, uid: md.uid, resourceVersion: md.resourceVersion },
+            involvedObject: {
+              apiVersion: obj.apiVersion,
+              kind: ref.kind,
+              name: ref.name,
+              namespace: ref.namespace,
+              uid: md.uid,
+              resourceVersion: md.resourceVersion,
+            },
             reason,
             message,
             type: "Warning",
@@ -387,9 +503,17 @@ export class KubernetesSource {
           } catch (e) {
             if (!(e instanceof KubeApiError && e.status === 409)) throw e;
             // Recorded before (by an earlier run of the control plane): bump it.
-            const cur = await this.client.request("GET", `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(name)}`);
+            const cur = await this.client.request(
+              "GET",
+              `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(name)}`,
+            );
             rec.count = Number(cur.count ?? 1) + 1;
-            await this.client.request("PATCH", `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(name)}`, { count: rec.count, lastTimestamp: now }, "application/merge-patch+json");
+            await this.client.request(
+              "PATCH",
+              `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(name)}`,
+              { count: rec.count, lastTimestamp: now },
+              "application/merge-patch+json",
+            );
           }
           this.events.set(key, rec);
           if (this.events.size > 2000) this.events.delete(this.events.keys().next().value as string);
@@ -397,7 +521,12 @@ export class KubernetesSource {
         this.counters.events++;
       } catch (e) {
         this.counters.eventFailures++;
-        if (this.counters.eventError !== (e as Error).message) this.o.logger.warn("kubernetes: cannot record an Event", { object: `${ref.kind} ${ref.namespace}/${ref.name}`, reason, error: (e as Error).message });
+        if (this.counters.eventError !== (e as Error).message)
+          this.o.logger.warn("kubernetes: cannot record an Event", {
+            object: `${ref.kind} ${ref.namespace}/${ref.name}`,
+            reason,
+            error: (e as Error).message,
+          });
         this.counters.eventError = (e as Error).message;
         this.activeProblems.delete(key); // try again at a later observe()
         this.eventsBlockedUntil = Date.now() + 5000;

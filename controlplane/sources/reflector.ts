@@ -81,7 +81,19 @@ export class Reflector {
   readonly status: ReflectorStatus;
 
   constructor(private readonly o: ReflectorOptions) {
-    this.status = { name: o.name, synced: false, missing: false, objects: 0, resourceVersion: "", lists: 0, watches: 0, gone: 0, failures: 0, lastError: null, lastListAtMs: null };
+    this.status = {
+      name: o.name,
+      synced: false,
+      missing: false,
+      objects: 0,
+      resourceVersion: "",
+      lists: 0,
+      watches: 0,
+      gone: 0,
+      failures: 0,
+      lastError: null,
+      lastListAtMs: null,
+    };
   }
 
   start(): void {
@@ -141,7 +153,10 @@ export class Reflector {
         const err = e as Error;
         if (err instanceof KubeApiError && err.status === 410) {
           this.status.gone++;
-          this.o.logger.info("kubernetes: resourceVersion too old (410 Gone); relisting", { resource: this.o.name, resourceVersion: this.rv });
+          this.o.logger.info("kubernetes: resourceVersion too old (410 Gone); relisting", {
+            resource: this.o.name,
+            resourceVersion: this.rv,
+          });
           this.needList = true;
           continue;
         }
@@ -155,7 +170,11 @@ export class Reflector {
         this.status.failures++;
         const msg = err.message;
         if (this.status.lastError !== msg) {
-          this.o.logger.warn("kubernetes: list/watch failed; keeping the last good state and retrying", { resource: this.o.name, error: msg, retry: failures });
+          this.o.logger.warn("kubernetes: list/watch failed; keeping the last good state and retrying", {
+            resource: this.o.name,
+            error: msg,
+            retry: failures,
+          });
         }
         this.status.lastError = msg;
         this.needList = true;
@@ -168,7 +187,10 @@ export class Reflector {
   /** 404 on the collection: the resource does not exist. Synced-and-empty, retried slowly. */
   private markMissing(): void {
     if (!this.status.missing) {
-      this.o.logger.warn("kubernetes: resource not served (CRD not installed?); treating it as empty and checking again later", { resource: this.o.name, retryMs: this.o.missingRetryMs });
+      this.o.logger.warn(
+        "kubernetes: resource not served (CRD not installed?); treating it as empty and checking again later",
+        { resource: this.o.name, retryMs: this.o.missingRetryMs },
+      );
     }
     this.status.missing = true;
     this.status.lastError = "not found on the server (CRD not installed?)";
@@ -213,7 +235,8 @@ export class Reflector {
     for (const [k, obj] of next) {
       const prev = this.objects.get(k);
       if (!prev) changes.push({ type: "add", obj });
-      else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion) changes.push({ type: "update", obj, previous: prev });
+      else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion)
+        changes.push({ type: "update", obj, previous: prev });
     }
     this.objects.clear();
     for (const [k, v] of next) this.objects.set(k, v);

@@ -4,7 +4,7 @@
 // exact scrape age — only whether a scrape is fresh, stale or missing), which is how pushes are
 // coalesced: an unchanged fingerprint needs no new generation unless a heartbeat asks for one.
 
-import type { ResolvedModel, Problem } from "../model/types.js";
+import type { Problem, ResolvedModel } from "../model/types.js";
 import type { ScrapeState } from "../scrapers/scrape-loop.js";
 import { GenerationClock } from "./generation.js";
 import { MAX_SLOTS, TABLE_VERSION, type Table, type TableEndpoint, type TableModel, type TablePool } from "./schema.js";
@@ -65,7 +65,11 @@ export class TableBuilder {
       for (const e of p.endpoints) {
         const slot = this.slots.acquire(e.address);
         if (slot === undefined) {
-          problems.push({ level: "error", document: `endpoint ${e.namespace}/${e.name}`, message: `all ${MAX_SLOTS} endpoint slots are taken; ${e.address} is left out of pool ${p.id}` });
+          problems.push({
+            level: "error",
+            document: `endpoint ${e.namespace}/${e.name}`,
+            message: `all ${MAX_SLOTS} endpoint slots are taken; ${e.address} is left out of pool ${p.id}`,
+          });
           continue;
         }
         const s = scrapeOf(e.address);
@@ -84,7 +88,9 @@ export class TableBuilder {
           scrapeAgeMs: age,
         };
         endpoints.push(te);
-        fp.push(`${te.slot}|${te.name}|${te.address}|${te.ready ? 1 : 0}|${te.role}|${te.waiting}|${te.running}|${te.kvUsage}|${te.loras.join(",")}|${age < 0 ? "n" : age > staleAfter ? "s" : "f"}`);
+        fp.push(
+          `${te.slot}|${te.name}|${te.address}|${te.ready ? 1 : 0}|${te.role}|${te.waiting}|${te.running}|${te.kvUsage}|${te.loras.join(",")}|${age < 0 ? "n" : age > staleAfter ? "s" : "f"}`,
+        );
       }
       const pool: TablePool = {
         id: p.id,
@@ -94,13 +100,25 @@ export class TableBuilder {
         queue: { ...p.queue },
         endpoints,
       };
-      if (p.pd) pool.pd = { bootstrapPort: p.pd.bootstrapPort, prefillPolicy: p.pd.prefillPolicy, decodePolicy: p.pd.decodePolicy };
-      fp.push(`P|${p.id}|${p.strategy}|${p.runtime}|${p.prefix.blockSize},${p.prefix.maxBlocks},${p.prefix.lruCapacity}|${p.queue.enabled ? 1 : 0},${p.queue.capacityBytes},${p.queue.ttlMs}|${pool.pd ? `${pool.pd.bootstrapPort},${pool.pd.prefillPolicy},${pool.pd.decodePolicy}` : "-"}`);
+      if (p.pd)
+        pool.pd = {
+          bootstrapPort: p.pd.bootstrapPort,
+          prefillPolicy: p.pd.prefillPolicy,
+          decodePolicy: p.pd.decodePolicy,
+        };
+      fp.push(
+        `P|${p.id}|${p.strategy}|${p.runtime}|${p.prefix.blockSize},${p.prefix.maxBlocks},${p.prefix.lruCapacity}|${p.queue.enabled ? 1 : 0},${p.queue.capacityBytes},${p.queue.ttlMs}|${pool.pd ? `${pool.pd.bootstrapPort},${pool.pd.prefillPolicy},${pool.pd.decodePolicy}` : "-"}`,
+      );
       return pool;
     });
     const models: TableModel[] = model.models.map((m) => {
       fp.push(`M|${m.name}|${m.pool}|${m.criticality}|${m.targets.map((t) => `${t.name}=${t.weight}`).join(",")}`);
-      return { name: m.name, pool: m.pool, criticality: m.criticality, targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })) };
+      return {
+        name: m.name,
+        pool: m.pool,
+        criticality: m.criticality,
+        targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })),
+      };
     });
     const fingerprint = fp.join("\n");
 

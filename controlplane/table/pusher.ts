@@ -73,10 +73,14 @@ export function tableUrl(target: string): string {
   } catch {
     throw new Error(`envoy control target ${JSON.stringify(target)} is not a URL (expected http://127.0.0.1:PORT)`);
   }
-  if (u.protocol !== "http:") throw new Error(`envoy control target ${target}: only http:// is supported (the listener is loopback-only plain HTTP)`);
+  if (u.protocol !== "http:")
+    throw new Error(
+      `envoy control target ${target}: only http:// is supported (the listener is loopback-only plain HTTP)`,
+    );
   const host = u.hostname.replace(/^\[|\]$/g, "");
   const loopback = host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
-  if (!loopback) throw new Error(`envoy control target ${target}: must be a loopback address (the bearer token travels in clear)`);
+  if (!loopback)
+    throw new Error(`envoy control target ${target}: must be a loopback address (the bearer token travels in clear)`);
   if (u.pathname === "/" || u.pathname === "") u.pathname = TABLE_PATH;
   return u.toString();
 }
@@ -118,7 +122,18 @@ export class TablePusher {
     this.now = opts.now ?? Date.now;
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.targetList = opts.targets.map((t) => ({
-      state: { url: tableUrl(t), lastAcceptedGeneration: null, lastAcceptedAtMs: null, lastAttemptAtMs: null, lastStatus: null, lastError: null, lastLatencyMs: null, consecutiveFailures: 0, accepted: 0, failed: 0 },
+      state: {
+        url: tableUrl(t),
+        lastAcceptedGeneration: null,
+        lastAcceptedAtMs: null,
+        lastAttemptAtMs: null,
+        lastStatus: null,
+        lastError: null,
+        lastLatencyMs: null,
+        consecutiveFailures: 0,
+        accepted: 0,
+        failed: 0,
+      },
       inFlight: false,
       retryTimer: null,
       lastLoggedProblem: null,
@@ -199,14 +214,20 @@ export class TablePusher {
     }
     t.inFlight = false;
     const seconds = (performance.now() - started) / 1000;
-    this.opts.observer?.pushed(t.state.url, seconds, status === 204 || status === 200 ? "accepted" : status === null ? "network" : String(status), table.generation);
+    this.opts.observer?.pushed(
+      t.state.url,
+      seconds,
+      status === 204 || status === 200 ? "accepted" : status === null ? "network" : String(status),
+      table.generation,
+    );
     if (this.stopped) return;
     const s = t.state;
     s.lastStatus = status;
     if (status !== null) s.lastLatencyMs = seconds * 1000;
 
     if (status === 204 || status === 200) {
-      if (s.consecutiveFailures > 0 || t.lastLoggedProblem) this.opts.logger.info("envoy accepts the table again", { target: s.url, generation: table.generation });
+      if (s.consecutiveFailures > 0 || t.lastLoggedProblem)
+        this.opts.logger.info("envoy accepts the table again", { target: s.url, generation: table.generation });
       s.lastAcceptedGeneration = Math.max(s.lastAcceptedGeneration ?? 0, table.generation);
       s.lastAcceptedAtMs = this.now();
       s.lastError = null;
@@ -224,23 +245,42 @@ export class TablePusher {
       const theirs = generationFrom409(text);
       if (theirs !== null) this.opts.clock.observe(theirs);
       s.lastError = `409 stale generation ${table.generation}${theirs !== null ? ` (filter holds ${theirs})` : ""}`;
-      this.note(t, "warn", "envoy refused a stale table generation; re-pushing with a newer one", { target: s.url, generation: table.generation, filterGeneration: theirs, reason });
+      this.note(t, "warn", "envoy refused a stale table generation; re-pushing with a newer one", {
+        target: s.url,
+        generation: table.generation,
+        filterGeneration: theirs,
+        reason,
+      });
       // First 409: rebuild and push at once. Repeated 409s back off so two writers cannot spin.
       this.retryLater(t, s.consecutiveFailures <= 1 ? 0 : this.backoff(s.consecutiveFailures), true);
       return;
     }
     if (status === 401) {
       s.lastError = "401 unauthorized: the bearer token does not match the filter's";
-      this.note(t, "error", "ENVOY REJECTED THE CONTROL-PLANE TOKEN (401): the table is NOT being delivered; check --token/--token-file against the filter's plugin configuration", { target: s.url, reason }, true);
+      this.note(
+        t,
+        "error",
+        "ENVOY REJECTED THE CONTROL-PLANE TOKEN (401): the table is NOT being delivered; check --token/--token-file against the filter's plugin configuration",
+        { target: s.url, reason },
+        true,
+      );
       return; // the next heartbeat tries again
     }
     if (status === 400) {
       s.lastError = `400 table refused: ${reason || "(no reason given)"}`;
-      this.note(t, "error", "envoy refused the table as malformed (400); it keeps its last good table", { target: s.url, generation: table.generation, reason });
+      this.note(t, "error", "envoy refused the table as malformed (400); it keeps its last good table", {
+        target: s.url,
+        generation: table.generation,
+        reason,
+      });
       return; // the next table or heartbeat tries again
     }
     s.lastError = netError ?? `HTTP ${status}: ${reason}`;
-    this.note(t, "warn", "table push failed; retrying with backoff", { target: s.url, error: s.lastError, failures: s.consecutiveFailures });
+    this.note(t, "warn", "table push failed; retrying with backoff", {
+      target: s.url,
+      error: s.lastError,
+      failures: s.consecutiveFailures,
+    });
     this.retryLater(t, this.backoff(s.consecutiveFailures));
   }
 
@@ -255,22 +295,36 @@ export class TablePusher {
 
   private post(url: string, body: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = request(url, {
-        method: "POST",
-        agent: this.agent,
-        headers: {
-          authorization: `Bearer ${this.opts.token}`,
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
+      const req = request(
+        url,
+        {
+          method: "POST",
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.opts.token}`,
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+          },
+          signal: AbortSignal.timeout(this.opts.timeoutMs ?? 2000),
         },
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 2000),
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => { if (chunks.length < 64) chunks.push(c); });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", reject);
-      });
-      req.on("error", (e: NodeJS.ErrnoException) => reject(new Error(e.name === "AbortError" || e.name === "TimeoutError" ? `no answer within ${this.opts.timeoutMs ?? 2000} ms` : (e.code ?? e.message))));
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => {
+            if (chunks.length < 64) chunks.push(c);
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+          res.on("error", reject);
+        },
+      );
+      req.on("error", (e: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            e.name === "AbortError" || e.name === "TimeoutError"
+              ? `no answer within ${this.opts.timeoutMs ?? 2000} ms`
+              : (e.code ?? e.message),
+          ),
+        ),
+      );
       req.end(body);
     });
   }

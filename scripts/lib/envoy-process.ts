@@ -1,12 +1,12 @@
 // Starts real Envoy with infergate's filter: renders envoy/bootstrap.yaml, spawns Envoy, waits
 // until it is ready, reads back the ports it bound (0 = let Envoy choose), and captures its log so
 // callers can read the filter's "Request Handled" lines. Used by `make up`, the tests and the bench.
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync, appendFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
@@ -49,14 +49,27 @@ export interface EnvoyInstance {
 }
 
 export interface RequestHandled {
-  requestId: string; model: string; targetModel: string; pool: string; pod: string; address: string;
-  strategy: string; candidates: number; eligible: number; stream: boolean; loadFresh: boolean; decisionUs: number;
+  requestId: string;
+  model: string;
+  targetModel: string;
+  pool: string;
+  pod: string;
+  address: string;
+  strategy: string;
+  candidates: number;
+  eligible: number;
+  stream: boolean;
+  loadFresh: boolean;
+  decisionUs: number;
   [k: string]: unknown;
 }
 
 export function findEnvoy(): string {
   if (process.env.ENVOY_BIN) return process.env.ENVOY_BIN;
-  return execFileSync(join(REPO_ROOT, "scripts/get-envoy.sh"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  return execFileSync(join(REPO_ROOT, "scripts/get-envoy.sh"), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
 }
 
 function render(template: string, vars: Record<string, string>): string {
@@ -67,9 +80,13 @@ function render(template: string, vars: Record<string, string>): string {
 }
 
 /** YAML single-quoted scalar content: only ' needs doubling. */
-function yamlSingleQuoted(s: string): string { return s.replace(/'/g, "''"); }
+function yamlSingleQuoted(s: string): string {
+  return s.replace(/'/g, "''");
+}
 
-async function sleep(ms: number): Promise<void> { await new Promise((r) => setTimeout(r, ms)); }
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
 
 export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance> {
   const bin = opts.envoyBin ?? findEnvoy();
@@ -98,9 +115,19 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   writeFileSync(cfgPath, yaml);
   const adminPath = join(dir, "admin-address");
   const args = [
-    "-c", cfgPath, "--concurrency", String(opts.concurrency ?? 2), "--disable-hot-restart",
-    "--admin-address-path", adminPath, "-l", opts.logLevel ?? "warning", "--component-log-level", `wasm:${opts.wasmLogLevel ?? "info"}`,
-    "--log-format", "[%Y-%m-%d %T.%e][%l][%n] %v",
+    "-c",
+    cfgPath,
+    "--concurrency",
+    String(opts.concurrency ?? 2),
+    "--disable-hot-restart",
+    "--admin-address-path",
+    adminPath,
+    "-l",
+    opts.logLevel ?? "warning",
+    "--component-log-level",
+    `wasm:${opts.wasmLogLevel ?? "info"}`,
+    "--log-format",
+    "[%Y-%m-%d %T.%e][%l][%n] %v",
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let logText = "";
@@ -114,8 +141,16 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   child.stdout!.on("data", onData);
   child.stderr!.on("data", onData);
   let exited: number | null = null;
-  child.on("exit", (code) => { exited = code ?? -1; });
-  const killOnExit = () => { try { child.kill("SIGKILL"); } catch { /* gone */ } };
+  child.on("exit", (code) => {
+    exited = code ?? -1;
+  });
+  const killOnExit = () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      /* gone */
+    }
+  };
   process.on("exit", killOnExit);
 
   const stop = async () => {
@@ -140,7 +175,9 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
         try {
           const r = await fetch(`${adminUrl}/ready`);
           if (r.ok) break;
-        } catch { /* not yet */ }
+        } catch {
+          /* not yet */
+        }
       }
     }
     await sleep(50);
@@ -178,7 +215,11 @@ export function parseHandled(text: string): RequestHandled[] {
   for (const line of text.split("\n")) {
     const i = line.indexOf("Request Handled {");
     if (i < 0) continue;
-    try { out.push(JSON.parse(line.slice(i + "Request Handled ".length)) as RequestHandled); } catch { /* partial line */ }
+    try {
+      out.push(JSON.parse(line.slice(i + "Request Handled ".length)) as RequestHandled);
+    } catch {
+      /* partial line */
+    }
   }
   return out;
 }

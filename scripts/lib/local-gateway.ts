@@ -2,15 +2,16 @@
 // replicas), and the control plane (in this process) reading a YAML file written from the seed's
 // manifests plus StaticEndpoints for the fleet's pods. Used by `make up`, the end-to-end tests and
 // the benchmarks, so all three run the same thing.
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import YAML from "yaml";
-import { startEnvoy, type EnvoyInstance, type EnvoyOptions } from "./envoy-process.js";
-import { startFleet, type Fleet, type FleetSpec } from "../../test/sim/fleet.js";
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from "../../controlplane/control-plane.js";
+import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "../../controlplane/control-plane.js";
 import { createLogger, type Logger } from "../../controlplane/log.js";
+import { type Fleet, type FleetSpec, startFleet } from "../../test/sim/fleet.js";
+import { type EnvoyInstance, type EnvoyOptions, startEnvoy } from "./envoy-process.js";
 
 export const SEED_MODEL = "/models/Qwen3-32B";
 export const SEED_POOL = "qwen-inference-pool";
@@ -60,15 +61,23 @@ export function renderConfig(fleet: Fleet, pool: PoolSettings = {}): string {
   const poolDoc: Record<string, unknown> = {
     apiVersion: "inference.networking.x-k8s.io/v1alpha2",
     kind: "InferencePool",
-    metadata: { name: SEED_POOL, ...(pool.annotations && Object.keys(pool.annotations).length ? { annotations: pool.annotations } : {}) },
-    spec: { targetPortNumber: 8000, selector: { [WORKLOAD_LABEL]: "vllm-inference" }, extensionRef: { name: "inference-gateway-ext-proc" } },
+    metadata: {
+      name: SEED_POOL,
+      ...(pool.annotations && Object.keys(pool.annotations).length ? { annotations: pool.annotations } : {}),
+    },
+    spec: {
+      targetPortNumber: 8000,
+      selector: { [WORKLOAD_LABEL]: "vllm-inference" },
+      extensionRef: { name: "inference-gateway-ext-proc" },
+    },
   };
   const model = (name: string, modelName: string, criticality: string) => ({
     apiVersion: "inference.networking.x-k8s.io/v1alpha2",
     kind: "InferenceModel",
     metadata: { name },
     spec: {
-      modelName, criticality,
+      modelName,
+      criticality,
       poolRef: { group: "inference.networking.x-k8s.io", kind: "InferencePool", name: SEED_POOL },
       targetModels: [{ name: modelName, weight: 100 }],
     },
@@ -87,12 +96,19 @@ export function renderConfig(fleet: Fleet, pool: PoolSettings = {}): string {
     metadata: { name: "simulated-fleet" },
     endpoints: fleet.pods
       .filter((p) => !(pool.removed ?? []).includes(p.name))
-      .map((p) => ({ name: p.name, address: p.address, labels: { [WORKLOAD_LABEL]: "vllm-inference" }, ready: !(pool.unready ?? []).includes(p.name) })),
+      .map((p) => ({
+        name: p.name,
+        address: p.address,
+        labels: { [WORKLOAD_LABEL]: "vllm-inference" },
+        ready: !(pool.unready ?? []).includes(p.name),
+      })),
   });
   return docs.map((d) => YAML.stringify(d)).join("---\n");
 }
 
-async function sleep(ms: number): Promise<void> { await new Promise((r) => setTimeout(r, ms)); }
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
 
 export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise<LocalGateway> {
   const logger = opts.logger ?? createLogger({ component: "controlplane", level: "warn" });
@@ -104,7 +120,10 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   let cp: ControlPlane | null = null;
   const token = opts.envoy?.token ?? randomBytes(24).toString("hex");
   const stopAll = async () => {
-    if (cp) { await cp.stop(); cp = null; }
+    if (cp) {
+      await cp.stop();
+      cp = null;
+    }
     await Promise.all(envoys.map((e) => e.stop()));
     if (ownsFleet) await fleet.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -115,15 +134,35 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
       envoys.push(await startEnvoy({ ...(opts.envoy ?? {}), token, ...(i > 0 ? { port: 0 } : {}) }));
     }
     const cpOptions: ControlPlaneOptions = {
-      source: "file", file: configPath, envoyControl: envoys.map((e) => e.controlUrl), token, logger,
-      filePollIntervalMs: 200, ...(opts.controlPlane ?? {}),
+      source: "file",
+      file: configPath,
+      envoyControl: envoys.map((e) => e.controlUrl),
+      token,
+      logger,
+      filePollIntervalMs: 200,
+      ...(opts.controlPlane ?? {}),
     };
     cp = await startControlPlane(cpOptions);
     const gw: LocalGateway = {
-      fleet, envoys, url: envoys[0].url, get controlPlane() { return cp; }, configPath,
-      writeConfig(pool: PoolSettings) { writeFileSync(configPath, renderConfig(fleet, pool)); },
-      async stopControlPlane() { if (cp) { await cp.stop(); cp = null; } },
-      async startControlPlane() { if (!cp) cp = await startControlPlane(cpOptions); },
+      fleet,
+      envoys,
+      url: envoys[0].url,
+      get controlPlane() {
+        return cp;
+      },
+      configPath,
+      writeConfig(pool: PoolSettings) {
+        writeFileSync(configPath, renderConfig(fleet, pool));
+      },
+      async stopControlPlane() {
+        if (cp) {
+          await cp.stop();
+          cp = null;
+        }
+      },
+      async startControlPlane() {
+        if (!cp) cp = await startControlPlane(cpOptions);
+      },
       stop: stopAll,
     };
     if (opts.waitReady ?? true) await waitUntilServing(gw.url, 30000);
@@ -141,12 +180,15 @@ export async function waitUntilServing(url: string, timeoutMs: number): Promise<
   while (Date.now() < deadline) {
     try {
       const r = await fetch(`${url}/v1/chat/completions`, {
-        method: "POST", headers: { "content-type": "application/json" },
+        method: "POST",
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ model: SEED_MODEL, messages: [{ role: "user", content: "ping" }], max_tokens: 1 }),
       });
       last = `${r.status} ${await r.text()}`;
       if (r.status === 200) return;
-    } catch (e) { last = (e as Error).message; }
+    } catch (e) {
+      last = (e as Error).message;
+    }
     await sleep(100);
   }
   throw new Error(`gateway at ${url} did not serve within ${timeoutMs} ms; last answer: ${last}`);

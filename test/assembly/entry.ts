@@ -1,65 +1,98 @@
 // Test entry for the filter's pure modules (no proxy-wasm host imports: if one of them grew a host
 // call, instantiating this module in Node would fail). Compiled to build/test/pure.wasm with ESM
 // bindings; exercised by test/assembly/pure.test.ts through node:test.
-import { JsonParser, JsonKind, kindName, jsonQuote } from "../../assembly/json/parser";
-import { parseRequest, Endpoint as Api, requestTape } from "../../assembly/request/openai";
-import { Tape, tapeKindName, T_STRING, T_ESCAPED, T_NUMBER } from "../../assembly/json/tape";
-import { decodeTable, validAddress, Table, Pool } from "../../assembly/table/table";
-import { errorBody } from "../../assembly/errors";
+
 import { parseConfig } from "../../assembly/config";
+import { errorBody } from "../../assembly/errors";
+import { JsonKind, JsonParser, jsonQuote, kindName } from "../../assembly/json/parser";
+import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName } from "../../assembly/json/tape";
+import { Endpoint as Api, parseRequest, requestTape } from "../../assembly/request/openai";
 import { Candidate, RoutingContext } from "../../assembly/routing/candidate";
-import { Scheduler } from "../../assembly/routing/scheduler";
 import { ReadyFilter, WholeRequestRoleFilter } from "../../assembly/routing/filters";
-import { QueueScorer, KvCacheScorer, InFlightScorer } from "../../assembly/routing/scorers";
 import { Random } from "../../assembly/routing/random";
+import { Scheduler } from "../../assembly/routing/scheduler";
+import { InFlightScorer, KvCacheScorer, QueueScorer } from "../../assembly/routing/scorers";
+import { decodeTable, Pool, Table, validAddress } from "../../assembly/table/table";
 
 /** "ok <kind> <start>-<end>" or "error@<pos> <message>". For strings, "ok string:<decoded>". */
 export function jsonParse(text: string): string {
   const p = new JsonParser();
   const v = p.parse(String.UTF8.encode(text));
-  if (v === null) return "error@" + p.errorAt.toString() + " " + p.error;
-  if (v.kind == JsonKind.String) return "ok string:" + v.s;
-  if (v.kind == JsonKind.Number) return "ok number:" + v.n.toString();
-  return "ok " + kindName(v.kind) + " " + v.start.toString() + "-" + v.end.toString();
+  if (v === null) return `error@${p.errorAt.toString()} ${p.error}`;
+  if (v.kind == JsonKind.String) return `ok string:${v.s}`;
+  if (v.kind == JsonKind.Number) return `ok number:${v.n.toString()}`;
+  return `ok ${kindName(v.kind)} ${v.start.toString()}-${v.end.toString()}`;
 }
 
-export function quote(s: string): string { return jsonQuote(s); }
+export function quote(s: string): string {
+  return jsonQuote(s);
+}
 
 /** The request path's tape scanner, reported like jsonParse. */
 export function tapeParse(text: string): string {
   const t = new Tape();
   const b = String.UTF8.encode(text);
-  if (!t.parse(changetype<usize>(b), b.byteLength)) return "error@" + t.errorAt.toString() + " " + t.error;
+  if (!t.parse(changetype<usize>(b), b.byteLength)) return `error@${t.errorAt.toString()} ${t.error}`;
   const k = t.kind(0);
-  if (k == T_STRING || k == T_ESCAPED) return "ok string:" + t.str(0);
-  if (k == T_NUMBER) return "ok number:" + t.number(0).toString();
-  return "ok " + tapeKindName(k) + " " + t.start(0).toString() + "-" + t.end(0).toString() + " entries=" + t.count.toString();
+  if (k == T_STRING || k == T_ESCAPED) return `ok string:${t.str(0)}`;
+  if (k == T_NUMBER) return `ok number:${t.number(0).toString()}`;
+  return `ok ${tapeKindName(k)} ${t.start(0).toString()}-${t.end(0).toString()} entries=${t.count.toString()}`;
 }
 
 /** JSON summary of what the filter reads from a request body. */
 export function request(body: string, completions: bool): string {
   const r = parseRequest(String.UTF8.encode(body), completions ? Api.Completions : Api.ChatCompletions);
-  if (r.status != 0) return "{\"status\":" + r.status.toString() + ",\"message\":" + jsonQuote(r.message) + ",\"param\":" + jsonQuote(r.param) + "}";
-  return "{\"status\":0,\"model\":" + jsonQuote(r.model) + ",\"stream\":" + (r.stream ? "true" : "false") +
-    ",\"modelStart\":" + r.modelStart.toString() + ",\"modelEnd\":" + r.modelEnd.toString() + "}";
+  if (r.status != 0)
+    return `{"status":${r.status.toString()},"message":${jsonQuote(r.message)},"param":${jsonQuote(r.param)}}`;
+  return (
+    '{"status":0,"model":' +
+    jsonQuote(r.model) +
+    ',"stream":' +
+    (r.stream ? "true" : "false") +
+    ',"modelStart":' +
+    r.modelStart.toString() +
+    ',"modelEnd":' +
+    r.modelEnd.toString() +
+    "}"
+  );
 }
 
 export function table(body: string): string {
   const r = decodeTable(String.UTF8.encode(body));
-  if (r.table === null) return "error " + r.error;
+  if (r.table === null) return `error ${r.error}`;
   const t = r.table!;
-  return "ok pools=" + t.pools.length.toString() + " models=" + t.models.length.toString() + " endpoints=" +
-    (t.pools.length > 0 ? t.pools[0].endpoints.length.toString() : "0");
+  return (
+    "ok pools=" +
+    t.pools.length.toString() +
+    " models=" +
+    t.models.length.toString() +
+    " endpoints=" +
+    (t.pools.length > 0 ? t.pools[0].endpoints.length.toString() : "0")
+  );
 }
 
-export function address(a: string): bool { return validAddress(a); }
-export function error(status: i32, message: string, code: string, param: string): string { return errorBody(status, message, code, param); }
+export function address(a: string): bool {
+  return validAddress(a);
+}
+export function error(status: i32, message: string, code: string, param: string): string {
+  return errorBody(status, message, code, param);
+}
 export function config(text: string): string {
   const r = parseConfig(text);
-  if (r.config === null) return "error " + r.error;
+  if (r.config === null) return `error ${r.error}`;
   const c = r.config!;
-  return "ok mode=" + (<i32>c.mode).toString() + " maxBody=" + c.maxBodyBytes.toString() + " weights=" +
-    c.weights.queue.toString() + "," + c.weights.kvCache.toString() + "," + c.weights.inFlight.toString();
+  return (
+    "ok mode=" +
+    (<i32>c.mode).toString() +
+    " maxBody=" +
+    c.maxBodyBytes.toString() +
+    " weights=" +
+    c.weights.queue.toString() +
+    "," +
+    c.weights.kvCache.toString() +
+    "," +
+    c.weights.inFlight.toString()
+  );
 }
 
 let current: Table | null = null;
@@ -98,13 +131,22 @@ export function loadTable(body: string): string {
   return "";
 }
 
-export function seed(s: u64): void { rng.reseed(s); }
+export function seed(s: u64): void {
+  rng.reseed(s);
+}
 
 /**
  * Routes one request for `model` against the loaded table with the given in-flight counts
  * (comma-separated, index = slot) and returns the chosen endpoint's name ("" = none).
  */
-export function route(model: string, inflightCsv: string, loadFresh: bool, wQueue: f64, wKv: f64, wInFlight: f64): string {
+export function route(
+  model: string,
+  inflightCsv: string,
+  loadFresh: bool,
+  wQueue: f64,
+  wKv: f64,
+  wInFlight: f64,
+): string {
   const ctx = contextForModel(model, inflightCsv);
   if (ctx === null) return "!unknown-model";
   ctx.loadFresh = loadFresh;
@@ -115,11 +157,11 @@ export function route(model: string, inflightCsv: string, loadFresh: bool, wQueu
   return c === null ? "" : c.endpoint.name;
 }
 
+import { IndexPrefixMatcher } from "../../assembly/prefix/index-matcher";
+import { Bucket, BucketStore, PrefixIndex } from "../../assembly/prefix/prefix-index";
+import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
 // ---- PREFIX_CACHE pieces ----
 import { xxh64 } from "../../assembly/prefix/xxhash64";
-import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
-import { PrefixIndex, BucketStore, Bucket } from "../../assembly/prefix/prefix-index";
-import { IndexPrefixMatcher } from "../../assembly/prefix/index-matcher";
 import { OverloadDetector } from "../../assembly/routing/overload";
 import { SaturationDetector } from "../../assembly/routing/saturation";
 import { PrefixScorer } from "../../assembly/routing/scorers";
@@ -136,7 +178,7 @@ export function xxh64Hex(s: string, seed: u64): string {
 export function blocks(body: string, chat: bool, blockSize: i32, maxBlocks: i32, model: string): string {
   const buf = String.UTF8.encode(body);
   const r = parseRequest(buf, chat ? Api.ChatCompletions : Api.Completions);
-  if (r.status != 0) return "error " + r.message;
+  if (r.status != 0) return `error ${r.message}`;
   const h = new BlockHasher(blockSize, maxBlocks, model);
   hashPrompt(h, requestTape, r.messages, r.prompt);
   const parts = new Array<string>();
@@ -152,7 +194,10 @@ class MemoryBuckets extends BucketStore {
   writes: i32 = 0;
   read(index: i32): Bucket {
     this.reads++;
-    return new Bucket(this.data.has(index) ? this.data.get(index) : null, this.versions.has(index) ? this.versions.get(index) : 0);
+    return new Bucket(
+      this.data.has(index) ? this.data.get(index) : null,
+      this.versions.has(index) ? this.versions.get(index) : 0,
+    );
   }
   write(index: i32, data: ArrayBuffer, cas: u32): bool {
     const v = this.versions.has(index) ? this.versions.get(index) : 0;
@@ -173,10 +218,19 @@ class MemoryBuckets extends BucketStore {
 let buckets = new MemoryBuckets();
 let index = new PrefixIndex(buckets, 50000);
 
-export function indexReset(capacity: i32): void { buckets = new MemoryBuckets(); index = new PrefixIndex(buckets, capacity); }
-export function indexEntries(): i32 { return buckets.entries(); }
-export function indexReads(): i32 { return buckets.reads; }
-export function indexWrites(): i32 { return buckets.writes; }
+export function indexReset(capacity: i32): void {
+  buckets = new MemoryBuckets();
+  index = new PrefixIndex(buckets, capacity);
+}
+export function indexEntries(): i32 {
+  return buckets.entries();
+}
+export function indexReads(): i32 {
+  return buckets.reads;
+}
+export function indexWrites(): i32 {
+  return buckets.writes;
+}
 
 function hashesOf(csv: string): StaticArray<u64> {
   const parts = csv.split(",");
@@ -224,12 +278,15 @@ export function routePrefix(model: string, hashCsv: string, inflightCsv: string,
   ctx.affinityKey = h.length > 0 ? h[0] : 0;
   const s = new Scheduler();
   s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
-  s.addScorer(new QueueScorer(2)).addScorer(new KvCacheScorer(2)).addScorer(new InFlightScorer(2)).addScorer(new PrefixScorer(3));
+  s.addScorer(new QueueScorer(2))
+    .addScorer(new KvCacheScorer(2))
+    .addScorer(new InFlightScorer(2))
+    .addScorer(new PrefixScorer(3));
   s.overload = new OverloadDetector(new SaturationDetector(5, 0.8, 0, 2000), bound);
   s.matcher = new IndexPrefixMatcher(index);
   s.rendezvousTolerance = tolerance;
   const c = s.run(ctx);
   if (c === null) return "";
   if (h.length > 0) index.record(h, c.prefixMatched, h.length, c.endpoint.slot, c.endpoint.tag, 1);
-  return c.endpoint.name + "/" + c.prefixMatched.toString();
+  return `${c.endpoint.name}/${c.prefixMatched.toString()}`;
 }

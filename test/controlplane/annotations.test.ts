@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ANNOTATION, DEFAULT_POOL_SETTINGS, parseInt64, parsePoolAnnotations } from "../../controlplane/model/annotations.js";
+import {
+  ANNOTATION,
+  DEFAULT_POOL_SETTINGS,
+  parseInt64,
+  parsePoolAnnotations,
+} from "../../controlplane/model/annotations.js";
 
 test("no annotations: the seed's defaults", () => {
   const { settings, problems } = parsePoolAnnotations(undefined);
@@ -53,9 +58,20 @@ test("queue-ttl takes Go durations: fractions, µs/μs, sub-millisecond rounds u
 });
 
 test("an invalid value keeps the last good value of that setting only, with a problem naming it", () => {
-  const first = parsePoolAnnotations({ [ANNOTATION.queueTtl]: "10s", [ANNOTATION.hashBlockSize]: "16", [ANNOTATION.routingStrategy]: "PREFIX_CACHE" });
+  const first = parsePoolAnnotations({
+    [ANNOTATION.queueTtl]: "10s",
+    [ANNOTATION.hashBlockSize]: "16",
+    [ANNOTATION.routingStrategy]: "PREFIX_CACHE",
+  });
   assert.deepEqual(first.problems, []);
-  const second = parsePoolAnnotations({ [ANNOTATION.queueTtl]: "ten seconds", [ANNOTATION.hashBlockSize]: "32", [ANNOTATION.routingStrategy]: "ROUND_ROBIN" }, first.settings);
+  const second = parsePoolAnnotations(
+    {
+      [ANNOTATION.queueTtl]: "ten seconds",
+      [ANNOTATION.hashBlockSize]: "32",
+      [ANNOTATION.routingStrategy]: "ROUND_ROBIN",
+    },
+    first.settings,
+  );
   assert.equal(second.settings.queue.ttlMs, 10000, "kept the last good TTL");
   assert.equal(second.settings.prefix.blockSize, 32, "the valid change still applies");
   assert.equal(second.settings.strategy, "PREFIX_CACHE", "kept the last good strategy");
@@ -75,10 +91,16 @@ test("int64 annotations follow strconv.ParseInt and must be positive", () => {
   assert.equal(parseInt64("64"), 64);
   assert.equal(parseInt64("+7"), 7);
   assert.equal(parseInt64("-7"), -7);
-  for (const bad of ["", " 64", "64 ", "6.4", "1e3", "0x40", "1_000", "sixty"]) assert.throws(() => parseInt64(bad), Error, bad);
+  for (const bad of ["", " 64", "64 ", "6.4", "1e3", "0x40", "1_000", "sixty"])
+    assert.throws(() => parseInt64(bad), Error, bad);
   assert.throws(() => parseInt64("9223372036854775808"), /int64/);
   assert.throws(() => parseInt64("9007199254740993"), /too large/);
-  for (const key of [ANNOTATION.hashBlockSize, ANNOTATION.maxPrefixBlocks, ANNOTATION.lruCapacity, ANNOTATION.totalQueueCapacity]) {
+  for (const key of [
+    ANNOTATION.hashBlockSize,
+    ANNOTATION.maxPrefixBlocks,
+    ANNOTATION.lruCapacity,
+    ANNOTATION.totalQueueCapacity,
+  ]) {
     const r = parsePoolAnnotations({ [key]: "0" });
     assert.equal(r.problems.length, 1, key);
     assert.match(r.problems[0].message, /at least 1/);
@@ -86,11 +108,21 @@ test("int64 annotations follow strconv.ParseInt and must be positive", () => {
 });
 
 test("enumerations: case-insensitive values, clear errors otherwise", () => {
-  assert.equal(parsePoolAnnotations({ [ANNOTATION.routingStrategy]: "prefix_cache" }).settings.strategy, "PREFIX_CACHE");
+  assert.equal(
+    parsePoolAnnotations({ [ANNOTATION.routingStrategy]: "prefix_cache" }).settings.strategy,
+    "PREFIX_CACHE",
+  );
   assert.equal(parsePoolAnnotations({ [ANNOTATION.modelServerRuntime]: "SGLang" }).settings.runtime, "sglang");
   assert.equal(parsePoolAnnotations({ [ANNOTATION.queueing]: "Enabled" }).settings.queue.enabled, true);
-  const bad = parsePoolAnnotations({ [ANNOTATION.modelServerRuntime]: "tgi", [ANNOTATION.queueing]: "on", [ANNOTATION.eppOverlay]: "Not_A_Name" });
+  const bad = parsePoolAnnotations({
+    [ANNOTATION.modelServerRuntime]: "tgi",
+    [ANNOTATION.queueing]: "on",
+    [ANNOTATION.eppOverlay]: "Not_A_Name",
+  });
   assert.equal(bad.problems.length, 3);
   assert.equal(bad.settings.runtime, DEFAULT_POOL_SETTINGS.runtime);
-  assert.match(bad.problems.find((p) => p.annotation === ANNOTATION.modelServerRuntime)!.message, /vllm, sglang, trt-llm/);
+  assert.match(
+    bad.problems.find((p) => p.annotation === ANNOTATION.modelServerRuntime)!.message,
+    /vllm, sglang, trt-llm/,
+  );
 });

@@ -1,16 +1,26 @@
 // --source kubernetes on the command line: flags accepted, mixed-up flags refused with a clear message.
 
-import { test } from "node:test";
 import assert from "node:assert/strict";
+import { test } from "node:test";
+import { KubeConfig } from "@kubernetes/client-node";
 import { parseCli, UsageError } from "../../controlplane/cli.js";
 import { startControlPlane } from "../../controlplane/control-plane.js";
-import { KubeConfig } from "@kubernetes/client-node";
 import { memoryLogger } from "../../controlplane/log.js";
 
 const base = ["--envoy-control", "http://127.0.0.1:9901", "--token", "t"];
 
 test("--source kubernetes with its flags", () => {
-  const r = parseCli(["--source", "kubernetes", "--kubeconfig", "/tmp/kc", "--namespace", "llm", "--resync", "2m", ...base]);
+  const r = parseCli([
+    "--source",
+    "kubernetes",
+    "--kubeconfig",
+    "/tmp/kc",
+    "--namespace",
+    "llm",
+    "--resync",
+    "2m",
+    ...base,
+  ]);
   assert.equal(r.options.source, "kubernetes");
   assert.equal(r.options.kubeconfigPath, "/tmp/kc");
   assert.equal(r.options.namespace, "llm");
@@ -20,9 +30,16 @@ test("--source kubernetes with its flags", () => {
 });
 
 test("mixed-up source flags are refused", () => {
-  const bad = (args: string[], re: RegExp) => assert.throws(() => parseCli([...args, ...base]), (e: unknown) => e instanceof UsageError && re.test((e as Error).message));
+  const bad = (args: string[], re: RegExp) =>
+    assert.throws(
+      () => parseCli([...args, ...base]),
+      (e: unknown) => e instanceof UsageError && re.test((e as Error).message),
+    );
   bad(["--source", "kubernetes", "--file", "x.yaml"], /--file applies to --source file only/);
-  bad(["--source", "file", "--file", "x.yaml", "--kubeconfig", "k"], /--kubeconfig applies to --source kubernetes only/);
+  bad(
+    ["--source", "file", "--file", "x.yaml", "--kubeconfig", "k"],
+    /--kubeconfig applies to --source kubernetes only/,
+  );
   bad(["--source", "kubernetes", "--namespace", "a", "--all-namespaces"], /not both/);
   bad(["--source", "etcd"], /must be "file" or "kubernetes"/);
   bad(["--source", "kubernetes", "--resync", "soon"], /--resync/);
@@ -38,7 +55,16 @@ test("an unreachable API server: start fails within the sync timeout, saying whi
   });
   const t0 = Date.now();
   await assert.rejects(
-    startControlPlane({ source: "kubernetes", kubeConfig: kc, envoyControl: [], token: "t", syncTimeoutMs: 800, kubeBackoffMinMs: 50, kubeBackoffMaxMs: 100, logger: memoryLogger() }),
+    startControlPlane({
+      source: "kubernetes",
+      kubeConfig: kc,
+      envoyControl: [],
+      token: "t",
+      syncTimeoutMs: 800,
+      kubeBackoffMinMs: 50,
+      kubeBackoffMaxMs: 100,
+      logger: memoryLogger(),
+    }),
     /no initial list within 800 ms from https:\/\/127\.0\.0\.1:1 \(inferencepools.*ECONNREFUSED/,
   );
   assert.ok(Date.now() - t0 < 3000);

@@ -8,7 +8,13 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { DurationError, goQuote, nanosToMillisCeil, parseDurationMs, parseGoDuration } from "../../controlplane/model/duration.js";
+import {
+  DurationError,
+  goQuote,
+  nanosToMillisCeil,
+  parseDurationMs,
+  parseGoDuration,
+} from "../../controlplane/model/duration.js";
 
 // Tests run from build/js/test/controlplane; fixtures stay in the source tree.
 const repo = join(dirname(fileURLToPath(import.meta.url)), "../../../..");
@@ -73,8 +79,32 @@ test("agrees with a live Go toolchain on random inputs (skipped without go)", { 
   if (probe.status !== 0) return t.skip("go is not on PATH");
   // Deterministic pseudo-random generator so a failure can be reproduced.
   let seed = 0x9e3779b9;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
-  const pieces = ["0", "1", "9", "12", "007", ".", ".5", "5.", "999999999999", "9223372036854775807", "h", "m", "s", "ms", "us", "\u00b5s", "\u03bcs", "ns", "-", "+", "x", " ", "e"];
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+  const pieces = [
+    "0",
+    "1",
+    "9",
+    "12",
+    "007",
+    ".",
+    ".5",
+    "5.",
+    "999999999999",
+    "9223372036854775807",
+    "h",
+    "m",
+    "s",
+    "ms",
+    "us",
+    "\u00b5s",
+    "\u03bcs",
+    "ns",
+    "-",
+    "+",
+    "x",
+    " ",
+    "e",
+  ];
   const inputs: string[] = [];
   for (let i = 0; i < 3000; i++) {
     let s = "";
@@ -82,7 +112,11 @@ test("agrees with a live Go toolchain on random inputs (skipped without go)", { 
     for (let j = 0; j < len; j++) s += pieces[rnd(pieces.length)];
     inputs.push(s);
   }
-  const run = spawnSync("go", ["run", join(fixtures, "go/parse_duration_golden.go")], { input: JSON.stringify(inputs), encoding: "utf8", timeout: 55_000 });
+  const run = spawnSync("go", ["run", join(fixtures, "go/parse_duration_golden.go")], {
+    input: JSON.stringify(inputs),
+    encoding: "utf8",
+    timeout: 55_000,
+  });
   if (run.status !== 0) return t.skip(`go run failed: ${run.stderr.slice(0, 300)}`);
   const theirs = JSON.parse(run.stdout) as GoResult[];
   assert.equal(theirs.length, inputs.length);

@@ -19,7 +19,11 @@ export interface EnvoyStandIn {
   close(): Promise<void>;
 }
 
-export async function startEnvoyStandIn(opts: { token: string; port?: number; initialGeneration?: number }): Promise<EnvoyStandIn> {
+export async function startEnvoyStandIn(opts: {
+  token: string;
+  port?: number;
+  initialGeneration?: number;
+}): Promise<EnvoyStandIn> {
   const state: EnvoyStandIn = {
     url: "",
     port: 0,
@@ -35,12 +39,22 @@ export async function startEnvoyStandIn(opts: { token: string; port?: number; in
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const answer = () => {
-        const rec = { auth: req.headers.authorization, contentType: req.headers["content-type"], status: 0, generation: null as number | null };
+        const rec = {
+          auth: req.headers.authorization,
+          contentType: req.headers["content-type"],
+          status: 0,
+          generation: null as number | null,
+        };
         state.received.push(rec);
-        const reply = (status: number, body = "") => { rec.status = status; res.writeHead(status, body ? { "content-type": "application/json" } : {}).end(body); };
+        const reply = (status: number, body = "") => {
+          rec.status = status;
+          res.writeHead(status, body ? { "content-type": "application/json" } : {}).end(body);
+        };
         if (req.method !== "POST" || req.url !== "/infergate/v1/table") return reply(404);
-        if (req.headers.authorization !== `Bearer ${opts.token}`) return reply(401, JSON.stringify({ error: "bad token" }));
-        if (state.forceStatus) return reply(state.forceStatus, JSON.stringify({ error: { message: "forced by test" } }));
+        if (req.headers.authorization !== `Bearer ${opts.token}`)
+          return reply(401, JSON.stringify({ error: "bad token" }));
+        if (state.forceStatus)
+          return reply(state.forceStatus, JSON.stringify({ error: { message: "forced by test" } }));
         let t: Table;
         try {
           t = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Table;
@@ -48,10 +62,14 @@ export async function startEnvoyStandIn(opts: { token: string; port?: number; in
           return reply(400, JSON.stringify({ error: { message: "body is not JSON" } }));
         }
         rec.generation = typeof t.generation === "number" ? t.generation : null;
-        if (t.version !== TABLE_VERSION) return reply(400, JSON.stringify({ error: { message: `version must be ${TABLE_VERSION}` } }));
-        if (!Array.isArray(t.pools) || !Array.isArray(t.models)) return reply(400, JSON.stringify({ error: { message: "pools and models must be arrays" } }));
-        if (!Number.isSafeInteger(t.generation)) return reply(400, JSON.stringify({ error: { message: "generation must be an integer" } }));
-        if (t.generation <= held) return reply(409, JSON.stringify({ error: { message: `stale generation ${t.generation}` }, current: held }));
+        if (t.version !== TABLE_VERSION)
+          return reply(400, JSON.stringify({ error: { message: `version must be ${TABLE_VERSION}` } }));
+        if (!Array.isArray(t.pools) || !Array.isArray(t.models))
+          return reply(400, JSON.stringify({ error: { message: "pools and models must be arrays" } }));
+        if (!Number.isSafeInteger(t.generation))
+          return reply(400, JSON.stringify({ error: { message: "generation must be an integer" } }));
+        if (t.generation <= held)
+          return reply(409, JSON.stringify({ error: { message: `stale generation ${t.generation}` }, current: held }));
         held = t.generation;
         state.table = t;
         reply(204);
@@ -66,6 +84,10 @@ export async function startEnvoyStandIn(opts: { token: string; port?: number; in
   });
   state.port = (server.address() as AddressInfo).port;
   state.url = `http://127.0.0.1:${state.port}`;
-  state.close = () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); });
+  state.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return state;
 }

@@ -24,8 +24,14 @@ test("the example local fleet (seed vLLM pool + model verbatim, static endpoints
     assert.equal(m.pools[0].id, "default/qwen-inference-pool");
     assert.equal(m.pools[0].runtime, "vllm");
     assert.equal(m.pools[0].strategy, "DEFAULT");
-    assert.deepEqual(m.pools[0].endpoints.map((e) => e.address), ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]);
-    assert.deepEqual(m.models.map((x) => [x.name, x.criticality, x.targets]), [["/models/Qwen3-32B", "Critical", [{ name: "/models/Qwen3-32B", weight: 100 }]]]);
+    assert.deepEqual(
+      m.pools[0].endpoints.map((e) => e.address),
+      ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"],
+    );
+    assert.deepEqual(
+      m.models.map((x) => [x.name, x.criticality, x.targets]),
+      [["/models/Qwen3-32B", "Critical", [{ name: "/models/Qwen3-32B", weight: 100 }]]],
+    );
   } finally {
     src.stop();
   }
@@ -43,13 +49,19 @@ test("hot reload: an annotation edit applies, a broken save keeps the last good 
     await src.start();
     const v0 = store.version;
     // An edit that switches routing to PREFIX_CACHE (the seed's annotation).
-    writeFileSync(path, base.replace("metadata:\n  name: qwen-inference-pool\n", 'metadata:\n  name: qwen-inference-pool\n  annotations:\n    inference.networking.x-k8s.io/routing-strategy: "PREFIX_CACHE"\n'));
+    writeFileSync(
+      path,
+      base.replace(
+        "metadata:\n  name: qwen-inference-pool\n",
+        'metadata:\n  name: qwen-inference-pool\n  annotations:\n    inference.networking.x-k8s.io/routing-strategy: "PREFIX_CACHE"\n',
+      ),
+    );
     await waitFor("strategy reloaded", () => store.resolved().pools[0]?.strategy === "PREFIX_CACHE", 3000);
     assert.ok(store.version > v0);
 
     // A broken save: YAML syntax error. The model stays, the reason is logged and reported.
     const before = store.version;
-    writeFileSync(path, base + "\n---\nkind: [oops\n");
+    writeFileSync(path, `${base}\n---\nkind: [oops\n`);
     await waitFor("error reported", () => src.status.lastError, 3000);
     assert.match(src.status.lastError!, /fleet\.yaml: YAML error in document #4/);
     assert.equal(store.version, before, "the store was not touched");
@@ -62,7 +74,11 @@ test("hot reload: an annotation edit applies, a broken save keeps the last good 
     assert.equal(store.resolved().pools.length, 1);
     writeFileSync(join(dir, "fleet.yaml.tmp"), base.replace('address: "127.0.0.1:8003"', 'address: "127.0.0.1:8004"'));
     renameSync(join(dir, "fleet.yaml.tmp"), path);
-    await waitFor("renamed file loaded", () => store.resolved().pools[0].endpoints.some((e) => e.address === "127.0.0.1:8004"), 3000);
+    await waitFor(
+      "renamed file loaded",
+      () => store.resolved().pools[0].endpoints.some((e) => e.address === "127.0.0.1:8004"),
+      3000,
+    );
     assert.equal(src.status.lastError, null);
     assert.equal(store.resolved().pools[0].strategy, "DEFAULT", "the new content has no annotation");
   } finally {
@@ -93,9 +109,15 @@ test("start fails clearly on a missing or broken file (there is no last good mod
   const dir = mkdtempSync(join(tmpdir(), "infergate-file-"));
   try {
     const store = new ModelStore({ defaultNamespace: "default" });
-    await assert.rejects(new FileSource({ path: join(dir, "nope.yaml"), store, logger: memoryLogger() }).start(), (e: Error) => e instanceof FileSourceError && /nope\.yaml: cannot read: no such file/.test(e.message));
+    await assert.rejects(
+      new FileSource({ path: join(dir, "nope.yaml"), store, logger: memoryLogger() }).start(),
+      (e: Error) => e instanceof FileSourceError && /nope\.yaml: cannot read: no such file/.test(e.message),
+    );
     writeFileSync(join(dir, "bad.yaml"), "kind: InferencePool\n  bad: indent\n");
-    await assert.rejects(new FileSource({ path: join(dir, "bad.yaml"), store, logger: memoryLogger() }).start(), /bad\.yaml: YAML error in document #1 at line 1, column 7: Nested mappings are not allowed in compact mappings$/);
+    await assert.rejects(
+      new FileSource({ path: join(dir, "bad.yaml"), store, logger: memoryLogger() }).start(),
+      /bad\.yaml: YAML error in document #1 at line 1, column 7: Nested mappings are not allowed in compact mappings$/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

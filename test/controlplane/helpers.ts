@@ -15,7 +15,9 @@ export interface LoopbackServer {
   close(): Promise<void>;
 }
 
-export async function loopbackServer(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<LoopbackServer> {
+export async function loopbackServer(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<LoopbackServer> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -27,15 +29,24 @@ export async function loopbackServer(handler: (req: IncomingMessage, res: Server
     server,
     address: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 /** A stand-in model server: serves whatever exposition text `page()` returns on /metrics. */
-export async function metricsServer(page: () => string | { status: number; body: string } | "hang"): Promise<LoopbackServer & { hits: number }> {
+export async function metricsServer(
+  page: () => string | { status: number; body: string } | "hang",
+): Promise<LoopbackServer & { hits: number }> {
   const s = await loopbackServer((req, res) => {
     out.hits++;
-    if (req.url !== "/metrics") { res.writeHead(404).end(); return; }
+    if (req.url !== "/metrics") {
+      res.writeHead(404).end();
+      return;
+    }
     const p = page();
     if (p === "hang") return; // never answers: exercises the scrape timeout
     if (typeof p === "string") res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(p);
@@ -47,7 +58,12 @@ export async function metricsServer(page: () => string | { status: number; body:
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 5000, stepMs = 10): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | null | false,
+  timeoutMs = 5000,
+  stepMs = 10,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();

@@ -2,13 +2,13 @@
 // messages, selector membership, addresses, P/D roles, last-good behaviour.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { parseDocument } from "../../controlplane/model/documents.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import { DocumentInvalid } from "../../controlplane/model/validate.js";
 import { parseYamlDocuments } from "../../controlplane/sources/file.js";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
 
 const ctx = { defaultNamespace: "default" };
@@ -22,7 +22,12 @@ const SEED_DIST_SGLANG = seedFixture("seed-000-prefix-cache-distributed-sglang.y
 
 const pods = (entries: [string, string, Record<string, string>, boolean?][]) =>
   entries.map(([name, ip, labels, ready]) => ({
-    raw: { apiVersion: "v1", kind: "Pod", metadata: { name, labels }, status: { podIP: ip, conditions: [{ type: "Ready", status: ready === false ? "False" : "True" }] } },
+    raw: {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, labels },
+      status: { podIP: ip, conditions: [{ type: "Ready", status: ready === false ? "False" : "True" }] },
+    },
   }));
 
 test("seed distributed SGLang: annotations, selector with two labels, pod addresses with targetPortNumber", () => {
@@ -46,11 +51,22 @@ test("seed distributed SGLang: annotations, selector with two labels, pod addres
   assert.equal(p.runtime, "sglang");
   assert.equal(p.strategy, "PREFIX_CACHE");
   assert.equal(p.spec.extensionRef, "inference-gateway-ext-proc");
-  assert.deepEqual(p.endpoints.map((e) => [e.name, e.address, e.ready, e.role]), [
-    ["leader-0", "10.0.0.1:8000", true, "both"],
-    ["leader-1", "[fd00::5]:8000", false, "both"],
+  assert.deepEqual(
+    p.endpoints.map((e) => [e.name, e.address, e.ready, e.role]),
+    [
+      ["leader-0", "10.0.0.1:8000", true, "both"],
+      ["leader-1", "[fd00::5]:8000", false, "both"],
+    ],
+  );
+  assert.deepEqual(m.models, [
+    {
+      name: "/models/Qwen3-32B",
+      pool: "default/qwen-inference-pool",
+      criticality: "Critical",
+      targets: [{ name: "/models/Qwen3-32B", weight: 100 }],
+      from: "default/qwen-inference-model",
+    },
   ]);
-  assert.deepEqual(m.models, [{ name: "/models/Qwen3-32B", pool: "default/qwen-inference-pool", criticality: "Critical", targets: [{ name: "/models/Qwen3-32B", weight: 100 }], from: "default/qwen-inference-model" }]);
 });
 
 test("seed P/D with prefix cache: InferenceTrafficPolicy sets runtime, roles, bootstrap port and per-stage policies", () => {
@@ -58,27 +74,58 @@ test("seed P/D with prefix cache: InferenceTrafficPolicy sets runtime, roles, bo
   store.replaceSource("t", [
     ...parseYamlDocuments(SEED_PD, "pd.yaml"),
     ...pods([
-      ["prefill-0", "10.1.0.1", { "alibabacloud.com/inference_backend": "sglang", "rolebasedgroup.workloads.x-k8s.io/role": "prefill" }],
-      ["decode-0", "10.1.0.2", { "alibabacloud.com/inference_backend": "sglang", "rolebasedgroup.workloads.x-k8s.io/role": "decode" }],
-      ["router-0", "10.1.0.3", { "alibabacloud.com/inference_backend": "sglang", "rolebasedgroup.workloads.x-k8s.io/role": "router" }],
+      [
+        "prefill-0",
+        "10.1.0.1",
+        { "alibabacloud.com/inference_backend": "sglang", "rolebasedgroup.workloads.x-k8s.io/role": "prefill" },
+      ],
+      [
+        "decode-0",
+        "10.1.0.2",
+        { "alibabacloud.com/inference_backend": "sglang", "rolebasedgroup.workloads.x-k8s.io/role": "decode" },
+      ],
+      [
+        "router-0",
+        "10.1.0.3",
+        { "alibabacloud.com/inference_backend": "sglang", "rolebasedgroup.workloads.x-k8s.io/role": "router" },
+      ],
     ]),
   ]);
   const m = store.resolved();
   const p = m.pools[0];
   assert.equal(p.runtime, "sglang");
-  assert.deepEqual(p.pd, { roleLabel: "rolebasedgroup.workloads.x-k8s.io/role", bootstrapPort: 34000, prefillPolicy: "PREFIX_CACHE", decodePolicy: "PREFIX_CACHE", prefixCacheMode: "estimate" });
-  assert.deepEqual(p.endpoints.map((e) => [e.name, e.role]), [["decode-0", "decode"], ["prefill-0", "prefill"]]);
+  assert.deepEqual(p.pd, {
+    roleLabel: "rolebasedgroup.workloads.x-k8s.io/role",
+    bootstrapPort: 34000,
+    prefillPolicy: "PREFIX_CACHE",
+    decodePolicy: "PREFIX_CACHE",
+    prefixCacheMode: "estimate",
+  });
+  assert.deepEqual(
+    p.endpoints.map((e) => [e.name, e.role]),
+    [
+      ["decode-0", "decode"],
+      ["prefill-0", "prefill"],
+    ],
+  );
   assert.equal(m.problems.length, 1);
   assert.match(m.problems[0].message, /"router".*needs "prefill" or "decode"/);
 });
 
 test("v1 InferencePool shape (inference.networking.k8s.io/v1)", () => {
-  const doc = parseDocument({
-    apiVersion: "inference.networking.k8s.io/v1",
-    kind: "InferencePool",
-    metadata: { name: "p1", namespace: "llm" },
-    spec: { targetPorts: [{ number: 8080 }], selector: { matchLabels: { app: "vllm" } }, endpointPickerRef: { name: "epp", port: { number: 9002 } } },
-  }, ctx);
+  const doc = parseDocument(
+    {
+      apiVersion: "inference.networking.k8s.io/v1",
+      kind: "InferencePool",
+      metadata: { name: "p1", namespace: "llm" },
+      spec: {
+        targetPorts: [{ number: 8080 }],
+        selector: { matchLabels: { app: "vllm" } },
+        endpointPickerRef: { name: "epp", port: { number: 9002 } },
+      },
+    },
+    ctx,
+  );
   assert.ok(!("ignored" in doc) && doc.kind === "InferencePool");
   assert.equal(doc.targetPort, 8080);
   assert.deepEqual(doc.selector, { app: "vllm" });
@@ -98,46 +145,128 @@ function issues(raw: unknown): { field: string; message: string }[] {
 }
 
 test("validation names the document, the field and the reason", () => {
-  const pool = (spec: unknown, apiVersion = "inference.networking.x-k8s.io/v1alpha2") => ({ apiVersion, kind: "InferencePool", metadata: { name: "p" }, spec });
-  assert.deepEqual(issues(pool({ targetPortNumber: 70000, selector: { a: "b" } })), [{ field: "spec.targetPortNumber", message: "must be <= 65535, got 70000" }]);
-  assert.deepEqual(issues(pool({ targetPortNumber: "8000", selector: { a: "b" } })), [{ field: "spec.targetPortNumber", message: 'must be an integer, got string "8000"' }]);
+  const pool = (spec: unknown, apiVersion = "inference.networking.x-k8s.io/v1alpha2") => ({
+    apiVersion,
+    kind: "InferencePool",
+    metadata: { name: "p" },
+    spec,
+  });
+  assert.deepEqual(issues(pool({ targetPortNumber: 70000, selector: { a: "b" } })), [
+    { field: "spec.targetPortNumber", message: "must be <= 65535, got 70000" },
+  ]);
+  assert.deepEqual(issues(pool({ targetPortNumber: "8000", selector: { a: "b" } })), [
+    { field: "spec.targetPortNumber", message: 'must be an integer, got string "8000"' },
+  ]);
   assert.deepEqual(issues(pool({ targetPortNumber: 8000 })), [{ field: "spec.selector", message: "is required" }]);
   assert.match(issues(pool({ targetPortNumber: 8000, selector: {} }))[0].message, /at least one label/);
   assert.match(issues(pool({ targetPortNumber: 8000, selector: { matchLabels: { a: "b" } } }))[0].message, /v1 shape/);
-  assert.deepEqual(issues(pool({ targetPortNumber: 8000, selector: { ver: 2 } })), [{ field: 'spec.selector["ver"]', message: "must be a string, got number 2 (label values are strings)" }]);
-  assert.deepEqual(issues(pool({ targetPorts: [{ number: 0 }], selector: { matchLabels: { a: "b" } } }, "inference.networking.k8s.io/v1")), [{ field: "spec.targetPorts[0].number", message: "must be >= 1, got 0" }]);
-  assert.match(issues(pool({ targetPorts: [{ number: 1 }, { number: 2 }], selector: { matchLabels: { a: "b" } } }, "inference.networking.k8s.io/v1"))[0].message, /exactly one port/);
-  assert.match(issues({ apiVersion: "inference.networking.x-k8s.io/v1", kind: "InferencePool", metadata: { name: "p" } })[0].message, /not supported for InferencePool/);
-  assert.deepEqual(issues({ kind: "InferenceModel" }).map((i) => i.field), ["apiVersion"]);
+  assert.deepEqual(issues(pool({ targetPortNumber: 8000, selector: { ver: 2 } })), [
+    { field: 'spec.selector["ver"]', message: "must be a string, got number 2 (label values are strings)" },
+  ]);
+  assert.deepEqual(
+    issues(
+      pool({ targetPorts: [{ number: 0 }], selector: { matchLabels: { a: "b" } } }, "inference.networking.k8s.io/v1"),
+    ),
+    [{ field: "spec.targetPorts[0].number", message: "must be >= 1, got 0" }],
+  );
+  assert.match(
+    issues(
+      pool(
+        { targetPorts: [{ number: 1 }, { number: 2 }], selector: { matchLabels: { a: "b" } } },
+        "inference.networking.k8s.io/v1",
+      ),
+    )[0].message,
+    /exactly one port/,
+  );
+  assert.match(
+    issues({ apiVersion: "inference.networking.x-k8s.io/v1", kind: "InferencePool", metadata: { name: "p" } })[0]
+      .message,
+    /not supported for InferencePool/,
+  );
+  assert.deepEqual(
+    issues({ kind: "InferenceModel" }).map((i) => i.field),
+    ["apiVersion"],
+  );
 
-  const model = (spec: unknown) => ({ apiVersion: "inference.networking.x-k8s.io/v1alpha2", kind: "InferenceModel", metadata: { name: "m" }, spec });
-  assert.deepEqual(issues(model({ modelName: "x", poolRef: { name: "p" }, criticality: "Urgent" })), [{ field: "spec.criticality", message: '"Urgent" must be one of Critical, Standard, Sheddable' }]);
+  const model = (spec: unknown) => ({
+    apiVersion: "inference.networking.x-k8s.io/v1alpha2",
+    kind: "InferenceModel",
+    metadata: { name: "m" },
+    spec,
+  });
+  assert.deepEqual(issues(model({ modelName: "x", poolRef: { name: "p" }, criticality: "Urgent" })), [
+    { field: "spec.criticality", message: '"Urgent" must be one of Critical, Standard, Sheddable' },
+  ]);
   assert.deepEqual(issues(model({ poolRef: { name: "p" } })), [{ field: "spec.modelName", message: "is required" }]);
-  assert.match(issues(model({ modelName: "x", poolRef: { name: "p" }, targetModels: [{ name: "a", weight: 1 }, { name: "b" }] }))[0].message, /every target model or on none/);
-  assert.deepEqual(issues(model({ modelName: "x", poolRef: { name: "p" }, targetModels: [{ name: "a", weight: -1 }] })), [{ field: "spec.targetModels[0].weight", message: "must be an integer in 0..1000000, got number -1" }]);
-  assert.deepEqual(issues(model({ modelName: "x", poolRef: { name: "p", kind: "Service" } })), [{ field: "spec.poolRef.kind", message: '"Service" must be InferencePool' }]);
+  assert.match(
+    issues(
+      model({ modelName: "x", poolRef: { name: "p" }, targetModels: [{ name: "a", weight: 1 }, { name: "b" }] }),
+    )[0].message,
+    /every target model or on none/,
+  );
+  assert.deepEqual(
+    issues(model({ modelName: "x", poolRef: { name: "p" }, targetModels: [{ name: "a", weight: -1 }] })),
+    [{ field: "spec.targetModels[0].weight", message: "must be an integer in 0..1000000, got number -1" }],
+  );
+  assert.deepEqual(issues(model({ modelName: "x", poolRef: { name: "p", kind: "Service" } })), [
+    { field: "spec.poolRef.kind", message: '"Service" must be InferencePool' },
+  ]);
 
-  const policy = (pd: unknown) => ({ apiVersion: "inferenceextension.alibabacloud.com/v1alpha1", kind: "InferenceTrafficPolicy", metadata: { name: "t" }, spec: { poolRef: { name: "p" }, profile: { pd } } });
-  assert.deepEqual(issues(policy({ kvTransfer: { bootstrapPort: 34000 } })), [{ field: "spec.profile.pd.pdRoleLabelName", message: "is required" }]);
+  const policy = (pd: unknown) => ({
+    apiVersion: "inferenceextension.alibabacloud.com/v1alpha1",
+    kind: "InferenceTrafficPolicy",
+    metadata: { name: "t" },
+    spec: { poolRef: { name: "p" }, profile: { pd } },
+  });
+  assert.deepEqual(issues(policy({ kvTransfer: { bootstrapPort: 34000 } })), [
+    { field: "spec.profile.pd.pdRoleLabelName", message: "is required" },
+  ]);
   assert.match(issues(policy({ pdRoleLabelName: "r", prefillPolicyRef: "lowLatency" }))[0].message, /names no entry/);
-  assert.match(issues(policy({ pdRoleLabelName: "r", trafficPolicy: { prefixCache: { mode: "exact" } } }))[0].message, /not supported/);
+  assert.match(
+    issues(policy({ pdRoleLabelName: "r", trafficPolicy: { prefixCache: { mode: "exact" } } }))[0].message,
+    /not supported/,
+  );
 
-  const eps = (endpoints: unknown) => ({ apiVersion: "infergate.dev/v1alpha1", kind: "StaticEndpoints", metadata: { name: "e" }, endpoints });
-  assert.deepEqual(issues(eps([{ name: "a", address: "localhost:8000" }])), [{ field: "endpoints[0].address", message: '"localhost" is not an IP literal (Envoy\'s ORIGINAL_DST cluster connects to the IP in the header; it does not resolve names)' }]);
-  assert.deepEqual(issues(eps([{ name: "a", address: "::1:8000" }])).map((i) => i.field), ["endpoints[0].address"]);
+  const eps = (endpoints: unknown) => ({
+    apiVersion: "infergate.dev/v1alpha1",
+    kind: "StaticEndpoints",
+    metadata: { name: "e" },
+    endpoints,
+  });
+  assert.deepEqual(issues(eps([{ name: "a", address: "localhost:8000" }])), [
+    {
+      field: "endpoints[0].address",
+      message:
+        '"localhost" is not an IP literal (Envoy\'s ORIGINAL_DST cluster connects to the IP in the header; it does not resolve names)',
+    },
+  ]);
+  assert.deepEqual(
+    issues(eps([{ name: "a", address: "::1:8000" }])).map((i) => i.field),
+    ["endpoints[0].address"],
+  );
   assert.deepEqual(issues(eps([{ address: "127.0.0.1:1" }])), [{ field: "endpoints[0].name", message: "is required" }]);
-  assert.deepEqual(issues(eps([{ name: "a" }])), [{ field: "endpoints[0]", message: 'needs address ("127.0.0.1:8001") or ip' }]);
-  assert.deepEqual(issues(eps([{ name: "a", address: "127.0.0.1:1", labels: { x: 1 } }])), [{ field: 'endpoints[0].labels["x"]', message: "must be a string, got number 1 (label values are strings)" }]);
+  assert.deepEqual(issues(eps([{ name: "a" }])), [
+    { field: "endpoints[0]", message: 'needs address ("127.0.0.1:8001") or ip' },
+  ]);
+  assert.deepEqual(issues(eps([{ name: "a", address: "127.0.0.1:1", labels: { x: 1 } }])), [
+    { field: 'endpoints[0].labels["x"]', message: "must be a string, got number 1 (label values are strings)" },
+  ]);
 });
 
 test("documents we do not use are ignored, not errors", () => {
-  const d = parseDocument({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "r" } }, ctx);
+  const d = parseDocument(
+    { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "r" } },
+    ctx,
+  );
   assert.ok("ignored" in d);
 });
 
 test("static endpoints: full address overrides targetPortNumber, ip takes it, namespaces separate pools", () => {
   const store = new ModelStore(ctx);
-  store.replaceSource("t", parseYamlDocuments(`
+  store.replaceSource(
+    "t",
+    parseYamlDocuments(
+      `
 apiVersion: inference.networking.x-k8s.io/v1alpha2
 kind: InferencePool
 metadata: {name: pool}
@@ -157,13 +286,19 @@ kind: StaticEndpoints
 metadata: {name: elsewhere, namespace: other}
 endpoints:
 - {name: e, address: "127.0.0.1:41005", labels: {app: sim}}
-`, "f.yaml"));
+`,
+      "f.yaml",
+    ),
+  );
   const p = store.resolved().pools[0];
-  assert.deepEqual(p.endpoints.map((e) => [e.name, e.address, e.ready]), [
-    ["a", "127.0.0.1:41001", true],
-    ["b", "127.0.0.2:8000", true],
-    ["c", "[::1]:41003", false],
-  ]);
+  assert.deepEqual(
+    p.endpoints.map((e) => [e.name, e.address, e.ready]),
+    [
+      ["a", "127.0.0.1:41001", true],
+      ["b", "127.0.0.2:8000", true],
+      ["c", "[::1]:41003", false],
+    ],
+  );
 });
 
 test("an invalid document keeps its last good version; a dangling poolRef is reported", () => {
@@ -181,7 +316,15 @@ spec: {modelName: llama, poolRef: {name: pool}}
 `;
   store.replaceSource("t", parseYamlDocuments(good, "f.yaml"));
   assert.equal(store.resolved().pools[0].spec.targetPort, 8000);
-  const { problems } = store.replaceSource("t", parseYamlDocuments(good.replace("targetPortNumber: 8000", "targetPortNumber: eighty").replace("poolRef: {name: pool}", "poolRef: {name: nopool}"), "f.yaml"));
+  const { problems } = store.replaceSource(
+    "t",
+    parseYamlDocuments(
+      good
+        .replace("targetPortNumber: 8000", "targetPortNumber: eighty")
+        .replace("poolRef: {name: pool}", "poolRef: {name: nopool}"),
+      "f.yaml",
+    ),
+  );
   assert.equal(problems.length, 1);
   assert.equal(problems[0].field, "spec.targetPortNumber");
   assert.match(problems[0].message, /last good version stays in force/);
@@ -189,12 +332,16 @@ spec: {modelName: llama, poolRef: {name: pool}}
   const m = store.resolved();
   assert.equal(m.pools[0].spec.targetPort, 8000, "the last good pool stays");
   assert.deepEqual(m.models, []);
-  assert.ok(m.problems.some((p) => p.field === "spec.poolRef.name" && /no InferencePool default\/nopool/.test(p.message)));
+  assert.ok(
+    m.problems.some((p) => p.field === "spec.poolRef.name" && /no InferencePool default\/nopool/.test(p.message)),
+  );
 });
 
 test("an invalid annotation keeps the last good value across reloads", () => {
   const store = new ModelStore(ctx);
-  const doc = (ttl: string) => parseYamlDocuments(`
+  const doc = (ttl: string) =>
+    parseYamlDocuments(
+      `
 apiVersion: inference.networking.x-k8s.io/v1alpha2
 kind: InferencePool
 metadata:
@@ -203,7 +350,9 @@ metadata:
     inference-epp-env.networking.x-k8s.io/queue-ttl: "${ttl}"
     inference.networking.x-k8s.io/queueing: enabled
 spec: {targetPortNumber: 8000, selector: {app: sim}}
-`, "f.yaml");
+`,
+      "f.yaml",
+    );
   store.replaceSource("t", doc("45s"));
   assert.equal(store.resolved().pools[0].queue.ttlMs, 45000);
   store.replaceSource("t", doc("45 seconds"));
@@ -211,7 +360,10 @@ spec: {targetPortNumber: 8000, selector: {app: sim}}
   assert.equal(m.pools[0].queue.ttlMs, 45000);
   assert.equal(m.pools[0].queue.enabled, true);
   assert.equal(m.problems.length, 1);
-  assert.match(m.problems[0].message, /"45 seconds": time: unknown unit " seconds".*last good value 45000 stays in force/);
+  assert.match(
+    m.problems[0].message,
+    /"45 seconds": time: unknown unit " seconds".*last good value 45000 stays in force/,
+  );
   store.replaceSource("t", doc("1m"));
   assert.equal(store.resolved().pools[0].queue.ttlMs, 60000);
   assert.deepEqual(store.resolved().problems, []);
@@ -219,11 +371,17 @@ spec: {targetPortNumber: 8000, selector: {app: sim}}
 
 test("duplicate modelName: the first InferenceModel wins and the other is reported", () => {
   const store = new ModelStore(ctx);
-  store.replaceSource("t", parseYamlDocuments(`
+  store.replaceSource(
+    "t",
+    parseYamlDocuments(
+      `
 - {apiVersion: inference.networking.x-k8s.io/v1alpha2, kind: InferencePool, metadata: {name: pool}, spec: {targetPortNumber: 8000, selector: {app: sim}}}
 - {apiVersion: inference.networking.x-k8s.io/v1alpha2, kind: InferenceModel, metadata: {name: b}, spec: {modelName: llama, poolRef: {name: pool}}}
 - {apiVersion: inference.networking.x-k8s.io/v1alpha2, kind: InferenceModel, metadata: {name: a}, spec: {modelName: llama, poolRef: {name: pool}, criticality: Sheddable}}
-`, "list.yaml"));
+`,
+      "list.yaml",
+    ),
+  );
   const m = store.resolved();
   assert.equal(m.models.length, 1);
   assert.equal(m.models[0].from, "default/a");
@@ -232,5 +390,8 @@ test("duplicate modelName: the first InferenceModel wins and the other is report
 });
 
 test("YAML errors name the file, document and line", () => {
-  assert.throws(() => parseYamlDocuments("a: 1\n---\nkind: [unclosed\n", "bad.yaml"), /bad\.yaml: YAML error in document #2 at line 4, column 1/);
+  assert.throws(
+    () => parseYamlDocuments("a: 1\n---\nkind: [unclosed\n", "bad.yaml"),
+    /bad\.yaml: YAML error in document #2 at line 4, column 1/,
+  );
 });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { memoryLogger } from "../../controlplane/log.js";
 import { GenerationClock } from "../../controlplane/table/generation.js";
-import { TablePusher, generationFrom409, tableUrl } from "../../controlplane/table/pusher.js";
+import { generationFrom409, TablePusher, tableUrl } from "../../controlplane/table/pusher.js";
 import { TABLE_VERSION, type Table } from "../../controlplane/table/schema.js";
 import { startEnvoyStandIn } from "./envoy-standin.js";
 import { sleep, waitFor } from "./helpers.js";
@@ -12,7 +12,14 @@ import { sleep, waitFor } from "./helpers.js";
 const TOKEN = "s3cret-token";
 
 function tableFactory(clock: GenerationClock) {
-  return (): Table => ({ version: TABLE_VERSION, generation: clock.next(), builtAtMs: Date.now(), stalenessMs: 3000, pools: [], models: [] });
+  return (): Table => ({
+    version: TABLE_VERSION,
+    generation: clock.next(),
+    builtAtMs: Date.now(),
+    stalenessMs: 3000,
+    pools: [],
+    models: [],
+  });
 }
 
 test("target URLs: table path appended, loopback and http only", () => {
@@ -35,7 +42,14 @@ test("pushes with bearer token and JSON, heartbeats fresh generations, per-targe
   const envoy = await startEnvoyStandIn({ token: TOKEN });
   const clock = new GenerationClock();
   const rebuild = tableFactory(clock);
-  const pusher = new TablePusher({ targets: [envoy.url], token: TOKEN, clock, rebuild, logger: memoryLogger(), heartbeatMs: 100 });
+  const pusher = new TablePusher({
+    targets: [envoy.url],
+    token: TOKEN,
+    clock,
+    rebuild,
+    logger: memoryLogger(),
+    heartbeatMs: 100,
+  });
   try {
     assert.equal(pusher.anyAccepted(), false);
     pusher.publish(rebuild());
@@ -46,7 +60,8 @@ test("pushes with bearer token and JSON, heartbeats fresh generations, per-targe
     await sleep(450);
     const accepted = envoy.received.filter((r) => r.status === 204).map((r) => r.generation!);
     assert.ok(accepted.length >= 4, `heartbeat pushes (got ${accepted.length})`);
-    for (let i = 1; i < accepted.length; i++) assert.ok(accepted[i] > accepted[i - 1], "strictly increasing generations");
+    for (let i = 1; i < accepted.length; i++)
+      assert.ok(accepted[i] > accepted[i - 1], "strictly increasing generations");
     const st = pusher.targets()[0];
     assert.equal(st.lastAcceptedGeneration, envoy.table!.generation);
     assert.equal(st.lastStatus, 204);
@@ -62,7 +77,14 @@ test("401: logged loudly, never counted as accepted", async () => {
   const envoy = await startEnvoyStandIn({ token: "the-real-token" });
   const clock = new GenerationClock();
   const logger = memoryLogger();
-  const pusher = new TablePusher({ targets: [envoy.url], token: "wrong", clock, rebuild: tableFactory(clock), logger, heartbeatMs: 50 });
+  const pusher = new TablePusher({
+    targets: [envoy.url],
+    token: "wrong",
+    clock,
+    rebuild: tableFactory(clock),
+    logger,
+    heartbeatMs: 50,
+  });
   try {
     pusher.publish(tableFactory(clock)());
     pusher.start();
@@ -84,11 +106,20 @@ test("400: the filter's reason is logged", async () => {
   const clock = new GenerationClock();
   const logger = memoryLogger();
   const bad = (): Table => ({ ...tableFactory(clock)(), version: 99 as unknown as 1 });
-  const pusher = new TablePusher({ targets: [envoy.url], token: TOKEN, clock, rebuild: bad, logger, heartbeatMs: 1000 });
+  const pusher = new TablePusher({
+    targets: [envoy.url],
+    token: TOKEN,
+    clock,
+    rebuild: bad,
+    logger,
+    heartbeatMs: 1000,
+  });
   try {
     pusher.publish(bad());
     await waitFor("a 400", () => envoy.received.some((r) => r.status === 400));
-    await waitFor("the reason logged", () => logger.lines.find((l) => l.level === "error" && /malformed \(400\)/.test(l.msg)));
+    await waitFor("the reason logged", () =>
+      logger.lines.find((l) => l.level === "error" && /malformed \(400\)/.test(l.msg)),
+    );
     const line = logger.lines.find((l) => /malformed \(400\)/.test(l.msg))!;
     assert.match(String(line.fields!.reason), /version must be 1/);
     assert.match(pusher.targets()[0].lastError!, /400 table refused: .*version must be 1/);
@@ -103,7 +134,14 @@ test("409: the clock moves past the filter's generation and the table is re-push
   const ahead = Date.now() + 10_000_000;
   const envoy = await startEnvoyStandIn({ token: TOKEN, initialGeneration: ahead });
   const clock = new GenerationClock();
-  const pusher = new TablePusher({ targets: [envoy.url], token: TOKEN, clock, rebuild: tableFactory(clock), logger: memoryLogger(), heartbeatMs: 5000 });
+  const pusher = new TablePusher({
+    targets: [envoy.url],
+    token: TOKEN,
+    clock,
+    rebuild: tableFactory(clock),
+    logger: memoryLogger(),
+    heartbeatMs: 5000,
+  });
   try {
     pusher.publish(tableFactory(clock)());
     await waitFor("accepted after a 409", () => pusher.anyAccepted(), 2000);
@@ -121,7 +159,14 @@ test("coalescing: a slow Envoy gets the latest table, not every intermediate one
   envoy.delayMs = 80;
   const clock = new GenerationClock();
   const rebuild = tableFactory(clock);
-  const pusher = new TablePusher({ targets: [envoy.url], token: TOKEN, clock, rebuild, logger: memoryLogger(), heartbeatMs: 10_000 });
+  const pusher = new TablePusher({
+    targets: [envoy.url],
+    token: TOKEN,
+    clock,
+    rebuild,
+    logger: memoryLogger(),
+    heartbeatMs: 10_000,
+  });
   try {
     let last = 0;
     for (let i = 0; i < 20; i++) {
@@ -141,11 +186,23 @@ test("coalescing: a slow Envoy gets the latest table, not every intermediate one
 test("Envoy restart: a new Envoy on the same port gets the table again; a dead target does not block another", async () => {
   let envoy = await startEnvoyStandIn({ token: TOKEN });
   const other = await startEnvoyStandIn({ token: TOKEN });
-  const deadPort = (await startEnvoyStandIn({ token: TOKEN }).then(async (e) => { await e.close(); return e.port; }));
+  const deadPort = await startEnvoyStandIn({ token: TOKEN }).then(async (e) => {
+    await e.close();
+    return e.port;
+  });
   const clock = new GenerationClock();
   const rebuild = tableFactory(clock);
   const logger = memoryLogger();
-  const pusher = new TablePusher({ targets: [envoy.url, other.url, `http://127.0.0.1:${deadPort}`], token: TOKEN, clock, rebuild, logger, heartbeatMs: 200, backoffInitialMs: 20, backoffMaxMs: 100 });
+  const pusher = new TablePusher({
+    targets: [envoy.url, other.url, `http://127.0.0.1:${deadPort}`],
+    token: TOKEN,
+    clock,
+    rebuild,
+    logger,
+    heartbeatMs: 200,
+    backoffInitialMs: 20,
+    backoffMaxMs: 100,
+  });
   try {
     pusher.publish(rebuild());
     pusher.start();

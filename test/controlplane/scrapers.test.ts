@@ -12,13 +12,16 @@ import { ScrapeLoop } from "../../controlplane/scrapers/scrape-loop.js";
 import { sglangScraper } from "../../controlplane/scrapers/sglang.js";
 import { trtllmScraper } from "../../controlplane/scrapers/trtllm.js";
 import { vllmScraper } from "../../controlplane/scrapers/vllm.js";
-import { SRC_DIR, metricsServer, sleep, waitFor } from "./helpers.js";
+import { metricsServer, SRC_DIR, sleep, waitFor } from "./helpers.js";
 
 const fixture = (n: string) => readFileSync(join(SRC_DIR, "fixtures/metrics", n), "utf8");
 
 test("prometheus text: library quirks are handled (no trailing newline, split families, Inf/NaN)", () => {
   const s = parseExposition('# TYPE a gauge\na{x="1"} 3\nb 5\na{x="2"} 4');
-  assert.deepEqual(s.get("a"), [{ labels: { x: "1" }, value: 3 }, { labels: { x: "2" }, value: 4 }]);
+  assert.deepEqual(s.get("a"), [
+    { labels: { x: "1" }, value: 3 },
+    { labels: { x: "2" }, value: 4 },
+  ]);
   assert.deepEqual(s.get("b"), [{ labels: {}, value: 5 }]);
   const inf = parseExposition("a +Inf\nb -Inf\nc NaN\n");
   assert.equal(inf.get("a")![0].value, Infinity);
@@ -29,7 +32,12 @@ test("prometheus text: library quirks are handled (no trailing newline, split fa
 });
 
 test("vllm: waiting, running, kv_cache_usage_perc (preferred over the deprecated name), latest LoRA info", () => {
-  assert.deepEqual(vllmScraper.extract(parseExposition(fixture("vllm.txt"))), { waiting: 3, running: 7, kvUsage: 0.4375, loras: ["chat-lora", "sql-lora", "tool-lora"] });
+  assert.deepEqual(vllmScraper.extract(parseExposition(fixture("vllm.txt"))), {
+    waiting: 3,
+    running: 7,
+    kvUsage: 0.4375,
+    loras: ["chat-lora", "sql-lora", "tool-lora"],
+  });
 });
 
 test("vllm: falls back to gpu_cache_usage_perc, sums data-parallel engines, no LoRA info = []", () => {
@@ -49,25 +57,58 @@ vllm:gpu_cache_usage_perc{engine="1",model_name="m"} 0.4
 });
 
 test("vllm: a missing required metric is an error naming it", () => {
-  assert.throws(() => vllmScraper.extract(parseExposition("vllm:num_requests_running 1\nvllm:kv_cache_usage_perc 0.1\n")), /vllm:num_requests_waiting is missing/);
-  assert.throws(() => vllmScraper.extract(parseExposition("vllm:num_requests_running 1\nvllm:num_requests_waiting 1\n")), /kv_cache_usage_perc/);
-  assert.throws(() => vllmScraper.extract(parseExposition("vllm:num_requests_running NaN\nvllm:num_requests_waiting 1\nvllm:kv_cache_usage_perc 0\n")), /NaN/);
+  assert.throws(
+    () => vllmScraper.extract(parseExposition("vllm:num_requests_running 1\nvllm:kv_cache_usage_perc 0.1\n")),
+    /vllm:num_requests_waiting is missing/,
+  );
+  assert.throws(
+    () => vllmScraper.extract(parseExposition("vllm:num_requests_running 1\nvllm:num_requests_waiting 1\n")),
+    /kv_cache_usage_perc/,
+  );
+  assert.throws(
+    () =>
+      vllmScraper.extract(
+        parseExposition("vllm:num_requests_running NaN\nvllm:num_requests_waiting 1\nvllm:kv_cache_usage_perc 0\n"),
+      ),
+    /NaN/,
+  );
 });
 
 test("sglang: num_queue_reqs, num_running_reqs, token_usage", () => {
-  assert.deepEqual(sglangScraper.extract(parseExposition(fixture("sglang.txt"))), { waiting: 5, running: 12, kvUsage: 0.28, loras: [] });
-  assert.throws(() => sglangScraper.extract(parseExposition("sglang:num_queue_reqs 1\nsglang:num_running_reqs 1\n")), /sglang:token_usage is missing/);
+  assert.deepEqual(sglangScraper.extract(parseExposition(fixture("sglang.txt"))), {
+    waiting: 5,
+    running: 12,
+    kvUsage: 0.28,
+    loras: [],
+  });
+  assert.throws(
+    () => sglangScraper.extract(parseExposition("sglang:num_queue_reqs 1\nsglang:num_running_reqs 1\n")),
+    /sglang:token_usage is missing/,
+  );
 });
 
 test("trt-llm: waiting and active requests, KV used/max blocks; fraction as fallback", () => {
-  assert.deepEqual(trtllmScraper.extract(parseExposition(fixture("trtllm.txt"))), { waiting: 4, running: 9, kvUsage: 0.25, loras: [] });
+  assert.deepEqual(trtllmScraper.extract(parseExposition(fixture("trtllm.txt"))), {
+    waiting: 4,
+    running: 9,
+    kvUsage: 0.25,
+    loras: [],
+  });
   const fractionOnly = `
 nv_trt_llm_request_metrics{model="tensorrt_llm",request_type="waiting",version="1"} 0
 nv_trt_llm_request_metrics{model="tensorrt_llm",request_type="scheduled",version="1"} 2
 nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="fraction",model="tensorrt_llm",version="1"} 0.5
 `;
-  assert.deepEqual(trtllmScraper.extract(parseExposition(fractionOnly)), { waiting: 0, running: 2, kvUsage: 0.5, loras: [] });
-  assert.throws(() => trtllmScraper.extract(parseExposition('nv_trt_llm_request_metrics{request_type="active"} 1\n')), /request_type="waiting"/);
+  assert.deepEqual(trtllmScraper.extract(parseExposition(fractionOnly)), {
+    waiting: 0,
+    running: 2,
+    kvUsage: 0.5,
+    loras: [],
+  });
+  assert.throws(
+    () => trtllmScraper.extract(parseExposition('nv_trt_llm_request_metrics{request_type="active"} 1\n')),
+    /request_type="waiting"/,
+  );
 });
 
 test("scrape loop: each runtime over real HTTP, keeps age, marks not-ready after 3 failures, recovers", async () => {
@@ -78,7 +119,13 @@ test("scrape loop: each runtime over real HTTP, keeps age, marks not-ready after
   const logger = memoryLogger();
   const updates: string[] = [];
   const observed: (string | null)[] = [];
-  const loop = new ScrapeLoop({ intervalMs: 20, timeoutMs: 500, logger, onUpdate: (a) => updates.push(a), observer: { scraped: (_r, _s, f) => observed.push(f) } });
+  const loop = new ScrapeLoop({
+    intervalMs: 20,
+    timeoutMs: 500,
+    logger,
+    onUpdate: (a) => updates.push(a),
+    observer: { scraped: (_r, _s, f) => observed.push(f) },
+  });
   try {
     loop.setTargets([
       { address: vllm.address, runtime: "vllm" },
@@ -86,7 +133,12 @@ test("scrape loop: each runtime over real HTTP, keeps age, marks not-ready after
       { address: trt.address, runtime: "trt-llm" },
     ]);
     await loop.scrapeAll();
-    assert.deepEqual(loop.state(vllm.address)!.load, { waiting: 3, running: 7, kvUsage: 0.4375, loras: ["chat-lora", "sql-lora", "tool-lora"] });
+    assert.deepEqual(loop.state(vllm.address)!.load, {
+      waiting: 3,
+      running: 7,
+      kvUsage: 0.4375,
+      loras: ["chat-lora", "sql-lora", "tool-lora"],
+    });
     assert.equal(loop.state(sglang.address)!.load!.waiting, 5);
     assert.equal(loop.state(trt.address)!.load!.kvUsage, 0.25);
     for (const a of [vllm.address, sglang.address, trt.address]) assert.ok(updates.includes(a), `update for ${a}`);
@@ -94,16 +146,25 @@ test("scrape loop: each runtime over real HTTP, keeps age, marks not-ready after
 
     loop.start();
     vllmPage = { status: 500, body: "engine dead" };
-    const s = await waitFor("vllm endpoint marked unhealthy", () => (loop.state(vllm.address)!.healthy ? null : loop.state(vllm.address)!));
+    const s = await waitFor("vllm endpoint marked unhealthy", () =>
+      loop.state(vllm.address)!.healthy ? null : loop.state(vllm.address)!,
+    );
     assert.ok(s.consecutiveFailures >= 3);
     assert.match(s.lastError!, /HTTP 500/);
-    assert.deepEqual(s.load, { waiting: 3, running: 7, kvUsage: 0.4375, loras: ["chat-lora", "sql-lora", "tool-lora"] }, "the last good load is kept");
+    assert.deepEqual(
+      s.load,
+      { waiting: 3, running: 7, kvUsage: 0.4375, loras: ["chat-lora", "sql-lora", "tool-lora"] },
+      "the last good load is kept",
+    );
     assert.ok(s.lastSuccessAtMs! >= firstSuccess, "and its time, so its age keeps growing");
     assert.ok(logger.lines.some((l) => l.level === "warn" && /not ready/.test(l.msg)));
     assert.ok(observed.includes("http_status"));
     assert.ok(loop.state(sglang.address)!.healthy, "other endpoints are unaffected");
 
-    vllmPage = fixture("vllm.txt").replace('model_name="/models/Qwen3-32B"} 3.0', 'model_name="/models/Qwen3-32B"} 11.0');
+    vllmPage = fixture("vllm.txt").replace(
+      'model_name="/models/Qwen3-32B"} 3.0',
+      'model_name="/models/Qwen3-32B"} 11.0',
+    );
     await waitFor("vllm endpoint recovered", () => loop.state(vllm.address)!.healthy);
     assert.equal(loop.state(vllm.address)!.load!.waiting, 11);
     assert.equal(loop.state(vllm.address)!.consecutiveFailures, 0);
@@ -121,7 +182,13 @@ test("scrape loop: timeouts, refused connections and bad pages are failures with
   const deadAddress = dead.address;
   await dead.close(); // nothing listens there any more
   const observed: (string | null)[] = [];
-  const loop = new ScrapeLoop({ intervalMs: 1000, timeoutMs: 100, failureThreshold: 1, logger: memoryLogger(), observer: { scraped: (_r, _s, f) => observed.push(f) } });
+  const loop = new ScrapeLoop({
+    intervalMs: 1000,
+    timeoutMs: 100,
+    failureThreshold: 1,
+    logger: memoryLogger(),
+    observer: { scraped: (_r, _s, f) => observed.push(f) },
+  });
   try {
     loop.setTargets([
       { address: hang.address, runtime: "vllm" },
@@ -133,7 +200,10 @@ test("scrape loop: timeouts, refused connections and bad pages are failures with
     await loop.scrapeAll();
     assert.ok(Date.now() - t0 < 1000, "the hung server costs one timeout, not more");
     assert.match(loop.state(hang.address)!.lastError!, /no answer within 100 ms/);
-    assert.match(loop.state(garbage.address)!.lastError!, /vllm metrics: (not Prometheus text format|sample value "is" is not a number)/);
+    assert.match(
+      loop.state(garbage.address)!.lastError!,
+      /vllm metrics: (not Prometheus text format|sample value "is" is not a number)/,
+    );
     assert.match(loop.state(missing.address)!.lastError!, /sglang:num_queue_reqs is missing/);
     assert.match(loop.state(deadAddress)!.lastError!, /ECONNREFUSED/);
     for (const a of [hang.address, garbage.address, missing.address, deadAddress]) {
@@ -158,7 +228,10 @@ test("scrape loop: bounded concurrency and one scrape per target at a time", asy
     s.server.on("request", (_req, res) => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      setTimeout(() => { inFlight--; res.end(fixture("sglang.txt")); }, 60);
+      setTimeout(() => {
+        inFlight--;
+        res.end(fixture("sglang.txt"));
+      }, 60);
     });
   }
   const loop = new ScrapeLoop({ intervalMs: 10, timeoutMs: 1000, concurrency: 2, logger: memoryLogger() });
@@ -167,7 +240,10 @@ test("scrape loop: bounded concurrency and one scrape per target at a time", asy
     loop.start();
     await sleep(400);
     assert.equal(maxInFlight, 2);
-    assert.ok(servers.every((s) => loop.state(s.address)!.load !== null), "every target got scraped despite the bound");
+    assert.ok(
+      servers.every((s) => loop.state(s.address)!.load !== null),
+      "every target got scraped despite the bound",
+    );
   } finally {
     loop.stop();
     await Promise.all(servers.map((s) => s.close()));

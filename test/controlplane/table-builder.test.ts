@@ -10,19 +10,40 @@ function pool(id: string, names: string[], extra: Partial<ResolvedPool> = {}): R
   const [namespace, name] = id.split("/");
   return {
     id,
-    spec: { kind: "InferencePool", apiVersion: "inference.networking.x-k8s.io/v1alpha2", namespace, name, targetPort: 8000, selector: { a: "b" }, extensionRef: null, annotations: {} },
+    spec: {
+      kind: "InferencePool",
+      apiVersion: "inference.networking.x-k8s.io/v1alpha2",
+      namespace,
+      name,
+      targetPort: 8000,
+      selector: { a: "b" },
+      extensionRef: null,
+      annotations: {},
+    },
     strategy: "DEFAULT",
     runtime: "vllm",
     prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
     eppOverlay: null,
     pd: null,
-    endpoints: names.map((n) => ({ namespace, name: n, address: `10.0.0.${n.replace(/\D/g, "")}:8000`, role: "both" as const, ready: true })),
+    endpoints: names.map((n) => ({
+      namespace,
+      name: n,
+      address: `10.0.0.${n.replace(/\D/g, "")}:8000`,
+      role: "both" as const,
+      ready: true,
+    })),
     ...extra,
   };
 }
 
-const model = (pools: ResolvedPool[]): ResolvedModel => ({ pools, models: [{ name: "m", pool: pools[0].id, criticality: "Critical", targets: [{ name: "m", weight: 100 }], from: "default/m" }], problems: [] });
+const model = (pools: ResolvedPool[]): ResolvedModel => ({
+  pools,
+  models: [
+    { name: "m", pool: pools[0].id, criticality: "Critical", targets: [{ name: "m", weight: 100 }], from: "default/m" },
+  ],
+  problems: [],
+});
 
 test("slots: stable per address; freed slots reused only after fresh ones run out, oldest first", () => {
   const s = new SlotAllocator(4);
@@ -55,10 +76,36 @@ test("builds the schema's table: deterministic order, load and scrape age joined
   let now = 1_700_000_000_000;
   const b = new TableBuilder({ stalenessMs: 3000, now: () => now });
   const scrapes = new Map<string, ScrapeState>([
-    ["10.0.0.1:8000", { address: "10.0.0.1:8000", runtime: "vllm", lastSuccessAtMs: now - 40, load: { waiting: 2, running: 5, kvUsage: 0.5, loras: ["x"] }, consecutiveFailures: 0, healthy: true, lastError: null, lastDurationMs: 1 }],
-    ["10.0.0.2:8000", { address: "10.0.0.2:8000", runtime: "vllm", lastSuccessAtMs: now - 10_000, load: { waiting: 9, running: 9, kvUsage: 0.9, loras: [] }, consecutiveFailures: 5, healthy: false, lastError: "HTTP 500", lastDurationMs: 1 }],
+    [
+      "10.0.0.1:8000",
+      {
+        address: "10.0.0.1:8000",
+        runtime: "vllm",
+        lastSuccessAtMs: now - 40,
+        load: { waiting: 2, running: 5, kvUsage: 0.5, loras: ["x"] },
+        consecutiveFailures: 0,
+        healthy: true,
+        lastError: null,
+        lastDurationMs: 1,
+      },
+    ],
+    [
+      "10.0.0.2:8000",
+      {
+        address: "10.0.0.2:8000",
+        runtime: "vllm",
+        lastSuccessAtMs: now - 10_000,
+        load: { waiting: 9, running: 9, kvUsage: 0.9, loras: [] },
+        consecutiveFailures: 5,
+        healthy: false,
+        lastError: "HTTP 500",
+        lastDurationMs: 1,
+      },
+    ],
   ]);
-  const m = model([pool("default/b-pool", ["p3"]), pool("default/a-pool", ["p2", "p1"])].sort((x, y) => (x.id < y.id ? -1 : 1)));
+  const m = model(
+    [pool("default/b-pool", ["p3"]), pool("default/a-pool", ["p2", "p1"])].sort((x, y) => (x.id < y.id ? -1 : 1)),
+  );
   m.pools[0].endpoints.sort((x, y) => (x.name < y.name ? -1 : 1));
   const r = b.build(m, (a) => scrapes.get(a));
   assert.equal(r.changed, true);
@@ -67,7 +114,10 @@ test("builds the schema's table: deterministic order, load and scrape age joined
   assert.equal(t.generation, now);
   assert.equal(t.builtAtMs, now);
   assert.equal(t.stalenessMs, 3000);
-  assert.deepEqual(t.pools.map((p) => p.id), ["default/a-pool", "default/b-pool"]);
+  assert.deepEqual(
+    t.pools.map((p) => p.id),
+    ["default/a-pool", "default/b-pool"],
+  );
   assert.deepEqual(t.pools[0], {
     id: "default/a-pool",
     strategy: "DEFAULT",
@@ -75,12 +125,47 @@ test("builds the schema's table: deterministic order, load and scrape age joined
     prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
     endpoints: [
-      { slot: 0, name: "p1", address: "10.0.0.1:8000", ready: true, role: "both", waiting: 2, running: 5, kvUsage: 0.5, loras: ["x"], scrapeAgeMs: 40 },
-      { slot: 1, name: "p2", address: "10.0.0.2:8000", ready: false, role: "both", waiting: 9, running: 9, kvUsage: 0.9, loras: [], scrapeAgeMs: 10_000 },
+      {
+        slot: 0,
+        name: "p1",
+        address: "10.0.0.1:8000",
+        ready: true,
+        role: "both",
+        waiting: 2,
+        running: 5,
+        kvUsage: 0.5,
+        loras: ["x"],
+        scrapeAgeMs: 40,
+      },
+      {
+        slot: 1,
+        name: "p2",
+        address: "10.0.0.2:8000",
+        ready: false,
+        role: "both",
+        waiting: 9,
+        running: 9,
+        kvUsage: 0.9,
+        loras: [],
+        scrapeAgeMs: 10_000,
+      },
     ],
   });
-  assert.deepEqual(t.pools[1].endpoints[0], { slot: 2, name: "p3", address: "10.0.0.3:8000", ready: true, role: "both", waiting: 0, running: 0, kvUsage: 0, loras: [], scrapeAgeMs: -1 });
-  assert.deepEqual(t.models, [{ name: "m", pool: "default/a-pool", criticality: "Critical", targets: [{ name: "m", weight: 100 }] }]);
+  assert.deepEqual(t.pools[1].endpoints[0], {
+    slot: 2,
+    name: "p3",
+    address: "10.0.0.3:8000",
+    ready: true,
+    role: "both",
+    waiting: 0,
+    running: 0,
+    kvUsage: 0,
+    loras: [],
+    scrapeAgeMs: -1,
+  });
+  assert.deepEqual(t.models, [
+    { name: "m", pool: "default/a-pool", criticality: "Critical", targets: [{ name: "m", weight: 100 }] },
+  ]);
   assert.equal("pd" in t.pools[0], false);
   // Same input again: the same table object, no new generation.
   now += 5;
@@ -92,7 +177,16 @@ test("builds the schema's table: deterministic order, load and scrape age joined
 test("change detection: load and membership changes issue a generation; scrape age alone does not; force does", () => {
   let now = 1_000_000;
   const b = new TableBuilder({ stalenessMs: 3000, now: () => now });
-  const st: ScrapeState = { address: "10.0.0.1:8000", runtime: "vllm", lastSuccessAtMs: now, load: { waiting: 1, running: 1, kvUsage: 0.1, loras: [] }, consecutiveFailures: 0, healthy: true, lastError: null, lastDurationMs: 1 };
+  const st: ScrapeState = {
+    address: "10.0.0.1:8000",
+    runtime: "vllm",
+    lastSuccessAtMs: now,
+    load: { waiting: 1, running: 1, kvUsage: 0.1, loras: [] },
+    consecutiveFailures: 0,
+    healthy: true,
+    lastError: null,
+    lastDurationMs: 1,
+  };
   const of = () => st;
   const m = model([pool("default/p", ["p1"])]);
   const g0 = b.build(m, of).table.generation;
@@ -115,7 +209,8 @@ test("change detection: load and membership changes issue a generation; scrape a
 
 test("slots survive rebuilds: an endpoint keeps its slot when others come and go", () => {
   const b = new TableBuilder({ stalenessMs: 3000 });
-  const slotOf = (t: ReturnType<TableBuilder["build"]>["table"], name: string) => t.pools.flatMap((p) => p.endpoints).find((e) => e.name === name)!.slot;
+  const slotOf = (t: ReturnType<TableBuilder["build"]>["table"], name: string) =>
+    t.pools.flatMap((p) => p.endpoints).find((e) => e.name === name)!.slot;
   const t1 = b.build(model([pool("default/p", ["p1", "p2", "p3"])]), () => undefined).table;
   const t2 = b.build(model([pool("default/p", ["p1", "p3"])]), () => undefined).table;
   assert.equal(slotOf(t2, "p3"), slotOf(t1, "p3"));
@@ -127,7 +222,16 @@ test("slots survive rebuilds: an endpoint keeps its slot when others come and go
 
 test("P/D pools carry bootstrap port and per-stage policies", () => {
   const b = new TableBuilder({ stalenessMs: 3000 });
-  const p = pool("default/pd", ["p1"], { runtime: "sglang", pd: { roleLabel: "r", bootstrapPort: 34000, prefillPolicy: "PREFIX_CACHE", decodePolicy: "DEFAULT", prefixCacheMode: "estimate" } });
+  const p = pool("default/pd", ["p1"], {
+    runtime: "sglang",
+    pd: {
+      roleLabel: "r",
+      bootstrapPort: 34000,
+      prefillPolicy: "PREFIX_CACHE",
+      decodePolicy: "DEFAULT",
+      prefixCacheMode: "estimate",
+    },
+  });
   p.endpoints[0].role = "prefill";
   const t = b.build(model([p]), () => undefined).table;
   assert.deepEqual(t.pools[0].pd, { bootstrapPort: 34000, prefillPolicy: "PREFIX_CACHE", decodePolicy: "DEFAULT" });

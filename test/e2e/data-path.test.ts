@@ -1,30 +1,52 @@
 // The data path end to end, with real parts only: simulated vLLM pods (separate processes), real
 // Envoy (--concurrency 2) running the compiled filter, and the control plane reading the seed's
 // manifests from a file and pushing the table.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
 import OpenAI from "openai";
-import { startLocalGateway, type LocalGateway } from "../../scripts/lib/local-gateway.js";
-import { post, chat, servedCounts, clearPodLogs, setFaults, eventually, pool, sleep, podRequests, SEED_MODEL } from "./helpers.js";
+import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import {
+  chat,
+  clearPodLogs,
+  eventually,
+  podRequests,
+  pool,
+  post,
+  SEED_MODEL,
+  servedCounts,
+  setFaults,
+  sleep,
+} from "./helpers.js";
 
 let gw: LocalGateway;
 
 before(async () => {
   // Fast simulated pods: routing, not model speed, is under test.
   gw = await startLocalGateway({
-    fleet: { pods: 3, args: ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "1", "--prefill-time-per-token-ms", "0.01"] },
+    fleet: {
+      pods: 3,
+      args: ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "1", "--prefill-time-per-token-ms", "0.01"],
+    },
   });
 });
-after(async () => { await gw?.stop(); });
+after(async () => {
+  await gw?.stop();
+});
 
 test("the seed's test request returns a completion from one of the pods", async () => {
   const r = await post(gw.url, "/v1/chat/completions", {
-    model: "/models/Qwen3-32B", messages: [{ role: "user", content: "Hello, this is a test" }], max_tokens: 50,
+    model: "/models/Qwen3-32B",
+    messages: [{ role: "user", content: "Hello, this is a test" }],
+    max_tokens: 50,
   });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.object, "chat.completion");
   assert.ok(r.json.choices[0].message.content.length > 0);
-  assert.ok(gw.fleet.pods.some((p) => p.name === r.pod), `answered by ${r.pod}`);
+  assert.ok(
+    gw.fleet.pods.some((p) => p.name === r.pod),
+    `answered by ${r.pod}`,
+  );
   const line = gw.envoys[0].handled().find((h) => h.requestId && h.pod === r.pod);
   assert.ok(line, "a Request Handled line names the pod");
   assert.equal(line!.model, SEED_MODEL);
@@ -36,8 +58,11 @@ test("the seed's test request returns a completion from one of the pods", async 
 test("streaming through the gateway parses with the openai client, usage included", async () => {
   const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "unused" });
   const stream = await client.chat.completions.create({
-    model: SEED_MODEL, messages: [{ role: "user", content: "Stream me a few tokens please" }],
-    max_tokens: 8, stream: true, stream_options: { include_usage: true },
+    model: SEED_MODEL,
+    messages: [{ role: "user", content: "Stream me a few tokens please" }],
+    max_tokens: 8,
+    stream: true,
+    stream_options: { include_usage: true },
   });
   let text = "";
   let usage: OpenAI.CompletionUsage | undefined;
@@ -64,32 +89,49 @@ test("GET /v1/models lists the InferenceModels", async () => {
   const r = await fetch(`${gw.url}/v1/models`);
   const j = (await r.json()) as { object: string; data: { id: string }[] };
   assert.equal(j.object, "list");
-  assert.deepEqual(j.data.map((m) => m.id), [SEED_MODEL]);
+  assert.deepEqual(
+    j.data.map((m) => m.id),
+    [SEED_MODEL],
+  );
 });
 
 test("300 requests on equal pods spread evenly; a slow pod gets clearly fewer", async () => {
   await clearPodLogs(gw.fleet);
-  await pool(Array.from({ length: 300 }, (_, i) => i), 24, async (i) => {
-    const r = await post(gw.url, "/v1/chat/completions", chat(`request ${i}`));
-    assert.equal(r.status, 200, r.text);
-  });
+  await pool(
+    Array.from({ length: 300 }, (_, i) => i),
+    24,
+    async (i) => {
+      const r = await post(gw.url, "/v1/chat/completions", chat(`request ${i}`));
+      assert.equal(r.status, 200, r.text);
+    },
+  );
   const counts = await servedCounts(gw.fleet);
   const values = [...counts.values()];
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  assert.equal(values.reduce((a, b) => a + b, 0), 300);
+  assert.equal(
+    values.reduce((a, b) => a + b, 0),
+    300,
+  );
   assert.ok(Math.max(...values) <= 1.5 * mean, `counts ${JSON.stringify([...counts])}`);
 
   const slow = gw.fleet.pods[0];
   await setFaults(slow.url, { latencyMs: 150 });
   try {
     await clearPodLogs(gw.fleet);
-    await pool(Array.from({ length: 300 }, (_, i) => i), 24, async (i) => {
-      const r = await post(gw.url, "/v1/chat/completions", chat(`slow round ${i}`));
-      assert.equal(r.status, 200, r.text);
-    });
+    await pool(
+      Array.from({ length: 300 }, (_, i) => i),
+      24,
+      async (i) => {
+        const r = await post(gw.url, "/v1/chat/completions", chat(`slow round ${i}`));
+        assert.equal(r.status, 200, r.text);
+      },
+    );
     const after = await servedCounts(gw.fleet);
     const others = gw.fleet.pods.slice(1).map((p) => after.get(p.name)!);
-    assert.ok(after.get(slow.name)! * 2 < Math.min(...others), `slow pod got ${after.get(slow.name)}, others ${others}`);
+    assert.ok(
+      after.get(slow.name)! * 2 < Math.min(...others),
+      `slow pod got ${after.get(slow.name)}, others ${others}`,
+    );
   } finally {
     await setFaults(slow.url, null);
   }
@@ -98,20 +140,61 @@ test("300 requests on equal pods spread evenly; a slow pod gets clearly fewer", 
 test("bad requests get their status and an OpenAI error, and never reach a pod", async () => {
   await clearPodLogs(gw.fleet);
   const big = JSON.stringify(chat("x".repeat(1100 * 1024)));
-  const cases: { path: string; method?: string; body?: string; status: number; code: string; param?: string | null }[] = [
-    { path: "/v1/chat/completions", body: "{not json", status: 400, code: "invalid_request" },
-    { path: "/v1/chat/completions", body: JSON.stringify({ messages: [{ role: "user", content: "x" }] }), status: 400, code: "invalid_request", param: "model" },
-    { path: "/v1/chat/completions", body: JSON.stringify({ model: SEED_MODEL }), status: 400, code: "invalid_request", param: "messages" },
-    { path: "/v1/chat/completions", body: JSON.stringify({ model: SEED_MODEL, messages: "hi" }), status: 400, code: "invalid_request", param: "messages" },
-    { path: "/v1/chat/completions", body: JSON.stringify({ model: 42, messages: [] }), status: 400, code: "invalid_request", param: "model" },
-    { path: "/v1/completions", body: JSON.stringify({ model: SEED_MODEL }), status: 400, code: "invalid_request", param: "prompt" },
-    { path: "/v1/chat/completions", body: JSON.stringify(chat("x", { model: "/models/unknown" })), status: 404, code: "model_not_found", param: "model" },
-    { path: "/v1/chat/completions", method: "GET", status: 405, code: "method_not_allowed" },
-    { path: "/v1/embeddings", body: "{}", status: 404, code: "not_found" },
-    { path: "/v1/chat/completions", body: big, status: 413, code: "body_too_large" },
-  ];
+  const cases: { path: string; method?: string; body?: string; status: number; code: string; param?: string | null }[] =
+    [
+      { path: "/v1/chat/completions", body: "{not json", status: 400, code: "invalid_request" },
+      {
+        path: "/v1/chat/completions",
+        body: JSON.stringify({ messages: [{ role: "user", content: "x" }] }),
+        status: 400,
+        code: "invalid_request",
+        param: "model",
+      },
+      {
+        path: "/v1/chat/completions",
+        body: JSON.stringify({ model: SEED_MODEL }),
+        status: 400,
+        code: "invalid_request",
+        param: "messages",
+      },
+      {
+        path: "/v1/chat/completions",
+        body: JSON.stringify({ model: SEED_MODEL, messages: "hi" }),
+        status: 400,
+        code: "invalid_request",
+        param: "messages",
+      },
+      {
+        path: "/v1/chat/completions",
+        body: JSON.stringify({ model: 42, messages: [] }),
+        status: 400,
+        code: "invalid_request",
+        param: "model",
+      },
+      {
+        path: "/v1/completions",
+        body: JSON.stringify({ model: SEED_MODEL }),
+        status: 400,
+        code: "invalid_request",
+        param: "prompt",
+      },
+      {
+        path: "/v1/chat/completions",
+        body: JSON.stringify(chat("x", { model: "/models/unknown" })),
+        status: 404,
+        code: "model_not_found",
+        param: "model",
+      },
+      { path: "/v1/chat/completions", method: "GET", status: 405, code: "method_not_allowed" },
+      { path: "/v1/embeddings", body: "{}", status: 404, code: "not_found" },
+      { path: "/v1/chat/completions", body: big, status: 413, code: "body_too_large" },
+    ];
   for (const c of cases) {
-    const r = await fetch(gw.url + c.path, { method: c.method ?? "POST", headers: { "content-type": "application/json" }, body: c.body });
+    const r = await fetch(gw.url + c.path, {
+      method: c.method ?? "POST",
+      headers: { "content-type": "application/json" },
+      body: c.body,
+    });
     const j = (await r.json()) as { error: { message: string; type: string; code: string; param: string | null } };
     assert.equal(r.status, c.status, `${c.path} ${c.body?.slice(0, 60)}: ${JSON.stringify(j)}`);
     assert.equal(j.error.code, c.code);
@@ -128,7 +211,9 @@ test("a client-supplied destination header is ignored", async () => {
   const target = gw.fleet.pods[1];
   const seen = new Set<string>();
   for (let i = 0; i < 30; i++) {
-    const r = await post(gw.url, "/v1/chat/completions", chat(`spoof ${i}`), { "x-gateway-destination-endpoint": target.address });
+    const r = await post(gw.url, "/v1/chat/completions", chat(`spoof ${i}`), {
+      "x-gateway-destination-endpoint": target.address,
+    });
     assert.equal(r.status, 200);
     seen.add(r.pod!);
   }
@@ -141,31 +226,46 @@ test("a client-supplied destination header is ignored", async () => {
 
 test("table push: wrong token 401, malformed 400, stale 409, and routing continues on the last good table", async () => {
   const envoy = gw.envoys[0];
-  const push = (body: string, token = envoy.token) => fetch(`${envoy.controlUrl}/infergate/v1/table`, {
-    method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body,
-  });
+  const push = (body: string, token = envoy.token) =>
+    fetch(`${envoy.controlUrl}/infergate/v1/table`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body,
+    });
   const good = gw.controlPlane!.lastTable()!;
   let r = await push(JSON.stringify(good), "wrong-token-wrong-token");
   assert.equal(r.status, 401);
   r = await fetch(`${envoy.controlUrl}/infergate/v1/table`, { method: "POST", body: "{}" });
   assert.equal(r.status, 401, "no token at all");
-  r = await push("{\"version\":1,");
+  r = await push('{"version":1,');
   assert.equal(r.status, 400);
   assert.match(((await r.json()) as any).error.message, /invalid JSON/);
-  r = await push(JSON.stringify({ ...good, generation: good.generation + 10_000_000, pools: [{ ...good.pools[0], endpoints: [{ ...good.pools[0].endpoints[0], address: "not-an-address" }] }] }));
+  r = await push(
+    JSON.stringify({
+      ...good,
+      generation: good.generation + 10_000_000,
+      pools: [{ ...good.pools[0], endpoints: [{ ...good.pools[0].endpoints[0], address: "not-an-address" }] }],
+    }),
+  );
   assert.equal(r.status, 400);
   assert.match(((await r.json()) as any).error.message, /address: must be IP:port/);
   r = await push(JSON.stringify({ ...good, generation: 5 }));
   assert.equal(r.status, 409);
   // The public listener does not accept pushes.
-  r = await fetch(`${gw.url}/infergate/v1/table`, { method: "POST", headers: { authorization: `Bearer ${envoy.token}` }, body: JSON.stringify(good) });
+  r = await fetch(`${gw.url}/infergate/v1/table`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${envoy.token}` },
+    body: JSON.stringify(good),
+  });
   assert.equal(r.status, 404);
-  for (let i = 0; i < 10; i++) assert.equal((await post(gw.url, "/v1/chat/completions", chat(`after bad pushes ${i}`))).status, 200);
+  for (let i = 0; i < 10; i++)
+    assert.equal((await post(gw.url, "/v1/chat/completions", chat(`after bad pushes ${i}`))).status, 200);
 });
 
 test("requests keep flowing without the control plane; its next table is used within a second of it coming back", async () => {
   await gw.stopControlPlane();
-  for (let i = 0; i < 20; i++) assert.equal((await post(gw.url, "/v1/chat/completions", chat(`no control plane ${i}`))).status, 200);
+  for (let i = 0; i < 20; i++)
+    assert.equal((await post(gw.url, "/v1/chat/completions", chat(`no control plane ${i}`))).status, 200);
   // While it is down, the operator removes pod-0 from the pool.
   const gone = gw.fleet.pods[0].name;
   gw.writeConfig({ removed: [gone] });
@@ -173,10 +273,16 @@ test("requests keep flowing without the control plane; its next table is used wi
   const t0 = Date.now();
   await gw.startControlPlane();
   const startMs = Date.now() - t0;
-  const tookMs = await eventually(async () => {
-    const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => post(gw.url, "/v1/chat/completions", chat(`back ${i}`))));
-    return rs.every((r) => r.status === 200 && r.pod !== gone);
-  }, 5000, 20);
+  const tookMs = await eventually(
+    async () => {
+      const rs = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => post(gw.url, "/v1/chat/completions", chat(`back ${i}`))),
+      );
+      return rs.every((r) => r.status === 200 && r.pod !== gone);
+    },
+    5000,
+    20,
+  );
   assert.ok(tookMs < 1000, `new table in use ${tookMs} ms after the control plane started (start took ${startMs} ms)`);
   gw.writeConfig({});
   await eventually(async () => (await post(gw.url, "/v1/chat/completions", chat("readd"))).status === 200, 3000);

@@ -1,15 +1,27 @@
 // Shared pieces of the end-to-end tests: requests through the gateway, and what the simulated
 // pods saw (their /debug/requests logs), so a test can tell where a request went or that it
 // never reached any pod.
+
+import { SEED_MODEL } from "../../scripts/lib/local-gateway.js";
 import type { Fleet } from "../sim/fleet.js";
 import type { RequestRecord } from "../sim/server.js";
-import { SEED_MODEL } from "../../scripts/lib/local-gateway.js";
 
 export { SEED_MODEL };
 
-export interface Reply { status: number; headers: Headers; text: string; json: any; pod: string | null }
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+  pod: string | null;
+}
 
-export async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export async function post(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const r = await fetch(url + path, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -17,7 +29,11 @@ export async function post(url: string, path: string, body: unknown, headers: Re
   });
   const text = await r.text();
   let json: any = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
   return { status: r.status, headers: r.headers, text, json, pod: r.headers.get("x-sim-pod") };
 }
 
@@ -27,11 +43,13 @@ export function chat(content: string, extra: Record<string, unknown> = {}) {
 
 export async function podRequests(fleet: Fleet): Promise<Map<string, RequestRecord[]>> {
   const out = new Map<string, RequestRecord[]>();
-  await Promise.all(fleet.pods.map(async (p) => {
-    const r = await fetch(`${p.url}/debug/requests`);
-    const j = (await r.json()) as { requests: RequestRecord[] };
-    out.set(p.name, j.requests);
-  }));
+  await Promise.all(
+    fleet.pods.map(async (p) => {
+      const r = await fetch(`${p.url}/debug/requests`);
+      const j = (await r.json()) as { requests: RequestRecord[] };
+      out.set(p.name, j.requests);
+    }),
+  );
   return out;
 }
 
@@ -47,11 +65,18 @@ export async function clearPodLogs(fleet: Fleet): Promise<void> {
 }
 
 export async function setFaults(url: string, faults: Record<string, unknown> | null): Promise<void> {
-  const r = await fetch(`${url}/admin/faults`, faults === null ? { method: "DELETE" } : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(faults) });
+  const r = await fetch(
+    `${url}/admin/faults`,
+    faults === null
+      ? { method: "DELETE" }
+      : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(faults) },
+  );
   if (r.status >= 300) throw new Error(`faults ${r.status}: ${await r.text()}`);
 }
 
-export async function sleep(ms: number): Promise<void> { await new Promise((r) => setTimeout(r, ms)); }
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
 
 /** Retries until fn returns true or the time runs out; returns how long it took (ms). */
 export async function eventually(fn: () => Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<number> {
@@ -67,8 +92,13 @@ export async function eventually(fn: () => Promise<boolean>, timeoutMs: number, 
 export async function pool<T, R>(items: T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) { const i = next++; out[i] = await fn(items[i], i); }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i], i);
+      }
+    }),
+  );
   return out;
 }

@@ -1,13 +1,14 @@
 // PREFIX_CACHE end to end: real Envoy (--concurrency 2, so turns hit different workers and the
 // shared-data index is really shared), the compiled filter, the control plane, and 4 simulated
 // pods with a prefix KV cache.
-import { test, before, after } from "node:test";
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startLocalGateway, type LocalGateway } from "../../scripts/lib/local-gateway.js";
+import { after, before, test } from "node:test";
 import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
-import { post, servedCounts, clearPodLogs, eventually, pool, SEED_MODEL } from "./helpers.js";
+import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { clearPodLogs, eventually, pool, post, SEED_MODEL, servedCounts } from "./helpers.js";
 
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
 const BLOCK_SIZE = "inference-epp-env.networking.x-k8s.io/prefix-cache-hash-block-size";
@@ -17,21 +18,37 @@ const PREFIX = { annotations: { [STRATEGY]: "PREFIX_CACHE" } };
 const FAST = ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "6", "--prefill-time-per-token-ms", "0.01"];
 
 let gw: LocalGateway;
-before(async () => { gw = await startLocalGateway({ fleet: { pods: 4, args: FAST }, pool: PREFIX }); });
-after(async () => { await gw?.stop(); });
+before(async () => {
+  gw = await startLocalGateway({ fleet: { pods: 4, args: FAST }, pool: PREFIX });
+});
+after(async () => {
+  await gw?.stop();
+});
 
 type Msg = { role: string; content: string };
 function turns(conv: string, n: number): Msg[][] {
   const out: Msg[][] = [];
-  const msgs: Msg[] = [{ role: "system", content: `You are the game master of adventure ${conv}. ` + "Describe rooms vividly and keep score. ".repeat(6) }];
+  const msgs: Msg[] = [
+    {
+      role: "system",
+      content: `You are the game master of adventure ${conv}. ${"Describe rooms vividly and keep score. ".repeat(6)}`,
+    },
+  ];
   for (let t = 0; t < n; t++) {
-    msgs.push({ role: "user", content: `Turn ${t} of ${conv}: I walk north and look around carefully for anything unusual.` });
+    msgs.push({
+      role: "user",
+      content: `Turn ${t} of ${conv}: I walk north and look around carefully for anything unusual.`,
+    });
     out.push(msgs.map((m) => ({ ...m })));
-    msgs.push({ role: "assistant", content: `In ${conv} turn ${t} you see a small mailbox, a white house and a path leading into the forest.` });
+    msgs.push({
+      role: "assistant",
+      content: `In ${conv} turn ${t} you see a small mailbox, a white house and a path leading into the forest.`,
+    });
   }
   return out;
 }
-const ask = (url: string, messages: Msg[]) => post(url, "/v1/chat/completions", { model: SEED_MODEL, messages, max_tokens: 2, temperature: 0 });
+const ask = (url: string, messages: Msg[]) =>
+  post(url, "/v1/chat/completions", { model: SEED_MODEL, messages, max_tokens: 2, temperature: 0 });
 
 test("the seed's verification: round1.txt then round2.txt land on the same pod", async () => {
   const round1 = readFileSync(join(REPO_ROOT, "test/e2e/fixtures/round1.txt"), "utf8");
@@ -48,7 +65,10 @@ test("the seed's verification: round1.txt then round2.txt land on the same pod",
   assert.equal(l1.pod, r1.pod);
   assert.equal(l2.pod, r1.pod);
   assert.equal(l1.matchedBlocks, 0);
-  assert.ok((l2.matchedBlocks as number) >= (l1.totalBlocks as number) && (l1.totalBlocks as number) >= 5, JSON.stringify([l1, l2]));
+  assert.ok(
+    (l2.matchedBlocks as number) >= (l1.totalBlocks as number) && (l1.totalBlocks as number) >= 5,
+    JSON.stringify([l1, l2]),
+  );
   // The pod really reused its KV cache for round 2.
   const usage = [...r2.text.matchAll(/"cached_tokens":(\d+)/g)].map((m) => Number(m[1]));
   assert.ok(usage.length > 0 && usage[usage.length - 1] > 0, "round 2 reports cached prompt tokens");
@@ -60,13 +80,22 @@ test("50 conversations interleaved over many connections: every later turn lands
   const podOf = new Map<number, string>();
   const moved: string[] = [];
   for (let t = 0; t < 4; t++) {
-    await pool(convs.map((c, i) => [c, i] as const), 16, async ([c, i]) => {
-      const id = `conv-${i}-turn-${t}-${Date.now()}`;
-      const r = await post(gw.url, "/v1/chat/completions", { model: SEED_MODEL, messages: c[t], max_tokens: 2 }, { "x-request-id": id });
-      assert.equal(r.status, 200, r.text);
-      if (t === 0) podOf.set(i, r.pod!);
-      else if (podOf.get(i) !== r.pod) moved.push(id);
-    });
+    await pool(
+      convs.map((c, i) => [c, i] as const),
+      16,
+      async ([c, i]) => {
+        const id = `conv-${i}-turn-${t}-${Date.now()}`;
+        const r = await post(
+          gw.url,
+          "/v1/chat/completions",
+          { model: SEED_MODEL, messages: c[t], max_tokens: 2 },
+          { "x-request-id": id },
+        );
+        assert.equal(r.status, 200, r.text);
+        if (t === 0) podOf.set(i, r.pod!);
+        else if (podOf.get(i) !== r.pod) moved.push(id);
+      },
+    );
   }
   // A later turn may leave its pod only when a guard says so: that pod is over its balance bound
   // or saturated (the guards that keep one pod from melting); at 16 concurrent requests over 4
@@ -74,7 +103,10 @@ test("50 conversations interleaved over many connections: every later turn lands
   const lines = gw.envoys[0].handled();
   for (const id of moved) {
     const line = lines.find((h) => h.requestId === id);
-    assert.ok(line?.affinityYield === "balance" || line?.affinityYield === "saturated", `turn ${id} moved: ${JSON.stringify(line)}`);
+    assert.ok(
+      line?.affinityYield === "balance" || line?.affinityYield === "saturated",
+      `turn ${id} moved: ${JSON.stringify(line)}`,
+    );
   }
   assert.ok(moved.length <= 3, `${moved.length} of 150 later turns left their conversation's pod`);
   const counts = [...(await servedCounts(gw.fleet)).values()];
@@ -85,19 +117,30 @@ test("50 conversations interleaved over many connections: every later turn lands
 
 test("8 shared system prompts x many users: each prompt concentrates on few pods, no pod above the balance bound", async () => {
   await clearPodLogs(gw.fleet);
-  const prompts = Array.from({ length: 8 }, (_, p) => `System prompt ${p}: you are a support agent for product ${p}. ` + "Always answer politely and cite the manual section. ".repeat(10));
+  const prompts = Array.from(
+    { length: 8 },
+    (_, p) =>
+      `System prompt ${p}: you are a support agent for product ${p}. ` +
+      "Always answer politely and cite the manual section. ".repeat(10),
+  );
   const reqs = [];
   for (let u = 0; u < 24; u++) for (let p = 0; p < 8; p++) reqs.push({ p, u });
   const podsOfPrompt = new Map<number, Map<string, number>>();
   await pool(reqs, 16, async ({ p, u }) => {
-    const r = await ask(gw.url, [{ role: "system", content: prompts[p] }, { role: "user", content: `user ${u} asks question ${u * 7 + p}` }]);
+    const r = await ask(gw.url, [
+      { role: "system", content: prompts[p] },
+      { role: "user", content: `user ${u} asks question ${u * 7 + p}` },
+    ]);
     assert.equal(r.status, 200, r.text);
     const m = podsOfPrompt.get(p) ?? new Map<string, number>();
     m.set(r.pod!, (m.get(r.pod!) ?? 0) + 1);
     podsOfPrompt.set(p, m);
   });
   for (const [p, m] of podsOfPrompt) {
-    const top2 = [...m.values()].sort((a, b) => b - a).slice(0, 2).reduce((a, b) => a + b, 0);
+    const top2 = [...m.values()]
+      .sort((a, b) => b - a)
+      .slice(0, 2)
+      .reduce((a, b) => a + b, 0);
     assert.ok(top2 >= 0.75 * 24, `prompt ${p} spread over ${JSON.stringify([...m])}`);
   }
   const counts = [...(await servedCounts(gw.fleet)).values()];
@@ -129,12 +172,18 @@ test("a pod removed from the pool: its conversations move elsewhere without erro
 
 /** Waits until Envoy itself (not just the control plane) holds a table without that pod. */
 async function envoyHasTableWithout(pod: string): Promise<void> {
-  await eventually(async () => {
-    const t = gw.controlPlane!.lastTable();
-    if (!t || t.pools[0].endpoints.some((e) => e.name === pod)) return false;
-    const r = await fetch(`${gw.envoys[0].controlUrl}/infergate/v1/table`, { headers: { authorization: `Bearer ${gw.envoys[0].token}` } });
-    return ((await r.json()) as { generation: number }).generation >= t.generation;
-  }, 3000, 20);
+  await eventually(
+    async () => {
+      const t = gw.controlPlane!.lastTable();
+      if (!t || t.pools[0].endpoints.some((e) => e.name === pod)) return false;
+      const r = await fetch(`${gw.envoys[0].controlUrl}/infergate/v1/table`, {
+        headers: { authorization: `Bearer ${gw.envoys[0].token}` },
+      });
+      return ((await r.json()) as { generation: number }).generation >= t.generation;
+    },
+    3000,
+    20,
+  );
 }
 
 test("two gateway replicas with separate indexes send the same new conversations to the same pods", async () => {
@@ -173,13 +222,19 @@ test("hot switch of strategy and block size, observed through routing", async ()
     return pods.size === 1;
   }, 4000);
   assert.ok(took < 2500, `switch took ${took} ms`);
-  const last = gw.envoys[0].handled().filter((h) => h.strategy === "PREFIX_CACHE").slice(-1)[0];
+  const last = gw.envoys[0]
+    .handled()
+    .filter((h) => h.strategy === "PREFIX_CACHE")
+    .slice(-1)[0];
   const blocks16 = last.totalBlocks as number;
   gw.writeConfig({ annotations: { [STRATEGY]: "PREFIX_CACHE", [BLOCK_SIZE]: "64" } });
   await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].prefix.blockSize === 64, 3000);
   await ask(gw.url, conv);
   const after64 = gw.envoys[0].handled().slice(-1)[0];
-  assert.ok(blocks16 >= 3 * (after64.totalBlocks as number), `16-char blocks ${blocks16} vs 64-char ${after64.totalBlocks}`);
+  assert.ok(
+    blocks16 >= 3 * (after64.totalBlocks as number),
+    `16-char blocks ${blocks16} vs 64-char ${after64.totalBlocks}`,
+  );
   // Old entries (16-char blocks) never match the new chain: the first request starts fresh.
   assert.equal(after64.matchedBlocks, 0);
   gw.writeConfig(PREFIX);

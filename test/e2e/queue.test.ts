@@ -1,27 +1,46 @@
 // Request queueing and priority end to end: real Envoy (--concurrency 2) with the filter, the
 // control plane, and two simulated pods with small batches (--max-num-seqs 2).
-import { test, after } from "node:test";
+
 import assert from "node:assert/strict";
-import { startLocalGateway, type LocalGateway, type PoolSettings } from "../../scripts/lib/local-gateway.js";
-import { post, setFaults, eventually, sleep, SEED_MODEL } from "./helpers.js";
+import { after, test } from "node:test";
+import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { eventually, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
 const QUEUEING = "inference.networking.x-k8s.io/queueing";
 const CAPACITY = "inference-epp-env.networking.x-k8s.io/total-queue-capacity";
 const TTL = "inference-epp-env.networking.x-k8s.io/queue-ttl";
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
 const REASON = "x-infergate-queue-reason";
-const SLOW_PODS = ["--max-num-seqs", "2", "--prefill-overhead-ms", "5", "--inter-token-latency-ms", "10", "--prefill-time-per-token-ms", "0.01"];
+const SLOW_PODS = [
+  "--max-num-seqs",
+  "2",
+  "--prefill-overhead-ms",
+  "5",
+  "--inter-token-latency-ms",
+  "10",
+  "--prefill-time-per-token-ms",
+  "0.01",
+];
 const MODELS = { "std-model": "Standard", "shed-model": "Sheddable" } as const;
 
 let gw: LocalGateway | null = null;
-after(async () => { await gw?.stop(); });
+after(async () => {
+  await gw?.stop();
+});
 
 /** Same-size bodies, so capacity arithmetic in bytes is exact. */
 function body(model: string, tag: string) {
-  return JSON.stringify({ model, messages: [{ role: "user", content: `request ${tag.padEnd(12, ".")}` }], max_tokens: 3 });
+  return JSON.stringify({
+    model,
+    messages: [{ role: "user", content: `request ${tag.padEnd(12, ".")}` }],
+    max_tokens: 3,
+  });
 }
 
-async function queueState(g: LocalGateway): Promise<{ generation: number; queues: Record<string, { bytes: number; critical: number; standard: number; sheddable: number }> }> {
+async function queueState(g: LocalGateway): Promise<{
+  generation: number;
+  queues: Record<string, { bytes: number; critical: number; standard: number; sheddable: number }>;
+}> {
   const e = g.envoys[0];
   const r = await fetch(`${e.controlUrl}/infergate/v1/table`, { headers: { authorization: `Bearer ${e.token}` } });
   return (await r.json()) as any;
@@ -41,17 +60,24 @@ async function apply(g: LocalGateway, pool: PoolSettings): Promise<void> {
 async function block(g: LocalGateway, ms: number): Promise<Promise<unknown>[]> {
   for (const p of g.fleet.pods) await setFaults(p.url, { latencyMs: ms });
   const blockers = g.fleet.pods.map((_, i) => post(g.url, "/v1/chat/completions", body(SEED_MODEL, `blocker-${i}`)));
-  await eventually(async () => {
-    const handled = g.envoys[0].handled().filter((h) => h.requestId);
-    return handled.length >= 2;
-  }, 2000, 10);
+  await eventually(
+    async () => {
+      const handled = g.envoys[0].handled().filter((h) => h.requestId);
+      return handled.length >= 2;
+    },
+    2000,
+    10,
+  );
   await sleep(150);
   for (const p of g.fleet.pods) await setFaults(p.url, null);
   return blockers;
 }
 
 test("a burst of 300 onto 2 small pods: every request one response, pods' queues kept at the threshold, the gateway queue drains", async () => {
-  const g = await startLocalGateway({ fleet: { pods: 2, args: SLOW_PODS }, pool: { annotations: { [QUEUEING]: "enabled" } } });
+  const g = await startLocalGateway({
+    fleet: { pods: 2, args: SLOW_PODS },
+    pool: { annotations: { [QUEUEING]: "enabled" } },
+  });
   try {
     // What queues behind a full batch at a pod: running + waiting - max-num-seqs (2). Not the raw
     // waiting gauge: between engine steps a finished sequence's slot is free before the next
@@ -72,7 +98,9 @@ test("a burst of 300 onto 2 small pods: every request one response, pods' queues
       const q = (await queueState(g)).queues[POOL_ID];
       if (q) maxHeld = Math.max(maxHeld, q.critical + q.standard);
     }, 20);
-    const replies = await Promise.all(Array.from({ length: 300 }, (_, i) => post(g.url, "/v1/chat/completions", body(SEED_MODEL, `burst-${i}`))));
+    const replies = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => post(g.url, "/v1/chat/completions", body(SEED_MODEL, `burst-${i}`))),
+    );
     clearInterval(watch);
     polling = false;
     await poller;
@@ -98,7 +126,10 @@ test("capacity overflow drops the oldest held requests, with 429 to exactly thos
     envoy: { gatewayConfig: { saturation: { inFlightLimit: 1 } } },
   });
   const size = Buffer.byteLength(body(SEED_MODEL, "r0"));
-  await apply(gw, { annotations: { [QUEUEING]: "enabled", [CAPACITY]: String(3 * size + size / 2) }, extraModels: MODELS });
+  await apply(gw, {
+    annotations: { [QUEUEING]: "enabled", [CAPACITY]: String(3 * size + size / 2) },
+    extraModels: MODELS,
+  });
   const blockers = await block(gw, 1500);
   const replies: Promise<Awaited<ReturnType<typeof post>>>[] = [];
   for (let i = 0; i < 6; i++) {
@@ -107,7 +138,11 @@ test("capacity overflow drops the oldest held requests, with 429 to exactly thos
   }
   const rs = await Promise.all(replies);
   await Promise.all(blockers);
-  assert.deepEqual(rs.map((r) => r.status), [429, 429, 429, 200, 200, 200], JSON.stringify(rs.map((r) => [r.status, r.headers.get(REASON), r.json?.error?.message])));
+  assert.deepEqual(
+    rs.map((r) => r.status),
+    [429, 429, 429, 200, 200, 200],
+    JSON.stringify(rs.map((r) => [r.status, r.headers.get(REASON), r.json?.error?.message])),
+  );
   for (const r of rs.slice(0, 3)) {
     assert.equal(r.headers.get(REASON), "capacity");
     assert.equal(r.json.error.code, "queue_capacity_exceeded");
@@ -141,7 +176,9 @@ test("mixed criticality: Critical dispatched before Standard that arrived earlie
   await sleep(100);
   const crit = Array.from({ length: 8 }, (_, i) => post(gw!.url, "/v1/chat/completions", body(SEED_MODEL, `c${i}`)));
   await sleep(100);
-  const shed = await Promise.all(Array.from({ length: 4 }, (_, i) => post(gw!.url, "/v1/chat/completions", body("shed-model", `x${i}`))));
+  const shed = await Promise.all(
+    Array.from({ length: 4 }, (_, i) => post(gw!.url, "/v1/chat/completions", body("shed-model", `x${i}`))),
+  );
   for (const r of shed) {
     assert.equal(r.status, 429);
     assert.equal(r.headers.get(REASON), "sheddable");
@@ -149,25 +186,40 @@ test("mixed criticality: Critical dispatched before Standard that arrived earlie
   const all = await Promise.all([...std, ...crit, ...blockers]);
   for (const r of all) assert.equal((r as { status: number }).status, 200);
   // Dispatch order of the held requests: all Critical (0) before any Standard (1).
-  const order = gw!.envoys[0].handled().slice(mark).filter((h) => typeof h.queueWaitMs === "number").map((h) => h.criticality);
+  const order = gw!.envoys[0]
+    .handled()
+    .slice(mark)
+    .filter((h) => typeof h.queueWaitMs === "number")
+    .map((h) => h.criticality);
   assert.equal(order.length, 16);
   assert.deepEqual(order, [...Array(8).fill(0), ...Array(8).fill(1)], `dispatch order ${order}`);
   // The rewritten model reached the pod: the Standard model's target is the served model.
-  const stdLine = gw!.envoys[0].handled().slice(mark).find((h) => h.model === "std-model");
+  const stdLine = gw!.envoys[0]
+    .handled()
+    .slice(mark)
+    .find((h) => h.model === "std-model");
   assert.equal(stdLine?.targetModel, SEED_MODEL);
 });
 
 test("a client that disconnects while held is removed and its bytes freed", async () => {
   const blockers = await block(gw!, 1500);
   const ac = new AbortController();
-  const held = fetch(`${gw!.url}/v1/chat/completions`, { method: "POST", body: body(SEED_MODEL, "abort"), signal: ac.signal }).catch((e: Error) => e);
+  const held = fetch(`${gw!.url}/v1/chat/completions`, {
+    method: "POST",
+    body: body(SEED_MODEL, "abort"),
+    signal: ac.signal,
+  }).catch((e: Error) => e);
   await eventually(async () => (await queueState(gw!)).queues[POOL_ID].critical === 1, 1000, 10);
   ac.abort();
   assert.ok((await held) instanceof Error);
-  await eventually(async () => {
-    const q = (await queueState(gw!)).queues[POOL_ID];
-    return q.bytes === 0 && q.critical === 0;
-  }, 1000, 10);
+  await eventually(
+    async () => {
+      const q = (await queueState(gw!)).queues[POOL_ID];
+      return q.bytes === 0 && q.critical === 0;
+    },
+    1000,
+    10,
+  );
   const stats = await (await fetch(`${gw!.envoys[0].adminUrl}/stats?filter=infergate_queue_abandoned`)).text();
   assert.match(stats, /infergate_queue_abandoned_total: [1-9]/);
   await Promise.all(blockers);
@@ -175,14 +227,19 @@ test("a client that disconnects while held is removed and its bytes freed", asyn
 
 test("switching the routing strategy while requests wait: they are dispatched by the new one", async () => {
   const blockers = await block(gw!, 1500);
-  const held = Array.from({ length: 6 }, (_, i) => post(gw!.url, "/v1/chat/completions", body(SEED_MODEL, `switch-${i}`)));
+  const held = Array.from({ length: 6 }, (_, i) =>
+    post(gw!.url, "/v1/chat/completions", body(SEED_MODEL, `switch-${i}`)),
+  );
   await eventually(async () => (await queueState(gw!)).queues[POOL_ID].critical === 6, 1000, 10);
   const mark = gw!.envoys[0].handled().length;
   await apply(gw!, { annotations: { [QUEUEING]: "enabled", [STRATEGY]: "PREFIX_CACHE" }, extraModels: MODELS });
   const rs = await Promise.all(held);
   for (const r of rs) assert.equal(r.status, 200);
   await Promise.all(blockers);
-  const lines = gw!.envoys[0].handled().slice(mark).filter((h) => typeof h.queueWaitMs === "number");
+  const lines = gw!.envoys[0]
+    .handled()
+    .slice(mark)
+    .filter((h) => typeof h.queueWaitMs === "number");
   assert.equal(lines.length, 6);
   for (const l of lines) assert.equal(l.strategy, "PREFIX_CACHE");
 });

@@ -9,20 +9,30 @@
 // Everything started here is killed by stop(), on process exit, and, if this process dies without
 // running its exit handlers, by a small watchdog shell that outlives it.
 
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CoreV1Api, KubeConfig, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CoreV1Api, KubeConfig, type V1Pod, type V1PodCondition } from "@kubernetes/client-node";
+import { parseAllDocuments } from "yaml";
 
 /** The user the control plane runs as in the chart (charts/infergate/templates/rbac.yaml). */
-export const CONTROL_PLANE_USER = 'system:serviceaccount:infergate-system:infergate';
+export const CONTROL_PLANE_USER = "system:serviceaccount:infergate-system:infergate";
 
 export interface PodOptions {
   /** Pod IP written into status (default 127.0.0.1: the simulators listen on loopback). */
@@ -34,7 +44,7 @@ export interface PodOptions {
   /** Declared container port, for documentation only (the pool's targetPortNumber is what routes). */
   port?: number;
   /** Status phase (default Running). */
-  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Unknown";
 }
 
 export interface KubectlResult {
@@ -86,9 +96,9 @@ export interface Kube {
 
 /** charts/infergate/crds/*.yaml */
 export function ourCrdFiles(): string[] {
-  const dir = join(repoRoot(), 'charts', 'infergate', 'crds');
+  const dir = join(repoRoot(), "charts", "infergate", "crds");
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
+    .filter((f) => f.endsWith(".yaml"))
     .sort()
     .map((f) => join(dir, f));
 }
@@ -99,7 +109,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 function repoRoot(): string {
   let d = here;
   for (;;) {
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'scripts', 'get-kube.sh'))) return d;
+    if (existsSync(join(d, "package.json")) && existsSync(join(d, "scripts", "get-kube.sh"))) return d;
     const up = dirname(d);
     if (up === d) throw new Error(`kube harness: no repository root above ${here}`);
     d = up;
@@ -111,16 +121,20 @@ function repoRoot(): string {
 export function kubeBinDir(): string {
   const fromEnv = process.env.KUBE_BIN_DIR;
   if (fromEnv) return resolve(fromEnv);
-  const script = join(repoRoot(), 'scripts', 'get-kube.sh');
-  const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60 * 60_000 });
-  const dir = out.trim().split('\n').pop() ?? '';
-  if (!dir) throw new Error('scripts/get-kube.sh printed no directory');
+  const script = join(repoRoot(), "scripts", "get-kube.sh");
+  const out = execFileSync("bash", [script], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 60 * 60_000,
+  });
+  const dir = out.trim().split("\n").pop() ?? "";
+  if (!dir) throw new Error("scripts/get-kube.sh printed no directory");
   return dir;
 }
 
 /** Directory with the Gateway API standard CRDs fetched by scripts/get-kube.sh, if present. */
 export function gatewayApiCrdDir(): string | undefined {
-  const base = join(repoRoot(), '.tools', 'gateway-api');
+  const base = join(repoRoot(), ".tools", "gateway-api");
   if (!existsSync(base)) return undefined;
   const versions = readdirSync(base).sort();
   const v = versions.pop();
@@ -131,10 +145,10 @@ export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
+    s.on("error", rej);
+    s.listen(0, "127.0.0.1", () => {
       const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      const port = typeof addr === "object" && addr ? addr.port : 0;
       s.close(() => res(port));
     });
   });
@@ -150,10 +164,10 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  process.on("exit", () => {
     for (const c of live) {
       try {
-        c.kill('SIGKILL');
+        c.kill("SIGKILL");
       } catch {
         /* already gone */
       }
@@ -170,18 +184,18 @@ interface Proc {
 function startProc(bin: string, args: string[], logPath: string, pidFile: string): Proc {
   installExitHook();
   // The child writes its log to the file directly: nothing to pump, and the log outlives it.
-  const out = openSync(logPath, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', out, out], env: { ...process.env } });
+  const out = openSync(logPath, "a");
+  const child = spawn(bin, args, { stdio: ["ignore", out, out], env: { ...process.env } });
   closeSync(out);
   live.add(child);
   const exited = new Promise<number | null>((res) => {
     // Keep the watchdog's list to live processes only (a pid of ours that exited may be reused).
-    child.on('exit', (code) => {
+    child.on("exit", (code) => {
       live.delete(child);
       writePids(pidFile);
       res(code);
     });
-    child.on('error', () => {
+    child.on("error", () => {
       live.delete(child);
       writePids(pidFile);
       res(-1);
@@ -192,9 +206,9 @@ function startProc(bin: string, args: string[], logPath: string, pidFile: string
 }
 
 function writePids(pidFile: string): void {
-  const pids = [...live].map((c) => c.pid).filter((p): p is number => typeof p === 'number');
+  const pids = [...live].map((c) => c.pid).filter((p): p is number => typeof p === "number");
   try {
-    writeFileSync(pidFile, pids.join(' ') + '\n');
+    writeFileSync(pidFile, `${pids.join(" ")}\n`);
   } catch {
     /* dir removed during stop */
   }
@@ -202,17 +216,17 @@ function writePids(pidFile: string): void {
 
 async function stopProc(p: Proc | undefined, graceMs = 10_000): Promise<void> {
   if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  p.child.kill("SIGTERM");
+  const t = setTimeout(() => p.child.kill("SIGKILL"), graceMs);
   await p.exited;
   clearTimeout(t);
 }
 
 function tail(path: string, lines = 30): string {
   try {
-    return readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n');
+    return readFileSync(path, "utf8").split("\n").slice(-lines).join("\n");
   } catch {
-    return '(no log)';
+    return "(no log)";
   }
 }
 
@@ -225,29 +239,35 @@ function httpCall(
 ): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
     const u = new URL(url);
-    const fn = u.protocol === 'https:' ? httpsRequest : httpRequest;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const fn = u.protocol === "https:" ? httpsRequest : httpRequest;
+    const headers: Record<string, string> = { accept: "application/json" };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    const req = fn(u, { method, timeout: 10_000, headers, ...(u.protocol === 'https:' ? { ca: opts.ca } : {}) }, (r) => {
-      let body = '';
-      r.setEncoding('utf8');
-      r.on('data', (c: string) => (body += c));
-      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', rej);
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const req = fn(
+      u,
+      { method, timeout: 10_000, headers, ...(u.protocol === "https:" ? { ca: opts.ca } : {}) },
+      (r) => {
+        let body = "";
+        r.setEncoding("utf8");
+        r.on("data", (c: string) => (body += c));
+        r.on("end", () => res({ status: r.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", rej);
     req.end(opts.body);
   });
 }
 
-const httpGet = (url: string, opts: { ca?: Buffer; token?: string } = {}) => httpCall('GET', url, opts);
+const httpGet = (url: string, opts: { ca?: Buffer; token?: string } = {}) => httpCall("GET", url, opts);
 
 async function waitFor(what: string, deadline: number, proc: Proc, check: () => Promise<boolean>): Promise<void> {
-  let lastErr = '';
+  let lastErr = "";
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-      throw new Error(`${what} exited (${proc.child.exitCode ?? proc.child.signalCode}) before it was ready:\n${tail(proc.logPath)}`);
+      throw new Error(
+        `${what} exited (${proc.child.exitCode ?? proc.child.signalCode}) before it was ready:\n${tail(proc.logPath)}`,
+      );
     }
     try {
       if (await check()) return;
@@ -271,46 +291,47 @@ export interface StartKubeOptions {
 export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const binDir = kubeBinDir();
-  for (const b of ['kube-apiserver', 'etcd']) {
-    if (!existsSync(join(binDir, b))) throw new Error(`kube harness: ${b} missing in ${binDir} (run scripts/get-kube.sh)`);
+  for (const b of ["kube-apiserver", "etcd"]) {
+    if (!existsSync(join(binDir, b)))
+      throw new Error(`kube harness: ${b} missing in ${binDir} (run scripts/get-kube.sh)`);
   }
-  const hasKubectl = existsSync(join(binDir, 'kubectl'));
+  const hasKubectl = existsSync(join(binDir, "kubectl"));
 
   // etcd's data on tmpfs when there is one: fsync-heavy, and nothing here must outlive the suite.
-  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const dir = mkdtempSync(join(base, 'infergate-kube-'));
-  const pidFile = join(dir, 'pids');
+  const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+  const dir = mkdtempSync(join(base, "infergate-kube-"));
+  const pidFile = join(dir, "pids");
   startWatchdog(dir, pidFile);
 
-  const token = randomBytes(24).toString('hex');
-  const controlPlaneToken = randomBytes(24).toString('hex');
+  const token = randomBytes(24).toString("hex");
+  const controlPlaneToken = randomBytes(24).toString("hex");
   writeFileSync(
-    join(dir, 'tokens.csv'),
+    join(dir, "tokens.csv"),
     `${token},infergate-test-admin,uid-admin,"system:masters"\n` +
       `${controlPlaneToken},${CONTROL_PLANE_USER},uid-infergate,"system:serviceaccounts,system:serviceaccounts:infergate-system"\n`,
     { mode: 0o600 },
   );
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-  mkdirSync(join(dir, 'certs'));
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  writeFileSync(join(dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  writeFileSync(join(dir, "sa.pub"), publicKey.export({ type: "spki", format: "pem" }));
+  mkdirSync(join(dir, "certs"));
 
   const [etcdClient, etcdPeer, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const etcd = startProc(
-    join(binDir, 'etcd'),
+    join(binDir, "etcd"),
     [
-      '--name=infergate-test',
-      `--data-dir=${join(dir, 'etcd')}`,
+      "--name=infergate-test",
+      `--data-dir=${join(dir, "etcd")}`,
       `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
       `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
       `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
       `--initial-cluster=infergate-test=http://127.0.0.1:${etcdPeer}`,
-      '--initial-cluster-state=new',
-      '--logger=zap',
-      '--log-level=warn',
+      "--initial-cluster-state=new",
+      "--logger=zap",
+      "--log-level=warn",
     ],
-    join(dir, 'etcd.log'),
+    join(dir, "etcd.log"),
     pidFile,
   );
   const stopAll = async () => {
@@ -319,7 +340,7 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
   };
   let api: Proc | undefined;
   try {
-    await waitFor('etcd', Date.now() + startTimeoutMs, etcd, async () => {
+    await waitFor("etcd", Date.now() + startTimeoutMs, etcd, async () => {
       const r = await httpGet(`http://127.0.0.1:${etcdClient}/health`);
       return r.status === 200 && r.body.includes('"true"');
     });
@@ -332,33 +353,33 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
   const server = `https://127.0.0.1:${apiPort}`;
   const apiArgs = [
     `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
     `--secure-port=${apiPort}`,
-    `--cert-dir=${join(dir, 'certs')}`,
-    `--token-auth-file=${join(dir, 'tokens.csv')}`,
-    '--authorization-mode=RBAC',
-    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    `--service-account-key-file=${join(dir, 'sa.pub')}`,
-    `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-    '--service-cluster-ip-range=10.96.0.0/24',
+    `--cert-dir=${join(dir, "certs")}`,
+    `--token-auth-file=${join(dir, "tokens.csv")}`,
+    "--authorization-mode=RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${join(dir, "sa.pub")}`,
+    `--service-account-signing-key-file=${join(dir, "sa.key")}`,
+    "--service-cluster-ip-range=10.96.0.0/24",
     // No controller-manager runs: the ServiceAccount admission plugin would wait for a "default"
     // service account that nobody creates, and the endpoint reconciler has no node address to write.
-    '--disable-admission-plugins=ServiceAccount',
-    '--endpoint-reconciler-type=none',
-    '--profiling=false',
-    '--v=1',
+    "--disable-admission-plugins=ServiceAccount",
+    "--endpoint-reconciler-type=none",
+    "--profiling=false",
+    "--v=1",
     ...(options.apiServerArgs ?? []),
   ];
-  const caPath = join(dir, 'certs', 'apiserver.crt');
+  const caPath = join(dir, "certs", "apiserver.crt");
   let apiServerStartMs = 0;
 
   const startApi = async () => {
     const t0 = Date.now();
-    api = startProc(join(binDir, 'kube-apiserver'), apiArgs, join(dir, 'kube-apiserver.log'), pidFile);
+    api = startProc(join(binDir, "kube-apiserver"), apiArgs, join(dir, "kube-apiserver.log"), pidFile);
     const proc = api;
     try {
-      await waitFor('kube-apiserver', t0 + startTimeoutMs, proc, async () => {
+      await waitFor("kube-apiserver", t0 + startTimeoutMs, proc, async () => {
         if (!existsSync(caPath)) return false;
         const r = await httpGet(`${server}/readyz`, { ca: readFileSync(caPath), token });
         return r.status === 200;
@@ -378,34 +399,34 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
   }
 
   // The self-signed serving certificate (with its CA) that kube-apiserver wrote into --cert-dir.
-  const caData = readFileSync(caPath).toString('base64');
-  const kubeConfigFor = (tok: string, user = 'infergate-test-admin'): KubeConfig => {
+  const caData = readFileSync(caPath).toString("base64");
+  const kubeConfigFor = (tok: string, user = "infergate-test-admin"): KubeConfig => {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'infergate-test', server, caData, skipTLSVerify: false }],
+      clusters: [{ name: "infergate-test", server, caData, skipTLSVerify: false }],
       users: [{ name: user, token: tok }],
-      contexts: [{ name: 'infergate-test', cluster: 'infergate-test', user, namespace: 'default' }],
-      currentContext: 'infergate-test',
+      contexts: [{ name: "infergate-test", cluster: "infergate-test", user, namespace: "default" }],
+      currentContext: "infergate-test",
     });
     return kc;
   };
   const kubeConfig = kubeConfigFor(token);
-  const kubeconfigPath = join(dir, 'kubeconfig');
+  const kubeconfigPath = join(dir, "kubeconfig");
   writeFileSync(kubeconfigPath, kubeConfig.exportConfig(), { mode: 0o600 });
 
   const core = () => kubeConfig.makeApiClient(CoreV1Api);
-  await ensureNamespace(core(), 'default');
+  await ensureNamespace(core(), "default");
 
   const kubectl = (args: string[], input?: string): Promise<KubectlResult> => {
     if (!hasKubectl) return Promise.reject(new Error(`kubectl was not built in ${binDir}`));
     return new Promise((res) => {
       const child = execFile(
-        join(binDir, 'kubectl'),
+        join(binDir, "kubectl"),
         [`--kubeconfig=${kubeconfigPath}`, ...args],
         { timeout: 60_000, maxBuffer: 16 << 20, env: { ...process.env, KUBECONFIG: kubeconfigPath } },
         (err, stdout, stderr) => {
           const c = (err as { code?: unknown } | null)?.code;
-          const code = err ? (typeof c === 'number' ? c : 1) : 0;
+          const code = err ? (typeof c === "number" ? c : 1) : 0;
           res({ code, stdout, stderr });
         },
       );
@@ -416,12 +437,12 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
 
   const podStatus = (pod: V1Pod, opts: PodOptions): V1Pod => {
     const now = new Date();
-    const ip = opts.ip ?? '127.0.0.1';
+    const ip = opts.ip ?? "127.0.0.1";
     const ready = opts.ready ?? true;
-    const phase = opts.phase ?? 'Running';
+    const phase = opts.phase ?? "Running";
     const cond = (type: string, status: boolean): V1PodCondition => ({
       type,
-      status: status ? 'True' : 'False',
+      status: status ? "True" : "False",
       lastTransitionTime: now,
     });
     const container = pod.spec?.containers[0];
@@ -429,27 +450,28 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
       ...pod,
       status: {
         phase,
-        hostIP: '127.0.0.1',
-        hostIPs: [{ ip: '127.0.0.1' }],
+        hostIP: "127.0.0.1",
+        hostIPs: [{ ip: "127.0.0.1" }],
         podIP: ip,
         podIPs: [{ ip }],
         startTime: pod.status?.startTime ?? now,
         conditions: [
-          cond('PodScheduled', true),
-          cond('Initialized', true),
-          cond('ContainersReady', ready),
-          cond('Ready', ready),
+          cond("PodScheduled", true),
+          cond("Initialized", true),
+          cond("ContainersReady", ready),
+          cond("Ready", ready),
         ],
         containerStatuses: container
           ? [
               {
                 name: container.name,
-                image: container.image ?? '',
-                imageID: '',
+                image: container.image ?? "",
+                imageID: "",
                 ready,
-                started: phase === 'Running',
+                started: phase === "Running",
                 restartCount: 0,
-                state: phase === 'Running' ? { running: { startedAt: now } } : { waiting: { reason: 'ContainerCreating' } },
+                state:
+                  phase === "Running" ? { running: { startedAt: now } } : { waiting: { reason: "ContainerCreating" } },
               },
             ]
           : [],
@@ -459,27 +481,27 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
 
   const setPodStatus = async (name: string, opts: PodOptions): Promise<V1Pod> => {
     const api = core();
-    const namespace = opts.namespace ?? 'default';
+    const namespace = opts.namespace ?? "default";
     const pod = await api.readNamespacedPod({ name, namespace });
     return api.replaceNamespacedPodStatus({ name, namespace, body: podStatus(pod, opts) });
   };
 
   const createPod = async (name: string, labels: Record<string, string>, opts: PodOptions = {}): Promise<V1Pod> => {
-    const namespace = opts.namespace ?? 'default';
+    const namespace = opts.namespace ?? "default";
     const created = await core().createNamespacedPod({
       namespace,
       body: {
-        apiVersion: 'v1',
-        kind: 'Pod',
+        apiVersion: "v1",
+        kind: "Pod",
         metadata: { name, namespace, labels, ...(opts.annotations ? { annotations: opts.annotations } : {}) },
         spec: {
           // No kubelet runs: the image is never pulled; the status below points at a simulator.
-          nodeName: 'infergate-test-node',
+          nodeName: "infergate-test-node",
           containers: [
             {
-              name: 'model-server',
-              image: 'infergate.test/simulator:latest',
-              ...(opts.port ? { ports: [{ containerPort: opts.port, name: 'http' }] } : {}),
+              name: "model-server",
+              image: "infergate.test/simulator:latest",
+              ...(opts.port ? { ports: [{ containerPort: opts.port, name: "http" }] } : {}),
             },
           ],
         },
@@ -488,13 +510,17 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
     return core().replaceNamespacedPodStatus({ name, namespace, body: podStatus(created, opts) });
   };
 
-  const deletePod = async (name: string, namespace = 'default'): Promise<void> => {
+  const deletePod = async (name: string, namespace = "default"): Promise<void> => {
     await core().deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
   };
 
   const ca = readFileSync(caPath);
   const request = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const r = await httpCall(method, server + path, { ca, token, body: body === undefined ? undefined : JSON.stringify(body) });
+    const r = await httpCall(method, server + path, {
+      ca,
+      token,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     let parsed: unknown = r.body;
     try {
       parsed = JSON.parse(r.body);
@@ -505,28 +531,29 @@ export async function startKube(options: StartKubeOptions = {}): Promise<Kube> {
   };
 
   const installCrds = async (paths: string[] = ourCrdFiles()): Promise<string[]> => {
-    const base = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+    const base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
     const names: string[] = [];
     for (const p of paths) {
-      for (const doc of parseAllDocuments(readFileSync(p, 'utf8'))) {
+      for (const doc of parseAllDocuments(readFileSync(p, "utf8"))) {
         const crd = doc.toJS() as { kind?: string; metadata: { name: string; resourceVersion?: string } } | null;
-        if (crd?.kind !== 'CustomResourceDefinition') continue;
-        let r = await request('POST', base, crd);
+        if (crd?.kind !== "CustomResourceDefinition") continue;
+        let r = await request("POST", base, crd);
         if (r.status === 409) {
-          const cur = await request('GET', `${base}/${crd.metadata.name}`);
+          const cur = await request("GET", `${base}/${crd.metadata.name}`);
           crd.metadata.resourceVersion = cur.body?.metadata?.resourceVersion;
-          r = await request('PUT', `${base}/${crd.metadata.name}`, crd);
+          r = await request("PUT", `${base}/${crd.metadata.name}`, crd);
         }
-        if (r.status >= 300) throw new Error(`CRD ${crd.metadata.name} from ${p}: ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status >= 300)
+          throw new Error(`CRD ${crd.metadata.name} from ${p}: ${r.status} ${JSON.stringify(r.body)}`);
         names.push(crd.metadata.name);
       }
     }
     const deadline = Date.now() + 30_000;
     for (const name of names) {
       for (;;) {
-        const r = await request('GET', `${base}/${name}`);
+        const r = await request("GET", `${base}/${name}`);
         const conds: Array<{ type: string; status: string }> = r.body?.status?.conditions ?? [];
-        if (conds.some((c) => c.type === 'Established' && c.status === 'True')) break;
+        if (conds.some((c) => c.type === "Established" && c.status === "True")) break;
         if (Date.now() > deadline) throw new Error(`CRD ${name} not Established: ${JSON.stringify(r.body?.status)}`);
         await sleep(100);
       }
@@ -577,7 +604,7 @@ async function ensureNamespace(core: CoreV1Api, name: string): Promise<void> {
   } catch (e) {
     if ((e as { code?: number }).code !== 404) throw e;
     try {
-      await core.createNamespace({ body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } });
+      await core.createNamespace({ body: { apiVersion: "v1", kind: "Namespace", metadata: { name } } });
     } catch (e2) {
       if ((e2 as { code?: number }).code !== 409) throw e2;
     }
@@ -590,6 +617,6 @@ function startWatchdog(dir: string, pidFile: string): void {
   const script =
     `while kill -0 ${process.pid} 2>/dev/null && [ -d "$0" ]; do sleep 1; done; ` +
     `[ -f "$1" ] && kill -9 $(cat "$1") 2>/dev/null; rm -rf "$0"`;
-  const w = spawn('sh', ['-c', script, dir, pidFile], { detached: true, stdio: 'ignore' });
+  const w = spawn("sh", ["-c", script, dir, pidFile], { detached: true, stdio: "ignore" });
   w.unref();
 }

@@ -10,21 +10,21 @@
 // What a test checks is seen through routing or the filter's own log ("Request Handled" lines), not
 // only in the control plane's table.
 
-import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import { CONTROL_PLANE_USER, startKube, type Kube } from "../harness/kube.js";
-import { startFleet, type Fleet } from "../sim/fleet.js";
-import { startEnvoy, type EnvoyInstance } from "../../scripts/lib/envoy-process.js";
-import { startControlPlane, type ControlPlane } from "../../controlplane/control-plane.js";
+import { type ControlPlane, startControlPlane } from "../../controlplane/control-plane.js";
 import { memoryLogger } from "../../controlplane/log.js";
-import { CONDITION_TYPE } from "../../controlplane/sources/kubernetes.js";
 import { KubeClient } from "../../controlplane/sources/kube-client.js";
+import { CONDITION_TYPE } from "../../controlplane/sources/kubernetes.js";
 import type { Table, TablePool } from "../../controlplane/table/schema.js";
-import { chat, eventually, post, setFaults, sleep, SEED_MODEL, type Reply } from "../e2e/helpers.js";
+import { type EnvoyInstance, startEnvoy } from "../../scripts/lib/envoy-process.js";
+import { chat, eventually, post, type Reply, SEED_MODEL, setFaults, sleep } from "../e2e/helpers.js";
+import { CONTROL_PLANE_USER, type Kube, startKube } from "../harness/kube.js";
+import { type Fleet, startFleet } from "../sim/fleet.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const REPO = join(here, "../../../..");
@@ -51,7 +51,13 @@ const HOT_MS = 2000;
 
 // A random 127.A.B.0/24 per run: concurrent runs on one machine do not collide on port 8000.
 const NET = `127.${100 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}`;
-const IP: Record<string, string> = { "vllm-0": `${NET}.10`, "vllm-1": `${NET}.11`, "vllm-2": `${NET}.12`, "vllm-3": `${NET}.13`, "sgl-0": `${NET}.20` };
+const IP: Record<string, string> = {
+  "vllm-0": `${NET}.10`,
+  "vllm-1": `${NET}.11`,
+  "vllm-2": `${NET}.12`,
+  "vllm-3": `${NET}.13`,
+  "sgl-0": `${NET}.20`,
+};
 
 let kube: Kube;
 let fleet: Fleet;
@@ -100,40 +106,73 @@ async function fetchMerge(path: string, body: unknown): Promise<{ status: number
 }
 
 async function envoyGeneration(): Promise<number> {
-  const r = await fetch(`${envoy.controlUrl}/infergate/v1/table`, { headers: { authorization: `Bearer ${envoy.token}` } });
+  const r = await fetch(`${envoy.controlUrl}/infergate/v1/table`, {
+    headers: { authorization: `Bearer ${envoy.token}` },
+  });
   return ((await r.json()) as { generation: number }).generation;
 }
 
 /** Waits until the control plane's table satisfies pred and Envoy holds that generation (or newer). */
 async function inEnvoy(pred: (t: Table, pool: TablePool | undefined) => boolean, timeoutMs = HOT_MS): Promise<number> {
-  return eventually(async () => {
-    const t = cp.lastTable();
-    if (!t || !pred(t, t.pools.find((p) => p.id === POOL_ID))) return false;
-    return (await envoyGeneration()) >= t.generation;
-  }, timeoutMs, 20);
+  return eventually(
+    async () => {
+      const t = cp.lastTable();
+      if (
+        !t ||
+        !pred(
+          t,
+          t.pools.find((p) => p.id === POOL_ID),
+        )
+      )
+        return false;
+      return (await envoyGeneration()) >= t.generation;
+    },
+    timeoutMs,
+    20,
+  );
 }
 
-const send = (content: string, extra: Record<string, unknown> = {}) => post(envoy.url, "/v1/chat/completions", chat(content, extra));
+const send = (content: string, extra: Record<string, unknown> = {}) =>
+  post(envoy.url, "/v1/chat/completions", chat(content, extra));
 const lastHandled = () => envoy.handled().at(-1);
 /** A long shared prefix (a system prompt), so prefix blocks are many. */
 const PREFIX = "You are a careful assistant for the infergate test suite. ".repeat(40);
-const convo = (turn: string) => ({ model: SEED_MODEL, messages: [{ role: "system", content: PREFIX }, { role: "user", content: turn }], max_tokens: 2 });
+const convo = (turn: string) => ({
+  model: SEED_MODEL,
+  messages: [
+    { role: "system", content: PREFIX },
+    { role: "user", content: turn },
+  ],
+  max_tokens: 2,
+});
 
 /** Sends requests until the newest Request Handled line satisfies pred; returns the ms it took from t0. */
-async function untilHandled(t0: number, body: () => unknown, pred: (h: Record<string, any>, r: Reply) => boolean, timeoutMs = HOT_MS): Promise<number> {
-  await eventually(async () => {
-    const before = envoy.handled().length;
-    const r = await post(envoy.url, "/v1/chat/completions", body());
-    const h = envoy.handled().slice(before).at(-1);
-    return r.status === 200 && h !== undefined && pred(h, r);
-  }, timeoutMs + 500, 10);
+async function untilHandled(
+  t0: number,
+  body: () => unknown,
+  pred: (h: Record<string, any>, r: Reply) => boolean,
+  timeoutMs = HOT_MS,
+): Promise<number> {
+  await eventually(
+    async () => {
+      const before = envoy.handled().length;
+      const r = await post(envoy.url, "/v1/chat/completions", body());
+      const h = envoy.handled().slice(before).at(-1);
+      return r.status === 200 && h !== undefined && pred(h, r);
+    },
+    timeoutMs + 500,
+    10,
+  );
   const ms = Date.now() - t0;
   assert.ok(ms <= timeoutMs, `took ${ms} ms (bound ${timeoutMs} ms)`);
   return ms;
 }
 
 async function events(name: string): Promise<any[]> {
-  const r = await kube.request("GET", `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent(`involvedObject.name=${name}`)}`);
+  const r = await kube.request(
+    "GET",
+    `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent(`involvedObject.name=${name}`)}`,
+  );
   return (r.body.items ?? []) as any[];
 }
 
@@ -148,7 +187,12 @@ async function blockPods(names: string[], ms: number): Promise<Promise<unknown>[
   const mark = envoy.handled().length;
   const blockers = names.map((_, i) => send(`blocker ${i} ${Date.now()}`));
   await eventually(async () => envoy.handled().length - mark >= names.length, 3000, 10);
-  const hit = new Set(envoy.handled().slice(mark).map((h) => h.pod));
+  const hit = new Set(
+    envoy
+      .handled()
+      .slice(mark)
+      .map((h) => h.pod),
+  );
   assert.deepEqual([...hit].sort(), [...names].sort(), "one blocker on each pod");
   for (const n of names) await setFaults(fleet.pod(n).url, null);
   return blockers;
@@ -162,7 +206,10 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
       startFleet({
         model: SEED_MODEL,
         pods: [
-          ...["vllm-0", "vllm-1", "vllm-2", "vllm-3"].map((name) => ({ name, args: ["--host", IP[name], "--port", "8000"] })),
+          ...["vllm-0", "vllm-1", "vllm-2", "vllm-3"].map((name) => ({
+            name,
+            args: ["--host", IP[name], "--port", "8000"],
+          })),
           { name: "sgl-0", runtime: "sglang" as const, args: ["--host", IP["sgl-0"], "--port", "8000"] },
         ],
       }),
@@ -172,10 +219,20 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     await kube.installCrds();
     // The chart's RBAC, and the control plane runs as the chart's service account: the rights it
     // needs (list/watch, events, status) are exactly what the chart grants.
-    await ok(kube.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "infergate-system" } }), "namespace");
+    await ok(
+      kube.request("POST", "/api/v1/namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: "infergate-system" },
+      }),
+      "namespace",
+    );
     for (const d of parseAllDocuments(readFileSync(join(REPO, "charts/infergate/templates/rbac.yaml"), "utf8"))) {
       const o = d.toJS() as any;
-      const path = o.kind === "ServiceAccount" ? "/api/v1/namespaces/infergate-system/serviceaccounts" : `/apis/rbac.authorization.k8s.io/v1/${o.kind === "ClusterRole" ? "clusterroles" : "clusterrolebindings"}`;
+      const path =
+        o.kind === "ServiceAccount"
+          ? "/api/v1/namespaces/infergate-system/serviceaccounts"
+          : `/apis/rbac.authorization.k8s.io/v1/${o.kind === "ClusterRole" ? "clusterroles" : "clusterrolebindings"}`;
       await ok(kube.request("POST", path, o), `create ${o.kind}`);
     }
     await applyFixture("seed-000-default-single-vllm.yaml");
@@ -194,22 +251,36 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
       logger,
     });
     await eventually(async () => (await send("ping")).status === 200, 15_000, 50);
-    console.log(`# setup (kube-apiserver, 5 simulators, Envoy, control plane) in ${Date.now() - t0} ms; pods on ${NET}.0/24:8000`);
+    console.log(
+      `# setup (kube-apiserver, 5 simulators, Envoy, control plane) in ${Date.now() - t0} ms; pods on ${NET}.0/24:8000`,
+    );
   });
 
   after(async () => {
-    if (Object.keys(hotTimes).length) console.log(`# hot-update latency to the filter (ms): ${JSON.stringify(hotTimes)}`);
+    if (Object.keys(hotTimes).length)
+      console.log(`# hot-update latency to the filter (ms): ${JSON.stringify(hotTimes)}`);
     await cp?.stop();
     await Promise.all([envoy?.stop(), fleet?.stop(), kube?.stop()]);
   });
 
-  test("the seed's single-machine vLLM manifests, applied verbatim: pods are endpoints podIP:targetPortNumber and serve through Envoy", { timeout: 20_000 }, async () => {
+  test("the seed's single-machine vLLM manifests, applied verbatim: pods are endpoints podIP:targetPortNumber and serve through Envoy", {
+    timeout: 20_000,
+  }, async () => {
     const t = cp.lastTable()!;
     const pool = t.pools.find((p) => p.id === POOL_ID)!;
     assert.ok(pool, `pool ${POOL_ID} in the table`);
-    assert.deepEqual(pool.endpoints.map((e) => `${e.name}=${e.address}`), ["vllm-0", "vllm-1", "vllm-2"].map((n) => `${n}=${IP[n]}:8000`));
-    assert.ok(pool.endpoints.every((e) => e.ready && e.scrapeAgeMs >= 0), "ready and scraped");
-    assert.deepEqual(t.models.map((m) => [m.name, m.pool, m.criticality]), [[SEED_MODEL, POOL_ID, "Critical"]]);
+    assert.deepEqual(
+      pool.endpoints.map((e) => `${e.name}=${e.address}`),
+      ["vllm-0", "vllm-1", "vllm-2"].map((n) => `${n}=${IP[n]}:8000`),
+    );
+    assert.ok(
+      pool.endpoints.every((e) => e.ready && e.scrapeAgeMs >= 0),
+      "ready and scraped",
+    );
+    assert.deepEqual(
+      t.models.map((m) => [m.name, m.pool, m.criticality]),
+      [[SEED_MODEL, POOL_ID, "Critical"]],
+    );
     assert.equal(pool.strategy, "DEFAULT");
     const served = new Set<string>();
     for (let i = 0; i < 6; i++) {
@@ -220,11 +291,20 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     }
     for (const p of served) assert.ok(["vllm-0", "vllm-1", "vllm-2"].includes(p), p);
     const rs = cp.kubeSource!.status().resources;
-    assert.ok(rs.every((r) => r.synced), JSON.stringify(rs));
-    assert.equal(rs.find((r) => r.name.startsWith("inferencepools.inference.networking.k8s.io"))?.objects, 0, "v1 pools watched too");
+    assert.ok(
+      rs.every((r) => r.synced),
+      JSON.stringify(rs),
+    );
+    assert.equal(
+      rs.find((r) => r.name.startsWith("inferencepools.inference.networking.k8s.io"))?.objects,
+      0,
+      "v1 pools watched too",
+    );
   });
 
-  test("pods joining, turning unready, terminating and leaving change where requests go (within 2 s each)", { timeout: 30_000 }, async () => {
+  test("pods joining, turning unready, terminating and leaving change where requests go (within 2 s each)", {
+    timeout: 30_000,
+  }, async () => {
     let t0 = Date.now();
     await kube.createPod("vllm-3", WORKLOAD, { ip: IP["vllm-3"], port: 8000 });
     await inEnvoy((_, p) => !!p?.endpoints.some((e) => e.name === "vllm-3" && e.ready));
@@ -232,7 +312,11 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
 
     t0 = Date.now();
     for (const n of ["vllm-0", "vllm-1", "vllm-2"]) await kube.setPodStatus(n, { ip: IP[n], ready: false });
-    await untilHandled(t0, () => chat(`only the new pod ${Date.now()}`), (h) => h.pod === "vllm-3");
+    await untilHandled(
+      t0,
+      () => chat(`only the new pod ${Date.now()}`),
+      (h) => h.pod === "vllm-3",
+    );
     hotTimes["pods turn unready"] = Date.now() - t0;
     for (let i = 0; i < 5; i++) assert.equal((await send(`x${i}`)).pod, "vllm-3", "unready pods are never picked");
 
@@ -240,10 +324,18 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     await kube.setPodStatus("vllm-0", { ip: IP["vllm-0"], ready: true });
     t0 = Date.now();
     const admin = new KubeClient(kube.kubeConfig);
-    await admin.request("DELETE", `/api/v1/namespaces/${NS}/pods/vllm-3`, { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 60 });
+    await admin.request("DELETE", `/api/v1/namespaces/${NS}/pods/vllm-3`, {
+      apiVersion: "v1",
+      kind: "DeleteOptions",
+      gracePeriodSeconds: 60,
+    });
     const pod = await admin.request("GET", `/api/v1/namespaces/${NS}/pods/vllm-3`);
     assert.ok(pod.metadata.deletionTimestamp, "terminating, still present");
-    await untilHandled(t0, () => chat(`after terminating ${Date.now()}`), (h) => h.pod === "vllm-0");
+    await untilHandled(
+      t0,
+      () => chat(`after terminating ${Date.now()}`),
+      (h) => h.pod === "vllm-0",
+    );
     hotTimes["pod terminating"] = Date.now() - t0;
     for (let i = 0; i < 5; i++) assert.equal((await send(`y${i}`)).pod, "vllm-0", "a terminating pod is never picked");
 
@@ -255,24 +347,39 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     await inEnvoy((_, p) => p?.endpoints.filter((e) => e.ready).length === 3);
   });
 
-  test("routing-strategy, block size, max prefix blocks, LRU capacity: changed live, in the filter within 2 s", { timeout: 30_000 }, async () => {
+  test("routing-strategy, block size, max prefix blocks, LRU capacity: changed live, in the filter within 2 s", {
+    timeout: 30_000,
+  }, async () => {
     let t0 = Date.now();
     await patchPool({ [A.strategy]: "PREFIX_CACHE" });
-    hotTimes[A.strategy + "=PREFIX_CACHE"] = await untilHandled(t0, () => convo(`turn ${Date.now()}`), (h) => h.strategy === "PREFIX_CACHE");
+    hotTimes[`${A.strategy}=PREFIX_CACHE`] = await untilHandled(
+      t0,
+      () => convo(`turn ${Date.now()}`),
+      (h) => h.strategy === "PREFIX_CACHE",
+    );
     // A conversation sticks to one pod.
     const pods = new Set<string>();
-    for (let i = 0; i < 6; i++) pods.add((await post(envoy.url, "/v1/chat/completions", convo(`sticky turn ${i}`))).pod!);
+    for (let i = 0; i < 6; i++)
+      pods.add((await post(envoy.url, "/v1/chat/completions", convo(`sticky turn ${i}`))).pod!);
     assert.equal(pods.size, 1, `one conversation, one pod: ${[...pods]}`);
     const blocks64 = lastHandled()!.totalBlocks as number;
     assert.ok(blocks64 >= 20, `totalBlocks ${blocks64} with block size 64`);
 
     t0 = Date.now();
     await patchPool({ [A.blockSize]: "16" });
-    hotTimes[A.blockSize] = await untilHandled(t0, () => convo("block size"), (h) => (h.totalBlocks as number) > blocks64 * 3);
+    hotTimes[A.blockSize] = await untilHandled(
+      t0,
+      () => convo("block size"),
+      (h) => (h.totalBlocks as number) > blocks64 * 3,
+    );
 
     t0 = Date.now();
     await patchPool({ [A.maxBlocks]: "5" });
-    hotTimes[A.maxBlocks] = await untilHandled(t0, () => convo("max blocks"), (h) => h.totalBlocks === 5);
+    hotTimes[A.maxBlocks] = await untilHandled(
+      t0,
+      () => convo("max blocks"),
+      (h) => h.totalBlocks === 5,
+    );
 
     t0 = Date.now();
     await patchPool({ [A.lru]: "1234" });
@@ -282,14 +389,22 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     // Back to DEFAULT: concurrent turns of one conversation spread by load instead of sticking.
     t0 = Date.now();
     await patchPool({ [A.strategy]: "DEFAULT", [A.blockSize]: null, [A.maxBlocks]: null, [A.lru]: null });
-    hotTimes[A.strategy + "=DEFAULT"] = await untilHandled(t0, () => convo("default again"), (h) => h.strategy === "DEFAULT");
+    hotTimes[`${A.strategy}=DEFAULT`] = await untilHandled(
+      t0,
+      () => convo("default again"),
+      (h) => h.strategy === "DEFAULT",
+    );
     for (const n of ["vllm-0", "vllm-1", "vllm-2"]) await setFaults(fleet.pod(n).url, { latencyMs: 300 });
-    const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => post(envoy.url, "/v1/chat/completions", convo(`spread ${i}`))));
+    const rs = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => post(envoy.url, "/v1/chat/completions", convo(`spread ${i}`))),
+    );
     for (const n of ["vllm-0", "vllm-1", "vllm-2"]) await setFaults(fleet.pod(n).url, null);
     assert.ok(new Set(rs.map((r) => r.pod)).size >= 2, `DEFAULT spreads: ${rs.map((r) => r.pod)}`);
   });
 
-  test("queueing, queue TTL and total queue capacity: changed live, seen in the replies", { timeout: 30_000 }, async () => {
+  test("queueing, queue TTL and total queue capacity: changed live, seen in the replies", {
+    timeout: 30_000,
+  }, async () => {
     const all = ["vllm-0", "vllm-1", "vllm-2"];
     let t0 = Date.now();
     await patchPool({ [A.queueing]: "enabled", [A.ttl]: "500ms" });
@@ -314,17 +429,25 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
 
     t0 = Date.now();
     await patchPool({ [A.queueing]: null, [A.ttl]: null, [A.capacity]: null });
-    hotTimes[`${A.queueing} removed`] = await inEnvoy((_, p) => p?.queue.enabled === false && p.queue.capacityBytes === 104857600 && p.queue.ttlMs === 30000);
+    hotTimes[`${A.queueing} removed`] = await inEnvoy(
+      (_, p) => p?.queue.enabled === false && p.queue.capacityBytes === 104857600 && p.queue.ttlMs === 30000,
+    );
   });
 
-  test("model-server-runtime: switching to sglang scrapes SGLang's metric names; the SGLang pod takes the traffic", { timeout: 30_000 }, async () => {
+  test("model-server-runtime: switching to sglang scrapes SGLang's metric names; the SGLang pod takes the traffic", {
+    timeout: 30_000,
+  }, async () => {
     await kube.createPod("sgl-0", WORKLOAD, { ip: IP["sgl-0"], port: 8000 });
     try {
       // Under the default runtime (vllm) the SGLang server's metrics do not parse: it is not ready.
       await inEnvoy((_, p) => !!p?.endpoints.some((e) => e.name === "sgl-0" && !e.ready), 5000);
       const t0 = Date.now();
       await patchPool({ [A.runtime]: "sglang" });
-      hotTimes[`${A.runtime}=sglang`] = await untilHandled(t0, () => chat(`sglang ${Date.now()}`), (h) => h.pod === "sgl-0");
+      hotTimes[`${A.runtime}=sglang`] = await untilHandled(
+        t0,
+        () => chat(`sglang ${Date.now()}`),
+        (h) => h.pod === "sgl-0",
+      );
       const p = cp.lastTable()!.pools.find((x) => x.id === POOL_ID)!;
       assert.equal(p.runtime, "sglang");
       const sgl = p.endpoints.find((e) => e.name === "sgl-0")!;
@@ -336,15 +459,25 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     } finally {
       await patchPool({ [A.runtime]: null });
       await kube.deletePod("sgl-0");
-      await inEnvoy((_, x) => x?.runtime === "vllm" && x.endpoints.length === 3 && x.endpoints.every((e) => e.ready), 5000);
+      await inEnvoy(
+        (_, x) => x?.runtime === "vllm" && x.endpoints.length === 3 && x.endpoints.every((e) => e.ready),
+        5000,
+      );
     }
   });
 
-  test("an invalid annotation never takes effect: last good value kept, logged, one Warning Event, status condition", { timeout: 30_000 }, async () => {
+  test("an invalid annotation never takes effect: last good value kept, logged, one Warning Event, status condition", {
+    timeout: 30_000,
+  }, async () => {
     await patchPool({ [A.strategy]: "PREFIX_CACHE" });
     await inEnvoy((_, p) => p?.strategy === "PREFIX_CACHE");
     await patchPool({ [A.strategy]: "ROUND_ROBIN", [A.ttl]: "30 seconds" });
-    const ev = await eventually(async () => (await events(POOL)).some((e) => e.reason === "InvalidAnnotation" && e.message.includes("ROUND_ROBIN")), 5000, 50);
+    const ev = await eventually(
+      async () =>
+        (await events(POOL)).some((e) => e.reason === "InvalidAnnotation" && e.message.includes("ROUND_ROBIN")),
+      5000,
+      50,
+    );
     hotTimes["invalid annotation → Event"] = ev;
     // Still PREFIX_CACHE in the filter.
     await send("after invalid");
@@ -356,9 +489,18 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     assert.equal(strat.type, "Warning");
     assert.equal(strat.involvedObject.kind, "InferencePool");
     assert.ok(strat.involvedObject.uid, "involvedObject carries the pool's uid");
-    assert.match(strat.message, /"ROUND_ROBIN".*must be one of DEFAULT, PREFIX_CACHE.*last good value "PREFIX_CACHE" stays in force/);
-    assert.ok(evs.some((e) => e.message.includes(A.ttl) && e.message.includes("30 seconds")), "the TTL problem has its own Event");
-    assert.ok(logger.lines.some((l) => l.level === "error" && JSON.stringify(l.fields ?? {}).includes("ROUND_ROBIN")), "logged");
+    assert.match(
+      strat.message,
+      /"ROUND_ROBIN".*must be one of DEFAULT, PREFIX_CACHE.*last good value "PREFIX_CACHE" stays in force/,
+    );
+    assert.ok(
+      evs.some((e) => e.message.includes(A.ttl) && e.message.includes("30 seconds")),
+      "the TTL problem has its own Event",
+    );
+    assert.ok(
+      logger.lines.some((l) => l.level === "error" && JSON.stringify(l.fields ?? {}).includes("ROUND_ROBIN")),
+      "logged",
+    );
     await eventually(async () => (await poolCondition())?.status === "False", 5000, 50);
     const cond = await poolCondition();
     assert.equal(cond.reason, "InvalidAnnotation");
@@ -368,40 +510,76 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     await fetchMerge(`${POOLS_PATH}/${POOL}`, { metadata: { labels: { touched: "yes" } } });
     await sleep(800);
     await cp.kubeSource!.flushWrites();
-    const again = (await events(POOL)).filter((e) => e.reason === "InvalidAnnotation" && e.message.includes(A.strategy));
+    const again = (await events(POOL)).filter(
+      (e) => e.reason === "InvalidAnnotation" && e.message.includes(A.strategy),
+    );
     assert.equal(again.length, 1);
     assert.equal(again[0].count, 1);
 
     // Fixed: the new value takes effect and the condition turns True.
     const t0 = Date.now();
     await patchPool({ [A.strategy]: "DEFAULT", [A.ttl]: null });
-    await untilHandled(t0, () => chat(`fixed ${Date.now()}`), (h) => h.strategy === "DEFAULT");
+    await untilHandled(
+      t0,
+      () => chat(`fixed ${Date.now()}`),
+      (h) => h.strategy === "DEFAULT",
+    );
     await eventually(async () => (await poolCondition())?.status === "True", 5000, 50);
     assert.equal((await poolCondition()).reason, "Valid");
   });
 
-  test("epp-overlay: the seed's ConfigMap (deployment-level) is reported, never applied; a routing key is applied and hot-updated", { timeout: 30_000 }, async () => {
+  test("epp-overlay: the seed's ConfigMap (deployment-level) is reported, never applied; a routing key is applied and hot-updated", {
+    timeout: 30_000,
+  }, async () => {
     await applyFixture("seed-004-epp-overlay.yaml");
-    await eventually(async () => (await events("qwen-pool")).some((e) => e.reason === "OverlayDeploymentLevel"), 5000, 50);
+    await eventually(
+      async () => (await events("qwen-pool")).some((e) => e.reason === "OverlayDeploymentLevel"),
+      5000,
+      50,
+    );
     const dep = (await events("qwen-pool")).find((e) => e.reason === "OverlayDeploymentLevel")!;
     assert.match(dep.message, /data\.deployment: .*not applied at run time.*Helm chart/);
     const qp = cp.lastTable()!.pools.find((x) => x.id === `${NS}/qwen-pool`)!;
     assert.equal(qp.strategy, "DEFAULT", "nothing routing-level in the seed's overlay");
 
     // A routing-level overlay for the serving pool.
-    await ok(kube.request("POST", `/api/v1/namespaces/${NS}/configmaps`, { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "qwen-routing" }, data: { routing: `${A.strategy}: PREFIX_CACHE\n${A.maxBlocks}: 7\n` } }), "configmap");
+    await ok(
+      kube.request("POST", `/api/v1/namespaces/${NS}/configmaps`, {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "qwen-routing" },
+        data: { routing: `${A.strategy}: PREFIX_CACHE\n${A.maxBlocks}: 7\n` },
+      }),
+      "configmap",
+    );
     let t0 = Date.now();
     // The pool's own annotation wins over the overlay: drop it so the overlay's value applies.
     await patchPool({ [A.overlay]: "qwen-routing", [A.strategy]: null });
-    hotTimes["epp-overlay annotation"] = await untilHandled(t0, () => convo(`overlay ${Date.now()}`), (h) => h.strategy === "PREFIX_CACHE" && h.totalBlocks === 7);
+    hotTimes["epp-overlay annotation"] = await untilHandled(
+      t0,
+      () => convo(`overlay ${Date.now()}`),
+      (h) => h.strategy === "PREFIX_CACHE" && h.totalBlocks === 7,
+    );
 
     t0 = Date.now();
-    await fetchMerge(`/api/v1/namespaces/${NS}/configmaps/qwen-routing`, { data: { routing: `${A.strategy}: PREFIX_CACHE\n${A.maxBlocks}: 3\n` } });
-    hotTimes["epp-overlay ConfigMap edit"] = await untilHandled(t0, () => convo(`overlay edit ${Date.now()}`), (h) => h.totalBlocks === 3);
+    await fetchMerge(`/api/v1/namespaces/${NS}/configmaps/qwen-routing`, {
+      data: { routing: `${A.strategy}: PREFIX_CACHE\n${A.maxBlocks}: 3\n` },
+    });
+    hotTimes["epp-overlay ConfigMap edit"] = await untilHandled(
+      t0,
+      () => convo(`overlay edit ${Date.now()}`),
+      (h) => h.totalBlocks === 3,
+    );
 
     // An invalid overlay value: kept, Event InvalidOverlay.
-    await fetchMerge(`/api/v1/namespaces/${NS}/configmaps/qwen-routing`, { data: { routing: `${A.strategy}: PREFIX_CACHE\n${A.maxBlocks}: lots\n` } });
-    await eventually(async () => (await events(POOL)).some((e) => e.reason === "InvalidOverlay" && e.message.includes("lots")), 5000, 50);
+    await fetchMerge(`/api/v1/namespaces/${NS}/configmaps/qwen-routing`, {
+      data: { routing: `${A.strategy}: PREFIX_CACHE\n${A.maxBlocks}: lots\n` },
+    });
+    await eventually(
+      async () => (await events(POOL)).some((e) => e.reason === "InvalidOverlay" && e.message.includes("lots")),
+      5000,
+      50,
+    );
     await post(envoy.url, "/v1/chat/completions", convo("overlay invalid"));
     assert.equal(lastHandled()?.totalBlocks, 3, "last good overlay value stays");
 
@@ -413,16 +591,24 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
 
     t0 = Date.now();
     await patchPool({ [A.overlay]: null });
-    await untilHandled(t0, () => convo(`no overlay ${Date.now()}`), (h) => h.strategy === "DEFAULT");
+    await untilHandled(
+      t0,
+      () => convo(`no overlay ${Date.now()}`),
+      (h) => h.strategy === "DEFAULT",
+    );
   });
 
-  test("the API server restarted mid-watch: routing continues on the last good model, changes after the restart are picked up", { timeout: 60_000 }, async () => {
+  test("the API server restarted mid-watch: routing continues on the last good model, changes after the restart are picked up", {
+    timeout: 60_000,
+  }, async () => {
     const listsBefore = cp.kubeSource!.status().resources.map((r) => r.lists);
     const restart = kube.restart();
     // While the API is down the gateway keeps serving from the last good model.
     const during: number[] = [];
     let done = false;
-    void restart.finally(() => { done = true; });
+    void restart.finally(() => {
+      done = true;
+    });
     while (!done) {
       during.push((await send(`during restart ${during.length}`)).status);
       await sleep(100);
@@ -434,10 +620,20 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     const t0 = Date.now();
     await kube.createPod("vllm-3", WORKLOAD, { ip: IP["vllm-3"], port: 8000 });
     await patchPool({ [A.strategy]: "PREFIX_CACHE" });
-    await inEnvoy((_, p) => p?.strategy === "PREFIX_CACHE" && p.endpoints.some((e) => e.name === "vllm-3" && e.ready), 15_000);
+    await inEnvoy(
+      (_, p) => p?.strategy === "PREFIX_CACHE" && p.endpoints.some((e) => e.name === "vllm-3" && e.ready),
+      15_000,
+    );
     hotTimes["after API server restart"] = Date.now() - t0;
-    await untilHandled(Date.now(), () => convo(`after restart ${Date.now()}`), (h) => h.strategy === "PREFIX_CACHE");
+    await untilHandled(
+      Date.now(),
+      () => convo(`after restart ${Date.now()}`),
+      (h) => h.strategy === "PREFIX_CACHE",
+    );
     const listsAfter = cp.kubeSource!.status().resources.map((r) => r.lists);
-    assert.ok(listsAfter.some((n, i) => n > listsBefore[i]), "relisted after the restart");
+    assert.ok(
+      listsAfter.some((n, i) => n > listsBefore[i]),
+      "relisted after the restart",
+    );
   });
 });

@@ -4,13 +4,13 @@
 // Also: a resource whose CRD is not installed yet (404) counts as synced-and-empty and is found once
 // the CRD exists; a dropped watch resumes without losing events; the API server down keeps the cache.
 
-import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { startKube, ourCrdFiles, type Kube } from "../harness/kube.js";
+import { after, before, describe, test } from "node:test";
+import { memoryLogger } from "../../controlplane/log.js";
 import { KubeClient, type Obj } from "../../controlplane/sources/kube-client.js";
 import { Reflector } from "../../controlplane/sources/reflector.js";
-import { memoryLogger } from "../../controlplane/log.js";
 import { eventually } from "../e2e/helpers.js";
+import { type Kube, ourCrdFiles, startKube } from "../harness/kube.js";
 
 let kube: Kube;
 let client: KubeClient;
@@ -24,7 +24,11 @@ function reflector(path: string, opts: { missingRetryMs?: number } = {}) {
     path,
     client,
     logger,
-    handler: { apply: (cs) => { for (const c of cs) seen.push({ type: c.type, name: c.obj.metadata?.name }); } },
+    handler: {
+      apply: (cs) => {
+        for (const c of cs) seen.push({ type: c.type, name: c.obj.metadata?.name });
+      },
+    },
     resyncMs: 600_000,
     backoffMinMs: 50,
     backoffMaxMs: 500,
@@ -49,7 +53,9 @@ describe("reflector: list+watch against a real API server", { timeout: 90_000 },
     await kube?.stop();
   });
 
-  test("410 Gone after etcd compaction: relists, and ends with the server's exact state", { timeout: 20_000 }, async () => {
+  test("410 Gone after etcd compaction: relists, and ends with the server's exact state", {
+    timeout: 20_000,
+  }, async () => {
     await client.request("POST", CMS, cm("a", "1"));
     const { r, seen } = reflector(CMS);
     await r.synced();
@@ -58,23 +64,38 @@ describe("reflector: list+watch against a real API server", { timeout: 90_000 },
     await client.request("POST", CMS, cm("b", "1"));
     await client.request("DELETE", `${CMS}/a`);
     const head = await client.list(CMS);
-    const res = await fetch(`${kube.etcdUrl}/v3/kv/compaction`, { method: "POST", body: JSON.stringify({ revision: head.resourceVersion, physical: true }) });
+    const res = await fetch(`${kube.etcdUrl}/v3/kv/compaction`, {
+      method: "POST",
+      body: JSON.stringify({ revision: head.resourceVersion, physical: true }),
+    });
     assert.equal(res.status, 200, await res.text());
     // As if the watch had missed a deletion: a phantom in the cache that only a relist can correct.
-    r.objects.set("default/phantom", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "phantom", namespace: "default", resourceVersion: "1" } });
+    r.objects.set("default/phantom", {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "phantom", namespace: "default", resourceVersion: "1" },
+    });
     const lists = r.status.lists;
     r.setResourceVersion(oldRv); // compacted away: the next watch gets 410 Gone
     r.dropWatch();
     await eventually(async () => r.status.gone >= 1 && r.status.lists > lists, 5000, 20);
-    assert.ok(!r.objects.has("default/phantom") && r.objects.has("default/b") && !r.objects.has("default/a"), [...r.objects.keys()].join());
-    assert.ok(seen.some((s) => s.name === "phantom" && s.type === "delete"), "the relist delivered the missed deletion");
+    assert.ok(
+      !r.objects.has("default/phantom") && r.objects.has("default/b") && !r.objects.has("default/a"),
+      [...r.objects.keys()].join(),
+    );
+    assert.ok(
+      seen.some((s) => s.name === "phantom" && s.type === "delete"),
+      "the relist delivered the missed deletion",
+    );
     assert.equal(r.status.failures, 0, "410 is not a failure: no backoff");
     // And it watches again afterwards.
     await client.request("POST", CMS, cm("c", "1"));
     await eventually(async () => r.objects.has("default/c"), 3000, 20);
   });
 
-  test("a dropped watch resumes from the last resourceVersion: nothing missed, nothing relisted", { timeout: 20_000 }, async () => {
+  test("a dropped watch resumes from the last resourceVersion: nothing missed, nothing relisted", {
+    timeout: 20_000,
+  }, async () => {
     const { r, seen } = reflector(CMS);
     await r.synced();
     const lists = r.status.lists;
@@ -85,7 +106,9 @@ describe("reflector: list+watch against a real API server", { timeout: 90_000 },
     assert.ok(seen.some((s) => s.name === "d" && s.type === "add"));
   });
 
-  test("a resource that is not served yet (CRD missing) is synced-and-empty, then found", { timeout: 30_000 }, async () => {
+  test("a resource that is not served yet (CRD missing) is synced-and-empty, then found", {
+    timeout: 30_000,
+  }, async () => {
     const path = "/apis/inference.networking.x-k8s.io/v1alpha2/namespaces/default/inferencemodels";
     const { r, logger } = reflector(path, { missingRetryMs: 300 });
     await r.synced();
@@ -93,7 +116,9 @@ describe("reflector: list+watch against a real API server", { timeout: 90_000 },
     assert.ok(logger.lines.some((l) => l.level === "warn" && /CRD not installed/.test(l.msg)));
     await kube.installCrds(ourCrdFiles());
     const res = await client.request("POST", path, {
-      apiVersion: "inference.networking.x-k8s.io/v1alpha2", kind: "InferenceModel", metadata: { name: "m" },
+      apiVersion: "inference.networking.x-k8s.io/v1alpha2",
+      kind: "InferenceModel",
+      metadata: { name: "m" },
       spec: { modelName: "x", poolRef: { name: "p" } },
     });
     assert.equal(res.metadata.name, "m");
@@ -101,7 +126,9 @@ describe("reflector: list+watch against a real API server", { timeout: 90_000 },
     assert.equal(r.status.missing, false);
   });
 
-  test("API server down: the cache is kept, failures back off, and the loop recovers by relisting", { timeout: 40_000 }, async () => {
+  test("API server down: the cache is kept, failures back off, and the loop recovers by relisting", {
+    timeout: 40_000,
+  }, async () => {
     const { r } = reflector(CMS);
     await r.synced();
     const before = r.objects.size;

@@ -2,17 +2,26 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
-import { simConfig, startSimServer, type SimServer } from "./server.js";
-import { countTokens, renderChat } from "./tokens.js";
 import { postJson } from "./helpers.js";
+import { type SimServer, simConfig, startSimServer } from "./server.js";
+import { countTokens, renderChat } from "./tokens.js";
 
 const MODEL = "/models/Qwen3-32B";
 let pod: SimServer;
 let client: OpenAI;
 
 before(async () => {
-  pod = await startSimServer(simConfig({ name: "api-pod", port: 0, prefillOverheadMs: 1, prefillTimePerTokenMs: 0.01, interTokenLatencyMs: 1, decodeTimePerSeqMs: 0 }));
-  client = new OpenAI({ baseURL: pod.url + "/v1", apiKey: "none", maxRetries: 0 });
+  pod = await startSimServer(
+    simConfig({
+      name: "api-pod",
+      port: 0,
+      prefillOverheadMs: 1,
+      prefillTimePerTokenMs: 0.01,
+      interTokenLatencyMs: 1,
+      decodeTimePerSeqMs: 0,
+    }),
+  );
+  client = new OpenAI({ baseURL: `${pod.url}/v1`, apiKey: "none", maxRetries: 0 });
 });
 after(async () => {
   await pod.stop();
@@ -20,7 +29,9 @@ after(async () => {
 
 test("chat completion, non-streaming: content, usage, identity header", async () => {
   const messages = [{ role: "user" as const, content: "Hello, this is a test" }];
-  const { data, response } = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 7 }).withResponse();
+  const { data, response } = await client.chat.completions
+    .create({ model: MODEL, messages, max_tokens: 7 })
+    .withResponse();
   assert.equal(response.headers.get("x-sim-pod"), "api-pod");
   assert.equal(data.object, "chat.completion");
   assert.equal(data.model, MODEL);
@@ -36,7 +47,13 @@ test("chat completion, non-streaming: content, usage, identity header", async ()
 
 test("chat completion, streaming with include_usage parses with the openai client", async () => {
   const messages = [{ role: "user" as const, content: "Stream me some tokens please, a few of them." }];
-  const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 12, stream: true, stream_options: { include_usage: true } });
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages,
+    max_tokens: 12,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   let text = "";
   let finish: string | null = null;
   let usage: OpenAI.CompletionUsage | undefined;
@@ -61,7 +78,11 @@ test("chat completion, streaming with include_usage parses with the openai clien
 });
 
 test("streaming without include_usage has no usage chunk; without max_tokens stops at --output-len", async () => {
-  const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "hi" }], stream: true });
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: "user", content: "hi" }],
+    stream: true,
+  });
   let n = 0;
   let finish: string | null = null;
   for await (const chunk of stream) {
@@ -82,7 +103,13 @@ test("completions, streaming and not", async () => {
   assert.equal(r.usage?.prompt_tokens, countTokens(prompt));
   assert.equal(r.usage?.completion_tokens, 5);
   assert.equal(countTokens(r.choices[0].text), 5);
-  const s = await client.completions.create({ model: MODEL, prompt, max_tokens: 4, stream: true, stream_options: { include_usage: true } });
+  const s = await client.completions.create({
+    model: MODEL,
+    prompt,
+    max_tokens: 4,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   let text = "";
   let usage: OpenAI.CompletionUsage | undefined;
   for await (const c of s) {
@@ -92,13 +119,13 @@ test("completions, streaming and not", async () => {
   assert.equal(countTokens(text), 4);
   assert.equal(usage?.completion_tokens, 4);
   // token-id prompts count as given
-  const ids = await postJson(pod.url + "/v1/completions", { model: MODEL, prompt: [1, 2, 3, 4, 5], max_tokens: 1 });
+  const ids = await postJson(`${pod.url}/v1/completions`, { model: MODEL, prompt: [1, 2, 3, 4, 5], max_tokens: 1 });
   assert.equal(ids.status, 200);
   assert.equal(ids.body.usage.prompt_tokens, 5);
 });
 
 test("raw SSE framing ends with data: [DONE]", async () => {
-  const res = await fetch(pod.url + "/v1/chat/completions", {
+  const res = await fetch(`${pod.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "x" }], max_tokens: 2, stream: true }),
@@ -111,7 +138,7 @@ test("raw SSE framing ends with data: [DONE]", async () => {
 });
 
 test("errors are OpenAI-shaped: 400 bad body, 404 unknown model, 404 unknown path", async () => {
-  const bad = await postJson(pod.url + "/v1/chat/completions", "{not json");
+  const bad = await postJson(`${pod.url}/v1/chat/completions`, "{not json");
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, 400);
   assert.equal(typeof bad.body.error.message, "string");
@@ -125,16 +152,22 @@ test("errors are OpenAI-shaped: 400 bad body, 404 unknown model, 404 unknown pat
     { model: MODEL, messages: [{ role: "user", content: "x" }], stream_options: { include_usage: true } },
     { model: MODEL, messages: [{ role: "user", content: "x" }], max_tokens: 1_000_000 },
   ]) {
-    const r = await postJson(pod.url + "/v1/chat/completions", body);
+    const r = await postJson(`${pod.url}/v1/chat/completions`, body);
     assert.equal(r.status, 400, JSON.stringify(body));
     assert.equal(r.body.error.type, "BadRequestError");
   }
-  const unknown = await postJson(pod.url + "/v1/chat/completions", { model: "no-such-model", messages: [{ role: "user", content: "x" }] });
+  const unknown = await postJson(`${pod.url}/v1/chat/completions`, {
+    model: "no-such-model",
+    messages: [{ role: "user", content: "x" }],
+  });
   assert.equal(unknown.status, 404);
   assert.match(unknown.body.error.message, /no-such-model/);
   assert.equal(unknown.body.error.type, "NotFoundError");
-  await assert.rejects(client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }), (e: unknown) => e instanceof OpenAI.NotFoundError);
-  const nope = await fetch(pod.url + "/v2/nothing");
+  await assert.rejects(
+    client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }),
+    (e: unknown) => e instanceof OpenAI.NotFoundError,
+  );
+  const nope = await fetch(`${pod.url}/v2/nothing`);
   assert.equal(nope.status, 404);
   assert.equal(((await nope.json()) as { error: { code: number } }).error.code, 404);
 });
@@ -150,8 +183,15 @@ test("models, health endpoints, debug request log", async () => {
     assert.equal(r.status, 200, p);
     assert.equal(r.headers.get("x-sim-pod"), "api-pod");
   }
-  await postJson(pod.url + "/v1/completions", { model: MODEL, prompt: "tagged", max_tokens: 1 }, { headers: { "content-type": "application/json", "x-request-id": "req-42", "x-test-tag": "t1" } });
-  const log = (await (await fetch(pod.url + "/debug/requests?limit=1")).json()) as { pod: string; requests: Array<Record<string, unknown>> };
+  await postJson(
+    `${pod.url}/v1/completions`,
+    { model: MODEL, prompt: "tagged", max_tokens: 1 },
+    { headers: { "content-type": "application/json", "x-request-id": "req-42", "x-test-tag": "t1" } },
+  );
+  const log = (await (await fetch(`${pod.url}/debug/requests?limit=1`)).json()) as {
+    pod: string;
+    requests: Array<Record<string, unknown>>;
+  };
   assert.equal(log.pod, "api-pod");
   assert.equal(log.requests.length, 1);
   const r = log.requests[0];

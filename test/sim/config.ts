@@ -2,7 +2,7 @@
 // Defaults model Qwen3-32B (bf16) on one 80 GB H100 served by vLLM; see README.md.
 
 import { parseArgs } from "node:util";
-import { noFaults, type Faults } from "./faults.js";
+import { type Faults, noFaults } from "./faults.js";
 import type { Runtime } from "./metrics.js";
 
 export type Role = "prefill" | "decode" | "both";
@@ -98,7 +98,9 @@ function num(name: string, v: string | undefined, def: number, opts: { int?: boo
   if (v === undefined) return def;
   const n = Number(v);
   if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min)) {
-    throw new Error(`--${name}: expected ${opts.int ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got "${v}"`);
+    throw new Error(
+      `--${name}: expected ${opts.int ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got "${v}"`,
+    );
   }
   return n;
 }
@@ -120,23 +122,50 @@ export function parseSimArgs(argv: string[]): SimConfig {
     strict: true,
     allowPositionals: false,
     options: {
-      name: s, host: s, port: s, runtime: s, model: s, "served-model-name": s, "max-model-len": s,
-      "max-num-seqs": s, "max-num-batched-tokens": s, "block-size": s, "kv-blocks": s,
-      "prefill-overhead-ms": s, "prefill-time-per-token-ms": s, "inter-token-latency-ms": s,
-      "decode-time-per-seq-ms": s, "output-len": s, "lora-modules": s, "max-loras": s, role: s,
-      "bootstrap-port": s, "bootstrap-timeout-ms": s, "kv-transfer-ms": s,
-      "fault-latency-ms": s, "fault-error-rate": s, "fault-error-status": s, "fault-hang": b,
-      "fault-close-mid-stream": s, "fault-metrics-down": b, "fault-metrics-delay-ms": s, "fault-health-down": b,
-      seed: s, "request-log-size": s, help: b,
+      name: s,
+      host: s,
+      port: s,
+      runtime: s,
+      model: s,
+      "served-model-name": s,
+      "max-model-len": s,
+      "max-num-seqs": s,
+      "max-num-batched-tokens": s,
+      "block-size": s,
+      "kv-blocks": s,
+      "prefill-overhead-ms": s,
+      "prefill-time-per-token-ms": s,
+      "inter-token-latency-ms": s,
+      "decode-time-per-seq-ms": s,
+      "output-len": s,
+      "lora-modules": s,
+      "max-loras": s,
+      role: s,
+      "bootstrap-port": s,
+      "bootstrap-timeout-ms": s,
+      "kv-transfer-ms": s,
+      "fault-latency-ms": s,
+      "fault-error-rate": s,
+      "fault-error-status": s,
+      "fault-hang": b,
+      "fault-close-mid-stream": s,
+      "fault-metrics-down": b,
+      "fault-metrics-delay-ms": s,
+      "fault-health-down": b,
+      seed: s,
+      "request-log-size": s,
+      help: b,
     },
   });
   if (v.help) throw new Error(USAGE);
   const d = DEFAULTS;
   let runtime = (v.runtime ?? d.runtime) as string;
   if (runtime === "trt-llm" || runtime === "triton") runtime = "trtllm";
-  if (runtime !== "vllm" && runtime !== "sglang" && runtime !== "trtllm") throw new Error(`--runtime: expected vllm, sglang or trtllm, got "${runtime}"`);
+  if (runtime !== "vllm" && runtime !== "sglang" && runtime !== "trtllm")
+    throw new Error(`--runtime: expected vllm, sglang or trtllm, got "${runtime}"`);
   const role = (v.role ?? d.role) as string;
-  if (role !== "prefill" && role !== "decode" && role !== "both") throw new Error(`--role: expected prefill, decode or both, got "${role}"`);
+  if (role !== "prefill" && role !== "decode" && role !== "both")
+    throw new Error(`--role: expected prefill, decode or both, got "${role}"`);
   const model = v.model ?? d.model;
   const faults = noFaults();
   faults.latencyMs = num("fault-latency-ms", v["fault-latency-ms"], 0, { min: 0 });
@@ -145,7 +174,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
   faults.errorStatus = num("fault-error-status", v["fault-error-status"], 500, { int: true, min: 400 });
   faults.hang = !!v["fault-hang"];
   const cms = v["fault-close-mid-stream"];
-  faults.closeMidStream = cms === undefined ? false : cms === "" || cms === "true" ? true : num("fault-close-mid-stream", cms, 1, { int: true, min: 0 });
+  faults.closeMidStream =
+    cms === undefined
+      ? false
+      : cms === "" || cms === "true"
+        ? true
+        : num("fault-close-mid-stream", cms, 1, { int: true, min: 0 });
   faults.metricsDown = !!v["fault-metrics-down"];
   faults.metricsDelayMs = num("fault-metrics-delay-ms", v["fault-metrics-delay-ms"], 0, { min: 0 });
   faults.healthDown = !!v["fault-health-down"];
@@ -158,11 +192,16 @@ export function parseSimArgs(argv: string[]): SimConfig {
     servedModelNames: v["served-model-name"] ? list(v["served-model-name"]) : [model],
     maxModelLen: num("max-model-len", v["max-model-len"], d.maxModelLen, { int: true, min: 1 }),
     maxNumSeqs: num("max-num-seqs", v["max-num-seqs"], d.maxNumSeqs, { int: true, min: 1 }),
-    maxNumBatchedTokens: num("max-num-batched-tokens", v["max-num-batched-tokens"], d.maxNumBatchedTokens, { int: true, min: 1 }),
+    maxNumBatchedTokens: num("max-num-batched-tokens", v["max-num-batched-tokens"], d.maxNumBatchedTokens, {
+      int: true,
+      min: 1,
+    }),
     blockSize: num("block-size", v["block-size"], d.blockSize, { int: true, min: 1 }),
     kvBlocks: num("kv-blocks", v["kv-blocks"], d.kvBlocks, { int: true, min: 1 }),
     prefillOverheadMs: num("prefill-overhead-ms", v["prefill-overhead-ms"], d.prefillOverheadMs, { min: 0 }),
-    prefillTimePerTokenMs: num("prefill-time-per-token-ms", v["prefill-time-per-token-ms"], d.prefillTimePerTokenMs, { min: 0 }),
+    prefillTimePerTokenMs: num("prefill-time-per-token-ms", v["prefill-time-per-token-ms"], d.prefillTimePerTokenMs, {
+      min: 0,
+    }),
     interTokenLatencyMs: num("inter-token-latency-ms", v["inter-token-latency-ms"], d.interTokenLatencyMs, { min: 0 }),
     decodeTimePerSeqMs: num("decode-time-per-seq-ms", v["decode-time-per-seq-ms"], d.decodeTimePerSeqMs, { min: 0 }),
     outputLen: num("output-len", v["output-len"], d.outputLen, { int: true, min: 1 }),
@@ -170,7 +209,12 @@ export function parseSimArgs(argv: string[]): SimConfig {
     loraModules: list(v["lora-modules"]).map((m) => m.split("=")[0]),
     maxLoras: num("max-loras", v["max-loras"], d.maxLoras, { int: true, min: 1 }),
     role,
-    bootstrapPort: v["bootstrap-port"] !== undefined ? num("bootstrap-port", v["bootstrap-port"], 0, { int: true, min: 0 }) : role === "prefill" ? 8998 : -1,
+    bootstrapPort:
+      v["bootstrap-port"] !== undefined
+        ? num("bootstrap-port", v["bootstrap-port"], 0, { int: true, min: 0 })
+        : role === "prefill"
+          ? 8998
+          : -1,
     bootstrapTimeoutMs: num("bootstrap-timeout-ms", v["bootstrap-timeout-ms"], d.bootstrapTimeoutMs, { min: 0 }),
     kvTransferMs: num("kv-transfer-ms", v["kv-transfer-ms"], d.kvTransferMs, { min: 0 }),
     faults,
@@ -179,7 +223,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
   };
   // Any 127.0.0.0/8 address (Linux routes the whole block to lo): tests give each simulated pod its
   // own loopback IP so that all of them can listen on the seed's targetPortNumber.
-  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cfg.host) && cfg.host !== "::1" && cfg.host !== "localhost") throw new Error("--host: the simulator binds to loopback only (127.0.0.0/8, ::1, localhost)");
+  if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cfg.host) && cfg.host !== "::1" && cfg.host !== "localhost")
+    throw new Error("--host: the simulator binds to loopback only (127.0.0.0/8, ::1, localhost)");
   return cfg;
 }
 

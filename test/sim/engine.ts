@@ -21,7 +21,7 @@
 // batch. Timers are scheduled against the planned end of the previous step, so lateness of the
 // Node event loop does not accumulate over a long generation.
 
-import { PrefixKvCache, blockHashes, type KvAllocation } from "./kv-cache.js";
+import { blockHashes, type KvAllocation, PrefixKvCache } from "./kv-cache.js";
 
 export interface EngineConfig {
   /** max concurrently running sequences (vLLM --max-num-seqs, SGLang --max-running-requests) */
@@ -149,7 +149,14 @@ export class Engine {
     requestsSubmitted: 0,
     iterations: 0,
   };
-  lastStep: StepStats = { iteration: 0, contextRequests: 0, generationRequests: 0, prefillTokens: 0, hitTokens: 0, queriedTokens: 0 };
+  lastStep: StepStats = {
+    iteration: 0,
+    contextRequests: 0,
+    generationRequests: 0,
+    prefillTokens: 0,
+    hitTokens: 0,
+    queriedTokens: 0,
+  };
   /** hit/queried tokens of the last step that admitted requests (SGLang's cache_hit_rate) */
   lastPrefillBatch = { hitTokens: 0, queriedTokens: 0 };
   /** finished requests' timing, for histograms; the metrics module drains it */

@@ -26,7 +26,16 @@ export interface Faults {
 }
 
 export function noFaults(): Faults {
-  return { latencyMs: 0, errorRate: 0, errorStatus: 500, hang: false, closeMidStream: false, metricsDown: false, metricsDelayMs: 0, healthDown: false };
+  return {
+    latencyMs: 0,
+    errorRate: 0,
+    errorStatus: 500,
+    hang: false,
+    closeMidStream: false,
+    metricsDown: false,
+    metricsDelayMs: 0,
+    healthDown: false,
+  };
 }
 
 /** Validates a JSON fault spec; returns the merged set or an error message. */
@@ -45,7 +54,8 @@ export function mergeFaults(base: Faults, patch: unknown): Faults | string {
         out.errorRate = v;
         break;
       case "errorStatus":
-        if (typeof v !== "number" || !Number.isInteger(v) || v < 400 || v > 599) return "errorStatus must be an HTTP error status (400..599)";
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 400 || v > 599)
+          return "errorStatus must be an HTTP error status (400..599)";
         out.errorStatus = v;
         break;
       case "hang":
@@ -54,7 +64,8 @@ export function mergeFaults(base: Faults, patch: unknown): Faults | string {
         out[k] = v;
         break;
       case "closeMidStream":
-        if (typeof v !== "boolean" && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) return "closeMidStream must be a boolean or a token count";
+        if (typeof v !== "boolean" && !(typeof v === "number" && Number.isInteger(v) && v >= 0))
+          return "closeMidStream must be a boolean or a token count";
         out.closeMidStream = v;
         break;
       case "metricsDown":

@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { expandPods, startFleet, type FleetPod } from "./fleet.js";
+import { expandPods, type FleetPod, startFleet } from "./fleet.js";
 import { postJson } from "./helpers.js";
 
 const FLEET_JS = join(dirname(fileURLToPath(import.meta.url)), "fleet.js");
@@ -32,7 +32,10 @@ async function gone(pids: number[], ms = 5000): Promise<boolean> {
 }
 
 test("spec expansion names pods and rejects duplicates", () => {
-  const pods = expandPods({ runtime: "sglang", pods: [{ name: "a" }, { count: 2, role: "decode" }, { count: 2, namePrefix: "x" }] });
+  const pods = expandPods({
+    runtime: "sglang",
+    pods: [{ name: "a" }, { count: 2, role: "decode" }, { count: 2, namePrefix: "x" }],
+  });
   assert.deepEqual(
     pods.map((p) => [p.name, p.runtime, p.role]),
     [
@@ -51,7 +54,9 @@ test("spec expansion names pods and rejects duplicates", () => {
 });
 
 test("startFleet: three named pods, each answers as itself; stop() ends the processes", async () => {
-  const fleet = await startFleet({ pods: [{ name: "pod-a" }, { name: "pod-b" }, { name: "pod-c", runtime: "sglang" }] });
+  const fleet = await startFleet({
+    pods: [{ name: "pod-a" }, { name: "pod-b" }, { name: "pod-c", runtime: "sglang" }],
+  });
   let pids: number[] = [];
   try {
     assert.equal(fleet.pods.length, 3);
@@ -60,12 +65,16 @@ test("startFleet: three named pods, each answers as itself; stop() ends the proc
     for (const p of fleet.pods) {
       assert.equal(p.address, `127.0.0.1:${p.port}`);
       assert.equal(p.url, `http://127.0.0.1:${p.port}`);
-      const r = await postJson(p.url + "/v1/chat/completions", { model: "/models/Qwen3-32B", messages: [{ role: "user", content: "who are you" }], max_tokens: 1 });
+      const r = await postJson(`${p.url}/v1/chat/completions`, {
+        model: "/models/Qwen3-32B",
+        messages: [{ role: "user", content: "who are you" }],
+        max_tokens: 1,
+      });
       assert.equal(r.status, 200);
       assert.equal(r.headers.get("x-sim-pod"), p.name);
     }
     assert.equal(fleet.pod("pod-c").runtime, "sglang");
-    assert.match(await (await fetch(fleet.pod("pod-c").url + "/metrics")).text(), /^sglang:num_running_reqs\{/m);
+    assert.match(await (await fetch(`${fleet.pod("pod-c").url}/metrics`)).text(), /^sglang:num_running_reqs\{/m);
   } finally {
     await fleet.stop();
   }
@@ -73,7 +82,10 @@ test("startFleet: three named pods, each answers as itself; stop() ends the proc
 });
 
 test("a pod that cannot start fails startFleet with its stderr, and the others are stopped", async () => {
-  await assert.rejects(startFleet({ pods: [{ name: "good" }, { name: "bad", args: ["--runtime", "nonsense"] }] }), /pod bad: .*--runtime/s);
+  await assert.rejects(
+    startFleet({ pods: [{ name: "good" }, { name: "bad", args: ["--runtime", "nonsense"] }] }),
+    /pod bad: .*--runtime/s,
+  );
 });
 
 test("command line: --spec fleet.yaml prints the pods as JSON; SIGTERM stops them all", async () => {
@@ -113,9 +125,9 @@ test("command line: --spec fleet.yaml prints the pods as JSON; SIGTERM stops the
     );
     assert.deepEqual(pods[0].adapters, ["sql-lora"]);
     assert.equal(typeof pods[2].bootstrapPort, "number");
-    const models = (await (await fetch(pods[0].url + "/v1/models")).json()) as { data: Array<{ id: string }> };
+    const models = (await (await fetch(`${pods[0].url}/v1/models`)).json()) as { data: Array<{ id: string }> };
     assert.ok(models.data.some((m) => m.id === "sql-lora"));
-    assert.match(await (await fetch(pods[1].url + "/metrics")).text(), /^nv_trt_llm_request_metrics\{/m);
+    assert.match(await (await fetch(`${pods[1].url}/metrics`)).text(), /^nv_trt_llm_request_metrics\{/m);
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
     await exited;

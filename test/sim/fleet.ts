@@ -28,7 +28,7 @@
 // Every child is stopped by fleet.stop(), on process exit, and (through its stdin) even when the
 // launcher is killed.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -108,7 +108,7 @@ export function llmdSimBinary(): string | null {
 /** Expands a spec into one entry per pod, with names. */
 export function expandPods(spec: FleetSpec): Array<Required<Pick<PodSpec, "name" | "runtime" | "role">> & PodSpec> {
   const runtime = spec.runtime ?? "vllm";
-  const list: PodSpec[] = typeof spec.pods === "number" ? [{ count: spec.pods }] : spec.pods ?? [{ count: 1 }];
+  const list: PodSpec[] = typeof spec.pods === "number" ? [{ count: spec.pods }] : (spec.pods ?? [{ count: 1 }]);
   const out: Array<Required<Pick<PodSpec, "name" | "runtime" | "role">> & PodSpec> = [];
   const counters = new Map<string, number>();
   for (const p of list) {
@@ -157,7 +157,8 @@ function installExitHook(): void {
 
 async function waitHealthy(url: string, child: ChildProcess, deadline: number, path = "/health"): Promise<void> {
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before becoming healthy`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`exited (${child.exitCode ?? child.signalCode}) before becoming healthy`);
     try {
       const res = await fetch(url + path, { signal: AbortSignal.timeout(1_000) });
       await res.arrayBuffer();
@@ -173,7 +174,10 @@ async function waitHealthy(url: string, child: ChildProcess, deadline: number, p
 function firstLine(child: ChildProcess, deadline: number): Promise<string> {
   return new Promise((resolveLine, reject) => {
     let buf = "";
-    const timer = setTimeout(() => reject(new Error("did not report its address in time")), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => reject(new Error("did not report its address in time")),
+      Math.max(0, deadline - Date.now()),
+    );
     const onData = (d: Buffer) => {
       buf += d.toString("utf8");
       const i = buf.indexOf("\n");
@@ -212,14 +216,30 @@ function stopChild(c: ChildProcess, graceMs = 3_000): Promise<void> {
   });
 }
 
-async function startOne(spec: FleetSpec, p: ReturnType<typeof expandPods>[number], deadline: number): Promise<{ pod: FleetPod; child: ChildProcess; stderr: () => string }> {
+async function startOne(
+  spec: FleetSpec,
+  p: ReturnType<typeof expandPods>[number],
+  deadline: number,
+): Promise<{ pod: FleetPod; child: ChildProcess; stderr: () => string }> {
   const impl = spec.impl ?? "sim";
   const model = spec.model ?? DEFAULT_MODEL;
   const log = spec.log ?? process.env.INFERGATE_SIM_LOG === "1";
   let child: ChildProcess;
   let port = 0;
   if (impl === "sim") {
-    const args = [SERVER_JS, "--name", p.name, "--port", "0", "--runtime", p.runtime, "--model", model, "--role", p.role];
+    const args = [
+      SERVER_JS,
+      "--name",
+      p.name,
+      "--port",
+      "0",
+      "--runtime",
+      p.runtime,
+      "--model",
+      model,
+      "--role",
+      p.role,
+    ];
     if (p.role === "prefill") args.push("--bootstrap-port", "0");
     if (p.loraModules?.length) args.push("--lora-modules", p.loraModules.join(","));
     if (p.maxLoras !== undefined) args.push("--max-loras", String(p.maxLoras));
@@ -231,10 +251,23 @@ async function startOne(spec: FleetSpec, p: ReturnType<typeof expandPods>[number
   } else {
     const bin = spec.llmdBin ?? llmdSimBinary();
     if (!bin) throw new Error("llm-d-inference-sim is not installed (run scripts/get-llm-d-sim.sh)");
-    if (p.runtime !== "vllm" || p.role !== "both") throw new Error("llm-d-inference-sim simulates vLLM only (no sglang/trtllm runtime, no P/D roles here)");
+    if (p.runtime !== "vllm" || p.role !== "both")
+      throw new Error("llm-d-inference-sim simulates vLLM only (no sglang/trtllm runtime, no P/D roles here)");
     port = await freePort();
-    const args = ["--port", String(port), "--model", model, "--force-dummy-tokenizer", "--enable-kvcache", "--latency-calculator", "per-token", "--mode", "random"];
-    if (p.loraModules?.length) args.push("--lora-modules", ...p.loraModules.map((n) => JSON.stringify({ name: n, path: `/loras/${n}` })));
+    const args = [
+      "--port",
+      String(port),
+      "--model",
+      model,
+      "--force-dummy-tokenizer",
+      "--enable-kvcache",
+      "--latency-calculator",
+      "per-token",
+      "--mode",
+      "random",
+    ];
+    if (p.loraModules?.length)
+      args.push("--lora-modules", ...p.loraModules.map((n) => JSON.stringify({ name: n, path: `/loras/${n}` })));
     if (p.maxLoras !== undefined) args.push("--max-loras", String(p.maxLoras));
     args.push(...(spec.args ?? []), ...(p.args ?? []));
     child = spawn(bin, args, {
@@ -248,17 +281,42 @@ async function startOne(spec: FleetSpec, p: ReturnType<typeof expandPods>[number
     errTail = (errTail + d.toString("utf8")).slice(-4000);
   });
   try {
-    let info: { address: string; port: number; url: string; pid: number; bootstrapPort: number | null; adapters: string[] };
+    let info: {
+      address: string;
+      port: number;
+      url: string;
+      pid: number;
+      bootstrapPort: number | null;
+      adapters: string[];
+    };
     if (impl === "sim") {
       info = JSON.parse(await firstLine(child, deadline));
       // drain the rest of stdout so the child never blocks on a full pipe
       child.stdout?.resume();
     } else {
       child.stdout?.resume();
-      info = { address: `127.0.0.1:${port}`, port, url: `http://127.0.0.1:${port}`, pid: child.pid ?? 0, bootstrapPort: null, adapters: p.loraModules ?? [] };
+      info = {
+        address: `127.0.0.1:${port}`,
+        port,
+        url: `http://127.0.0.1:${port}`,
+        pid: child.pid ?? 0,
+        bootstrapPort: null,
+        adapters: p.loraModules ?? [],
+      };
     }
     await waitHealthy(info.url, child, deadline);
-    const pod: FleetPod = { name: p.name, address: info.address, port: info.port, url: info.url, runtime: p.runtime, role: p.role, bootstrapPort: info.bootstrapPort ?? null, adapters: info.adapters ?? [], pid: child.pid ?? 0, impl };
+    const pod: FleetPod = {
+      name: p.name,
+      address: info.address,
+      port: info.port,
+      url: info.url,
+      runtime: p.runtime,
+      role: p.role,
+      bootstrapPort: info.bootstrapPort ?? null,
+      adapters: info.adapters ?? [],
+      pid: child.pid ?? 0,
+      impl,
+    };
     return { pod, child, stderr: () => errTail };
   } catch (e) {
     await stopChild(child, 500);
@@ -300,7 +358,8 @@ export async function startFleet(spec: FleetSpec = {}): Promise<Fleet> {
 /** Reads a fleet spec from a YAML or JSON file. */
 export function loadFleetSpec(path: string): FleetSpec {
   const doc = YAML.parse(readFileSync(path, "utf8")) as unknown;
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new Error(`${path}: a fleet spec must be a mapping`);
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
+    throw new Error(`${path}: a fleet spec must be a mapping`);
   return doc as FleetSpec;
 }
 
@@ -322,23 +381,37 @@ async function main(): Promise<void> {
     ({ values } = parseArgs({
       args: dd >= 0 ? argv.slice(0, dd) : argv,
       strict: true,
-      options: { spec: s, pods: s, runtime: s, model: s, prefill: s, decode: s, "lora-modules": s, "max-loras": s, impl: s, "start-timeout-ms": s, help: { type: "boolean" } },
+      options: {
+        spec: s,
+        pods: s,
+        runtime: s,
+        model: s,
+        prefill: s,
+        decode: s,
+        "lora-modules": s,
+        "max-loras": s,
+        impl: s,
+        "start-timeout-ms": s,
+        help: { type: "boolean" },
+      },
     }));
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${FLEET_USAGE}\n`);
     process.exit(2);
   }
   if (values.help) {
-    process.stdout.write(FLEET_USAGE + "\n");
+    process.stdout.write(`${FLEET_USAGE}\n`);
     return;
   }
   const spec: FleetSpec = typeof values.spec === "string" ? loadFleetSpec(values.spec) : {};
-  if (typeof values.runtime === "string") spec.runtime = (values.runtime === "trt-llm" ? "trtllm" : values.runtime) as Runtime;
+  if (typeof values.runtime === "string")
+    spec.runtime = (values.runtime === "trt-llm" ? "trtllm" : values.runtime) as Runtime;
   if (typeof values.model === "string") spec.model = values.model;
   if (typeof values.impl === "string") spec.impl = values.impl as Impl;
   if (typeof values["start-timeout-ms"] === "string") spec.startTimeoutMs = Number(values["start-timeout-ms"]);
   if (podArgs.length) spec.args = [...(spec.args ?? []), ...podArgs];
-  const lora = typeof values["lora-modules"] === "string" ? values["lora-modules"].split(",").filter(Boolean) : undefined;
+  const lora =
+    typeof values["lora-modules"] === "string" ? values["lora-modules"].split(",").filter(Boolean) : undefined;
   const maxLoras = typeof values["max-loras"] === "string" ? Number(values["max-loras"]) : undefined;
   if (values.prefill !== undefined || values.decode !== undefined) {
     const pd: PodSpec[] = [
@@ -358,7 +431,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${(e as Error).message}\n`);
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({ pods: fleet.pods }) + "\n");
+  process.stdout.write(`${JSON.stringify({ pods: fleet.pods })}\n`);
   let exiting = false;
   const exit = () => {
     if (exiting) return;

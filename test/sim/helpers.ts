@@ -18,7 +18,8 @@ export function parseMetrics(text: string): Sample[] {
     if (m[3]) {
       const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
       let l: RegExpExecArray | null;
-      while ((l = re.exec(m[3])) !== null) labels[l[1]] = l[2].replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+      while ((l = re.exec(m[3])) !== null)
+        labels[l[1]] = l[2].replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
     }
     const v = m[4] === "+Inf" ? Infinity : m[4] === "-Inf" ? -Infinity : Number(m[4]);
     out.push({ name: m[1], labels, value: v });
@@ -36,7 +37,7 @@ export function metric(samples: Sample[], name: string, match: Record<string, st
 }
 
 export async function scrape(url: string): Promise<Sample[]> {
-  const res = await fetch(url + "/metrics");
+  const res = await fetch(`${url}/metrics`);
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return parseMetrics(await res.text());
 }
@@ -50,7 +51,12 @@ export interface JsonResponse {
 
 export async function postJson(url: string, body: unknown, init: RequestInit = {}): Promise<JsonResponse> {
   const t = performance.now();
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body), ...init });
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    ...init,
+  });
   const text = await res.text();
   const ms = performance.now() - t;
   let parsed: unknown = text;
@@ -64,13 +70,26 @@ export async function postJson(url: string, body: unknown, init: RequestInit = {
 
 /** A long, deterministic prompt of roughly `words` words (each word ~1-2 tokens). */
 export function longText(seed: string, words: number): string {
-  const vocab = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"];
+  const vocab = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+  ];
   let s = seed;
   let h = 0;
   for (let i = 0; i < seed.length; i++) h = (h * 31 + seed.charCodeAt(i)) >>> 0;
   for (let i = 0; i < words; i++) {
     h = (Math.imul(h, 1103515245) + 12345) >>> 0;
-    s += " " + vocab[h % vocab.length];
+    s += ` ${vocab[h % vocab.length]}`;
   }
   return s;
 }

@@ -2,9 +2,9 @@
 // waits and the waiting gauge shows it; KV use and prefix-cache hits/queries rise.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { longText, metric, postJson, type Sample, scrape, sleep } from "./helpers.js";
 import type { Runtime } from "./metrics.js";
-import { simConfig, startSimServer, type SimServer } from "./server.js";
-import { longText, metric, postJson, scrape, sleep, type Sample } from "./helpers.js";
+import { type SimServer, simConfig, startSimServer } from "./server.js";
 
 const MODEL = "/models/Qwen3-32B";
 const pods: Partial<Record<Runtime, SimServer>> = {};
@@ -12,7 +12,17 @@ const pods: Partial<Record<Runtime, SimServer>> = {};
 before(async () => {
   for (const runtime of ["vllm", "sglang", "trtllm"] as const) {
     pods[runtime] = await startSimServer(
-      simConfig({ name: `load-${runtime}`, runtime, port: 0, maxNumSeqs: 4, prefillOverheadMs: 2, prefillTimePerTokenMs: 0.01, interTokenLatencyMs: 15, decodeTimePerSeqMs: 1, kvBlocks: 256 }),
+      simConfig({
+        name: `load-${runtime}`,
+        runtime,
+        port: 0,
+        maxNumSeqs: 4,
+        prefillOverheadMs: 2,
+        prefillTimePerTokenMs: 0.01,
+        interTokenLatencyMs: 15,
+        decodeTimePerSeqMs: 1,
+        kvBlocks: 256,
+      }),
     );
   }
 });
@@ -64,10 +74,21 @@ for (const runtime of ["vllm", "sglang", "trtllm"] as const) {
   test(`${runtime}: a burst of 10 beyond --max-num-seqs 4 waits; gauges and counters move`, async () => {
     const pod = pods[runtime]!;
     const idle = readLoad(runtime, await scrape(pod.url));
-    assert.deepEqual([idle.running, idle.waiting, idle.kv, idle.hits, idle.queries], [0, 0, 0, 0, 0], JSON.stringify(idle));
+    assert.deepEqual(
+      [idle.running, idle.waiting, idle.kv, idle.hits, idle.queries],
+      [0, 0, 0, 0, 0],
+      JSON.stringify(idle),
+    );
     const shared = longText("burst system prompt", 100);
     const burst = Array.from({ length: 10 }, (_, i) =>
-      postJson(pod.url + "/v1/chat/completions", { model: MODEL, messages: [{ role: "system", content: shared }, { role: "user", content: `question ${i}` }], max_tokens: 12 }),
+      postJson(`${pod.url}/v1/chat/completions`, {
+        model: MODEL,
+        messages: [
+          { role: "system", content: shared },
+          { role: "user", content: `question ${i}` },
+        ],
+        max_tokens: 12,
+      }),
     );
     // Wait until all ten have arrived (on a busy machine that can take longer than a fixed sleep).
     let busy = readLoad(runtime, await scrape(pod.url));
@@ -87,7 +108,7 @@ for (const runtime of ["vllm", "sglang", "trtllm"] as const) {
     assert.ok((done.queries ?? 0) > 0);
     assert.ok((done.hits ?? 0) > 0, "requests after the first reuse the shared system prompt");
     // the queued six started late: their queue time shows in the request log
-    const log = (await (await fetch(pod.url + "/debug/requests")).json()) as { requests: Array<{ queueMs: number }> };
+    const log = (await (await fetch(`${pod.url}/debug/requests`)).json()) as { requests: Array<{ queueMs: number }> };
     const queued = log.requests.filter((r) => r.queueMs > 100);
     assert.equal(queued.length, 6, JSON.stringify(log.requests.map((r) => r.queueMs)));
   });
@@ -106,15 +127,40 @@ test("every runtime exposes its documented names", async () => {
     "vllm:cache_config_info",
     "vllm:time_to_first_token_seconds_bucket",
     "vllm:request_success_total",
-  ]) assert.ok(v.has(n), n);
+  ])
+    assert.ok(v.has(n), n);
   const cfgInfo = (await scrape(pods.vllm!.url)).find((s) => s.name === "vllm:cache_config_info")!;
   assert.equal(cfgInfo.labels.block_size, "16");
   assert.equal(cfgInfo.labels.num_gpu_blocks, "256");
   const s = await names("sglang");
-  for (const n of ["sglang:num_running_reqs", "sglang:num_queue_reqs", "sglang:token_usage", "sglang:cache_hit_rate", "sglang:gen_throughput", "sglang:max_total_num_tokens", "sglang:time_to_first_token_seconds_bucket"]) assert.ok(s.has(n), n);
+  for (const n of [
+    "sglang:num_running_reqs",
+    "sglang:num_queue_reqs",
+    "sglang:token_usage",
+    "sglang:cache_hit_rate",
+    "sglang:gen_throughput",
+    "sglang:max_total_num_tokens",
+    "sglang:time_to_first_token_seconds_bucket",
+  ])
+    assert.ok(s.has(n), n);
   const t = await scrape(pods.trtllm!.url);
   const types = (fam: string, label: string) => new Set(t.filter((x) => x.name === fam).map((x) => x.labels[label]));
-  assert.deepEqual([...types("nv_trt_llm_request_metrics", "request_type")].sort(), ["active", "context", "max", "scheduled", "waiting"]);
-  assert.deepEqual([...types("nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type")].sort(), ["alloc_new", "alloc_total", "fraction", "free", "max", "reused", "tokens_per", "used"]);
+  assert.deepEqual([...types("nv_trt_llm_request_metrics", "request_type")].sort(), [
+    "active",
+    "context",
+    "max",
+    "scheduled",
+    "waiting",
+  ]);
+  assert.deepEqual([...types("nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type")].sort(), [
+    "alloc_new",
+    "alloc_total",
+    "fraction",
+    "free",
+    "max",
+    "reused",
+    "tokens_per",
+    "used",
+  ]);
   assert.ok(t.some((x) => x.name === "nv_inference_pending_request_count"));
 });

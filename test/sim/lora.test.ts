@@ -2,14 +2,23 @@
 // vllm:lora_requests_info reports running and waiting adapters.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { simConfig, startSimServer, type SimServer } from "./server.js";
 import { longText, parseMetrics, postJson, sleep } from "./helpers.js";
+import { type SimServer, simConfig, startSimServer } from "./server.js";
 
 let pod: SimServer;
 
 before(async () => {
   pod = await startSimServer(
-    simConfig({ name: "lora-pod", port: 0, loraModules: ["sql-lora", "chat-lora"], maxLoras: 1, prefillOverheadMs: 1, prefillTimePerTokenMs: 0.01, interTokenLatencyMs: 15, decodeTimePerSeqMs: 0 }),
+    simConfig({
+      name: "lora-pod",
+      port: 0,
+      loraModules: ["sql-lora", "chat-lora"],
+      maxLoras: 1,
+      prefillOverheadMs: 1,
+      prefillTimePerTokenMs: 0.01,
+      interTokenLatencyMs: 15,
+      decodeTimePerSeqMs: 0,
+    }),
   );
 });
 after(async () => {
@@ -18,13 +27,17 @@ after(async () => {
 
 /** the newest vllm:lora_requests_info series (largest timestamp value) */
 async function loraInfo() {
-  const m = parseMetrics(await (await fetch(pod.url + "/metrics")).text()).filter((s) => s.name === "vllm:lora_requests_info");
+  const m = parseMetrics(await (await fetch(`${pod.url}/metrics`)).text()).filter(
+    (s) => s.name === "vllm:lora_requests_info",
+  );
   m.sort((a, b) => b.value - a.value);
   return m[0]?.labels;
 }
 
 test("adapters are listed and served; unknown adapters 404", async () => {
-  const models = (await (await fetch(pod.url + "/v1/models")).json()) as { data: Array<{ id: string; parent: string | null }> };
+  const models = (await (await fetch(`${pod.url}/v1/models`)).json()) as {
+    data: Array<{ id: string; parent: string | null }>;
+  };
   assert.deepEqual(
     models.data.map((m) => [m.id, m.parent]),
     [
@@ -33,12 +46,21 @@ test("adapters are listed and served; unknown adapters 404", async () => {
       ["chat-lora", "/models/Qwen3-32B"],
     ],
   );
-  const ok = await postJson(pod.url + "/v1/chat/completions", { model: "sql-lora", messages: [{ role: "user", content: "select" }], max_tokens: 2 });
+  const ok = await postJson(`${pod.url}/v1/chat/completions`, {
+    model: "sql-lora",
+    messages: [{ role: "user", content: "select" }],
+    max_tokens: 2,
+  });
   assert.equal(ok.status, 200);
   assert.equal(ok.body.model, "sql-lora");
-  const log = (await (await fetch(pod.url + "/debug/requests?limit=1")).json()) as { requests: Array<{ adapter: string }> };
+  const log = (await (await fetch(`${pod.url}/debug/requests?limit=1`)).json()) as {
+    requests: Array<{ adapter: string }>;
+  };
   assert.equal(log.requests[0].adapter, "sql-lora");
-  const missing = await postJson(pod.url + "/v1/chat/completions", { model: "no-lora", messages: [{ role: "user", content: "x" }] });
+  const missing = await postJson(`${pod.url}/v1/chat/completions`, {
+    model: "no-lora",
+    messages: [{ role: "user", content: "x" }],
+  });
   assert.equal(missing.status, 404);
   assert.match(missing.body.error.message, /no-lora/);
 });
@@ -46,9 +68,17 @@ test("adapters are listed and served; unknown adapters 404", async () => {
 test("--max-loras 1: a second adapter waits; lora_requests_info shows running and waiting", async () => {
   const idle = await loraInfo();
   assert.deepEqual(idle, { max_lora: "1", waiting_lora_adapters: "", running_lora_adapters: "" });
-  const a = postJson(pod.url + "/v1/chat/completions", { model: "sql-lora", messages: [{ role: "user", content: "long job" }], max_tokens: 15 });
+  const a = postJson(`${pod.url}/v1/chat/completions`, {
+    model: "sql-lora",
+    messages: [{ role: "user", content: "long job" }],
+    max_tokens: 15,
+  });
   await sleep(30);
-  const b = postJson(pod.url + "/v1/chat/completions", { model: "chat-lora", messages: [{ role: "user", content: "other job" }], max_tokens: 2 });
+  const b = postJson(`${pod.url}/v1/chat/completions`, {
+    model: "chat-lora",
+    messages: [{ role: "user", content: "other job" }],
+    max_tokens: 2,
+  });
   await sleep(50);
   const busy = await loraInfo();
   assert.deepEqual(busy, { max_lora: "1", waiting_lora_adapters: "chat-lora", running_lora_adapters: "sql-lora" });
@@ -62,9 +92,9 @@ test("--max-loras 1: a second adapter waits; lora_requests_info shows running an
 
 test("the same prompt under another adapter does not share KV blocks", async () => {
   const prompt = longText("adapter prompt", 80);
-  const r1 = await postJson(pod.url + "/v1/completions", { model: "sql-lora", prompt, max_tokens: 1 });
-  const r2 = await postJson(pod.url + "/v1/completions", { model: "chat-lora", prompt, max_tokens: 1 });
-  const r3 = await postJson(pod.url + "/v1/completions", { model: "sql-lora", prompt, max_tokens: 1 });
+  const r1 = await postJson(`${pod.url}/v1/completions`, { model: "sql-lora", prompt, max_tokens: 1 });
+  const r2 = await postJson(`${pod.url}/v1/completions`, { model: "chat-lora", prompt, max_tokens: 1 });
+  const r3 = await postJson(`${pod.url}/v1/completions`, { model: "sql-lora", prompt, max_tokens: 1 });
   assert.equal(r1.body.usage.prompt_tokens_details.cached_tokens, 0);
   assert.equal(r2.body.usage.prompt_tokens_details.cached_tokens, 0);
   assert.ok(r3.body.usage.prompt_tokens_details.cached_tokens > 0);

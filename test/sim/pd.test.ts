@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
-import { startFleet, freePort, type Fleet, type FleetPod } from "./fleet.js";
+import { type Fleet, type FleetPod, freePort, startFleet } from "./fleet.js";
 import { metric, postJson, scrape, sleep } from "./helpers.js";
 
 const MODEL = "/models/Qwen3-32B";
@@ -41,15 +41,17 @@ test("decode waits for the room's hand-over from the prefill pod, then decodes",
   const pd = { bootstrap_host: "127.0.0.1", bootstrap_port: prefill.bootstrapPort, bootstrap_room: room };
   const t0 = performance.now();
   let decodeDoneAt = 0;
-  const dec = postJson(decode.url + "/v1/chat/completions", { model: MODEL, messages, max_tokens: 5, ...pd }).then((r) => {
-    decodeDoneAt = performance.now() - t0;
-    return r;
-  });
+  const dec = postJson(`${decode.url}/v1/chat/completions`, { model: MODEL, messages, max_tokens: 5, ...pd }).then(
+    (r) => {
+      decodeDoneAt = performance.now() - t0;
+      return r;
+    },
+  );
   await sleep(250);
   assert.equal(decodeDoneAt, 0, "decode must not finish before the prefill pod served the room");
   const waiting = metric(await scrape(decode.url), "sglang:num_decode_transfer_queue_reqs", { engine_type: "decode" });
   assert.equal(waiting, 1);
-  const pre = await postJson(prefill.url + "/v1/chat/completions", { model: MODEL, messages, max_tokens: 5, ...pd });
+  const pre = await postJson(`${prefill.url}/v1/chat/completions`, { model: MODEL, messages, max_tokens: 5, ...pd });
   const prefillDoneAt = performance.now() - t0;
   assert.equal(pre.status, 200);
   assert.equal(pre.headers.get("x-sim-pod"), "p-0");
@@ -58,20 +60,37 @@ test("decode waits for the room's hand-over from the prefill pod, then decodes",
   assert.equal(d.status, 200, JSON.stringify(d.body));
   assert.equal(d.headers.get("x-sim-pod"), "d-0");
   assert.equal(d.body.usage.completion_tokens, 5);
-  assert.ok(decodeDoneAt >= 250 && decodeDoneAt + 1 >= prefillDoneAt - 50, `decode done at ${decodeDoneAt}, prefill at ${prefillDoneAt}`);
-  const dlog = (await (await fetch(decode.url + "/debug/requests?limit=1")).json()) as { requests: Array<{ bootstrapRoom: string; role: string; outcome: string }> };
-  assert.deepEqual([dlog.requests[0].bootstrapRoom, dlog.requests[0].role, dlog.requests[0].outcome], [String(room), "decode", "served"]);
-  const plog = (await (await fetch(prefill.url + "/debug/requests?limit=1")).json()) as { requests: Array<{ bootstrapRoom: string; role: string }> };
+  assert.ok(
+    decodeDoneAt >= 250 && decodeDoneAt + 1 >= prefillDoneAt - 50,
+    `decode done at ${decodeDoneAt}, prefill at ${prefillDoneAt}`,
+  );
+  const dlog = (await (await fetch(`${decode.url}/debug/requests?limit=1`)).json()) as {
+    requests: Array<{ bootstrapRoom: string; role: string; outcome: string }>;
+  };
+  assert.deepEqual(
+    [dlog.requests[0].bootstrapRoom, dlog.requests[0].role, dlog.requests[0].outcome],
+    [String(room), "decode", "served"],
+  );
+  const plog = (await (await fetch(`${prefill.url}/debug/requests?limit=1`)).json()) as {
+    requests: Array<{ bootstrapRoom: string; role: string }>;
+  };
   assert.deepEqual([plog.requests[0].bootstrapRoom, plog.requests[0].role], [String(room), "prefill"]);
 });
 
 test("prefill first, decode later (streaming, openai client with extra body fields) also works", async () => {
   const room = roomSeq++;
   const pd = { bootstrap_host: "127.0.0.1", bootstrap_port: prefill.bootstrapPort, bootstrap_room: room };
-  const pre = await postJson(prefill.url + "/v1/chat/completions", { model: MODEL, messages, max_tokens: 4, ...pd });
+  const pre = await postJson(`${prefill.url}/v1/chat/completions`, { model: MODEL, messages, max_tokens: 4, ...pd });
   assert.equal(pre.status, 200);
-  const client = new OpenAI({ baseURL: decode.url + "/v1", apiKey: "none", maxRetries: 0 });
-  const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: messages[0].content }], max_tokens: 4, stream: true, stream_options: { include_usage: true }, ...pd } as OpenAI.ChatCompletionCreateParamsStreaming);
+  const client = new OpenAI({ baseURL: `${decode.url}/v1`, apiKey: "none", maxRetries: 0 });
+  const stream = await client.chat.completions.create({
+    model: MODEL,
+    messages: [{ role: "user", content: messages[0].content }],
+    max_tokens: 4,
+    stream: true,
+    stream_options: { include_usage: true },
+    ...pd,
+  } as OpenAI.ChatCompletionCreateParamsStreaming);
   let n = 0;
   let usage: OpenAI.CompletionUsage | undefined;
   for await (const c of stream) {
@@ -85,7 +104,14 @@ test("prefill first, decode later (streaming, openai client with extra body fiel
 test("no hand-over within --bootstrap-timeout-ms: the decode request fails cleanly (500, OpenAI error)", async () => {
   const room = roomSeq++;
   const t = performance.now();
-  const r = await postJson(decode.url + "/v1/chat/completions", { model: MODEL, messages, max_tokens: 3, bootstrap_host: "127.0.0.1", bootstrap_port: prefill.bootstrapPort, bootstrap_room: room });
+  const r = await postJson(`${decode.url}/v1/chat/completions`, {
+    model: MODEL,
+    messages,
+    max_tokens: 3,
+    bootstrap_host: "127.0.0.1",
+    bootstrap_port: prefill.bootstrapPort,
+    bootstrap_room: room,
+  });
   const ms = performance.now() - t;
   assert.equal(r.status, 500);
   assert.match(r.body.error.message, new RegExp(String(room)));
@@ -97,14 +123,21 @@ test("no hand-over within --bootstrap-timeout-ms: the decode request fails clean
 
 test("an unreachable bootstrap server fails the decode request as a bootstrap failure", async () => {
   const closed = await freePort();
-  const r = await postJson(decode.url + "/v1/chat/completions", { model: MODEL, messages, max_tokens: 3, bootstrap_host: "127.0.0.1", bootstrap_port: closed, bootstrap_room: roomSeq++ });
+  const r = await postJson(`${decode.url}/v1/chat/completions`, {
+    model: MODEL,
+    messages,
+    max_tokens: 3,
+    bootstrap_host: "127.0.0.1",
+    bootstrap_port: closed,
+    bootstrap_room: roomSeq++,
+  });
   assert.equal(r.status, 500);
   assert.match(r.body.error.message, /could not reach bootstrap server/);
   assert.ok((metric(await scrape(decode.url), "sglang:num_bootstrap_failed_reqs_total") ?? 0) >= 1);
 });
 
 test("a decode pod refuses requests without bootstrap fields (400)", async () => {
-  const r = await postJson(decode.url + "/v1/chat/completions", { model: MODEL, messages, max_tokens: 3 });
+  const r = await postJson(`${decode.url}/v1/chat/completions`, { model: MODEL, messages, max_tokens: 3 });
   assert.equal(r.status, 400);
   assert.match(r.body.error.message, /bootstrap/);
 });

@@ -127,7 +127,9 @@ export class BootstrapServer {
       }
       if (r?.state === "failed") {
         this.rooms.delete(room);
-        res.writeHead(410, { "content-type": "application/json" }).end(JSON.stringify({ error: `prefill of room ${room} failed` }));
+        res
+          .writeHead(410, { "content-type": "application/json" })
+          .end(JSON.stringify({ error: `prefill of room ${room} failed` }));
         return true;
       }
       return false;
@@ -146,7 +148,9 @@ export class BootstrapServer {
       done = true;
       clearTimeout(timer);
       if (!answer() && !res.headersSent) {
-        res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `room ${room} not handed over within ${timeoutMs} ms` }));
+        res
+          .writeHead(404, { "content-type": "application/json" })
+          .end(JSON.stringify({ error: `room ${room} not handed over within ${timeoutMs} ms` }));
       }
     };
     const timer = setTimeout(finish, timeoutMs);
@@ -170,7 +174,13 @@ export class HandoverError extends Error {
 }
 
 /** The decode pod's side: waits until `room` was prefilled at host:port, or the deadline passes. */
-export async function awaitHandover(host: string, port: number, room: string, timeoutMs: number, signal: AbortSignal): Promise<Handover> {
+export async function awaitHandover(
+  host: string,
+  port: number,
+  room: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Handover> {
   const deadline = Date.now() + timeoutMs;
   let reached = false;
   let lastError = "";
@@ -185,7 +195,8 @@ export async function awaitHandover(host: string, port: number, room: string, ti
       reached = true;
       if (res.status === 200) return (await res.json()) as Handover;
       const body = await res.text();
-      if (res.status === 410) throw new HandoverError("transfer", `KV transfer for bootstrap_room ${room} failed: ${body}`);
+      if (res.status === 410)
+        throw new HandoverError("transfer", `KV transfer for bootstrap_room ${room} failed: ${body}`);
       lastError = `bootstrap server answered ${res.status}`;
       if (res.status !== 404) break;
     } catch (e) {
@@ -195,6 +206,13 @@ export async function awaitHandover(host: string, port: number, room: string, ti
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, deadline - Date.now()))));
     }
   }
-  if (!reached) throw new HandoverError("bootstrap", `could not reach bootstrap server ${host}:${port} for bootstrap_room ${room}: ${lastError}`);
-  throw new HandoverError("transfer", `KV for bootstrap_room ${room} was not handed over by ${host}:${port} within ${timeoutMs} ms`);
+  if (!reached)
+    throw new HandoverError(
+      "bootstrap",
+      `could not reach bootstrap server ${host}:${port} for bootstrap_room ${room}: ${lastError}`,
+    );
+  throw new HandoverError(
+    "transfer",
+    `KV for bootstrap_room ${room} was not handed over by ${host}:${port} within ${timeoutMs} ms`,
+  );
 }

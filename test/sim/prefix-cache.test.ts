@@ -2,9 +2,9 @@
 // the prefix was evicted.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { simConfig, startSimServer, type SimServer } from "./server.js";
-import { countTokens } from "./tokens.js";
 import { longText, metric, postJson, scrape } from "./helpers.js";
+import { type SimServer, simConfig, startSimServer } from "./server.js";
+import { countTokens } from "./tokens.js";
 
 const MODEL = "/models/Qwen3-32B";
 const OVERHEAD_MS = 5;
@@ -14,7 +14,16 @@ let pod: SimServer;
 
 before(async () => {
   pod = await startSimServer(
-    simConfig({ name: "cache-pod", port: 0, prefillOverheadMs: OVERHEAD_MS, prefillTimePerTokenMs: PER_TOKEN_MS, interTokenLatencyMs: 0, decodeTimePerSeqMs: 0, blockSize: BLOCK, kvBlocks: 40 }),
+    simConfig({
+      name: "cache-pod",
+      port: 0,
+      prefillOverheadMs: OVERHEAD_MS,
+      prefillTimePerTokenMs: PER_TOKEN_MS,
+      interTokenLatencyMs: 0,
+      decodeTimePerSeqMs: 0,
+      blockSize: BLOCK,
+      kvBlocks: 40,
+    }),
   );
 });
 after(async () => {
@@ -22,10 +31,17 @@ after(async () => {
 });
 
 async function complete(prompt: string) {
-  const r = await postJson(pod.url + "/v1/completions", { model: MODEL, prompt, max_tokens: 1 });
+  const r = await postJson(`${pod.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 1 });
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  const log = (await (await fetch(pod.url + "/debug/requests?limit=1")).json()) as { requests: Array<{ ttftMs: number; cachedTokens: number }> };
-  return { cached: r.body.usage.prompt_tokens_details.cached_tokens as number, prompt: r.body.usage.prompt_tokens as number, ttft: log.requests[0].ttftMs, clientMs: r.ms };
+  const log = (await (await fetch(`${pod.url}/debug/requests?limit=1`)).json()) as {
+    requests: Array<{ ttftMs: number; cachedTokens: number }>;
+  };
+  return {
+    cached: r.body.usage.prompt_tokens_details.cached_tokens as number,
+    prompt: r.body.usage.prompt_tokens as number,
+    ttft: log.requests[0].ttftMs,
+    clientMs: r.ms,
+  };
 }
 
 test("a cached prefix lowers TTFT by cached tokens x prefill time; after eviction it does not", async () => {
@@ -64,12 +80,29 @@ test("a cached prefix lowers TTFT by cached tokens x prefill time; after evictio
 });
 
 test("a shared system prompt is a prefix hit for a different question", async () => {
-  await fetch(pod.url + "/admin/reset", { method: "POST" });
+  await fetch(`${pod.url}/admin/reset`, { method: "POST" });
   const system = longText("shared system prompt", 120);
-  const r1 = await postJson(pod.url + "/v1/chat/completions", { model: MODEL, messages: [{ role: "system", content: system }, { role: "user", content: "first question" }], max_tokens: 1 });
-  const r2 = await postJson(pod.url + "/v1/chat/completions", { model: MODEL, messages: [{ role: "system", content: system }, { role: "user", content: "a different question" }], max_tokens: 1 });
+  const r1 = await postJson(`${pod.url}/v1/chat/completions`, {
+    model: MODEL,
+    messages: [
+      { role: "system", content: system },
+      { role: "user", content: "first question" },
+    ],
+    max_tokens: 1,
+  });
+  const r2 = await postJson(`${pod.url}/v1/chat/completions`, {
+    model: MODEL,
+    messages: [
+      { role: "system", content: system },
+      { role: "user", content: "a different question" },
+    ],
+    max_tokens: 1,
+  });
   assert.equal(r1.body.usage.prompt_tokens_details.cached_tokens, 0);
   const sharedTokens = countTokens(`<|im_start|>system\n${system}<|im_end|>\n<|im_start|>user\n`);
   const cached = r2.body.usage.prompt_tokens_details.cached_tokens;
-  assert.ok(cached > 0 && cached <= sharedTokens && sharedTokens - cached < BLOCK, `cached ${cached} of shared ${sharedTokens}`);
+  assert.ok(
+    cached > 0 && cached <= sharedTokens && sharedTokens - cached < BLOCK,
+    `cached ${cached} of shared ${sharedTokens}`,
+  );
 });

@@ -20,14 +20,14 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pathToFileURL } from "node:url";
-import { parseSimArgs, simConfig, type SimConfig } from "./config.js";
-import { Engine, type Sequence, type FinishReason } from "./engine.js";
-import { closeAfterTokens, makeRng, mergeFaults, noFaults, type Faults } from "./faults.js";
+import { parseSimArgs, type SimConfig, simConfig } from "./config.js";
+import { Engine, type FinishReason, type Sequence } from "./engine.js";
+import { closeAfterTokens, type Faults, makeRng, mergeFaults, noFaults } from "./faults.js";
 import { SimMetrics } from "./metrics.js";
-import { BootstrapServer, HandoverError, awaitHandover } from "./pd.js";
-import { encode, outputText, outputToken, renderChat, type ChatMessage } from "./tokens.js";
+import { awaitHandover, BootstrapServer, HandoverError } from "./pd.js";
+import { type ChatMessage, encode, outputText, outputToken, renderChat } from "./tokens.js";
 
-export { simConfig, parseSimArgs, type SimConfig };
+export { parseSimArgs, type SimConfig, simConfig };
 
 /** One line of /debug/requests. */
 export interface RequestRecord {
@@ -75,7 +75,14 @@ class HttpError extends Error {
     super(message);
     this.status = status;
     this.param = param;
-    this.type = status === 404 ? "NotFoundError" : status === 429 ? "RateLimitError" : status >= 500 ? "InternalServerError" : "BadRequestError";
+    this.type =
+      status === 404
+        ? "NotFoundError"
+        : status === 429
+          ? "RateLimitError"
+          : status >= 500
+            ? "InternalServerError"
+            : "BadRequestError";
   }
 }
 
@@ -84,7 +91,15 @@ function errorBody(status: number, message: string, type?: string, param: string
   return JSON.stringify({
     error: {
       message,
-      type: type ?? (status === 404 ? "NotFoundError" : status === 429 ? "RateLimitError" : status >= 500 ? "InternalServerError" : "BadRequestError"),
+      type:
+        type ??
+        (status === 404
+          ? "NotFoundError"
+          : status === 429
+            ? "RateLimitError"
+            : status >= 500
+              ? "InternalServerError"
+              : "BadRequestError"),
       param,
       code: status,
     },
@@ -109,10 +124,12 @@ function textOfContent(c: unknown, i: number): string {
   if (Array.isArray(c)) {
     let s = "";
     for (const part of c) {
-      if (typeof part !== "object" || part === null) throw new HttpError(400, `messages[${i}].content: parts must be objects`, "messages");
+      if (typeof part !== "object" || part === null)
+        throw new HttpError(400, `messages[${i}].content: parts must be objects`, "messages");
       const p = part as Record<string, unknown>;
       if (p.type === "text" && typeof p.text === "string") s += p.text;
-      else throw new HttpError(400, `messages[${i}].content: only text parts are supported by the simulator`, "messages");
+      else
+        throw new HttpError(400, `messages[${i}].content: only text parts are supported by the simulator`, "messages");
     }
     return s;
   }
@@ -168,9 +185,11 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
   const aborters = new Set<AbortController>();
 
   function parseInference(kind: "chat" | "completion", body: unknown): ParsedRequest {
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "request body must be a JSON object");
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      throw new HttpError(400, "request body must be a JSON object");
     const b = body as Record<string, unknown>;
-    if (typeof b.model !== "string" || b.model === "") throw new HttpError(400, "`model` must be a non-empty string", "model");
+    if (typeof b.model !== "string" || b.model === "")
+      throw new HttpError(400, "`model` must be a non-empty string", "model");
     let adapter: string | null = null;
     if (!baseNames.has(b.model)) {
       if (adapters.has(b.model)) adapter = b.model;
@@ -179,10 +198,12 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     let text: string | null = null;
     let ids: number[] | null = null;
     if (kind === "chat") {
-      if (!Array.isArray(b.messages) || b.messages.length === 0) throw new HttpError(400, "`messages` must be a non-empty array", "messages");
+      if (!Array.isArray(b.messages) || b.messages.length === 0)
+        throw new HttpError(400, "`messages` must be a non-empty array", "messages");
       const msgs: ChatMessage[] = [];
       b.messages.forEach((m: unknown, i: number) => {
-        if (typeof m !== "object" || m === null) throw new HttpError(400, `messages[${i}] must be an object`, "messages");
+        if (typeof m !== "object" || m === null)
+          throw new HttpError(400, `messages[${i}] must be an object`, "messages");
         const mm = m as Record<string, unknown>;
         if (typeof mm.role !== "string") throw new HttpError(400, `messages[${i}].role must be a string`, "messages");
         msgs.push({ role: mm.role, content: textOfContent(mm.content, i) });
@@ -192,17 +213,21 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       let p = b.prompt;
       if (Array.isArray(p) && p.length === 1 && (typeof p[0] === "string" || Array.isArray(p[0]))) p = p[0];
       if (typeof p === "string") text = p;
-      else if (Array.isArray(p) && p.length > 0 && p.every((t) => Number.isInteger(t) && (t as number) >= 0)) ids = p as number[];
-      else if (Array.isArray(p) && p.length > 1) throw new HttpError(400, "the simulator serves one prompt per request", "prompt");
+      else if (Array.isArray(p) && p.length > 0 && p.every((t) => Number.isInteger(t) && (t as number) >= 0))
+        ids = p as number[];
+      else if (Array.isArray(p) && p.length > 1)
+        throw new HttpError(400, "the simulator serves one prompt per request", "prompt");
       else throw new HttpError(400, "`prompt` must be a string or an array of token ids", "prompt");
     }
     const promptTokens = ids ?? encode(text ?? "");
-    if (promptTokens.length === 0) throw new HttpError(400, "the prompt is empty", kind === "chat" ? "messages" : "prompt");
+    if (promptTokens.length === 0)
+      throw new HttpError(400, "the prompt is empty", kind === "chat" ? "messages" : "prompt");
     const mt = b.max_completion_tokens ?? b.max_tokens;
     let maxTokens = cfg.outputLen;
     const maxTokensSet = mt !== undefined && mt !== null;
     if (maxTokensSet) {
-      if (typeof mt !== "number" || !Number.isInteger(mt) || mt < 1) throw new HttpError(400, "`max_tokens` must be an integer >= 1", "max_tokens");
+      if (typeof mt !== "number" || !Number.isInteger(mt) || mt < 1)
+        throw new HttpError(400, "`max_tokens` must be an integer >= 1", "max_tokens");
       maxTokens = mt;
     } else {
       maxTokens = Math.max(1, Math.min(cfg.outputLen, cfg.maxModelLen - promptTokens.length));
@@ -215,17 +240,24 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       );
     }
     if (!engine.fits(promptTokens.length, maxTokens)) {
-      throw new HttpError(400, `request needs ${Math.ceil((promptTokens.length + maxTokens) / cfg.blockSize)} KV blocks; this server has ${cfg.kvBlocks}`, "max_tokens");
+      throw new HttpError(
+        400,
+        `request needs ${Math.ceil((promptTokens.length + maxTokens) / cfg.blockSize)} KV blocks; this server has ${cfg.kvBlocks}`,
+        "max_tokens",
+      );
     }
-    if (b.stream !== undefined && b.stream !== null && typeof b.stream !== "boolean") throw new HttpError(400, "`stream` must be a boolean", "stream");
+    if (b.stream !== undefined && b.stream !== null && typeof b.stream !== "boolean")
+      throw new HttpError(400, "`stream` must be a boolean", "stream");
     const stream = b.stream === true;
     let includeUsage = false;
     if (b.stream_options !== undefined && b.stream_options !== null) {
       if (!stream) throw new HttpError(400, "Stream options can only be defined when `stream=True`.", "stream_options");
-      if (typeof b.stream_options !== "object") throw new HttpError(400, "`stream_options` must be an object", "stream_options");
+      if (typeof b.stream_options !== "object")
+        throw new HttpError(400, "`stream_options` must be an object", "stream_options");
       includeUsage = (b.stream_options as Record<string, unknown>).include_usage === true;
     }
-    if (b.n !== undefined && b.n !== null && b.n !== 1) throw new HttpError(400, "the simulator supports only n = 1", "n");
+    if (b.n !== undefined && b.n !== null && b.n !== 1)
+      throw new HttpError(400, "the simulator supports only n = 1", "n");
     let bootstrapInfo: ParsedRequest["bootstrap"] = null;
     const hasPd = b.bootstrap_room !== undefined || b.bootstrap_host !== undefined || b.bootstrap_port !== undefined;
     if (hasPd && cfg.role !== "both") {
@@ -236,15 +268,35 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       const port = b.bootstrap_port;
       const host = b.bootstrap_host;
       if (cfg.role === "decode") {
-        if (typeof host !== "string" || host === "") throw new HttpError(400, "`bootstrap_host` must be a string", "bootstrap_host");
-        if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw new HttpError(400, "`bootstrap_port` must be a port number", "bootstrap_port");
+        if (typeof host !== "string" || host === "")
+          throw new HttpError(400, "`bootstrap_host` must be a string", "bootstrap_host");
+        if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+          throw new HttpError(400, "`bootstrap_port` must be a port number", "bootstrap_port");
       }
-      bootstrapInfo = { host: typeof host === "string" ? host : "", port: typeof port === "number" ? port : 0, room: String(room) };
+      bootstrapInfo = {
+        host: typeof host === "string" ? host : "",
+        port: typeof port === "number" ? port : 0,
+        room: String(room),
+      };
     }
     if (cfg.role === "decode" && !bootstrapInfo) {
-      throw new HttpError(400, "this server runs in decode mode (--role decode): requests need bootstrap_host, bootstrap_port and bootstrap_room", "bootstrap_room");
+      throw new HttpError(
+        400,
+        "this server runs in decode mode (--role decode): requests need bootstrap_host, bootstrap_port and bootstrap_room",
+        "bootstrap_room",
+      );
     }
-    return { kind, model: b.model, adapter, promptTokens, maxTokens, maxTokensSet, stream, includeUsage, bootstrap: bootstrapInfo };
+    return {
+      kind,
+      model: b.model,
+      adapter,
+      promptTokens,
+      maxTokens,
+      maxTokensSet,
+      stream,
+      includeUsage,
+      bootstrap: bootstrapInfo,
+    };
   }
 
   function readBody(req: http.IncomingMessage): Promise<string> {
@@ -260,7 +312,9 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         }
         chunks.push(c);
       });
-      req.on("end", () => resolve(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+      req.on("end", () =>
+        resolve(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8")),
+      );
       req.on("error", reject);
     });
   }
@@ -277,11 +331,18 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     return out;
   }
 
-  async function handleInference(kind: "chat" | "completion", req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+  async function handleInference(
+    kind: "chat" | "completion",
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: string,
+  ): Promise<void> {
     const t0 = performance.now();
     const rec: RequestRecord = {
       seq: nextSeq++,
-      id: (typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"]) || `${cfg.name}-${++idCounter}`,
+      id:
+        (typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"]) ||
+        `${cfg.name}-${++idCounter}`,
       pod: cfg.name,
       path,
       model: null,
@@ -349,7 +410,8 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     try {
       p = parseInference(kind, body);
     } catch (e) {
-      if (typeof body === "object" && body !== null && typeof (body as { model?: unknown }).model === "string") rec.model = (body as { model: string }).model;
+      if (typeof body === "object" && body !== null && typeof (body as { model?: unknown }).model === "string")
+        rec.model = (body as { model: string }).model;
       fail(e);
       return;
     }
@@ -369,7 +431,13 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       pdStats.decodeTransferQueue++;
       const tw = performance.now();
       try {
-        const h = await awaitHandover(p.bootstrap.host, p.bootstrap.port, p.bootstrap.room, cfg.bootstrapTimeoutMs, ac.signal);
+        const h = await awaitHandover(
+          p.bootstrap.host,
+          p.bootstrap.port,
+          p.bootstrap.room,
+          cfg.bootstrapTimeoutMs,
+          ac.signal,
+        );
         engine.kv.insertCached(h.blockHashes);
         pdStats.transferLatencyMs = performance.now() - tw;
         skipPrefill = true;
@@ -463,7 +531,8 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       rec.status = 200;
       const chunk = (choice: Record<string, unknown>, extra?: Record<string, unknown>) =>
         `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [choice], ...extra })}\n\n`;
-      if (p.kind === "chat") res.write(chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
+      if (p.kind === "chat")
+        res.write(chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
       run(
         (s, i) => {
           const last = s.generated >= s.maxTokens;
@@ -487,7 +556,10 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         },
         (s, reason) => {
           liveSeqs.delete(s);
-          if (p.includeUsage) res.write(`data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [], usage: usage(s) })}\n\n`);
+          if (p.includeUsage)
+            res.write(
+              `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [], usage: usage(s) })}\n\n`,
+            );
           res.end("data: [DONE]\n\n");
           finishRecord(s, reason, "served");
         },
@@ -504,7 +576,14 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
           p.kind === "chat"
             ? { index: 0, message: { role: "assistant", content: text }, logprobs: null, finish_reason: reason }
             : { index: 0, text, logprobs: null, finish_reason: reason, stop_reason: null };
-        const out = JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion" : "text_completion", created, model: p.model, choices: [choice], usage: usage(s) });
+        const out = JSON.stringify({
+          id,
+          object: p.kind === "chat" ? "chat.completion" : "text_completion",
+          created,
+          model: p.model,
+          choices: [choice],
+          usage: usage(s),
+        });
         rec.status = 200;
         if (cutAfter >= 0) {
           // fault: announce the full body, send half of it, drop the connection
@@ -529,8 +608,27 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
   }
 
   function models(): string {
-    const data: unknown[] = [...baseNames].map((n) => ({ id: n, object: "model", created: 0, owned_by: cfg.runtime, root: cfg.model, parent: null, max_model_len: cfg.maxModelLen, permission: [] }));
-    for (const a of adapters) data.push({ id: a, object: "model", created: 0, owned_by: cfg.runtime, root: a, parent: primaryName, max_model_len: cfg.maxModelLen, permission: [] });
+    const data: unknown[] = [...baseNames].map((n) => ({
+      id: n,
+      object: "model",
+      created: 0,
+      owned_by: cfg.runtime,
+      root: cfg.model,
+      parent: null,
+      max_model_len: cfg.maxModelLen,
+      permission: [],
+    }));
+    for (const a of adapters)
+      data.push({
+        id: a,
+        object: "model",
+        created: 0,
+        owned_by: cfg.runtime,
+        root: a,
+        parent: primaryName,
+        max_model_len: cfg.maxModelLen,
+        permission: [],
+      });
     return JSON.stringify({ object: "list", data });
   }
 
@@ -544,7 +642,14 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       waiting: engine.waiting.length,
       runningAdapters: [...engine.runningAdapters()],
       waitingAdapters: [...engine.waitingAdapters()],
-      kv: { capacity: kv.capacity, blockSize: kv.blockSize, used: kv.usedBlocks, cachedFree: kv.cachedFreeBlocks, usage: kv.usage, evicted: kv.evictedBlocksTotal },
+      kv: {
+        capacity: kv.capacity,
+        blockSize: kv.blockSize,
+        used: kv.usedBlocks,
+        cachedFree: kv.cachedFreeBlocks,
+        usage: kv.usage,
+        evicted: kv.evictedBlocksTotal,
+      },
       prefixCache: { queriesTokens: kv.queriesTokens, hitsTokens: kv.hitsTokens },
       counters: engine.counters,
       faults,
@@ -638,7 +743,20 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         reset();
         return sendJson(res, 200, state());
       }
-      const known = ["/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/health_generate", "/metrics", "/debug/requests", "/debug/state", "/admin/faults", "/admin/reset", "/v2/health/ready", "/v2/health/live"];
+      const known = [
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/models",
+        "/health",
+        "/health_generate",
+        "/metrics",
+        "/debug/requests",
+        "/debug/state",
+        "/admin/faults",
+        "/admin/reset",
+        "/v2/health/ready",
+        "/v2/health/live",
+      ];
       if (known.includes(path)) return sendJson(res, 405, errorBody(405, `method ${method} not allowed on ${path}`));
       sendJson(res, 404, errorBody(404, `no route ${method} ${path}`));
     } catch (e) {
@@ -697,7 +815,17 @@ async function main(): Promise<void> {
   }
   const pod = await startSimServer(cfg);
   process.stdout.write(
-    JSON.stringify({ name: cfg.name, address: pod.address, port: pod.port, url: pod.url, pid: process.pid, runtime: cfg.runtime, role: cfg.role, bootstrapPort: pod.bootstrapPort, adapters: cfg.loraModules }) + "\n",
+    `${JSON.stringify({
+      name: cfg.name,
+      address: pod.address,
+      port: pod.port,
+      url: pod.url,
+      pid: process.pid,
+      runtime: cfg.runtime,
+      role: cfg.role,
+      bootstrapPort: pod.bootstrapPort,
+      adapters: cfg.loraModules,
+    })}\n`,
   );
   let exiting = false;
   const exit = () => {

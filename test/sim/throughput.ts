@@ -25,7 +25,18 @@ const warmup = Number(values.warmup);
 const fleet = await startFleet({
   runtime: values.runtime as "vllm",
   pods: [{ name: "bench-0" }],
-  args: ["--prefill-overhead-ms", "0", "--prefill-time-per-token-ms", "0", "--inter-token-latency-ms", "0", "--decode-time-per-seq-ms", "0", "--request-log-size", "1000"],
+  args: [
+    "--prefill-overhead-ms",
+    "0",
+    "--prefill-time-per-token-ms",
+    "0",
+    "--inter-token-latency-ms",
+    "0",
+    "--decode-time-per-seq-ms",
+    "0",
+    "--request-log-size",
+    "1000",
+  ],
 });
 const pod = fleet.pods[0];
 const chat = values.path === "chat";
@@ -41,10 +52,19 @@ function one(): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
     const req = http.request(
-      { host: "127.0.0.1", port: pod.port, path: reqPath, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      {
+        host: "127.0.0.1",
+        port: pod.port,
+        path: reqPath,
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
       (res) => {
         res.resume();
-        res.on("end", () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`status ${res.statusCode}`))));
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`status ${res.statusCode}`)),
+        );
       },
     );
     req.on("error", reject);
@@ -82,7 +102,9 @@ stop = true;
 await Promise.all(workers);
 agent.destroy();
 // cross-check against the pod's own count of finished requests
-const st = (await (await fetch(pod.url + "/debug/state")).json()) as { counters: { finished: { length: number; stop: number } } };
+const st = (await (await fetch(`${pod.url}/debug/state`)).json()) as {
+  counters: { finished: { length: number; stop: number } };
+};
 const podServed = st.counters.finished.length + st.counters.finished.stop;
 await fleet.stop();
 lat.sort((a, b) => a - b);

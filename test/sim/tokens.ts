@@ -63,16 +63,50 @@ export interface ChatMessage {
 export function renderChat(messages: ChatMessage[]): string {
   let s = "";
   for (const m of messages) s += `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`;
-  return s + "<|im_start|>assistant\n";
+  return `${s}<|im_start|>assistant\n`;
 }
 
 // The generated text: a fixed cycle of common words, one token each (all at most 5 letters, so
 // each " word" is exactly one token under the rules above).
 const OUTPUT_WORDS = [
-  "The", " model", " reads", " the", " query", " and", " gives", " a", " short", " reply", ".",
-  " It", " is", " made", " by", " a", " simul", "ator", " for", " tests", " of", " the", " gate",
-  "way", ",", " not", " by", " a", " real", " model", ".", " Each", " word", " here", " is", " one",
-  " token", ".",
+  "The",
+  " model",
+  " reads",
+  " the",
+  " query",
+  " and",
+  " gives",
+  " a",
+  " short",
+  " reply",
+  ".",
+  " It",
+  " is",
+  " made",
+  " by",
+  " a",
+  " simul",
+  "ator",
+  " for",
+  " tests",
+  " of",
+  " the",
+  " gate",
+  "way",
+  ",",
+  " not",
+  " by",
+  " a",
+  " real",
+  " model",
+  ".",
+  " Each",
+  " word",
+  " here",
+  " is",
+  " one",
+  " token",
+  ".",
 ];
 
 /** The i-th generated token's text (0-based). */

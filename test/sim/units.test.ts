@@ -1,7 +1,7 @@
 // Unit tests of the token approximation and the prefix KV cache.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { PrefixKvCache, blockHashes } from "./kv-cache.js";
+import { blockHashes, PrefixKvCache } from "./kv-cache.js";
 import { countTokens, encode, outputText, renderChat, tokenize } from "./tokens.js";
 
 test("tokenizer: deterministic, lossless, about 4 characters per token, prefix-stable", () => {
@@ -15,7 +15,7 @@ test("tokenizer: deterministic, lossless, about 4 characters per token, prefix-s
   const ratio = prose.length / countTokens(prose);
   assert.ok(ratio > 3 && ratio < 5.5, `chars per token ${ratio}`);
   // appending text keeps all but (at most) the last token
-  const longer = encode(text + " and more words follow here");
+  const longer = encode(`${text} and more words follow here`);
   const base = encode(text);
   assert.deepEqual(longer.slice(0, base.length - 1), base.slice(0, base.length - 1));
   assert.equal(countTokens("<|im_start|>"), 1);

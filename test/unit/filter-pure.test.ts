@@ -1,13 +1,17 @@
 // Unit tests of the filter's pure AssemblyScript modules (JSON, request parsing, table validation,
 // the routing pipeline), compiled to wasm from test/assembly/entry.ts and called through the
 // ESM bindings asc generates. as-pect is not used: see README "Testing".
-import { test } from "node:test";
+
 import assert from "node:assert/strict";
-import { join, dirname } from "node:path";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const pure = (await import(pathToFileURL(join(here, "../../../test/pure.js")).href)) as Record<string, (...a: unknown[]) => any>;
+const pure = (await import(pathToFileURL(join(here, "../../../test/pure.js")).href)) as Record<
+  string,
+  (...a: unknown[]) => any
+>;
 
 test("JSON parser accepts RFC 8259 values and reports spans", () => {
   const obj = `{"a":[1,2,{"b":null}],"c":true}`;
@@ -15,7 +19,7 @@ test("JSON parser accepts RFC 8259 values and reports spans", () => {
   assert.equal(pure.jsonParse(`  [ ]  `), "ok array 2-5");
   assert.equal(pure.jsonParse(`-12.5e2`), "ok number:-1250.0");
   assert.equal(pure.jsonParse(`0`), "ok number:0.0");
-  assert.equal(pure.jsonParse(`"a\\n\\u00e9\\ud83d\\ude00\\"\\\\\\/"`), "ok string:a\né😀\"\\/");
+  assert.equal(pure.jsonParse(`"a\\n\\u00e9\\ud83d\\ude00\\"\\\\\\/"`), 'ok string:a\né😀"\\/');
   assert.equal(pure.jsonParse(`"héllo ✓"`), "ok string:héllo ✓");
 });
 
@@ -39,7 +43,16 @@ test("JSON parser rejects malformed input with position and reason", () => {
 });
 
 test("the request path's tape scanner agrees with the tree parser", () => {
-  const good = [`{"a":[1,2,{"b":null}],"c":true}`, `  [ ]  `, `-12.5e2`, `0`, `"a\\n\\u00e9\\ud83d\\ude00\\"\\\\\\/"`, `"héllo ✓"`, `{"k":{"k":{"k":[false,null,"x"]}}}`, `[{},[],""]`];
+  const good = [
+    `{"a":[1,2,{"b":null}],"c":true}`,
+    `  [ ]  `,
+    `-12.5e2`,
+    `0`,
+    `"a\\n\\u00e9\\ud83d\\ude00\\"\\\\\\/"`,
+    `"héllo ✓"`,
+    `{"k":{"k":{"k":[false,null,"x"]}}}`,
+    `[{},[],""]`,
+  ];
   for (const g of good) {
     const tape = pure.tapeParse(g);
     const tree = pure.jsonParse(g);
@@ -49,11 +62,25 @@ test("the request path's tape scanner agrees with the tree parser", () => {
   }
   assert.match(pure.tapeParse(`{"a":[1,2,{"b":null}],"c":true}`), /entries=10$/);
   const bad: [string, RegExp][] = [
-    [`{bad`, /^error@1 expected a string key/], [`{"a":1,}`, /^error@7 expected a string key/], [`[1 2]`, /^error@3 expected ',' or '\]'/],
-    [`"abc`, /unterminated string/], [`01`, /unexpected data after/], [`1.`, /digit expected after '.'/], [`1e`, /digit expected in exponent/],
-    [`"\\x"`, /invalid escape/], [`"\\u12g4"`, /invalid \\u escape/], [`"a\u0001"`, /control character/], [`nul`, /unexpected character/],
-    [`tru`, /unexpected character/], [`fals`, /unexpected character/], [``, /unexpected end of input/], [`{"a":1} x`, /unexpected data after/],
-    [`{"a"}`, /expected ':'/], [`{"a":1`, /end of input in object/], [`[1,`, /unexpected end of input/], [`[1`, /end of input in array/],
+    [`{bad`, /^error@1 expected a string key/],
+    [`{"a":1,}`, /^error@7 expected a string key/],
+    [`[1 2]`, /^error@3 expected ',' or '\]'/],
+    [`"abc`, /unterminated string/],
+    [`01`, /unexpected data after/],
+    [`1.`, /digit expected after '.'/],
+    [`1e`, /digit expected in exponent/],
+    [`"\\x"`, /invalid escape/],
+    [`"\\u12g4"`, /invalid \\u escape/],
+    [`"a\u0001"`, /control character/],
+    [`nul`, /unexpected character/],
+    [`tru`, /unexpected character/],
+    [`fals`, /unexpected character/],
+    [``, /unexpected end of input/],
+    [`{"a":1} x`, /unexpected data after/],
+    [`{"a"}`, /expected ':'/],
+    [`{"a":1`, /end of input in object/],
+    [`[1,`, /unexpected end of input/],
+    [`[1`, /end of input in array/],
     ["[".repeat(100) + "]".repeat(100), /nesting deeper than 64/],
   ];
   for (const [input, re] of bad) assert.match(pure.tapeParse(input), re, input);
@@ -65,9 +92,13 @@ test("jsonQuote escapes what JSON requires", () => {
 });
 
 test("chat and completions requests: fields routing needs", () => {
-  const ok = JSON.parse(pure.request(`{"model":"/models/Qwen3-32B","messages":[{"role":"user","content":"hi"}],"stream":true}`, false));
+  const ok = JSON.parse(
+    pure.request(`{"model":"/models/Qwen3-32B","messages":[{"role":"user","content":"hi"}],"stream":true}`, false),
+  );
   assert.deepEqual(ok, { status: 0, model: "/models/Qwen3-32B", stream: true, modelStart: 9, modelEnd: 28 });
-  const parts = JSON.parse(pure.request(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}`, false));
+  const parts = JSON.parse(
+    pure.request(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}`, false),
+  );
   assert.equal(parts.status, 0);
   const comp = JSON.parse(pure.request(`{"model":"m","prompt":["a","b"],"max_tokens":3}`, true));
   assert.equal(comp.status, 0);
@@ -84,9 +115,24 @@ test("bad requests get 400 with the offending parameter", () => {
     [`{"model":"m","messages":"hi"}`, false, "messages", /must be an array/],
     [`{"model":"m","messages":[]}`, false, "messages", /at least one message/],
     [`{"model":"m","messages":[{"content":"x"}]}`, false, "messages[0].role", /role' must be a string/],
-    [`{"model":"m","messages":[{"role":"user","content":5}]}`, false, "messages[0].content", /content' must be a string/],
-    [`{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}`, false, "stream", /'stream' must be a boolean/],
-    [`{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}`, false, "max_tokens", /non-negative integer/],
+    [
+      `{"model":"m","messages":[{"role":"user","content":5}]}`,
+      false,
+      "messages[0].content",
+      /content' must be a string/,
+    ],
+    [
+      `{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}`,
+      false,
+      "stream",
+      /'stream' must be a boolean/,
+    ],
+    [
+      `{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}`,
+      false,
+      "max_tokens",
+      /non-negative integer/,
+    ],
     [`{"model":"m"}`, true, "prompt", /missing required parameter: 'prompt'/],
     [`{"model":"m","prompt":{}}`, true, "prompt", /must be a string or an array/],
   ];
@@ -100,14 +146,24 @@ test("bad requests get 400 with the offending parameter", () => {
 
 test("OpenAI-shaped error bodies", () => {
   const e = JSON.parse(pure.error(404, "The model `x` does not exist", "model_not_found", "model"));
-  assert.deepEqual(e, { error: { message: "The model `x` does not exist", type: "invalid_request_error", param: "model", code: "model_not_found" } });
+  assert.deepEqual(e, {
+    error: {
+      message: "The model `x` does not exist",
+      type: "invalid_request_error",
+      param: "model",
+      code: "model_not_found",
+    },
+  });
   assert.equal(JSON.parse(pure.error(503, "no table", "no_table", "")).error.param, null);
   assert.equal(JSON.parse(pure.error(429, "full", "queue_full", "")).error.type, "rate_limit_exceeded");
 });
 
 test("plugin configuration is validated at load", () => {
   assert.equal(pure.config(""), "ok mode=0 maxBody=1048576 weights=2.0,2.0,2.0");
-  assert.equal(pure.config(`{"mode":"control","token":"0123456789abcdef"}`), "ok mode=1 maxBody=1048576 weights=2.0,2.0,2.0");
+  assert.equal(
+    pure.config(`{"mode":"control","token":"0123456789abcdef"}`),
+    "ok mode=1 maxBody=1048576 weights=2.0,2.0,2.0",
+  );
   assert.match(pure.config(`{"mode":"control","token":"short"}`), /token of at least 16/);
   assert.match(pure.config(`{"mode":"edge"}`), /mode must be/);
   assert.match(pure.config(`{"maxBodyBytes":10}`), /maxBodyBytes must be in/);
@@ -119,18 +175,53 @@ test("plugin configuration is validated at load", () => {
 });
 
 test("endpoint addresses", () => {
-  for (const a of ["127.0.0.1:8000", "10.0.0.255:1", "[::1]:8000", "[fd00::1]:65535"]) assert.equal(pure.address(a), true, a);
-  for (const a of ["127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "256.0.0.1:80", "host:80", "1.2.3:80", ":80", "[]:80", "1.2.3.4:8a"]) assert.equal(pure.address(a), false, a);
+  for (const a of ["127.0.0.1:8000", "10.0.0.255:1", "[::1]:8000", "[fd00::1]:65535"])
+    assert.equal(pure.address(a), true, a);
+  for (const a of [
+    "127.0.0.1",
+    "127.0.0.1:0",
+    "127.0.0.1:70000",
+    "256.0.0.1:80",
+    "host:80",
+    "1.2.3:80",
+    ":80",
+    "[]:80",
+    "1.2.3.4:8a",
+  ])
+    assert.equal(pure.address(a), false, a);
 });
 
 function ep(slot: number, name: string, extra: Record<string, unknown> = {}) {
-  return { slot, name, address: `127.0.0.1:${8000 + slot}`, ready: true, role: "both", waiting: 0, running: 0, kvUsage: 0, loras: [], scrapeAgeMs: 5, ...extra };
+  return {
+    slot,
+    name,
+    address: `127.0.0.1:${8000 + slot}`,
+    ready: true,
+    role: "both",
+    waiting: 0,
+    running: 0,
+    kvUsage: 0,
+    loras: [],
+    scrapeAgeMs: 5,
+    ...extra,
+  };
 }
 function tableJson(endpoints: unknown[], extra: Record<string, unknown> = {}) {
   return JSON.stringify({
-    version: 1, generation: 10, builtAtMs: 1000, stalenessMs: 2000,
-    pools: [{ id: "default/pool", strategy: "DEFAULT", runtime: "vllm", prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
-      queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 }, endpoints }],
+    version: 1,
+    generation: 10,
+    builtAtMs: 1000,
+    stalenessMs: 2000,
+    pools: [
+      {
+        id: "default/pool",
+        strategy: "DEFAULT",
+        runtime: "vllm",
+        prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
+        queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
+        endpoints,
+      },
+    ],
     models: [{ name: "m", pool: "default/pool", criticality: "Critical", targets: [{ name: "m", weight: 100 }] }],
     ...extra,
   });
@@ -140,15 +231,27 @@ test("table validation names the bad field", () => {
   assert.equal(pure.table(tableJson([ep(0, "a"), ep(1, "b")])), "ok pools=1 models=1 endpoints=2");
   const bad: [string, RegExp][] = [
     [`{`, /invalid JSON/],
-    [JSON.stringify({ version: 2, generation: 1, builtAtMs: 0, stalenessMs: 0, pools: [], models: [] }), /unsupported version 2/],
-    [tableJson([ep(0, "a"), { ...ep(0, "b"), address: "127.0.0.1:9999" }]), /endpoints\[1\]\.slot: slot 0 used by 127.0.0.1:8000 and 127.0.0.1:9999/],
+    [
+      JSON.stringify({ version: 2, generation: 1, builtAtMs: 0, stalenessMs: 0, pools: [], models: [] }),
+      /unsupported version 2/,
+    ],
+    [
+      tableJson([ep(0, "a"), { ...ep(0, "b"), address: "127.0.0.1:9999" }]),
+      /endpoints\[1\]\.slot: slot 0 used by 127.0.0.1:8000 and 127.0.0.1:9999/,
+    ],
     [tableJson([ep(0, "a", { address: "nowhere" })]), /endpoints\[0\]\.address: must be IP:port/],
     [tableJson([ep(0, "a", { kvUsage: 1.5 })]), /kvUsage: must be in \[0, 1\]/],
     [tableJson([ep(0, "a", { ready: "yes" })]), /ready: must be a boolean, got string/],
     [tableJson([ep(5000, "a")]), /slot: must be in \[0, 4095\]/],
     [tableJson([ep(0, "a", { role: "leader" })]), /role: must be both, prefill or decode/],
-    [tableJson([], { models: [{ name: "m", pool: "nope", criticality: "Critical", targets: [] }] }), /models\[0\]\.pool: unknown pool "nope"/],
-    [tableJson([], { models: [{ name: "m", pool: "default/pool", criticality: "Urgent", targets: [] }] }), /criticality: must be Critical, Standard or Sheddable/],
+    [
+      tableJson([], { models: [{ name: "m", pool: "nope", criticality: "Critical", targets: [] }] }),
+      /models\[0\]\.pool: unknown pool "nope"/,
+    ],
+    [
+      tableJson([], { models: [{ name: "m", pool: "default/pool", criticality: "Urgent", targets: [] }] }),
+      /criticality: must be Critical, Standard or Sheddable/,
+    ],
     [tableJson([], { generation: 0 }), /generation: must be in/],
   ];
   for (const [body, re] of bad) assert.match(pure.table(body), re, body);
@@ -156,7 +259,10 @@ test("table validation names the bad field", () => {
 
 function counts(n: number, f: () => string): Map<string, number> {
   const m = new Map<string, number>();
-  for (let i = 0; i < n; i++) { const k = f(); m.set(k, (m.get(k) ?? 0) + 1); }
+  for (let i = 0; i < n; i++) {
+    const k = f();
+    m.set(k, (m.get(k) ?? 0) + 1);
+  }
   return m;
 }
 
@@ -172,7 +278,13 @@ test("DEFAULT: least in-flight wins, ties are broken at random", () => {
 });
 
 test("DEFAULT: waiting queue and KV use count while fresh, not when stale", () => {
-  pure.loadTable(tableJson([ep(0, "a", { waiting: 9, kvUsage: 0.9 }), ep(1, "b", { waiting: 0, kvUsage: 0.1 }), ep(2, "c", { waiting: 4, kvUsage: 0.5 })]));
+  pure.loadTable(
+    tableJson([
+      ep(0, "a", { waiting: 9, kvUsage: 0.9 }),
+      ep(1, "b", { waiting: 0, kvUsage: 0.1 }),
+      ep(2, "c", { waiting: 4, kvUsage: 0.5 }),
+    ]),
+  );
   assert.equal(pure.route("m", "", true, 2, 2, 2), "b");
   // Gateway in-flight outweighs one scraped signal, not both.
   assert.equal(pure.route("m", "0,3,3", true, 2, 2, 2), "b");
@@ -185,7 +297,9 @@ test("DEFAULT: waiting queue and KV use count while fresh, not when stale", () =
 });
 
 test("not-ready and role-bound endpoints are never picked", () => {
-  pure.loadTable(tableJson([ep(0, "a", { ready: false }), ep(1, "b", { role: "prefill" }), ep(2, "c", { waiting: 50, kvUsage: 1 })]));
+  pure.loadTable(
+    tableJson([ep(0, "a", { ready: false }), ep(1, "b", { role: "prefill" }), ep(2, "c", { waiting: 50, kvUsage: 1 })]),
+  );
   const picks = counts(200, () => pure.route("m", "9,9,9", true, 2, 2, 2));
   assert.deepEqual([...picks], [["c", 200]]);
   pure.loadTable(tableJson([ep(0, "a", { ready: false })]));
@@ -201,11 +315,20 @@ test("XXH64 matches the reference vectors", () => {
 });
 
 const sys = "You are a helpful assistant. ".repeat(12);
-function chat(messages: { role: string; content: unknown }[], model = "m") { return JSON.stringify({ model, messages }); }
+function chat(messages: { role: string; content: unknown }[], model = "m") {
+  return JSON.stringify({ model, messages });
+}
 
 test("prompt blocks: a later turn's blocks begin with the earlier turn's", () => {
-  const t1 = [{ role: "system", content: sys }, { role: "user", content: "Tell me about zork." }];
-  const t2 = [...t1, { role: "assistant", content: "Zork is a text adventure. ".repeat(4) }, { role: "user", content: "Open the mailbox." }];
+  const t1 = [
+    { role: "system", content: sys },
+    { role: "user", content: "Tell me about zork." },
+  ];
+  const t2 = [
+    ...t1,
+    { role: "assistant", content: "Zork is a text adventure. ".repeat(4) },
+    { role: "user", content: "Open the mailbox." },
+  ];
   const b1 = pure.blocks(chat(t1), true, 64, 128, "m").split(",");
   const b2 = pure.blocks(chat(t2), true, 64, 128, "m").split(",");
   assert.ok(b1.length >= 5 && b2.length > b1.length, `${b1.length} ${b2.length}`);
@@ -218,22 +341,38 @@ test("prompt blocks: a later turn's blocks begin with the earlier turn's", () =>
 
 test("prompt blocks: model and block size seed the chain; max blocks caps it; parts count", () => {
   const body = chat([{ role: "user", content: sys }]);
-  assert.notEqual(pure.blocks(body, true, 64, 128, "a").split(",")[0], pure.blocks(body, true, 64, 128, "b").split(",")[0]);
-  assert.notEqual(pure.blocks(body, true, 64, 128, "m").split(",")[0], pure.blocks(body, true, 32, 128, "m").split(",")[0]);
+  assert.notEqual(
+    pure.blocks(body, true, 64, 128, "a").split(",")[0],
+    pure.blocks(body, true, 64, 128, "b").split(",")[0],
+  );
+  assert.notEqual(
+    pure.blocks(body, true, 64, 128, "m").split(",")[0],
+    pure.blocks(body, true, 32, 128, "m").split(",")[0],
+  );
   assert.equal(pure.blocks(body, true, 16, 3, "m").split(",").length, 3);
   assert.equal(pure.blocks(chat([{ role: "user", content: "short" }]), true, 64, 128, "m"), "");
   // Content as parts hashes like the same text as a string.
   const asParts = chat([{ role: "user", content: [{ type: "text", text: sys }] }]);
   assert.equal(pure.blocks(asParts, true, 64, 128, "m"), pure.blocks(body, true, 64, 128, "m"));
   // A non-text part contributes its JSON, so different images differ.
-  const img = (u: string) => chat([{ role: "user", content: [{ type: "image_url", image_url: { url: u + "/".repeat(200) } }] }]);
+  const img = (u: string) =>
+    chat([{ role: "user", content: [{ type: "image_url", image_url: { url: u + "/".repeat(200) } }] }]);
   assert.notEqual(pure.blocks(img("http://a"), true, 64, 128, "m"), pure.blocks(img("http://b"), true, 64, 128, "m"));
   // Role matters.
-  assert.notEqual(pure.blocks(chat([{ role: "system", content: sys }]), true, 64, 128, "m"), pure.blocks(body, true, 64, 128, "m"));
+  assert.notEqual(
+    pure.blocks(chat([{ role: "system", content: sys }]), true, 64, 128, "m"),
+    pure.blocks(body, true, 64, 128, "m"),
+  );
 });
 
 function hexBlocks(n: number, salt: string): string {
-  return pure.blocks(JSON.stringify({ model: "m", prompt: (salt + " ").repeat(Math.ceil((n * 64) / (salt.length + 1)) + 1) }), false, 64, n, "m");
+  return pure.blocks(
+    JSON.stringify({ model: "m", prompt: `${salt} `.repeat(Math.ceil((n * 64) / (salt.length + 1)) + 1) }),
+    false,
+    64,
+    n,
+    "m",
+  );
 }
 
 test("PrefixIndex: longest chained match per endpoint in a logarithmic number of reads", () => {
@@ -258,17 +397,25 @@ test("PrefixIndex: continuations of one shared prefix do not crowd each other ou
   pure.indexReset(50000);
   // 40 conversations that share their first 8 blocks (a system prompt) and then diverge.
   const shared = "S".repeat(64 * 8);
-  const conv = (i: number) => pure.blocks(JSON.stringify({ model: "m", prompt: shared + `conversation ${i} `.repeat(40) }), false, 64, 20, "m");
+  const conv = (i: number) =>
+    pure.blocks(JSON.stringify({ model: "m", prompt: shared + `conversation ${i} `.repeat(40) }), false, 64, 20, "m");
   for (let i = 0; i < 40; i++) pure.indexRecord(conv(i), i % 4, 7, i + 1);
-  for (let i = 0; i < 40; i++) assert.equal(pure.indexMatch(conv(i), `${i % 4}:7`), String(conv(i).split(",").length), `conversation ${i}`);
+  for (let i = 0; i < 40; i++)
+    assert.equal(pure.indexMatch(conv(i), `${i % 4}:7`), String(conv(i).split(",").length), `conversation ${i}`);
   // A new user of the same system prompt matches its 8 blocks on every pod that served it.
-  const fresh = pure.blocks(JSON.stringify({ model: "m", prompt: shared + "a new user ".repeat(40) }), false, 64, 20, "m");
+  const fresh = pure.blocks(
+    JSON.stringify({ model: "m", prompt: shared + "a new user ".repeat(40) }),
+    false,
+    64,
+    20,
+    "m",
+  );
   assert.equal(pure.indexMatch(fresh, "0:7,1:7,2:7,3:7"), "8,8,8,8");
 });
 
 test("PrefixIndex: bounded by capacity with least-recently-used replacement", () => {
   pure.indexReset(128); // 2 buckets x 64 entries
-  for (let i = 0; i < 200; i++) pure.indexRecord(hexBlocks(16, "conv" + i), i % 4, 7, i + 1);
+  for (let i = 0; i < 200; i++) pure.indexRecord(hexBlocks(16, `conv${i}`), i % 4, 7, i + 1);
   assert.ok(pure.indexEntries() <= 128, `entries ${pure.indexEntries()}`);
   // The newest conversation survives, the oldest was evicted.
   assert.equal(pure.indexMatch(hexBlocks(16, "conv199"), `${199 % 4}:7`), "16");
@@ -295,11 +442,14 @@ test("PREFIX_CACHE pipeline: affinity, saturation and balance guards, rendezvous
   assert.equal(pure.routePrefix("m", conv, "", 1.25, 0.5), first);
   // Later turn: affinity wins over a small load difference.
   const slotOf = (name: string) => ["a", "b", "c", "d"].indexOf(name);
-  const load = [0, 0, 0, 0]; load[slotOf(pod)] = 1;
+  const load = [0, 0, 0, 0];
+  load[slotOf(pod)] = 1;
   assert.equal(pure.routePrefix("m", conv, load.join(","), 1.25, 0.5), `${pod}/20`);
   // 6 in flight of 7 total across 4 pods (capacity ceil(1.25*8/4)+3 = 6): with the bound off,
   // affinity holds...
-  const heavy = [0, 0, 0, 0]; heavy[slotOf(pod)] = 6; heavy[(slotOf(pod) + 1) % 4] = 1;
+  const heavy = [0, 0, 0, 0];
+  heavy[slotOf(pod)] = 6;
+  heavy[(slotOf(pod) + 1) % 4] = 1;
   assert.equal(pure.routePrefix("m", conv, heavy.join(","), 0, 0.5).split("/")[0], pod);
   // ...over its balance bound of 1.25, affinity yields.
   assert.notEqual(pure.routePrefix("m", conv, heavy.join(","), 1.25, 0.5).split("/")[0], pod);
@@ -311,6 +461,7 @@ test("PREFIX_CACHE pipeline: affinity, saturation and balance guards, rendezvous
   pure.loadTable(tableJson(eps));
   pure.indexReset(50000);
   const seen = new Set<string>();
-  for (let i = 0; i < 40; i++) seen.add(pure.routePrefix("m", hexBlocks(4, "new-conv-" + i), "", 1.25, 0.5).split("/")[0]);
+  for (let i = 0; i < 40; i++)
+    seen.add(pure.routePrefix("m", hexBlocks(4, `new-conv-${i}`), "", 1.25, 0.5).split("/")[0]);
   assert.equal(seen.size, 4);
 });
