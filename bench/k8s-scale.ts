@@ -8,12 +8,14 @@
 // Run: make build && KUBE_BIN_DIR=$(scripts/get-kube.sh) ENVOY_BIN=$(scripts/get-envoy.sh) node build/js/bench/k8s-scale.js [--pods 500] [--iterations 40]
 
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { startControlPlane } from "../controlplane/control-plane.js";
 import { createLogger } from "../controlplane/log.js";
 import { KubeClient } from "../controlplane/sources/kube-client.js";
 import type { Table } from "../controlplane/table/schema.js";
-import { REPO_ROOT, startEnvoy } from "../scripts/lib/envoy-process.js";
+import { startEnvoy } from "../scripts/lib/envoy-process.js";
+import { REPO_ROOT } from "../scripts/lib/repo.js";
 import { startKube } from "../test/harness/kube.js";
 import { startFleet } from "../test/sim/fleet.js";
 
@@ -24,7 +26,6 @@ const PODS = Number(values.pods);
 const ITER = Number(values.iterations);
 const MODEL = "/models/Qwen3-32B";
 const NET = `127.${100 + Math.floor(Math.random() * 100)}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))] * 10) / 10;

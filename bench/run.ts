@@ -7,7 +7,7 @@ import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, release } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { REPO_ROOT } from "../scripts/lib/envoy-process.js";
+import { REPO_ROOT } from "../scripts/lib/repo.js";
 import { direct } from "./contenders/direct.js";
 import { infergate } from "./contenders/infergate.js";
 import { plainEnvoy } from "./contenders/plain-envoy.js";

@@ -5,8 +5,8 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "../controlplane/log.js";
-import { REPO_ROOT } from "./lib/envoy-process.js";
 import { SEED_MODEL, startLocalGateway } from "./lib/local-gateway.js";
+import { REPO_ROOT } from "./lib/repo.js";
 
 const { values } = parseArgs({
   options: {

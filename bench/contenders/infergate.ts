@@ -5,8 +5,8 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
 import { startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import type { Contender } from "./types.js";
 import { envoyVersion } from "./util.js";
 

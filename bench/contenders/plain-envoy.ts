@@ -5,7 +5,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findEnvoy, REPO_ROOT } from "../../scripts/lib/envoy-process.js";
+import { findEnvoy } from "../../scripts/lib/envoy-process.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import type { Contender } from "./types.js";
 import { envoyVersion, sleep, spawnProc, waitServing } from "./util.js";
 

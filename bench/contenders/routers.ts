@@ -7,7 +7,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "../lib/common.js";
+import { freePort } from "../../scripts/lib/ports.js";
 import type { Contender } from "./types.js";
 import { peerInstall, spawnProc, VENV_BENCH, waitServing } from "./util.js";
 

@@ -1,8 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { findEnvoy, REPO_ROOT } from "../../scripts/lib/envoy-process.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { killOnExit, stopChild } from "../../scripts/lib/child-processes.js";
+import { findEnvoy } from "../../scripts/lib/envoy-process.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { SEED_MODEL } from "../workloads.js";
+
+export { setTimeout as sleep } from "node:timers/promises";
 
 export const VENV_BENCH = join(REPO_ROOT, ".venv-bench");
 
@@ -39,10 +44,6 @@ export function envoyVersion(): string {
     envoyVersionCache = `unknown (${(e as Error).message})`;
   }
   return envoyVersionCache;
-}
-
-export async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 /** Polls with a real tiny chat request until the URL answers 200. */
@@ -90,24 +91,10 @@ export function spawnProc(cmd: string, args: string[], env: Record<string, strin
   };
   child.stdout!.on("data", on);
   child.stderr!.on("data", on);
-  const kill = () => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      /* gone */
-    }
-  };
-  process.on("exit", kill);
+  killOnExit(child);
   return {
     child,
     log: () => text,
-    async stop() {
-      process.off("exit", kill);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      }
-    },
+    stop: () => stopChild(child),
   };
 }

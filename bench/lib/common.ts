@@ -5,9 +5,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import type { Fleet } from "../../test/sim/fleet.js";
 import type { LoadJob, LoadOutput, LoadRecord } from "../loadgen-process.js";
+
+export { setTimeout as sleep } from "node:timers/promises";
 
 export const BENCH_START = Date.now();
 
@@ -15,22 +17,6 @@ export const BENCH_START = Date.now();
 export function progress(msg: string): void {
   const s = ((Date.now() - BENCH_START) / 1000).toFixed(0).padStart(4);
   process.stderr.write(`[bench ${s}s] ${msg}\n`);
-}
-
-export async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /** Runs one load job in a separate Node process and returns its output. Bounded by a timeout. */

@@ -19,8 +19,10 @@ import { ModelStore } from "../../controlplane/model/store.js";
 import type { ScrapeState } from "../../controlplane/scrapers/scrape-loop.js";
 import { TableBuilder } from "../../controlplane/table/builder.js";
 import type { Table } from "../../controlplane/table/schema.js";
-import { REPO_ROOT, startEnvoy } from "../../scripts/lib/envoy-process.js";
+import { killOnExit } from "../../scripts/lib/child-processes.js";
+import { startEnvoy } from "../../scripts/lib/envoy-process.js";
 import { startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { infergateVersion } from "../contenders/infergate.js";
 import { percentile, progress, round, runLoadProcess, sleep, stats, sumCounter } from "../lib/common.js";
 import { prng, SEED_MODEL } from "../workloads.js";
@@ -96,20 +98,13 @@ async function startStubs(n: number): Promise<{ ports: number[]; stop(): void }>
     });
     child.once("exit", (c) => reject(new Error(`stub pods exited ${c}`)));
   });
-  const kill = () => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      /* gone */
-    }
-  };
-  process.on("exit", kill);
+  const forget = killOnExit(child);
   return {
     ports: (JSON.parse(line) as { ports: number[] }).ports,
     stop: () => {
-      process.off("exit", kill);
+      forget();
       child.stdin!.end();
-      kill();
+      child.kill("SIGKILL");
     },
   };
 }

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { startFleet } from "../../test/sim/fleet.js";
 import type { Contender } from "../contenders/types.js";
 import { peerInstall, spawnProc, VENV_BENCH } from "../contenders/util.js";

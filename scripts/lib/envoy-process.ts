@@ -6,9 +6,10 @@ import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
+import { killOnExit, stopChild } from "./child-processes.js";
+import { REPO_ROOT } from "./repo.js";
 
 export interface EnvoyOptions {
   /** Public listener port; 0 = any free port. */
@@ -84,10 +85,6 @@ function yamlSingleQuoted(s: string): string {
   return s.replace(/'/g, "''");
 }
 
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}
-
 export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance> {
   const bin = opts.envoyBin ?? findEnvoy();
   const wasm = opts.wasmPath ?? join(REPO_ROOT, "build/infergate.wasm");
@@ -144,22 +141,10 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   child.on("exit", (code) => {
     exited = code ?? -1;
   });
-  const killOnExit = () => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      /* gone */
-    }
-  };
-  process.on("exit", killOnExit);
+  killOnExit(child);
 
   const stop = async () => {
-    process.off("exit", killOnExit);
-    if (exited === null) {
-      child.kill("SIGTERM");
-      for (let i = 0; i < 50 && exited === null; i++) await sleep(100);
-      if (exited === null) child.kill("SIGKILL");
-    }
+    await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   };
 

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import YAML from "yaml";
 import { type ControlPlane, type ControlPlaneOptions, startControlPlane } from "../../controlplane/control-plane.js";
 import { createLogger, type Logger } from "../../controlplane/log.js";
@@ -104,10 +105,6 @@ export function renderConfig(fleet: Fleet, pool: PoolSettings = {}): string {
       })),
   });
   return docs.map((d) => YAML.stringify(d)).join("---\n");
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise<LocalGateway> {

@@ -3,7 +3,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+
+export { setTimeout as sleep } from "node:timers/promises";
 
 /** The source tree's test/controlplane (tests run from build/js/test/controlplane). */
 export const SRC_DIR = join(dirname(fileURLToPath(import.meta.url)), "../../../../test/controlplane");
@@ -55,8 +58,6 @@ export async function metricsServer(
   const out = Object.assign(s, { hits: 0 });
   return out;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function waitFor<T>(
   what: string,

@@ -9,7 +9,7 @@ import { parseDocument } from "../../controlplane/model/documents.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import { DocumentInvalid } from "../../controlplane/model/validate.js";
 import { parseYamlDocuments } from "../../controlplane/sources/file.js";
-import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 
 const ctx = { defaultNamespace: "default" };
 

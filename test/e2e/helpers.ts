@@ -2,9 +2,12 @@
 // pods saw (their /debug/requests logs), so a test can tell where a request went or that it
 // never reached any pod.
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { SEED_MODEL } from "../../scripts/lib/local-gateway.js";
 import type { Fleet } from "../sim/fleet.js";
 import type { RequestRecord } from "../sim/server.js";
+
+export { setTimeout as sleep } from "node:timers/promises";
 
 export { SEED_MODEL };
 
@@ -72,10 +75,6 @@ export async function setFaults(url: string, faults: Record<string, unknown> | n
       : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(faults) },
   );
   if (r.status >= 300) throw new Error(`faults ${r.status}: ${await r.text()}`);
-}
-
-export async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 /** Retries until fn returns true or the time runs out; returns how long it took (ms). */

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { REPO_ROOT } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { clearPodLogs, eventually, pool, post, SEED_MODEL, servedCounts } from "./helpers.js";
 
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";

@@ -27,9 +27,12 @@ import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, KubeConfig, type V1Pod, type V1PodCondition } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import { killOnExit } from "../../scripts/lib/child-processes.js";
+import { freePort } from "../../scripts/lib/ports.js";
 
 /** The user the control plane runs as in the chart (charts/infergate/templates/rbac.yaml). */
 export const CONTROL_PLANE_USER = "system:serviceaccount:infergate-system:infergate";
@@ -141,39 +144,9 @@ export function gatewayApiCrdDir(): string | undefined {
   return v ? join(base, v) : undefined;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.unref();
-    s.on("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 // ---- process bookkeeping -------------------------------------------------------------------
 
 const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const c of live) {
-      try {
-        c.kill("SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
-  });
-}
 
 interface Proc {
   child: ChildProcess;
@@ -182,12 +155,12 @@ interface Proc {
 }
 
 function startProc(bin: string, args: string[], logPath: string, pidFile: string): Proc {
-  installExitHook();
   // The child writes its log to the file directly: nothing to pump, and the log outlives it.
   const out = openSync(logPath, "a");
   const child = spawn(bin, args, { stdio: ["ignore", out, out], env: { ...process.env } });
   closeSync(out);
   live.add(child);
+  killOnExit(child);
   const exited = new Promise<number | null>((res) => {
     // Keep the watchdog's list to live processes only (a pid of ours that exited may be reused).
     child.on("exit", (code) => {

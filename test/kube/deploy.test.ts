@@ -28,12 +28,15 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { type ControlPlane, startControlPlane } from "../../controlplane/control-plane.js";
 import { createLogger } from "../../controlplane/log.js";
 import { findEnvoy } from "../../scripts/lib/envoy-process.js";
 import { renderConfig, SEED_MODEL } from "../../scripts/lib/local-gateway.js";
+import { freePort } from "../../scripts/lib/ports.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import {
   OCI_INDEX_MEDIA_TYPE,
   OCI_MANIFEST_MEDIA_TYPE,
@@ -41,21 +44,10 @@ import {
   WASM_LAYER_MEDIA_TYPE,
 } from "../../scripts/lib/wasm-package.js";
 import { type PackageResult, packageWasm } from "../../scripts/package-wasm.js";
-import { freePort, gatewayApiCrdDir, type Kube, ourCrdFiles, startKube } from "../harness/kube.js";
+import { gatewayApiCrdDir, type Kube, ourCrdFiles, startKube } from "../harness/kube.js";
 import { type Fleet, startFleet } from "../sim/fleet.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-function findUp(rel: string): string {
-  let d = here;
-  for (;;) {
-    const p = join(d, rel);
-    if (existsSync(p)) return p;
-    const up = dirname(d);
-    if (up === d) throw new Error(`no ${rel} above ${here}`);
-    d = up;
-  }
-}
-const REPO = dirname(findUp("package.json"));
+const REPO = REPO_ROOT;
 const CHART = join(REPO, "charts", "infergate");
 const EG_DIR = join(CHART, "envoy-gateway");
 const SEED_OVERLAY = join(REPO, "test", "kube", "fixtures", "seed-004-epp-overlay.yaml");
@@ -66,8 +58,6 @@ type Obj = {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   [k: string]: any;
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function helmBin(): string {
   if (process.env.HELM_BIN) return process.env.HELM_BIN;

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
@@ -20,22 +21,10 @@ import {
   KubernetesObjectApi,
 } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { CONTROL_PLANE_USER, gatewayApiCrdDir, type Kube, ourCrdFiles, startKube } from "../harness/kube.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-function findUp(rel: string): string {
-  let d = here;
-  for (;;) {
-    const p = join(d, rel);
-    if (existsSync(p)) return p;
-    const up = dirname(d);
-    if (up === d) throw new Error(`no ${rel} above ${here}`);
-    d = up;
-  }
-}
-
-const repo = dirname(findUp("package.json"));
+const repo = REPO_ROOT;
 const fixturesDir = join(repo, "test", "kube", "fixtures");
 const rbacPath = join(repo, "charts", "infergate", "templates", "rbac.yaml");
 const seedsDir = join(repo, "..", "shared", "seeds");
@@ -55,8 +44,6 @@ function errorText(e: unknown): string {
   const x = e as { code?: number; body?: unknown; message?: string };
   return `${x.code ?? ""} ${typeof x.body === "string" ? x.body : JSON.stringify(x.body ?? "")} ${x.message ?? ""}`;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let kube: Kube;
 let objects: KubernetesObjectApi;

@@ -35,6 +35,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
+import { killOnExit, stopChild } from "../../scripts/lib/child-processes.js";
+import { freePort } from "../../scripts/lib/ports.js";
 import type { Role } from "./config.js";
 import type { Runtime } from "./metrics.js";
 
@@ -132,29 +134,6 @@ export function expandPods(spec: FleetSpec): Array<Required<Pick<PodSpec, "name"
   return out;
 }
 
-/** A free loopback port (for servers that cannot report the port they bound, like llm-d's). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
-
-const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  });
-}
-
 async function waitHealthy(url: string, child: ChildProcess, deadline: number, path = "/health"): Promise<void> {
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
@@ -197,22 +176,6 @@ function firstLine(child: ChildProcess, deadline: number): Promise<string> {
     };
     child.stdout?.on("data", onData);
     child.once("exit", onExit);
-  });
-}
-
-function stopChild(c: ChildProcess, graceMs = 3_000): Promise<void> {
-  return new Promise((resolveStop) => {
-    if (c.exitCode !== null || c.signalCode !== null) {
-      children.delete(c);
-      return resolveStop();
-    }
-    const t = setTimeout(() => c.kill("SIGKILL"), graceMs);
-    c.once("exit", () => {
-      clearTimeout(t);
-      children.delete(c);
-      resolveStop();
-    });
-    c.kill("SIGTERM");
   });
 }
 
@@ -275,7 +238,7 @@ async function startOne(
       env: { ...process.env, POD_IP: "127.0.0.1", POD_NAME: p.name, POD_NAMESPACE: "default" },
     });
   }
-  children.add(child);
+  killOnExit(child);
   let errTail = "";
   child.stderr?.on("data", (d: Buffer) => {
     errTail = (errTail + d.toString("utf8")).slice(-4000);
@@ -326,7 +289,6 @@ async function startOne(
 
 /** Starts every pod of the spec, waits until all are healthy. */
 export async function startFleet(spec: FleetSpec = {}): Promise<Fleet> {
-  installExitHook();
   const pods = expandPods(spec);
   const deadline = Date.now() + (spec.startTimeoutMs ?? 20_000);
   const results = await Promise.allSettled(pods.map((p) => startOne(spec, p, deadline)));

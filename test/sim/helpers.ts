@@ -1,3 +1,4 @@
+export { setTimeout as sleep } from "node:timers/promises";
 // Small helpers shared by the simulator's tests (and usable by gateway tests): Prometheus text
 // parsing, JSON posting, SSE reading.
 
@@ -93,5 +94,3 @@ export function longText(seed: string, words: number): string {
   }
   return s;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

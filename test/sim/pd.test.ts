@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
-import { type Fleet, type FleetPod, freePort, startFleet } from "./fleet.js";
+import { freePort } from "../../scripts/lib/ports.js";
+import { type Fleet, type FleetPod, startFleet } from "./fleet.js";
 import { metric, postJson, scrape, sleep } from "./helpers.js";
 
 const MODEL = "/models/Qwen3-32B";
