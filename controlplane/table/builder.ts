@@ -29,6 +29,23 @@ export interface BuildResult {
   problems: Problem[];
 }
 
+/**
+ * Everything routing-relevant in a table, derived from the table itself so no field can be left
+ * out: the serialised pools and models, except that an endpoint's exact scrape age is reduced to
+ * fresh / stale / missing (it changes on every build; only crossing the staleness bound matters).
+ */
+export function fingerprintOf(
+  stalenessMs: number,
+  pools: TablePool[],
+  models: TableModel[],
+  staleAfterMs: number,
+): string {
+  const ageBucket = (age: number) => (age < 0 ? "missing" : age > staleAfterMs ? "stale" : "fresh");
+  return JSON.stringify({ stalenessMs, pools, models }, (key, value) =>
+    key === "scrapeAgeMs" ? ageBucket(value as number) : value,
+  );
+}
+
 export class TableBuilder {
   readonly clock: GenerationClock;
   private readonly slots: SlotAllocator;
@@ -59,7 +76,6 @@ export class TableBuilder {
     for (const p of model.pools) for (const e of p.endpoints) present.add(e.address);
     this.slots.retain(present);
 
-    const fp: string[] = [String(this.opts.stalenessMs)];
     const pools: TablePool[] = model.pools.map((p) => {
       const endpoints: TableEndpoint[] = [];
       for (const e of p.endpoints) {
@@ -88,9 +104,6 @@ export class TableBuilder {
           scrapeAgeMs: age,
         };
         endpoints.push(te);
-        fp.push(
-          `${te.slot}|${te.name}|${te.address}|${te.ready ? 1 : 0}|${te.role}|${te.waiting}|${te.running}|${te.kvUsage}|${te.loras.join(",")}|${age < 0 ? "n" : age > staleAfter ? "s" : "f"}`,
-        );
       }
       const pool: TablePool = {
         id: p.id,
@@ -106,21 +119,15 @@ export class TableBuilder {
           prefillPolicy: p.pd.prefillPolicy,
           decodePolicy: p.pd.decodePolicy,
         };
-      fp.push(
-        `P|${p.id}|${p.strategy}|${p.runtime}|${p.prefix.blockSize},${p.prefix.maxBlocks},${p.prefix.lruCapacity}|${p.queue.enabled ? 1 : 0},${p.queue.capacityBytes},${p.queue.ttlMs}|${pool.pd ? `${pool.pd.bootstrapPort},${pool.pd.prefillPolicy},${pool.pd.decodePolicy}` : "-"}`,
-      );
       return pool;
     });
-    const models: TableModel[] = model.models.map((m) => {
-      fp.push(`M|${m.name}|${m.pool}|${m.criticality}|${m.targets.map((t) => `${t.name}=${t.weight}`).join(",")}`);
-      return {
-        name: m.name,
-        pool: m.pool,
-        criticality: m.criticality,
-        targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })),
-      };
-    });
-    const fingerprint = fp.join("\n");
+    const models: TableModel[] = model.models.map((m) => ({
+      name: m.name,
+      pool: m.pool,
+      criticality: m.criticality,
+      targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })),
+    }));
+    const fingerprint = fingerprintOf(this.opts.stalenessMs, pools, models, staleAfter);
 
     if (!force && this.lastTable && fingerprint === this.lastFingerprint) {
       return { table: this.lastTable, changed: false, fingerprint, problems };
