@@ -4,6 +4,7 @@
 // gateway and a control root in one VM), logs through WASI instead of proxy_log, and builds
 // debug strings on every callback of the hot path.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
+import { SharedValue } from "../state/shared-store";
 
 /**
  * The host allocates every buffer it hands us (header values, bodies, shared data) by calling this
@@ -222,13 +223,6 @@ export function sendLocalResponse(
       -1,
     )
   );
-}
-
-export class SharedValue {
-  constructor(
-    public value: ArrayBuffer | null,
-    public cas: u32,
-  ) {}
 }
 
 /** Reads a shared-data key of this plugin's vm_id (visible to every Envoy worker). */

@@ -7,7 +7,6 @@
 //   start/end: byte span of the value (strings: inside the quotes; containers: brackets included)
 //   next: the entry index just past this value and all its descendants (a container's children
 //         follow it directly; an object's children alternate key, value).
-import { JsonKind, kindName } from "./parser";
 
 export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 = 3,
   T_STRING: i32 = 4, T_ESCAPED: i32 = 5, T_ARRAY: i32 = 6, T_OBJECT: i32 = 7;
@@ -318,4 +317,3 @@ export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
   return o;
 }
 
-export { JsonKind, kindName };

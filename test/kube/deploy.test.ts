@@ -26,10 +26,9 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { type ControlPlane, startControlPlane } from "../../controlplane/control-plane.js";
 import { createLogger } from "../../controlplane/log.js";
@@ -321,7 +320,7 @@ describe("Helm chart: rendering", () => {
       "envoy.port": 9080,
       "envoy.concurrency": 4,
       "envoy.maxBodyBytes": 2097152,
-      "envoy.gatewayConfig": { weights: { queue: 2 } },
+      "envoy.gatewayConfig": { weights: { "queue-scorer": 2 } },
       "envoy.image.tag": "v1.36.2",
       "controlPlane.image.tag": "dev",
       "service.type": "LoadBalancer",
@@ -380,7 +379,7 @@ describe("Helm chart: rendering", () => {
     assert.deepEqual(JSON.parse(wasmFilters(b).get("infergate_public").configuration.value), {
       mode: "gateway",
       maxBodyBytes: 2097152,
-      weights: { queue: 2 },
+      weights: { "queue-scorer": 2 },
     });
   });
 
