@@ -8,6 +8,7 @@ import { Plugin } from "./framework";
 import { BalanceGuard } from "./plugins/balance-guard";
 import { InFlightScorer } from "./plugins/in-flight-scorer";
 import { KvCacheScorer } from "./plugins/kv-cache-scorer";
+import { LoraAffinityScorer } from "./plugins/lora-affinity-scorer";
 import { MaxScorePicker } from "./plugins/max-score-picker";
 import { PrefixCacheScorer } from "./plugins/prefix-cache-scorer";
 import { QueueScorer } from "./plugins/queue-scorer";
@@ -67,6 +68,7 @@ export const PLUGINS: PluginSpec[] = [
   ),
   new PluginSpec("kv-cache-utilization-scorer", PluginKind.Scorer, EVERY, 2, (c) => new KvCacheScorer()),
   new PluginSpec("in-flight-scorer", PluginKind.Scorer, EVERY, 2, (c) => new InFlightScorer()),
+  new PluginSpec("lora-affinity-scorer", PluginKind.Scorer, EVERY, 1, (c) => new LoraAffinityScorer()),
   new PluginSpec("prefix-cache-scorer", PluginKind.Scorer, PREFIX_CACHE, 3, (c) => new PrefixCacheScorer()),
   new PluginSpec("max-score-picker", PluginKind.Picker, DEFAULT, 0, (c) => new MaxScorePicker()),
   new PluginSpec(

@@ -89,8 +89,31 @@ test("the routed outcome: in-flight taken, log line fields, target model rewrite
   // The debug setting adds each scorer's weighted score for the chosen pod.
   pure.gatewayConfigure(JSON.stringify({ logScores: true }));
   const dbg = decide(chat(), { inflight: "0,5" }).log!;
-  assert.deepEqual(Object.keys(dbg.scores), ["queue-scorer", "kv-cache-utilization-scorer", "in-flight-scorer"]);
+  assert.deepEqual(Object.keys(dbg.scores), [
+    "queue-scorer",
+    "kv-cache-utilization-scorer",
+    "in-flight-scorer",
+    "lora-affinity-scorer",
+  ]);
   assert.equal(dbg.scores["in-flight-scorer"], 2, "in-flight 0 of max 5: weight 2 x 1.0");
+});
+
+test("a LoRA adapter's requests prefer the pods that have it loaded", () => {
+  const t = JSON.parse(tableJson([ep(0, "a"), ep(1, "b", { loras: ["sql-lora"] }), ep(2, "c")]));
+  t.models.push({
+    name: "sql",
+    pool: "default/pool",
+    criticality: "Standard",
+    targets: [{ name: "sql-lora", weight: 1 }],
+  });
+  gateway({}, JSON.stringify(t));
+  // b has one more request in flight than the others, but the adapter is there.
+  assert.equal(podFor(chat("q", "sql"), { inflight: "0,1,0" }), "b");
+  // Much busier: load wins (weight 1 against the load scorers' 6).
+  assert.notEqual(podFor(chat("q", "sql"), { inflight: "0,9,0" }), "b");
+  // Requests for the base model are unaffected.
+  const base = counts(200, () => podFor(chat(), { inflight: "0,0,0" }));
+  assert.equal(base.size, 3);
 });
 
 // Four pods, PREFIX_CACHE; conversation prompts of exactly N blocks.

@@ -157,7 +157,7 @@ test("plugin configuration is validated at load, weights by scorer name", () => 
   // Unknown names are refused with the known ones listed.
   assert.match(
     pure.config(`{"weights":{"bogus":1}}`),
-    /unknown weight "bogus": weights name scorers \(known: queue-scorer, kv-cache-utilization-scorer, in-flight-scorer, prefix-cache-scorer\)/,
+    /unknown weight "bogus": weights name scorers \(known: queue-scorer, kv-cache-utilization-scorer, in-flight-scorer, lora-affinity-scorer, prefix-cache-scorer\)/,
   );
   // A filter is not a scorer.
   assert.match(pure.config(`{"weights":{"ready-filter":1}}`), /unknown weight "ready-filter"/);
