@@ -138,6 +138,11 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     "--concurrency",
     String(opts.concurrency ?? 2),
     "--disable-hot-restart",
+    // As the chart runs it: a drain tells every keep-alive client at once, then closes the listeners.
+    "--drain-time-s",
+    "5",
+    "--drain-strategy",
+    "immediate",
     "--admin-address-path",
     adminPath,
     "-l",
