@@ -15,6 +15,9 @@ export const USAGE = `usage: node build/js/controlplane/main.js (--source file -
   --all-namespaces           kubernetes: watch every namespace (default: only --namespace)
   --resync DUR               kubernetes: relist everything this often (default 5m)
   --envoy-control URL        Envoy control listener to push the table to (repeatable)
+  --envoy-endpoints-dir DIR  directory Envoy's file-based EDS watches: every pool's pods are written there
+  --envoy-admin URL          Envoy admin (loopback, repeatable): pods Envoy ejects or finds unhealthy are not routed
+  --envoy-admin-interval DUR how often Envoy's admin is read (default 100ms)
   --token TOKEN              bearer token the filter expects
   --token-file PATH          ... or read it from a file (surrounding whitespace trimmed)
   --listen HOST:PORT         API listener (default ${DEFAULTS.listen}; port 0 = any free port)
@@ -71,6 +74,9 @@ export function parseCli(argv: string[]): CliResult {
         "all-namespaces": { type: "boolean" },
         resync: { type: "string" },
         "envoy-control": { type: "string", multiple: true },
+        "envoy-endpoints-dir": { type: "string" },
+        "envoy-admin": { type: "string", multiple: true },
+        "envoy-admin-interval": { type: "string" },
         token: { type: "string" },
         "token-file": { type: "string" },
         listen: { type: "string" },
@@ -128,6 +134,9 @@ export function parseCli(argv: string[]): CliResult {
       allNamespaces: values["all-namespaces"] ?? false,
       resyncMs: duration("resync", values.resync),
       envoyControl: values["envoy-control"] ?? [],
+      envoyEndpointsDir: values["envoy-endpoints-dir"],
+      envoyAdmin: values["envoy-admin"],
+      envoyAdminIntervalMs: duration("envoy-admin-interval", values["envoy-admin-interval"]),
       token,
       listen: values.listen,
       namespace: values.namespace,

@@ -38,6 +38,10 @@ export interface TableEndpoint {
   loras: string[];
   /** Milliseconds since the last successful scrape when the table was built; -1 if never scraped. */
   scrapeAgeMs: number;
+  /** What Envoy makes of the pod, when the control plane reads Envoy's admin (ready is false unless
+   *  "ok", but for a pool's last pods when all are "ejected"). For operators (/debug/table); the
+   *  filter reads `ready` only. */
+  envoy?: "ok" | "absent" | "ejected" | "unhealthy";
 }
 
 export interface TablePool {

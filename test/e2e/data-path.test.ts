@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
+import { DEFAULT_MAX_BODY_BYTES } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import {
   chat,
@@ -139,7 +140,7 @@ test("300 requests on equal pods spread evenly; a slow pod gets clearly fewer", 
 
 test("bad requests get their status and an OpenAI error, and never reach a pod", async () => {
   await clearPodLogs(gw.fleet);
-  const big = JSON.stringify(chat("x".repeat(1100 * 1024)));
+  const big = JSON.stringify(chat("x".repeat(DEFAULT_MAX_BODY_BYTES + 64 * 1024)));
   const cases: { path: string; method?: string; body?: string; status: number; code: string; param?: string | null }[] =
     [
       { path: "/v1/chat/completions", body: "{not json", status: 400, code: "invalid_request" },
