@@ -1,5 +1,5 @@
 // Plugin configuration (the wasm filter's `configuration` string), validated once at load.
-//   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":1048576,
+//   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
 //    "weights":{"queue-scorer":2,"kv-cache-utilization-scorer":2,"in-flight-scorer":2,"prefix-cache-scorer":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
 //    "balanceBound":1.25, "rendezvousTolerance":0.1, "logScores":false}
@@ -18,8 +18,10 @@ export enum Mode {
 export class PluginConfig {
   mode: Mode = Mode.Gateway;
   token: string = "";
-  /** Default matches Envoy's default per-connection buffer limit (1 MiB). */
-  maxBodyBytes: i32 = 1048576;
+  /** Long-context prompts and a few base64 images fit (issue: 1 MiB refused 200k-token prompts). */
+  maxBodyBytes: i32 = 8388608;
+  /** Pods listed after the chosen one, in order, for Envoy to retry on (override_host walks them). */
+  fallbacks: i32 = 2;
   /** Scorer name -> weight, as configured (a scorer not named keeps its registered default). */
   weights: Map<string, f64> = new Map();
   /** A pod at or above these (fresh scrape) is saturated: never picked for prefix affinity alone. */
@@ -89,6 +91,8 @@ export function parseConfig(text: string): ConfigResult {
       else c.token = v.s;
     } else if (k == "maxBodyBytes") {
       c.maxBodyBytes = <i32>num(v, "maxBodyBytes", 1024, 1073741824, out);
+    } else if (k == "fallbacks") {
+      c.fallbacks = <i32>num(v, "fallbacks", 0, 16, out);
     } else if (k == "weights") {
       if (!v.isObject) {
         out.error = "weights must be an object";

@@ -7,3 +7,5 @@ export const DEFAULT_MAX_BLOCKS: i32 = 128;
 export const DEFAULT_LRU_CAPACITY: i32 = 50000;
 export const DEFAULT_QUEUE_CAPACITY_BYTES: f64 = 104857600;
 export const DEFAULT_QUEUE_TTL_MS: f64 = 30000;
+/** Ours, not the seed's: a streaming request's time to response headers before the next pod. */
+export const DEFAULT_FIRST_BYTE_TIMEOUT_MS: f64 = 10000;

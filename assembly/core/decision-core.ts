@@ -138,7 +138,7 @@ export class DecisionCore {
       for (let i = 0; i < profiles.length; i++) {
         const ctx = this.contextFor(i, table, pool, counts, nowMs);
         const res = this.resultFor(i);
-        profiles[i].run(ctx, res, 1);
+        profiles[i].run(ctx, res, 1 + this.config.fallbacks);
         if (res.targets.length > 0) continue;
         if (res.emptiedBy == SATURATION_FILTER) return this.holdOrShed(o, pool);
         const side = profiles.length > 1 ? " (" + profiles[i].name + ")" : "";

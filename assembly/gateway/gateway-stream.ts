@@ -10,6 +10,7 @@ import {
   continueStream,
   getBufferRaw,
   getHeader,
+  getProperty,
   HeaderMap,
   LogLevel,
   log,
@@ -26,12 +27,18 @@ import { DataStatus, HeadersStatus, Stream } from "../host/contexts";
 import { sendError } from "../host/local-reply";
 import { jsonQuote } from "../json/quote";
 import { Endpoint as ApiEndpoint } from "../request/openai";
+import { Endpoint } from "../table/table";
 import { inflight, tables } from "../vm";
 import { Answer, healthAnswer, modelsAnswer } from "./answers";
 import { GatewayRoot } from "./gateway-root";
 import { classify, RouteKind } from "./http-routes";
 
+/** primary,fallback1,... ("IP:port" each): Envoy's override_host policy tries them in order. */
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
+/** The pool, so Envoy's fallback past the listed pods stays inside it (header_to_metadata). */
+export const POOL_HEADER = "x-infergate-pool";
+/** Envoy's per-attempt timeout: for streams, the pool's first-byte timeout (a hung pod). */
+export const PER_TRY_TIMEOUT_HEADER = "x-envoy-upstream-rq-per-try-timeout-ms";
 export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
 
 enum Phase {
@@ -48,6 +55,8 @@ export class GatewayStream extends Stream {
   api: ApiEndpoint = ApiEndpoint.ChatCompletions;
   /** In-flight slot held by this request, released once in onDone. */
   slot: i32 = -1;
+  /** Where it was sent: the chosen pod then its fallbacks (Envoy may have used a fallback). */
+  targets: Endpoint[] = [];
   /** The request body, in raw memory the host wrote (freed once forwarded, replied or done). */
   raw: RawBytes = new RawBytes(0, 0);
   /** When the full body arrived (ns). */
@@ -62,8 +71,9 @@ export class GatewayStream extends Stream {
   }
 
   onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
-    // A client must never choose the pod.
+    // A client must never choose the pod (nor the pool Envoy falls back within).
     removeHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER);
+    removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
     const method = getHeader(HeaderMap.RequestHeaders, ":method");
     const path = getHeader(HeaderMap.RequestHeaders, ":path");
     const route = classify(method === null ? "" : method, path === null ? "/" : path);
@@ -76,11 +86,33 @@ export class GatewayStream extends Stream {
       this.answer(modelsAnswer(tables.current()), "infergate_models");
     } else if (endOfStream) {
       this.reply(400, "request body is empty: expected a JSON object", "invalid_request");
+    } else if (this.declaredTooLarge()) {
+      // Refused before a byte of the body is buffered.
     } else {
       this.api = route.api;
       this.phase = Phase.Body;
     }
     return HeadersStatus.StopIteration;
+  }
+
+  /** A Content-Length over the limit is answered 413 in the headers phase; true when it was. */
+  private declaredTooLarge(): bool {
+    const cl = getHeader(HeaderMap.RequestHeaders, "content-length");
+    if (cl === null) return false;
+    const limit = this.root.config.maxBodyBytes;
+    // Digits only (Envoy's codec already refused a malformed one); longer than 10 digits is over any limit.
+    const n = cl.length > 10 ? <f64>Infinity : parseFloat(cl);
+    if (!(n > <f64>limit)) return false;
+    this.tooLarge(cl);
+    return true;
+  }
+
+  private tooLarge(size: string): void {
+    this.reply(
+      413,
+      "request body of " + size + " bytes exceeds the limit of " + this.root.config.maxBodyBytes.toString() + " bytes",
+      "body_too_large",
+    );
   }
 
   onRequestBody(bodySize: u32, endOfStream: bool): DataStatus {
@@ -165,11 +197,23 @@ export class GatewayStream extends Stream {
     return Dispatch.Sent;
   }
 
-  /** Sends the request to the chosen pod: body rewrite, destination header, log line. */
+  /** Sends the request to the chosen pod: body rewrite, destination headers, log line. */
   private forward(o: Outcome, since: u64): void {
     const ep = o.endpoint!;
     if (o.rewrite) this.rewriteModel(o.modelStart, o.modelEnd, o.target);
-    replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, ep.address);
+    const targets = this.targets;
+    targets.length = 0;
+    targets.push(ep);
+    let destinations = ep.address;
+    for (let i = 0; i < o.fallbacks.length; i++) {
+      targets.push(o.fallbacks[i]);
+      destinations += "," + o.fallbacks[i].address;
+    }
+    replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, destinations);
+    const pool = o.pool!;
+    replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
+    if (o.log.stream && pool.firstByteTimeoutMs > 0)
+      replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_HEADER, (<i64>pool.firstByteTimeoutMs).toString());
     this.slot = ep.slot;
     this.phase = Phase.Forwarded;
     const l = o.log;
@@ -227,6 +271,25 @@ export class GatewayStream extends Stream {
     }
     this.phase = Phase.Replied;
     sendLocalResponse(200, details, a.body, ["content-type"], ["application/json"]);
+  }
+
+  /**
+   * The pod that answered: when the chosen one failed before its headers, Envoy retried on a
+   * fallback, and the in-flight count moves with the request to the pod actually serving it.
+   */
+  onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    if (this.slot < 0 || this.targets.length < 2) return HeadersStatus.Continue;
+    const served = getProperty(["upstream", "address"]);
+    if (served === null || served == this.targets[0].address) return HeadersStatus.Continue;
+    for (let i = 1; i < this.targets.length; i++) {
+      const e = this.targets[i];
+      if (e.address != served) continue;
+      inflight.add(this.slot, -1);
+      inflight.add(e.slot, 1);
+      this.slot = e.slot;
+      break;
+    }
+    return HeadersStatus.Continue;
   }
 
   onDone(): void {

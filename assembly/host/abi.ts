@@ -245,6 +245,16 @@ export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult
   );
 }
 
+/** A stream property (path tokens, e.g. ["upstream", "address"]) as a string, or null. */
+export function getProperty(path: string[]): string | null {
+  const p = String.UTF8.encode(path.join("\0"));
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
+  const r = imports.proxy_get_property(changetype<usize>(p), p.byteLength, outPtr, outSize);
+  if (r != WasmResult.Ok) return null;
+  return String.UTF8.decode(takeBuffer());
+}
+
 export function getPluginConfiguration(size: u32): string {
   if (size == 0) return "";
   return String.UTF8.decode(getBufferBytes(Buffer.PluginConfiguration, 0, size));

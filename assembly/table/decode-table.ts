@@ -2,6 +2,7 @@
 // here; the first problem is reported with its path (table.pools[0].endpoints[2].kvUsage: ...).
 import {
   DEFAULT_BLOCK_SIZE,
+  DEFAULT_FIRST_BYTE_TIMEOUT_MS,
   DEFAULT_LRU_CAPACITY,
   DEFAULT_MAX_BLOCKS,
   DEFAULT_QUEUE_CAPACITY_BYTES,
@@ -148,6 +149,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       );
       p.queueTtlMs = r.num(queue, "ttlMs", `${path}.queue`, 0, 9007199254740991, DEFAULT_QUEUE_TTL_MS);
     }
+    p.firstByteTimeoutMs = r.num(pv, "firstByteTimeoutMs", path, 0, 86400000, DEFAULT_FIRST_BYTE_TIMEOUT_MS, false);
     const pd = pv.get("pd");
     if (pd !== null && !pd.isNull) {
       if (!pd.isObject) r.fail(`${path}.pd`, "must be an object");

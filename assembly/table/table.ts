@@ -3,6 +3,7 @@
 
 import {
   DEFAULT_BLOCK_SIZE,
+  DEFAULT_FIRST_BYTE_TIMEOUT_MS,
   DEFAULT_LRU_CAPACITY,
   DEFAULT_MAX_BLOCKS,
   DEFAULT_QUEUE_CAPACITY_BYTES,
@@ -54,6 +55,10 @@ export class Pool {
   queueEnabled: bool = false;
   queueCapacityBytes: f64 = DEFAULT_QUEUE_CAPACITY_BYTES;
   queueTtlMs: f64 = DEFAULT_QUEUE_TTL_MS;
+  /** Streaming requests: how long a pod may take to send response headers before Envoy tries the
+   *  next (a hung pod); 0 = no limit. Non-streaming requests have none (their headers come with the
+   *  whole generation). */
+  firstByteTimeoutMs: f64 = DEFAULT_FIRST_BYTE_TIMEOUT_MS;
   hasPd: bool = false;
   bootstrapPort: i32 = 0;
   endpoints: Endpoint[] = [];

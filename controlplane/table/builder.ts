@@ -119,6 +119,7 @@ export class TableBuilder {
         runtime: p.runtime,
         prefix: { ...p.prefix },
         queue: { ...p.queue },
+        firstByteTimeoutMs: p.firstByteTimeoutMs,
         endpoints,
       };
       if (p.pd)

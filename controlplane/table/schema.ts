@@ -51,6 +51,9 @@ export interface TablePool {
   runtime: Runtime;
   prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
+  /** Streaming requests: ms to response headers before Envoy tries the next pod (0 = no limit).
+   *  Optional on the wire (the filter defaults to 10000). */
+  firstByteTimeoutMs?: number;
   /** Present for SGLang P/D pools (InferenceTrafficPolicy profile.pd). */
   pd?: { bootstrapPort: number; prefillPolicy: RoutingStrategy; decodePolicy: RoutingStrategy };
   endpoints: TableEndpoint[];

@@ -61,6 +61,16 @@ export function tapeParse(text: string): string {
   return `ok ${tapeKindName(k)} ${t.start(0).toString()}-${t.end(0).toString()} entries=${t.count.toString()}`;
 }
 
+/** tapeParse of raw bytes given as hex (to hand the scanner bytes no JS string can hold). */
+export function tapeParseHex(hex: string): string {
+  const b = new ArrayBuffer(hex.length / 2);
+  for (let i = 0; i < b.byteLength; i++)
+    store<u8>(changetype<usize>(b) + <usize>i, <u8>U32.parseInt(hex.substr(i * 2, 2), 16));
+  const t = new Tape();
+  if (!t.parse(changetype<usize>(b), b.byteLength)) return `error@${t.errorAt.toString()} ${t.error}`;
+  return "ok";
+}
+
 /** JSON summary of what the filter reads from a request body. */
 export function request(body: string, completions: bool): string {
   const r = parseRequest(String.UTF8.encode(body), completions ? Api.Completions : Api.ChatCompletions);

@@ -24,6 +24,7 @@ function pool(id: string, names: string[], extra: Partial<ResolvedPool> = {}): R
     runtime: "vllm",
     prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
+    firstByteTimeoutMs: 10000,
     eppOverlay: null,
     pd: null,
     endpoints: names.map((n) => ({
@@ -124,6 +125,7 @@ test("builds the schema's table: deterministic order, load and scrape age joined
     runtime: "vllm",
     prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
+    firstByteTimeoutMs: 10000,
     endpoints: [
       {
         slot: 0,
@@ -311,6 +313,9 @@ test("change detection covers every field of the built table: changing any endpo
         leaves.push([`${path}.enabled`, (i) => void (i.m.pools[0].queue.enabled = true)]);
         leaves.push([`${path}.capacityBytes`, (i) => void (i.m.pools[0].queue.capacityBytes += 1)]);
         leaves.push([`${path}.ttlMs`, (i) => void (i.m.pools[0].queue.ttlMs += 1)]);
+        break;
+      case "firstByteTimeoutMs":
+        set((p) => void (p.firstByteTimeoutMs += 1));
         break;
       case "pd":
         leaves.push([`${path}.bootstrapPort`, (i) => void (i.m.pools[0].pd!.bootstrapPort += 1)]);

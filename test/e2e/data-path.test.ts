@@ -219,9 +219,17 @@ test("a client-supplied destination header is ignored", async () => {
     seen.add(r.pod!);
   }
   assert.ok(seen.size >= 2, `requests were spread, not pinned: ${[...seen]}`);
-  // And what reached the pod carries the gateway's choice, never a second copy of the client's.
+  // And what reached the pod carries the gateway's choice (the pod first, then distinct fallbacks
+  // of the pool), never a copy of the client's; the pool header never reaches a pod.
+  const addresses = new Set(gw.fleet.pods.map((p) => p.address));
   for (const [pod, reqs] of await podRequests(gw.fleet)) {
-    for (const r of reqs) assert.equal(r.headers["x-gateway-destination-endpoint"], gw.fleet.pod(pod).address);
+    for (const r of reqs) {
+      const list = String(r.headers["x-gateway-destination-endpoint"]).split(",");
+      assert.equal(list[0], gw.fleet.pod(pod).address);
+      assert.equal(new Set(list).size, list.length, `no address twice: ${list}`);
+      for (const a of list) assert.ok(addresses.has(a), a);
+      assert.equal(r.headers["x-infergate-pool"], undefined);
+    }
   }
 });
 

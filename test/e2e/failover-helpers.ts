@@ -19,13 +19,15 @@ export interface Outcome {
   retryAfter: string | null;
   /** Epoch ms when the request was sent. */
   startedAt: number;
+  /** ms until the response headers arrived (-1: they never did). */
+  headersMs: number;
   ms: number;
 }
 
 /** One request; streams are read to the end (bounded by `timeoutMs`). */
 export async function request(url: string, stream: boolean, content: string, timeoutMs = 20_000): Promise<Outcome> {
   const t0 = Date.now();
-  const base = { status: 0, pod: null, retryAfter: null, startedAt: t0 } as const;
+  const base = { status: 0, pod: null, retryAfter: null, startedAt: t0, headersMs: -1 } as const;
   let res: Response;
   try {
     res = await fetch(`${url}/v1/chat/completions`, {
@@ -44,6 +46,7 @@ export async function request(url: string, stream: boolean, content: string, tim
       ms: Date.now() - t0,
     };
   }
+  const headersMs = Date.now() - t0;
   const pod = res.headers.get("x-sim-pod");
   const retryAfter = res.headers.get("retry-after");
   let text = "";
@@ -70,6 +73,7 @@ export async function request(url: string, stream: boolean, content: string, tim
       detail: text.slice(0, 400),
       retryAfter,
       startedAt: t0,
+      headersMs,
       ms,
     };
   const complete = stream ? text.includes("data: [DONE]") : !readError && text.includes('"choices"');
@@ -82,6 +86,7 @@ export async function request(url: string, stream: boolean, content: string, tim
     detail: (readError ? `${readError}: ` : "") + text.slice(-300),
     retryAfter,
     startedAt: t0,
+    headersMs,
     ms,
   };
 }

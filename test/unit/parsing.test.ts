@@ -76,6 +76,37 @@ test("the request path's tape scanner agrees with the tree parser", () => {
   for (const [input, re] of bad) assert.match(pure.tapeParse(input), re, input);
 });
 
+test("strings must be well-formed UTF-8 (RFC 3629), in the SIMD run and in the tail alike", () => {
+  const str = (bytes: string) => `22${bytes}22`; // "…"
+  const pad = "61".repeat(20); // 20 x 'a': the bad byte lands past the first 16-byte block
+  const good = ["c3a9", "e282ac", "f09f9880", "efbfbf", "f48fbfbf", "ed9fbf"]; // é € 😀 U+FFFF U+10FFFF U+D7FF
+  for (const g of good) {
+    assert.equal(pure.tapeParseHex(str(g)), "ok", g);
+    assert.equal(pure.tapeParseHex(str(pad + g + pad)), "ok", `padded ${g}`);
+  }
+  const bad: [string, string][] = [
+    ["80", "lone continuation byte"],
+    ["c0af", "overlong '/'"],
+    ["c1bf", "overlong"],
+    ["e080af", "overlong 3-byte"],
+    ["eda080", "UTF-16 surrogate D800"],
+    ["f08080af", "overlong 4-byte"],
+    ["f4908080", "past U+10FFFF"],
+    ["f5808080", "lead byte F5"],
+    ["ff", "byte FF"],
+    ["c3", "truncated 2-byte (then the quote)"],
+    ["e282", "truncated 3-byte"],
+    ["c341", "continuation expected"],
+  ];
+  for (const [b, why] of bad) {
+    assert.match(pure.tapeParseHex(str(b)), /^error@1 invalid UTF-8 in string$/, why);
+    assert.match(pure.tapeParseHex(str(pad + b)), /^error@21 invalid UTF-8 in string$/, `padded: ${why}`);
+  }
+  // A request with invalid UTF-8 in its prompt is a 400, never sent on.
+  const body = Buffer.concat([Buffer.from('{"model":"m","prompt":"hi '), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]);
+  assert.match(pure.tapeParseHex(body.toString("hex")), /invalid UTF-8 in string/);
+});
+
 test("jsonQuote escapes what JSON requires", () => {
   assert.equal(pure.quote(`a"b\\c\nd\u0001`), `"a\\"b\\\\c\\nd\\u0001"`);
   assert.equal(JSON.parse(pure.quote(`line\tbreak "q" é`)), `line\tbreak "q" é`);
@@ -149,8 +180,8 @@ test("OpenAI-shaped error bodies", () => {
 });
 
 test("plugin configuration is validated at load, weights by scorer name", () => {
-  assert.equal(pure.config(""), "ok mode=0 maxBody=1048576 weights=");
-  assert.equal(pure.config(`{"mode":"control","token":"0123456789abcdef"}`), "ok mode=1 maxBody=1048576 weights=");
+  assert.equal(pure.config(""), "ok mode=0 maxBody=8388608 weights=");
+  assert.equal(pure.config(`{"mode":"control","token":"0123456789abcdef"}`), "ok mode=1 maxBody=8388608 weights=");
   assert.match(pure.config(`{"mode":"control","token":"short"}`), /token of at least 16/);
   assert.match(pure.config(`{"mode":"edge"}`), /mode must be/);
   assert.match(pure.config(`{"maxBodyBytes":10}`), /maxBodyBytes must be in/);
@@ -165,10 +196,11 @@ test("plugin configuration is validated at load, weights by scorer name", () => 
   assert.match(pure.config(`{"balanceBound":0.5}`), /balanceBound must be 0 \(off\) or at least 1/);
   assert.match(pure.config(`{"saturation":{"kvUsage":2}}`), /saturation.kvUsage must be in \[0, 1\]/);
   assert.match(pure.config(`{"logScores":"yes"}`), /logScores must be a boolean/);
+  assert.match(pure.config(`{"fallbacks":17}`), /fallbacks must be in \[0, 16\]/);
   assert.match(pure.config(`{"colour":"red"}`), /unknown configuration key "colour"/);
   assert.equal(
     pure.config(`{"weights":{"queue-scorer":0,"in-flight-scorer":5}}`),
-    "ok mode=0 maxBody=1048576 weights=queue-scorer=0.0,in-flight-scorer=5.0",
+    "ok mode=0 maxBody=8388608 weights=queue-scorer=0.0,in-flight-scorer=5.0",
   );
 });
 
