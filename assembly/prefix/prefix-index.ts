@@ -181,15 +181,18 @@ export class PrefixIndex {
     }
     let at = oldEntries;
     let out: ArrayBuffer;
+    // oldEntries > ENTRIES cannot come from merge(); a bucket is only ever written here.
     if (oldEntries < ENTRIES) {
       out = new ArrayBuffer((oldEntries + 1) * ENTRY_BYTES);
       if (oldEntries > 0)
         memory.copy(changetype<usize>(out), changetype<usize>(old!), <usize>(oldEntries * ENTRY_BYTES));
     } else {
-      // Full: replace the least recently used entry (smallest stamp; wrap-around ignored).
+      // Full: replace the least recently used entry (smallest stamp; wrap-around ignored). Starts
+      // from entry 0, so whatever the stamps, the write stays inside the bucket.
       out = old!.slice(0);
-      let oldest: u32 = 0xffffffff;
-      for (let e = 0; e < oldEntries; e++) {
+      at = 0;
+      let oldest = load<u32>(changetype<usize>(out), 12);
+      for (let e = 1; e < oldEntries; e++) {
         const s = load<u32>(changetype<usize>(out) + <usize>(e * ENTRY_BYTES), 12);
         if (s < oldest) {
           oldest = s;

@@ -117,9 +117,10 @@ export class SchedulingContext {
     this.rng = rng;
   }
 
-  /** Coarse time for recency stamps (100 ms units). */
+  /** Coarse time for recency stamps (100 ms units, wrapping every 13.6 years). Through u64:
+   *  f64 -> u32 saturates, and epoch time in 100 ms units is far past 2^32. */
   get stamp(): u32 {
-    return <u32>(this.nowMs / 100);
+    return <u32>(<u64>(this.nowMs / 100));
   }
 
   yieldOf(c: Candidate): Yield {

@@ -211,6 +211,29 @@ test("PREFIX_CACHE: each pool has its own index, sized by its own lru-capacity",
   assert.deepEqual(pick("big-model", keep), [bigPod, 16], "the other pool is untouched");
 });
 
+test("PREFIX_CACHE on a real clock: a full index replaces its least recently used entries", () => {
+  // Epoch milliseconds, as Envoy's clock gives them: far past 2^32 in the index's 100 ms stamps.
+  // (Stamps once saturated to one value here, the LRU choice fell through and a write went past
+  // the full bucket into the allocator's next block.)
+  const small = poolJson([ep(0, "a"), ep(1, "b")], { strategy: "PREFIX_CACHE", prefix: { lruCapacity: 64 } });
+  const t = JSON.parse(tableJson([]));
+  t.pools = [small];
+  gateway({}, JSON.stringify(t));
+  const start = Date.now();
+  const pick = (prompt: string, nowMs: number) => {
+    const d = decide({ model: "m", prompt }, { inflight: "", completions: true, nowMs });
+    return [d.pod, d.log!.matchedBlocks] as [string, number];
+  };
+  // 12 conversations of 16 blocks, a second apart: 192 entries through a 64-entry index.
+  const pods: string[] = [];
+  for (let i = 0; i < 12; i++) pods.push(pick(promptOf(16, `conversation ${i}`), start + i * 1000)[0]);
+  assert.equal(pure.prefixKeys("default/pool/64/"), 1);
+  // The newest three conversations survive whole, the oldest is gone.
+  for (const i of [9, 10, 11])
+    assert.deepEqual(pick(promptOf(16, `conversation ${i}`), start + 20_000), [pods[i], 16], `${i}`);
+  assert.equal(pick(promptOf(16, "conversation 0"), start + 21_000)[1], 0);
+});
+
 test("queueing: hold while every pod is saturated, shed Sheddable, queue behind more critical waiters", () => {
   const saturated = [ep(0, "a", { waiting: 9 }), ep(1, "b", { waiting: 9 })];
   const t = JSON.parse(tableJson(saturated, {}, { queue: { enabled: true } }));
