@@ -85,14 +85,9 @@ export function resolveModels(input: ModelsInput): ModelsResult {
   for (const m of [...input.models].sort(byKey)) {
     const pool = `${m.namespace}/${m.poolName}`;
     if (!input.poolIds.has(pool)) {
-      problems.push({
-        level: "error",
-        ref: refOf(m),
-        reason: "PoolNotFound",
-        document: docLabel(m),
-        field: "spec.poolRef.name",
-        message: `no InferencePool ${pool}; model "${m.modelName}" is not routable until it exists`,
-      });
+      problems.push(
+        poolNotFound(m, `no InferencePool ${pool}; model "${m.modelName}" is not routable until it exists`),
+      );
       continue;
     }
     namedPools.add(pool);
@@ -125,14 +120,7 @@ export function resolveModels(input: ModelsInput): ModelsResult {
   for (const rw of [...input.rewrites].sort(byAge)) {
     const pool = `${rw.namespace}/${rw.poolName}`;
     if (!input.poolIds.has(pool)) {
-      problems.push({
-        level: "error",
-        ref: refOf(rw),
-        reason: "PoolNotFound",
-        document: docLabel(rw),
-        field: "spec.poolRef.name",
-        message: `no InferencePool ${pool}; its rewrites apply once it exists`,
-      });
+      problems.push(poolNotFound(rw, `no InferencePool ${pool}; its rewrites apply once it exists`));
       continue;
     }
     rw.rules.forEach((rule, i) => {
@@ -187,14 +175,12 @@ export function resolveModels(input: ModelsInput): ModelsResult {
   for (const o of [...input.objectives].sort(byKey)) {
     const pool = `${o.namespace}/${o.poolName}`;
     if (!input.poolIds.has(pool)) {
-      problems.push({
-        level: "error",
-        ref: refOf(o),
-        reason: "PoolNotFound",
-        document: docLabel(o),
-        field: "spec.poolRef.name",
-        message: `no InferencePool ${pool}; requests naming this objective get their model's priority until it exists`,
-      });
+      problems.push(
+        poolNotFound(
+          o,
+          `no InferencePool ${pool}; requests naming this objective get their model's priority until it exists`,
+        ),
+      );
       continue;
     }
     objectives.push({ name: o.name, pool, priority: o.priority ?? 0 });
@@ -254,6 +240,17 @@ export function resolveModels(input: ModelsInput): ModelsResult {
     a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
   );
   return { models, objectives, anyModel, problems };
+}
+
+function poolNotFound(d: ModelSpec | ObjectiveSpec | RewriteSpec, message: string): Problem {
+  return {
+    level: "error",
+    ref: refOf(d),
+    reason: "PoolNotFound",
+    document: docLabel(d),
+    field: "spec.poolRef.name",
+    message,
+  };
 }
 
 function shadowed(rw: RewriteSpec, rule: number, what: string, winner: string): Problem {

@@ -28,6 +28,17 @@ metadata: {name: infergate, namespace: infergate-system}
 spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: http, port: 8080}]}
 ${extra}`;
 
+/** The seed's Steps 1 (the pool) and 2 (the gateway), and the gateway's Service. */
+const SEED_STEPS = `${SEED_GATEWAY}\n---\n${SEED_POOL}\n---\n${SERVICE()}`;
+
+/** The gateway's Service and a GatewayClass "c" of the seed's controllerName. */
+const CLAIMED_CLASS = `${SERVICE()}
+---
+apiVersion: ${GW}
+kind: GatewayClass
+metadata: {name: c}
+spec: {controllerName: ${SEED_CONTROLLER_NAME}}`;
+
 function resolve(yaml: string, opts: { service?: boolean; controllerNames?: string[] } = {}) {
   const store = new ModelStore({
     defaultNamespace: "default",
@@ -44,7 +55,7 @@ function resolve(yaml: string, opts: { service?: boolean; controllerNames?: stri
 const conds = (cs: Condition[]) => Object.fromEntries(cs.map((c) => [c.type, `${c.status}/${c.reason}`]));
 
 test("the seed's Step 2 verbatim: GatewayClass, Gateway and HTTPRoute accepted; address from the Service; /v1 to the pool", () => {
-  const m = resolve(`${SEED_GATEWAY}\n---\n${SEED_POOL}\n---\n${SERVICE()}`);
+  const m = resolve(SEED_STEPS);
   const st = m.gatewayStatus!;
   assert.deepEqual(st.classes, [
     {
@@ -113,12 +124,7 @@ test("the gateway's address: load-balancer ingress when the Service has one; no 
 });
 
 test("a listener on a port the Service does not expose is not programmed; its routes are not served", () => {
-  const m = resolve(`${SERVICE()}
----
-apiVersion: ${GW}
-kind: GatewayClass
-metadata: {name: c}
-spec: {controllerName: ${SEED_CONTROLLER_NAME}}
+  const m = resolve(`${CLAIMED_CLASS}
 ---
 apiVersion: ${GW}
 kind: Gateway
@@ -171,11 +177,7 @@ spec:
 });
 
 test("backendRefs: a missing InferencePool is BackendNotFound and takes its share as 500; other kinds, other namespaces", () => {
-  const m = resolve(`${SEED_GATEWAY}
----
-${SEED_POOL}
----
-${SERVICE()}
+  const m = resolve(`${SEED_STEPS}
 ---
 apiVersion: v1
 kind: Namespace
@@ -222,12 +224,7 @@ spec:
 });
 
 test("a ReferenceGrant in the pool's namespace allows a cross-namespace backendRef", () => {
-  const m = resolve(`${SERVICE()}
----
-apiVersion: ${GW}
-kind: GatewayClass
-metadata: {name: c}
-spec: {controllerName: ${SEED_CONTROLLER_NAME}}
+  const m = resolve(`${CLAIMED_CLASS}
 ---
 apiVersion: ${GW}
 kind: Gateway
@@ -269,11 +266,7 @@ spec:
 ${spec}`;
   const backends =
     "    backendRefs: [{group: inference.networking.x-k8s.io, kind: InferencePool, name: qwen-inference-pool}]";
-  const m = resolve(`${SEED_GATEWAY}
----
-${SEED_POOL}
----
-${SERVICE()}
+  const m = resolve(`${SEED_STEPS}
 ${route(
   "b-newer",
   "2026-02-01T00:00:00Z",
@@ -317,11 +310,7 @@ ${backends}`,
 });
 
 test("what we do not implement drops the rule, says so (PartiallyInvalid / UnsupportedValue), never half-applies it", () => {
-  const m = resolve(`${SEED_GATEWAY}
----
-${SEED_POOL}
----
-${SERVICE()}
+  const m = resolve(`${SEED_STEPS}
 ---
 apiVersion: ${GW}
 kind: HTTPRoute
@@ -375,12 +364,7 @@ test("hostnames: listener ∩ route (exact, wildcard); none in common → NoMatc
   assert.deepEqual(effectiveHosts("*.a.example.com", ["*.example.com"]), ["*.a.example.com"]);
   assert.deepEqual(effectiveHosts("a.example.com", ["b.example.com"]), []);
 
-  const m = resolve(`${SERVICE()}
----
-apiVersion: ${GW}
-kind: GatewayClass
-metadata: {name: c}
-spec: {controllerName: ${SEED_CONTROLLER_NAME}}
+  const m = resolve(`${CLAIMED_CLASS}
 ---
 apiVersion: ${GW}
 kind: Gateway
@@ -399,12 +383,7 @@ spec: {parentRefs: [{name: g}], hostnames: [other.io]}
 });
 
 test("allowedRoutes: Same (default), All, Selector on namespace labels; conflicting listeners are not served", () => {
-  const gw = (from: string) => `${SERVICE()}
----
-apiVersion: ${GW}
-kind: GatewayClass
-metadata: {name: c}
-spec: {controllerName: ${SEED_CONTROLLER_NAME}}
+  const gw = (from: string) => `${CLAIMED_CLASS}
 ---
 apiVersion: ${GW}
 kind: Gateway
@@ -431,12 +410,7 @@ spec: {parentRefs: [{name: g, namespace: gw}]}
     "False/NotAllowedByListeners",
   );
 
-  const conflict = resolve(`${SERVICE()}
----
-apiVersion: ${GW}
-kind: GatewayClass
-metadata: {name: c}
-spec: {controllerName: ${SEED_CONTROLLER_NAME}}
+  const conflict = resolve(`${CLAIMED_CLASS}
 ---
 apiVersion: ${GW}
 kind: Gateway

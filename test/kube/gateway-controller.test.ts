@@ -81,6 +81,23 @@ async function debugTable(): Promise<Table> {
   return (await r.json()) as Table;
 }
 
+/** The control plane as the chart runs it: as the chart's service account, Gateway API controller on. */
+const gatewayControlPlane = (envoyControl: string[], log: ReturnType<typeof memoryLogger>) =>
+  startControlPlane({
+    source: "kubernetes",
+    kubeConfig: kube.kubeConfigFor(kube.controlPlaneToken, CONTROL_PLANE_USER),
+    namespace: NS,
+    gatewayService: `${SVC.namespace}/${SVC.name}`,
+    gatewayControllerNames: ["infergate.dev/gateway-controller"],
+    envoyControl,
+    token: TOKEN,
+    scrapeIntervalMs: 200,
+    pushIntervalMs: 500,
+    kubeBackoffMinMs: 100,
+    kubeBackoffMaxMs: 1000,
+    logger: log,
+  });
+
 /** The table the stand-in holds (what the filter would route on) once it satisfies pred. */
 const pushed = (what: string, pred: (t: Table) => boolean) =>
   until(what, async () => (standin.table && pred(standin.table) ? standin.table : undefined));
@@ -131,20 +148,7 @@ describe("Gateway API controller: the seed's gateway_networking.yaml on a real A
     );
     serviceIP = svc.spec.clusterIP;
     assert.match(serviceIP, /^10\.96\.0\.\d+$/);
-    cp = await startControlPlane({
-      source: "kubernetes",
-      kubeConfig: kube.kubeConfigFor(kube.controlPlaneToken, CONTROL_PLANE_USER),
-      namespace: NS,
-      gatewayService: `${SVC.namespace}/${SVC.name}`,
-      gatewayControllerNames: ["infergate.dev/gateway-controller"],
-      envoyControl: [standin.url],
-      token: TOKEN,
-      scrapeIntervalMs: 200,
-      pushIntervalMs: 500,
-      kubeBackoffMinMs: 100,
-      kubeBackoffMaxMs: 1000,
-      logger,
-    });
+    cp = await gatewayControlPlane([standin.url], logger);
   });
 
   after(async () => {
@@ -475,18 +479,7 @@ spec:
     );
 
     // A second gateway replica (its own control plane, same cluster state): it finds nothing to write.
-    const second = await startControlPlane({
-      source: "kubernetes",
-      kubeConfig: kube.kubeConfigFor(kube.controlPlaneToken, CONTROL_PLANE_USER),
-      namespace: NS,
-      gatewayService: `${SVC.namespace}/${SVC.name}`,
-      gatewayControllerNames: ["infergate.dev/gateway-controller"],
-      envoyControl: [],
-      token: TOKEN,
-      scrapeIntervalMs: 200,
-      pushIntervalMs: 500,
-      logger: memoryLogger(),
-    });
+    const second = await gatewayControlPlane([], memoryLogger());
     try {
       const versions = async () =>
         (
