@@ -108,11 +108,14 @@ export interface TableModel {
   /** Derived from `priority` (criticalityOfPriority), for version-1 filters. */
   criticality: Criticality;
   /**
-   * Integer in MIN_PRIORITY..MAX_PRIORITY: higher is served first from the queue, negative is
-   * sheddable (refused with 429 when every endpoint is saturated, like Sheddable). The model's own
-   * priority: its InferenceObjective's (the one with the InferenceModel's namespace and name, same
-   * pool) if there is one, else the InferenceModel's criticality via CRITICALITY_PRIORITY, else 0.
-   * A request's `x-gateway-inference-objective` header overrides it (see `objectives`).
+   * Integer in MIN_PRIORITY..MAX_PRIORITY. The model's own priority: its InferenceObjective's (the one
+   * with the InferenceModel's namespace and name, same pool) if there is one, else the
+   * InferenceModel's criticality via CRITICALITY_PRIORITY, else 0 (a rewrite-only entry).
+   * A request's priority, in both versions: the `objectives` entry (header value, the pool the
+   * request is routed to) if there is one, else this, else 0 (a pool's `anyModel`). The queue
+   * orders by it where it ordered by criticality: held requests are released highest priority
+   * first, oldest first within one priority; a negative priority is what Sheddable is today
+   * (refused with 429, reason "sheddable", when the pool is saturated and queueing is on).
    */
   priority: number;
   /** Weighted target models; the request's "model" is rewritten to the picked one. Empty = unchanged. */
