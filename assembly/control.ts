@@ -4,11 +4,12 @@
 
 import { PluginConfig } from "./config";
 import { errorBody } from "./errors";
-import { ledger, sendError, tables } from "./gateway";
 import { Buffer, getBufferBytes, getHeader, HeaderMap, LogLevel, log, sendLocalResponse } from "./host/abi";
 import { DataStatus, HeadersStatus, Root, Stream } from "./host/contexts";
-import { jsonQuote } from "./json/parser";
+import { sendError } from "./host/local-reply";
+import { jsonQuote } from "./json/quote";
 import { PublishStatus } from "./state/table-store";
+import { ledger, tables } from "./vm";
 
 const TABLE_PATH = "/infergate/v1/table";
 /** Tables for 4096 endpoints stay well under this. */

@@ -17,6 +17,9 @@ export const USAGE = `usage: node build/js/controlplane/main.js (--source file -
   --gateway-service NS/NAME  kubernetes: be the Gateway API controller (standalone mode); Gateways get this Service's address
   --gateway-controller-name NAME  GatewayClass controllerName to claim besides the seed's (repeatable)
   --envoy-control URL        Envoy control listener to push the table to (repeatable)
+  --envoy-endpoints-dir DIR  directory Envoy's file-based EDS watches: every pool's pods are written there
+  --envoy-admin URL          Envoy admin (loopback, repeatable): pods Envoy ejects or finds unhealthy are not routed
+  --envoy-admin-interval DUR how often Envoy's admin is read (default 100ms)
   --token TOKEN              bearer token the filter expects
   --token-file PATH          ... or read it from a file (surrounding whitespace trimmed)
   --listen HOST:PORT         API listener (default ${DEFAULTS.listen}; port 0 = any free port)
@@ -85,6 +88,9 @@ export function parseCli(argv: string[]): CliResult {
         "gateway-service": { type: "string" },
         "gateway-controller-name": { type: "string", multiple: true },
         "envoy-control": { type: "string", multiple: true },
+        "envoy-endpoints-dir": { type: "string" },
+        "envoy-admin": { type: "string", multiple: true },
+        "envoy-admin-interval": { type: "string" },
         token: { type: "string" },
         "token-file": { type: "string" },
         listen: { type: "string" },
@@ -144,6 +150,9 @@ export function parseCli(argv: string[]): CliResult {
       gatewayService: gatewayService(values["gateway-service"]),
       gatewayControllerNames: values["gateway-controller-name"],
       envoyControl: values["envoy-control"] ?? [],
+      envoyEndpointsDir: values["envoy-endpoints-dir"],
+      envoyAdmin: values["envoy-admin"],
+      envoyAdminIntervalMs: duration("envoy-admin-interval", values["envoy-admin-interval"]),
       token,
       listen: values.listen,
       namespace: values.namespace,

@@ -3,6 +3,9 @@
 
 import { KubeConfig } from "@kubernetes/client-node";
 import { type ApiServer, startApi } from "./api.js";
+import { EndpointsFile } from "./envoy-endpoints/endpoints-file.js";
+import { EnvoyHosts } from "./envoy-endpoints/envoy-hosts.js";
+import { loadAssignment } from "./envoy-endpoints/load-assignment.js";
 import { SEED_CONTROLLER_NAME } from "./gatewayapi/types.js";
 import { createLogger, type Logger } from "./log.js";
 import { ControlPlaneMetrics } from "./metrics.js";
@@ -45,6 +48,12 @@ export interface ControlPlaneOptions {
   /** Envoy control listeners, e.g. http://127.0.0.1:9901 (repeatable). */
   envoyControl: string[];
   token: string;
+  /** Directory Envoy's file-based EDS watches (envoy/bootstrap.yaml ENDPOINTS_DIR): the pods of every
+   *  pool are written there, before any table that routes to them. */
+  envoyEndpointsDir?: string;
+  /** Envoy admin URLs (loopback): each pod's health as Envoy sees it feeds the table's readiness. */
+  envoyAdmin?: string[];
+  envoyAdminIntervalMs?: number;
   /** "127.0.0.1:0" picks a free port; the bound address is in ControlPlane.address. */
   listen?: string;
   namespace?: string;
@@ -90,6 +99,7 @@ export const DEFAULTS = {
   pushTimeoutMs: 2000,
   stalenessMs: 3000,
   filePollIntervalMs: 1000,
+  envoyAdminIntervalMs: 100,
   resyncMs: 300_000,
   syncTimeoutMs: 30_000,
 } as const;
@@ -152,7 +162,19 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           ? { controllerNames, service: gatewayService }
           : null,
   });
-  const builder = new TableBuilder({ stalenessMs: opts.stalenessMs ?? DEFAULTS.stalenessMs });
+  const envoyHosts = opts.envoyAdmin?.length
+    ? new EnvoyHosts({
+        admins: opts.envoyAdmin,
+        intervalMs: opts.envoyAdminIntervalMs ?? DEFAULTS.envoyAdminIntervalMs,
+        logger,
+        onChange: () => scheduleRefresh(),
+      })
+    : null;
+  const endpointsFile = opts.envoyEndpointsDir ? new EndpointsFile(opts.envoyEndpointsDir) : null;
+  const builder = new TableBuilder({
+    stalenessMs: opts.stalenessMs ?? DEFAULTS.stalenessMs,
+    envoyHostState: envoyHosts ? (a) => envoyHosts.state(a) : undefined,
+  });
   let pusher: TablePusher | null = null;
   let lastProblemsKey = "";
 
@@ -185,11 +207,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     reportProblems(all);
     kubeSource?.observe(all);
     kubeSource?.observeGateways(model.gatewayStatus);
+    // Envoy gets the endpoints before any table can route to them (a pod Envoy has not loaded yet is
+    // "absent" and not ready in the table until the admin shows it).
+    writeEndpoints(r.table);
     if (r.changed) {
       metrics.tableBuilt(r.table);
       pusher?.publish(r.table);
     }
     return r.table;
+  };
+
+  const writeEndpoints = (t: Table) => {
+    if (!endpointsFile) return;
+    try {
+      if (endpointsFile.write(loadAssignment(t)))
+        logger.debug("envoy endpoints written", { path: endpointsFile.path, generation: t.generation });
+    } catch (e) {
+      logger.error("cannot write envoy endpoints file; Envoy keeps the pods it has", {
+        path: endpointsFile.path,
+        error: (e as Error).message,
+      });
+    }
   };
 
   let refreshQueued = false;
@@ -262,8 +300,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
 
   syncTargets();
-  // One scrape round before the first table, so the first push carries real load (bounded by the scrape timeout).
+  // One scrape round before the first table, so the first push carries real load (bounded by the scrape
+  // timeout); the endpoints go to Envoy first, and one look at its admin says which it has loaded.
   await scrapes.scrapeAll();
+  if (endpointsFile) {
+    writeEndpoints(builder.build(store.resolved(), (a) => scrapes.state(a)).table);
+    if (envoyHosts) await waitForEnvoyHosts(envoyHosts, store.resolved().pools, 2000);
+  }
   let api: ApiServer;
   try {
     api = await startApi(
@@ -288,6 +331,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           })),
           scrapes: scrapes.states(),
           targets: pusher!.targets(),
+          envoyAdmin: envoyHosts?.status() ?? null,
+          envoyEndpointsFile: endpointsFile ? { path: endpointsFile.path, writes: endpointsFile.writes } : null,
         }),
       },
       logger,
@@ -301,6 +346,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   refresh(true);
   scrapes.start();
   pusher.start();
+  envoyHosts?.start();
   logger.info("control plane started", {
     api: api.address,
     targets: opts.envoyControl,
@@ -329,9 +375,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stopped = true;
       await stopSources();
       scrapes.stop();
+      envoyHosts?.stop();
       pusher!.stop();
       await api.close();
       logger.info("control plane stopped");
     },
   };
+}
+
+/** Waits (bounded) until Envoy's admin lists every endpoint of the model, so the first table already
+ *  routes to the pods Envoy has loaded from the file just written. */
+async function waitForEnvoyHosts(
+  hosts: EnvoyHosts,
+  pools: { endpoints: { address: string }[] }[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await hosts.pollAll();
+    const settled = (a: string) => hosts.state(a) === "ok" || hosts.state(a) === "ejected";
+    if (pools.every((p) => p.endpoints.every((e) => settled(e.address)))) return;
+    if (Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -4,6 +4,7 @@
 // gateway and a control root in one VM), logs through WASI instead of proxy_log, and builds
 // debug strings on every callback of the hot path.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
+import { SharedValue } from "../state/shared-store";
 
 /**
  * The host allocates every buffer it hands us (header values, bodies, shared data) by calling this
@@ -224,13 +225,6 @@ export function sendLocalResponse(
   );
 }
 
-export class SharedValue {
-  constructor(
-    public value: ArrayBuffer | null,
-    public cas: u32,
-  ) {}
-}
-
 /** Reads a shared-data key of this plugin's vm_id (visible to every Envoy worker). */
 export function sharedGet(key: string): SharedValue {
   const k = String.UTF8.encode(key);
@@ -249,6 +243,16 @@ export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult
   return <WasmResult>(
     imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas)
   );
+}
+
+/** A stream property (path tokens, e.g. ["upstream", "address"]) as a string, or null. */
+export function getProperty(path: string[]): string | null {
+  const p = String.UTF8.encode(path.join("\0"));
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
+  const r = imports.proxy_get_property(changetype<usize>(p), p.byteLength, outPtr, outSize);
+  if (r != WasmResult.Ok) return null;
+  return String.UTF8.decode(takeBuffer());
 }
 
 export function getPluginConfiguration(size: u32): string {

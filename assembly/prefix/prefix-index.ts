@@ -16,39 +16,49 @@
 // pods) are found by repeating the search below the previous length. Eviction can break the
 // monotonicity; the result is then a shorter match, never a wrong pod.
 //
-// The store behind it is abstract: shared data in Envoy (state/shared-buckets.ts), memory in tests.
+// One index per pool (state/pool-states.ts), its keys "<keyPrefix><bucket>" in the SharedStore,
+// sized when a table is adopted and never resized on the request path.
+import { SetResult, SharedStore } from "../state/shared-store";
+import { MAX_SLOTS } from "../table/table";
+
 export const ENTRIES: i32 = 64;
 export const ENTRY_BYTES: i32 = 16;
-const MAX_SLOTS: i32 = 4096;
-
-export class Bucket {
-  constructor(
-    public data: ArrayBuffer | null,
-    public cas: u32,
-  ) {}
-}
-
-export abstract class BucketStore {
-  abstract read(index: i32): Bucket;
-  /** False when another writer changed the bucket since read (compare-and-swap). */
-  abstract write(index: i32, data: ArrayBuffer, cas: u32): bool;
-}
 
 /** slot -> candidate index (or -1), reused across lookups: no per-request allocation. */
 const slotToCandidate = new StaticArray<i16>(MAX_SLOTS).fill(-1);
 
 export class PrefixIndex {
-  numBuckets: i32;
+  readonly numBuckets: i32;
+  /** Bucket key strings, built once (a lookup reads several buckets per request). */
+  private keys: Array<string | null> = new Array<string | null>();
   /** Bucket reads per block of the current lookup (null = not read yet). */
   private memo: Array<ArrayBuffer | null> = new Array<ArrayBuffer | null>();
   private probed: StaticArray<bool> = new StaticArray<bool>(0);
   private remaining: StaticArray<bool> = new StaticArray<bool>(0);
 
   constructor(
-    public store: BucketStore,
-    capacity: i32,
+    private shared: SharedStore,
+    private keyPrefix: string,
+    /** Entries the index holds at most (the pool's prefix-cache-lru-capacity). */
+    public readonly capacity: i32,
   ) {
-    this.numBuckets = max(1, (capacity + ENTRIES - 1) / ENTRIES);
+    const n = max(1, (capacity + ENTRIES - 1) / ENTRIES);
+    this.numBuckets = n;
+    this.keys = new Array<string | null>(n);
+  }
+
+  private key(bucket: i32): string {
+    const k = unchecked(this.keys[bucket]);
+    if (k !== null) return k;
+    const made = this.keyPrefix + bucket.toString();
+    unchecked((this.keys[bucket] = made));
+    return made;
+  }
+
+  /** Empties every bucket (shared data cannot delete keys; an empty value frees the memory). */
+  clear(): void {
+    const empty = new ArrayBuffer(0);
+    for (let b = 0; b < this.numBuckets; b++) this.shared.set(this.key(b), empty, 0);
   }
 
   bucketOf(hash: u64): i32 {
@@ -57,7 +67,7 @@ export class PrefixIndex {
 
   private bucketFor(hashes: StaticArray<u64>, j: i32): ArrayBuffer | null {
     if (!this.probed[j]) {
-      this.memo[j] = this.store.read(this.bucketOf(hashes[j])).data;
+      this.memo[j] = this.shared.get(this.key(this.bucketOf(hashes[j]))).value;
       this.probed[j] = true;
     }
     return this.memo[j];
@@ -144,11 +154,12 @@ export class PrefixIndex {
   record(hashes: StaticArray<u64>, from: i32, n: i32, slot: i32, tag: u16, stamp: u32): void {
     for (let j = from; j < n; j++) {
       const index = this.bucketOf(hashes[j]);
+      const key = this.key(index);
       for (let attempt = 0; attempt < 8; attempt++) {
-        const b = this.store.read(index);
-        const next = this.merge(b.data, hashes[j], slot, tag, stamp);
+        const b = this.shared.get(key);
+        const next = this.merge(b.value, hashes[j], slot, tag, stamp);
         if (next === null) break; // already there with this stamp
-        if (this.store.write(index, next!, b.cas)) break;
+        if (this.shared.set(key, next!, b.cas) != SetResult.CasMismatch) break;
       }
     }
   }

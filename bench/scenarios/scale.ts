@@ -15,6 +15,8 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { EndpointsFile } from "../../controlplane/envoy-endpoints/endpoints-file.js";
+import { loadAssignment } from "../../controlplane/envoy-endpoints/load-assignment.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import type { ScrapeState } from "../../controlplane/scrapers/scrape-loop.js";
 import { TableBuilder } from "../../controlplane/table/builder.js";
@@ -123,7 +125,11 @@ export async function scaleScenario(cfg: ScaleConfig) {
         let gen = Date.now();
         let stopPusher = false;
         try {
-          await push(envoy.controlUrl, envoy.token, syntheticTable(ports, strategy, ++gen, cfg.seed));
+          const first = syntheticTable(ports, strategy, ++gen, cfg.seed);
+          // The stubs join Envoy's pods cluster first (as the control plane would write them).
+          new EndpointsFile(envoy.endpointsDir).write(loadAssignment(first));
+          await sleep(200);
+          await push(envoy.controlUrl, envoy.token, first);
           const _pusher = (async () => {
             for (let k = 0; k < 100000 && !stopPusher; k++) {
               await sleep(500);

@@ -17,6 +17,9 @@ export const ANNOTATION = {
   queueTtl: "inference-epp-env.networking.x-k8s.io/queue-ttl",
   modelServerRuntime: "inference.networking.x-k8s.io/model-server-runtime",
   eppOverlay: "inference.networking.x-k8s.io/epp-overlay",
+  // Ours (not in the seed): how long a pod may take to start answering a streaming request (its
+  // response headers) before Envoy tries the next pod; "0s" turns it off.
+  firstByteTimeout: "infergate.dev/first-byte-timeout",
 } as const;
 
 /** Everything the annotations decide for one pool. */
@@ -25,6 +28,8 @@ export interface PoolSettings {
   runtime: Runtime;
   prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
+  /** Streaming requests: time to response headers before the next pod is tried (0 = no limit). */
+  firstByteTimeoutMs: number;
   /** ConfigMap named by epp-overlay. Carried for /debug only: it overrides the managed EPP's Deployment,
    *  and this gateway has no EPP Deployment to override (the picker runs inside Envoy). */
   eppOverlay: string | null;
@@ -36,6 +41,7 @@ export const DEFAULT_POOL_SETTINGS: Readonly<PoolSettings> = Object.freeze({
   runtime: "vllm",
   prefix: Object.freeze({ blockSize: 64, maxBlocks: 128, lruCapacity: 50000 }),
   queue: Object.freeze({ enabled: false, capacityBytes: 104857600, ttlMs: 30000 }),
+  firstByteTimeoutMs: 10000,
   eppOverlay: null,
 }) as PoolSettings;
 
@@ -82,10 +88,9 @@ export const parseStrategy = oneOf<RoutingStrategy>(["DEFAULT", "PREFIX_CACHE"])
 export const parseRuntime = oneOf<Runtime>(["vllm", "sglang", "trt-llm"]);
 const parseQueueing = (value: string): boolean => oneOf(["enabled", "disabled"] as const)(value) === "enabled";
 
-function parseTtlMs(value: string): number {
-  let ns: bigint;
+function parseDurationNs(value: string): bigint {
   try {
-    ns = parseGoDuration(value.trim());
+    return parseGoDuration(value.trim());
   } catch (e) {
     throw new Error(
       e instanceof DurationError
@@ -93,6 +98,16 @@ function parseTtlMs(value: string): number {
         : String(e),
     );
   }
+}
+
+function parseTimeoutMs(value: string): number {
+  const ns = parseDurationNs(value);
+  if (ns < 0n) throw new Error("must not be negative");
+  return nanosToMillisCeil(ns);
+}
+
+function parseTtlMs(value: string): number {
+  const ns = parseDurationNs(value);
   if (ns <= 0n) throw new Error("must be positive");
   return nanosToMillisCeil(ns);
 }
@@ -153,6 +168,12 @@ export function parsePoolAnnotations(
       ),
       ttlMs: read(ANNOTATION.queueTtl, parseTtlMs, D.queue.ttlMs, prev.queue.ttlMs),
     },
+    firstByteTimeoutMs: read(
+      ANNOTATION.firstByteTimeout,
+      parseTimeoutMs,
+      D.firstByteTimeoutMs,
+      prev.firstByteTimeoutMs,
+    ),
     eppOverlay: read(ANNOTATION.eppOverlay, parseConfigMapName, D.eppOverlay, prev.eppOverlay),
   };
   return { settings, problems };

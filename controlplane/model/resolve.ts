@@ -243,6 +243,7 @@ export function resolveModel(
       runtime,
       prefix: { ...parsed.settings.prefix },
       queue: { ...parsed.settings.queue },
+      firstByteTimeoutMs: parsed.settings.firstByteTimeoutMs,
       eppOverlay: parsed.settings.eppOverlay,
       pd,
       endpoints,

@@ -162,6 +162,7 @@ export interface ResolvedPool {
   runtime: Runtime;
   prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
+  firstByteTimeoutMs: number;
   eppOverlay: string | null;
   pd: PdProfile | null;
   /** Sorted by name, then address. */

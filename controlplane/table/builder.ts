@@ -7,6 +7,7 @@
 // table, it covers every field the filter sees, including fields added later.
 
 import { createHash } from "node:crypto";
+import type { EnvoyHostState } from "../envoy-endpoints/envoy-hosts.js";
 import type { Problem, ResolvedModel } from "../model/types.js";
 import type { ScrapeState } from "../scrapers/scrape-loop.js";
 import { GenerationClock } from "./generation.js";
@@ -30,6 +31,10 @@ export interface TableBuilderOptions {
   clock?: GenerationClock;
   slots?: SlotAllocator;
   now?: () => number;
+  /** What Envoy makes of each pod (controlplane/envoy-endpoints/envoy-hosts.ts). A pod Envoy does not
+   *  have yet, or whose active health check fails, is not ready; one that outlier detection ejected is
+   *  not ready either, unless that would leave its pool with no ready pod at all. */
+  envoyHostState?: (address: string) => EnvoyHostState;
 }
 
 export interface BuildResult {
@@ -87,25 +92,30 @@ export class TableBuilder {
         const s = scrapeOf(e.address);
         const load = s?.load ?? null;
         const age = s?.lastSuccessAtMs == null ? -1 : Math.max(0, Math.round(now - s.lastSuccessAtMs));
-        endpoints.push({
+        const envoy = this.opts.envoyHostState?.(e.address);
+        const te: TableEndpoint = {
           slot,
           name: e.name,
           address: e.address,
-          ready: e.ready && (s?.healthy ?? true),
+          ready: e.ready && (s?.healthy ?? true) && (envoy === undefined || envoy === "ok"),
           role: e.role,
           waiting: load?.waiting ?? 0,
           running: load?.running ?? 0,
           kvUsage: load?.kvUsage ?? 0,
           loras: load ? [...load.loras] : [],
           scrapeAgeMs: age,
-        });
+        };
+        if (envoy !== undefined) te.envoy = envoy;
+        endpoints.push(te);
       }
+      keepLastEjected(endpoints, p.endpoints, scrapeOf);
       const pool: TablePool = {
         id: p.id,
         strategy: p.strategy,
         runtime: p.runtime,
         prefix: { ...p.prefix },
         queue: { ...p.queue },
+        firstByteTimeoutMs: p.firstByteTimeoutMs,
         endpoints,
       };
       if (p.pd)
@@ -162,4 +172,20 @@ export function fingerprintOf(table: Omit<Table, "generation" | "builtAtMs">, st
       : value,
   );
   return createHash("sha256").update(json).digest("hex");
+}
+
+/** Outlier ejection never empties a pool: when every pod that would otherwise be ready is ejected,
+ *  the ejected ones stay ready (Envoy's max_ejection_percent is per cluster, and the cluster holds
+ *  every pool, so it cannot promise this per pool by itself). */
+function keepLastEjected(
+  endpoints: TableEndpoint[],
+  sources: ResolvedModel["pools"][number]["endpoints"],
+  scrapeOf: (address: string) => ScrapeState | undefined,
+): void {
+  if (endpoints.some((e) => e.ready)) return;
+  const byAddress = new Map(sources.map((e) => [e.address, e]));
+  for (const te of endpoints) {
+    const src = byAddress.get(te.address);
+    if (te.envoy === "ejected" && src?.ready && (scrapeOf(te.address)?.healthy ?? true)) te.ready = true;
+  }
 }

@@ -69,6 +69,10 @@ export interface TableEndpoint {
   loras: string[];
   /** Milliseconds since the last successful scrape when the table was built; -1 if never scraped. */
   scrapeAgeMs: number;
+  /** What Envoy makes of the pod, when the control plane reads Envoy's admin (ready is false unless
+   *  "ok", but for a pool's last pods when all are "ejected"). For operators (/debug/table); the
+   *  filter reads `ready` only. */
+  envoy?: "ok" | "absent" | "ejected" | "unhealthy";
 }
 
 export interface TablePool {
@@ -78,6 +82,9 @@ export interface TablePool {
   runtime: Runtime;
   prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
+  /** Streaming requests: ms to response headers before Envoy tries the next pod (0 = no limit).
+   *  Optional on the wire (the filter defaults to 10000). */
+  firstByteTimeoutMs?: number;
   /** Present for SGLang P/D pools (InferenceTrafficPolicy profile.pd). */
   pd?: { bootstrapPort: number; prefillPolicy: RoutingStrategy; decodePolicy: RoutingStrategy };
   /**

@@ -127,13 +127,17 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   };
   try {
     writeFileSync(configPath, renderConfig(fleet, opts.pool));
+    // One endpoints directory for every replica, as one control plane feeds them all.
+    const endpointsDir = opts.envoy?.endpointsDir ?? join(dir, "endpoints");
     for (let i = 0; i < (opts.replicas ?? 1); i++) {
-      envoys.push(await startEnvoy({ ...(opts.envoy ?? {}), token, ...(i > 0 ? { port: 0 } : {}) }));
+      envoys.push(await startEnvoy({ ...(opts.envoy ?? {}), token, endpointsDir, ...(i > 0 ? { port: 0 } : {}) }));
     }
     const cpOptions: ControlPlaneOptions = {
       source: "file",
       file: configPath,
       envoyControl: envoys.map((e) => e.controlUrl),
+      envoyEndpointsDir: endpointsDir,
+      envoyAdmin: envoys.map((e) => e.adminUrl),
       token,
       logger,
       filePollIntervalMs: 200,

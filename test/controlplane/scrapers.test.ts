@@ -184,7 +184,8 @@ test("scrape loop: timeouts, refused connections and bad pages are failures with
   const observed: (string | null)[] = [];
   const loop = new ScrapeLoop({
     intervalMs: 1000,
-    timeoutMs: 100,
+    // Long enough that the healthy-but-wrong servers answer in time on a loaded machine.
+    timeoutMs: 500,
     failureThreshold: 1,
     logger: memoryLogger(),
     observer: { scraped: (_r, _s, f) => observed.push(f) },
@@ -198,8 +199,8 @@ test("scrape loop: timeouts, refused connections and bad pages are failures with
     ]);
     const t0 = Date.now();
     await loop.scrapeAll();
-    assert.ok(Date.now() - t0 < 1000, "the hung server costs one timeout, not more");
-    assert.match(loop.state(hang.address)!.lastError!, /no answer within 100 ms/);
+    assert.ok(Date.now() - t0 < 3000, "the hung server costs one timeout, not more");
+    assert.match(loop.state(hang.address)!.lastError!, /no answer within 500 ms/);
     assert.match(
       loop.state(garbage.address)!.lastError!,
       /vllm metrics: (not Prometheus text format|sample value "is" is not a number)/,

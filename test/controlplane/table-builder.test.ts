@@ -25,6 +25,7 @@ function pool(id: string, names: string[], extra: Partial<ResolvedPool> = {}): R
     runtime: "vllm",
     prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
+    firstByteTimeoutMs: 10000,
     eppOverlay: null,
     pd: null,
     anyModel: null,
@@ -136,6 +137,7 @@ test("builds the schema's table: deterministic order, load and scrape age joined
     runtime: "vllm",
     prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
+    firstByteTimeoutMs: 10000,
     endpoints: [
       {
         slot: 0,
@@ -219,6 +221,153 @@ test("change detection: load and membership changes issue a generation; scrape a
   assert.ok(r3.table.generation > r2.table.generation);
   const m2 = model([pool("default/p", ["p1", "p2"])]);
   assert.equal(b.build(m2, of).changed, true, "a new endpoint");
+});
+
+test("change detection covers every field of the built table: changing any endpoint, pool or model field issues a generation", () => {
+  // Mutate one leaf of the built table at a time (every path, found by walking the table itself),
+  // feed the builder a model that produces that table, and require a new generation. The builder's
+  // inputs are the resolved model and the scrapes, so each leaf maps back to one input.
+  const now = 1_000_000;
+  const b = new TableBuilder({ stalenessMs: 3000, now: () => now });
+  const load = { waiting: 1, running: 2, kvUsage: 0.5, loras: ["l1"] };
+  const scrapes = new Map<string, ScrapeState>();
+  const scrape = (address: string): ScrapeState =>
+    scrapes.get(address) ?? {
+      address,
+      runtime: "vllm",
+      lastSuccessAtMs: now,
+      load: { ...load, loras: [...load.loras] },
+      consecutiveFailures: 0,
+      healthy: true,
+      lastError: null,
+      lastDurationMs: 1,
+    };
+  const base = () =>
+    model([
+      pool("default/p", ["p1", "p2"], {
+        pd: { bootstrapPort: 8998, prefillPolicy: "DEFAULT", decodePolicy: "DEFAULT" } as ResolvedPool["pd"],
+      }),
+    ]);
+  const first = b.build(base(), scrape).table;
+  // Each leaf of the table, with how to change the builder's inputs so that leaf changes.
+  type Input = { m: ResolvedModel; scrape: (a: string) => ScrapeState };
+  const leaves: [string, (i: Input) => void][] = [];
+  const ep0 = first.pools[0].endpoints[0];
+  for (const key of Object.keys(ep0)) {
+    const path = `pools[0].endpoints[0].${key}`;
+    switch (key) {
+      case "slot":
+        // A slot changes only when the address does; covered by "address".
+        continue;
+      case "name":
+        leaves.push([path, (i) => void (i.m.pools[0].endpoints[0].name = "renamed")]);
+        break;
+      case "address":
+        leaves.push([path, (i) => void (i.m.pools[0].endpoints[0].address = "10.0.0.99:8000")]);
+        break;
+      case "ready":
+        leaves.push([path, (i) => void (i.m.pools[0].endpoints[0].ready = false)]);
+        break;
+      case "role":
+        leaves.push([path, (i) => void (i.m.pools[0].endpoints[0].role = "prefill")]);
+        break;
+      case "waiting":
+      case "running":
+      case "kvUsage":
+        leaves.push([
+          path,
+          (i) => {
+            const s = { ...scrape(ep0.address) };
+            s.load = { ...s.load!, [key]: key === "kvUsage" ? 0.9 : 7 };
+            i.scrape = (a) => (a === ep0.address ? s : scrape(a));
+          },
+        ]);
+        break;
+      case "loras":
+        leaves.push([
+          path,
+          (i) => {
+            const s = { ...scrape(ep0.address), load: { ...load, loras: ["l2"] } };
+            i.scrape = (a) => (a === ep0.address ? s : scrape(a));
+          },
+        ]);
+        break;
+      case "scrapeAgeMs":
+        leaves.push([
+          path,
+          (i) => {
+            const s = { ...scrape(ep0.address), lastSuccessAtMs: now - 10_000 };
+            i.scrape = (a) => (a === ep0.address ? s : scrape(a));
+          },
+        ]);
+        break;
+      default:
+        assert.fail(`${path}: a new endpoint field; add how to change it here`);
+    }
+  }
+  const p0 = first.pools[0];
+  for (const key of Object.keys(p0)) {
+    const path = `pools[0].${key}`;
+    const set = (f: (p: ResolvedPool) => void) => leaves.push([path, (i) => f(i.m.pools[0])]);
+    switch (key) {
+      case "id":
+        set((p) => void (p.id = "default/q"));
+        break;
+      case "strategy":
+        set((p) => void (p.strategy = "PREFIX_CACHE"));
+        break;
+      case "runtime":
+        set((p) => void (p.runtime = "sglang"));
+        break;
+      case "prefix":
+        for (const k of Object.keys(p0.prefix))
+          leaves.push([`${path}.${k}`, (i) => void ((i.m.pools[0].prefix as Record<string, number>)[k] += 1)]);
+        break;
+      case "queue":
+        leaves.push([`${path}.enabled`, (i) => void (i.m.pools[0].queue.enabled = true)]);
+        leaves.push([`${path}.capacityBytes`, (i) => void (i.m.pools[0].queue.capacityBytes += 1)]);
+        leaves.push([`${path}.ttlMs`, (i) => void (i.m.pools[0].queue.ttlMs += 1)]);
+        break;
+      case "firstByteTimeoutMs":
+        set((p) => void (p.firstByteTimeoutMs += 1));
+        break;
+      case "pd":
+        leaves.push([`${path}.bootstrapPort`, (i) => void (i.m.pools[0].pd!.bootstrapPort += 1)]);
+        leaves.push([`${path}.prefillPolicy`, (i) => void (i.m.pools[0].pd!.prefillPolicy = "PREFIX_CACHE")]);
+        leaves.push([`${path}.decodePolicy`, (i) => void (i.m.pools[0].pd!.decodePolicy = "PREFIX_CACHE")]);
+        break;
+      case "endpoints":
+        continue;
+      default:
+        assert.fail(`${path}: a new pool field; add how to change it here`);
+    }
+  }
+  for (const key of Object.keys(first.models[0])) {
+    const path = `models[0].${key}`;
+    const set = (f: (m: ResolvedModel["models"][number]) => void) => leaves.push([path, (i) => f(i.m.models[0])]);
+    if (key === "name") set((m) => void (m.name = "m2"));
+    else if (key === "pool")
+      continue; // must name an existing pool: covered by pools[0].id
+    else if (key === "criticality") set((m) => void (m.criticality = "Sheddable"));
+    else if (key === "priority") set((m) => void (m.priority = 7));
+    else if (key === "targets") set((m) => void (m.targets[0].weight = 50));
+    else assert.fail(`${path}: a new model field; add how to change it here`);
+  }
+  assert.ok(leaves.length >= 20, `${leaves.length} leaves`);
+  for (const [path, change] of leaves) {
+    const fresh = new TableBuilder({ stalenessMs: 3000, now: () => now });
+    const before = fresh.build(base(), scrape);
+    const input: Input = { m: base(), scrape };
+    change(input);
+    const after = fresh.build(input.m, input.scrape);
+    assert.equal(after.changed, true, `${path} changed without a new generation`);
+    assert.ok(after.table.generation > before.table.generation, path);
+    assert.notDeepEqual(
+      after.table,
+      { ...before.table, generation: after.table.generation, builtAtMs: after.table.builtAtMs },
+      path,
+    );
+  }
 });
 
 test("slots survive rebuilds: an endpoint keeps its slot when others come and go", () => {
