@@ -150,6 +150,9 @@ describe("Gateway API through Envoy: routes, objectives, rewrites", { skip: PEND
       source: "file",
       file: configPath,
       envoyControl: [envoy.controlUrl],
+      // The pods reach Envoy as endpoints of its pods cluster (the file it watches), as in local-gateway.ts.
+      envoyEndpointsDir: envoy.endpointsDir,
+      envoyAdmin: [envoy.adminUrl],
       token: envoy.token,
       filePollIntervalMs: 100,
       scrapeIntervalMs: 50,
