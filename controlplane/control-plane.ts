@@ -6,6 +6,7 @@ import { type ApiServer, startApi } from "./api.js";
 import { EndpointsFile } from "./envoy-endpoints/endpoints-file.js";
 import { EnvoyHosts } from "./envoy-endpoints/envoy-hosts.js";
 import { loadAssignment } from "./envoy-endpoints/load-assignment.js";
+import { SEED_CONTROLLER_NAME } from "./gatewayapi/types.js";
 import { createLogger, type Logger } from "./log.js";
 import { ControlPlaneMetrics } from "./metrics.js";
 import { ModelStore } from "./model/store.js";
@@ -35,6 +36,15 @@ export interface ControlPlaneOptions {
   kubeBackoffMaxMs?: number;
   /** Source "kubernetes": how often a resource whose CRD is not installed is looked for again. */
   missingRetryMs?: number;
+  /**
+   * Source "kubernetes": "namespace/name" of the Service clients reach this gateway through. Turns the
+   * Gateway API controller on (standalone mode): GatewayClasses of our controllerNames are claimed,
+   * their Gateways get this Service's address, their HTTPRoutes route. (The file source always reads
+   * Gateway API documents, without addresses.)
+   */
+  gatewayService?: string;
+  /** GatewayClass controllerNames claimed besides the seed's inference.networking.x-k8s.io/gateway-controller. */
+  gatewayControllerNames?: string[];
   /** Envoy control listeners, e.g. http://127.0.0.1:9901 (repeatable). */
   envoyControl: string[];
   token: string;
@@ -117,6 +127,13 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] || "127.0.0.1", port };
 }
 
+/** "namespace/name" of --gateway-service. */
+export function parseGatewayService(v: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(v);
+  if (!m) throw new Error(`--gateway-service ${JSON.stringify(v)}: expected NAMESPACE/NAME of the gateway's Service`);
+  return { namespace: m[1], name: m[3] };
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = opts.logger ?? createLogger({ component: "controlplane" });
   if (opts.source !== "file" && opts.source !== "kubernetes")
@@ -129,7 +146,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger.warn("no --envoy-control target: tables are built but not pushed; /readyz stays 503");
 
   const metrics = new ControlPlaneMetrics();
-  const store = new ModelStore({ defaultNamespace: opts.namespace ?? DEFAULTS.namespace });
+  const gatewayService = opts.gatewayService ? parseGatewayService(opts.gatewayService) : null;
+  if (gatewayService && opts.source !== "kubernetes")
+    throw new Error("--gateway-service applies to --source kubernetes only");
+  const controllerNames = [
+    SEED_CONTROLLER_NAME,
+    ...(opts.gatewayControllerNames ?? []).filter((n) => n !== SEED_CONTROLLER_NAME),
+  ];
+  const store = new ModelStore({
+    defaultNamespace: opts.namespace ?? DEFAULTS.namespace,
+    gateway:
+      opts.source === "file"
+        ? { controllerNames, service: null }
+        : gatewayService
+          ? { controllerNames, service: gatewayService }
+          : null,
+  });
   const envoyHosts = opts.envoyAdmin?.length
     ? new EnvoyHosts({
         admins: opts.envoyAdmin,
@@ -174,6 +206,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const all = [...model.problems, ...r.problems];
     reportProblems(all);
     kubeSource?.observe(all);
+    kubeSource?.observeGateways(model.gatewayStatus);
     // Envoy gets the endpoints before any table can route to them (a pod Envoy has not loaded yet is
     // "absent" and not ready in the table until the admin shows it).
     writeEndpoints(r.table);
@@ -244,6 +277,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       backoffMinMs: opts.kubeBackoffMinMs,
       backoffMaxMs: opts.kubeBackoffMaxMs,
       missingRetryMs: opts.missingRetryMs,
+      gatewayService,
     });
     // Throws when the API cannot be listed in time: there is no last good model, and pushing an empty
     // table would take the routes Envoy still holds away.
@@ -285,6 +319,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           problems: store.resolved().problems,
           file: fileSource?.status ?? null,
           kubernetes: kubeSource?.status() ?? null,
+          gateway: store.resolved().gatewayStatus,
+          routes: store.resolved().routes,
           pools: store.resolved().pools.map((p) => ({
             id: p.id,
             runtime: p.runtime,

@@ -72,7 +72,8 @@ function syntheticTable(
         })),
       },
     ],
-    models: [{ name: SEED_MODEL, pool: "default/bench", criticality: "Critical", targets: [] }],
+    models: [{ name: SEED_MODEL, pool: "default/bench", criticality: "Critical", priority: 1, targets: [] }],
+    objectives: [],
   };
 }
 

@@ -1,14 +1,26 @@
 // Model + scrape state → the wire Table (schema.ts). Deterministic: pools by id, endpoints by name then
-// address, models by name, so two builds of the same state serialise identically. Each build also
-// yields a fingerprint of everything routing-relevant (not the generation, not the build time, not the
-// exact scrape age — only whether a scrape is fresh, stale or missing), which is how pushes are
-// coalesced: an unchanged fingerprint needs no new generation unless a heartbeat asks for one.
+// address, models by name then pool, objectives by pool then name, routes in precedence order, so two
+// builds of the same state serialise identically. Each build also yields a fingerprint: a hash of the
+// serialised table itself without the generation and the build time, with each endpoint's exact
+// scrape age replaced by whether its scrape is fresh, stale or missing. Pushes are coalesced on it:
+// an unchanged fingerprint needs no new generation unless a heartbeat asks for one. Derived from the
+// table, it covers every field the filter sees, including fields added later.
 
+import { createHash } from "node:crypto";
 import type { EnvoyHostState } from "../envoy-endpoints/envoy-hosts.js";
 import type { Problem, ResolvedModel } from "../model/types.js";
 import type { ScrapeState } from "../scrapers/scrape-loop.js";
 import { GenerationClock } from "./generation.js";
-import { MAX_SLOTS, TABLE_VERSION, type Table, type TableEndpoint, type TableModel, type TablePool } from "./schema.js";
+import {
+  MAX_SLOTS,
+  TABLE_VERSION,
+  TABLE_VERSION_ROUTES,
+  type Table,
+  type TableEndpoint,
+  type TableModel,
+  type TableObjective,
+  type TablePool,
+} from "./schema.js";
 import { SlotAllocator } from "./slots.js";
 
 export interface TableBuilderOptions {
@@ -32,23 +44,6 @@ export interface BuildResult {
   fingerprint: string;
   /** Endpoints left out (slot exhaustion). */
   problems: Problem[];
-}
-
-/**
- * Everything routing-relevant in a table, derived from the table itself so no field can be left
- * out: the serialised pools and models, except that an endpoint's exact scrape age is reduced to
- * fresh / stale / missing (it changes on every build; only crossing the staleness bound matters).
- */
-export function fingerprintOf(
-  stalenessMs: number,
-  pools: TablePool[],
-  models: TableModel[],
-  staleAfterMs: number,
-): string {
-  const ageBucket = (age: number) => (age < 0 ? "missing" : age > staleAfterMs ? "stale" : "fresh");
-  return JSON.stringify({ stalenessMs, pools, models }, (key, value) =>
-    key === "scrapeAgeMs" ? ageBucket(value as number) : value,
-  );
 }
 
 export class TableBuilder {
@@ -81,6 +76,7 @@ export class TableBuilder {
     for (const p of model.pools) for (const e of p.endpoints) present.add(e.address);
     this.slots.retain(present);
 
+    const routed = model.routes !== null;
     const pools: TablePool[] = model.pools.map((p) => {
       const endpoints: TableEndpoint[] = [];
       for (const e of p.endpoints) {
@@ -128,31 +124,54 @@ export class TableBuilder {
           prefillPolicy: p.pd.prefillPolicy,
           decodePolicy: p.pd.decodePolicy,
         };
+      // anyModel only means something to a filter that routes by routes (version 2).
+      if (routed && p.anyModel) pool.anyModel = { targets: p.anyModel.targets.map((t) => ({ ...t })) };
       return pool;
     });
     const models: TableModel[] = model.models.map((m) => ({
       name: m.name,
       pool: m.pool,
       criticality: m.criticality,
+      priority: m.priority,
       targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })),
     }));
-    const fingerprint = fingerprintOf(this.opts.stalenessMs, pools, models, staleAfter);
-
-    if (!force && this.lastTable && fingerprint === this.lastFingerprint) {
-      return { table: this.lastTable, changed: false, fingerprint, problems };
-    }
-    const table: Table = {
-      version: TABLE_VERSION,
-      generation: this.clock.next(),
-      builtAtMs: now,
+    const objectives: TableObjective[] = model.objectives.map((o) => ({ ...o }));
+    const body: Omit<Table, "generation" | "builtAtMs"> = {
+      version: routed ? TABLE_VERSION_ROUTES : TABLE_VERSION,
       stalenessMs: this.opts.stalenessMs,
       pools,
       models,
+      objectives,
+      ...(routed ? { routes: structuredClone(model.routes!) } : {}),
     };
+    const fingerprint = fingerprintOf(body, staleAfter);
+    if (!force && this.lastTable && fingerprint === this.lastFingerprint) {
+      return { table: this.lastTable, changed: false, fingerprint, problems };
+    }
+    const { version, ...rest } = body;
+    const table: Table = { version, generation: this.clock.next(), builtAtMs: now, ...rest };
     this.lastTable = table;
     this.lastFingerprint = fingerprint;
     return { table, changed: true, fingerprint, problems };
   }
+}
+
+/**
+ * The hash of a table's routing-relevant content: the serialised table without generation and build
+ * time (callers pass it without them), each endpoint's scrapeAgeMs replaced by "fresh" / "stale" /
+ * "missing" (stale: older than staleAfterMs).
+ */
+export function fingerprintOf(table: Omit<Table, "generation" | "builtAtMs">, staleAfterMs: number): string {
+  const json = JSON.stringify(table, (key, value) =>
+    key === "scrapeAgeMs" && typeof value === "number"
+      ? value < 0
+        ? "missing"
+        : value > staleAfterMs
+          ? "stale"
+          : "fresh"
+      : value,
+  );
+  return createHash("sha256").update(json).digest("hex");
 }
 
 /** Outlier ejection never empties a pool: when every pod that would otherwise be ready is ejected,

@@ -98,6 +98,7 @@ test("in-process: pushes real load to Envoy, serves the API, hot-reloads annotat
         name: "/models/Qwen3-32B",
         pool: "default/qwen-inference-pool",
         criticality: "Critical",
+        priority: 1,
         targets: [{ name: "/models/Qwen3-32B", weight: 100 }],
       },
     ]);

@@ -108,6 +108,9 @@ function model(addresses: string[]): ResolvedModel {
       },
     ],
     models: [],
+    objectives: [],
+    routes: null,
+    gatewayStatus: null,
     problems: [],
   } as unknown as ResolvedModel;
 }

@@ -239,6 +239,9 @@ describe("Helm chart: rendering", () => {
     assert.equal(argAfter(cp.args, "--envoy-control"), "http://127.0.0.1:9002");
     assert.equal(argAfter(cp.args, "--token-file"), "/var/run/infergate/token");
     assert.equal(argAfter(cp.args, "--listen"), "0.0.0.0:9090");
+    // The Gateway API controller: the seed's Gateway gets this Service's address.
+    assert.equal(argAfter(cp.args, "--gateway-service"), "infergate-system/infergate");
+    assert.equal(argAfter(cp.args, "--gateway-controller-name"), "infergate.dev/gateway-controller");
     // The pods cluster's endpoints: written by the sidecar into a volume Envoy reads.
     assert.equal(argAfter(cp.args, "--envoy-endpoints-dir"), "/var/lib/infergate/endpoints");
     assert.equal(argAfter(cp.args, "--envoy-admin"), "http://127.0.0.1:9901");
@@ -368,6 +371,7 @@ describe("Helm chart: rendering", () => {
     assert.equal(cp.image, "ghcr.io/infergate/controlplane:dev");
     assert.equal(argAfter(cp.args, "--namespace"), "models");
     assert.equal(argAfter(cp.args, "--scrape-interval"), "200ms");
+    assert.equal(argAfter(cp.args, "--gateway-service"), "llm/gw-infergate");
     const envoy = container(dep, "envoy");
     assert.equal(envoy.image, "envoyproxy/envoy:v1.36.2");
     assert.equal(argAfter(envoy.args, "--concurrency"), "4");
@@ -420,11 +424,13 @@ describe("Helm chart: rendering", () => {
       "rbac.create": false,
       "podDisruptionBudget.minAvailable": "",
       "podDisruptionBudget.maxUnavailable": 1,
+      "gatewayAPI.enabled": false,
     });
     assert.deepEqual(objs.map((o) => o.kind).sort(), ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"]);
     const dep = one(objs, "Deployment");
     const cp = container(dep, "controlplane");
     assert.ok(cp.args.includes("--all-namespaces"));
+    assert.ok(!cp.args.includes("--gateway-service"), "another controller owns the Gateway API objects");
     assert.equal(argAfter(cp.args, "--namespace"), undefined);
     assert.equal(dep.spec.template.spec.serviceAccountName, "custom-sa");
     assert.deepEqual(dep.spec.template.spec.volumes.find((v: any) => v.name === "token").secret, {
