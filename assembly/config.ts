@@ -2,7 +2,7 @@
 //   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
 //    "weights":{"queue-scorer":2,"kv-cache-utilization-scorer":2,"in-flight-scorer":2,"prefix-cache-scorer":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
-//    "balanceBound":1.25, "rendezvousTolerance":0.1, "logScores":false}
+//    "balanceBound":1.25, "imbalance":{"abs":8,"rel":2}, "rendezvousTolerance":0.1, "logScores":false}
 // Weights name scorer plugins; the names are checked against the registry when the routing is
 // built (routing/factory.ts), which lists the known ones in its error.
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
@@ -33,6 +33,10 @@ export class PluginConfig {
   saturationStalenessMs: f64 = 2000;
   /** Affinity yields when a pod has more than this times its fair share of in-flight requests. */
   balanceBound: f64 = 1.25;
+  /** Affinity yields when the pod's waiting queue is at least imbalanceAbs deeper and imbalanceRel
+   *  times as deep as the shortest candidate's. */
+  imbalanceAbs: f64 = 8;
+  imbalanceRel: f64 = 2;
   /** New prefixes: pods within this load score of the least loaded are rendezvous candidates. */
   rendezvousTolerance: f64 = 0.1;
   /** Add each scorer's weighted score for the chosen pod to `Request Handled` ("scores"). */
@@ -121,6 +125,17 @@ export function parseConfig(text: string): ConfigResult {
       c.balanceBound = num(v, "balanceBound", 0, 1000, out);
       if (out.error.length == 0 && c.balanceBound != 0 && c.balanceBound < 1)
         out.error = "balanceBound must be 0 (off) or at least 1";
+    } else if (k == "imbalance") {
+      if (!v.isObject) {
+        out.error = "imbalance must be an object";
+        break;
+      }
+      const ik = v.keys!;
+      for (let j = 0; j < ik.length && out.error.length == 0; j++) {
+        if (ik[j] == "abs") c.imbalanceAbs = num(v.vals![j], "imbalance.abs", 0, 1e9, out);
+        else if (ik[j] == "rel") c.imbalanceRel = num(v.vals![j], "imbalance.rel", 1, 1e9, out);
+        else out.error = `unknown imbalance key "${ik[j]}" (known: abs, rel)`;
+      }
     } else if (k == "rendezvousTolerance") {
       c.rendezvousTolerance = num(v, "rendezvousTolerance", 0, 1000, out);
     } else if (k == "logScores") {

@@ -51,14 +51,14 @@ export class SchedulingRequest {
 /** Why affinity may not pick a candidate it would otherwise win (set by guards, read by scorers). */
 export enum Yield {
   None = 0,
-  /** The pod's own queue or KV cache is at its saturation threshold. */
-  Saturated = 1,
+  /** The pod's own queue is much deeper than the shortest (queue-imbalance-guard). */
+  Imbalance = 1,
   /** The pod holds more than its bounded-load share of the gateway's in-flight requests. */
   Balance = 2,
 }
 
 export function yieldName(y: Yield): string {
-  if (y == Yield.Saturated) return "saturated";
+  if (y == Yield.Imbalance) return "imbalance";
   if (y == Yield.Balance) return "balance";
   return "none";
 }

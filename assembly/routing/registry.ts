@@ -11,11 +11,11 @@ import { KvCacheScorer } from "./plugins/kv-cache-scorer";
 import { LoraAffinityScorer } from "./plugins/lora-affinity-scorer";
 import { MaxScorePicker } from "./plugins/max-score-picker";
 import { PrefixCacheScorer } from "./plugins/prefix-cache-scorer";
+import { QueueImbalanceGuard } from "./plugins/queue-imbalance-guard";
 import { QueueScorer } from "./plugins/queue-scorer";
 import { ReadyFilter } from "./plugins/ready-filter";
 import { RendezvousPicker } from "./plugins/rendezvous-picker";
 import { SaturationFilter } from "./plugins/saturation-filter";
-import { SaturationGuard } from "./plugins/saturation-guard";
 import { WholeRequestRoleFilter } from "./plugins/whole-request-role-filter";
 import { SaturationDetector } from "./saturation";
 
@@ -57,7 +57,13 @@ export const PLUGINS: PluginSpec[] = [
   new PluginSpec("ready-filter", PluginKind.Filter, EVERY, 0, (c) => new ReadyFilter()),
   new PluginSpec("whole-request-role-filter", PluginKind.Filter, EVERY, 0, (c) => new WholeRequestRoleFilter()),
   new PluginSpec("saturation-filter", PluginKind.Filter, EVERY, 0, (c) => new SaturationFilter(saturation(c))),
-  new PluginSpec("saturation-guard", PluginKind.Guard, PREFIX_CACHE, 0, (c) => new SaturationGuard(saturation(c))),
+  new PluginSpec(
+    "queue-imbalance-guard",
+    PluginKind.Guard,
+    PREFIX_CACHE,
+    0,
+    (c) => new QueueImbalanceGuard(c.imbalanceAbs, c.imbalanceRel),
+  ),
   new PluginSpec("balance-guard", PluginKind.Guard, PREFIX_CACHE, 0, (c) => new BalanceGuard(c.balanceBound)),
   new PluginSpec(
     "queue-scorer",

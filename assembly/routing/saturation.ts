@@ -23,11 +23,6 @@ export class SaturationDetector {
     return e.waiting + (unseen > 0 ? unseen : 0);
   }
 
-  /** The pod's scraped signals alone: its reported queue or KV cache at threshold. */
-  scrapedSaturated(c: Candidate): bool {
-    return c.endpoint.waiting >= this.queueDepth || c.endpoint.kvUsage >= this.kvUsage;
-  }
-
   /** The pod's own load signals alone: queue (estimated) or KV cache at threshold. */
   loadSaturated(c: Candidate): bool {
     return this.estimatedWaiting(c) >= this.queueDepth || c.endpoint.kvUsage >= this.kvUsage;

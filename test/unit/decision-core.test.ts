@@ -126,7 +126,7 @@ function prefixPick(prompt: string, inflight = "", nowMs = 1500): string {
   return d.kind === "routed" ? `${d.pod}/${d.log!.matchedBlocks}` : `!${d.status}`;
 }
 
-test("PREFIX_CACHE: affinity, saturation and balance guards, rendezvous for new prefixes", () => {
+test("PREFIX_CACHE: affinity, imbalance and balance guards, rendezvous for new prefixes; no fleet-wide collapse", () => {
   const cfg = { balanceBound: 1.25, rendezvousTolerance: 0.5 };
   gateway(cfg, prefixTable());
   const conv = promptOf(20, "conversation-one");
@@ -152,13 +152,18 @@ test("PREFIX_CACHE: affinity, saturation and balance guards, rendezvous for new 
   const y = decide({ model: "m", prompt: conv }, { inflight: heavy.join(","), completions: true });
   assert.notEqual(y.pod, pod);
   assert.deepEqual([y.log!.affinityPod, y.log!.affinityYield, y.log!.bestMatch], [pod, "balance", 20]);
-  // Saturated by its own queue: affinity yields (a fresh index, so only that pod holds the prompt).
+  // A queue much deeper than the others' (8 more and twice as deep): affinity yields.
   gateway(cfg, prefixTable());
   assert.equal(prefixPick(conv), first);
-  pure.loadTable(prefixTable(fourPods.map((e) => (e.name === pod ? { ...e, waiting: 6 } : e))));
+  pure.loadTable(prefixTable(fourPods.map((e) => (e.name === pod ? { ...e, waiting: 12 } : { ...e, waiting: 2 }))));
   const s = decide({ model: "m", prompt: conv }, { inflight: "", completions: true });
   assert.notEqual(s.pod, pod);
-  assert.equal(s.log!.affinityYield, "saturated");
+  assert.equal(s.log!.affinityYield, "imbalance");
+  // Every pod busy (deep queues, KV nearly full): affinity holds; it is what lowers the load.
+  gateway(cfg, prefixTable());
+  assert.equal(prefixPick(conv), first);
+  pure.loadTable(prefixTable(fourPods.map((e) => ({ ...e, waiting: e.name === pod ? 25 : 18, kvUsage: 0.97 }))));
+  assert.equal(prefixPick(conv), `${pod}/20`);
   // Different new conversations spread over the pods.
   gateway(cfg, prefixTable());
   const seen = new Set<string>();

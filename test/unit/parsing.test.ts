@@ -197,6 +197,8 @@ test("plugin configuration is validated at load, weights by scorer name", () => 
   assert.match(pure.config(`{"saturation":{"kvUsage":2}}`), /saturation.kvUsage must be in \[0, 1\]/);
   assert.match(pure.config(`{"logScores":"yes"}`), /logScores must be a boolean/);
   assert.match(pure.config(`{"fallbacks":17}`), /fallbacks must be in \[0, 16\]/);
+  assert.match(pure.config(`{"imbalance":{"rel":0.5}}`), /imbalance.rel must be in \[1, /);
+  assert.match(pure.config(`{"imbalance":{"ratio":2}}`), /unknown imbalance key "ratio" \(known: abs, rel\)/);
   assert.match(pure.config(`{"colour":"red"}`), /unknown configuration key "colour"/);
   assert.equal(
     pure.config(`{"weights":{"queue-scorer":0,"in-flight-scorer":5}}`),
