@@ -35,6 +35,10 @@ export interface SimConfig {
   faults: Faults;
   seed: number;
   requestLogSize: number;
+  /** vLLM --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens (vllm only) */
+  enablePromptTokensDetails: boolean;
+  /** SGLang --enable-cache-report: the same, SGLang's way (sglang only) */
+  enableCacheReport: boolean;
 }
 
 export const DEFAULTS: SimConfig = {
@@ -65,6 +69,8 @@ export const DEFAULTS: SimConfig = {
   faults: noFaults(),
   seed: 1,
   requestLogSize: 10_000,
+  enablePromptTokensDetails: false, // vLLM's default
+  enableCacheReport: false, // SGLang's default
 };
 
 export const USAGE = `usage: node build/js/test/sim/server.js [flags]
@@ -91,6 +97,8 @@ export const USAGE = `usage: node build/js/test/sim/server.js [flags]
   --kv-transfer-ms X             prefill role: delay from prefill end to hand-over (${DEFAULTS.kvTransferMs})
   --fault-latency-ms X  --fault-error-rate P  --fault-error-status S  --fault-hang
   --fault-close-mid-stream N  --fault-metrics-down  --fault-metrics-delay-ms X  --fault-health-down
+  --enable-prompt-tokens-details vllm: report usage.prompt_tokens_details.cached_tokens (off, as in vLLM)
+  --enable-cache-report          sglang: report cached_tokens when > 0 (off, as in SGLang)
   --seed N                       seed of the fault PRNG (${DEFAULTS.seed})
   --request-log-size N           entries kept for /debug/requests (${DEFAULTS.requestLogSize})`;
 
@@ -154,6 +162,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
       "fault-health-down": b,
       seed: s,
       "request-log-size": s,
+      "enable-prompt-tokens-details": b,
+      "enable-cache-report": b,
       help: b,
     },
   });
@@ -220,7 +230,19 @@ export function parseSimArgs(argv: string[]): SimConfig {
     faults,
     seed: num("seed", v.seed, d.seed, { int: true }),
     requestLogSize: num("request-log-size", v["request-log-size"], d.requestLogSize, { int: true, min: 0 }),
+    enablePromptTokensDetails: !!v["enable-prompt-tokens-details"],
+    enableCacheReport: !!v["enable-cache-report"],
   };
+  // Each engine has its own switch (and rejects the other's as an unknown argument); Triton's
+  // OpenAI frontend has none. A flag for the wrong runtime would silently report nothing.
+  if (cfg.enablePromptTokensDetails && runtime !== "vllm")
+    throw new Error(
+      `--enable-prompt-tokens-details is vLLM's flag; ${runtime === "sglang" ? "SGLang's is --enable-cache-report" : "Triton's OpenAI frontend reports no cached tokens"}`,
+    );
+  if (cfg.enableCacheReport && runtime !== "sglang")
+    throw new Error(
+      `--enable-cache-report is SGLang's flag; ${runtime === "vllm" ? "vLLM's is --enable-prompt-tokens-details" : "Triton's OpenAI frontend reports no cached tokens"}`,
+    );
   // Any 127.0.0.0/8 address (Linux routes the whole block to lo): tests give each simulated pod its
   // own loopback IP so that all of them can listen on the seed's targetPortNumber.
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cfg.host) && cfg.host !== "::1" && cfg.host !== "localhost")

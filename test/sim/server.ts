@@ -26,6 +26,7 @@ import { closeAfterTokens, type Faults, makeRng, mergeFaults, noFaults } from ".
 import { SimMetrics } from "./metrics.js";
 import { awaitHandover, BootstrapServer, HandoverError } from "./pd.js";
 import { type ChatMessage, encode, outputText, outputToken, renderChat } from "./tokens.js";
+import { type StreamOptions, WireFormat } from "./wire-format.js";
 
 export { parseSimArgs, type SimConfig, simConfig };
 
@@ -114,7 +115,7 @@ interface ParsedRequest {
   maxTokens: number;
   maxTokensSet: boolean;
   stream: boolean;
-  includeUsage: boolean;
+  streamOptions: StreamOptions;
   bootstrap: { host: string; port: number; room: string } | null;
 }
 
@@ -148,6 +149,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     decodeTimePerSeqMs: cfg.decodeTimePerSeqMs,
     maxLoras: cfg.maxLoras,
   });
+  const wire = new WireFormat(cfg.runtime, cfg.enablePromptTokensDetails || cfg.enableCacheReport);
   let faults: Faults = { ...cfg.faults };
   const rng = makeRng(cfg.seed);
   const adapters = new Set(cfg.loraModules);
@@ -249,12 +251,17 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     if (b.stream !== undefined && b.stream !== null && typeof b.stream !== "boolean")
       throw new HttpError(400, "`stream` must be a boolean", "stream");
     const stream = b.stream === true;
-    let includeUsage = false;
+    const streamOptions: StreamOptions = { includeUsage: false, continuousUsageStats: false };
     if (b.stream_options !== undefined && b.stream_options !== null) {
       if (!stream) throw new HttpError(400, "Stream options can only be defined when `stream=True`.", "stream_options");
-      if (typeof b.stream_options !== "object")
+      if (typeof b.stream_options !== "object" || Array.isArray(b.stream_options))
         throw new HttpError(400, "`stream_options` must be an object", "stream_options");
-      includeUsage = (b.stream_options as Record<string, unknown>).include_usage === true;
+      const so = b.stream_options as Record<string, unknown>;
+      for (const k of ["include_usage", "continuous_usage_stats"] as const)
+        if (so[k] !== undefined && so[k] !== null && typeof so[k] !== "boolean")
+          throw new HttpError(400, `\`stream_options.${k}\` must be a boolean`, "stream_options");
+      streamOptions.includeUsage = so.include_usage === true;
+      streamOptions.continuousUsageStats = so.continuous_usage_stats === true;
     }
     if (b.n !== undefined && b.n !== null && b.n !== 1)
       throw new HttpError(400, "the simulator supports only n = 1", "n");
@@ -294,7 +301,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       maxTokens,
       maxTokensSet,
       stream,
-      includeUsage,
+      streamOptions,
       bootstrap: bootstrapInfo,
     };
   }
@@ -472,12 +479,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     const cutAfter = closeAfterTokens(f);
     let sent = 0;
     let firstAt = -1;
-    const usage = (s: Sequence) => ({
-      prompt_tokens: s.promptLen,
-      completion_tokens: s.generated,
-      total_tokens: s.promptLen + s.generated,
-      prompt_tokens_details: { cached_tokens: s.hitTokens },
-    });
+    const counts = (s: Sequence) => ({ prompt: s.promptLen, completion: s.generated, cached: s.hitTokens });
     const finishRecord = (s: Sequence, reason: string, outcome: string) => {
       rec.cachedTokens = s.hitTokens;
       rec.completionTokens = s.generated;
@@ -529,19 +531,34 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     if (p.stream) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...podHeader });
       rec.status = 200;
-      const chunk = (choice: Record<string, unknown>, extra?: Record<string, unknown>) =>
-        `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [choice], ...extra })}\n\n`;
+      const su = wire.streamUsage(p.streamOptions);
+      const object = p.kind === "chat" ? "chat.completion.chunk" : "text_completion";
+      const sse = (choices: unknown[], extra?: Record<string, unknown>) =>
+        `data: ${JSON.stringify({ id, object, created, model: p.model, choices, ...extra })}\n\n`;
+      /** usage (continuous stats) or its absence, as this runtime writes a chunk */
+      const chunkUsage = (completion: number) =>
+        su.continuous
+          ? { usage: wire.continuousUsage(p.kind, p.promptTokens.length, completion) }
+          : wire.chunkUsageWhenNone(p.kind);
+      const extras = wire.choiceExtras(p.kind);
+      const ownFinishChunk = wire.finishInOwnChunk(p.kind);
       if (p.kind === "chat")
-        res.write(chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
+        res.write(
+          sse(
+            [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null, ...extras }],
+            su.continuous && wire.continuousUsageOnRoleChunk ? chunkUsage(0) : undefined,
+          ),
+        );
       run(
         (s, i) => {
           const last = s.generated >= s.maxTokens;
-          const reason = last ? s.finishReason : null;
+          const reason = last && !ownFinishChunk ? s.finishReason : null;
           const tok = outputToken(i);
-          const data =
+          const choice =
             p.kind === "chat"
-              ? chunk({ index: 0, delta: { content: tok }, logprobs: null, finish_reason: reason })
-              : chunk({ index: 0, text: tok, logprobs: null, finish_reason: reason, stop_reason: null });
+              ? { index: 0, delta: { content: tok }, logprobs: null, finish_reason: reason, ...extras }
+              : { index: 0, text: tok, logprobs: null, finish_reason: reason, ...extras };
+          const data = sse([choice], chunkUsage(s.generated));
           sent++;
           if (cutAfter >= 0 && sent >= cutAfter && !last) {
             // fault: the connection drops mid-stream (after this chunk is flushed): no final
@@ -556,10 +573,9 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         },
         (s, reason) => {
           liveSeqs.delete(s);
-          if (p.includeUsage)
-            res.write(
-              `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [], usage: usage(s) })}\n\n`,
-            );
+          if (ownFinishChunk)
+            res.write(sse([{ index: 0, delta: {}, logprobs: null, finish_reason: reason, ...extras }]));
+          if (su.final) res.write(sse([], { usage: wire.finalChunkUsage(p.kind, counts(s)) }));
           res.end("data: [DONE]\n\n");
           finishRecord(s, reason, "served");
         },
@@ -582,7 +598,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
           created,
           model: p.model,
           choices: [choice],
-          usage: usage(s),
+          usage: wire.responseUsage(counts(s)),
         });
         rec.status = 200;
         if (cutAfter >= 0) {
