@@ -492,7 +492,12 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     };
     const handOver = (s: Sequence) => {
       if (prefillRoom === null || !bootstrap) return;
-      const h = { room: prefillRoom, prefillPod: cfg.name, promptTokens: s.promptLen, blockHashes: s.hashes };
+      const h = {
+        room: prefillRoom,
+        prefillPod: cfg.name,
+        promptTokens: s.promptLen,
+        blockHashes: s.promptBlockHashes(),
+      };
       if (cfg.kvTransferMs > 0) setTimeout(() => bootstrap.complete(h), cfg.kvTransferMs);
       else bootstrap.complete(h);
     };

@@ -114,6 +114,13 @@ export function outputToken(i: number): string {
   return OUTPUT_WORDS[i % OUTPUT_WORDS.length];
 }
 
+const OUTPUT_IDS = OUTPUT_WORDS.map((w) => fnv1a32(w));
+
+/** The i-th generated token's id (what encode() gives for its text). */
+export function outputTokenId(i: number): number {
+  return OUTPUT_IDS[i % OUTPUT_IDS.length];
+}
+
 /** The text of the first n generated tokens. */
 export function outputText(n: number): string {
   let s = "";
