@@ -15,6 +15,7 @@
 //   GET  /debug/requests[?since=SEQ&limit=N], DELETE /debug/requests   (what this pod served)
 //   GET  /debug/state                                   (queue, running, KV blocks, hits)
 //   GET|POST|PUT|DELETE /admin/faults, POST /admin/reset (see faults.ts)
+//   POST /reset_prefix_cache (vllm), GET|POST /flush_cache (sglang)   (the engines' cache resets)
 // Every response carries `x-sim-pod: <name>`.
 
 import http from "node:http";
@@ -688,6 +689,37 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     bootstrap?.clear();
   }
 
+  /** vLLM's POST /reset_prefix_cache[?reset_running_requests=true] (vllm/entrypoints/serve/cache/
+   *  api_router.py; vLLM mounts it only with VLLM_SERVER_DEV_MODE=1, we always do). It answers 200
+   *  with no body whether or not the reset happened: with running requests holding blocks the
+   *  block pool refuses (logs "Failed to reset prefix cache because some blocks are not freed
+   *  yet"), unless reset_running_requests preempts them first. */
+  function resetPrefixCache(url: string, res: http.ServerResponse): void {
+    const q = new URL(url, "http://x").searchParams;
+    const preempt = q.get("reset_running_requests") === "true";
+    const ok = engine.resetPrefixCache(preempt);
+    if (!ok) process.stderr.write(`${cfg.name}: failed to reset prefix cache because some blocks are not freed yet\n`);
+    res.writeHead(200, { ...podHeader, "content-length": "0" });
+    res.end();
+  }
+
+  /** SGLang's GET|POST /flush_cache[?timeout=SECONDS] (python/sglang/srt/entrypoints/http_server.py):
+   *  flushes only when no request is running or waiting (waiting up to `timeout` for that); 200 or
+   *  400 with SGLang's plain-text message. */
+  async function flushCache(url: string, res: http.ServerResponse): Promise<void> {
+    const t = Number(new URL(url, "http://x").searchParams.get("timeout") ?? "0");
+    if (!Number.isFinite(t) || t < 0) return sendJson(res, 400, errorBody(400, "timeout must be a number >= 0"));
+    const deadline = performance.now() + t * 1000;
+    while (!engine.idle && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const ok = engine.idle && engine.resetPrefixCache(false);
+    res.writeHead(ok ? 200 : 400, { ...podHeader, "content-type": "text/plain; charset=utf-8" });
+    res.end(
+      ok
+        ? "Cache flushed.\nPlease check backend logs for more details. (When there are running or waiting requests, the operation will not be performed.)\n"
+        : "Flush cache failed.\n",
+    );
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -764,6 +796,15 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         reset();
         return sendJson(res, 200, state());
       }
+      // The engines' own prefix-cache resets (each runtime has only its own).
+      if (path === "/reset_prefix_cache" && cfg.runtime === "vllm" && method === "POST") {
+        await readBody(req);
+        return resetPrefixCache(url, res);
+      }
+      if (path === "/flush_cache" && cfg.runtime === "sglang" && (method === "POST" || method === "GET")) {
+        await readBody(req);
+        return await flushCache(url, res);
+      }
       const known = [
         "/v1/chat/completions",
         "/v1/completions",
@@ -775,6 +816,8 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         "/debug/state",
         "/admin/faults",
         "/admin/reset",
+        ...(cfg.runtime === "vllm" ? ["/reset_prefix_cache"] : []),
+        ...(cfg.runtime === "sglang" ? ["/flush_cache"] : []),
         "/v2/health/ready",
         "/v2/health/live",
       ];
