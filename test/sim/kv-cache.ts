@@ -81,10 +81,13 @@ export class PrefixKvCache {
   /** block id -> its prefix hash, NaN if none */
   private readonly hashOf: Float64Array;
   private readonly refCount: Int32Array;
-  /** hash -> blocks carrying it (a recomputed block can duplicate one) */
+  /** hash -> blocks carrying it (a recomputed block can duplicate one), and each block's index in
+   *  that list (so that evicting one copy is O(1), as in vLLM's BlockHashToBlockMap) */
   private readonly byHash = new Map<number, number[]>();
-  /** free blocks, least recently freed first (Map keeps insertion order; delete is O(1)) */
-  private readonly freeQueue = new Map<number, true>();
+  private readonly hashIndex: Int32Array;
+  /** free blocks, least recently freed first: vLLM's FreeKVCacheBlockQueue, a doubly linked list
+   *  over block ids (O(1) take from the head, append, and removal of a hit block from the middle) */
+  private readonly freeQueue: FreeBlockQueue;
   private cachedFree = 0;
   /** counters, in tokens, as vLLM reports them (prefix_cache_queries / prefix_cache_hits) */
   queriesTokens = 0;
@@ -101,7 +104,8 @@ export class PrefixKvCache {
     this.blockSize = blockSize;
     this.hashOf = new Float64Array(capacity).fill(Number.NaN);
     this.refCount = new Int32Array(capacity);
-    for (let id = 0; id < capacity; id++) this.freeQueue.set(id, true);
+    this.hashIndex = new Int32Array(capacity);
+    this.freeQueue = new FreeBlockQueue(capacity);
   }
 
   /** Blocks held by running requests. */
@@ -167,10 +171,7 @@ export class PrefixKvCache {
     for (let i = req.numHashed; i < n; i++) {
       const id = req.ids[i];
       if (!Number.isNaN(this.hashOf[id])) continue;
-      this.hashOf[id] = hashes[i];
-      const ids = this.byHash.get(hashes[i]);
-      if (ids) ids.push(id);
-      else this.byHash.set(hashes[i], [id]);
+      this.setHash(id, hashes[i]);
     }
     if (n > req.numHashed) req.numHashed = n;
   }
@@ -181,7 +182,7 @@ export class PrefixKvCache {
     for (let i = req.ids.length - 1; i >= 0; i--) {
       const id = req.ids[i];
       if (--this.refCount[id] === 0) {
-        this.freeQueue.set(id, true);
+        this.freeQueue.append(id);
         if (!Number.isNaN(this.hashOf[id])) this.cachedFree++;
       }
     }
@@ -201,10 +202,9 @@ export class PrefixKvCache {
       if (this.byHash.has(h)) continue;
       if (this.freeQueue.size === 0) return; // everything in use: nowhere to put it
       const id = this.takeFree();
-      this.hashOf[id] = h;
-      this.byHash.set(h, [id]);
+      this.setHash(id, h);
       this.refCount[id] = 0;
-      this.freeQueue.set(id, true);
+      this.freeQueue.append(id);
       this.cachedFree++;
     }
   }
@@ -225,41 +225,103 @@ export class PrefixKvCache {
     this.reusedBlocksTotal = this.allocatedBlocksTotal = this.newBlocksTotal = this.evictedBlocksTotal = 0;
   }
 
-  private dropHashes(which: (id: number) => boolean): void {
-    for (const [h, ids] of this.byHash) {
-      const keep = ids.filter((id) => !which(id));
-      for (const id of ids) if (which(id)) this.hashOf[id] = Number.NaN;
-      if (keep.length === 0) this.byHash.delete(h);
-      else this.byHash.set(h, keep);
+  private setHash(id: number, h: number): void {
+    this.hashOf[id] = h;
+    const ids = this.byHash.get(h);
+    if (ids) {
+      this.hashIndex[id] = ids.length;
+      ids.push(id);
+    } else {
+      this.hashIndex[id] = 0;
+      this.byHash.set(h, [id]);
     }
+  }
+
+  private clearHash(id: number): void {
+    const h = this.hashOf[id];
+    const ids = this.byHash.get(h) as number[];
+    const last = ids.pop() as number;
+    if (last !== id) {
+      ids[this.hashIndex[id]] = last;
+      this.hashIndex[last] = this.hashIndex[id];
+    }
+    if (ids.length === 0) this.byHash.delete(h);
+    this.hashOf[id] = Number.NaN;
+  }
+
+  private dropHashes(which: (id: number) => boolean): void {
+    for (let id = 0; id < this.capacity; id++) if (!Number.isNaN(this.hashOf[id]) && which(id)) this.clearHash(id);
     this.cachedFree = 0;
-    for (const id of this.freeQueue.keys()) if (!Number.isNaN(this.hashOf[id])) this.cachedFree++;
+    this.freeQueue.forEach((id) => {
+      if (!Number.isNaN(this.hashOf[id])) this.cachedFree++;
+    });
   }
 
   /** A hit block starts being used: out of the free queue if it was there. */
   private touch(id: number): void {
     if (this.refCount[id]++ === 0) {
-      this.freeQueue.delete(id);
+      this.freeQueue.remove(id);
       if (!Number.isNaN(this.hashOf[id])) this.cachedFree--;
     }
   }
 
   /** Takes the free queue's head, evicting the prefix it held. Caller checked there is one. */
   private takeFree(): number {
-    const head = this.freeQueue.keys().next();
-    if (head.done) throw new Error("kv cache: out of blocks (allocation not checked)");
-    const id = head.value;
-    this.freeQueue.delete(id);
-    const h = this.hashOf[id];
-    if (!Number.isNaN(h)) {
-      const ids = this.byHash.get(h) as number[];
-      if (ids.length === 1) this.byHash.delete(h);
-      else ids.splice(ids.indexOf(id), 1);
-      this.hashOf[id] = Number.NaN;
+    const id = this.freeQueue.popHead();
+    if (id < 0) throw new Error("kv cache: out of blocks (allocation not checked)");
+    if (!Number.isNaN(this.hashOf[id])) {
+      this.clearHash(id);
       this.cachedFree--;
       this.evictedBlocksTotal++;
     }
     this.refCount[id] = 1;
     return id;
+  }
+}
+
+/** Block ids in a doubly linked list: all of them at first, in id order. */
+class FreeBlockQueue {
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private head = -1;
+  private tail = -1;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.prev = new Int32Array(capacity).fill(-2); // -2: not in the queue
+    this.next = new Int32Array(capacity).fill(-2);
+    for (let id = 0; id < capacity; id++) this.append(id);
+  }
+
+  append(id: number): void {
+    this.prev[id] = this.tail;
+    this.next[id] = -1;
+    if (this.tail >= 0) this.next[this.tail] = id;
+    else this.head = id;
+    this.tail = id;
+    this.size++;
+  }
+
+  remove(id: number): void {
+    if (this.next[id] === -2) throw new Error(`kv cache: block ${id} is not free`);
+    const p = this.prev[id];
+    const n = this.next[id];
+    if (p >= 0) this.next[p] = n;
+    else this.head = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail = p;
+    this.prev[id] = this.next[id] = -2;
+    this.size--;
+  }
+
+  /** The least recently freed block, taken out; -1 if none. */
+  popHead(): number {
+    const id = this.head;
+    if (id >= 0) this.remove(id);
+    return id;
+  }
+
+  forEach(f: (id: number) => void): void {
+    for (let id = this.head; id >= 0; id = this.next[id]) f(id);
   }
 }
