@@ -15,7 +15,6 @@ const FAST: Partial<SimConfig> = {
   prefillTimePerTokenMs: 0,
   interTokenLatencyMs: 0,
   decodeTimePerSeqMs: 0,
-  blockSize: BLOCK,
 };
 
 const pods: Record<string, SimServer> = {};
@@ -38,9 +37,10 @@ after(async () => {
 function chatMessages(seed: string) {
   return [{ role: "user", content: longText(seed, 60) }];
 }
-/** What a second identical request hits: all full blocks, the last token always recomputed. */
-function warmHit(promptTokens: number): number {
-  return Math.floor((promptTokens - 1) / BLOCK) * BLOCK;
+/** What a second identical request hits: the last token is always recomputed; vLLM matches whole
+ *  16-token blocks, SGLang (page size 1) token by token. */
+function warmHit(promptTokens: number, runtime: "vllm" | "sglang" = "vllm"): number {
+  return runtime === "sglang" ? promptTokens - 1 : Math.floor((promptTokens - 1) / BLOCK) * BLOCK;
 }
 
 async function chatTwice(pod: SimServer, seed: string) {
@@ -81,7 +81,7 @@ describe("non-streaming usage", () => {
     assert.deepEqual(off.warm, { ...base(off.n), prompt_tokens_details: null });
     const on = await chatTwice(pods["sglang-on"], "sglang on");
     assert.deepEqual(on.cold, { ...base(on.n), prompt_tokens_details: null });
-    assert.deepEqual(on.warm, { ...base(on.n), prompt_tokens_details: { cached_tokens: warmHit(on.n) } });
+    assert.deepEqual(on.warm, { ...base(on.n), prompt_tokens_details: { cached_tokens: warmHit(on.n, "sglang") } });
   });
 
   test("Triton/TensorRT-LLM: prompt, completion and total tokens only", async () => {
@@ -96,7 +96,7 @@ describe("non-streaming usage", () => {
     for (const [name, details] of [
       ["vllm-on", { cached_tokens: warmHit(n) }],
       ["vllm-off", null],
-      ["sglang-on", { cached_tokens: warmHit(n) }],
+      ["sglang-on", { cached_tokens: warmHit(n, "sglang") }],
     ] as const) {
       const url = `${pods[name].url}/v1/completions`;
       await postJson(url, { model: MODEL, prompt, max_tokens: 2 });
@@ -120,6 +120,12 @@ describe("non-streaming usage", () => {
     assert.equal(parseSimArgs(["--enable-prompt-tokens-details"]).enablePromptTokensDetails, true);
     assert.equal(parseSimArgs(["--runtime", "sglang", "--enable-cache-report"]).enableCacheReport, true);
     assert.equal(parseSimArgs([]).enablePromptTokensDetails, false);
+    // the matching unit: vLLM's 16-token blocks, SGLang's 1-token pages (same capacity in tokens)
+    assert.deepEqual([parseSimArgs([]).blockSize, parseSimArgs([]).kvBlocks], [16, 2048]);
+    const sg = parseSimArgs(["--runtime", "sglang"]);
+    assert.deepEqual([sg.blockSize, sg.kvBlocks], [1, 32768]);
+    assert.equal(parseSimArgs(["--runtime", "sglang", "--page-size", "64"]).blockSize, 64);
+    assert.throws(() => parseSimArgs(["--page-size", "4", "--block-size", "4"]), /one of them/);
   });
 });
 
@@ -198,7 +204,7 @@ describe("streaming usage", () => {
         prompt_tokens: n,
         total_tokens: n + 4,
         completion_tokens: 4,
-        prompt_tokens_details: report ? { cached_tokens: warmHit(n) } : null,
+        prompt_tokens_details: report ? { cached_tokens: warmHit(n, "sglang") } : null,
         reasoning_tokens: 0,
       });
       assert.equal(done, "[DONE]");
