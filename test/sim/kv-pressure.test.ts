@@ -71,6 +71,18 @@ test("the KV of generated tokens is cached too: the next turn hits the previous 
   assert.equal((await complete(p, turn2)).cached, 4 * BLOCK);
 });
 
+test("a chat conversation's second turn hits the first turn's prompt and answer", async () => {
+  const p = await start({ kvBlocks: 64 });
+  const turn1 = [{ role: "user", content: "Tell me something about the simulator, in a few words." }];
+  const r1 = await postJson(`${p.url}/v1/chat/completions`, { model: MODEL, messages: turn1, max_tokens: 40 });
+  const answer = r1.body.choices[0].message.content as string;
+  const p1 = r1.body.usage.prompt_tokens as number;
+  const turn2 = [...turn1, { role: "assistant", content: answer }, { role: "user", content: "And more?" }];
+  const r2 = await postJson(`${p.url}/v1/chat/completions`, { model: MODEL, messages: turn2, max_tokens: 1 });
+  // cached: the full blocks among turn 1's prompt and answer but its last token (never computed)
+  assert.equal(r2.body.usage.prompt_tokens_details.cached_tokens, Math.floor((p1 + 40 - 1) / BLOCK) * BLOCK);
+});
+
 test("blocks of a running request are never evicted, however much others need", async () => {
   const p = await start({ kvBlocks: 12, interTokenLatencyMs: 10 });
   const x = ids(3 * BLOCK, 100);

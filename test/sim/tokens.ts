@@ -92,7 +92,7 @@ const OUTPUT_WORDS = [
   " of",
   " the",
   " gate",
-  "way",
+  " way",
   ",",
   " not",
   " by",

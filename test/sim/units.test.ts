@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { blockHashes, extendBlockHashes, KvBlocks, PrefixKvCache } from "./kv-cache.js";
-import { countTokens, encode, outputText, renderChat, tokenize } from "./tokens.js";
+import { countTokens, encode, outputText, outputTokenId, renderChat, tokenize } from "./tokens.js";
 
 const range = (n: number, from = 1) => Array.from({ length: n }, (_, i) => from + i);
 
@@ -22,6 +22,14 @@ test("tokenizer: deterministic, lossless, about 4 characters per token, prefix-s
   assert.deepEqual(longer.slice(0, base.length - 1), base.slice(0, base.length - 1));
   assert.equal(countTokens("<|im_start|>"), 1);
   assert.equal(countTokens(outputText(37)), 37);
+  // the generated text re-encodes to exactly the generated ids, so a client that sends the answer
+  // back in the next turn reproduces the tokens whose KV the pod cached
+  for (let n = 1; n <= 120; n++)
+    assert.deepEqual(
+      encode(outputText(n)),
+      Array.from({ length: n }, (_, i) => outputTokenId(i)),
+      `${n} output tokens`,
+    );
 });
 
 test("chat template: a later turn's prompt starts with the earlier turn's prompt", () => {
