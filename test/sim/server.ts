@@ -8,7 +8,7 @@
 //   const pod = await startSimServer(simConfig({ name: "pod-a", port: 0 }));  ...  await pod.stop();
 //
 // Endpoints:
-//   POST /v1/chat/completions, POST /v1/completions   (stream or not; usage with cached_tokens)
+//   POST /v1/chat/completions, POST /v1/completions   (stream or not; usage as the runtime writes it)
 //   GET  /v1/models
 //   GET  /health, /health_generate (SGLang), /v2/health/ready, /v2/health/live (Triton)
 //   GET  /metrics                                       (names of --runtime; see metrics.ts)
