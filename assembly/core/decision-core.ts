@@ -17,7 +17,6 @@ import { QueueLedger } from "../state/queue-ledger";
 import { TableStore } from "../state/table-store";
 import { Criticality, Model, Pool, Strategy, Table } from "../table/table";
 import { Outcome, OutcomeKind } from "./outcome";
-import { RequestLog } from "./request-log";
 
 export abstract class Clock {
   abstract nowNanos(): u64;
