@@ -92,7 +92,7 @@ const replicaContenders = [igPrefix, sglangCacheAware, smgCacheAware, eppPrefix]
 //     0.15 ms/token prefill a miss still costs ~300 ms against ~25 ms for a hit;
 //   output 1,000 -> 32 tokens: a simulated decode step is 22 ms of wall time, 1,000 tokens would
 //     be 22 s per request; 32 keeps TTFT (prefill, i.e. routing) the dominant cost;
-//   groups 150 -> 32 (quick 16), 5 prompts each: working set 32 x 2,000 + 160 x 400 = 128k tokens;
+//   groups 150 -> 32, 5 prompts each: working set 32 x 2,000 + 160 x 400 = 128k tokens;
 //   KV per pod 3,072 blocks x 16 = 49k tokens: the fleet holds 196k (fits when the router gives
 //     each pod a quarter of the groups, 32k each) but one pod cannot hold the 128k working set that
 //     round-robin spreads over every pod: cache pressure unless the router partitions;
@@ -105,14 +105,14 @@ const ramp = {
   workload: {
     kind: "field-shared-prefix" as const,
     seed,
-    groups: quick ? 16 : 32,
+    groups: 32,
     promptsPerGroup: 5,
     systemTokens: 2000,
     questionTokens: 400,
     maxTokens: 32,
     stages: (quick ? [6, 20] : [4, 8, 14, 20, 28, 36]).map((rate) => ({
       rate,
-      durationMs: quick ? 12_000 : 15_000,
+      durationMs: quick ? 8_000 : 15_000,
     })),
   },
   timeoutMs: 60_000,
@@ -122,7 +122,7 @@ type FieldWorkload = Extract<WorkloadSpec, { kind: "field-shared-prefix" }>;
 const oneRate = (rate: number, extra: Partial<FieldWorkload> = {}): FieldWorkload => ({
   ...ramp.workload,
   seed: seed + 3,
-  stages: [{ rate, durationMs: quick ? 10_000 : 15_000 }],
+  stages: [{ rate, durationMs: quick ? 8_000 : 15_000 }],
   ...extra,
 });
 const SLOW_POD_ARGS = [
@@ -162,7 +162,7 @@ const cfg = {
     promptKb: 220,
     prefixes: 8,
     concurrency: [20, 150],
-    durationMs: quick ? 4000 : 10000,
+    durationMs: quick ? 3000 : 10000,
     warmupMs: quick ? 1000 : 2000,
     seed,
   },
@@ -218,7 +218,7 @@ const cfg = {
     pods: 4,
     podArgs: [] as string[],
     rate: 6,
-    durationS: quick ? 12 : 30,
+    durationS: quick ? 8 : 30,
     promptTokens: 2300,
     prefixTokens: 2000,
     prefixCount: 16,
@@ -226,8 +226,8 @@ const cfg = {
     seed,
   },
 };
-// Quick: the ramp and the field workloads keep one of each kind of peer.
-const quickRouters = [envoyRr, igPrefix, sglangCacheAware, smgCacheAware, eppDefault];
+// Quick: the floor, infergate PREFIX_CACHE and two kinds of peer (the Rust router, the EPP).
+const quickRouters = [envoyRr, igPrefix, sglangCacheAware, eppDefault];
 const rampContenders = quick ? quickRouters : routers;
 
 function gitRev(): string {
@@ -297,8 +297,8 @@ try {
   await scenario("replicas", () =>
     fieldScenario("two replicas", quick ? [igPrefix, sglangCacheAware] : replicaContenders, cfg.replicas),
   );
-  await scenario("hotSpot", () => fieldScenario("hot spot", quick ? quickRouters : routers, cfg.hotSpot));
-  await scenario("uneven", () => fieldScenario("uneven fleet", quick ? quickRouters : routers, cfg.uneven));
+  await scenario("hotSpot", () => fieldScenario("hot spot", quick ? quickRouters.slice(0, 3) : routers, cfg.hotSpot));
+  await scenario("uneven", () => fieldScenario("uneven fleet", quick ? quickRouters.slice(0, 3) : routers, cfg.uneven));
   await scenario("burst", () =>
     burstScenario(
       [

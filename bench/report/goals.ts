@@ -15,6 +15,8 @@ export interface Goal {
 
 const n = (x: unknown, d = 1) =>
   typeof x === "number" && Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(d)) : "–";
+/** a difference with its sign: +12 / -3.4 */
+const sgn = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? `${x >= 0 ? "+" : ""}${n(x)}` : "–");
 const pct = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "–");
 
 /** Throughput "≥" with this relative tolerance: at light load every router delivers the offered load,
@@ -153,7 +155,7 @@ export function goals(r: Any): Goal[] {
     "earlier",
     "added p50 ≤ 100 µs and p99 ≤ 500 µs over plain Envoy (tiny, wrk 8 connections)",
     ig.length ? ig.every((x: Any) => x.addedP50OverEnvoyUs <= 100 && x.addedP99OverEnvoyUs <= 500) : null,
-    ig.map((x: Any) => `${x.label}: +${n(x.addedP50OverEnvoyUs)} / +${n(x.addedP99OverEnvoyUs)} µs`).join("; ") ||
+    ig.map((x: Any) => `${x.label}: ${sgn(x.addedP50OverEnvoyUs)} / ${sgn(x.addedP99OverEnvoyUs)} µs`).join("; ") ||
       "not measured",
   );
   g(
@@ -180,7 +182,7 @@ export function goals(r: Any): Goal[] {
     "15",
     "220 KB prompts, 20 and 150 concurrent: added TTFT p99 over plain Envoy ≤ 10 ms",
     lp.length ? lp.every((x: Any) => x.addedTtftP99OverEnvoyMs !== null && x.addedTtftP99OverEnvoyMs <= 10) : null,
-    lp.map((x: Any) => `${x.label} @${x.concurrency}: +${n(x.addedTtftP99OverEnvoyMs)} ms`).join("; ") ||
+    lp.map((x: Any) => `${x.label} @${x.concurrency}: ${sgn(x.addedTtftP99OverEnvoyMs)} ms`).join("; ") ||
       "not measured",
   );
   g(

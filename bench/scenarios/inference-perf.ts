@@ -64,7 +64,7 @@ export function inferencePerfConfigYaml(cfg: InferencePerfConfig, url: string, t
     tokenizer: { pretrained_model_name_or_path: tokenizer },
     storage: { local_storage: { path: outDir } },
     report: {
-      request_lifecycle: { summary: true, per_stage: true, per_request: false },
+      request_lifecycle: { summary: true, per_stage: true, per_request: false, use_server_output_tokens: true },
       prometheus: { summary: false, per_stage: false },
     },
   });
