@@ -49,7 +49,7 @@ export function lineChart(o: {
   const W = o.width ?? 760,
     H = o.height ?? 420,
     L = 70,
-    R = 200,
+    R = 250,
     T = 40,
     B = 50;
   const pts = o.series
@@ -72,7 +72,7 @@ export function lineChart(o: {
   const sx = (x: number) => L + ((tx(x) - x0) / (x1 - x0)) * (W - L - R);
   const sy = (y: number) => T + (1 - (ty(y) - y0) / (y1 - y0 || 1)) * (H - T - B);
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica,Arial,sans-serif" font-size="12">`;
-  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2 - R / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
+  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
   const xt = o.logX
     ? Array.from({ length: Math.floor(x1) - Math.floor(x0) + 1 }, (_, i) => Math.floor(x0) + i)
         .flatMap((e) => [1, 2, 5].map((m) => m * 10 ** e))
@@ -158,7 +158,7 @@ export function barChart(o: {
   const W = o.width ?? 760,
     H = o.height ?? 420,
     L = 70,
-    R = 200,
+    R = 250,
     T = 40,
     B = 90;
   const vals = o.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -173,7 +173,7 @@ export function barChart(o: {
   const gw = (W - L - R) / Math.max(1, o.categories.length);
   const bw = (gw * 0.8) / Math.max(1, o.series.length);
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica,Arial,sans-serif" font-size="12">`;
-  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2 - R / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
+  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
   const ticks = o.logY
     ? Array.from({ length: e1 - e0 + 1 }, (_, i) => e0 + i)
         .flatMap((e) => [1, 2, 5].map((m) => m * 10 ** e))
