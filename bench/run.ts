@@ -14,7 +14,7 @@ import { direct } from "./contenders/direct.js";
 import { EPP_PLUGIN_CONFIG, epp, eppVersion, stopEppKube } from "./contenders/epp.js";
 import { infergate } from "./contenders/infergate.js";
 import { plainEnvoy } from "./contenders/plain-envoy.js";
-import { sglangCacheAware, sglangRoundRobin, smgCacheAware, vllmRouterCacheAware } from "./contenders/routers.js";
+import { sglangCacheAware, smgCacheAware, vllmRouterCacheAware } from "./contenders/routers.js";
 import type { Contender } from "./contenders/types.js";
 import { envoyVersion, peerInstalls } from "./contenders/util.js";
 import { BENCH_START, progress, round } from "./lib/common.js";
@@ -57,11 +57,9 @@ const eppPrefix = epp("prefix");
 const all: Contender[] = [
   direct,
   envoyRr,
-  plainEnvoy("RANDOM"),
   igDefault,
   igPrefix,
   sglangCacheAware,
-  sglangRoundRobin,
   smgCacheAware,
   vllmRouterCacheAware,
   eppDefault,

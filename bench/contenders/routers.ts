@@ -81,6 +81,5 @@ function router(pkg: RouterPackage, policy: string): Contender {
 }
 
 export const sglangCacheAware = router("sglang-router", "cache_aware");
-export const sglangRoundRobin = router("sglang-router", "round_robin");
 export const smgCacheAware = router("smg", "cache_aware");
 export const vllmRouterCacheAware = router("vllm-router", "cache_aware");

@@ -68,6 +68,15 @@ function fieldRows(rows: Any[], extra: (x: Any) => (string | number)[], extraHea
   );
 }
 
+/** The scenarios whose rows name this contender (burst rows carry a " +queue" / " no-queue" suffix). */
+function scenariosOf(r: Any, id: string): string[] {
+  return Object.entries(r.scenarios ?? {})
+    .filter(([, v]) =>
+      ((v as Any)?.rows ?? []).some((x: Any) => x.contender === id || String(x.contender).startsWith(`${id} `)),
+    )
+    .map(([k]) => k);
+}
+
 export function writeSummary(r: Any, dir: string, pictures: string[]): string {
   const G = goals(r);
   let md = `# infergate benchmark summary\n\n`;
@@ -93,7 +102,12 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
       p.ok ? `ok ${p.version}${p.python ? ` (Python ${p.python})` : ""}` : `**failed**: \`${oneLine(p.error, 400)}\``,
     ]),
   );
-  md += `\n${(r.contenders as Any[]).map((c: Any) => `- **${c.label}**${c.unavailable ? `: not run: ${oneLine(c.unavailable, 600)}` : ""}`).join("\n")}\n`;
+  md += `\n${(r.contenders as Any[])
+    .map((c: Any) => {
+      const where = scenariosOf(r, c.id);
+      return `- **${c.label}**${c.unavailable ? `: not run: ${oneLine(c.unavailable, 600)}` : where.length ? ` (${where.join(", ")})` : ": in no workload of this run"}`;
+    })
+    .join("\n")}\n`;
   if (r.epp)
     md += `\nUpstream endpoint picker: ${r.epp.version}. Plugin configurations: ${Object.entries(r.epp.plugins)
       .map(([k, v]) => `**${k}**: ${v}`)
@@ -119,7 +133,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
         ],
         [
           "KV cache per pod",
-          "H100",
+          "one H100 each",
           `${ramp.config.fleet.args.join(" ")} (× 16 tokens); working set ${w.groups * w.systemTokens + w.groups * w.promptsPerGroup * w.questionTokens} tokens`,
         ],
       ],
@@ -133,7 +147,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
       "TTFT p90 ms",
       "hit rate (pods)",
       "predicted hit",
-      "|pred − real|",
+      "mean abs(pred − real)",
       "errors",
     ];
     const rows: (string | number)[][] = [];
