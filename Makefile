@@ -50,7 +50,7 @@ wasm: $(WASM)
 
 # The filter's pure modules compiled alone (no host imports) for unit tests.
 TEST_WASM := build/test/pure.wasm
-$(TEST_WASM): node_modules/.installed test/assembly/asconfig.json test/assembly/entry.ts $(AS_SOURCES)
+$(TEST_WASM): node_modules/.installed test/assembly/asconfig.json $(wildcard test/assembly/*.ts) $(AS_SOURCES)
 	npx asc test/assembly/entry.ts --config test/assembly/asconfig.json --target test
 
 build/js/.built: node_modules/.installed scripts/build-ts.mjs $(TS_SOURCES)
@@ -67,7 +67,7 @@ typecheck: node_modules/.installed
 # Biome: formatter + linter for the TypeScript and the AssemblyScript (biome.json says what it
 # skips: two filter files whose function decorators it cannot parse).
 lint: node_modules/.installed
-	npx biome check .
+	npx biome check --error-on-warnings .
 
 format: node_modules/.installed
 	npx biome check --write .
@@ -78,7 +78,7 @@ UNIT_TESTS = build/js/test/unit build/js/test/controlplane
 unit: $(TEST_WASM) ts
 	node --test --test-concurrency=2 $$(find $(UNIT_TESTS) -name '*.test.js' | sort)
 
-test: deps kube helm llmd-sim build typecheck lint
+test: lint typecheck deps kube helm llmd-sim build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build

@@ -1,32 +1,29 @@
 // Plugin configuration (the wasm filter's `configuration` string), validated once at load.
-//   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":1048576,
-//    "weights":{"queue":2,"kvCache":2,"inFlight":2,"prefix":3},
+//   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
+//    "weights":{"queue-scorer":2,"kv-cache-utilization-scorer":2,"in-flight-scorer":2,"prefix-cache-scorer":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
-//    "balanceBound":1.25, "rendezvousTolerance":0.1}
+//    "balanceBound":1.25, "imbalance":{"abs":8,"rel":2}, "rendezvousTolerance":0.1, "logScores":false}
+// Weights name scorer plugins; the names are checked against the registry when the routing is
+// built (routing/factory.ts), which lists the known ones in its error.
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
 // accepts table pushes and requires the bearer token (at least 16 characters).
-import { JsonParser, JsonValue, kindName } from "./json/parser";
-import { fmtNum } from "./table/table";
+import { JsonParser } from "./json/parser";
+import { fmtNum, JsonValue, kindName } from "./json/value";
 
 export enum Mode {
   Gateway = 0,
   Control = 1,
 }
 
-/** Scorer weights (upstream GIE defaults: queue 2, KV cache 2, prefix 3; in-flight is ours). */
-export class Weights {
-  queue: f64 = 2;
-  kvCache: f64 = 2;
-  inFlight: f64 = 2;
-  prefix: f64 = 3;
-}
-
 export class PluginConfig {
   mode: Mode = Mode.Gateway;
   token: string = "";
-  /** Default matches Envoy's default per-connection buffer limit (1 MiB). */
-  maxBodyBytes: i32 = 1048576;
-  weights: Weights = new Weights();
+  /** Long-context prompts and a few base64 images fit (issue: 1 MiB refused 200k-token prompts). */
+  maxBodyBytes: i32 = 8388608;
+  /** Pods listed after the chosen one, in order, for Envoy to retry on (override_host walks them). */
+  fallbacks: i32 = 2;
+  /** Scorer name -> weight, as configured (a scorer not named keeps its registered default). */
+  weights: Map<string, f64> = new Map();
   /** A pod at or above these (fresh scrape) is saturated: never picked for prefix affinity alone. */
   saturationQueueDepth: f64 = 5;
   saturationKvUsage: f64 = 0.8;
@@ -36,8 +33,19 @@ export class PluginConfig {
   saturationStalenessMs: f64 = 2000;
   /** Affinity yields when a pod has more than this times its fair share of in-flight requests. */
   balanceBound: f64 = 1.25;
+  /** Affinity yields when the pod's waiting queue is at least imbalanceAbs deeper and imbalanceRel
+   *  times as deep as the shortest candidate's. */
+  imbalanceAbs: f64 = 8;
+  imbalanceRel: f64 = 2;
   /** New prefixes: pods within this load score of the least loaded are rendezvous candidates. */
   rendezvousTolerance: f64 = 0.1;
+  /** Add each scorer's weighted score for the chosen pod to `Request Handled` ("scores"). */
+  logScores: bool = false;
+
+  /** The configured weight of a scorer, or `fallback` when none was configured. */
+  weightOf(name: string, fallback: f64): f64 {
+    return this.weights.has(name) ? this.weights.get(name) : fallback;
+  }
 }
 
 export class ConfigResult {
@@ -87,20 +95,16 @@ export function parseConfig(text: string): ConfigResult {
       else c.token = v.s;
     } else if (k == "maxBodyBytes") {
       c.maxBodyBytes = <i32>num(v, "maxBodyBytes", 1024, 1073741824, out);
+    } else if (k == "fallbacks") {
+      c.fallbacks = <i32>num(v, "fallbacks", 0, 16, out);
     } else if (k == "weights") {
       if (!v.isObject) {
         out.error = "weights must be an object";
         break;
       }
       const wk = v.keys!;
-      for (let j = 0; j < wk.length && out.error.length == 0; j++) {
-        const w = num(v.vals![j], `weights.${wk[j]}`, 0, 1000, out);
-        if (wk[j] == "queue") c.weights.queue = w;
-        else if (wk[j] == "kvCache") c.weights.kvCache = w;
-        else if (wk[j] == "inFlight") c.weights.inFlight = w;
-        else if (wk[j] == "prefix") c.weights.prefix = w;
-        else out.error = `unknown weight "${wk[j]}" (known: queue, kvCache, inFlight, prefix)`;
-      }
+      for (let j = 0; j < wk.length && out.error.length == 0; j++)
+        c.weights.set(wk[j], num(v.vals![j], `weights.${wk[j]}`, 0, 1000, out));
     } else if (k == "saturation") {
       if (!v.isObject) {
         out.error = "saturation must be an object";
@@ -121,8 +125,22 @@ export function parseConfig(text: string): ConfigResult {
       c.balanceBound = num(v, "balanceBound", 0, 1000, out);
       if (out.error.length == 0 && c.balanceBound != 0 && c.balanceBound < 1)
         out.error = "balanceBound must be 0 (off) or at least 1";
+    } else if (k == "imbalance") {
+      if (!v.isObject) {
+        out.error = "imbalance must be an object";
+        break;
+      }
+      const ik = v.keys!;
+      for (let j = 0; j < ik.length && out.error.length == 0; j++) {
+        if (ik[j] == "abs") c.imbalanceAbs = num(v.vals![j], "imbalance.abs", 0, 1e9, out);
+        else if (ik[j] == "rel") c.imbalanceRel = num(v.vals![j], "imbalance.rel", 1, 1e9, out);
+        else out.error = `unknown imbalance key "${ik[j]}" (known: abs, rel)`;
+      }
     } else if (k == "rendezvousTolerance") {
       c.rendezvousTolerance = num(v, "rendezvousTolerance", 0, 1000, out);
+    } else if (k == "logScores") {
+      if (!v.isBool) out.error = "logScores must be a boolean";
+      else c.logScores = v.b;
     } else out.error = `unknown configuration key "${k}"`;
   }
   if (out.error.length == 0 && c.mode == Mode.Control && c.token.length < 16)

@@ -1,6 +1,6 @@
 // OpenAI-shaped error bodies: {"error":{"message","type","param","code"}}. Clients (and the openai
 // SDKs) read these; the status code says the class, "code" a stable machine-readable reason.
-import { jsonQuote } from "./json/parser";
+import { jsonQuote } from "./json/quote";
 
 export function errorType(status: i32): string {
   if (status == 400 || status == 404 || status == 405 || status == 413 || status == 409) return "invalid_request_error";

@@ -14,6 +14,8 @@ export {
   proxy_on_done,
   proxy_on_request_body,
   proxy_on_request_headers,
+  proxy_on_response_body,
+  proxy_on_response_headers,
   proxy_on_tick,
   proxy_on_vm_start,
   proxy_validate_configuration,
@@ -21,9 +23,10 @@ export {
 
 import { Mode, parseConfig } from "./config";
 import { ControlRoot } from "./control";
-import { GatewayRoot } from "./gateway";
+import { GatewayRoot } from "./gateway/gateway-root";
 import { LogLevel, log } from "./host/abi";
 import { Root, Stream, setRootFactory } from "./host/contexts";
+import { buildRouting } from "./routing/factory";
 
 /** Decides the root's role from its configuration; the first configure wins the role. */
 class RootSwitch extends Root {
@@ -40,9 +43,12 @@ class RootSwitch extends Root {
       root.config = c;
       this.inner = root;
     } else {
-      const root = new GatewayRoot(this.id);
-      root.applyConfig(c);
-      this.inner = root;
+      const built = buildRouting(c);
+      if (built.routing === null) {
+        log(LogLevel.Critical, `infergate: invalid plugin configuration: ${built.error}`);
+        return false;
+      }
+      this.inner = new GatewayRoot(this.id, c, built.routing!);
     }
     return true;
   }

@@ -70,6 +70,8 @@ try {
     source: "kubernetes",
     kubeConfig: kube.kubeConfig,
     envoyControl: [envoy.controlUrl],
+    envoyEndpointsDir: envoy.endpointsDir,
+    envoyAdmin: [envoy.adminUrl],
     token: envoy.token,
     logger: createLogger({ level: "error", component: "controlplane" }),
     // Defaults otherwise: 100 ms scrape interval, 1 s heartbeat.

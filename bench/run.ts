@@ -52,6 +52,9 @@ try {
 const envoyRr = plainEnvoy("ROUND_ROBIN");
 const igDefault = infergate("DEFAULT");
 const igPrefix = infergate("PREFIX_CACHE");
+// issue 11: the index that trusts what it routed (estimate) next to the default that learns from
+// every response what the pod really had cached (feedback)
+const igPrefixEstimate = infergate("PREFIX_CACHE", { "infergate.dev/prefix-cache-mode": "estimate" }, "-estimate");
 const eppDefault = epp("default");
 const eppPrefix = epp("prefix");
 const all: Contender[] = [
@@ -59,6 +62,7 @@ const all: Contender[] = [
   envoyRr,
   igDefault,
   igPrefix,
+  igPrefixEstimate,
   sglangCacheAware,
   smgCacheAware,
   vllmRouterCacheAware,
@@ -77,6 +81,7 @@ const routers = [
   eppDefault,
   eppPrefix,
 ];
+const rampRouters = [...routers.slice(0, 3), igPrefixEstimate, ...routers.slice(3)];
 // Two replicas: infergate and each prefix-aware peer kind (the EPP's prefix configuration stands for
 // both of its profiles; vllm-router's cache_aware is sglang-router's algorithm).
 const replicaContenders = [igPrefix, sglangCacheAware, smgCacheAware, eppPrefix];
@@ -226,7 +231,7 @@ const cfg = {
 };
 // Quick: the floor, infergate PREFIX_CACHE and two kinds of peer (the Rust router, the EPP).
 const quickRouters = [envoyRr, igPrefix, sglangCacheAware, eppDefault];
-const rampContenders = quick ? quickRouters : routers;
+const rampContenders = quick ? quickRouters : rampRouters;
 
 function gitRev(): string {
   try {

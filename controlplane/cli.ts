@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { type ControlPlaneOptions, DEFAULTS } from "./control-plane.js";
+import { type ControlPlaneOptions, DEFAULTS, parseGatewayService } from "./control-plane.js";
 import { parseDurationMs } from "./model/duration.js";
 
 export const USAGE = `usage: node build/js/controlplane/main.js (--source file --file FLEET.yaml | --source kubernetes [--kubeconfig PATH]) \\
@@ -14,7 +14,12 @@ export const USAGE = `usage: node build/js/controlplane/main.js (--source file -
   --kubeconfig PATH          kubernetes: kubeconfig file (default: in-cluster service account, else $KUBECONFIG, else ~/.kube/config)
   --all-namespaces           kubernetes: watch every namespace (default: only --namespace)
   --resync DUR               kubernetes: relist everything this often (default 5m)
+  --gateway-service NS/NAME  kubernetes: be the Gateway API controller (standalone mode); Gateways get this Service's address
+  --gateway-controller-name NAME  GatewayClass controllerName to claim besides the seed's (repeatable)
   --envoy-control URL        Envoy control listener to push the table to (repeatable)
+  --envoy-endpoints-dir DIR  directory Envoy's file-based EDS watches: every pool's pods are written there
+  --envoy-admin URL          Envoy admin (loopback, repeatable): pods Envoy ejects or finds unhealthy are not routed
+  --envoy-admin-interval DUR how often Envoy's admin is read (default 100ms)
   --token TOKEN              bearer token the filter expects
   --token-file PATH          ... or read it from a file (surrounding whitespace trimmed)
   --listen HOST:PORT         API listener (default ${DEFAULTS.listen}; port 0 = any free port)
@@ -52,6 +57,16 @@ function count(flag: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
+function gatewayService(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  try {
+    parseGatewayService(v);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return v;
+}
+
 export interface CliResult {
   options: ControlPlaneOptions;
   logLevel: "debug" | "info" | "warn" | "error";
@@ -70,7 +85,12 @@ export function parseCli(argv: string[]): CliResult {
         kubeconfig: { type: "string" },
         "all-namespaces": { type: "boolean" },
         resync: { type: "string" },
+        "gateway-service": { type: "string" },
+        "gateway-controller-name": { type: "string", multiple: true },
         "envoy-control": { type: "string", multiple: true },
+        "envoy-endpoints-dir": { type: "string" },
+        "envoy-admin": { type: "string", multiple: true },
+        "envoy-admin-interval": { type: "string" },
         token: { type: "string" },
         "token-file": { type: "string" },
         listen: { type: "string" },
@@ -95,7 +115,7 @@ export function parseCli(argv: string[]): CliResult {
     throw new UsageError(`--source ${JSON.stringify(source)}: must be "file" or "kubernetes"`);
   if (source === "file") {
     if (!values.file) throw new UsageError("--file is required with --source file");
-    for (const f of ["kubeconfig", "all-namespaces", "resync"] as const)
+    for (const f of ["kubeconfig", "all-namespaces", "resync", "gateway-service"] as const)
       if (values[f] !== undefined) throw new UsageError(`--${f} applies to --source kubernetes only`);
   } else {
     if (values.file !== undefined) throw new UsageError("--file applies to --source file only");
@@ -127,7 +147,12 @@ export function parseCli(argv: string[]): CliResult {
       kubeconfigPath: values.kubeconfig,
       allNamespaces: values["all-namespaces"] ?? false,
       resyncMs: duration("resync", values.resync),
+      gatewayService: gatewayService(values["gateway-service"]),
+      gatewayControllerNames: values["gateway-controller-name"],
       envoyControl: values["envoy-control"] ?? [],
+      envoyEndpointsDir: values["envoy-endpoints-dir"],
+      envoyAdmin: values["envoy-admin"],
+      envoyAdminIntervalMs: duration("envoy-admin-interval", values["envoy-admin-interval"]),
       token,
       listen: values.listen,
       namespace: values.namespace,

@@ -3,6 +3,10 @@
 
 import { KubeConfig } from "@kubernetes/client-node";
 import { type ApiServer, startApi } from "./api.js";
+import { EndpointsFile } from "./envoy-endpoints/endpoints-file.js";
+import { EnvoyHosts } from "./envoy-endpoints/envoy-hosts.js";
+import { loadAssignment } from "./envoy-endpoints/load-assignment.js";
+import { SEED_CONTROLLER_NAME } from "./gatewayapi/types.js";
 import { createLogger, type Logger } from "./log.js";
 import { ControlPlaneMetrics } from "./metrics.js";
 import { ModelStore } from "./model/store.js";
@@ -32,9 +36,24 @@ export interface ControlPlaneOptions {
   kubeBackoffMaxMs?: number;
   /** Source "kubernetes": how often a resource whose CRD is not installed is looked for again. */
   missingRetryMs?: number;
+  /**
+   * Source "kubernetes": "namespace/name" of the Service clients reach this gateway through. Turns the
+   * Gateway API controller on (standalone mode): GatewayClasses of our controllerNames are claimed,
+   * their Gateways get this Service's address, their HTTPRoutes route. (The file source always reads
+   * Gateway API documents, without addresses.)
+   */
+  gatewayService?: string;
+  /** GatewayClass controllerNames claimed besides the seed's inference.networking.x-k8s.io/gateway-controller. */
+  gatewayControllerNames?: string[];
   /** Envoy control listeners, e.g. http://127.0.0.1:9901 (repeatable). */
   envoyControl: string[];
   token: string;
+  /** Directory Envoy's file-based EDS watches (envoy/bootstrap.yaml ENDPOINTS_DIR): the pods of every
+   *  pool are written there, before any table that routes to them. */
+  envoyEndpointsDir?: string;
+  /** Envoy admin URLs (loopback): each pod's health as Envoy sees it feeds the table's readiness. */
+  envoyAdmin?: string[];
+  envoyAdminIntervalMs?: number;
   /** "127.0.0.1:0" picks a free port; the bound address is in ControlPlane.address. */
   listen?: string;
   namespace?: string;
@@ -80,6 +99,7 @@ export const DEFAULTS = {
   pushTimeoutMs: 2000,
   stalenessMs: 3000,
   filePollIntervalMs: 1000,
+  envoyAdminIntervalMs: 100,
   resyncMs: 300_000,
   syncTimeoutMs: 30_000,
 } as const;
@@ -107,6 +127,13 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: m[1] || "127.0.0.1", port };
 }
 
+/** "namespace/name" of --gateway-service. */
+export function parseGatewayService(v: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(v);
+  if (!m) throw new Error(`--gateway-service ${JSON.stringify(v)}: expected NAMESPACE/NAME of the gateway's Service`);
+  return { namespace: m[1], name: m[3] };
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = opts.logger ?? createLogger({ component: "controlplane" });
   if (opts.source !== "file" && opts.source !== "kubernetes")
@@ -119,8 +146,35 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger.warn("no --envoy-control target: tables are built but not pushed; /readyz stays 503");
 
   const metrics = new ControlPlaneMetrics();
-  const store = new ModelStore({ defaultNamespace: opts.namespace ?? DEFAULTS.namespace });
-  const builder = new TableBuilder({ stalenessMs: opts.stalenessMs ?? DEFAULTS.stalenessMs });
+  const gatewayService = opts.gatewayService ? parseGatewayService(opts.gatewayService) : null;
+  if (gatewayService && opts.source !== "kubernetes")
+    throw new Error("--gateway-service applies to --source kubernetes only");
+  const controllerNames = [
+    SEED_CONTROLLER_NAME,
+    ...(opts.gatewayControllerNames ?? []).filter((n) => n !== SEED_CONTROLLER_NAME),
+  ];
+  const store = new ModelStore({
+    defaultNamespace: opts.namespace ?? DEFAULTS.namespace,
+    gateway:
+      opts.source === "file"
+        ? { controllerNames, service: null }
+        : gatewayService
+          ? { controllerNames, service: gatewayService }
+          : null,
+  });
+  const envoyHosts = opts.envoyAdmin?.length
+    ? new EnvoyHosts({
+        admins: opts.envoyAdmin,
+        intervalMs: opts.envoyAdminIntervalMs ?? DEFAULTS.envoyAdminIntervalMs,
+        logger,
+        onChange: () => scheduleRefresh(),
+      })
+    : null;
+  const endpointsFile = opts.envoyEndpointsDir ? new EndpointsFile(opts.envoyEndpointsDir) : null;
+  const builder = new TableBuilder({
+    stalenessMs: opts.stalenessMs ?? DEFAULTS.stalenessMs,
+    envoyHostState: envoyHosts ? (a) => envoyHosts.state(a) : undefined,
+  });
   let pusher: TablePusher | null = null;
   let lastProblemsKey = "";
 
@@ -152,11 +206,28 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const all = [...model.problems, ...r.problems];
     reportProblems(all);
     kubeSource?.observe(all);
+    kubeSource?.observeGateways(model.gatewayStatus);
+    // Envoy gets the endpoints before any table can route to them (a pod Envoy has not loaded yet is
+    // "absent" and not ready in the table until the admin shows it).
+    writeEndpoints(r.table);
     if (r.changed) {
       metrics.tableBuilt(r.table);
       pusher?.publish(r.table);
     }
     return r.table;
+  };
+
+  const writeEndpoints = (t: Table) => {
+    if (!endpointsFile) return;
+    try {
+      if (endpointsFile.write(loadAssignment(t)))
+        logger.debug("envoy endpoints written", { path: endpointsFile.path, generation: t.generation });
+    } catch (e) {
+      logger.error("cannot write envoy endpoints file; Envoy keeps the pods it has", {
+        path: endpointsFile.path,
+        error: (e as Error).message,
+      });
+    }
   };
 
   let refreshQueued = false;
@@ -206,6 +277,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       backoffMinMs: opts.kubeBackoffMinMs,
       backoffMaxMs: opts.kubeBackoffMaxMs,
       missingRetryMs: opts.missingRetryMs,
+      gatewayService,
     });
     // Throws when the API cannot be listed in time: there is no last good model, and pushing an empty
     // table would take the routes Envoy still holds away.
@@ -228,8 +300,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   });
 
   syncTargets();
-  // One scrape round before the first table, so the first push carries real load (bounded by the scrape timeout).
+  // One scrape round before the first table, so the first push carries real load (bounded by the scrape
+  // timeout); the endpoints go to Envoy first, and one look at its admin says which it has loaded.
   await scrapes.scrapeAll();
+  if (endpointsFile) {
+    writeEndpoints(builder.build(store.resolved(), (a) => scrapes.state(a)).table);
+    if (envoyHosts) await waitForEnvoyHosts(envoyHosts, store.resolved().pools, 2000);
+  }
   let api: ApiServer;
   try {
     api = await startApi(
@@ -242,6 +319,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           problems: store.resolved().problems,
           file: fileSource?.status ?? null,
           kubernetes: kubeSource?.status() ?? null,
+          gateway: store.resolved().gatewayStatus,
+          routes: store.resolved().routes,
           pools: store.resolved().pools.map((p) => ({
             id: p.id,
             runtime: p.runtime,
@@ -252,6 +331,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           })),
           scrapes: scrapes.states(),
           targets: pusher!.targets(),
+          envoyAdmin: envoyHosts?.status() ?? null,
+          envoyEndpointsFile: endpointsFile ? { path: endpointsFile.path, writes: endpointsFile.writes } : null,
         }),
       },
       logger,
@@ -265,6 +346,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   refresh(true);
   scrapes.start();
   pusher.start();
+  envoyHosts?.start();
   logger.info("control plane started", {
     api: api.address,
     targets: opts.envoyControl,
@@ -293,9 +375,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       stopped = true;
       await stopSources();
       scrapes.stop();
+      envoyHosts?.stop();
       pusher!.stop();
       await api.close();
       logger.info("control plane stopped");
     },
   };
+}
+
+/** Waits (bounded) until Envoy's admin lists every endpoint of the model, so the first table already
+ *  routes to the pods Envoy has loaded from the file just written. */
+async function waitForEnvoyHosts(
+  hosts: EnvoyHosts,
+  pools: { endpoints: { address: string }[] }[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await hosts.pollAll();
+    const settled = (a: string) => hosts.state(a) === "ok" || hosts.state(a) === "ejected";
+    if (pools.every((p) => p.endpoints.every((e) => settled(e.address)))) return;
+    if (Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

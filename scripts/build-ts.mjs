@@ -2,7 +2,7 @@
 // build/js/<same path>.js with esbuild: one file in, one file out, no bundling, so stack traces and
 // imports keep their paths. Type checking is `npm run typecheck` (tsc --noEmit), run by `make test`.
 
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
 
@@ -24,6 +24,8 @@ function walk(dir, out) {
   return out;
 }
 const entryPoints = roots.flatMap((r) => walk(r, []));
+// From scratch: a source that was deleted or renamed must not leave a stale test behind.
+rmSync("build/js", { recursive: true, force: true });
 await build({
   entryPoints,
   outdir: "build/js",

@@ -4,6 +4,7 @@
 // gateway and a control root in one VM), logs through WASI instead of proxy_log, and builds
 // debug strings on every callback of the hot path.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
+import { SharedValue } from "../state/shared-store";
 
 /**
  * The host allocates every buffer it hands us (header values, bodies, shared data) by calling this
@@ -96,10 +97,53 @@ export function getBufferRaw(which: Buffer, start: u32, length: u32): RawBytes {
   return new RawBytes(load<usize>(outPtr), <i32>load<usize>(outSize));
 }
 
+// abort()'s message goes to Envoy's log without allocating: an abort may come from the allocator
+// itself (a corrupt heap, memory exhausted) or from a shadow-stack overflow, where building a
+// string would abort again and recurse until V8's stack overflows, hiding the first reason.
+const abortBuf = memory.data(1024);
+let aborting = false;
+
+function abortAppend(at: i32, s: string | null): i32 {
+  if (s === null) return at;
+  for (let i = 0; i < s.length && at < 1023; i++) {
+    const c = s.charCodeAt(i);
+    store<u8>(abortBuf + <usize>at, c < 0x80 ? <u8>c : 0x3f);
+    at++; // ASCII, '?' for the rest
+  }
+  return at;
+}
+
+function abortAppendNumber(at: i32, n: u32): i32 {
+  let div: u32 = 1000000000;
+  let started = false;
+  while (div > 0 && at < 1023) {
+    const d = (n / div) % 10;
+    if (d != 0 || started || div == 1) {
+      store<u8>(abortBuf + <usize>at, <u8>(0x30 + d));
+      at++;
+      started = true;
+    }
+    div /= 10;
+  }
+  return at;
+}
+
 export function abortToLog(message: string | null, fileName: string | null, line: u32, column: u32): void {
-  let msg = `infergate abort: ${message !== null ? message : ""}`;
-  if (fileName !== null) msg += ` at ${fileName}:${line.toString()}:${column.toString()}`;
-  log(LogLevel.Critical, msg);
+  if (!aborting) {
+    aborting = true;
+    let n = abortAppend(0, "infergate abort: ");
+    n = abortAppend(n, message);
+    if (fileName !== null) {
+      n = abortAppend(n, " at ");
+      n = abortAppend(n, fileName);
+      n = abortAppend(n, ":");
+      n = abortAppendNumber(n, line);
+      n = abortAppend(n, ":");
+      n = abortAppendNumber(n, column);
+    }
+    imports.proxy_log(<usize>LogLevel.Critical, abortBuf, n);
+    aborting = false;
+  }
   unreachable();
 }
 
@@ -224,13 +268,6 @@ export function sendLocalResponse(
   );
 }
 
-export class SharedValue {
-  constructor(
-    public value: ArrayBuffer | null,
-    public cas: u32,
-  ) {}
-}
-
 /** Reads a shared-data key of this plugin's vm_id (visible to every Envoy worker). */
 export function sharedGet(key: string): SharedValue {
   const k = String.UTF8.encode(key);
@@ -249,6 +286,16 @@ export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult
   return <WasmResult>(
     imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas)
   );
+}
+
+/** A stream property (path tokens, e.g. ["upstream", "address"]) as a string, or null. */
+export function getProperty(path: string[]): string | null {
+  const p = String.UTF8.encode(path.join("\0"));
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
+  const r = imports.proxy_get_property(changetype<usize>(p), p.byteLength, outPtr, outSize);
+  if (r != WasmResult.Ok) return null;
+  return String.UTF8.decode(takeBuffer());
 }
 
 export function getPluginConfiguration(size: u32): string {

@@ -1,77 +1,8 @@
-// A small validating JSON (RFC 8259) parser producing a tree. Used for request bodies and for the
-// pushed table. Every value remembers its byte span in the input, so a caller can splice the raw
-// body (the "model" rewrite) without re-serialising it. Errors carry the byte offset and a reason
-// that ends up in the client's 400 message.
+// A small validating JSON (RFC 8259) parser producing a tree (value.ts), for the pushed table and
+// the plugin configuration; request bodies go through the allocation-free tape (tape.ts). Errors
+// carry the byte offset and a reason.
 
-export enum JsonKind {
-  Null,
-  Bool,
-  Number,
-  String,
-  Array,
-  Object,
-}
-
-export class JsonValue {
-  kind: JsonKind = JsonKind.Null;
-  b: bool = false;
-  n: f64 = 0;
-  s: string = "";
-  items: JsonValue[] | null = null; // Array elements
-  keys: string[] | null = null; // Object member names, in order
-  vals: JsonValue[] | null = null; // Object member values
-  start: i32 = 0; // byte offset of the value's first byte
-  end: i32 = 0; // byte offset just past the value
-
-  get(key: string): JsonValue | null {
-    const ks = this.keys;
-    if (ks === null) return null;
-    // Last duplicate wins, as in most JSON decoders.
-    for (let i = ks.length - 1; i >= 0; i--) if (ks[i] == key) return this.vals![i];
-    return null;
-  }
-  get isString(): bool {
-    return this.kind == JsonKind.String;
-  }
-  get isNumber(): bool {
-    return this.kind == JsonKind.Number;
-  }
-  get isArray(): bool {
-    return this.kind == JsonKind.Array;
-  }
-  get isObject(): bool {
-    return this.kind == JsonKind.Object;
-  }
-  get isBool(): bool {
-    return this.kind == JsonKind.Bool;
-  }
-  get isNull(): bool {
-    return this.kind == JsonKind.Null;
-  }
-  get length(): i32 {
-    return this.items !== null ? this.items!.length : 0;
-  }
-  at(i: i32): JsonValue {
-    return this.items![i];
-  }
-}
-
-export function kindName(k: JsonKind): string {
-  switch (k) {
-    case JsonKind.Null:
-      return "null";
-    case JsonKind.Bool:
-      return "boolean";
-    case JsonKind.Number:
-      return "number";
-    case JsonKind.String:
-      return "string";
-    case JsonKind.Array:
-      return "array";
-    default:
-      return "object";
-  }
-}
+import { JsonKind, JsonValue } from "./value";
 
 const MAX_DEPTH = 64;
 
@@ -368,33 +299,4 @@ export class JsonParser {
     }
     return u;
   }
-}
-
-/** JSON string literal (with quotes) for a log line or an error body. */
-export function jsonQuote(s: string): string {
-  let needs = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c == 0x22 || c == 0x5c) {
-      needs = true;
-      break;
-    }
-  }
-  if (!needs) return `"${s}"`;
-  const parts = new Array<string>();
-  parts.push('"');
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c == 0x22) parts.push('\\"');
-    else if (c == 0x5c) parts.push("\\\\");
-    else if (c == 0x0a) parts.push("\\n");
-    else if (c == 0x0d) parts.push("\\r");
-    else if (c == 0x09) parts.push("\\t");
-    else if (c < 0x20) {
-      const h = c.toString(16);
-      parts.push(`\\u${"0000".substring(h.length)}${h}`);
-    } else parts.push(String.fromCharCode(c));
-  }
-  parts.push('"');
-  return parts.join("");
 }

@@ -7,7 +7,6 @@
 //   start/end: byte span of the value (strings: inside the quotes; containers: brackets included)
 //   next: the entry index just past this value and all its descendants (a container's children
 //         follow it directly; an object's children alternate key, value).
-import { JsonKind, kindName } from "./parser";
 
 export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 = 3,
   T_STRING: i32 = 4, T_ESCAPED: i32 = 5, T_ARRAY: i32 = 6, T_OBJECT: i32 = 7;
@@ -154,25 +153,37 @@ export class Tape {
     return i + 1;
   }
 
-  /** Scans a string starting at its quote; pushes it; returns the index after the closing quote or -1. */
+  /**
+   * Scans a string starting at its quote; pushes it; returns the index after the closing quote or -1.
+   * Validates what a JSON string may hold: escapes, no control characters, and well-formed UTF-8
+   * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF), so a model server never
+   * receives bytes its decoder would reject or silently replace.
+   */
   private scanString(q: i32): i32 {
     const ptr = this.base, len = this.len;
     let i = q + 1;
     let escaped = false;
-    // Fast path: 16 bytes at a time while none is a quote, a backslash or a control character
-    // (prompt text is long runs of plain bytes).
+    // 16 bytes at a time while none is a quote, a backslash, a control character or non-ASCII
+    // (prompt text is long runs of plain bytes); back to it after each special byte.
     const quote = i8x16.splat(0x22), backslash = i8x16.splat(0x5c), space = i8x16.splat(0x20);
-    while (i + 16 <= len) {
-      const v = v128.load(ptr + <usize>i);
-      const special = v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)), i8x16.lt_u(v, space));
-      if (v128.any_true(special)) { i += ctz(i8x16.bitmask(special)); break; }
-      i += 16;
-    }
     while (true) {
+      while (i + 16 <= len) {
+        const v = v128.load(ptr + <usize>i);
+        const special = v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)), i8x16.lt_u(v, space));
+        const any = v128.or(special, i8x16.lt_s(v, i8x16.splat(0))); // bytes >= 0x80
+        if (v128.any_true(any)) { i += ctz(i8x16.bitmask(any)); break; }
+        i += 16;
+      }
       if (i >= len) { this.fail(i, "unterminated string"); return -1; }
       const c = <i32>load<u8>(ptr + <usize>i);
       if (c == 0x22) break;
       if (c < 0x20) { this.fail(i, "control character in string"); return -1; }
+      if (c >= 0x80) {
+        const n = utf8Sequence(ptr, i, len);
+        if (n == 0) { this.fail(i, "invalid UTF-8 in string"); return -1; }
+        i += n;
+        continue;
+      }
       if (c == 0x5c) {
         escaped = true;
         if (i + 1 >= len) { this.fail(i, "unterminated string"); return -1; }
@@ -273,6 +284,24 @@ export class Tape {
   }
 }
 
+/** Length (2-4) of the well-formed UTF-8 sequence at i whose lead byte is >= 0x80, or 0. */
+function utf8Sequence(ptr: usize, i: i32, len: i32): i32 {
+  const c = <i32>load<u8>(ptr + <usize>i);
+  let n = 0, lo = 0x80, hi = 0xbf; // the second byte's range (narrower after E0, ED, F0, F4)
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) { n = 3; if (c == 0xe0) lo = 0xa0; else if (c == 0xed) hi = 0x9f; }
+  else if (c >= 0xf0 && c <= 0xf4) { n = 4; if (c == 0xf0) lo = 0x90; else if (c == 0xf4) hi = 0x8f; }
+  else return 0;
+  if (i + n > len) return 0;
+  const b1 = <i32>load<u8>(ptr + <usize>(i + 1));
+  if (b1 < lo || b1 > hi) return 0;
+  for (let k = 2; k < n; k++) {
+    const b = <i32>load<u8>(ptr + <usize>(i + k));
+    if (b < 0x80 || b > 0xbf) return 0;
+  }
+  return n;
+}
+
 /** Writes the UTF-8 bytes an escaped JSON string stands for; returns how many. */
 export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
   let o = 0;
@@ -318,4 +347,3 @@ export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
   return o;
 }
 
-export { JsonKind, kindName };

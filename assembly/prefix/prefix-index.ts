@@ -16,39 +16,53 @@
 // pods) are found by repeating the search below the previous length. Eviction can break the
 // monotonicity; the result is then a shorter match, never a wrong pod.
 //
-// The store behind it is abstract: shared data in Envoy (state/shared-buckets.ts), memory in tests.
+// One index per pool (state/pool-states.ts), its keys "<keyPrefix><bucket>" in the SharedStore,
+// sized when a table is adopted and never resized on the request path.
+import { SetResult, SharedStore } from "../state/shared-store";
+import { MAX_SLOTS } from "../table/table";
+
 export const ENTRIES: i32 = 64;
 export const ENTRY_BYTES: i32 = 16;
-const MAX_SLOTS: i32 = 4096;
-
-export class Bucket {
-  constructor(
-    public data: ArrayBuffer | null,
-    public cas: u32,
-  ) {}
-}
-
-export abstract class BucketStore {
-  abstract read(index: i32): Bucket;
-  /** False when another writer changed the bucket since read (compare-and-swap). */
-  abstract write(index: i32, data: ArrayBuffer, cas: u32): bool;
-}
 
 /** slot -> candidate index (or -1), reused across lookups: no per-request allocation. */
 const slotToCandidate = new StaticArray<i16>(MAX_SLOTS).fill(-1);
 
 export class PrefixIndex {
-  numBuckets: i32;
+  readonly numBuckets: i32;
+  /** Bucket key strings, built once (a lookup reads several buckets per request). */
+  private keys: Array<string | null> = new Array<string | null>();
   /** Bucket reads per block of the current lookup (null = not read yet). */
-  private memo: Array<ArrayBuffer | null> = new Array<ArrayBuffer | null>();
+  // A StaticArray, allocated (zeroed) at its size: growing an Array's length leaves its new slots
+  // uninitialised under the incremental runtime, and the collector then visits garbage pointers.
+  private memo: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(0);
   private probed: StaticArray<bool> = new StaticArray<bool>(0);
   private remaining: StaticArray<bool> = new StaticArray<bool>(0);
+  /** Blocks of the last lookup (memo entries to reuse, then to clear). */
+  private memoLen: i32 = 0;
 
   constructor(
-    public store: BucketStore,
-    capacity: i32,
+    private shared: SharedStore,
+    private keyPrefix: string,
+    /** Entries the index holds at most (the pool's prefix-cache-lru-capacity). */
+    public readonly capacity: i32,
   ) {
-    this.numBuckets = max(1, (capacity + ENTRIES - 1) / ENTRIES);
+    const n = max(1, (capacity + ENTRIES - 1) / ENTRIES);
+    this.numBuckets = n;
+    this.keys = new Array<string | null>(n);
+  }
+
+  private key(bucket: i32): string {
+    const k = unchecked(this.keys[bucket]);
+    if (k !== null) return k;
+    const made = this.keyPrefix + bucket.toString();
+    unchecked((this.keys[bucket] = made));
+    return made;
+  }
+
+  /** Empties every bucket (shared data cannot delete keys; an empty value frees the memory). */
+  clear(): void {
+    const empty = new ArrayBuffer(0);
+    for (let b = 0; b < this.numBuckets; b++) this.shared.set(this.key(b), empty, 0);
   }
 
   bucketOf(hash: u64): i32 {
@@ -57,14 +71,24 @@ export class PrefixIndex {
 
   private bucketFor(hashes: StaticArray<u64>, j: i32): ArrayBuffer | null {
     if (!this.probed[j]) {
-      this.memo[j] = this.store.read(this.bucketOf(hashes[j])).data;
+      this.memo[j] = this.shared.get(this.key(this.bucketOf(hashes[j]))).value;
       this.probed[j] = true;
     }
     return this.memo[j];
   }
 
-  /** Does a remaining candidate hold block j? If `take`, writes j+1 as their match and retires them. */
-  private holds(hashes: StaticArray<u64>, j: i32, tags: StaticArray<u16>, matched: StaticArray<i32>, take: bool): bool {
+  /**
+   * Does a remaining candidate hold block j? If `take`, writes j+1 as their match (and the entry's
+   * stamp, when `stamps` is given) and retires them.
+   */
+  private holds(
+    hashes: StaticArray<u64>,
+    j: i32,
+    tags: StaticArray<u16>,
+    matched: StaticArray<i32>,
+    take: bool,
+    stamps: StaticArray<u32> | null = null,
+  ): bool {
     const data = this.bucketFor(hashes, j);
     if (data === null) return false;
     const base = changetype<usize>(data);
@@ -79,6 +103,7 @@ export class PrefixIndex {
       if (!take) return true;
       any = true;
       matched[c] = j + 1;
+      if (stamps !== null) stamps[c] = load<u32>(p, 12);
     }
     if (take && any) {
       for (let e = 0; e < entries; e++) {
@@ -93,7 +118,9 @@ export class PrefixIndex {
 
   /**
    * For each candidate (slot, tag), the length of the longest chain of the request's blocks it
-   * holds, written to matched[i]. Returns the best length.
+   * holds, written to matched[i], and, when `stamps` is given, the stamp of that chain's last entry
+   * (when it was last recorded or refreshed). Returns the best length. The bucket reads stay
+   * memoized for stampAt() until the next lookup.
    */
   longestMatches(
     hashes: StaticArray<u64>,
@@ -102,14 +129,17 @@ export class PrefixIndex {
     tags: StaticArray<u16>,
     count: i32,
     matched: StaticArray<i32>,
+    stamps: StaticArray<u32> | null = null,
   ): i32 {
     if (this.probed.length < n) {
       this.probed = new StaticArray<bool>(n);
     }
+    for (let j = 0; j < this.memoLen; j++) this.memo[j] = null;
     for (let j = 0; j < n; j++) {
       this.probed[j] = false;
     }
-    if (this.memo.length < n) this.memo.length = n;
+    if (this.memo.length < n) this.memo = new StaticArray<ArrayBuffer | null>(n);
+    this.memoLen = n;
     if (this.remaining.length < count) this.remaining = new StaticArray<bool>(count);
     for (let c = 0; c < count; c++) {
       matched[c] = 0;
@@ -129,26 +159,44 @@ export class PrefixIndex {
         if (this.holds(hashes, mid, tags, matched, false)) lo = mid;
         else up = mid - 1;
       }
-      this.holds(hashes, lo, tags, matched, true);
+      this.holds(hashes, lo, tags, matched, true, stamps);
       if (lo + 1 > best) best = lo + 1;
       left = 0;
       for (let c = 0; c < count; c++) if (this.remaining[c]) left++;
       hi = lo - 1;
     }
     for (let c = 0; c < count; c++) if (slots[c] >= 0 && slots[c] < MAX_SLOTS) slotToCandidate[slots[c]] = -1;
-    for (let j = 0; j < n; j++) this.memo[j] = null;
     return best;
+  }
+
+  /**
+   * The stamp of block j's entry for (slot, tag), or -1 when there is none: for blocks of the last
+   * longestMatches() call (its bucket reads are reused).
+   */
+  stampAt(hashes: StaticArray<u64>, j: i32, slot: i32, tag: u16): i64 {
+    if (j < 0 || j >= this.memoLen) return -1;
+    const data = this.bucketFor(hashes, j);
+    if (data === null) return -1;
+    const base = changetype<usize>(data);
+    const entries = data.byteLength / ENTRY_BYTES;
+    const h = hashes[j];
+    for (let e = 0; e < entries; e++) {
+      const p = base + <usize>(e * ENTRY_BYTES);
+      if (load<u64>(p) == h && <i32>load<u16>(p, 8) == slot && load<u16>(p, 10) == tag) return <i64>load<u32>(p, 12);
+    }
+    return -1;
   }
 
   /** Records blocks [from, n) against the endpoint (and refreshes the stamps of those it has). */
   record(hashes: StaticArray<u64>, from: i32, n: i32, slot: i32, tag: u16, stamp: u32): void {
     for (let j = from; j < n; j++) {
       const index = this.bucketOf(hashes[j]);
+      const key = this.key(index);
       for (let attempt = 0; attempt < 8; attempt++) {
-        const b = this.store.read(index);
-        const next = this.merge(b.data, hashes[j], slot, tag, stamp);
+        const b = this.shared.get(key);
+        const next = this.merge(b.value, hashes[j], slot, tag, stamp);
         if (next === null) break; // already there with this stamp
-        if (this.store.write(index, next!, b.cas)) break;
+        if (this.shared.set(key, next!, b.cas) != SetResult.CasMismatch) break;
       }
     }
   }
@@ -170,15 +218,18 @@ export class PrefixIndex {
     }
     let at = oldEntries;
     let out: ArrayBuffer;
+    // oldEntries > ENTRIES cannot come from merge(); a bucket is only ever written here.
     if (oldEntries < ENTRIES) {
       out = new ArrayBuffer((oldEntries + 1) * ENTRY_BYTES);
       if (oldEntries > 0)
         memory.copy(changetype<usize>(out), changetype<usize>(old!), <usize>(oldEntries * ENTRY_BYTES));
     } else {
-      // Full: replace the least recently used entry (smallest stamp; wrap-around ignored).
+      // Full: replace the least recently used entry (smallest stamp; wrap-around ignored). Starts
+      // from entry 0, so whatever the stamps, the write stays inside the bucket.
       out = old!.slice(0);
-      let oldest: u32 = 0xffffffff;
-      for (let e = 0; e < oldEntries; e++) {
+      at = 0;
+      let oldest = load<u32>(changetype<usize>(out), 12);
+      for (let e = 1; e < oldEntries; e++) {
         const s = load<u32>(changetype<usize>(out) + <usize>(e * ENTRY_BYTES), 12);
         if (s < oldest) {
           oldest = s;

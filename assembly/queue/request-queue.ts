@@ -1,17 +1,17 @@
 // This worker's held requests: strict priority across criticality classes (Critical, Standard,
 // Sheddable), FIFO within a class. Pure bookkeeping; the gateway pauses and resumes the streams.
+import { CRITICALITY_CLASSES, Criticality } from "../table/table";
+
 export class QueuedRequest {
   constructor(
     public streamId: u32,
     public poolId: string,
     public model: string,
-    public klass: i32,
+    public criticality: Criticality,
     public enqueuedMs: f64,
     public bytes: i32,
   ) {}
 }
-
-export const CLASSES: i32 = 3;
 
 export class RequestQueue {
   private lanes: Array<Array<QueuedRequest>> = [
@@ -24,18 +24,18 @@ export class RequestQueue {
   get size(): i32 {
     return this.lanes[0].length + this.lanes[1].length + this.lanes[2].length;
   }
-  count(klass: i32): i32 {
-    return this.lanes[klass].length;
+  count(criticality: Criticality): i32 {
+    return this.lanes[<i32>criticality].length;
   }
 
   push(r: QueuedRequest): void {
-    this.lanes[r.klass].push(r);
+    this.lanes[<i32>r.criticality].push(r);
     this.bytes += r.bytes;
   }
 
   /** The next request to dispatch for a pool (highest class, oldest first), without removing it. */
   peekFor(poolId: string): QueuedRequest | null {
-    for (let k = 0; k < CLASSES; k++) {
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) {
       const lane = this.lanes[k];
       for (let i = 0; i < lane.length; i++) if (lane[i].poolId == poolId) return lane[i];
     }
@@ -45,7 +45,7 @@ export class RequestQueue {
   /** The oldest request of a pool regardless of class (capacity overflow drops it first). */
   oldestFor(poolId: string): QueuedRequest | null {
     let best: QueuedRequest | null = null;
-    for (let k = 0; k < CLASSES; k++) {
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) {
       const lane = this.lanes[k];
       for (let i = 0; i < lane.length; i++) {
         if (lane[i].poolId != poolId) continue;
@@ -57,7 +57,7 @@ export class RequestQueue {
   }
 
   remove(streamId: u32): QueuedRequest | null {
-    for (let k = 0; k < CLASSES; k++) {
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) {
       const lane = this.lanes[k];
       for (let i = 0; i < lane.length; i++) {
         if (lane[i].streamId == streamId) {
@@ -74,7 +74,7 @@ export class RequestQueue {
   /** A pool's requests that have waited ttlMs or longer. */
   expiredFor(poolId: string, nowMs: f64, ttlMs: f64): QueuedRequest[] {
     const out = new Array<QueuedRequest>();
-    for (let k = 0; k < CLASSES; k++) {
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) {
       const lane = this.lanes[k];
       for (let i = 0; i < lane.length; i++) {
         const r = lane[i];
@@ -87,7 +87,7 @@ export class RequestQueue {
   /** Distinct pools with held requests. */
   pools(): string[] {
     const out = new Array<string>();
-    for (let k = 0; k < CLASSES; k++) {
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) {
       const lane = this.lanes[k];
       for (let i = 0; i < lane.length; i++) if (!out.includes(lane[i].poolId)) out.push(lane[i].poolId);
     }

@@ -7,7 +7,7 @@
 //  - its metrics are older than stalenessMs (scrape age at build + table age).
 // The upstream default staleness is 200 ms for an endpoint picker that scrapes itself; ours is
 // 2000 ms because the table arrives by push with a 1 s heartbeat when nothing changes.
-import { Candidate, RoutingContext } from "./candidate";
+import { Candidate } from "./framework";
 
 export class SaturationDetector {
   constructor(
@@ -23,11 +23,6 @@ export class SaturationDetector {
     return e.waiting + (unseen > 0 ? unseen : 0);
   }
 
-  /** The pod's scraped signals alone: its reported queue or KV cache at threshold. */
-  scrapedSaturated(c: Candidate): bool {
-    return c.endpoint.waiting >= this.queueDepth || c.endpoint.kvUsage >= this.kvUsage;
-  }
-
   /** The pod's own load signals alone: queue (estimated) or KV cache at threshold. */
   loadSaturated(c: Candidate): bool {
     return this.estimatedWaiting(c) >= this.queueDepth || c.endpoint.kvUsage >= this.kvUsage;
@@ -39,20 +34,5 @@ export class SaturationDetector {
     if (this.inFlightLimit > 0 && c.inflight >= this.inFlightLimit) return true;
     if (e.scrapeAgeMs < 0 || e.scrapeAgeMs + tableAgeMs > this.stalenessMs) return true;
     return this.loadSaturated(c);
-  }
-
-  /** True when no candidate can take a request now. */
-  allSaturated(ctx: RoutingContext, tableAgeMs: f64): bool {
-    const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) if (!this.saturated(cs[i], tableAgeMs)) return false;
-    return true;
-  }
-
-  /** Keeps only unsaturated candidates (in place). */
-  keepUnsaturated(ctx: RoutingContext, tableAgeMs: f64): void {
-    const cs = ctx.candidates;
-    let w = 0;
-    for (let i = 0; i < cs.length; i++) if (!this.saturated(cs[i], tableAgeMs)) cs[w++] = cs[i];
-    cs.length = w;
   }
 }

@@ -1,15 +1,21 @@
 // Requests this gateway has sent to each endpoint and not yet seen finish, counted across all
 // Envoy workers. One shared-data key holding an i32 per endpoint slot (bounded by MAX_SLOTS),
-// updated by compare-and-swap; reading it is one host call per routing decision.
-import { LogLevel, log, sharedGet, sharedSet, WasmResult } from "../host/abi";
+// updated by compare-and-swap; reading it is one shared-data read per routing decision.
 import { MAX_SLOTS } from "../table/table";
+import { SetResult, SharedStore } from "./shared-store";
 
 const KEY = "infergate/v1/inflight";
+const ATTEMPTS = 64;
 
 export class InFlightCounters {
+  /** How often add() gave up under contention (each one a count left off by one). */
+  lostUpdates: i32 = 0;
+
+  constructor(private shared: SharedStore) {}
+
   /** Snapshot of all counters (index = slot); slots past the end are 0. */
   snapshot(): Int32Array {
-    const v = sharedGet(KEY);
+    const v = this.shared.get(KEY);
     if (v.value === null) return new Int32Array(0);
     return Int32Array.wrap(v.value!);
   }
@@ -21,38 +27,39 @@ export class InFlightCounters {
    */
   tryAcquire(slot: i32, seen: i32): bool {
     if (slot < 0 || slot >= MAX_SLOTS) return false;
-    for (let attempt = 0; attempt < 64; attempt++) {
-      const cur = sharedGet(KEY);
-      const old = cur.value;
-      const oldLen = old === null ? 0 : old.byteLength >> 2;
-      const now = slot < oldLen ? load<i32>(changetype<usize>(old!) + ((<usize>slot) << 2)) : 0;
-      if (now != seen) return false;
-      const next = new ArrayBuffer(max(oldLen, slot + 1) << 2);
-      if (old !== null) memory.copy(changetype<usize>(next), changetype<usize>(old), old.byteLength);
-      store<i32>(changetype<usize>(next) + ((<usize>slot) << 2), seen + 1);
-      const r = sharedSet(KEY, next, cur.cas);
-      if (r == WasmResult.Ok) return true;
-      if (r != WasmResult.CasMismatch) return false;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const cur = this.shared.get(KEY);
+      if (countAt(cur.value, slot) != seen) return false;
+      const r = this.shared.set(KEY, withCount(cur.value, slot, seen + 1), cur.cas);
+      if (r == SetResult.Ok) return true;
+      if (r != SetResult.CasMismatch) return false;
     }
     return false;
   }
 
   add(slot: i32, delta: i32): void {
     if (slot < 0 || slot >= MAX_SLOTS) return;
-    for (let attempt = 0; attempt < 64; attempt++) {
-      const cur = sharedGet(KEY);
-      const old = cur.value;
-      const oldLen = old === null ? 0 : old.byteLength >> 2;
-      const len = max(oldLen, slot + 1);
-      const next = new ArrayBuffer(len << 2);
-      if (old !== null) memory.copy(changetype<usize>(next), changetype<usize>(old), old.byteLength);
-      const p = changetype<usize>(next) + ((<usize>slot) << 2);
-      const val = load<i32>(p) + delta;
-      store<i32>(p, val < 0 ? 0 : val);
-      const r = sharedSet(KEY, next, cur.cas);
-      if (r == WasmResult.Ok) return;
-      if (r != WasmResult.CasMismatch) break;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const cur = this.shared.get(KEY);
+      const val = countAt(cur.value, slot) + delta;
+      const r = this.shared.set(KEY, withCount(cur.value, slot, val < 0 ? 0 : val), cur.cas);
+      if (r == SetResult.Ok) return;
+      if (r != SetResult.CasMismatch) break;
     }
-    log(LogLevel.Warn, `infergate: in-flight counter update for slot ${slot.toString()} gave up`);
+    this.lostUpdates++;
   }
+}
+
+function countAt(buf: ArrayBuffer | null, slot: i32): i32 {
+  if (buf === null || slot >= buf.byteLength >> 2) return 0;
+  return load<i32>(changetype<usize>(buf) + ((<usize>slot) << 2));
+}
+
+/** A copy of the counters with one slot set, grown to cover it. */
+function withCount(old: ArrayBuffer | null, slot: i32, value: i32): ArrayBuffer {
+  const oldLen = old === null ? 0 : old.byteLength >> 2;
+  const next = new ArrayBuffer(max(oldLen, slot + 1) << 2);
+  if (old !== null) memory.copy(changetype<usize>(next), changetype<usize>(old), old.byteLength);
+  store<i32>(changetype<usize>(next) + ((<usize>slot) << 2), value);
+  return next;
 }

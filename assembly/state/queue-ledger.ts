@@ -6,7 +6,8 @@
 //    the oldest of all. Entries older than the pool's TTL are stale (a restarted worker's) and
 //    ignored, since no request can wait longer than that.
 // One key per pool; updated by compare-and-swap.
-import { sharedGet, sharedSet, WasmResult } from "../host/abi";
+import { CRITICALITY_CLASSES } from "../table/table";
+import { SetResult, SharedStore } from "./shared-store";
 
 export const WORKERS: i32 = 16;
 const HEAD = 40;
@@ -15,16 +16,18 @@ const SIZE = HEAD + WORKERS * 16;
 export class LedgerState {
   bytes: f64 = 0;
   debt: f64 = 0;
-  waiting: StaticArray<f64> = new StaticArray<f64>(3);
+  waiting: StaticArray<f64> = new StaticArray<f64>(CRITICALITY_CLASSES);
   workerIds: StaticArray<f64> = new StaticArray<f64>(WORKERS);
   workerOldest: StaticArray<f64> = new StaticArray<f64>(WORKERS);
-  /** Most critical class with a waiting request anywhere, or 3 when none. */
+  /** Most critical class with a waiting request anywhere, or CRITICALITY_CLASSES when none. */
   topClass(): i32 {
-    for (let k = 0; k < 3; k++) if (this.waiting[k] > 0) return k;
-    return 3;
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) if (this.waiting[k] > 0) return k;
+    return CRITICALITY_CLASSES;
   }
   total(): f64 {
-    return this.waiting[0] + this.waiting[1] + this.waiting[2];
+    let n: f64 = 0;
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) n += this.waiting[k];
+    return n;
   }
   /** Enqueue time of the oldest request held by any live worker (Infinity when none). */
   oldest(notBeforeMs: f64): f64 {
@@ -37,11 +40,15 @@ export class LedgerState {
   }
 }
 
+function keyOf(poolId: string): string {
+  return "infergate/v1/queue/" + poolId;
+}
+
 function decode(buf: ArrayBuffer | null, out: LedgerState): void {
   if (buf === null || buf.byteLength < SIZE) {
     out.bytes = 0;
     out.debt = 0;
-    for (let k = 0; k < 3; k++) out.waiting[k] = 0;
+    for (let k = 0; k < CRITICALITY_CLASSES; k++) out.waiting[k] = 0;
     for (let w = 0; w < WORKERS; w++) {
       out.workerIds[w] = 0;
       out.workerOldest[w] = 0;
@@ -51,7 +58,7 @@ function decode(buf: ArrayBuffer | null, out: LedgerState): void {
   const p = changetype<usize>(buf);
   out.bytes = load<f64>(p);
   out.debt = load<f64>(p, 8);
-  for (let k = 0; k < 3; k++) out.waiting[k] = load<f64>(p + <usize>(16 + k * 8));
+  for (let k = 0; k < CRITICALITY_CLASSES; k++) out.waiting[k] = load<f64>(p + <usize>(16 + k * 8));
   for (let w = 0; w < WORKERS; w++) {
     out.workerIds[w] = load<f64>(p + <usize>(HEAD + w * 16));
     out.workerOldest[w] = load<f64>(p + <usize>(HEAD + w * 16 + 8));
@@ -62,7 +69,7 @@ function encode(s: LedgerState, buf: ArrayBuffer): void {
   const p = changetype<usize>(buf);
   store<f64>(p, s.bytes);
   store<f64>(p, s.debt, 8);
-  for (let k = 0; k < 3; k++) store<f64>(p + <usize>(16 + k * 8), s.waiting[k]);
+  for (let k = 0; k < CRITICALITY_CLASSES; k++) store<f64>(p + <usize>(16 + k * 8), s.waiting[k]);
   for (let w = 0; w < WORKERS; w++) {
     store<f64>(p + <usize>(HEAD + w * 16), s.workerIds[w]);
     store<f64>(p + <usize>(HEAD + w * 16 + 8), s.workerOldest[w]);
@@ -73,32 +80,36 @@ export class QueueLedger {
   private state: LedgerState = new LedgerState();
   private buf: ArrayBuffer = new ArrayBuffer(SIZE);
 
+  constructor(private shared: SharedStore) {}
+
   read(poolId: string): LedgerState {
-    decode(sharedGet(`infergate/v1/queue/${poolId}`).value, this.state);
+    decode(this.shared.get(keyOf(poolId)).value, this.state);
     return this.state;
   }
 
   /**
    * Applies deltas atomically and returns the state after them. Values never go below 0; debt
-   * never exceeds the bytes held. workerId != 0 also sets that worker's oldest (-1 = holds none).
+   * never exceeds the bytes held. `criticality` -1 changes no class count. workerId != 0 also sets
+   * that worker's oldest (-1 = holds none).
    */
   apply(
     poolId: string,
     dBytes: f64,
     dDebt: f64,
-    klass: i32,
+    criticality: i32,
     dWaiting: f64,
     workerId: f64 = 0,
     oldestMs: f64 = -1,
   ): LedgerState {
     const key = `infergate/v1/queue/${poolId}`;
     for (let attempt = 0; attempt < 64; attempt++) {
-      const cur = sharedGet(key);
+      const cur = this.shared.get(key);
       decode(cur.value, this.state);
       const s = this.state;
       s.bytes = max(0, s.bytes + dBytes);
       s.debt = min(s.bytes, max(0, s.debt + dDebt));
-      if (klass >= 0 && klass < 3) s.waiting[klass] = max(0, s.waiting[klass] + dWaiting);
+      if (criticality >= 0 && criticality < CRITICALITY_CLASSES)
+        s.waiting[criticality] = max(0, s.waiting[criticality] + dWaiting);
       if (workerId != 0) {
         let at = -1,
           free = -1;
@@ -128,8 +139,8 @@ export class QueueLedger {
         }
       }
       encode(s, this.buf);
-      const r = sharedSet(key, this.buf, cur.cas);
-      if (r != WasmResult.CasMismatch) return s;
+      const r = this.shared.set(key, this.buf, cur.cas);
+      if (r != SetResult.CasMismatch) return s;
     }
     return this.state;
   }

@@ -3,8 +3,10 @@
 //   infergate/v1/table       f64 generation, then the table JSON as pushed
 //   infergate/v1/generation  f64 generation, written after the table: the cheap per-request check
 // Each worker keeps its decoded copy and re-decodes only when the generation key changes.
-import { sharedGet, sharedSet, WasmResult } from "../host/abi";
-import { decodeTable, Table } from "../table/table";
+
+import { decodeTable } from "../table/decode-table";
+import { Table } from "../table/table";
+import { SetResult, SharedStore } from "./shared-store";
 
 const TABLE_KEY = "infergate/v1/table";
 const GEN_KEY = "infergate/v1/generation";
@@ -30,6 +32,8 @@ function readGen(buf: ArrayBuffer | null): f64 {
 }
 
 export class TableStore {
+  constructor(private shared: SharedStore) {}
+
   private cached: Table | null = null;
   private seenGenKey: f64 = -1;
 
@@ -44,7 +48,7 @@ export class TableStore {
     // Compare-and-swap on the table key, so two workers handling two pushes at once cannot
     // leave an older table in place under a newer generation.
     for (let attempt = 0; attempt < 16; attempt++) {
-      const cur = sharedGet(TABLE_KEY);
+      const cur = this.shared.get(TABLE_KEY);
       const curGen = readGen(cur.value);
       if (gen <= curGen)
         return new PublishResult(
@@ -52,9 +56,9 @@ export class TableStore {
           `generation ${(<i64>gen).toString()} is not newer than the current ${(<i64>curGen).toString()}`,
           curGen,
         );
-      const r = sharedSet(TABLE_KEY, stored, cur.cas);
-      if (r == WasmResult.CasMismatch) continue;
-      if (r != WasmResult.Ok)
+      const r = this.shared.set(TABLE_KEY, stored, cur.cas);
+      if (r == SetResult.CasMismatch) continue;
+      if (r != SetResult.Ok)
         return new PublishResult(PublishStatus.Failed, `shared data write failed: ${(<i32>r).toString()}`, curGen);
       this.bumpGenerationKey(gen);
       this.cached = decoded.table;
@@ -67,9 +71,9 @@ export class TableStore {
     const v = new ArrayBuffer(8);
     store<f64>(changetype<usize>(v), gen);
     for (let attempt = 0; attempt < 16; attempt++) {
-      const cur = sharedGet(GEN_KEY);
+      const cur = this.shared.get(GEN_KEY);
       if (readGen(cur.value) >= gen) return;
-      if (sharedSet(GEN_KEY, v, cur.cas) != WasmResult.CasMismatch) return;
+      if (this.shared.set(GEN_KEY, v, cur.cas) != SetResult.CasMismatch) return;
     }
   }
 
@@ -87,11 +91,11 @@ export class TableStore {
 
   /** The newest table any worker accepted, or null before the first push. */
   current(): Table | null {
-    const g = sharedGet(GEN_KEY);
+    const g = this.shared.get(GEN_KEY);
     if (g.value === null) return null;
     const genKey = readGen(g.value);
     if (genKey != this.seenGenKey || this.cached === null) {
-      const t = sharedGet(TABLE_KEY);
+      const t = this.shared.get(TABLE_KEY);
       if (t.value === null || t.value!.byteLength < 8) return this.cached;
       const json = t.value!.slice(8);
       const decoded = decodeTable(json);

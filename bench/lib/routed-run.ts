@@ -158,6 +158,9 @@ export async function routedRun(o: {
   progress(`${o.what}: ${c.label}${n > 1 ? ` x${n} replicas` : ""}`);
   const fleet = await startFleet({
     model: SEED_MODEL,
+    // cached tokens in every response's usage (vLLM's --enable-prompt-tokens-details): the per-step
+    // hit rate, and what infergate's feedback mode learns from
+    cacheReport: true,
     args: o.fleet.args,
     pods: Array.from({ length: o.fleet.pods }, (_, i) => ({ name: `pod-${i}`, args: o.fleet.perPod?.[i] ?? [] })),
   });

@@ -90,6 +90,7 @@ export async function inferencePerfScenario(contenders: Contender[], cfg: Infere
     progress(`inference-perf ramp: ${c.label}`);
     const fleet = await startFleet({
       model: SEED_MODEL,
+      cacheReport: true,
       args: cfg.fleet.args,
       pods: Array.from({ length: cfg.fleet.pods }, (_, i) => ({ name: `pod-${i}` })),
     });

@@ -12,6 +12,8 @@
 //     gateway); from the moment its own /metrics shows the queue, how long until the filter's
 //     decisions see it (probe requests through the gateway log eligible = pods - 1, the pod being
 //     saturated).
+import { EndpointsFile } from "../../controlplane/envoy-endpoints/endpoints-file.js";
+import { loadAssignment } from "../../controlplane/envoy-endpoints/load-assignment.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import type { ScrapeState } from "../../controlplane/scrapers/scrape-loop.js";
 import { TableBuilder } from "../../controlplane/table/builder.js";
@@ -66,7 +68,8 @@ function syntheticTable(
         })),
       },
     ],
-    models: [{ name: SEED_MODEL, pool: "default/bench", criticality: "Critical", targets: [] }],
+    models: [{ name: SEED_MODEL, pool: "default/bench", criticality: "Critical", priority: 1, targets: [] }],
+    objectives: [],
   };
 }
 
@@ -94,7 +97,11 @@ export async function scaleScenario(cfg: ScaleConfig) {
         let gen = Date.now();
         let stopPusher = false;
         try {
-          await push(envoy.controlUrl, envoy.token, syntheticTable(ports, strategy, ++gen, cfg.seed));
+          const first = syntheticTable(ports, strategy, ++gen, cfg.seed);
+          // The stubs join Envoy's pods cluster first (as the control plane would write them).
+          new EndpointsFile(envoy.endpointsDir).write(loadAssignment(first));
+          await sleep(200);
+          await push(envoy.controlUrl, envoy.token, first);
           const _pusher = (async () => {
             for (let k = 0; k < 100000 && !stopPusher; k++) {
               await sleep(500);

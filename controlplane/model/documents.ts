@@ -6,7 +6,16 @@
 
 import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
-import type { Criticality, RoutingStrategy } from "../table/schema.js";
+import {
+  parseGateway,
+  parseGatewayClass,
+  parseHTTPRoute,
+  parseNamespace,
+  parseReferenceGrant,
+  parseService,
+} from "../gatewayapi/documents.js";
+import { GROUP_GATEWAY } from "../gatewayapi/types.js";
+import { type Criticality, MAX_PRIORITY, MIN_PRIORITY, type RoutingStrategy } from "../table/schema.js";
 import { parseAddress } from "./address.js";
 import { parseRuntime } from "./annotations.js";
 import {
@@ -18,9 +27,12 @@ import {
   GROUP_X,
   type ModelDocument,
   type ModelSpec,
+  type ObjectiveSpec,
   type PdProfile,
   type PodSpec,
   type PoolSpec,
+  type RewriteRule,
+  type RewriteSpec,
   type StaticEndpointsSpec,
   type TrafficPolicySpec,
 } from "./types.js";
@@ -33,7 +45,7 @@ export interface ParseContext {
   origin?: string;
 }
 
-/** A document we recognise but do not use (Gateway, HTTPRoute, ConfigMap, ...). */
+/** A document of a kind the control plane does not use (Deployment, ...). */
 export interface IgnoredDocument {
   ignored: true;
   kind: string;
@@ -43,11 +55,21 @@ export interface IgnoredDocument {
 const SUPPORTED: Record<string, string[]> = {
   InferencePool: [`${GROUP_X}/v1alpha2`, `${GROUP_V1}/v1`],
   InferenceModel: [`${GROUP_X}/v1alpha2`],
+  InferenceObjective: [`${GROUP_X}/v1alpha2`],
+  InferenceModelRewrite: [`${GROUP_X}/v1alpha2`],
   InferenceTrafficPolicy: [`${GROUP_ALIBABA}/v1alpha1`],
   StaticEndpoints: [`${GROUP_INFERGATE}/v1alpha1`],
   Pod: ["v1"],
   ConfigMap: ["v1"],
+  GatewayClass: [`${GROUP_GATEWAY}/v1`, `${GROUP_GATEWAY}/v1beta1`],
+  Gateway: [`${GROUP_GATEWAY}/v1`, `${GROUP_GATEWAY}/v1beta1`],
+  HTTPRoute: [`${GROUP_GATEWAY}/v1`, `${GROUP_GATEWAY}/v1beta1`],
+  ReferenceGrant: [`${GROUP_GATEWAY}/v1beta1`],
+  Service: ["v1"],
+  Namespace: ["v1"],
 };
+/** Kinds without a namespace. */
+const CLUSTER_SCOPED = new Set(["GatewayClass", "Namespace"]);
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 /** SGLang's default --disaggregation-bootstrap-port, used when kvTransfer.bootstrapPort is omitted. */
@@ -62,8 +84,9 @@ export function parseDocument(raw: unknown, ctx: ParseContext): ModelDocument | 
   const kind = typeof raw.kind === "string" ? raw.kind : undefined;
   const apiVersion = typeof raw.apiVersion === "string" ? raw.apiVersion : undefined;
   const name = isObj(raw.metadata) && typeof raw.metadata.name === "string" ? raw.metadata.name : undefined;
-  const namespace =
-    isObj(raw.metadata) && typeof raw.metadata.namespace === "string" && raw.metadata.namespace
+  const namespace = CLUSTER_SCOPED.has(kind ?? "")
+    ? ""
+    : isObj(raw.metadata) && typeof raw.metadata.namespace === "string" && raw.metadata.namespace
       ? raw.metadata.namespace
       : ctx.defaultNamespace;
   const label = `${kind ?? "document"} ${namespace}/${name ?? "?"}${where}`;
@@ -87,12 +110,28 @@ export function parseDocument(raw: unknown, ctx: ParseContext): ModelDocument | 
       return parsePool(raw, apiVersion!, id, r);
     case "InferenceModel":
       return parseModel(raw, id, r);
+    case "InferenceObjective":
+      return parseObjective(raw, id, r);
+    case "InferenceModelRewrite":
+      return parseRewrite(raw, id, r);
     case "InferenceTrafficPolicy":
       return parseTrafficPolicy(raw, id, r);
     case "StaticEndpoints":
       return parseStaticEndpoints(raw, id, r);
     case "ConfigMap":
       return parseConfigMap(raw, id, r);
+    case "GatewayClass":
+      return parseGatewayClass(raw, id, r);
+    case "Gateway":
+      return parseGateway(raw, id, r);
+    case "HTTPRoute":
+      return parseHTTPRoute(raw, id, r);
+    case "ReferenceGrant":
+      return parseReferenceGrant(raw, id, r);
+    case "Service":
+      return parseService(raw, id, r);
+    case "Namespace":
+      return parseNamespace(raw, id, r);
     default:
       return parsePod(raw, id, r);
   }
@@ -158,47 +197,116 @@ function parseModel(raw: Obj, id: { namespace: string; name: string }, r: FieldR
     if ((CRITICALITIES as string[]).includes(critRaw)) criticality = critRaw as Criticality;
     else r.fail("spec.criticality", `"${critRaw}" must be one of ${CRITICALITIES.join(", ")}`);
   }
+  const poolName = poolRefName(raw, r);
+  const targets = weightedTargets(r, r.get(raw, "spec.targetModels"), "spec.targetModels", "name", 0);
+  r.done();
+  return { kind: "InferenceModel", ...id, modelName: modelName!, criticality, poolName: poolName!, targets };
+}
+
+/** spec.poolRef of an InferenceModel / InferenceObjective / InferenceModelRewrite: a pool in the same namespace. */
+function poolRefName(raw: Obj, r: FieldReader): string | undefined {
   const poolName = r.string(raw, "spec.poolRef.name", { required: true });
   const group = r.string(raw, "spec.poolRef.group");
   if (group !== undefined && group !== GROUP_X && group !== GROUP_V1)
     r.fail("spec.poolRef.group", `"${group}" must be ${GROUP_X} or ${GROUP_V1}`);
   const kind = r.string(raw, "spec.poolRef.kind");
   if (kind !== undefined && kind !== "InferencePool") r.fail("spec.poolRef.kind", `"${kind}" must be InferencePool`);
+  return poolName;
+}
+
+/**
+ * A weighted list of model names: InferenceModel spec.targetModels ({name, weight}, weight 0..1000000)
+ * or an InferenceModelRewrite rule's targets ({modelRewrite, weight}, weight 1..1000000). Upstream's
+ * rule for both: weights are set on every entry or on none (none: an even split).
+ */
+function weightedTargets(
+  r: FieldReader,
+  list: unknown,
+  field: string,
+  nameKey: "name" | "modelRewrite",
+  minWeight: 0 | 1,
+): { name: string; weight: number }[] {
   const targets: { name: string; weight: number }[] = [];
-  const tm = r.get(raw, "spec.targetModels");
-  if (tm !== undefined && tm !== null) {
-    if (!Array.isArray(tm)) r.fail("spec.targetModels", `must be a list, got ${describe(tm)}`);
-    else {
-      let withWeight = 0;
-      tm.forEach((t, i) => {
-        const f = `spec.targetModels[${i}]`;
-        if (!isObj(t)) {
-          r.fail(f, `must be a mapping, got ${describe(t)}`);
-          return;
-        }
-        const n = t.name;
-        if (typeof n !== "string" || n === "")
-          r.fail(`${f}.name`, n === undefined ? "is required" : `must be a non-empty string, got ${describe(n)}`);
-        let w = 1; // upstream: when no weights are given, traffic is split evenly
-        if (t.weight !== undefined && t.weight !== null) {
-          withWeight++;
-          if (typeof t.weight !== "number" || !Number.isInteger(t.weight) || t.weight < 0 || t.weight > 1000000) {
-            r.fail(`${f}.weight`, `must be an integer in 0..1000000, got ${describe(t.weight)}`);
-          } else w = t.weight;
-        }
-        if (typeof n === "string" && n !== "") {
-          if (targets.some((x) => x.name === n)) r.fail(`${f}.name`, `"${n}" is listed twice`);
-          targets.push({ name: n, weight: w });
-        }
-      });
-      if (withWeight > 0 && withWeight < tm.length)
-        r.fail("spec.targetModels", "weight must be set on every target model or on none");
-      if (targets.length > 0 && targets.every((t) => t.weight === 0))
-        r.fail("spec.targetModels", "at least one weight must be positive");
-    }
+  if (list === undefined || list === null) return targets;
+  if (!Array.isArray(list)) {
+    r.fail(field, `must be a list, got ${describe(list)}`);
+    return targets;
   }
+  let withWeight = 0;
+  list.forEach((t, i) => {
+    const f = `${field}[${i}]`;
+    if (!isObj(t)) {
+      r.fail(f, `must be a mapping, got ${describe(t)}`);
+      return;
+    }
+    const n = t[nameKey];
+    if (typeof n !== "string" || n === "")
+      r.fail(`${f}.${nameKey}`, n === undefined ? "is required" : `must be a non-empty string, got ${describe(n)}`);
+    let w = 1; // upstream: when no weights are given, traffic is split evenly
+    if (t.weight !== undefined && t.weight !== null) {
+      withWeight++;
+      if (typeof t.weight !== "number" || !Number.isInteger(t.weight) || t.weight < minWeight || t.weight > 1000000) {
+        r.fail(`${f}.weight`, `must be an integer in ${minWeight}..1000000, got ${describe(t.weight)}`);
+      } else w = t.weight;
+    }
+    if (typeof n === "string" && n !== "") {
+      if (targets.some((x) => x.name === n)) r.fail(`${f}.${nameKey}`, `"${n}" is listed twice`);
+      targets.push({ name: n, weight: w });
+    }
+  });
+  if (withWeight > 0 && withWeight < list.length) r.fail(field, "weight must be set on every target model or on none");
+  if (targets.length > 0 && targets.every((t) => t.weight === 0)) r.fail(field, "at least one weight must be positive");
+  return targets;
+}
+
+// GIE v1.5.0 config/crd/bases/inference.networking.x-k8s.io_inferenceobjectives.yaml: spec.poolRef
+// (required), spec.priority (integer, optional; unset means 0).
+function parseObjective(raw: Obj, id: { namespace: string; name: string }, r: FieldReader): ObjectiveSpec {
+  const poolName = poolRefName(raw, r);
+  const priority = r.integer(raw, "spec.priority", { min: MIN_PRIORITY, max: MAX_PRIORITY }) ?? null;
   r.done();
-  return { kind: "InferenceModel", ...id, modelName: modelName!, criticality, poolName: poolName!, targets };
+  return { kind: "InferenceObjective", ...id, priority, poolName: poolName! };
+}
+
+// GIE v1.5.0 config/crd/bases/inference.networking.x-k8s.io_inferencemodelrewrites.yaml: spec.poolRef
+// and spec.rules (both required); a rule has matches[].model {type: Exact (the only type), value} and
+// targets[] {modelRewrite, weight 1..1000000} (minItems 1 when present).
+function parseRewrite(raw: Obj, id: { namespace: string; name: string }, r: FieldReader): RewriteSpec {
+  const poolName = poolRefName(raw, r);
+  const rules: RewriteRule[] = [];
+  const list = r.get(raw, "spec.rules");
+  if (list === undefined || list === null) r.fail("spec.rules", "is required");
+  else if (!Array.isArray(list)) r.fail("spec.rules", `must be a list, got ${describe(list)}`);
+  else
+    list.forEach((rule, i) => {
+      const f = `spec.rules[${i}]`;
+      if (!isObj(rule)) {
+        r.fail(f, `must be a mapping, got ${describe(rule)}`);
+        return;
+      }
+      const models: string[] = [];
+      const matches = rule.matches;
+      if (matches !== undefined && matches !== null) {
+        if (!Array.isArray(matches)) r.fail(`${f}.matches`, `must be a list, got ${describe(matches)}`);
+        else
+          matches.forEach((m, j) => {
+            const mr = r.at(`${f}.matches[${j}]`);
+            const type = mr.string(m, "model.type");
+            if (type !== undefined && type !== "Exact")
+              mr.fail("model.type", `"${type}" is not supported (GIE v1.5 defines only Exact)`);
+            const value = mr.string(m, "model.value", { required: true });
+            if (value !== undefined && value !== "" && !models.includes(value)) models.push(value);
+          });
+      }
+      if (Array.isArray(rule.targets) && rule.targets.length === 0)
+        r.fail(`${f}.targets`, "must hold at least one target when present");
+      const targets = weightedTargets(r, rule.targets, `${f}.targets`, "modelRewrite", 1);
+      rules.push({ models, targets });
+    });
+  const md = isObj(raw.metadata) ? raw.metadata : {};
+  const createdAt = typeof md.creationTimestamp === "string" ? md.creationTimestamp : "";
+  r.done();
+  return { kind: "InferenceModelRewrite", ...id, poolName: poolName!, createdAt, rules };
 }
 
 function parseTrafficPolicy(raw: Obj, id: { namespace: string; name: string }, r: FieldReader): TrafficPolicySpec {

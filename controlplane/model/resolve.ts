@@ -1,30 +1,36 @@
 // Joins the documents into what routing needs: each pool with its settings (annotations, then the
 // InferenceTrafficPolicy that names it), its member endpoints (same namespace, selector match, has an
-// IP) with their address and P/D role, and each InferenceModel bound to an existing pool.
+// IP) with their address and P/D role, and the models each pool serves (resolve-models.ts).
 // Pure: same documents and same previous settings give the same result, in a deterministic order.
 
 import type { EndpointRole } from "../table/schema.js";
 import { formatAddress } from "./address.js";
 import { ANNOTATION, type PoolSettings, parsePoolAnnotations } from "./annotations.js";
+import { resolveModels } from "./resolve-models.js";
 import { matchesSelector } from "./selector.js";
 import {
   type ConfigMapSpec,
   docLabel,
   type EndpointSpec,
   type ModelSpec,
+  type ObjectiveSpec,
   type ObjectRef,
   type PoolSpec,
   type Problem,
   type ResolvedEndpoint,
-  type ResolvedInferenceModel,
   type ResolvedModel,
   type ResolvedPool,
+  type RewriteSpec,
   type TrafficPolicySpec,
 } from "./types.js";
 
 export interface ResolveInput {
   pools: PoolSpec[];
   models: ModelSpec[];
+  objectives?: ObjectiveSpec[];
+  rewrites?: RewriteSpec[];
+  /** A claimed Gateway exists (see resolve-models.ts, rule 5). */
+  routed?: boolean;
   policies: TrafficPolicySpec[];
   endpoints: EndpointSpec[];
   /** ConfigMaps that pools may name in their epp-overlay annotation. */
@@ -55,7 +61,7 @@ const byKey = <T extends { namespace: string; name: string }>(a: T, b: T) =>
 export function resolveModel(
   input: ResolveInput,
   lastSettings: ReadonlyMap<string, PoolSettings>,
-): ResolvedModel & { settings: Map<string, PoolSettings> } {
+): Omit<ResolvedModel, "routes" | "gatewayStatus"> & { settings: Map<string, PoolSettings> } {
   const problems: Problem[] = [];
   const settingsOut = new Map<string, PoolSettings>();
 
@@ -237,9 +243,11 @@ export function resolveModel(
       runtime,
       prefix: { ...parsed.settings.prefix },
       queue: { ...parsed.settings.queue },
+      firstByteTimeoutMs: parsed.settings.firstByteTimeoutMs,
       eppOverlay: parsed.settings.eppOverlay,
       pd,
       endpoints,
+      anyModel: null,
     });
   }
   const poolIds = new Set(pools.map((p) => p.id));
@@ -253,41 +261,14 @@ export function resolveModel(
       });
   }
 
-  const models: ResolvedInferenceModel[] = [];
-  const byName = new Map<string, ResolvedInferenceModel>();
-  for (const m of [...input.models].sort(byKey)) {
-    const pool = `${m.namespace}/${m.poolName}`;
-    if (!poolIds.has(pool)) {
-      problems.push({
-        level: "error",
-        ref: { kind: "InferenceModel", namespace: m.namespace, name: m.name },
-        reason: "PoolNotFound",
-        document: docLabel(m),
-        field: "spec.poolRef.name",
-        message: `no InferencePool ${pool}; model "${m.modelName}" is not routable until it exists`,
-      });
-      continue;
-    }
-    const prior = byName.get(m.modelName);
-    if (prior) {
-      problems.push({
-        level: "warning",
-        document: docLabel(m),
-        field: "spec.modelName",
-        message: `"${m.modelName}" is already served by InferenceModel ${prior.from}; this one is ignored`,
-      });
-      continue;
-    }
-    const rm: ResolvedInferenceModel = {
-      name: m.modelName,
-      pool,
-      criticality: m.criticality,
-      targets: m.targets.map((t) => ({ ...t })),
-      from: `${m.namespace}/${m.name}`,
-    };
-    byName.set(m.modelName, rm);
-    models.push(rm);
-  }
-  models.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { pools, models, problems, settings: settingsOut };
+  const m = resolveModels({
+    models: input.models,
+    objectives: input.objectives ?? [],
+    rewrites: input.rewrites ?? [],
+    poolIds,
+    routed: input.routed ?? false,
+  });
+  problems.push(...m.problems);
+  for (const p of pools) p.anyModel = m.anyModel.get(p.id) ?? null;
+  return { pools, models: m.models, objectives: m.objectives, problems, settings: settingsOut };
 }

@@ -3,6 +3,14 @@
 // removes single objects (the Kubernetes source). A document that fails validation never replaces a
 // good one: the last good version of that object stays in force and the problem is reported.
 
+import { type GatewayResolution, resolveGateways } from "../gatewayapi/resolve.js";
+import type {
+  GatewayClassSpec,
+  GatewaySpec,
+  HTTPRouteSpec,
+  ReferenceGrantSpec,
+  ServiceSpec,
+} from "../gatewayapi/types.js";
 import type { PoolSettings } from "./annotations.js";
 import { type ParseContext, parseDocument } from "./documents.js";
 import { resolveModel } from "./resolve.js";
@@ -13,9 +21,11 @@ import {
   type EndpointSpec,
   type ModelDocument,
   type ModelSpec,
+  type ObjectiveSpec,
   type PoolSpec,
   type Problem,
   type ResolvedModel,
+  type RewriteSpec,
   type TrafficPolicySpec,
 } from "./types.js";
 import { DocumentInvalid, isObj } from "./validate.js";
@@ -24,6 +34,17 @@ export interface SourceDocument {
   raw: unknown;
   /** For messages: "fleet.yaml document #2". */
   origin?: string;
+}
+
+export interface ModelStoreOptions {
+  /** Namespace of documents that name none. */
+  defaultNamespace: string;
+  /**
+   * The Gateway API controller (standalone mode): which GatewayClass controllerNames are ours and the
+   * Service the gateway is reached through (null: none, e.g. the file source). Absent or null: Gateway
+   * API documents are ignored and requests are routed by model name alone.
+   */
+  gateway?: { controllerNames: readonly string[]; service: { namespace: string; name: string } | null } | null;
 }
 
 export class ModelStore {
@@ -39,7 +60,7 @@ export class ModelStore {
   /** Bumped on every change; lets consumers skip work when nothing moved. */
   version = 0;
 
-  constructor(private readonly opts: { defaultNamespace: string }) {}
+  constructor(private readonly opts: ModelStoreOptions) {}
 
   onChange(fn: () => void): () => void {
     this.listeners.add(fn);
@@ -164,9 +185,19 @@ export class ModelStore {
     if (this.cached) return this.cached;
     const pools: PoolSpec[] = [];
     const models: ModelSpec[] = [];
+    const objectives: ObjectiveSpec[] = [];
+    const rewrites: RewriteSpec[] = [];
     const policies: TrafficPolicySpec[] = [];
     const endpoints: EndpointSpec[] = [];
     const configMaps: ConfigMapSpec[] = [];
+    const gw = {
+      classes: [] as GatewayClassSpec[],
+      gateways: [] as GatewaySpec[],
+      routes: [] as HTTPRouteSpec[],
+      grants: [] as ReferenceGrantSpec[],
+      services: [] as ServiceSpec[],
+      namespaces: new Map<string, Record<string, string>>(),
+    };
     const seen = new Set<string>();
     const problems: Problem[] = [];
     for (const [source, docs] of this.sources) {
@@ -182,17 +213,83 @@ export class ModelStore {
           continue;
         }
         seen.add(key);
-        if (d.kind === "InferencePool") pools.push(d);
-        else if (d.kind === "InferenceModel") models.push(d);
-        else if (d.kind === "InferenceTrafficPolicy") policies.push(d);
-        else if (d.kind === "StaticEndpoints") endpoints.push(...d.endpoints);
-        else if (d.kind === "ConfigMap") configMaps.push(d);
-        else endpoints.push(d.endpoint);
+        switch (d.kind) {
+          case "InferencePool":
+            pools.push(d);
+            break;
+          case "InferenceModel":
+            models.push(d);
+            break;
+          case "InferenceObjective":
+            objectives.push(d);
+            break;
+          case "InferenceModelRewrite":
+            rewrites.push(d);
+            break;
+          case "InferenceTrafficPolicy":
+            policies.push(d);
+            break;
+          case "StaticEndpoints":
+            endpoints.push(...d.endpoints);
+            break;
+          case "ConfigMap":
+            configMaps.push(d);
+            break;
+          case "Pod":
+            endpoints.push(d.endpoint);
+            break;
+          case "GatewayClass":
+            gw.classes.push(d);
+            break;
+          case "Gateway":
+            gw.gateways.push(d);
+            break;
+          case "HTTPRoute":
+            gw.routes.push(d);
+            break;
+          case "ReferenceGrant":
+            gw.grants.push(d);
+            break;
+          case "Service":
+            gw.services.push(d);
+            break;
+          case "Namespace":
+            gw.namespaces.set(d.name, d.labels);
+            break;
+        }
       }
     }
-    const r = resolveModel({ pools, models, policies, endpoints, configMaps }, this.lastSettings);
+    // The Gateway API first: whether a claimed Gateway exists decides how models are keyed.
+    let gateway: GatewayResolution | null = null;
+    const g = this.opts.gateway;
+    if (g) {
+      const svc = g.service;
+      gateway = resolveGateways({
+        controllerNames: g.controllerNames,
+        service: svc
+          ? { ...svc, spec: gw.services.find((x) => x.namespace === svc.namespace && x.name === svc.name) ?? null }
+          : null,
+        classes: gw.classes,
+        gateways: gw.gateways,
+        routes: gw.routes,
+        grants: gw.grants,
+        namespaces: gw.namespaces,
+        pools: new Map(pools.map((p) => [`${p.namespace}/${p.name}`, p.apiVersion.split("/")[0]])),
+      });
+    }
+    const r = resolveModel(
+      { pools, models, objectives, rewrites, routed: gateway?.routed ?? false, policies, endpoints, configMaps },
+      this.lastSettings,
+    );
     this.lastSettings = r.settings;
-    this.cached = { pools: r.pools, models: r.models, problems: [...problems, ...r.problems] };
+    this.cached = {
+      pools: r.pools,
+      models: r.models,
+      objectives: r.objectives,
+      routes: gateway?.routed ? gateway.routes : null,
+      gatewayStatus: gateway?.status ?? null,
+      problems: [...problems, ...r.problems, ...(gateway?.problems ?? [])],
+    };
     return this.cached;
   }
 

@@ -2,7 +2,15 @@
 // the user's documents. Nothing here knows where a document came from, which is what lets the file
 // source stand in for the cluster in local runs and tests.
 
-import type { Criticality, EndpointRole, RoutingStrategy, Runtime } from "../table/schema.js";
+import type { GatewayApiStatus, GatewayDocument } from "../gatewayapi/types.js";
+import type {
+  Criticality,
+  EndpointRole,
+  PrefixCacheMode,
+  RoutingStrategy,
+  Runtime,
+  TableRoute,
+} from "../table/schema.js";
 
 export const GROUP_X = "inference.networking.x-k8s.io"; // v1alpha2: InferencePool, InferenceModel
 export const GROUP_V1 = "inference.networking.k8s.io"; // v1: InferencePool
@@ -35,6 +43,32 @@ export interface ModelSpec extends DocumentId {
   /** spec.poolRef.name, in the model's namespace. */
   poolName: string;
   targets: { name: string; weight: number }[];
+}
+
+/** InferenceObjective (GIE v1.x, inference.networking.x-k8s.io/v1alpha2): a named priority for a pool. */
+export interface ObjectiveSpec extends DocumentId {
+  kind: "InferenceObjective";
+  /** spec.priority; null when unset (it then counts as 0, as GIE's endpoint picker treats it). */
+  priority: number | null;
+  /** spec.poolRef.name, in the objective's namespace. */
+  poolName: string;
+}
+
+/** One rule of an InferenceModelRewrite. */
+export interface RewriteRule {
+  /** Exact model names the rule matches (matches[].model.value); empty = every request to the pool. */
+  models: string[];
+  /** Weighted model names the request's model is rewritten to; empty = left unchanged. */
+  targets: { name: string; weight: number }[];
+}
+
+/** InferenceModelRewrite (GIE v1.x, inference.networking.x-k8s.io/v1alpha2): weighted model rewrites for a pool. */
+export interface RewriteSpec extends DocumentId {
+  kind: "InferenceModelRewrite";
+  poolName: string;
+  /** metadata.creationTimestamp (RFC 3339), "" when unknown (a file document): GIE's tie-break is the oldest. */
+  createdAt: string;
+  rules: RewriteRule[];
 }
 
 export interface PdProfile {
@@ -85,7 +119,16 @@ export interface ConfigMapSpec extends DocumentId {
   routing: Record<string, string> | null;
 }
 
-export type ModelDocument = PoolSpec | ModelSpec | TrafficPolicySpec | StaticEndpointsSpec | PodSpec | ConfigMapSpec;
+export type ModelDocument =
+  | PoolSpec
+  | ModelSpec
+  | ObjectiveSpec
+  | RewriteSpec
+  | TrafficPolicySpec
+  | StaticEndpointsSpec
+  | PodSpec
+  | ConfigMapSpec
+  | GatewayDocument;
 
 /** The object a problem is about, for Kubernetes Events and status conditions. */
 export interface ObjectRef {
@@ -124,27 +167,45 @@ export interface ResolvedPool {
   spec: PoolSpec;
   strategy: RoutingStrategy;
   runtime: Runtime;
-  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
+  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number; mode: PrefixCacheMode };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
+  firstByteTimeoutMs: number;
   eppOverlay: string | null;
   pd: PdProfile | null;
   /** Sorted by name, then address. */
   endpoints: ResolvedEndpoint[];
+  /** Requests for models without an entry for this pool are served (see TablePool.anyModel); null = refused. */
+  anyModel: { targets: { name: string; weight: number }[] } | null;
 }
 
 export interface ResolvedInferenceModel {
   name: string;
   pool: string;
   criticality: Criticality;
+  /** InferenceObjective priority scale; criticality is derived from it (criticalityOfPriority). */
+  priority: number;
   targets: { name: string; weight: number }[];
-  /** The InferenceModel document ("namespace/name") that won this modelName. */
+  /** The document ("Kind namespace/name") that defined this (name, pool): an InferenceModel, or the
+   *  InferenceModelRewrite whose exact match created it. */
   from: string;
+}
+
+export interface ResolvedObjective {
+  name: string;
+  pool: string;
+  priority: number;
 }
 
 /** What the table builder consumes: a consistent picture, plus every problem found on the way. */
 export interface ResolvedModel {
   pools: ResolvedPool[];
   models: ResolvedInferenceModel[];
+  objectives: ResolvedObjective[];
+  /** null: no Gateway of a claimed GatewayClass exists, requests are routed by model name alone.
+   *  Else the route entries in precedence order (see TableRoute), possibly none. */
+  routes: TableRoute[] | null;
+  /** The Gateway API statuses to write (Kubernetes source), null when the controller is off. */
+  gatewayStatus: GatewayApiStatus | null;
   problems: Problem[];
 }
 

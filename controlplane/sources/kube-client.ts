@@ -98,12 +98,13 @@ export class KubeClient {
     return parsed;
   }
 
-  /** Lists a whole collection, page by page. */
-  async list(path: string, pageSize = 500): Promise<{ items: Obj[]; resourceVersion: string }> {
+  /** Lists a whole collection, page by page; `fieldSelector` narrows it (e.g. "metadata.name=x"). */
+  async list(path: string, pageSize = 500, fieldSelector?: string): Promise<{ items: Obj[]; resourceVersion: string }> {
     const items: Obj[] = [];
     let cont = "";
     for (;;) {
       const q = new URLSearchParams({ limit: String(pageSize) });
+      if (fieldSelector) q.set("fieldSelector", fieldSelector);
       if (cont) q.set("continue", cont);
       const page = await this.request("GET", `${path}?${q}`);
       for (const it of (page.items ?? []) as Obj[]) items.push(it);
@@ -123,12 +124,14 @@ export class KubeClient {
     timeoutSeconds: number,
     onEvent: (e: WatchEvent) => void,
     signal: AbortSignal,
+    fieldSelector?: string,
   ): Promise<void> {
     const q = new URLSearchParams({
       watch: "true",
       allowWatchBookmarks: "true",
       timeoutSeconds: String(timeoutSeconds),
     });
+    if (fieldSelector) q.set("fieldSelector", fieldSelector);
     if (resourceVersion) q.set("resourceVersion", resourceVersion);
     // The client-side bound: the server's own timeout plus a margin (a silently dead connection).
     const res = await this.send(

@@ -1,9 +1,12 @@
 // The Kubernetes source: list+watch (reflector.ts) of
 //   InferencePool   inference.networking.x-k8s.io/v1alpha2  (the seed's) and inference.networking.k8s.io/v1
-//   InferenceModel  inference.networking.x-k8s.io/v1alpha2
+//   InferenceModel, InferenceObjective, InferenceModelRewrite  inference.networking.x-k8s.io/v1alpha2
 //   InferenceTrafficPolicy  inferenceextension.alibabacloud.com/v1alpha1
 //   Pods (every pod of the namespace; the pools' selectors pick members in resolve.ts)
 //   ConfigMaps (only those a pool names in its epp-overlay annotation reach the model)
+// and, with the Gateway API controller on (standalone mode, `gateway` option):
+//   GatewayClasses (cluster), Gateways, HTTPRoutes, ReferenceGrants  gateway.networking.k8s.io
+//   the gateway's own Service (one object, by field selector), Namespaces (labels, for route selectors)
 // in one namespace (default) or all of them, feeding the same ModelStore the file source feeds.
 // Each object goes through the same parser as a file document; an invalid new version never replaces
 // the last good one.
@@ -17,6 +20,8 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { GatewayStatusWriter } from "../gatewayapi/status-writer.js";
+import { type GatewayApiStatus, GROUP_GATEWAY } from "../gatewayapi/types.js";
 import type { Logger } from "../log.js";
 import { ANNOTATION } from "../model/annotations.js";
 import type { ModelStore } from "../model/store.js";
@@ -45,6 +50,12 @@ export interface KubernetesSourceOptions {
   watchTimeoutSeconds?: number;
   /** Write Events and status conditions (default true). */
   recordEvents?: boolean;
+  /**
+   * The Gateway API controller (standalone mode): the Service clients reach the gateway through,
+   * whose address Gateways get. Absent: Gateway API objects are not watched (with Envoy Gateway,
+   * Envoy Gateway is their controller).
+   */
+  gatewayService?: { namespace: string; name: string } | null;
 }
 
 interface ResourceDef {
@@ -55,6 +66,13 @@ interface ResourceDef {
   kind: string;
   /** ModelStore source name. */
   source: string;
+  /** Listed across the cluster whatever namespace is watched. */
+  clusterScoped?: boolean;
+  /** Listed in this namespace whatever namespace is watched (the gateway's Service). */
+  namespace?: string;
+  fieldSelector?: string;
+  /** Only with the Gateway API controller on. */
+  gatewayApi?: boolean;
 }
 
 const RESOURCES: ResourceDef[] = [
@@ -83,6 +101,22 @@ const RESOURCES: ResourceDef[] = [
     source: "kubernetes:inferencemodels",
   },
   {
+    id: "objectives",
+    group: GROUP_X,
+    version: "v1alpha2",
+    plural: "inferenceobjectives",
+    kind: "InferenceObjective",
+    source: "kubernetes:inferenceobjectives",
+  },
+  {
+    id: "rewrites",
+    group: GROUP_X,
+    version: "v1alpha2",
+    plural: "inferencemodelrewrites",
+    kind: "InferenceModelRewrite",
+    source: "kubernetes:inferencemodelrewrites",
+  },
+  {
     id: "policies",
     group: GROUP_ALIBABA,
     version: "v1alpha1",
@@ -99,13 +133,84 @@ const RESOURCES: ResourceDef[] = [
     kind: "ConfigMap",
     source: "kubernetes:configmaps",
   },
+  {
+    id: "gatewayclasses",
+    group: GROUP_GATEWAY,
+    version: "v1",
+    plural: "gatewayclasses",
+    kind: "GatewayClass",
+    source: "kubernetes:gatewayclasses",
+    clusterScoped: true,
+    gatewayApi: true,
+  },
+  {
+    id: "gateways",
+    group: GROUP_GATEWAY,
+    version: "v1",
+    plural: "gateways",
+    kind: "Gateway",
+    source: "kubernetes:gateways",
+    gatewayApi: true,
+  },
+  {
+    id: "httproutes",
+    group: GROUP_GATEWAY,
+    version: "v1",
+    plural: "httproutes",
+    kind: "HTTPRoute",
+    source: "kubernetes:httproutes",
+    gatewayApi: true,
+  },
+  {
+    id: "referencegrants",
+    group: GROUP_GATEWAY,
+    version: "v1beta1",
+    plural: "referencegrants",
+    kind: "ReferenceGrant",
+    source: "kubernetes:referencegrants",
+    gatewayApi: true,
+  },
+  {
+    id: "namespaces",
+    group: "",
+    version: "v1",
+    plural: "namespaces",
+    kind: "Namespace",
+    source: "kubernetes:namespaces",
+    clusterScoped: true,
+    gatewayApi: true,
+  },
 ];
+
+/** The gateway's Service: one object, watched by name in its own namespace. */
+const serviceDef = (svc: { namespace: string; name: string }): ResourceDef => ({
+  id: "gatewayservice",
+  group: "",
+  version: "v1",
+  plural: "services",
+  kind: "Service",
+  source: "kubernetes:gatewayservice",
+  namespace: svc.namespace,
+  fieldSelector: `metadata.name=${svc.name}`,
+  gatewayApi: true,
+});
 
 const apiVersionOf = (r: ResourceDef) => (r.group ? `${r.group}/${r.version}` : r.version);
 
 function collectionPath(r: ResourceDef, namespace: string | null): string {
   const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
-  return namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${r.plural}` : `${base}/${r.plural}`;
+  const ns = r.clusterScoped ? null : (r.namespace ?? namespace);
+  return ns ? `${base}/namespaces/${encodeURIComponent(ns)}/${r.plural}` : `${base}/${r.plural}`;
+}
+
+/** A Namespace's name and labels: all route selectors need. */
+function slimNamespace(n: Obj): Obj {
+  const m = n.metadata ?? {};
+  return {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels ?? {} },
+  };
 }
 
 /** What the model needs of a Pod; the rest (spec, container statuses, managed fields) is dropped. */
@@ -155,6 +260,8 @@ export interface KubernetesSourceStatus {
   resources: ReflectorStatus[];
   events: { recorded: number; failures: number; lastError: string | null };
   statusWrites: { done: number; failures: number; lastError: string | null };
+  /** Gateway API status writes (null: the controller is off). */
+  gatewayStatusWrites: GatewayStatusWriter["counters"] | null;
 }
 
 export class KubernetesSource {
@@ -180,12 +287,26 @@ export class KubernetesSource {
   };
   private stopped = false;
   private eventsBlockedUntil = 0;
+  private readonly gatewayWriter: GatewayStatusWriter | null = null;
 
   constructor(private readonly o: KubernetesSourceOptions) {
     this.client = new KubeClient(o.kubeConfig);
-    for (const def of RESOURCES) {
+    const defs = o.gatewayService
+      ? [...RESOURCES, serviceDef(o.gatewayService)]
+      : RESOURCES.filter((d) => !d.gatewayApi);
+    if (o.gatewayService)
+      this.gatewayWriter = new GatewayStatusWriter({
+        client: this.client,
+        logger: o.logger,
+        objects: (kind) =>
+          this.reflectors.get(
+            kind === "GatewayClass" ? "gatewayclasses" : kind === "Gateway" ? "gateways" : "httproutes",
+          )!.objects,
+        queue: (fn) => this.queueWrite(fn),
+      });
+    for (const def of defs) {
       this.defs.set(def.id, def);
-      const transform = def.kind === "Pod" ? slimPod : stripManaged;
+      const transform = def.kind === "Pod" ? slimPod : def.kind === "Namespace" ? slimNamespace : stripManaged;
       const withKind = (x: Obj): Obj =>
         transform({ ...x, apiVersion: x.apiVersion ?? apiVersionOf(def), kind: x.kind ?? def.kind });
       this.reflectors.set(
@@ -202,6 +323,7 @@ export class KubernetesSource {
           missingRetryMs: o.missingRetryMs ?? 30_000,
           watchTimeoutSeconds: o.watchTimeoutSeconds ?? 300,
           transform: withKind,
+          fieldSelector: def.fieldSelector,
         }),
       );
     }
@@ -264,10 +386,13 @@ export class KubernetesSource {
         failures: this.counters.statusFailures,
         lastError: this.counters.statusError,
       },
+      gatewayStatusWrites: this.gatewayWriter ? { ...this.gatewayWriter.counters } : null,
     };
   }
 
-  /** For tests: the reflector of one resource id (poolsX, poolsV1, models, policies, pods, configmaps). */
+  /** For tests: the reflector of one resource id (poolsX, poolsV1, models, objectives, rewrites, policies, pods,
+   *  configmaps; with the Gateway API controller: gatewayclasses, gateways, httproutes, referencegrants,
+   *  namespaces, gatewayservice). */
   reflector(id: string): Reflector {
     const r = this.reflectors.get(id);
     if (!r) throw new Error(`no reflector ${id}`);
@@ -343,13 +468,17 @@ export class KubernetesSource {
             : ["poolsX", "poolsV1"]
         : ref.kind === "InferenceModel"
           ? ["models"]
-          : ref.kind === "InferenceTrafficPolicy"
-            ? ["policies"]
-            : ref.kind === "Pod"
-              ? ["pods"]
-              : ref.kind === "ConfigMap"
-                ? ["configmaps"]
-                : [];
+          : ref.kind === "InferenceObjective"
+            ? ["objectives"]
+            : ref.kind === "InferenceModelRewrite"
+              ? ["rewrites"]
+              : ref.kind === "InferenceTrafficPolicy"
+                ? ["policies"]
+                : ref.kind === "Pod"
+                  ? ["pods"]
+                  : ref.kind === "ConfigMap"
+                    ? ["configmaps"]
+                    : [];
     for (const id of ids) {
       const o = this.reflectors.get(id)!.objects.get(objKey(ref.namespace, ref.name));
       if (o) return o;
@@ -447,6 +576,15 @@ export class KubernetesSource {
         }
       });
     }
+  }
+
+  /**
+   * Brings the Gateway API objects' status (GatewayClass, Gateway, HTTPRoute parents of ours) up to
+   * what the resolver computed (status-writer.ts). Called after each rebuild; cheap when nothing changed.
+   */
+  observeGateways(status: GatewayApiStatus | null): void {
+    if (this.stopped || !this.gatewayWriter || !status) return;
+    this.gatewayWriter.observe(status);
   }
 
   private queueWrite(fn: () => Promise<void>): void {

@@ -37,6 +37,8 @@ export interface ReflectorOptions {
   watchTimeoutSeconds: number;
   /** Keep only what matters of each object (memory). */
   transform?: (o: Obj) => Obj;
+  /** Server-side field selector for list and watch (e.g. "metadata.name=infergate": one object). */
+  fieldSelector?: string;
 }
 
 export interface ReflectorStatus {
@@ -214,7 +216,7 @@ export class Reflector {
   }
 
   private async list(): Promise<void> {
-    const res = await this.o.client.list(this.o.path);
+    const res = await this.o.client.list(this.o.path, 500, this.o.fieldSelector);
     if (this.status.missing) this.o.logger.info("kubernetes: resource is served now", { resource: this.o.name });
     this.status.missing = false;
     const next = new Map<string, Obj>();
@@ -262,7 +264,14 @@ export class Reflector {
     const t = this.o.watchTimeoutSeconds;
     const timeout = Math.max(1, Math.floor(t + Math.random() * t));
     try {
-      await this.o.client.watch(this.o.path, this.rv, timeout, (e) => this.onEvent(e), ctl.signal);
+      await this.o.client.watch(
+        this.o.path,
+        this.rv,
+        timeout,
+        (e) => this.onEvent(e),
+        ctl.signal,
+        this.o.fieldSelector,
+      );
     } catch (e) {
       if (ctl.signal.aborted) return; // stop / resync / test drop: not a failure
       throw e;

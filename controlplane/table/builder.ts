@@ -1,13 +1,26 @@
 // Model + scrape state → the wire Table (schema.ts). Deterministic: pools by id, endpoints by name then
-// address, models by name, so two builds of the same state serialise identically. Each build also
-// yields a fingerprint of everything routing-relevant (not the generation, not the build time, not the
-// exact scrape age — only whether a scrape is fresh, stale or missing), which is how pushes are
-// coalesced: an unchanged fingerprint needs no new generation unless a heartbeat asks for one.
+// address, models by name then pool, objectives by pool then name, routes in precedence order, so two
+// builds of the same state serialise identically. Each build also yields a fingerprint: a hash of the
+// serialised table itself without the generation and the build time, with each endpoint's exact
+// scrape age replaced by whether its scrape is fresh, stale or missing. Pushes are coalesced on it:
+// an unchanged fingerprint needs no new generation unless a heartbeat asks for one. Derived from the
+// table, it covers every field the filter sees, including fields added later.
 
+import { createHash } from "node:crypto";
+import type { EnvoyHostState } from "../envoy-endpoints/envoy-hosts.js";
 import type { Problem, ResolvedModel } from "../model/types.js";
 import type { ScrapeState } from "../scrapers/scrape-loop.js";
 import { GenerationClock } from "./generation.js";
-import { MAX_SLOTS, TABLE_VERSION, type Table, type TableEndpoint, type TableModel, type TablePool } from "./schema.js";
+import {
+  MAX_SLOTS,
+  TABLE_VERSION,
+  TABLE_VERSION_ROUTES,
+  type Table,
+  type TableEndpoint,
+  type TableModel,
+  type TableObjective,
+  type TablePool,
+} from "./schema.js";
 import { SlotAllocator } from "./slots.js";
 
 export interface TableBuilderOptions {
@@ -18,6 +31,10 @@ export interface TableBuilderOptions {
   clock?: GenerationClock;
   slots?: SlotAllocator;
   now?: () => number;
+  /** What Envoy makes of each pod (controlplane/envoy-endpoints/envoy-hosts.ts). A pod Envoy does not
+   *  have yet, or whose active health check fails, is not ready; one that outlier detection ejected is
+   *  not ready either, unless that would leave its pool with no ready pod at all. */
+  envoyHostState?: (address: string) => EnvoyHostState;
 }
 
 export interface BuildResult {
@@ -59,7 +76,7 @@ export class TableBuilder {
     for (const p of model.pools) for (const e of p.endpoints) present.add(e.address);
     this.slots.retain(present);
 
-    const fp: string[] = [String(this.opts.stalenessMs)];
+    const routed = model.routes !== null;
     const pools: TablePool[] = model.pools.map((p) => {
       const endpoints: TableEndpoint[] = [];
       for (const e of p.endpoints) {
@@ -75,11 +92,12 @@ export class TableBuilder {
         const s = scrapeOf(e.address);
         const load = s?.load ?? null;
         const age = s?.lastSuccessAtMs == null ? -1 : Math.max(0, Math.round(now - s.lastSuccessAtMs));
+        const envoy = this.opts.envoyHostState?.(e.address);
         const te: TableEndpoint = {
           slot,
           name: e.name,
           address: e.address,
-          ready: e.ready && (s?.healthy ?? true),
+          ready: e.ready && (s?.healthy ?? true) && (envoy === undefined || envoy === "ok"),
           role: e.role,
           waiting: load?.waiting ?? 0,
           running: load?.running ?? 0,
@@ -87,17 +105,17 @@ export class TableBuilder {
           loras: load ? [...load.loras] : [],
           scrapeAgeMs: age,
         };
+        if (envoy !== undefined) te.envoy = envoy;
         endpoints.push(te);
-        fp.push(
-          `${te.slot}|${te.name}|${te.address}|${te.ready ? 1 : 0}|${te.role}|${te.waiting}|${te.running}|${te.kvUsage}|${te.loras.join(",")}|${age < 0 ? "n" : age > staleAfter ? "s" : "f"}`,
-        );
       }
+      keepLastEjected(endpoints, p.endpoints, scrapeOf);
       const pool: TablePool = {
         id: p.id,
         strategy: p.strategy,
         runtime: p.runtime,
         prefix: { ...p.prefix },
         queue: { ...p.queue },
+        firstByteTimeoutMs: p.firstByteTimeoutMs,
         endpoints,
       };
       if (p.pd)
@@ -106,35 +124,68 @@ export class TableBuilder {
           prefillPolicy: p.pd.prefillPolicy,
           decodePolicy: p.pd.decodePolicy,
         };
-      fp.push(
-        `P|${p.id}|${p.strategy}|${p.runtime}|${p.prefix.blockSize},${p.prefix.maxBlocks},${p.prefix.lruCapacity}|${p.queue.enabled ? 1 : 0},${p.queue.capacityBytes},${p.queue.ttlMs}|${pool.pd ? `${pool.pd.bootstrapPort},${pool.pd.prefillPolicy},${pool.pd.decodePolicy}` : "-"}`,
-      );
+      // anyModel only means something to a filter that routes by routes (version 2).
+      if (routed && p.anyModel) pool.anyModel = { targets: p.anyModel.targets.map((t) => ({ ...t })) };
       return pool;
     });
-    const models: TableModel[] = model.models.map((m) => {
-      fp.push(`M|${m.name}|${m.pool}|${m.criticality}|${m.targets.map((t) => `${t.name}=${t.weight}`).join(",")}`);
-      return {
-        name: m.name,
-        pool: m.pool,
-        criticality: m.criticality,
-        targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })),
-      };
-    });
-    const fingerprint = fp.join("\n");
-
-    if (!force && this.lastTable && fingerprint === this.lastFingerprint) {
-      return { table: this.lastTable, changed: false, fingerprint, problems };
-    }
-    const table: Table = {
-      version: TABLE_VERSION,
-      generation: this.clock.next(),
-      builtAtMs: now,
+    const models: TableModel[] = model.models.map((m) => ({
+      name: m.name,
+      pool: m.pool,
+      criticality: m.criticality,
+      priority: m.priority,
+      targets: m.targets.map((t) => ({ name: t.name, weight: t.weight })),
+    }));
+    const objectives: TableObjective[] = model.objectives.map((o) => ({ ...o }));
+    const body: Omit<Table, "generation" | "builtAtMs"> = {
+      version: routed ? TABLE_VERSION_ROUTES : TABLE_VERSION,
       stalenessMs: this.opts.stalenessMs,
       pools,
       models,
+      objectives,
+      ...(routed ? { routes: structuredClone(model.routes!) } : {}),
     };
+    const fingerprint = fingerprintOf(body, staleAfter);
+    if (!force && this.lastTable && fingerprint === this.lastFingerprint) {
+      return { table: this.lastTable, changed: false, fingerprint, problems };
+    }
+    const { version, ...rest } = body;
+    const table: Table = { version, generation: this.clock.next(), builtAtMs: now, ...rest };
     this.lastTable = table;
     this.lastFingerprint = fingerprint;
     return { table, changed: true, fingerprint, problems };
+  }
+}
+
+/**
+ * The hash of a table's routing-relevant content: the serialised table without generation and build
+ * time (callers pass it without them), each endpoint's scrapeAgeMs replaced by "fresh" / "stale" /
+ * "missing" (stale: older than staleAfterMs).
+ */
+export function fingerprintOf(table: Omit<Table, "generation" | "builtAtMs">, staleAfterMs: number): string {
+  const json = JSON.stringify(table, (key, value) =>
+    key === "scrapeAgeMs" && typeof value === "number"
+      ? value < 0
+        ? "missing"
+        : value > staleAfterMs
+          ? "stale"
+          : "fresh"
+      : value,
+  );
+  return createHash("sha256").update(json).digest("hex");
+}
+
+/** Outlier ejection never empties a pool: when every pod that would otherwise be ready is ejected,
+ *  the ejected ones stay ready (Envoy's max_ejection_percent is per cluster, and the cluster holds
+ *  every pool, so it cannot promise this per pool by itself). */
+function keepLastEjected(
+  endpoints: TableEndpoint[],
+  sources: ResolvedModel["pools"][number]["endpoints"],
+  scrapeOf: (address: string) => ScrapeState | undefined,
+): void {
+  if (endpoints.some((e) => e.ready)) return;
+  const byAddress = new Map(sources.map((e) => [e.address, e]));
+  for (const te of endpoints) {
+    const src = byAddress.get(te.address);
+    if (te.envoy === "ejected" && src?.ready && (scrapeOf(te.address)?.healthy ?? true)) te.ready = true;
   }
 }

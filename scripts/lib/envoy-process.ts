@@ -5,9 +5,9 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { ensureEndpointsFile } from "../../controlplane/envoy-endpoints/endpoints-file.js";
 import { killOnExit, stopChild } from "./child-processes.js";
 import { REPO_ROOT } from "./repo.js";
 
@@ -21,7 +21,13 @@ export interface EnvoyOptions {
   token?: string;
   wasmPath?: string;
   concurrency?: number;
+  /** Largest request body the filter accepts (default DEFAULT_MAX_BODY_BYTES); Envoy's buffers follow. */
   maxBodyBytes?: number;
+  /** Directory Envoy's file-based EDS watches for endpoints.json (the control plane's
+   *  envoyEndpointsDir). Several replicas may share one; default: a fresh one per instance. */
+  endpointsDir?: string;
+  /** Heap budget for Envoy's overload manager (default 1 GiB): past 98 % new requests get 503. */
+  maxHeapBytes?: number;
   /** Extra keys for the gateway role's plugin configuration (e.g. weights). */
   gatewayConfig?: Record<string, unknown>;
   envoyBin?: string;
@@ -41,6 +47,8 @@ export interface EnvoyInstance {
   controlUrl: string;
   adminUrl: string;
   token: string;
+  /** Where Envoy reads the pods cluster's endpoints (give it to the control plane). */
+  endpointsDir: string;
   process: ChildProcess;
   /** Everything Envoy has logged so far. */
   log(): string;
@@ -63,6 +71,16 @@ export interface RequestHandled {
   loadFresh: boolean;
   decisionUs: number;
   [k: string]: unknown;
+}
+
+/** 8 MiB: a 200k-token prompt or a few base64 images fit. */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** Envoy's per-connection buffer for a body limit: twice the limit plus 64 KiB, so the filter sees an
+ *  oversized body (and answers its JSON 413) before Envoy's own buffer overflows, and the router can
+ *  keep any accepted body for a retry. */
+export function bufferLimitFor(maxBodyBytes: number): number {
+  return maxBodyBytes * 2 + 65536;
 }
 
 export function findEnvoy(): string {
@@ -90,8 +108,10 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   const wasm = opts.wasmPath ?? join(REPO_ROOT, "build/infergate.wasm");
   if (!existsSync(wasm)) throw new Error(`${wasm} is missing: run \`make wasm\` first`);
   const token = opts.token ?? randomBytes(24).toString("hex");
-  const maxBody = opts.maxBodyBytes ?? 1048576;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const dir = mkdtempSync(join(tmpdir(), "infergate-envoy-"));
+  const endpointsDir = opts.endpointsDir ?? join(dir, "endpoints");
+  ensureEndpointsFile(endpointsDir);
   const instance = randomBytes(4).toString("hex");
   const gatewayConfig = JSON.stringify({ mode: "gateway", maxBodyBytes: maxBody, ...(opts.gatewayConfig ?? {}) });
   const controlConfig = JSON.stringify({ mode: "control", token });
@@ -101,9 +121,9 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     PORT: String(opts.port ?? 0),
     LISTEN_ADDRESS: opts.listenAddress ?? "127.0.0.1",
     CONTROL_PORT: String(opts.controlPort ?? 0),
-    // Well above the filter's limit: the filter must see the oversized body (and answer its JSON
-    // 413) before Envoy's own buffer limit answers a plain-text one.
-    BUFFER_LIMIT: String(maxBody * 2 + 65536),
+    BUFFER_LIMIT: String(bufferLimitFor(maxBody)),
+    ENDPOINTS_DIR: endpointsDir,
+    MAX_HEAP_BYTES: String(opts.maxHeapBytes ?? 1024 * 1024 * 1024),
     WASM_PATH: wasm,
     GATEWAY_CONFIG: yamlSingleQuoted(gatewayConfig),
     CONTROL_CONFIG: yamlSingleQuoted(controlConfig),
@@ -117,6 +137,11 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     "--concurrency",
     String(opts.concurrency ?? 2),
     "--disable-hot-restart",
+    // As the chart runs it: a drain tells every keep-alive client at once, then closes the listeners.
+    "--drain-time-s",
+    "5",
+    "--drain-strategy",
+    "immediate",
     "--admin-address-path",
     adminPath,
     "-l",
@@ -188,6 +213,7 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     controlUrl: `http://127.0.0.1:${controlPort}`,
     adminUrl,
     token,
+    endpointsDir,
     process: child,
     log: () => logText,
     handled: () => parseHandled(logText),

@@ -112,7 +112,10 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const dir = mkdtempSync(join(tmpdir(), "infergate-gw-"));
   const configPath = join(dir, "inference.yaml");
   const ownsFleet = !opts.existingFleet;
-  const fleet = opts.existingFleet ?? (await startFleet({ model: SEED_MODEL, pods: 3, ...(opts.fleet ?? {}) }));
+  // The pods report cached tokens (vLLM --enable-prompt-tokens-details, SGLang --enable-cache-report),
+  // as a deployment using PREFIX_CACHE's feedback mode is configured.
+  const fleet =
+    opts.existingFleet ?? (await startFleet({ model: SEED_MODEL, pods: 3, cacheReport: true, ...(opts.fleet ?? {}) }));
   const envoys: EnvoyInstance[] = [];
   let cp: ControlPlane | null = null;
   const token = opts.envoy?.token ?? randomBytes(24).toString("hex");
@@ -127,13 +130,17 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   };
   try {
     writeFileSync(configPath, renderConfig(fleet, opts.pool));
+    // One endpoints directory for every replica, as one control plane feeds them all.
+    const endpointsDir = opts.envoy?.endpointsDir ?? join(dir, "endpoints");
     for (let i = 0; i < (opts.replicas ?? 1); i++) {
-      envoys.push(await startEnvoy({ ...(opts.envoy ?? {}), token, ...(i > 0 ? { port: 0 } : {}) }));
+      envoys.push(await startEnvoy({ ...(opts.envoy ?? {}), token, endpointsDir, ...(i > 0 ? { port: 0 } : {}) }));
     }
     const cpOptions: ControlPlaneOptions = {
       source: "file",
       file: configPath,
       envoyControl: envoys.map((e) => e.controlUrl),
+      envoyEndpointsDir: endpointsDir,
+      envoyAdmin: envoys.map((e) => e.adminUrl),
       token,
       logger,
       filePollIntervalMs: 200,

@@ -1,18 +1,41 @@
 // Test entry for the filter's pure modules (no proxy-wasm host imports: if one of them grew a host
 // call, instantiating this module in Node would fail). Compiled to build/test/pure.wasm with ESM
-// bindings; exercised by test/assembly/pure.test.ts through node:test.
+// bindings; called from test/unit/*.test.ts through node:test. Routing runs through the same
+// factory and decision core the filter uses (test-gateway.ts), over a mock of shared data.
 
 import { parseConfig } from "../../assembly/config";
+import { OutcomeKind } from "../../assembly/core/outcome";
+import { QueueDispatcher } from "../../assembly/core/queue-dispatcher";
+import { cachedBlocks, readUsage, Usage, UsageTail } from "../../assembly/core/usage";
 import { errorBody } from "../../assembly/errors";
-import { JsonKind, JsonParser, jsonQuote, kindName } from "../../assembly/json/parser";
+import { healthAnswer, modelsAnswer } from "../../assembly/gateway/answers";
+import { classify, RouteKind } from "../../assembly/gateway/http-routes";
+import { JsonParser } from "../../assembly/json/parser";
+import { jsonQuote } from "../../assembly/json/quote";
 import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName } from "../../assembly/json/tape";
+import { JsonKind, kindName } from "../../assembly/json/value";
+import { PrefixIndex } from "../../assembly/prefix/prefix-index";
+import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
+import { xxh64 } from "../../assembly/prefix/xxhash64";
 import { Endpoint as Api, parseRequest, requestTape } from "../../assembly/request/openai";
-import { Candidate, RoutingContext } from "../../assembly/routing/candidate";
-import { ReadyFilter, WholeRequestRoleFilter } from "../../assembly/routing/filters";
+import { buildRouting } from "../../assembly/routing/factory";
+import {
+  AffinityGuard,
+  Candidate,
+  Filter,
+  Picker,
+  SchedulingContext,
+  SchedulingRequest,
+  Scorer,
+  Yield,
+  yieldName,
+} from "../../assembly/routing/framework";
 import { Random } from "../../assembly/routing/random";
-import { Scheduler } from "../../assembly/routing/scheduler";
-import { InFlightScorer, KvCacheScorer, QueueScorer } from "../../assembly/routing/scorers";
-import { decodeTable, Pool, Table, validAddress } from "../../assembly/table/table";
+import { findPlugin, PluginKind } from "../../assembly/routing/registry";
+import { decodeTable, validAddress } from "../../assembly/table/decode-table";
+import { Pool } from "../../assembly/table/table";
+import { MockSharedData } from "./mock-shared-data";
+import { RecordingQueueHost, TestGateway } from "./test-gateway";
 
 /** "ok <kind> <start>-<end>" or "error@<pos> <message>". For strings, "ok string:<decoded>". */
 export function jsonParse(text: string): string {
@@ -39,6 +62,16 @@ export function tapeParse(text: string): string {
   return `ok ${tapeKindName(k)} ${t.start(0).toString()}-${t.end(0).toString()} entries=${t.count.toString()}`;
 }
 
+/** tapeParse of raw bytes given as hex (to hand the scanner bytes no JS string can hold). */
+export function tapeParseHex(hex: string): string {
+  const b = new ArrayBuffer(hex.length / 2);
+  for (let i = 0; i < b.byteLength; i++)
+    store<u8>(changetype<usize>(b) + <usize>i, <u8>U32.parseInt(hex.substr(i * 2, 2), 16));
+  const t = new Tape();
+  if (!t.parse(changetype<usize>(b), b.byteLength)) return `error@${t.errorAt.toString()} ${t.error}`;
+  return "ok";
+}
+
 /** JSON summary of what the filter reads from a request body. */
 export function request(body: string, completions: bool): string {
   const r = parseRequest(String.UTF8.encode(body), completions ? Api.Completions : Api.ChatCompletions);
@@ -49,6 +82,8 @@ export function request(body: string, completions: bool): string {
     jsonQuote(r.model) +
     ',"stream":' +
     (r.stream ? "true" : "false") +
+    ',"includeUsage":' +
+    (r.includeUsage ? "true" : "false") +
     ',"modelStart":' +
     r.modelStart.toString() +
     ',"modelEnd":' +
@@ -77,94 +112,259 @@ export function address(a: string): bool {
 export function error(status: i32, message: string, code: string, param: string): string {
   return errorBody(status, message, code, param);
 }
+/** "ok mode=… maxBody=… weights=name=w,…" as the filter would load it, or "error <reason>". */
 export function config(text: string): string {
   const r = parseConfig(text);
   if (r.config === null) return `error ${r.error}`;
   const c = r.config!;
-  return (
-    "ok mode=" +
-    (<i32>c.mode).toString() +
-    " maxBody=" +
-    c.maxBodyBytes.toString() +
-    " weights=" +
-    c.weights.queue.toString() +
-    "," +
-    c.weights.kvCache.toString() +
-    "," +
-    c.weights.inFlight.toString()
-  );
+  const built = buildRouting(c);
+  if (built.routing === null) return `error ${built.error}`;
+  const names = c.weights.keys();
+  const ws = new Array<string>();
+  for (let i = 0; i < names.length; i++) ws.push(names[i] + "=" + c.weights.get(names[i]).toString());
+  return `ok mode=${(<i32>c.mode).toString()} maxBody=${c.maxBodyBytes.toString()} weights=${ws.join(",")}`;
 }
 
-let current: Table | null = null;
-
-/** The loaded table's pool for `model`, every endpoint a candidate with its in-flight count. */
-function contextForModel(model: string, inflightCsv: string): RoutingContext | null {
-  const m = current!.findModel(model);
-  return m === null ? null : contextFor(m.pool!, parseCounts(inflightCsv));
+/** What the public listener does with a method and path before any body: "kind status api". */
+export function httpRoute(method: string, path: string): string {
+  const r = classify(method, path);
+  if (r.kind == RouteKind.Refuse) return `refuse ${r.status.toString()} ${r.allow} ${r.message}`;
+  if (r.kind == RouteKind.Health) return "health";
+  if (r.kind == RouteKind.Models) return "models";
+  return `inference ${(<i32>r.api).toString()}`;
 }
 
-/** Every endpoint of the pool as a candidate, with its in-flight count by slot. */
-function contextFor(pool: Pool, counts: Array<i32>): RoutingContext {
-  const ctx = new RoutingContext(pool, rng);
-  for (let i = 0; i < pool.endpoints.length; i++) {
-    const e = pool.endpoints[i];
-    ctx.candidates.push(new Candidate(e, e.slot < counts.length ? counts[e.slot] : 0));
-  }
-  return ctx;
-}
+// ---- the gateway's decision core over mocks ----
 
-/** "3,1,2" -> [3, 1, 2]: in-flight counts by slot. */
-function parseCounts(csv: string): Array<i32> {
-  const counts = new Array<i32>();
-  if (csv.length == 0) return counts;
-  const parts = csv.split(",");
-  for (let i = 0; i < parts.length; i++) counts.push(I32.parseInt(parts[i]));
-  return counts;
-}
 const rng = new Random(12345);
-
-/** Loads a table for route(); returns "" or the decode error. */
-export function loadTable(body: string): string {
-  const r = decodeTable(String.UTF8.encode(body));
-  if (r.table === null) return r.error;
-  current = r.table;
-  return "";
-}
+let gw = new TestGateway(rng);
+gw.configure("");
 
 export function seed(s: u64): void {
   rng.reseed(s);
 }
 
-/**
- * Routes one request for `model` against the loaded table with the given in-flight counts
- * (comma-separated, index = slot) and returns the chosen endpoint's name ("" = none).
- */
-export function route(
-  model: string,
-  inflightCsv: string,
-  loadFresh: bool,
-  wQueue: f64,
-  wKv: f64,
-  wInFlight: f64,
-): string {
-  const ctx = contextForModel(model, inflightCsv);
-  if (ctx === null) return "!unknown-model";
-  ctx.loadFresh = loadFresh;
-  const s = new Scheduler();
-  s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
-  s.addScorer(new QueueScorer(wQueue)).addScorer(new KvCacheScorer(wKv)).addScorer(new InFlightScorer(wInFlight));
-  const c = s.run(ctx);
-  return c === null ? "" : c.endpoint.name;
+/** A fresh gateway (empty shared data: another replica, or a restart) with this plugin configuration. */
+export function gatewayReset(configJson: string): string {
+  gw = new TestGateway(rng);
+  return gw.configure(configJson);
 }
 
-import { IndexPrefixMatcher } from "../../assembly/prefix/index-matcher";
-import { Bucket, BucketStore, PrefixIndex } from "../../assembly/prefix/prefix-index";
-import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
+/** Reconfigures the same gateway (shared data kept: the index, the table, the counters). */
+export function gatewayConfigure(configJson: string): string {
+  return gw.configure(configJson);
+}
+
+/** Publishes a table as the control listener would; "" or the reason it was refused. */
+export function loadTable(body: string): string {
+  const r = gw.tables.publish(String.UTF8.encode(body));
+  if (r.status == 2) {
+    // Tests reuse generations: start the table keys over (Envoy's generation check is tested e2e).
+    gw.shared.remove("infergate/v1/table");
+    gw.shared.remove("infergate/v1/generation");
+    return loadTable(body);
+  }
+  return r.status == 0 ? "" : r.message;
+}
+
+export function setNowMs(ms: f64): void {
+  gw.clock.ns = <u64>(ms * 1000000);
+}
+
+/** Sets every slot's in-flight count ("3,1,2": slot 0 has 3, ...). */
+export function setInflight(csv: string): void {
+  const parts = csv.length == 0 ? new Array<string>() : csv.split(",");
+  const buf = new ArrayBuffer(parts.length * 4);
+  for (let i = 0; i < parts.length; i++) store<i32>(changetype<usize>(buf) + <usize>(i * 4), I32.parseInt(parts[i]));
+  gw.shared.set("infergate/v1/inflight", buf, 0);
+}
+
+export function inflightCsv(): string {
+  const counts = gw.inflight.snapshot();
+  const out = new Array<string>();
+  for (let i = 0; i < counts.length; i++) out.push(counts[i].toString());
+  return out.join(",");
+}
+
+/**
+ * Decides for a request body as the filter does; a JSON summary of the Outcome:
+ * {"kind":"routed"|"hold"|"reject","status","code","reason","pod","fallbacks","target","log":{...}}.
+ */
+export function decide(body: string, completions: bool, heldTarget: string): string {
+  const buf = String.UTF8.encode(body);
+  const o = gw.core!.decide(
+    changetype<usize>(buf),
+    buf.byteLength,
+    completions ? Api.Completions : Api.ChatCompletions,
+    gw.clock.ns,
+    heldTarget,
+  );
+  const kind = o.kind == OutcomeKind.Routed ? "routed" : o.kind == OutcomeKind.Hold ? "hold" : "reject";
+  let s = `{"kind":"${kind}","status":${o.status.toString()},"code":${jsonQuote(o.code)},"reason":${jsonQuote(o.queueReason)},"message":${jsonQuote(o.message)},"target":${jsonQuote(o.target)},"rewrite":${o.rewrite ? "true" : "false"}`;
+  if (o.kind == OutcomeKind.Routed) {
+    const names = new Array<string>();
+    for (let i = 0; i < o.fallbacks.length; i++) names.push(jsonQuote(o.fallbacks[i].name));
+    s += `,"pod":${jsonQuote(o.endpoint!.name)},"fallbacks":[${names.join(",")}],"log":${o.log.format().substring("Request Handled ".length)}`;
+  }
+  return s + "}";
+}
+
+/** Prefix-index keys holding entries, for one pool ("" = all pools). */
+export function prefixKeys(poolId: string): i32 {
+  return gw.shared.liveKeys("infergate/v1/prefix/" + poolId);
+}
+
+/** /health and /v1/models answers for the loaded table: "status body". */
+export function health(): string {
+  const a = healthAnswer(gw.tables.current());
+  return `${a.status.toString()} ${a.body}`;
+}
+export function models(): string {
+  const a = modelsAnswer(gw.tables.current());
+  return `${a.status.toString()} ${a.body}`;
+}
+
+// ---- one plugin at a time ----
+
+/**
+ * Runs one registered plugin over the pool of `model` in the loaded table, as a profile would:
+ * filters report the candidates they keep; guards "name:yield"; scorers "name:score" (unweighted);
+ * pickers the ranking (up to 3) from the given scores "name:score[:loadScore],...". The request
+ * body matters to the prefix scorer (and is recorded nowhere: prime the index through decide());
+ * `yielded` names candidates an affinity guard marked.
+ */
+export function pluginRun(
+  name: string,
+  configJson: string,
+  model: string,
+  inflight: string,
+  loadFresh: bool,
+  bounded: bool,
+  body: string,
+  scoresCsv: string,
+  yielded: string,
+): string {
+  const spec = findPlugin(name);
+  if (spec === null) return "!unknown-plugin";
+  const cfg = parseConfig(configJson);
+  if (cfg.config === null) return `!config ${cfg.error}`;
+  const t = gw.tables.current();
+  if (t === null) return "!no-table";
+  const m = t.findModel(model);
+  if (m === null) return "!unknown-model";
+  const pool = m.pool!;
+  gw.pools.adopt(t);
+  const req = new SchedulingRequest();
+  req.model = model;
+  req.target = model;
+  if (body.length > 0) {
+    const buf = String.UTF8.encode(body);
+    const r = parseRequest(buf, Api.Completions);
+    if (r.status != 0) return `!body ${r.message}`;
+    req.tape = requestTape;
+    req.prompt = r.prompt;
+  }
+  const ctx = new SchedulingContext(pool, gw.pools.of(pool), req, rng);
+  ctx.loadFresh = loadFresh;
+  ctx.bounded = bounded;
+  ctx.nowMs = 1500;
+  ctx.tableAgeMs = 500;
+  const counts = inflight.length == 0 ? new Array<string>() : inflight.split(",");
+  for (let i = 0; i < pool.endpoints.length; i++) {
+    const e = pool.endpoints[i];
+    const c = new Candidate(e, e.slot < counts.length ? I32.parseInt(counts[e.slot]) : 0);
+    c.pos = i;
+    ctx.candidates.push(c);
+  }
+  ctx.yields = new StaticArray<u8>(pool.endpoints.length);
+  const marked = yielded.split(",");
+  for (let i = 0; i < ctx.candidates.length; i++)
+    if (marked.includes(ctx.candidates[i].endpoint.name)) ctx.yields[i] = <u8>Yield.Balance;
+  const plugin = spec.make(cfg.config!);
+  const cs = ctx.candidates;
+  const out = new Array<string>();
+  if (spec.kind == PluginKind.Filter) {
+    const f = changetype<Filter>(plugin);
+    if (!f.applies(ctx)) return "!not-applicable";
+    for (let i = 0; i < cs.length; i++) if (f.keep(cs[i], ctx)) out.push(cs[i].endpoint.name);
+  } else if (spec.kind == PluginKind.Guard) {
+    const g = changetype<AffinityGuard>(plugin);
+    g.prepare(ctx);
+    for (let i = 0; i < cs.length; i++) out.push(cs[i].endpoint.name + ":" + yieldName(g.yieldOf(cs[i], ctx)));
+  } else if (spec.kind == PluginKind.Scorer) {
+    const sc = changetype<Scorer>(plugin);
+    if (!sc.applies(ctx)) return "!not-applicable";
+    sc.prepare(ctx);
+    for (let i = 0; i < cs.length; i++) {
+      const v = Math.round(sc.score(cs[i], ctx) * 1000) / 1000;
+      out.push(cs[i].endpoint.name + ":" + v.toString());
+    }
+  } else {
+    // A prompt gives the picker the prefix scorer's findings, as in a PREFIX_CACHE profile.
+    if (body.length > 0) changetype<Scorer>(findPlugin("prefix-cache-scorer")!.make(cfg.config!)).prepare(ctx);
+    const scores = scoresCsv.split(",");
+    for (let i = 0; i < cs.length && i < scores.length; i++) {
+      const kv = scores[i].split(":");
+      cs[i].score = F64.parseFloat(kv[1]);
+      cs[i].loadScore = kv.length > 2 ? F64.parseFloat(kv[2]) : cs[i].score;
+    }
+    const ranked = new Array<Candidate>();
+    changetype<Picker>(plugin).pick(ctx, ranked, 3);
+    for (let i = 0; i < ranked.length; i++) out.push(ranked[i].endpoint.name);
+  }
+  return out.join(",");
+}
+
+// ---- the queue dispatcher: several workers over one ledger ----
+
+const host = new RecordingQueueHost();
+const workers = new Array<QueueDispatcher>();
+
+export function queueReset(workerCount: i32): void {
+  workers.length = 0;
+  for (let i = 0; i < workerCount; i++) workers.push(gw.dispatcher(<f64>(i + 1)));
+  host.events.length = 0;
+  host.room = 0;
+  host.gone.clear();
+}
+
+function poolOf(model: string): Pool {
+  return gw.tables.current()!.findModel(model)!.pool!;
+}
+
+/** Holds a request on a worker; false when it alone exceeds the pool's capacity. */
+export function queueHold(worker: i32, streamId: u32, model: string, criticality: i32, bytes: i32, nowMs: f64): bool {
+  return workers[worker].hold(host, streamId, poolOf(model), model, criticality, bytes, nowMs);
+}
+
+/** Services a worker's queue with room for `room` dispatches; returns the events since the last call. */
+export function queueService(worker: i32, nowMs: f64, room: i32): string {
+  host.room = room;
+  workers[worker].service(host, gw.tables.current(), nowMs);
+  const s = host.events.join(" ");
+  host.events.length = 0;
+  return s;
+}
+
+export function queueAbandon(worker: i32, streamId: u32): void {
+  workers[worker].abandon(host, streamId);
+}
+
+export function queueStreamGone(streamId: u32): void {
+  host.gone.add(streamId);
+}
+
+/** "bytes=… debt=… waiting=critical/standard/sheddable" across all workers, for a pool. */
+export function queueLedger(model: string): string {
+  const st = gw.ledger.read(poolOf(model).id);
+  return `bytes=${(<i64>st.bytes).toString()} debt=${(<i64>st.debt).toString()} waiting=${(<i64>st.waiting[0]).toString()}/${(<i64>st.waiting[1]).toString()}/${(<i64>st.waiting[2]).toString()}`;
+}
+
+export function queueSize(worker: i32): i32 {
+  return workers[worker].queue.size;
+}
+
 // ---- PREFIX_CACHE pieces ----
-import { xxh64 } from "../../assembly/prefix/xxhash64";
-import { OverloadDetector } from "../../assembly/routing/overload";
-import { SaturationDetector } from "../../assembly/routing/saturation";
-import { PrefixScorer } from "../../assembly/routing/scorers";
 
 /** XXH64 of the UTF-8 bytes of s, as 16 hex digits. */
 export function xxh64Hex(s: string, seed: u64): string {
@@ -186,50 +386,22 @@ export function blocks(body: string, chat: bool, blockSize: i32, maxBlocks: i32,
   return parts.join(",");
 }
 
-/** In-memory bucket store (the filter uses shared data); counts reads and writes. */
-class MemoryBuckets extends BucketStore {
-  data: Map<i32, ArrayBuffer> = new Map();
-  versions: Map<i32, u32> = new Map();
-  reads: i32 = 0;
-  writes: i32 = 0;
-  read(index: i32): Bucket {
-    this.reads++;
-    return new Bucket(
-      this.data.has(index) ? this.data.get(index) : null,
-      this.versions.has(index) ? this.versions.get(index) : 0,
-    );
-  }
-  write(index: i32, data: ArrayBuffer, cas: u32): bool {
-    const v = this.versions.has(index) ? this.versions.get(index) : 0;
-    if (cas != 0 && cas != v) return false;
-    this.writes++;
-    this.data.set(index, data);
-    this.versions.set(index, v + 1);
-    return true;
-  }
-  entries(): i32 {
-    let n = 0;
-    const ks = this.data.keys();
-    for (let i = 0; i < ks.length; i++) n += this.data.get(ks[i]).byteLength / 16;
-    return n;
-  }
-}
-
-let buckets = new MemoryBuckets();
-let index = new PrefixIndex(buckets, 50000);
+/** A standalone PrefixIndex over its own mock store (what the pool states build per pool). */
+let indexStore = new MockSharedData();
+let index = new PrefixIndex(indexStore, "test/", 50000);
 
 export function indexReset(capacity: i32): void {
-  buckets = new MemoryBuckets();
-  index = new PrefixIndex(buckets, capacity);
+  indexStore = new MockSharedData();
+  index = new PrefixIndex(indexStore, "test/", capacity);
 }
 export function indexEntries(): i32 {
-  return buckets.entries();
+  return indexStore.bytesUnder("test/") / 16;
 }
 export function indexReads(): i32 {
-  return buckets.reads;
+  return indexStore.reads;
 }
 export function indexWrites(): i32 {
-  return buckets.writes;
+  return indexStore.writes;
 }
 
 function hashesOf(csv: string): StaticArray<u64> {
@@ -263,30 +435,44 @@ export function indexMatch(csv: string, candidates: string): string {
   return out.join(",");
 }
 
-/**
- * Routes with the PREFIX_CACHE pipeline against the loaded table: the prompt's block hashes
- * (hex csv, "" for none) are matched in the in-memory index, the choice recorded. Returns the
- * endpoint name and its matched blocks as "name/matched".
- */
-export function routePrefix(model: string, hashCsv: string, inflightCsv: string, bound: f64, tolerance: f64): string {
-  const ctx = contextForModel(model, inflightCsv);
-  if (ctx === null) return "!unknown-model";
-  let h = new StaticArray<u64>(0);
-  if (hashCsv.length > 0) h = hashesOf(hashCsv);
-  ctx.hashes = h;
-  ctx.prefixBlocks = h.length;
-  ctx.affinityKey = h.length > 0 ? h[0] : 0;
-  const s = new Scheduler();
-  s.addFilter(new ReadyFilter()).addFilter(new WholeRequestRoleFilter());
-  s.addScorer(new QueueScorer(2))
-    .addScorer(new KvCacheScorer(2))
-    .addScorer(new InFlightScorer(2))
-    .addScorer(new PrefixScorer(3));
-  s.overload = new OverloadDetector(new SaturationDetector(5, 0.8, 0, 2000), bound);
-  s.matcher = new IndexPrefixMatcher(index);
-  s.rendezvousTolerance = tolerance;
-  const c = s.run(ctx);
-  if (c === null) return "";
-  if (h.length > 0) index.record(h, c.prefixMatched, h.length, c.endpoint.slot, c.endpoint.tag, 1);
-  return `${c.endpoint.name}/${c.prefixMatched.toString()}`;
+// ---- feedback: what pods report, and what the index learns from it ----
+
+/** The usage the filter reads from a response's last bytes: "prompt cached". */
+export function usageOf(tail: string): string {
+  const b = String.UTF8.encode(tail);
+  const u = readUsage(changetype<usize>(b), b.byteLength, new Usage());
+  return `${u.promptTokens.toString()} ${u.cachedTokens.toString()} ${u.detailsNull ? "null" : "-"}`;
+}
+
+/** Feeds chunks (joined by \u0001) through a UsageTail and reads the usage. */
+export function usageThroughTail(chunks: string): string {
+  const t = new UsageTail();
+  const parts = chunks.split("\u0001");
+  for (let i = 0; i < parts.length; i++) {
+    const b = String.UTF8.encode(parts[i]);
+    t.append(changetype<usize>(b), b.byteLength);
+  }
+  const u = t.read(new Usage());
+  return `${u.promptTokens.toString()} ${u.cachedTokens.toString()}`;
+}
+
+export function blocksFromUsage(prompt: i64, cached: i64, promptBytes: i32, blockSize: i32): i32 {
+  const u = new Usage();
+  u.promptTokens = prompt;
+  u.cachedTokens = cached;
+  return cachedBlocks(u, promptBytes, blockSize);
+}
+
+/** A pool's learned lifetime for a slot (ms; -1 = none learned). */
+export function lifetimeOf(poolId: string, slot: i32, nowMs: f64): f64 {
+  const t = gw.tables.current()!;
+  const ms = gw.pools.of(t.findPool(poolId)!).lifetimes.lifetimeMs(slot, nowMs + 1000);
+  return ms == Infinity ? -1 : ms;
+}
+
+/** Evidence from one response, as the stream gives it: returns the lifetime now in force (-1 none). */
+export function learnLifetime(poolId: string, slot: i32, ageMs: f64, held: bool, nowMs: f64): f64 {
+  const t = gw.tables.current()!;
+  const ms = gw.pools.of(t.findPool(poolId)!).lifetimes.learn(slot, ageMs, held, nowMs);
+  return ms == Infinity ? -1 : ms;
 }

@@ -13,8 +13,9 @@ test("no annotations: the seed's defaults", () => {
   assert.deepEqual(settings, {
     strategy: "DEFAULT",
     runtime: "vllm",
-    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
+    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000, mode: "feedback" },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
+    firstByteTimeoutMs: 10000,
     eppOverlay: null,
   });
 });
@@ -30,13 +31,16 @@ test("every seed annotation is read", () => {
     [ANNOTATION.queueTtl]: "2h45m",
     [ANNOTATION.modelServerRuntime]: "trt-llm",
     [ANNOTATION.eppOverlay]: "custom-epp",
+    [ANNOTATION.firstByteTimeout]: "2.5s",
+    [ANNOTATION.prefixCacheMode]: "feedback",
   });
   assert.deepEqual(problems, []);
   assert.deepEqual(settings, {
     strategy: "PREFIX_CACHE",
     runtime: "trt-llm",
-    prefix: { blockSize: 32, maxBlocks: 256, lruCapacity: 1000 },
+    prefix: { blockSize: 32, maxBlocks: 256, lruCapacity: 1000, mode: "feedback" },
     queue: { enabled: true, capacityBytes: 2048, ttlMs: 9_900_000 },
+    firstByteTimeoutMs: 2500,
     eppOverlay: "custom-epp",
   });
 });
@@ -54,6 +58,17 @@ test("queue-ttl takes Go durations: fractions, µs/μs, sub-millisecond rounds u
     assert.equal(r.problems.length, 1, bad);
     assert.equal(r.problems[0].annotation, ANNOTATION.queueTtl);
     assert.equal(r.problems[0].value, bad);
+  }
+});
+
+test("first-byte-timeout (ours): a Go duration, 0s turns it off, negative or unitless refused", () => {
+  const fbt = (v: string) => parsePoolAnnotations({ [ANNOTATION.firstByteTimeout]: v });
+  assert.equal(fbt("0s").settings.firstByteTimeoutMs, 0);
+  assert.equal(fbt("750ms").settings.firstByteTimeoutMs, 750);
+  for (const bad of ["10", "-1s", "soon"]) {
+    const r = fbt(bad);
+    assert.equal(r.settings.firstByteTimeoutMs, 10000, bad);
+    assert.equal(r.problems[0].annotation, "infergate.dev/first-byte-timeout");
   }
 });
 

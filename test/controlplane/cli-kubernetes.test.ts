@@ -27,6 +27,17 @@ test("--source kubernetes with its flags", () => {
   assert.equal(r.options.resyncMs, 120_000);
   assert.equal(r.options.allNamespaces, false);
   assert.equal(parseCli(["--source", "kubernetes", "--all-namespaces", ...base]).options.allNamespaces, true);
+  const gw = parseCli([
+    "--source",
+    "kubernetes",
+    "--gateway-service",
+    "infergate-system/infergate",
+    "--gateway-controller-name",
+    "example.net/gateway",
+    ...base,
+  ]).options;
+  assert.equal(gw.gatewayService, "infergate-system/infergate");
+  assert.deepEqual(gw.gatewayControllerNames, ["example.net/gateway"]);
 });
 
 test("mixed-up source flags are refused", () => {
@@ -43,6 +54,11 @@ test("mixed-up source flags are refused", () => {
   bad(["--source", "kubernetes", "--namespace", "a", "--all-namespaces"], /not both/);
   bad(["--source", "etcd"], /must be "file" or "kubernetes"/);
   bad(["--source", "kubernetes", "--resync", "soon"], /--resync/);
+  bad(
+    ["--source", "file", "--file", "x.yaml", "--gateway-service", "a/b"],
+    /--gateway-service applies to --source kubernetes/,
+  );
+  bad(["--source", "kubernetes", "--gateway-service", "infergate"], /expected NAMESPACE\/NAME/);
 });
 
 test("an unreachable API server: start fails within the sync timeout, saying which resources did not list", async () => {

@@ -98,6 +98,7 @@ test("in-process: pushes real load to Envoy, serves the API, hot-reloads annotat
         name: "/models/Qwen3-32B",
         pool: "default/qwen-inference-pool",
         criticality: "Critical",
+        priority: 1,
         targets: [{ name: "/models/Qwen3-32B", weight: 100 }],
       },
     ]);
@@ -279,16 +280,19 @@ test("child process: bad flags exit 2 with a clear message", async () => {
       c.stderr.on("data", (d) => (stderr += d));
       c.once("exit", (code) => resolve({ code, stderr }));
     });
-  const a = await run(["--file", "x.yaml"]);
+  // Four separate processes, started together (each loads the whole control plane).
+  const [a, b, c, d] = await Promise.all([
+    run(["--file", "x.yaml"]),
+    run(["--file", "x.yaml", "--token", "t", "--scrape-interval", "100"]),
+    run(["--file", "x.yaml", "--token", "t", "--envoy-control", "http://10.1.2.3:9901"]),
+    run(["--file", "/nonexistent/fleet.yaml", "--token", "t"]),
+  ]);
   assert.equal(a.code, 2);
   assert.match(a.stderr, /a token is required/);
-  const b = await run(["--file", "x.yaml", "--token", "t", "--scrape-interval", "100"]);
   assert.equal(b.code, 2);
   assert.match(b.stderr, /--scrape-interval "100": time: missing unit in duration "100"/);
-  const c = await run(["--file", "x.yaml", "--token", "t", "--envoy-control", "http://10.1.2.3:9901"]);
   assert.equal(c.code, 2);
   assert.match(c.stderr, /must be a loopback address/);
-  const d = await run(["--file", "/nonexistent/fleet.yaml", "--token", "t"]);
   assert.equal(d.code, 1);
   assert.match(d.stderr, /fleet\.yaml: cannot read: no such file/);
 });

@@ -5,7 +5,7 @@
 
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { TABLE_VERSION, type Table } from "../../controlplane/table/schema.js";
+import { TABLE_VERSION, TABLE_VERSION_ROUTES, type Table } from "../../controlplane/table/schema.js";
 
 export interface EnvoyStandIn {
   url: string;
@@ -62,8 +62,11 @@ export async function startEnvoyStandIn(opts: {
           return reply(400, JSON.stringify({ error: { message: "body is not JSON" } }));
         }
         rec.generation = typeof t.generation === "number" ? t.generation : null;
-        if (t.version !== TABLE_VERSION)
-          return reply(400, JSON.stringify({ error: { message: `version must be ${TABLE_VERSION}` } }));
+        if (t.version !== TABLE_VERSION && t.version !== TABLE_VERSION_ROUTES)
+          return reply(
+            400,
+            JSON.stringify({ error: { message: `version must be ${TABLE_VERSION} or ${TABLE_VERSION_ROUTES}` } }),
+          );
         if (!Array.isArray(t.pools) || !Array.isArray(t.models))
           return reply(400, JSON.stringify({ error: { message: "pools and models must be arrays" } }));
         if (!Number.isSafeInteger(t.generation))

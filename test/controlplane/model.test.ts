@@ -63,8 +63,9 @@ test("seed distributed SGLang: annotations, selector with two labels, pod addres
       name: "/models/Qwen3-32B",
       pool: "default/qwen-inference-pool",
       criticality: "Critical",
+      priority: 1,
       targets: [{ name: "/models/Qwen3-32B", weight: 100 }],
-      from: "default/qwen-inference-model",
+      from: "InferenceModel default/qwen-inference-model",
     },
   ]);
 });
@@ -254,10 +255,7 @@ test("validation names the document, the field and the reason", () => {
 });
 
 test("documents we do not use are ignored, not errors", () => {
-  const d = parseDocument(
-    { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "r" } },
-    ctx,
-  );
+  const d = parseDocument({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "r" } }, ctx);
   assert.ok("ignored" in d);
 });
 
@@ -384,7 +382,7 @@ test("duplicate modelName: the first InferenceModel wins and the other is report
   );
   const m = store.resolved();
   assert.equal(m.models.length, 1);
-  assert.equal(m.models[0].from, "default/a");
+  assert.equal(m.models[0].from, "InferenceModel default/a");
   assert.equal(m.models[0].criticality, "Sheddable");
   assert.match(m.problems[0].message, /already served by InferenceModel default\/a/);
 });

@@ -19,6 +19,7 @@ function tableFactory(clock: GenerationClock) {
     stalenessMs: 3000,
     pools: [],
     models: [],
+    objectives: [],
   });
 }
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
+import { DEFAULT_MAX_BODY_BYTES } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import {
   chat,
@@ -139,7 +140,7 @@ test("300 requests on equal pods spread evenly; a slow pod gets clearly fewer", 
 
 test("bad requests get their status and an OpenAI error, and never reach a pod", async () => {
   await clearPodLogs(gw.fleet);
-  const big = JSON.stringify(chat("x".repeat(1100 * 1024)));
+  const big = JSON.stringify(chat("x".repeat(DEFAULT_MAX_BODY_BYTES + 64 * 1024)));
   const cases: { path: string; method?: string; body?: string; status: number; code: string; param?: string | null }[] =
     [
       { path: "/v1/chat/completions", body: "{not json", status: 400, code: "invalid_request" },
@@ -218,9 +219,17 @@ test("a client-supplied destination header is ignored", async () => {
     seen.add(r.pod!);
   }
   assert.ok(seen.size >= 2, `requests were spread, not pinned: ${[...seen]}`);
-  // And what reached the pod carries the gateway's choice, never a second copy of the client's.
+  // And what reached the pod carries the gateway's choice (the pod first, then distinct fallbacks
+  // of the pool), never a copy of the client's; the pool header never reaches a pod.
+  const addresses = new Set(gw.fleet.pods.map((p) => p.address));
   for (const [pod, reqs] of await podRequests(gw.fleet)) {
-    for (const r of reqs) assert.equal(r.headers["x-gateway-destination-endpoint"], gw.fleet.pod(pod).address);
+    for (const r of reqs) {
+      const list = String(r.headers["x-gateway-destination-endpoint"]).split(",");
+      assert.equal(list[0], gw.fleet.pod(pod).address);
+      assert.equal(new Set(list).size, list.length, `no address twice: ${list}`);
+      for (const a of list) assert.ok(addresses.has(a), a);
+      assert.equal(r.headers["x-infergate-pool"], undefined);
+    }
   }
 });
 

@@ -26,10 +26,9 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { type ControlPlane, startControlPlane } from "../../controlplane/control-plane.js";
 import { createLogger } from "../../controlplane/log.js";
@@ -216,7 +215,23 @@ describe("Helm chart: rendering", () => {
     assert.equal(envoy.image, "envoyproxy/envoy:v1.36.4");
     assert.deepEqual(envoy.ports, [{ name: "http", containerPort: 8080, protocol: "TCP" }]);
     assert.deepEqual(envoy.livenessProbe.tcpSocket, { port: "http" });
-    assert.deepEqual(envoy.readinessProbe.tcpSocket, { port: "http" });
+    assert.deepEqual(envoy.readinessProbe.httpGet, { path: "/infergate/envoy-ready", port: "http" });
+    // Graceful shutdown: the sidecar drains Envoy (its preStop), Envoy's preStop waits for that.
+    assert.deepEqual(container(dep, "controlplane").lifecycle.preStop.exec.command, [
+      "node",
+      "/app/build/js/controlplane/envoy-drain.js",
+      "--admin",
+      "http://127.0.0.1:9901",
+      "--propagation",
+      "5s",
+      "--max-wait",
+      "125s",
+      "--done-file",
+      "/var/lib/infergate/endpoints/drained",
+    ]);
+    assert.match(envoy.lifecycle.preStop.exec.command[2], /\/var\/lib\/infergate\/endpoints\/drained/);
+    assert.equal(pod.terminationGracePeriodSeconds, 5 + 5 + 120 + 10);
+    assert.equal(argAfter(envoy.args, "--drain-time-s"), "5");
     const cp = container(dep, "controlplane");
     assert.equal(cp.image, "ghcr.io/infergate/controlplane:0.1.0");
     assert.equal(argAfter(cp.args, "--source"), "kubernetes");
@@ -224,6 +239,15 @@ describe("Helm chart: rendering", () => {
     assert.equal(argAfter(cp.args, "--envoy-control"), "http://127.0.0.1:9002");
     assert.equal(argAfter(cp.args, "--token-file"), "/var/run/infergate/token");
     assert.equal(argAfter(cp.args, "--listen"), "0.0.0.0:9090");
+    // The Gateway API controller: the seed's Gateway gets this Service's address.
+    assert.equal(argAfter(cp.args, "--gateway-service"), "infergate-system/infergate");
+    assert.equal(argAfter(cp.args, "--gateway-controller-name"), "infergate.dev/gateway-controller");
+    // The pods cluster's endpoints: written by the sidecar into a volume Envoy reads.
+    assert.equal(argAfter(cp.args, "--envoy-endpoints-dir"), "/var/lib/infergate/endpoints");
+    assert.equal(argAfter(cp.args, "--envoy-admin"), "http://127.0.0.1:9901");
+    assert.ok(pod.volumes.find((v: any) => v.name === "endpoints").emptyDir);
+    assert.ok(cp.volumeMounts.some((m: any) => m.name === "endpoints" && !m.readOnly));
+    assert.ok(envoy.volumeMounts.some((m: any) => m.name === "endpoints" && m.readOnly));
     assert.equal(cp.readinessProbe.httpGet.path, "/readyz");
     assert.equal(cp.livenessProbe.httpGet.path, "/healthz");
     assert.equal(cp.readinessProbe.httpGet.port, "cp-http");
@@ -271,9 +295,11 @@ describe("Helm chart: rendering", () => {
       PORT: "8080",
       LISTEN_ADDRESS: "0.0.0.0",
       CONTROL_PORT: "9002",
-      BUFFER_LIMIT: String(1048576 * 2 + 65536),
+      BUFFER_LIMIT: String(8388608 * 2 + 65536),
+      ENDPOINTS_DIR: "/var/lib/infergate/endpoints",
+      MAX_HEAP_BYTES: "1610612736",
       WASM_PATH: `${wasmMount}/infergate.wasm`,
-      GATEWAY_CONFIG: JSON.stringify({ mode: "gateway", maxBodyBytes: 1048576 }),
+      GATEWAY_CONFIG: JSON.stringify({ mode: "gateway", maxBodyBytes: 8388608 }),
       CONTROL_CONFIG: JSON.stringify({ mode: "control", token: "@@INFERGATE_CONTROL_TOKEN@@" }),
     });
     assert.deepEqual(normalizeBootstrap(chart), normalizeBootstrap(local));
@@ -298,11 +324,14 @@ describe("Helm chart: rendering", () => {
       assert.equal(c.vm_config.code.local.filename, "/etc/infergate/wasm/infergate.wasm", l);
     }
     const cluster = chart.static_resources.clusters.find((c: any) => c.name === "infergate_pods");
-    assert.equal(cluster.type, "ORIGINAL_DST");
-    assert.deepEqual(cluster.original_dst_lb_config, {
-      use_http_header: true,
-      http_header_name: "x-gateway-destination-endpoint",
-    });
+    assert.equal(cluster.type, "EDS");
+    assert.equal(
+      cluster.eds_cluster_config.eds_config.path_config_source.path,
+      "/var/lib/infergate/endpoints/endpoints.json",
+    );
+    const lb = cluster.load_balancing_policy.policies[0].typed_extension_config;
+    assert.equal(lb.name, "envoy.load_balancing_policies.override_host");
+    assert.deepEqual(lb.typed_config.override_host_sources, [{ header: "x-gateway-destination-endpoint" }]);
     // Envoy's -c is where the init container writes the filled-in copy.
     const init = container(dep, "render-bootstrap", true);
     const out = init.env.find((e: any) => e.name === "INFERGATE_BOOTSTRAP").value;
@@ -321,7 +350,7 @@ describe("Helm chart: rendering", () => {
       "envoy.port": 9080,
       "envoy.concurrency": 4,
       "envoy.maxBodyBytes": 2097152,
-      "envoy.gatewayConfig": { weights: { queue: 2 } },
+      "envoy.gatewayConfig": { weights: { "queue-scorer": 2 } },
       "envoy.image.tag": "v1.36.2",
       "controlPlane.image.tag": "dev",
       "service.type": "LoadBalancer",
@@ -342,6 +371,7 @@ describe("Helm chart: rendering", () => {
     assert.equal(cp.image, "ghcr.io/infergate/controlplane:dev");
     assert.equal(argAfter(cp.args, "--namespace"), "models");
     assert.equal(argAfter(cp.args, "--scrape-interval"), "200ms");
+    assert.equal(argAfter(cp.args, "--gateway-service"), "llm/gw-infergate");
     const envoy = container(dep, "envoy");
     assert.equal(envoy.image, "envoyproxy/envoy:v1.36.2");
     assert.equal(argAfter(envoy.args, "--concurrency"), "4");
@@ -380,7 +410,7 @@ describe("Helm chart: rendering", () => {
     assert.deepEqual(JSON.parse(wasmFilters(b).get("infergate_public").configuration.value), {
       mode: "gateway",
       maxBodyBytes: 2097152,
-      weights: { queue: 2 },
+      weights: { "queue-scorer": 2 },
     });
   });
 
@@ -394,11 +424,13 @@ describe("Helm chart: rendering", () => {
       "rbac.create": false,
       "podDisruptionBudget.minAvailable": "",
       "podDisruptionBudget.maxUnavailable": 1,
+      "gatewayAPI.enabled": false,
     });
     assert.deepEqual(objs.map((o) => o.kind).sort(), ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"]);
     const dep = one(objs, "Deployment");
     const cp = container(dep, "controlplane");
     assert.ok(cp.args.includes("--all-namespaces"));
+    assert.ok(!cp.args.includes("--gateway-service"), "another controller owns the Gateway API objects");
     assert.equal(argAfter(cp.args, "--namespace"), undefined);
     assert.equal(dep.spec.template.spec.serviceAccountName, "custom-sa");
     assert.deepEqual(dep.spec.template.spec.volumes.find((v: any) => v.name === "token").secret, {
@@ -773,6 +805,8 @@ describe("the chart's Envoy configuration in real Envoy", { timeout: 120_000 }, 
     assert.ok(!bootstrap.includes("@@INFERGATE_CONTROL_TOKEN@@"));
     const wasmMount = ec.volumeMounts.find((m: any) => m.name === "wasm").mountPath;
     bootstrap = bootstrap.split(`${wasmMount}/`).join(`${envoyMap(wasmMount)}/`);
+    const endpointsMount = ec.volumeMounts.find((m: any) => m.name === "endpoints").mountPath;
+    bootstrap = bootstrap.split(endpointsMount).join(envoyMap(endpointsMount));
     const localBootstrapPath = join(dir, "envoy.local.yaml");
     writeFileSync(localBootstrapPath, bootstrap);
     args[ci + 1] = localBootstrapPath;
@@ -812,6 +846,8 @@ describe("the chart's Envoy configuration in real Envoy", { timeout: 120_000 }, 
       source: "file",
       file: cfg,
       envoyControl: [controlUrl],
+      envoyEndpointsDir: mapper(cpc)(argAfter(cpc.args, "--envoy-endpoints-dir")!),
+      envoyAdmin: [argAfter(cpc.args, "--envoy-admin")!],
       token: readFileSync(tokenFile, "utf8").trim(),
       logger: createLogger({ component: "controlplane", level: "warn" }),
     });
@@ -842,5 +878,25 @@ describe("the chart's Envoy configuration in real Envoy", { timeout: 120_000 }, 
     assert.equal(r.status, 200);
     await sleep(200);
     assert.match(envoyLog, /Request Handled \{.*"model":"\/models\/Qwen3-32B"/);
+
+    // Termination: Envoy's preStop waits; the sidecar's preStop (the image's envoy-drain.js, run from
+    // this checkout's build) drains Envoy and releases it; new connections are then refused.
+    const envoyStop = ec.lifecycle.preStop.exec.command as string[];
+    const waitScript = envoyStop[2]!.split(endpointsMount).join(envoyMap(endpointsMount));
+    const envoyPreStop = spawn(envoyStop[0]!, [envoyStop[1]!, waitScript], { stdio: "ignore" });
+    const envoyPreStopDone = new Promise<number | null>((res) => envoyPreStop.on("exit", (c) => res(c)));
+    const drainCmd = (cpc.lifecycle.preStop.exec.command as string[]).map((a) =>
+      a.startsWith("/app/") ? join(REPO, a.slice("/app/".length)) : a.startsWith(endpointsMount) ? mapper(cpc)(a) : a,
+    );
+    const pi = drainCmd.indexOf("--propagation");
+    drainCmd[pi + 1] = "200ms"; // the test does not wait for load balancers that are not there
+    const drain = spawn(drainCmd[0] === "node" ? process.execPath : drainCmd[0]!, drainCmd.slice(1), { stdio: "pipe" });
+    let drainErr = "";
+    drain.stderr!.on("data", (b: Buffer) => (drainErr += b.toString()));
+    const drainCode = await new Promise<number | null>((res) => drain.on("exit", (c) => res(c)));
+    assert.equal(drainCode, 0, drainErr);
+    assert.equal(await envoyPreStopDone, 0, "Envoy's preStop ends once the drain is done");
+    const ready = await fetch(`http://127.0.0.1:${port}/infergate/envoy-ready`).catch((e: Error) => e);
+    assert.ok(ready instanceof Error || ready.status === 503, "Envoy's readiness fails after the drain");
   });
 });

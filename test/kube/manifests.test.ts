@@ -9,10 +9,9 @@
 
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import {
   ApiextensionsV1Api,
   AuthorizationV1Api,
@@ -207,6 +206,59 @@ describe("seed manifests against a real kube-apiserver", { timeout: 240_000 }, (
     assert.equal(out.spec.endpointPickerRef.failureMode, "FailClose");
   });
 
+  test("GIE v1.5 InferenceObjective and InferenceModelRewrite are accepted with upstream's defaults; bad ones refused", async () => {
+    // The shapes of GIE v1.5.0's migration guide (site-src/guides/ga-migration.md) and CRDs.
+    const objective = {
+      apiVersion: "inference.networking.x-k8s.io/v1alpha2",
+      kind: "InferenceObjective",
+      metadata: { name: "small-segment-lora", namespace: "default" },
+      spec: { priority: 1, poolRef: { group: "inference.networking.k8s.io", name: "vllm-qwen3-32b-ga" } },
+    } as KubernetesObject;
+    const o = (await dryRunCreate(objective)) as any;
+    assert.deepEqual(o.spec.poolRef, {
+      group: "inference.networking.k8s.io",
+      kind: "InferencePool",
+      name: "vllm-qwen3-32b-ga",
+    });
+    const rewrite = {
+      apiVersion: "inference.networking.x-k8s.io/v1alpha2",
+      kind: "InferenceModelRewrite",
+      metadata: { name: "canary", namespace: "default" },
+      spec: {
+        poolRef: { name: "vllm-qwen3-32b-ga" },
+        rules: [
+          {
+            matches: [{ model: { value: "food-review" } }],
+            targets: [
+              { modelRewrite: "food-review-v1", weight: 90 },
+              { modelRewrite: "food-review-v2", weight: 10 },
+            ],
+          },
+        ],
+      },
+    } as any;
+    const r = (await dryRunCreate(rewrite)) as any;
+    assert.equal(r.spec.rules[0].matches[0].model.type, "Exact");
+    assert.equal(r.spec.poolRef.group, "inference.networking.k8s.io");
+    const refused = async (obj: any, expect: RegExp) => {
+      const e = await dryRunCreate(obj).then(
+        () => assert.fail(`accepted: ${JSON.stringify(obj.spec)}`),
+        (err: unknown) => err,
+      );
+      assert.equal((e as { code?: number }).code, 422, errorText(e));
+      assert.match(errorText(e), expect);
+    };
+    await refused(
+      { ...rewrite, spec: { ...rewrite.spec, rules: [{ targets: [{ modelRewrite: "x", weight: 0 }] }] } },
+      /weight.*greater than or equal to 1/,
+    );
+    await refused(
+      { ...rewrite, spec: { ...rewrite.spec, rules: [{ matches: [{ model: { type: "Prefix", value: "x" } }] }] } },
+      /model\.type.*Unsupported value/,
+    );
+    await refused({ ...objective, spec: { priority: 1 } }, /spec\.poolRef.*Required/);
+  });
+
   // Each: a seed fixture, a mutation, and a piece of the error the server must give.
   const invalid: Array<{ name: string; fixture: string; index: number; mutate: (o: any) => void; expect: RegExp }> = [
     {
@@ -355,7 +407,7 @@ describe("seed manifests against a real kube-apiserver", { timeout: 240_000 }, (
     });
   }
 
-  test("RBAC: the control plane may read the inference kinds, pods, configmaps, write status and events, nothing more", async () => {
+  test("RBAC: the control plane may read the inference and Gateway API kinds, pods, configmaps, services, namespaces, write status and events, nothing more", async () => {
     const core = kube.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: "infergate-system" } } });
     if (kube.hasKubectl) {
@@ -378,9 +430,18 @@ describe("seed manifests against a real kube-apiserver", { timeout: 240_000 }, (
       allowed.push([verb, "inference.networking.x-k8s.io", "inferencemodels"]);
       allowed.push([verb, "inference.networking.k8s.io", "inferencepools"]);
       allowed.push([verb, "inferenceextension.alibabacloud.com", "inferencetrafficpolicies"]);
+      allowed.push([verb, "inference.networking.x-k8s.io", "inferenceobjectives"]);
+      allowed.push([verb, "inference.networking.x-k8s.io", "inferencemodelrewrites"]);
       allowed.push([verb, "", "pods"]);
       allowed.push([verb, "", "configmaps"]);
+      // The Gateway API controller: its own Service (address, ports) and namespaces' labels.
+      allowed.push([verb, "", "services"]);
+      allowed.push([verb, "", "namespaces"]);
+      for (const r of ["gatewayclasses", "gateways", "httproutes", "referencegrants"])
+        allowed.push([verb, "gateway.networking.k8s.io", r]);
     }
+    for (const r of ["gatewayclasses", "gateways", "httproutes"])
+      allowed.push(["patch", "gateway.networking.k8s.io", r, "status"]);
     allowed.push(["patch", "inference.networking.x-k8s.io", "inferencepools", "status"]);
     allowed.push(["patch", "inference.networking.x-k8s.io", "inferencemodels", "status"]);
     allowed.push(["patch", "inference.networking.k8s.io", "inferencepools", "status"]);
@@ -393,7 +454,12 @@ describe("seed manifests against a real kube-apiserver", { timeout: 240_000 }, (
       ["patch", "", "pods"],
       ["update", "", "configmaps"],
       ["get", "", "secrets"],
-      ["list", "", "services"],
+      ["patch", "", "services"],
+      ["update", "", "namespaces"],
+      ["update", "gateway.networking.k8s.io", "gateways"],
+      ["patch", "gateway.networking.k8s.io", "httproutes"],
+      ["create", "gateway.networking.k8s.io", "referencegrants"],
+      ["patch", "gateway.networking.k8s.io", "referencegrants", "status"],
     ];
     // The RBAC authorizer sees new bindings through its informers: give it a moment.
     const deadline = Date.now() + 15_000;

@@ -16,7 +16,7 @@ let kube: Kube;
 let client: KubeClient;
 const reflectors: Reflector[] = [];
 
-function reflector(path: string, opts: { missingRetryMs?: number } = {}) {
+function reflector(path: string, opts: { missingRetryMs?: number; fieldSelector?: string } = {}) {
   const seen: { type: string; name: string }[] = [];
   const logger = memoryLogger();
   const r = new Reflector({
@@ -34,6 +34,7 @@ function reflector(path: string, opts: { missingRetryMs?: number } = {}) {
     backoffMaxMs: 500,
     missingRetryMs: opts.missingRetryMs ?? 300,
     watchTimeoutSeconds: 60,
+    fieldSelector: opts.fieldSelector,
   });
   reflectors.push(r);
   r.start();
@@ -104,6 +105,19 @@ describe("reflector: list+watch against a real API server", { timeout: 90_000 },
     await eventually(async () => r.objects.has("default/d"), 3000, 20);
     assert.equal(r.status.lists, lists, "resumed the watch without a relist");
     assert.ok(seen.some((s) => s.name === "d" && s.type === "add"));
+  });
+
+  test("a field selector narrows list and watch to one object (the Gateway controller's own Service)", {
+    timeout: 20_000,
+  }, async () => {
+    await client.request("POST", CMS, cm("only-me", "1"));
+    const { r, seen } = reflector(CMS, { fieldSelector: "metadata.name=only-me" });
+    await r.synced();
+    assert.deepEqual([...r.objects.keys()], ["default/only-me"], "listed: just the selected object");
+    await client.request("POST", CMS, cm("not-me", "1"));
+    await client.request("PUT", `${CMS}/only-me`, cm("only-me", "2"));
+    await eventually(async () => r.objects.get("default/only-me")?.data?.v === "2", 3000, 20);
+    assert.ok(!seen.some((s) => s.name === "not-me"), "watched: nothing else");
   });
 
   test("a resource that is not served yet (CRD missing) is synced-and-empty, then found", {

@@ -62,6 +62,7 @@ bootstrapTemplateDir: /etc/infergate/bootstrap
 bootstrapDir: /etc/infergate/envoy
 tokenDir: /var/run/infergate
 wasmDir: /etc/infergate/wasm
+endpointsDir: /var/lib/infergate/endpoints
 {{- end -}}
 
 {{/* Placeholder for the token in the bootstrap ConfigMap; the init container substitutes it. */}}
@@ -85,6 +86,8 @@ placeholder here (a ConfigMap is no place for it) and is filled from the Secret 
   "LISTEN_ADDRESS" .Values.envoy.listenAddress
   "CONTROL_PORT" (toString (int .Values.envoy.controlPort))
   "BUFFER_LIMIT" (toString (add (mul (int .Values.envoy.maxBodyBytes) 2) 65536))
+  "ENDPOINTS_DIR" $paths.endpointsDir
+  "MAX_HEAP_BYTES" (toString (int64 .Values.envoy.maxHeapBytes))
   "WASM_PATH" (printf "%s/infergate.wasm" $paths.wasmDir)
   "GATEWAY_CONFIG" ($gateway | toJson | replace "'" "''")
   "CONTROL_CONFIG" ($control | toJson | replace "'" "''")
@@ -98,4 +101,9 @@ placeholder here (a ConfigMap is no place for it) and is filled from the Secret 
 {{- fail (printf "envoy bootstrap: no value for %s" (regexFind "\\{\\{[A-Z_]+\\}\\}" $text)) -}}
 {{- end -}}
 {{- $text -}}
+{{- end -}}
+
+{{/* Seconds a Pod may take to stop: the drain (see values: drain) plus 10 s. */}}
+{{- define "infergate.terminationGracePeriodSeconds" -}}
+{{- add (int .Values.drain.propagationSeconds) (int .Values.drain.drainSeconds) (int .Values.drain.maxStreamSeconds) 10 -}}
 {{- end -}}

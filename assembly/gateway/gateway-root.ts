@@ -1,0 +1,81 @@
+// The public listener's root context (one per Envoy worker): its configuration, the decision core
+// and the queue dispatcher, built once when Envoy configures the plugin and shared by every stream
+// of this worker. Host glue only.
+import { PluginConfig } from "../config";
+import { DecisionCore } from "../core/decision-core";
+import { Dispatch, QueueDispatcher, QueueEvent, QueueHost } from "../core/queue-dispatcher";
+import { nowNanos, setEffectiveContext, setTickPeriodMs } from "../host/abi";
+import { HostClock } from "../host/clock";
+import { Root, Stream, streamById } from "../host/contexts";
+import { QueuedRequest } from "../queue/request-queue";
+import { Routing } from "../routing/factory";
+import { Random } from "../routing/random";
+import { inflight, ledger, poolStates, tables } from "../vm";
+import { GatewayStream } from "./gateway-stream";
+import { QueueMetrics } from "./queue-metrics";
+import { routingMetrics } from "./routing-metrics";
+
+/** Queue tick: how soon a held request notices freed capacity when no local request completes. */
+const TICK_MS: u32 = 10;
+
+/** Per VM: tie-breaking and sampling; its seed also names this worker in the queue ledger. */
+export const rng = new Random(0);
+
+export class GatewayRoot extends Root {
+  config: PluginConfig;
+  core: DecisionCore;
+  dispatcher: QueueDispatcher;
+  queueHost: StreamQueueHost;
+
+  constructor(id: u32, config: PluginConfig, routing: Routing) {
+    super(id);
+    this.config = config;
+    rng.reseed(nowNanos() ^ ((<u64>id) << 32));
+    this.core = new DecisionCore(config, routing, tables, inflight, ledger, poolStates, rng, new HostClock());
+    this.dispatcher = new QueueDispatcher(ledger, <f64>(rng.below(0x7fffffff) + 1));
+    this.queueHost = new StreamQueueHost();
+    setTickPeriodMs(TICK_MS);
+  }
+
+  configure(text: string): bool {
+    return true; // validated and applied by the dispatcher in index.ts
+  }
+
+  newStream(id: u32): Stream {
+    return new GatewayStream(id, this);
+  }
+
+  onTick(): void {
+    this.serviceQueue();
+    routingMetrics.flush();
+  }
+
+  /** Expires, drops and dispatches this worker's held requests. */
+  serviceQueue(): void {
+    if (this.dispatcher.queue.size == 0) return;
+    this.dispatcher.service(this.queueHost, tables.current(), <f64>(nowNanos() / 1000000));
+  }
+}
+
+/** The queue reaches held streams through their context ids. */
+class StreamQueueHost extends QueueHost {
+  metrics: QueueMetrics = new QueueMetrics();
+
+  redispatch(r: QueuedRequest, nowMs: f64): Dispatch {
+    const s = streamById(r.streamId);
+    if (s === null || !(s instanceof GatewayStream)) return Dispatch.Done;
+    setEffectiveContext(s.id);
+    return changetype<GatewayStream>(s).redispatch();
+  }
+
+  reject(r: QueuedRequest, status: i32, message: string, code: string, reason: string): void {
+    const s = streamById(r.streamId);
+    if (s === null || !(s instanceof GatewayStream)) return;
+    setEffectiveContext(s.id);
+    changetype<GatewayStream>(s).replyQueued(status, message, code, reason);
+  }
+
+  counted(event: QueueEvent, waitedMs: f64): void {
+    this.metrics.record(event, waitedMs);
+  }
+}

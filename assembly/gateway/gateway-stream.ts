@@ -1,0 +1,415 @@
+// One request on the public listener. Host glue only: it reads headers and the body, hands the
+// body to the decision core, and carries out the Outcome (destination header, body rewrite, log
+// line, local reply, pause in the queue). Lifecycle:
+//   headers -> buffer body -> decide -> [held in the queue -> decide again] -> forwarded | replied
+
+import { Outcome, OutcomeKind, PrefixPrediction } from "../core/outcome";
+import { Dispatch } from "../core/queue-dispatcher";
+import { RequestLog } from "../core/request-log";
+import { cachedBlocks, TAIL_BYTES, Usage, UsageTail } from "../core/usage";
+import {
+  Buffer,
+  continueStream,
+  getBufferRaw,
+  getHeader,
+  getProperty,
+  HeaderMap,
+  LogLevel,
+  log,
+  nowNanos,
+  RawBytes,
+  removeHeader,
+  replaceHeader,
+  StreamType,
+  sendLocalResponse,
+  setBufferBytes,
+  setEffectiveContext,
+} from "../host/abi";
+import { DataStatus, HeadersStatus, Stream } from "../host/contexts";
+import { sendError } from "../host/local-reply";
+import { jsonQuote } from "../json/quote";
+import { Endpoint as ApiEndpoint } from "../request/openai";
+import { Endpoint, Pool } from "../table/table";
+import { inflight, poolStates, tables } from "../vm";
+import { Answer, healthAnswer, modelsAnswer } from "./answers";
+import { GatewayRoot } from "./gateway-root";
+import { classify, RouteKind } from "./http-routes";
+import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
+
+/** primary,fallback1,... ("IP:port" each): Envoy's override_host policy tries them in order. */
+export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
+/** The pool, so Envoy's fallback past the listed pods stays inside it (header_to_metadata). */
+export const POOL_HEADER = "x-infergate-pool";
+/** Envoy's per-attempt timeout: for streams, the pool's first-byte timeout (a hung pod). */
+export const PER_TRY_TIMEOUT_HEADER = "x-envoy-upstream-rq-per-try-timeout-ms";
+export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
+
+enum Phase {
+  Headers,
+  Body,
+  Queued,
+  Forwarded,
+  Replied,
+}
+
+export class GatewayStream extends Stream {
+  root: GatewayRoot;
+  phase: Phase = Phase.Headers;
+  api: ApiEndpoint = ApiEndpoint.ChatCompletions;
+  /** In-flight slot held by this request, released once in onDone. */
+  slot: i32 = -1;
+  /** Where it was sent: the chosen pod then its fallbacks (Envoy may have used a fallback). */
+  targets: Endpoint[] = [];
+  /** The routed request's log record, written when its response ends (with what the pod said). */
+  record: RequestLog | null = null;
+  pool: Pool | null = null;
+  /** Feedback mode: what was predicted, and the response's last bytes (its usage). */
+  prediction: PrefixPrediction = new PrefixPrediction();
+  usageTail: UsageTail | null = null;
+  /** The pod serving it (the chosen one, or the fallback Envoy retried on). */
+  servedBy: string = "";
+  /** The request body, in raw memory the host wrote (freed once forwarded, replied or done). */
+  raw: RawBytes = new RawBytes(0, 0);
+  /** When the full body arrived (ns). */
+  t0: u64 = 0;
+  /** While held: when it was held (ms) and the target model picked on arrival. */
+  queuedAtMs: f64 = -1;
+  heldTarget: string = "";
+
+  constructor(id: u32, root: GatewayRoot) {
+    super(id);
+    this.root = root;
+  }
+
+  onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    // A client must never choose the pod (nor the pool Envoy falls back within).
+    removeHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER);
+    removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
+    const method = getHeader(HeaderMap.RequestHeaders, ":method");
+    const path = getHeader(HeaderMap.RequestHeaders, ":path");
+    const route = classify(method === null ? "" : method, path === null ? "/" : path);
+    if (route.kind == RouteKind.Refuse) {
+      if (route.allow.length > 0) this.reply(route.status, route.message, route.code, "", ["allow"], [route.allow]);
+      else this.reply(route.status, route.message, route.code);
+    } else if (route.kind == RouteKind.Health) {
+      this.answer(healthAnswer(tables.current()), "infergate_health");
+    } else if (route.kind == RouteKind.Models) {
+      this.answer(modelsAnswer(tables.current()), "infergate_models");
+    } else if (endOfStream) {
+      this.reply(400, "request body is empty: expected a JSON object", "invalid_request");
+    } else if (this.declaredTooLarge()) {
+      // Refused before a byte of the body is buffered.
+    } else {
+      this.api = route.api;
+      this.phase = Phase.Body;
+    }
+    return HeadersStatus.StopIteration;
+  }
+
+  /** A Content-Length over the limit is answered 413 in the headers phase; true when it was. */
+  private declaredTooLarge(): bool {
+    const cl = getHeader(HeaderMap.RequestHeaders, "content-length");
+    if (cl === null) return false;
+    const limit = this.root.config.maxBodyBytes;
+    // Digits only (Envoy's codec already refused a malformed one); longer than 10 digits is over any limit.
+    const n = cl.length > 10 ? <f64>Infinity : parseFloat(cl);
+    if (!(n > <f64>limit)) return false;
+    this.tooLarge(cl);
+    return true;
+  }
+
+  private tooLarge(size: string): void {
+    this.reply(
+      413,
+      "request body of " + size + " bytes exceeds the limit of " + this.root.config.maxBodyBytes.toString() + " bytes",
+      "body_too_large",
+    );
+  }
+
+  onRequestBody(bodySize: u32, endOfStream: bool): DataStatus {
+    if (this.phase != Phase.Body)
+      return this.phase == Phase.Forwarded ? DataStatus.Continue : DataStatus.StopIterationNoBuffer;
+    const limit = this.root.config.maxBodyBytes;
+    if (<i64>bodySize > <i64>limit) {
+      this.reply(
+        413,
+        "request body of at least " +
+          bodySize.toString() +
+          " bytes exceeds the limit of " +
+          limit.toString() +
+          " bytes",
+        "body_too_large",
+      );
+      return DataStatus.StopIterationNoBuffer;
+    }
+    if (!endOfStream) return DataStatus.StopIterationAndBuffer;
+    this.t0 = nowNanos();
+    this.raw.free();
+    this.raw = getBufferRaw(Buffer.HttpRequestBody, 0, bodySize);
+    const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, this.t0);
+    if (o.kind == OutcomeKind.Routed) {
+      this.forward(o, this.t0);
+      return DataStatus.Continue;
+    }
+    if (o.kind == OutcomeKind.Reject) {
+      this.replyOutcome(o);
+      return DataStatus.StopIterationNoBuffer;
+    }
+    return this.hold(o) ? DataStatus.StopIterationAndBuffer : DataStatus.StopIterationNoBuffer;
+  }
+
+  /** Pauses in the queue; false (and answered) when the request alone exceeds its capacity. */
+  private hold(o: Outcome): bool {
+    const pool = o.pool!;
+    const nowMs = <f64>(this.t0 / 1000000);
+    const held = this.root.dispatcher.hold(
+      this.root.queueHost,
+      this.id,
+      pool,
+      o.log.model,
+      o.criticality,
+      this.raw.len,
+      nowMs,
+    );
+    setEffectiveContext(this.id); // paying queue debt may have answered other streams
+    if (!held) {
+      this.root.queueHost.metrics.dropped.increment(1);
+      this.replyQueued(
+        429,
+        "request of " +
+          this.raw.len.toString() +
+          " bytes is larger than the total queue capacity of " +
+          (<i64>pool.queueCapacityBytes).toString() +
+          " bytes",
+        "queue_capacity_exceeded",
+        "capacity",
+      );
+      return false;
+    }
+    this.phase = Phase.Queued;
+    this.queuedAtMs = nowMs;
+    this.heldTarget = o.target;
+    return true;
+  }
+
+  /** The queue offers this held request to routing again (effective context already set). */
+  redispatch(): Dispatch {
+    if (this.phase != Phase.Queued) return Dispatch.Done;
+    const start = nowNanos();
+    const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, start, this.heldTarget);
+    if (o.kind == OutcomeKind.Hold) return Dispatch.NoRoom;
+    if (o.kind == OutcomeKind.Reject) {
+      this.replyOutcome(o);
+      return Dispatch.Done;
+    }
+    o.log.queueWaitMs = <i64>(<f64>(start / 1000000) - this.queuedAtMs);
+    this.forward(o, start);
+    continueStream(StreamType.Request);
+    return Dispatch.Sent;
+  }
+
+  /** Sends the request to the chosen pod: body rewrite, destination headers, log line. */
+  private forward(o: Outcome, since: u64): void {
+    const ep = o.endpoint!;
+    if (o.rewrite) this.rewriteModel(o.modelStart, o.modelEnd, o.target);
+    const targets = this.targets;
+    targets.length = 0;
+    targets.push(ep);
+    let destinations = ep.address;
+    for (let i = 0; i < o.fallbacks.length; i++) {
+      targets.push(o.fallbacks[i]);
+      destinations += "," + o.fallbacks[i].address;
+    }
+    replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, destinations);
+    const pool = o.pool!;
+    replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
+    if (o.log.stream && pool.firstByteTimeoutMs > 0)
+      replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_HEADER, (<i64>pool.firstByteTimeoutMs).toString());
+    this.slot = ep.slot;
+    this.servedBy = ep.name;
+    this.phase = Phase.Forwarded;
+    this.pool = pool;
+    const l = o.log;
+    l.decisionUs = <i64>((nowNanos() - since) / 1000);
+    const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
+    l.requestId = rid === null ? "" : rid;
+    this.record = l;
+    this.countRouted(l);
+    // Feedback needs the usage: every non-streaming body has it, a stream when the client asked.
+    if (o.prediction.feedback && (!l.stream || o.includeUsage)) {
+      this.prediction.copyFrom(o.prediction);
+      this.usageTail = new UsageTail();
+    }
+    this.raw.free(); // Envoy holds the bytes it forwards; our copy is no longer needed
+  }
+
+  private countRouted(l: RequestLog): void {
+    const m = routingMetrics;
+    const pool = poolLabel(l.pool);
+    m.requests.add(pool + ".outcome.routed");
+    m.objectiveRequests.add(".model_name." + l.model + ".target_model_name." + l.targetModel);
+    const pod = podLabels(l.pool, l.pod);
+    m.podRequests.add(pod);
+    m.podInFlight.add(pod, 1);
+    m.decisionUs.record(pool, <u64>l.decisionUs);
+    if (l.hasPrefix) {
+      if (l.totalBlocks > 0) m.prefixPredictedPercent.record(pool, <u64>((l.matchedBlocks * 100) / l.totalBlocks));
+      if (l.affinityPod.length > 0)
+        m.affinityYields.add(podLabels(l.pool, l.affinityPod) + ".reason." + l.affinityYield);
+    }
+  }
+
+  /** An error answer, counted by pool (when known) and code. */
+  private countRejected(o: Outcome): void {
+    const pool = poolLabel(o.pool === null ? "none" : o.pool!.id);
+    routingMetrics.requests.add(pool + ".outcome.rejected");
+    routingMetrics.rejections.add(pool + ".code." + o.code);
+  }
+
+  /** Replaces the "model" string in the raw body, leaving every other byte as the client sent it. */
+  private rewriteModel(start: i32, end: i32, target: string): void {
+    const b = this.raw.ptr;
+    const n = this.raw.len;
+    const quoted = String.UTF8.encode(jsonQuote(target));
+    const out = new ArrayBuffer(n - (end - start) + quoted.byteLength);
+    const o = changetype<usize>(out);
+    memory.copy(o, b, <usize>start);
+    memory.copy(o + <usize>start, changetype<usize>(quoted), <usize>quoted.byteLength);
+    memory.copy(o + <usize>start + <usize>quoted.byteLength, b + <usize>end, <usize>(n - end));
+    setBufferBytes(Buffer.HttpRequestBody, 0, <u32>n, out);
+    replaceHeader(HeaderMap.RequestHeaders, "content-length", out.byteLength.toString());
+  }
+
+  private replyOutcome(o: Outcome): void {
+    this.countRejected(o);
+    if (o.queueReason.length > 0) {
+      if (o.queueReason == "sheddable") this.root.queueHost.metrics.shed.increment(1);
+      this.replyQueued(o.status, o.message, o.code, o.queueReason);
+    } else if (o.retryAfter) this.reply(o.status, o.message, o.code, o.param, ["retry-after"], ["1"]);
+    else this.reply(o.status, o.message, o.code, o.param);
+  }
+
+  /** Answers a held (or about-to-be-held) request with the queue's reason in a header. */
+  replyQueued(status: i32, message: string, code: string, reason: string): void {
+    this.reply(status, message, code, "", [QUEUE_REASON_HEADER, "retry-after"], [reason, "1"]);
+  }
+
+  private reply(
+    status: i32,
+    message: string,
+    code: string,
+    param: string = "",
+    names: string[] = [],
+    values: string[] = [],
+  ): void {
+    this.raw.free();
+    this.phase = Phase.Replied;
+    sendError(status, message, code, param, names, values);
+  }
+
+  private answer(a: Answer, details: string): void {
+    if (a.status != 200) {
+      this.reply(a.status, a.body, a.code, "", ["retry-after"], ["1"]);
+      return;
+    }
+    this.phase = Phase.Replied;
+    sendLocalResponse(200, details, a.body, ["content-type"], ["application/json"]);
+  }
+
+  /**
+   * The pod that answered: when the chosen one failed before its headers, Envoy retried on a
+   * fallback, and the in-flight count moves with the request to the pod actually serving it.
+   */
+  onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    if (this.usageTail !== null) {
+      // Only a successful answer carries the pod's usage.
+      const status = getHeader(HeaderMap.ResponseHeaders, ":status");
+      if (status === null || status != "200") this.usageTail = null;
+    }
+    if (this.slot < 0 || this.targets.length < 2) return HeadersStatus.Continue;
+    const served = getProperty(["upstream", "address"]);
+    if (served === null || served == this.targets[0].address) return HeadersStatus.Continue;
+    for (let i = 1; i < this.targets.length; i++) {
+      const e = this.targets[i];
+      if (e.address != served) continue;
+      inflight.add(this.slot, -1);
+      inflight.add(e.slot, 1);
+      if (this.pool !== null) {
+        const poolId = this.pool!.id;
+        routingMetrics.podInFlight.add(podLabels(poolId, this.targets[0].name), -1);
+        routingMetrics.podInFlight.add(podLabels(poolId, e.name), 1);
+        routingMetrics.fallbacks.add(poolLabel(poolId));
+      }
+      this.slot = e.slot;
+      this.servedBy = e.name;
+      break;
+    }
+    return HeadersStatus.Continue;
+  }
+
+  /** Keeps the end of the response (feedback mode); the record is written at its end. */
+  onResponseBody(bodySize: u32, endOfStream: bool): DataStatus {
+    const tail = this.usageTail;
+    if (tail !== null && bodySize > 0) {
+      const take = min(bodySize, <u32>TAIL_BYTES);
+      const bytes = getBufferRaw(Buffer.HttpResponseBody, bodySize - take, take);
+      tail.append(bytes.ptr, bytes.len);
+      bytes.free();
+    }
+    if (endOfStream) this.finish();
+    return DataStatus.Continue;
+  }
+
+  /**
+   * The response is over (or the stream is): what the pod reported corrects the prefix index's
+   * lifetimes (feedback mode), and the Request Handled line is written, once.
+   */
+  private finish(): void {
+    const l = this.record;
+    if (l === null) return;
+    this.record = null;
+    const tail = this.usageTail;
+    if (tail !== null) {
+      this.usageTail = null;
+      const p = this.prediction;
+      const usage = tail.read(new Usage());
+      // SGLang (--enable-cache-report) reports a miss as null rather than 0.
+      if (usage.detailsNull && this.pool !== null && this.pool!.runtime == "sglang") usage.cachedTokens = 0;
+      // Blocks past the last hashed one (maxBlocks) are neither predicted nor indexed.
+      const real = min(cachedBlocks(usage, p.promptBytes, p.blockSize), p.blocks);
+      if (real >= 0) {
+        l.realBlocks = real;
+        l.cachedTokens = usage.cachedTokens;
+        l.promptTokens = usage.promptTokens;
+        // Evidence about the chain the index held for the pod, recorded tipAgeMs before: still
+        // there (one block of slack for the bytes-per-token conversion), or partly evicted.
+        if (p.indexed > 0 && p.tipAgeMs >= 0 && this.pool !== null)
+          poolStates
+            .of(this.pool!)
+            .lifetimes.learn(p.slot, p.tipAgeMs, real >= p.indexed - 1, <f64>(nowNanos() / 1000000));
+        const pool = poolLabel(l.pool);
+        if (p.blocks > 0) routingMetrics.prefixRealPercent.record(pool, <u64>((real * 100) / p.blocks));
+        const result = real > p.credited + 1 ? "under" : real < p.credited - 1 ? "over" : "hit";
+        routingMetrics.prefixPredictions.add(pool + ".result." + result);
+      }
+    }
+    log(LogLevel.Info, l.format());
+  }
+
+  onDone(): void {
+    this.finish(); // a stream that ended without a last body chunk (reset, no body)
+    this.raw.free();
+    if (this.phase == Phase.Queued) {
+      // The client went away while held: free its place and bytes.
+      this.root.dispatcher.abandon(this.root.queueHost, this.id);
+      this.phase = Phase.Replied;
+      return;
+    }
+    if (this.slot >= 0) {
+      inflight.add(this.slot, -1);
+      if (this.pool !== null) routingMetrics.podInFlight.add(podLabels(this.pool!.id, this.servedBy), -1);
+      this.slot = -1;
+      this.root.serviceQueue(); // capacity just freed
+    }
+  }
+}

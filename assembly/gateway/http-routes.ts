@@ -1,0 +1,73 @@
+// What the public listener serves, by method and path, before any body is read. Pure.
+import { Endpoint as ApiEndpoint } from "../request/openai";
+
+export enum RouteKind {
+  /** An OpenAI inference request: read the body and route it. */
+  Inference = 0,
+  Health = 1,
+  Models = 2,
+  /** Answer `status` (405 with `allow`, or 404). */
+  Refuse = 3,
+}
+
+export class HttpRoute {
+  kind: RouteKind = RouteKind.Refuse;
+  api: ApiEndpoint = ApiEndpoint.ChatCompletions;
+  status: i32 = 404;
+  message: string = "";
+  code: string = "";
+  /** For 405: the Allow header. */
+  allow: string = "";
+}
+
+const route = new HttpRoute();
+
+function refuse(status: i32, message: string, code: string, allow: string = ""): HttpRoute {
+  route.kind = RouteKind.Refuse;
+  route.status = status;
+  route.message = message;
+  route.code = code;
+  route.allow = allow;
+  return route;
+}
+
+function methodNotAllowed(method: string, path: string, allowed: string): HttpRoute {
+  return refuse(
+    405,
+    "method " + method + " not allowed on " + path + ": use " + allowed,
+    "method_not_allowed",
+    allowed,
+  );
+}
+
+/** Classifies a request by method and path (query string ignored). The result is reused. */
+export function classify(method: string, rawPath: string): HttpRoute {
+  const q = rawPath.indexOf("?");
+  const p = q >= 0 ? rawPath.substring(0, q) : rawPath;
+  if (p == "/v1/chat/completions" || p == "/v1/completions") {
+    if (method != "POST") return methodNotAllowed(method, p, "POST");
+    route.kind = RouteKind.Inference;
+    route.api = p == "/v1/completions" ? ApiEndpoint.Completions : ApiEndpoint.ChatCompletions;
+    return route;
+  }
+  if (p == "/health") {
+    // vLLM's health path, which OpenAI-compatible tools (guidellm, ...) check before a run.
+    if (method != "GET" && method != "HEAD") return methodNotAllowed(method, p, "GET");
+    route.kind = RouteKind.Health;
+    return route;
+  }
+  if (p == "/v1/models") {
+    if (method != "GET") return methodNotAllowed(method, p, "GET");
+    route.kind = RouteKind.Models;
+    return route;
+  }
+  return refuse(
+    404,
+    "no route for " +
+      method +
+      " " +
+      p +
+      ": infergate serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
+    "not_found",
+  );
+}

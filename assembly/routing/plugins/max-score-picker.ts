@@ -1,0 +1,36 @@
+// Highest score first; exact ties are broken uniformly at random (reservoir sampling), so equal
+// pods share traffic instead of the first one taking it all.
+import { Candidate, Picker, SchedulingContext } from "../framework";
+
+export class MaxScorePicker extends Picker {
+  constructor() {
+    super("max-score-picker");
+  }
+  pick(ctx: SchedulingContext, out: Candidate[], max: i32): void {
+    rankByScore(ctx, ctx.candidates, out, max);
+  }
+}
+
+/**
+ * Appends up to `max` of `from` to `out`, best score first (partial selection: O(max * n)),
+ * skipping any already in `out`.
+ */
+export function rankByScore(ctx: SchedulingContext, from: Candidate[], out: Candidate[], max: i32): void {
+  while (out.length < max) {
+    let best: Candidate | null = null;
+    let ties = 0;
+    for (let i = 0; i < from.length; i++) {
+      const c = unchecked(from[i]);
+      if (out.includes(c)) continue;
+      if (best === null || c.score > best.score + 1e-9) {
+        best = c;
+        ties = 1;
+      } else if (c.score >= best.score - 1e-9) {
+        ties++;
+        if (ctx.rng.below(ties) == 0) best = c;
+      }
+    }
+    if (best === null) return;
+    out.push(best);
+  }
+}

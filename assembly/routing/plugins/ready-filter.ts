@@ -1,0 +1,11 @@
+// Not-ready endpoints (pod not Ready, or its scrapes failing) never get traffic.
+import { Candidate, Filter, SchedulingContext } from "../framework";
+
+export class ReadyFilter extends Filter {
+  constructor() {
+    super("ready-filter");
+  }
+  keep(c: Candidate, ctx: SchedulingContext): bool {
+    return c.endpoint.ready;
+  }
+}

@@ -1,0 +1,187 @@
+// What each Envoy replica thinks of the pods: polls its admin interface (GET /clusters?format=json,
+// loopback) and reads, for every host of the pods cluster, whether Envoy has it at all (file-based
+// EDS is asynchronous), whether outlier detection ejected it, and whether it fails (or has not yet
+// passed) its active health check. The table builder folds this into each endpoint's readiness:
+// Envoy's override_host policy connects to a listed host whatever its health, so the filter must
+// stop listing a pod Envoy has found broken, and must not list one Envoy does not know yet.
+//
+// Replicas are combined conservatively: a pod is routable only if every replica that answered has it
+// and none finds it broken. A replica whose admin does not answer is left out (its last answer
+// expires after `staleAfterMs`), so one restarting Envoy never takes pods out of the others' tables.
+
+import type { Logger } from "../log.js";
+import { PODS_CLUSTER } from "./load-assignment.js";
+
+/** "ok": routable; "absent": Envoy does not have it yet; "ejected": outlier detection; "unhealthy": active health check failing or pending. */
+export type EnvoyHostState = "ok" | "absent" | "ejected" | "unhealthy";
+
+interface HostView {
+  ejected: boolean;
+  unhealthy: boolean;
+}
+
+interface AdminTarget {
+  url: string;
+  hosts: Map<string, HostView> | null;
+  atMs: number;
+  lastError: string | null;
+  failures: number;
+}
+
+export interface EnvoyHostsOptions {
+  /** Admin base URLs, e.g. http://127.0.0.1:9901 (loopback). */
+  admins: string[];
+  clusterName?: string;
+  intervalMs?: number;
+  timeoutMs?: number;
+  /** An answer older than this no longer counts (the replica is left out). */
+  staleAfterMs?: number;
+  logger: Logger;
+  /** Called when any host's combined state changed. */
+  onChange: () => void;
+  now?: () => number;
+}
+
+interface AdminClusters {
+  cluster_statuses?: {
+    name: string;
+    host_statuses?: {
+      address?: { socket_address?: { address: string; port_value: number } };
+      health_status?: {
+        failed_outlier_check?: boolean;
+        failed_active_health_check?: boolean;
+        pending_active_hc?: boolean;
+        eds_health_status?: string;
+      };
+    }[];
+  }[];
+}
+
+function formatHost(ip: string, port: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** Parses admin /clusters?format=json into address -> view for one cluster; null if the cluster is missing. */
+export function parseAdminClusters(body: AdminClusters, clusterName: string): Map<string, HostView> | null {
+  const c = body.cluster_statuses?.find((x) => x.name === clusterName);
+  if (!c) return null;
+  const out = new Map<string, HostView>();
+  for (const h of c.host_statuses ?? []) {
+    const sa = h.address?.socket_address;
+    if (!sa) continue;
+    const hs = h.health_status ?? {};
+    out.set(formatHost(sa.address, sa.port_value), {
+      ejected: hs.failed_outlier_check === true,
+      unhealthy: hs.failed_active_health_check === true || hs.pending_active_hc === true,
+    });
+  }
+  return out;
+}
+
+export class EnvoyHosts {
+  private readonly targets: AdminTarget[];
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private lastKey = "";
+  private readonly now: () => number;
+  private readonly clusterName: string;
+
+  constructor(private readonly opts: EnvoyHostsOptions) {
+    this.now = opts.now ?? Date.now;
+    this.clusterName = opts.clusterName ?? PODS_CLUSTER;
+    this.targets = opts.admins.map((url) => ({
+      url: url.replace(/\/+$/, ""),
+      hosts: null,
+      atMs: 0,
+      lastError: null,
+      failures: 0,
+    }));
+  }
+
+  /** Combined state of one address; "ok" when no replica has answered (nothing to go by). */
+  state(address: string): EnvoyHostState {
+    let answered = 0;
+    let result: EnvoyHostState = "ok";
+    const fresh = this.now() - (this.opts.staleAfterMs ?? 3000);
+    for (const t of this.targets) {
+      if (!t.hosts || t.atMs < fresh) continue;
+      answered++;
+      const h = t.hosts.get(address);
+      if (!h) return "absent";
+      if (h.unhealthy) result = "unhealthy";
+      else if (h.ejected && result === "ok") result = "ejected";
+    }
+    return answered === 0 ? "ok" : result;
+  }
+
+  status(): { url: string; hosts: number | null; ageMs: number | null; lastError: string | null }[] {
+    return this.targets.map((t) => ({
+      url: t.url,
+      hosts: t.hosts?.size ?? null,
+      ageMs: t.hosts ? this.now() - t.atMs : null,
+      lastError: t.lastError,
+    }));
+  }
+
+  /** Polls every admin once (awaitable: tests, and before the first table). */
+  async pollAll(): Promise<void> {
+    await Promise.all(this.targets.map((t) => this.poll(t)));
+    this.changed();
+  }
+
+  start(): void {
+    if (this.timer || this.stopped) return;
+    const tick = async () => {
+      if (this.stopped) return;
+      await this.pollAll();
+      if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs ?? 100);
+    };
+    this.timer = setTimeout(tick, this.opts.intervalMs ?? 100);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private changed(): void {
+    const parts: string[] = [];
+    for (const t of this.targets) {
+      if (!t.hosts) {
+        parts.push(`${t.url}:-`);
+        continue;
+      }
+      const hosts = [...t.hosts.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+      parts.push(`${t.url}:${hosts.map(([a, h]) => `${a}${h.ejected ? "E" : ""}${h.unhealthy ? "U" : ""}`).join(",")}`);
+    }
+    const key = parts.join("|");
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.opts.onChange();
+    }
+  }
+
+  private async poll(t: AdminTarget): Promise<void> {
+    try {
+      const r = await fetch(`${t.url}/clusters?format=json`, {
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 1000),
+      });
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      const hosts = parseAdminClusters((await r.json()) as AdminClusters, this.clusterName);
+      if (!hosts) throw new Error(`no cluster ${this.clusterName} in Envoy's admin /clusters`);
+      if (t.failures > 0) this.opts.logger.info("envoy admin answers again", { admin: t.url });
+      t.hosts = hosts;
+      t.atMs = this.now();
+      t.lastError = null;
+      t.failures = 0;
+    } catch (e) {
+      t.lastError = (e as Error).message;
+      if (t.failures++ === 0)
+        this.opts.logger.warn("envoy admin does not answer; its view of pod health is left out until it does", {
+          admin: t.url,
+          error: t.lastError,
+        });
+      // Past staleAfterMs the old answer stops counting (state() checks atMs).
+    }
+  }
+}

@@ -1,0 +1,91 @@
+// The filter's decision core and queue dispatcher as production builds them (routing/factory.ts),
+// over mocks of what only Envoy has: shared data (MockSharedData), the clock, and the paused
+// streams a held request belongs to (RecordingQueueHost).
+import { PluginConfig, parseConfig } from "../../assembly/config";
+import { Clock, DecisionCore } from "../../assembly/core/decision-core";
+import { Dispatch, QueueDispatcher, QueueEvent, QueueHost } from "../../assembly/core/queue-dispatcher";
+import { QueuedRequest } from "../../assembly/queue/request-queue";
+import { buildRouting, Routing } from "../../assembly/routing/factory";
+import { Random } from "../../assembly/routing/random";
+import { InFlightCounters } from "../../assembly/state/inflight";
+import { PoolStates } from "../../assembly/state/pool-states";
+import { QueueLedger } from "../../assembly/state/queue-ledger";
+import { TableStore } from "../../assembly/state/table-store";
+import { MockSharedData } from "./mock-shared-data";
+
+export class MockClock extends Clock {
+  ns: u64 = 0;
+  nowNanos(): u64 {
+    return this.ns;
+  }
+}
+
+/** Stands in for the held streams: records what the dispatcher asks of them. */
+export class RecordingQueueHost extends QueueHost {
+  /** How many more redispatches find room (then NoRoom). */
+  room: i32 = 0;
+  /** Stream ids whose streams are gone (redispatch answers Done). */
+  gone: Set<u32> = new Set();
+  events: string[] = [];
+
+  redispatch(r: QueuedRequest, nowMs: f64): Dispatch {
+    if (this.gone.has(r.streamId)) return Dispatch.Done;
+    if (this.room <= 0) return Dispatch.NoRoom;
+    this.room--;
+    this.events.push("sent:" + r.streamId.toString());
+    return Dispatch.Sent;
+  }
+  reject(r: QueuedRequest, status: i32, message: string, code: string, reason: string): void {
+    this.events.push(reason + ":" + r.streamId.toString() + ":" + status.toString());
+  }
+  counted(event: QueueEvent, waitedMs: f64): void {}
+}
+
+export class TestGateway {
+  clock: MockClock = new MockClock();
+  rng: Random;
+  tables: TableStore;
+  inflight: InFlightCounters;
+  ledger: QueueLedger;
+  pools: PoolStates;
+  config: PluginConfig = new PluginConfig();
+  routing: Routing | null = null;
+  core: DecisionCore | null = null;
+
+  constructor(
+    rng: Random,
+    public shared: MockSharedData = new MockSharedData(),
+  ) {
+    this.rng = rng;
+    this.tables = new TableStore(shared);
+    this.inflight = new InFlightCounters(shared);
+    this.ledger = new QueueLedger(shared);
+    this.pools = new PoolStates(shared);
+  }
+
+  /** Applies a plugin configuration exactly as the filter does; "" or the error it reports. */
+  configure(json: string): string {
+    const r = parseConfig(json);
+    if (r.config === null) return r.error;
+    const built = buildRouting(r.config!);
+    if (built.routing === null) return built.error;
+    this.config = r.config!;
+    this.routing = built.routing;
+    this.core = new DecisionCore(
+      this.config,
+      this.routing!,
+      this.tables,
+      this.inflight,
+      this.ledger,
+      this.pools,
+      this.rng,
+      this.clock,
+    );
+    return "";
+  }
+
+  /** A queue dispatcher for one worker of this gateway (several share the ledger). */
+  dispatcher(workerId: f64): QueueDispatcher {
+    return new QueueDispatcher(this.ledger, workerId);
+  }
+}

@@ -1,0 +1,134 @@
+// The pods cluster's endpoint feed: the ClusterLoadAssignment built from a table, the atomic file
+// writer, Envoy admin parsing, and how Envoy's verdict folds into the table's readiness.
+
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { EndpointsFile, ensureEndpointsFile } from "../../controlplane/envoy-endpoints/endpoints-file.js";
+import { type EnvoyHostState, parseAdminClusters } from "../../controlplane/envoy-endpoints/envoy-hosts.js";
+import { loadAssignment } from "../../controlplane/envoy-endpoints/load-assignment.js";
+import type { ResolvedModel } from "../../controlplane/model/types.js";
+import { TableBuilder } from "../../controlplane/table/builder.js";
+
+const ep = (name: string, address: string) => ({ name, address }) as never;
+
+test("every pod once, with the pools it serves as envoy.lb metadata, sorted; IPv6 unbracketed", () => {
+  const cla = loadAssignment({
+    pools: [
+      { id: "ns/b", endpoints: [ep("p2", "10.0.0.2:8000"), ep("p1", "10.0.0.1:8000")] },
+      { id: "ns/a", endpoints: [ep("p1", "10.0.0.1:8000"), ep("v6", "[fd00::1]:8000")] },
+    ] as never,
+  });
+  assert.equal(cla.cluster_name, "infergate_pods");
+  const eps = cla.endpoints[0]!.lb_endpoints;
+  assert.deepEqual(
+    eps.map((e) => [
+      e.endpoint.address.socket_address.address,
+      e.endpoint.hostname,
+      e.metadata.filter_metadata["envoy.lb"].pool,
+    ]),
+    [
+      ["10.0.0.1", "p1", ["ns/a", "ns/b"]],
+      ["10.0.0.2", "p2", ["ns/b"]],
+      ["fd00::1", "v6", ["ns/a"]],
+    ],
+  );
+});
+
+test("the endpoints file is replaced by rename, rewritten only when it changes, and created empty for Envoy's start", () => {
+  const dir = mkdtempSync(join(tmpdir(), "eds-"));
+  try {
+    const path = ensureEndpointsFile(dir);
+    assert.deepEqual(JSON.parse(readFileSync(path, "utf8")).resources[0].endpoints, [{ lb_endpoints: [] }]);
+    const f = new EndpointsFile(dir);
+    const cla = loadAssignment({ pools: [{ id: "ns/a", endpoints: [ep("p1", "10.0.0.1:8000")] }] as never });
+    assert.equal(f.write(cla), true);
+    assert.equal(f.write(cla), false);
+    assert.equal(f.writes, 1);
+    assert.equal(JSON.parse(readFileSync(path, "utf8")).resources[0].cluster_name, "infergate_pods");
+    assert.deepEqual(readdirSync(dir), ["endpoints.json"], "no temporary file left behind");
+    // A new writer (restarted control plane) does not rewrite identical bytes.
+    assert.equal(new EndpointsFile(dir).write(cla), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Envoy admin /clusters: present, ejected, failing or pending health check", () => {
+  const hosts = parseAdminClusters(
+    {
+      cluster_statuses: [
+        { name: "other", host_statuses: [] },
+        {
+          name: "infergate_pods",
+          host_statuses: [
+            {
+              address: { socket_address: { address: "10.0.0.1", port_value: 8000 } },
+              health_status: { eds_health_status: "HEALTHY" },
+            },
+            {
+              address: { socket_address: { address: "10.0.0.2", port_value: 8000 } },
+              health_status: { failed_outlier_check: true },
+            },
+            {
+              address: { socket_address: { address: "10.0.0.3", port_value: 8000 } },
+              health_status: { pending_active_hc: true },
+            },
+            {
+              address: { socket_address: { address: "fd00::1", port_value: 8000 } },
+              health_status: { failed_active_health_check: true },
+            },
+          ],
+        },
+      ],
+    },
+    "infergate_pods",
+  )!;
+  assert.deepEqual(Object.fromEntries(hosts), {
+    "10.0.0.1:8000": { ejected: false, unhealthy: false },
+    "10.0.0.2:8000": { ejected: true, unhealthy: false },
+    "10.0.0.3:8000": { ejected: false, unhealthy: true },
+    "[fd00::1]:8000": { ejected: false, unhealthy: true },
+  });
+  assert.equal(parseAdminClusters({ cluster_statuses: [] }, "infergate_pods"), null);
+});
+
+function model(addresses: string[]): ResolvedModel {
+  return {
+    pools: [
+      {
+        id: "ns/p",
+        strategy: "DEFAULT",
+        runtime: "vllm",
+        prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
+        queue: { enabled: false, capacityBytes: 1, ttlMs: 1 },
+        endpoints: addresses.map((a, i) => ({ name: `p${i}`, namespace: "ns", address: a, ready: true, role: "both" })),
+      },
+    ],
+    models: [],
+    objectives: [],
+    routes: null,
+    gatewayStatus: null,
+    problems: [],
+  } as unknown as ResolvedModel;
+}
+
+test("Envoy's verdict decides readiness; ejection never empties a pool; a change is a new generation", () => {
+  const states = new Map<string, EnvoyHostState>();
+  const b = new TableBuilder({ stalenessMs: 3000, envoyHostState: (a) => states.get(a) ?? "ok" });
+  const m = model(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"]);
+  const ready = () =>
+    b.build(m, () => undefined).table.pools[0]!.endpoints.map((e) => `${e.ready ? "R" : "-"}${e.envoy}`);
+  assert.deepEqual(ready(), ["Rok", "Rok", "Rok"]);
+  states.set("10.0.0.1:8000", "absent");
+  states.set("10.0.0.2:8000", "ejected");
+  states.set("10.0.0.3:8000", "unhealthy");
+  const r = b.build(m, () => undefined);
+  assert.equal(r.changed, true);
+  // Every pod out: the ejected one stays (the absent and unhealthy ones cannot be used at all).
+  assert.deepEqual(ready(), ["-absent", "Rejected", "-unhealthy"]);
+  states.set("10.0.0.3:8000", "ok");
+  assert.deepEqual(ready(), ["-absent", "-ejected", "Rok"]);
+});

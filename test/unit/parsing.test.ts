@@ -1,0 +1,261 @@
+// The filter's request and table parsing, error shapes and plugin configuration, compiled to wasm.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ep, pure, tableJson } from "./pure.js";
+
+test("JSON parser accepts RFC 8259 values and reports spans", () => {
+  const obj = `{"a":[1,2,{"b":null}],"c":true}`;
+  assert.equal(pure.jsonParse(obj), `ok object 0-${obj.length}`);
+  assert.equal(pure.jsonParse(`  [ ]  `), "ok array 2-5");
+  assert.equal(pure.jsonParse(`-12.5e2`), "ok number:-1250.0");
+  assert.equal(pure.jsonParse(`0`), "ok number:0.0");
+  assert.equal(pure.jsonParse(`"a\\n\\u00e9\\ud83d\\ude00\\"\\\\\\/"`), 'ok string:a\né😀"\\/');
+  assert.equal(pure.jsonParse(`"héllo ✓"`), "ok string:héllo ✓");
+});
+
+test("JSON parser rejects malformed input with position and reason", () => {
+  const cases: [string, RegExp][] = [
+    [`{bad`, /^error@1 expected a string key/],
+    [`{"a":1,}`, /^error@7 expected a string key/],
+    [`[1 2]`, /^error@3 expected ',' or '\]'/],
+    [`"abc`, /unterminated string/],
+    [`01`, /unexpected data after/],
+    [`1.`, /digit expected after '.'/],
+    [`"\\x"`, /invalid escape/],
+    [`"\\u12g4"`, /invalid \\u escape/],
+    [`"a\u0001"`, /control character/],
+    [`nul`, /unexpected character/],
+    [``, /unexpected end of input/],
+    [`{"a":1} x`, /unexpected data after/],
+    ["[".repeat(100) + "]".repeat(100), /nesting deeper than 64/],
+  ];
+  for (const [input, re] of cases) assert.match(pure.jsonParse(input), re, input);
+});
+
+test("the request path's tape scanner agrees with the tree parser", () => {
+  const good = [
+    `{"a":[1,2,{"b":null}],"c":true}`,
+    `  [ ]  `,
+    `-12.5e2`,
+    `0`,
+    `"a\\n\\u00e9\\ud83d\\ude00\\"\\\\\\/"`,
+    `"héllo ✓"`,
+    `{"k":{"k":{"k":[false,null,"x"]}}}`,
+    `[{},[],""]`,
+  ];
+  for (const g of good) {
+    const tape = pure.tapeParse(g);
+    const tree = pure.jsonParse(g);
+    assert.ok(tape.startsWith("ok"), `${g}: ${tape}`);
+    if (tree.startsWith("ok string") || tree.startsWith("ok number")) assert.equal(tape, tree);
+    else assert.equal(tape.replace(/ entries=\d+$/, ""), tree, g);
+  }
+  assert.match(pure.tapeParse(`{"a":[1,2,{"b":null}],"c":true}`), /entries=10$/);
+  const bad: [string, RegExp][] = [
+    [`{bad`, /^error@1 expected a string key/],
+    [`{"a":1,}`, /^error@7 expected a string key/],
+    [`[1 2]`, /^error@3 expected ',' or '\]'/],
+    [`"abc`, /unterminated string/],
+    [`01`, /unexpected data after/],
+    [`1.`, /digit expected after '.'/],
+    [`1e`, /digit expected in exponent/],
+    [`"\\x"`, /invalid escape/],
+    [`"\\u12g4"`, /invalid \\u escape/],
+    [`"a\u0001"`, /control character/],
+    [`nul`, /unexpected character/],
+    [`tru`, /unexpected character/],
+    [`fals`, /unexpected character/],
+    [``, /unexpected end of input/],
+    [`{"a":1} x`, /unexpected data after/],
+    [`{"a"}`, /expected ':'/],
+    [`{"a":1`, /end of input in object/],
+    [`[1,`, /unexpected end of input/],
+    [`[1`, /end of input in array/],
+    ["[".repeat(100) + "]".repeat(100), /nesting deeper than 64/],
+  ];
+  for (const [input, re] of bad) assert.match(pure.tapeParse(input), re, input);
+});
+
+test("strings must be well-formed UTF-8 (RFC 3629), in the SIMD run and in the tail alike", () => {
+  const str = (bytes: string) => `22${bytes}22`; // "…"
+  const pad = "61".repeat(20); // 20 x 'a': the bad byte lands past the first 16-byte block
+  const good = ["c3a9", "e282ac", "f09f9880", "efbfbf", "f48fbfbf", "ed9fbf"]; // é € 😀 U+FFFF U+10FFFF U+D7FF
+  for (const g of good) {
+    assert.equal(pure.tapeParseHex(str(g)), "ok", g);
+    assert.equal(pure.tapeParseHex(str(pad + g + pad)), "ok", `padded ${g}`);
+  }
+  const bad: [string, string][] = [
+    ["80", "lone continuation byte"],
+    ["c0af", "overlong '/'"],
+    ["c1bf", "overlong"],
+    ["e080af", "overlong 3-byte"],
+    ["eda080", "UTF-16 surrogate D800"],
+    ["f08080af", "overlong 4-byte"],
+    ["f4908080", "past U+10FFFF"],
+    ["f5808080", "lead byte F5"],
+    ["ff", "byte FF"],
+    ["c3", "truncated 2-byte (then the quote)"],
+    ["e282", "truncated 3-byte"],
+    ["c341", "continuation expected"],
+  ];
+  for (const [b, why] of bad) {
+    assert.match(pure.tapeParseHex(str(b)), /^error@1 invalid UTF-8 in string$/, why);
+    assert.match(pure.tapeParseHex(str(pad + b)), /^error@21 invalid UTF-8 in string$/, `padded: ${why}`);
+  }
+  // A request with invalid UTF-8 in its prompt is a 400, never sent on.
+  const body = Buffer.concat([Buffer.from('{"model":"m","prompt":"hi '), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]);
+  assert.match(pure.tapeParseHex(body.toString("hex")), /invalid UTF-8 in string/);
+});
+
+test("jsonQuote escapes what JSON requires", () => {
+  assert.equal(pure.quote(`a"b\\c\nd\u0001`), `"a\\"b\\\\c\\nd\\u0001"`);
+  assert.equal(JSON.parse(pure.quote(`line\tbreak "q" é`)), `line\tbreak "q" é`);
+});
+
+test("chat and completions requests: fields routing needs", () => {
+  const ok = JSON.parse(
+    pure.request(`{"model":"/models/Qwen3-32B","messages":[{"role":"user","content":"hi"}],"stream":true}`, false),
+  );
+  assert.deepEqual(ok, {
+    status: 0,
+    model: "/models/Qwen3-32B",
+    stream: true,
+    includeUsage: false,
+    modelStart: 9,
+    modelEnd: 28,
+  });
+  const parts = JSON.parse(
+    pure.request(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}`, false),
+  );
+  assert.equal(parts.status, 0);
+  const comp = JSON.parse(pure.request(`{"model":"m","prompt":["a","b"],"max_tokens":3}`, true));
+  assert.equal(comp.status, 0);
+});
+
+test("bad requests get 400 with the offending parameter", () => {
+  const bad: [string, boolean, string, RegExp][] = [
+    [`{bad`, false, "", /invalid JSON body at byte 1/],
+    [`[]`, false, "", /must be a JSON object, got array/],
+    [`{"messages":[]}`, false, "model", /missing required parameter: 'model'/],
+    [`{"model":5,"messages":[{"role":"user","content":"x"}]}`, false, "model", /'model' must be a string, got number/],
+    [`{"model":"","messages":[{"role":"user","content":"x"}]}`, false, "model", /must not be empty/],
+    [`{"model":"m"}`, false, "messages", /missing required parameter: 'messages'/],
+    [`{"model":"m","messages":"hi"}`, false, "messages", /must be an array/],
+    [`{"model":"m","messages":[]}`, false, "messages", /at least one message/],
+    [`{"model":"m","messages":[{"content":"x"}]}`, false, "messages[0].role", /role' must be a string/],
+    [
+      `{"model":"m","messages":[{"role":"user","content":5}]}`,
+      false,
+      "messages[0].content",
+      /content' must be a string/,
+    ],
+    [
+      `{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}`,
+      false,
+      "stream",
+      /'stream' must be a boolean/,
+    ],
+    [
+      `{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}`,
+      false,
+      "max_tokens",
+      /non-negative integer/,
+    ],
+    [`{"model":"m"}`, true, "prompt", /missing required parameter: 'prompt'/],
+    [`{"model":"m","prompt":{}}`, true, "prompt", /must be a string or an array/],
+  ];
+  for (const [body, completions, param, re] of bad) {
+    const r = JSON.parse(pure.request(body, completions));
+    assert.equal(r.status, 400, body);
+    assert.equal(r.param, param, body);
+    assert.match(r.message, re, body);
+  }
+});
+
+test("OpenAI-shaped error bodies", () => {
+  const e = JSON.parse(pure.error(404, "The model `x` does not exist", "model_not_found", "model"));
+  assert.deepEqual(e, {
+    error: {
+      message: "The model `x` does not exist",
+      type: "invalid_request_error",
+      param: "model",
+      code: "model_not_found",
+    },
+  });
+  assert.equal(JSON.parse(pure.error(503, "no table", "no_table", "")).error.param, null);
+  assert.equal(JSON.parse(pure.error(429, "full", "queue_full", "")).error.type, "rate_limit_exceeded");
+});
+
+test("plugin configuration is validated at load, weights by scorer name", () => {
+  assert.equal(pure.config(""), "ok mode=0 maxBody=8388608 weights=");
+  assert.equal(pure.config(`{"mode":"control","token":"0123456789abcdef"}`), "ok mode=1 maxBody=8388608 weights=");
+  assert.match(pure.config(`{"mode":"control","token":"short"}`), /token of at least 16/);
+  assert.match(pure.config(`{"mode":"edge"}`), /mode must be/);
+  assert.match(pure.config(`{"maxBodyBytes":10}`), /maxBodyBytes must be in/);
+  // Unknown names are refused with the known ones listed.
+  assert.match(
+    pure.config(`{"weights":{"bogus":1}}`),
+    /unknown weight "bogus": weights name scorers \(known: queue-scorer, kv-cache-utilization-scorer, in-flight-scorer, lora-affinity-scorer, prefix-cache-scorer\)/,
+  );
+  // A filter is not a scorer.
+  assert.match(pure.config(`{"weights":{"ready-filter":1}}`), /unknown weight "ready-filter"/);
+  assert.match(pure.config(`{"weights":{"queue-scorer":-1}}`), /weights.queue-scorer must be in \[0, 1000\]/);
+  assert.match(pure.config(`{"balanceBound":0.5}`), /balanceBound must be 0 \(off\) or at least 1/);
+  assert.match(pure.config(`{"saturation":{"kvUsage":2}}`), /saturation.kvUsage must be in \[0, 1\]/);
+  assert.match(pure.config(`{"logScores":"yes"}`), /logScores must be a boolean/);
+  assert.match(pure.config(`{"fallbacks":17}`), /fallbacks must be in \[0, 16\]/);
+  assert.match(pure.config(`{"imbalance":{"rel":0.5}}`), /imbalance.rel must be in \[1, /);
+  assert.match(pure.config(`{"imbalance":{"ratio":2}}`), /unknown imbalance key "ratio" \(known: abs, rel\)/);
+  assert.match(pure.config(`{"colour":"red"}`), /unknown configuration key "colour"/);
+  assert.equal(
+    pure.config(`{"weights":{"queue-scorer":0,"in-flight-scorer":5}}`),
+    "ok mode=0 maxBody=8388608 weights=queue-scorer=0.0,in-flight-scorer=5.0",
+  );
+});
+
+test("endpoint addresses", () => {
+  for (const a of ["127.0.0.1:8000", "10.0.0.255:1", "[::1]:8000", "[fd00::1]:65535"])
+    assert.equal(pure.address(a), true, a);
+  for (const a of [
+    "127.0.0.1",
+    "127.0.0.1:0",
+    "127.0.0.1:70000",
+    "256.0.0.1:80",
+    "host:80",
+    "1.2.3:80",
+    ":80",
+    "[]:80",
+    "1.2.3.4:8a",
+  ])
+    assert.equal(pure.address(a), false, a);
+});
+
+test("table validation names the bad field", () => {
+  assert.equal(pure.table(tableJson([ep(0, "a"), ep(1, "b")])), "ok pools=1 models=1 endpoints=2");
+  const bad: [string, RegExp][] = [
+    [`{`, /invalid JSON/],
+    [
+      JSON.stringify({ version: 2, generation: 1, builtAtMs: 0, stalenessMs: 0, pools: [], models: [] }),
+      /unsupported version 2/,
+    ],
+    [
+      tableJson([ep(0, "a"), { ...ep(0, "b"), address: "127.0.0.1:9999" }]),
+      /endpoints\[1\]\.slot: slot 0 used by 127.0.0.1:8000 and 127.0.0.1:9999/,
+    ],
+    [tableJson([ep(0, "a", { address: "nowhere" })]), /endpoints\[0\]\.address: must be IP:port/],
+    [tableJson([ep(0, "a", { kvUsage: 1.5 })]), /kvUsage: must be in \[0, 1\]/],
+    [tableJson([ep(0, "a", { ready: "yes" })]), /ready: must be a boolean, got string/],
+    [tableJson([ep(5000, "a")]), /slot: must be in \[0, 4095\]/],
+    [tableJson([ep(0, "a", { role: "leader" })]), /role: must be both, prefill or decode/],
+    [
+      tableJson([], { models: [{ name: "m", pool: "nope", criticality: "Critical", targets: [] }] }),
+      /models\[0\]\.pool: unknown pool "nope"/,
+    ],
+    [
+      tableJson([], { models: [{ name: "m", pool: "default/pool", criticality: "Urgent", targets: [] }] }),
+      /criticality: must be Critical, Standard or Sheddable/,
+    ],
+    [tableJson([], { generation: 0 }), /generation: must be in/],
+  ];
+  for (const [body, re] of bad) assert.match(pure.table(body), re, body);
+});

@@ -1,0 +1,126 @@
+// PREFIX_CACHE's pieces alone: XXH64, prompt blocks, the bounded PrefixIndex.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { pure } from "./pure.js";
+
+const sys = "You are a helpful assistant. ".repeat(12);
+function chat(messages: { role: string; content: unknown }[], model = "m") {
+  return JSON.stringify({ model, messages });
+}
+
+test("XXH64 matches the reference vectors", () => {
+  // Reference values of the xxHash specification's test vectors.
+  assert.equal(pure.xxh64Hex("", 0n), "ef46db3751d8e999");
+  assert.equal(pure.xxh64Hex("a", 0n), "d24ec4f1a98c6e5b");
+  assert.equal(pure.xxh64Hex("abc", 0n), "44bc2cf5ad770999");
+  assert.equal(pure.xxh64Hex("Nobody inspects the spammish repetition", 0n), "fbcea83c8a378bf1");
+});
+
+test("prompt blocks: a later turn's blocks begin with the earlier turn's", () => {
+  const t1 = [
+    { role: "system", content: sys },
+    { role: "user", content: "Tell me about zork." },
+  ];
+  const t2 = [
+    ...t1,
+    { role: "assistant", content: "Zork is a text adventure. ".repeat(4) },
+    { role: "user", content: "Open the mailbox." },
+  ];
+  const b1 = pure.blocks(chat(t1), true, 64, 128, "m").split(",");
+  const b2 = pure.blocks(chat(t2), true, 64, 128, "m").split(",");
+  assert.ok(b1.length >= 5 && b2.length > b1.length, `${b1.length} ${b2.length}`);
+  // Only full blocks count, so every block of turn 1 is a prefix of turn 2's chain.
+  assert.deepEqual(b2.slice(0, b1.length), b1);
+  // Chained: the same 64 characters at a different position hash differently.
+  const rep = pure.blocks(JSON.stringify({ model: "m", prompt: "x".repeat(64 * 3) }), false, 64, 128, "m").split(",");
+  assert.equal(new Set(rep).size, 3);
+});
+
+test("prompt blocks: model and block size seed the chain; max blocks caps it; parts count", () => {
+  const body = chat([{ role: "user", content: sys }]);
+  assert.notEqual(
+    pure.blocks(body, true, 64, 128, "a").split(",")[0],
+    pure.blocks(body, true, 64, 128, "b").split(",")[0],
+  );
+  assert.notEqual(
+    pure.blocks(body, true, 64, 128, "m").split(",")[0],
+    pure.blocks(body, true, 32, 128, "m").split(",")[0],
+  );
+  assert.equal(pure.blocks(body, true, 16, 3, "m").split(",").length, 3);
+  assert.equal(pure.blocks(chat([{ role: "user", content: "short" }]), true, 64, 128, "m"), "");
+  // Content as parts hashes like the same text as a string.
+  const asParts = chat([{ role: "user", content: [{ type: "text", text: sys }] }]);
+  assert.equal(pure.blocks(asParts, true, 64, 128, "m"), pure.blocks(body, true, 64, 128, "m"));
+  // A non-text part contributes its JSON, so different images differ.
+  const img = (u: string) =>
+    chat([{ role: "user", content: [{ type: "image_url", image_url: { url: u + "/".repeat(200) } }] }]);
+  assert.notEqual(pure.blocks(img("http://a"), true, 64, 128, "m"), pure.blocks(img("http://b"), true, 64, 128, "m"));
+  // Role matters.
+  assert.notEqual(
+    pure.blocks(chat([{ role: "system", content: sys }]), true, 64, 128, "m"),
+    pure.blocks(body, true, 64, 128, "m"),
+  );
+});
+
+function hexBlocks(n: number, salt: string): string {
+  return pure.blocks(
+    JSON.stringify({ model: "m", prompt: `${salt} `.repeat(Math.ceil((n * 64) / (salt.length + 1)) + 1) }),
+    false,
+    64,
+    n,
+    "m",
+  );
+}
+
+test("PrefixIndex: longest chained match per endpoint in a logarithmic number of reads", () => {
+  pure.indexReset(50000);
+  const a = hexBlocks(40, "alpha");
+  const aHashes = a.split(",");
+  pure.indexRecord(aHashes.slice(0, 40).join(","), 0, 111, 1);
+  pure.indexRecord(aHashes.slice(0, 10).join(","), 1, 222, 1);
+  const reads0 = pure.indexReads();
+  assert.equal(pure.indexMatch(a, "0:111,1:222,2:333"), "40,10,0");
+  const reads = pure.indexReads() - reads0;
+  assert.ok(reads <= 14, `two match levels over 40 blocks took ${reads} reads`);
+  // Wrong tag (slot reused by another pod): no match.
+  assert.equal(pure.indexMatch(a, "0:999"), "0");
+  // A prompt nobody holds costs one read.
+  const r1 = pure.indexReads();
+  assert.equal(pure.indexMatch(hexBlocks(40, "beta"), "0:111,1:222"), "0,0");
+  assert.equal(pure.indexReads() - r1, 1);
+});
+
+test("PrefixIndex: continuations of one shared prefix do not crowd each other out", () => {
+  pure.indexReset(50000);
+  // 40 conversations that share their first 8 blocks (a system prompt) and then diverge.
+  const shared = "S".repeat(64 * 8);
+  const conv = (i: number) =>
+    pure.blocks(JSON.stringify({ model: "m", prompt: shared + `conversation ${i} `.repeat(40) }), false, 64, 20, "m");
+  for (let i = 0; i < 40; i++) pure.indexRecord(conv(i), i % 4, 7, i + 1);
+  for (let i = 0; i < 40; i++)
+    assert.equal(pure.indexMatch(conv(i), `${i % 4}:7`), String(conv(i).split(",").length), `conversation ${i}`);
+  // A new user of the same system prompt matches its 8 blocks on every pod that served it.
+  const fresh = pure.blocks(
+    JSON.stringify({ model: "m", prompt: shared + "a new user ".repeat(40) }),
+    false,
+    64,
+    20,
+    "m",
+  );
+  assert.equal(pure.indexMatch(fresh, "0:7,1:7,2:7,3:7"), "8,8,8,8");
+});
+
+test("PrefixIndex: bounded by capacity with least-recently-used replacement", () => {
+  pure.indexReset(128); // 2 buckets x 64 entries
+  for (let i = 0; i < 200; i++) pure.indexRecord(hexBlocks(16, `conv${i}`), i % 4, 7, i + 1);
+  assert.ok(pure.indexEntries() <= 128, `entries ${pure.indexEntries()}`);
+  // The newest conversation survives, the oldest was evicted.
+  assert.equal(pure.indexMatch(hexBlocks(16, "conv199"), `${199 % 4}:7`), "16");
+  assert.equal(pure.indexMatch(hexBlocks(16, "conv0"), "0:7"), "0");
+  // Refreshing stamps writes each block once; re-recording at the same stamp writes nothing.
+  const w = pure.indexWrites();
+  pure.indexRecord(hexBlocks(16, "conv199"), 199 % 4, 7, 201);
+  assert.equal(pure.indexWrites() - w, 16);
+  pure.indexRecord(hexBlocks(16, "conv199"), 199 % 4, 7, 201);
+  assert.equal(pure.indexWrites() - w, 16);
+});
