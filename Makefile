@@ -19,7 +19,7 @@ help:
 	@echo "make test   run all tests (lint and typecheck included)"
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
 	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
-	@echo "make bench  run the benchmarks (QUICK=1 for a short run)"
+	@echo "make bench  run the benchmarks (QUICK=1 for a short run; ONLY=ramp,overhead for some scenarios)"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -84,8 +84,13 @@ test: lint typecheck deps kube helm llmd-sim build
 up: deps build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS) $(if $(STRATEGY),--strategy $(STRATEGY),)
 
-bench: deps build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/run.js $(if $(QUICK),--quick,)
+# Benchmarks: wrk (bench/setup-loadgen.sh, Debian's package), the peers into .venv-bench
+# (bench/setup-peers.sh, run by bench/run.ts), the upstream endpoint picker (scripts/get-epp.sh; a
+# failed build is reported by the bench as that contender's error) and the kube-apiserver it reads.
+bench: deps kube build
+	@bench/setup-loadgen.sh >/dev/null
+	@scripts/get-epp.sh >/dev/null || echo "make bench: scripts/get-epp.sh failed; the bench reports the upstream EPP as not run" >&2
+	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) node build/js/bench/run.js $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 clean:
 	rm -rf build

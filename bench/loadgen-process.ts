@@ -15,6 +15,8 @@ export interface LoadJob {
   label: string;
   /** base URL, e.g. http://127.0.0.1:8080 */
   url: string;
+  /** several gateway replicas: request i goes to urls[i % urls.length] (clients spread over both) */
+  urls?: string[];
   workload: WorkloadSpec;
   mode: "open" | "closed";
   concurrency?: number;
@@ -44,6 +46,10 @@ export interface LoadRecord {
   warmup: boolean;
   criticality?: string;
   conversation?: number;
+  stage?: number;
+  group?: number;
+  /** index of the replica URL it was sent to */
+  replica?: number;
 }
 
 export interface LoadOutput {
@@ -74,6 +80,8 @@ function parseUsage(text: string): { prompt: number | null; cached: number | nul
   };
 }
 
+const bodies = new WeakMap<WorkloadRequest, string>();
+
 const CONTENT_RE = /"(?:content|text)":"[^"]/;
 
 function send(
@@ -83,7 +91,13 @@ function send(
   stream: boolean,
   timeoutMs: number,
 ): Promise<Omit<LoadRecord, "i" | "atMs" | "lateMs" | "warmup">> {
-  const body = JSON.stringify(stream ? { ...r.body, stream: true, stream_options: { include_usage: true } } : r.body);
+  // closed loops cycle through the workload: serialise each request once (a 220 KB body costs the
+  // client real CPU per JSON.stringify, which is not the gateway's)
+  let body = bodies.get(r);
+  if (body === undefined) {
+    body = JSON.stringify(stream ? { ...r.body, stream: true, stream_options: { include_usage: true } } : r.body);
+    bodies.set(r, body);
+  }
   return new Promise((resolve) => {
     const t0 = performance.now();
     let ttft: number | null = null;
@@ -106,6 +120,8 @@ function send(
         completionTokens: null,
         criticality: r.criticality,
         conversation: r.conversation,
+        stage: r.stage,
+        group: r.group,
       });
     const req = http.request(
       {
@@ -141,6 +157,8 @@ function send(
             completionTokens: u.completion,
             criticality: r.criticality,
             conversation: r.conversation,
+            stage: r.stage,
+            group: r.group,
           });
         });
         res.on("error", (e) => fail(e.message, res.statusCode ?? 0));
@@ -155,7 +173,8 @@ function send(
 }
 
 export async function runJob(job: LoadJob): Promise<LoadOutput> {
-  const base = new URL(job.url);
+  const bases = (job.urls?.length ? job.urls : [job.url]).map((u) => new URL(u));
+  const pick = (i: number) => ({ base: bases[i % bases.length], replica: i % bases.length });
   const w = generateWorkload(job.workload);
   const agent = new http.Agent({
     keepAlive: true,
@@ -171,8 +190,15 @@ export async function runJob(job: LoadJob): Promise<LoadOutput> {
       if (wait > 1) await new Promise((res) => setTimeout(res, wait));
       const late = Math.max(0, performance.now() - t0 - r.atMs);
       inflight.push(
-        send(agent, base, r, job.stream, job.timeoutMs).then((x) => {
-          records.push({ i: r.i, atMs: r.atMs, lateMs: late, warmup: r.atMs < job.warmupMs, ...x });
+        send(agent, pick(r.i).base, r, job.stream, job.timeoutMs).then((x) => {
+          records.push({
+            i: r.i,
+            atMs: r.atMs,
+            lateMs: late,
+            warmup: r.atMs < job.warmupMs,
+            replica: pick(r.i).replica,
+            ...x,
+          });
         }),
       );
     }
@@ -187,8 +213,8 @@ export async function runJob(job: LoadJob): Promise<LoadOutput> {
         const r = w.requests[next % w.requests.length];
         const i = next++;
         const at = performance.now() - t0;
-        const x = await send(agent, base, r, job.stream, job.timeoutMs);
-        records.push({ i, atMs: at, lateMs: 0, warmup: at < job.warmupMs, ...x });
+        const x = await send(agent, pick(i).base, r, job.stream, job.timeoutMs);
+        records.push({ i, atMs: at, lateMs: 0, warmup: at < job.warmupMs, replica: pick(i).replica, ...x });
       }
     };
     await Promise.all(Array.from({ length: conc }, worker));

@@ -1,26 +1,32 @@
 // `make bench` entry: runs every scenario against every contender on fresh simulated fleets and
-// writes bench/results/<timestamp>/ (results.json, SVG pictures, summary.md), then copies it to
-// bench/results/latest/. `--quick` is the few-minute version. Progress goes to stderr.
+// writes bench/results/<timestamp>/: raw.json (every per-request sample; stays local, git-ignored),
+// results.json (compact: per-step / per-contender aggregates, what is committed), the SVG pictures
+// and summary.md (report/render.ts); then copies them to bench/results/latest/. `--quick` is the
+// few-minute version; `--only a,b` runs some scenarios. Progress goes to stderr.
 
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, platform, release } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { REPO_ROOT } from "../scripts/lib/repo.js";
 import { direct } from "./contenders/direct.js";
+import { EPP_PLUGIN_CONFIG, epp, eppVersion, stopEppKube } from "./contenders/epp.js";
 import { infergate } from "./contenders/infergate.js";
 import { plainEnvoy } from "./contenders/plain-envoy.js";
-import { sglangCacheAware, sglangRoundRobin, vllmRouterCacheAware } from "./contenders/routers.js";
+import { sglangCacheAware, smgCacheAware, vllmRouterCacheAware } from "./contenders/routers.js";
 import type { Contender } from "./contenders/types.js";
 import { envoyVersion, peerInstalls } from "./contenders/util.js";
 import { BENCH_START, progress, round } from "./lib/common.js";
-import { goals, writePictures, writeSummary } from "./report/summary.js";
+import { renderRun } from "./report/render.js";
 import { BURST_MODELS, burstScenario } from "./scenarios/burst.js";
+import { fieldScenario } from "./scenarios/field.js";
+import { inferencePerfScenario } from "./scenarios/inference-perf.js";
+import { longPromptScenario } from "./scenarios/long-prompt.js";
 import { overheadScenario } from "./scenarios/overhead.js";
-import { routingQualityScenario } from "./scenarios/routing-quality.js";
 import { scaleScenario } from "./scenarios/scale.js";
 import { thirdPartyScenario } from "./scenarios/third-party.js";
+import type { WorkloadSpec } from "./workloads.js";
 
 const { values } = parseArgs({
   options: {
@@ -34,71 +40,141 @@ const seed = Number(values.seed);
 const only = values.only ? values.only.split(",") : null;
 const want = (s: string) => !only || only.includes(s);
 
-// Peers: install into .venv-bench on first use (bench/setup-peers.sh records each outcome).
-if (!existsSync(join(REPO_ROOT, ".venv-bench/peers.json"))) {
-  progress("installing peers into .venv-bench (bench/setup-peers.sh) ...");
-  try {
-    execFileSync(join(REPO_ROOT, "bench/setup-peers.sh"), [], { stdio: ["ignore", "inherit", "inherit"] });
-  } catch (e) {
-    progress(`setup-peers failed: ${(e as Error).message}`);
-  }
+// Peers: install into .venv-bench (bench/setup-peers.sh records each outcome; it is a no-op when
+// its inputs did not change).
+progress("peers: bench/setup-peers.sh (installs into .venv-bench when its package list changed) ...");
+try {
+  execFileSync(join(REPO_ROOT, "bench/setup-peers.sh"), [], { stdio: ["ignore", "inherit", "inherit"] });
+} catch (e) {
+  progress(`setup-peers failed: ${(e as Error).message}`);
 }
 
+const envoyRr = plainEnvoy("ROUND_ROBIN");
+const igDefault = infergate("DEFAULT");
+const igPrefix = infergate("PREFIX_CACHE");
+// issue 11: the index that trusts what it routed (estimate) next to the default that learns from
+// every response what the pod really had cached (feedback)
+const igPrefixEstimate = infergate("PREFIX_CACHE", { "infergate.dev/prefix-cache-mode": "estimate" }, "-estimate");
+const eppDefault = epp("default");
+const eppPrefix = epp("prefix");
 const all: Contender[] = [
   direct,
-  plainEnvoy("ROUND_ROBIN"),
-  plainEnvoy("RANDOM"),
-  infergate("DEFAULT"),
-  infergate("PREFIX_CACHE"),
+  envoyRr,
+  igDefault,
+  igPrefix,
+  igPrefixEstimate,
   sglangCacheAware,
-  sglangRoundRobin,
+  smgCacheAware,
   vllmRouterCacheAware,
+  eppDefault,
+  eppPrefix,
 ];
-const gateways = all.filter((c) => c.kind !== "direct");
 const byId = (id: string) => all.find((c) => c.id === id)!;
+// The routing comparisons: the floor, both infergate strategies, every prefix-aware peer.
+const routers = [
+  envoyRr,
+  igDefault,
+  igPrefix,
+  sglangCacheAware,
+  smgCacheAware,
+  vllmRouterCacheAware,
+  eppDefault,
+  eppPrefix,
+];
+const rampRouters = [...routers.slice(0, 3), igPrefixEstimate, ...routers.slice(3)];
+// Two replicas: infergate and each prefix-aware peer kind (the EPP's prefix configuration stands for
+// both of its profiles; vllm-router's cache_aware is sglang-router's algorithm).
+const replicaContenders = [igPrefix, sglangCacheAware, smgCacheAware, eppPrefix];
 
-// Realistic simulated vLLM timing (test/sim/config.ts defaults: prefill 0.15 ms/token + 20 ms per
-// step, 22 ms per decode step, 2048 KV blocks of 16 tokens); output kept short so TTFT dominates.
-const QUALITY_POD_ARGS: string[] = [];
+// ---- Workload 1: llm-d's shared-prefix capacity ramp, scaled to the simulated fleet ----
+// llm-d's published benchmark: 150 groups x 5 prompts, 6,000-token system prompt + 1,200-token
+// question, 1,000 output tokens, QPS 3 -> 60 on 8 pods (H100s). Here (each number and why):
+//   pods 8 -> 4: ten Node processes (pods, gateway, load generator) share 2 cores;
+//   system / question tokens 6,000 / 1,200 -> 2,000 / 400: the same 5:1 ratio; at the simulated
+//     0.15 ms/token prefill a miss still costs ~300 ms against ~25 ms for a hit;
+//   output 1,000 -> 32 tokens: a simulated decode step is 22 ms of wall time, 1,000 tokens would
+//     be 22 s per request; 32 keeps TTFT (prefill, i.e. routing) the dominant cost;
+//   groups 150 -> 32, 5 prompts each: working set 32 x 2,000 + 160 x 400 = 128k tokens;
+//   KV per pod 3,072 blocks x 16 = 49k tokens: the fleet holds 196k (fits when the router gives
+//     each pod a quarter of the groups, 32k each) but one pod cannot hold the 128k working set that
+//     round-robin spreads over every pod: cache pressure unless the router partitions;
+//   QPS 3 -> 60 on 8 pods -> stages 4 -> 60 on 4 pods (full) / 6, 20 (quick), 15 s each: from
+//     light load, past where round-robin's misses saturate the fleet (~16 req/s here), to where
+//     prefix-aware routing is loaded too (a run to 36 QPS left every prefix-aware router at
+//     TTFT p90 < 130 ms).
+const RAMP_POD_ARGS = ["--kv-blocks", "3072"];
+const ramp = {
+  fleet: { pods: 4, args: RAMP_POD_ARGS },
+  workload: {
+    kind: "field-shared-prefix" as const,
+    seed,
+    groups: 32,
+    promptsPerGroup: 5,
+    systemTokens: 2000,
+    questionTokens: 400,
+    maxTokens: 32,
+    stages: (quick ? [6, 20] : [4, 8, 16, 28, 44, 60]).map((rate) => ({
+      rate,
+      durationMs: quick ? 8_000 : 15_000,
+    })),
+  },
+  timeoutMs: 60_000,
+};
+// Workloads 3-5 use the ramp's shape at one rate where the fleet is busy but not past capacity.
+type FieldWorkload = Extract<WorkloadSpec, { kind: "field-shared-prefix" }>;
+const oneRate = (rate: number, extra: Partial<FieldWorkload> = {}): FieldWorkload => ({
+  ...ramp.workload,
+  seed: seed + 3,
+  stages: [{ rate, durationMs: quick ? 8_000 : 15_000 }],
+  ...extra,
+});
+const SLOW_POD_ARGS = [
+  "--prefill-overhead-ms",
+  "40",
+  "--prefill-time-per-token-ms",
+  "0.3",
+  "--inter-token-latency-ms",
+  "44",
+];
+
 const cfg = {
   overhead: {
     pods: 2,
-    fixedConcurrency: 4,
-    maxConcurrency: 32,
-    durationMs: quick ? 1500 : 5000,
-    warmupMs: quick ? 300 : 1000,
-    rounds: quick ? 2 : 4,
+    connections: 8,
+    threads: 2,
+    durationS: quick ? 2 : 5,
+    warmupS: 1,
+    rounds: 2,
+    seed,
+    runs: [
+      { contender: "direct", bodies: ["tiny" as const] },
+      { contender: "envoy-rr", bodies: ["tiny" as const, "8KB" as const] },
+      { contender: "infergate-default", bodies: ["tiny" as const, "8KB" as const] },
+      { contender: "infergate-prefix", bodies: ["tiny" as const, "8KB" as const] },
+      ...(quick
+        ? []
+        : ["sglang-router-cache-aware", "smg-cache-aware", "vllm-router-cache-aware", "epp-default"].map((c) => ({
+            contender: c,
+            bodies: ["tiny" as const],
+          }))),
+    ],
+  },
+  ramp,
+  longPrompt: {
+    pods: 4,
+    promptKb: 220,
+    prefixes: 8,
+    concurrency: [20, 150],
+    durationMs: quick ? 3000 : 10000,
+    warmupMs: quick ? 1000 : 2000,
     seed,
   },
-  quality: {
-    pods: 4,
-    podArgs: QUALITY_POD_ARGS,
-    warmupMs: quick ? 4000 : 10000,
-    shared: {
-      kind: "shared-prefix" as const,
-      seed,
-      systemPrompts: quick ? 16 : 32,
-      systemTokens: 2000,
-      usersPerPrompt: quick ? 4 : 6,
-      minTurns: 4,
-      maxTurns: 6,
-      userWords: 40,
-      maxTokens: 16,
-      rate: quick ? 8 : 16,
-      thinkMs: 2000,
-      durationMs: quick ? 16000 : 60000,
-    },
-    control: {
-      kind: "no-sharing" as const,
-      seed: seed + 1,
-      promptTokens: 2200,
-      maxTokens: 16,
-      rate: 6,
-      durationMs: quick ? 8000 : 25000,
-    },
-    controlContenders: quick
-      ? ["envoy-rr", "infergate-default", "infergate-prefix", "sglang-router-cache-aware"]
-      : gateways.map((c) => c.id),
+  replicas: { fleet: ramp.fleet, workload: oneRate(12), replicas: [1, 2], timeoutMs: 60_000 },
+  hotSpot: { fleet: ramp.fleet, workload: oneRate(12, { hotShare: 0.5 }), timeoutMs: 60_000 },
+  uneven: {
+    fleet: { ...ramp.fleet, perPod: { 0: SLOW_POD_ARGS } },
+    workload: oneRate(10),
+    timeoutMs: 60_000,
   },
   burst: {
     pods: 2,
@@ -132,19 +208,20 @@ const cfg = {
     },
   },
   scale: {
-    endpoints: [8, 16, 64, 512],
-    promptKb: [1, 8, 64],
-    durationMs: quick ? 1200 : 4000,
+    endpoints: quick ? [16, 512] : [8, 16, 64, 512],
+    promptKb: quick ? [8, 220] : [1, 8, 64, 220],
+    durationMs: quick ? 1200 : 3000,
     warmupRequests: 20,
     pushIterations: quick ? 20 : 100,
     metricTrials: quick ? 3 : 10,
     seed,
   },
+  inferencePerf: { fleet: ramp.fleet, workload: ramp.workload },
   thirdParty: {
     pods: 4,
-    podArgs: QUALITY_POD_ARGS,
+    podArgs: [] as string[],
     rate: 6,
-    durationS: quick ? 12 : 40,
+    durationS: quick ? 8 : 30,
     promptTokens: 2300,
     prefixTokens: 2000,
     prefixCount: 16,
@@ -152,11 +229,9 @@ const cfg = {
     seed,
   },
 };
-// Quick: the quality comparison keeps one round-robin baseline (plain Envoy) and drops random and
-// sglang round_robin; the full run has everyone.
-const qualityContenders = quick
-  ? gateways.filter((c) => !["envoy-random", "sglang-router-round-robin"].includes(c.id))
-  : gateways;
+// Quick: the floor, infergate PREFIX_CACHE and two kinds of peer (the Rust router, the EPP).
+const quickRouters = [envoyRr, igPrefix, sglangCacheAware, eppDefault];
+const rampContenders = quick ? quickRouters : rampRouters;
 
 function gitRev(): string {
   try {
@@ -183,22 +258,24 @@ const results: Record<string, any> = {
     loadAvgAtStart: loadavg().map((x) => round(x, 2)),
   },
   peers: peerInstalls(),
+  epp: { version: eppVersion(), plugins: EPP_PLUGIN_CONFIG },
   contenders: all.map((c) => ({ id: c.id, label: c.label, kind: c.kind, unavailable: c.unavailable() })),
   notRun: [
-    "sglang-router power_of_two: needs SGLang's /get_load, which only an SGLang-flavoured fleet serves; the bench fleet is vLLM-flavoured (the metric names the hit rate is read from), so it is not run.",
-    "upstream GIE endpoint picker: not attempted (optional; needs its Go build and an ext_proc Envoy setup).",
+    "sglang-router / smg power_of_two: needs SGLang's /get_load, which only an SGLang-flavoured fleet serves; the bench fleet is vLLM-flavoured (the metric names the hit rate is read from), so it is not run.",
   ],
   config: cfg,
   scenarios: {},
   errors: [] as string[],
 };
-const save = () => writeFileSync(join(outDir, "results.json"), JSON.stringify(results, null, 1));
+const save = () => writeFileSync(join(outDir, "raw.json"), JSON.stringify(results));
 
 async function scenario(name: string, fn: () => Promise<unknown>) {
   if (!want(name)) return;
+  const t0 = Date.now();
   progress(`=== scenario ${name} ===`);
   try {
     results.scenarios[name] = await fn();
+    results.scenarios[name].elapsedS = round((Date.now() - t0) / 1000, 1);
   } catch (e) {
     results.errors.push(`${name}: ${(e as Error).stack ?? e}`);
     progress(`scenario ${name} failed: ${(e as Error).message}`);
@@ -210,44 +287,42 @@ for (const c of all) {
   const why = c.unavailable();
   if (why) progress(`contender ${c.label} unavailable: ${why.slice(0, 300)}`);
 }
-await scenario("overhead", () => overheadScenario(all, cfg.overhead));
-await scenario("routingQuality", () => routingQualityScenario(qualityContenders, cfg.quality));
-await scenario("burst", () =>
-  burstScenario(
-    [
-      { contender: byId("envoy-rr"), queueing: false },
-      { contender: byId("infergate-default"), queueing: false },
-      { contender: byId("infergate-default"), queueing: true },
-    ],
-    cfg.burst,
-  ),
-);
-await scenario("scale", () => scaleScenario(cfg.scale));
-await scenario("thirdParty", async () => {
-  const r = await thirdPartyScenario([byId("infergate-prefix"), byId("envoy-rr")], cfg.thirdParty);
-  const q = (results.scenarios.routingQuality?.rows ?? []) as any[];
-  return {
-    ...r,
-    ownClientOverPod: q
-      .filter(
-        (x) =>
-          x.workload === "shared-prefix" &&
-          x.summary &&
-          x.podTtftMs &&
-          ["infergate-prefix", "envoy-rr"].includes(x.contender),
-      )
-      .map((x) => ({ label: x.label, ratio: round(x.summary.ttftMs.p50 / x.podTtftMs.p50, 3) })),
-  };
-});
+try {
+  await scenario("overhead", () => overheadScenario(all, cfg.overhead));
+  await scenario("ramp", () => fieldScenario("cache-pressure ramp", rampContenders, cfg.ramp));
+  await scenario("inferencePerf", () => inferencePerfScenario([igPrefix, envoyRr], cfg.inferencePerf));
+  await scenario("longPrompt", () =>
+    longPromptScenario(
+      quick ? [envoyRr, igPrefix, eppDefault] : [envoyRr, igDefault, igPrefix, eppDefault, eppPrefix],
+      cfg.longPrompt,
+    ),
+  );
+  await scenario("replicas", () =>
+    fieldScenario("two replicas", quick ? [igPrefix, sglangCacheAware] : replicaContenders, cfg.replicas),
+  );
+  await scenario("hotSpot", () => fieldScenario("hot spot", quick ? quickRouters.slice(0, 3) : routers, cfg.hotSpot));
+  await scenario("uneven", () => fieldScenario("uneven fleet", quick ? quickRouters.slice(0, 3) : routers, cfg.uneven));
+  await scenario("burst", () =>
+    burstScenario(
+      [
+        { contender: byId("envoy-rr"), queueing: false },
+        { contender: byId("infergate-default"), queueing: false },
+        { contender: byId("infergate-default"), queueing: true },
+      ],
+      cfg.burst,
+    ),
+  );
+  await scenario("scale", () => scaleScenario(cfg.scale));
+  await scenario("thirdParty", () => thirdPartyScenario([igPrefix, envoyRr], cfg.thirdParty));
+} finally {
+  await stopEppKube();
+}
 
 results.machine.loadAvgAtEnd = loadavg().map((x) => round(x, 2));
 results.elapsedS = round((Date.now() - BENCH_START) / 1000, 1);
-results.goals = goals(results);
 save();
-const pictures = writePictures(results, outDir);
-const md = writeSummary(results, outDir, pictures);
-const latest = join(REPO_ROOT, "bench/results/latest");
-rmSync(latest, { recursive: true, force: true });
-cpSync(outDir, latest, { recursive: true });
-process.stdout.write(`${md.split("## Contenders")[0]}\nresults: ${outDir} (copied to bench/results/latest/)\n`);
+const md = renderRun(results, outDir);
+process.stdout.write(
+  `${md.split("## Contenders")[0]}\nresults: ${outDir} (committed part copied to bench/results/latest/; raw.json stays local)\n`,
+);
 process.exit(0);

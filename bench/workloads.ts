@@ -47,6 +47,24 @@ export type WorkloadSpec =
       durationMs: number;
     }
   | {
+      /**
+       * llm-d's shared-prefix benchmark shape (inference-perf's shared_prefix data): `groups` system
+       * prompts of `systemTokens` tokens, `promptsPerGroup` questions of `questionTokens` tokens each;
+       * every request is one system prompt + one of its questions, drawn at random (group 0 with
+       * probability hotShare when set: the hot-spot workload), Poisson arrivals at each stage's rate,
+       * stages back to back (the QPS ramp).
+       */
+      kind: "field-shared-prefix";
+      seed: number;
+      groups: number;
+      promptsPerGroup: number;
+      systemTokens: number;
+      questionTokens: number;
+      maxTokens: number;
+      stages: { rate: number; durationMs: number }[];
+      hotShare?: number;
+    }
+  | {
       kind: "no-sharing";
       seed: number;
       promptTokens: number;
@@ -92,6 +110,10 @@ export interface WorkloadRequest {
   conversation?: number;
   turn?: number;
   criticality?: string;
+  /** field-shared-prefix: index of the stage (QPS step) the request arrives in */
+  stage?: number;
+  /** field-shared-prefix: the system prompt (group) it shares */
+  group?: number;
 }
 
 export interface Workload {
@@ -188,6 +210,38 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
       }
       pending.sort((a, b) => a.atMs - b.atMs);
       pending.forEach((p, i) => requests.push({ ...p.r, i, atMs: Math.round(p.atMs) }));
+      break;
+    }
+    case "field-shared-prefix": {
+      const systems = Array.from({ length: spec.groups }, (_, g) => systemPrompt(rnd, g, spec.systemTokens));
+      const questions = Array.from({ length: spec.groups }, (_, g) =>
+        Array.from(
+          { length: spec.promptsPerGroup },
+          (_, q) => `Question ${g}.${q}: ${words(rnd, Math.max(1, spec.questionTokens - 6))}?`,
+        ),
+      );
+      let start = 0;
+      let i = 0;
+      spec.stages.forEach((st, stage) => {
+        let t = start;
+        for (;;) {
+          t += exp(rnd, 1000 / st.rate);
+          if (t >= start + st.durationMs) break;
+          const hot = spec.hotShare !== undefined && rnd() < spec.hotShare;
+          const g = hot
+            ? 0
+            : spec.hotShare !== undefined
+              ? 1 + Math.floor(rnd() * (spec.groups - 1))
+              : Math.floor(rnd() * spec.groups);
+          const q = Math.floor(rnd() * spec.promptsPerGroup);
+          const m: ChatMessage[] = [
+            { role: "system", content: systems[g] },
+            { role: "user", content: questions[g][q] },
+          ];
+          requests.push(req(i++, Math.round(t), SEED_MODEL, m, spec.maxTokens, { stage, group: g }));
+        }
+        start += st.durationMs;
+      });
       break;
     }
     case "no-sharing": {

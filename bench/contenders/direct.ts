@@ -11,6 +11,7 @@ export const direct: Contender = {
     return {
       url: fleet.pods[0].url,
       version: "-",
+      pids: [],
       flags: [`pod ${fleet.pods[0].name}`],
       async stop() {
         /* nothing */

@@ -55,6 +55,7 @@ export function infergate(
       return {
         url: gw.url,
         envoy: gw.envoys[0],
+        pids: gw.envoys.map((e) => e.process.pid ?? 0),
         version: infergateVersion(),
         flags: [
           "envoy --concurrency 2",

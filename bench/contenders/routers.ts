@@ -1,5 +1,7 @@
 // The Rust routers users would pick instead, from PyPI into .venv-bench (bench/setup-peers.sh):
 //   sglang-router: python -m sglang_router.launch_router --worker-urls ... --policy cache_aware|round_robin
+//   smg:           python -m smg.launch_router ... (the SGLang Model Gateway, sglang-router's successor;
+//                  same flags)
 //   vllm-router:   vllm-router --worker-urls ... --policy cache_aware
 // Bound to loopback on free ports (sglang-router's defaults are 0.0.0.0:30000 and metrics on 29000).
 // sglang-router's power_of_two needs SGLang's /get_load, which only an SGLang-flavoured fleet
@@ -11,9 +13,16 @@ import { freePort } from "../../scripts/lib/ports.js";
 import type { Contender } from "./types.js";
 import { peerInstall, spawnProc, VENV_BENCH, waitServing } from "./util.js";
 
-function router(pkg: "sglang-router" | "vllm-router", policy: string): Contender {
+type RouterPackage = "sglang-router" | "smg" | "vllm-router";
+const PYTHON_MODULE: Partial<Record<RouterPackage, string>> = {
+  "sglang-router": "sglang_router.launch_router",
+  smg: "smg.launch_router",
+};
+
+function router(pkg: RouterPackage, policy: string): Contender {
   const py = join(VENV_BENCH, "bin/python");
-  const bin = pkg === "sglang-router" ? py : join(VENV_BENCH, "bin/vllm-router");
+  const module = PYTHON_MODULE[pkg];
+  const bin = module ? py : join(VENV_BENCH, "bin/vllm-router");
   return {
     id: `${pkg}-${policy.replace(/_/g, "-")}`,
     label: `${pkg} ${policy}`,
@@ -29,7 +38,7 @@ function router(pkg: "sglang-router" | "vllm-router", policy: string): Contender
       const port = await freePort();
       const prom = await freePort();
       const args = [
-        ...(pkg === "sglang-router" ? ["-m", "sglang_router.launch_router"] : []),
+        ...(module ? ["-m", module] : []),
         "--host",
         "127.0.0.1",
         "--port",
@@ -43,7 +52,7 @@ function router(pkg: "sglang-router" | "vllm-router", policy: string): Contender
         "--policy",
         policy,
         "--log-level",
-        pkg === "sglang-router" ? "warn" : "warning",
+        pkg === "vllm-router" ? "warning" : "warn",
       ];
       const proc = spawnProc(bin, args, { RUST_LOG: "warn" });
       const url = `http://127.0.0.1:${port}`;
@@ -58,12 +67,13 @@ function router(pkg: "sglang-router" | "vllm-router", policy: string): Contender
         url,
         version: `${pkg} ${inst?.version ?? "?"}`,
         flags: [
-          pkg === "sglang-router" ? "python -m sglang_router.launch_router" : "vllm-router",
+          module ? `python -m ${module}` : "vllm-router",
           ...args
-            .filter((a) => !a.startsWith("-m") && a !== "sglang_router.launch_router")
+            .filter((a) => a !== "-m" && a !== module)
             .map((a) => (fleet.pods.some((p) => p.url === a) ? "<pod>" : a))
             .filter((a, i, arr) => !(a === "<pod>" && arr[i - 1] === "<pod>")),
         ],
+        pids: [proc.child.pid ?? 0],
         stop: () => proc.stop(),
       };
     },
@@ -71,5 +81,5 @@ function router(pkg: "sglang-router" | "vllm-router", policy: string): Contender
 }
 
 export const sglangCacheAware = router("sglang-router", "cache_aware");
-export const sglangRoundRobin = router("sglang-router", "round_robin");
+export const smgCacheAware = router("smg", "cache_aware");
 export const vllmRouterCacheAware = router("vllm-router", "cache_aware");

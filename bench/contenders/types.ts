@@ -10,6 +10,10 @@ export interface ContenderInstance {
   flags: string[];
   /** infergate only: the Envoy replica, whose log carries the filter's "Request Handled" lines */
   envoy?: EnvoyInstance;
+  /** every replica's URL when the contender runs several (url is the first) */
+  urls?: string[];
+  /** the gateway's own processes (Envoy, an ext_proc server, a router): their /proc CPU is its cost */
+  pids: number[];
   stop(): Promise<void>;
 }
 

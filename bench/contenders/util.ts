@@ -17,6 +17,8 @@ export interface PeerInstall {
   version?: string;
   error?: string;
   exitCode?: number;
+  /** the interpreter version of .venv-bench */
+  python?: string;
 }
 
 /** What bench/setup-peers.sh recorded: one entry per package (ok + version, or the exact pip error). */

@@ -1,9 +1,13 @@
-// Turns the results JSON into pictures (SVG) and summary.md: setup, the goals table (met / not met,
-// with the numbers), then one table per scenario. Every claim is a ratio or a side-by-side
-// comparison from the same run; absolute times are shown for context only.
+// summary.md of one run: setup and noise note, the goals table (met / not met, with the numbers),
+// the contenders (versions, exact install or start errors), then one table per workload, and the
+// pictures. Every claim is a ratio or a side-by-side comparison from the same run; absolute times
+// are shown for context only (the machine is shared).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { barChart, cdfChart, lineChart } from "./svg.js";
+import { goals } from "./goals.js";
+
+export { goals } from "./goals.js";
+export { writePictures } from "./pictures.js";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Any = any;
@@ -11,87 +15,11 @@ type Any = any;
 const n = (x: unknown, d = 1) =>
   typeof x === "number" && Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(d)) : "–";
 const pct = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "–");
-
-export interface Goal {
-  goal: string;
-  met: boolean | null;
-  value: string;
-}
-
-export function goals(r: Any): Goal[] {
-  const out: Goal[] = [];
-  const ov = r.scenarios.overhead?.rows ?? [];
-  const ig = ov.filter((x: Any) => x.contender.startsWith("infergate") && x.fixed);
-  const g = (goal: string, ok: boolean | null, value: string) => out.push({ goal, met: ok, value });
-  if (ig.length) {
-    g(
-      "added p50 ≤ 100 µs over plain Envoy (fixed concurrency)",
-      ig.every((x: Any) => x.addedP50OverEnvoyUs !== null && x.addedP50OverEnvoyUs <= 100),
-      ig.map((x: Any) => `${x.label}: +${n(x.addedP50OverEnvoyUs)} µs`).join("; "),
-    );
-    g(
-      "added p99 ≤ 500 µs over plain Envoy",
-      ig.every((x: Any) => x.addedP99OverEnvoyUs !== null && x.addedP99OverEnvoyUs <= 500),
-      ig.map((x: Any) => `${x.label}: +${n(x.addedP99OverEnvoyUs)} µs`).join("; "),
-    );
-    g(
-      "throughput ≥ 90 % of plain Envoy (max rate)",
-      ig.every((x: Any) => x.throughputVsEnvoy !== null && x.throughputVsEnvoy >= 0.9),
-      ig.map((x: Any) => `${x.label}: ${pct(x.throughputVsEnvoy)}`).join("; "),
-    );
-  } else g("overhead goals", null, "overhead scenario did not produce infergate numbers");
-  const q = (r.scenarios.routingQuality?.rows ?? []).filter((x: Any) => x.workload === "shared-prefix");
-  const row = (id: string) => q.find((x: Any) => x.contender === id && x.summary);
-  const pc = row("infergate-prefix"),
-    rr = row("envoy-rr"),
-    sg = row("sglang-router-cache-aware");
-  if (pc) {
-    g(
-      "PREFIX_CACHE hit rate ≥ 95 % of oracle",
-      pc.hitRateVsOracle !== null && pc.hitRateVsOracle >= 0.95,
-      `${pct(pc.podHitRate)} vs oracle ${pct(pc.oracleHitRate)} = ${pct(pc.hitRateVsOracle)} of oracle`,
-    );
-    g(
-      "TTFT p50 ≤ 0.5× round-robin",
-      rr ? pc.summary.ttftMs.p50 <= 0.5 * rr.summary.ttftMs.p50 : null,
-      rr
-        ? `${n(pc.summary.ttftMs.p50)} ms vs ${n(rr.summary.ttftMs.p50)} ms = ${n(pc.summary.ttftMs.p50 / rr.summary.ttftMs.p50, 2)}×`
-        : "plain Envoy round-robin did not run",
-    );
-    g(
-      "hit rate ≥ sglang-router cache_aware",
-      sg ? pc.podHitRate >= sg.podHitRate : null,
-      sg ? `${pct(pc.podHitRate)} vs ${pct(sg.podHitRate)}` : "sglang-router cache_aware did not run",
-    );
-    g(
-      "TTFT p90 ≤ sglang-router cache_aware",
-      sg ? pc.summary.ttftMs.p90 <= sg.summary.ttftMs.p90 : null,
-      sg ? `${n(pc.summary.ttftMs.p90)} ms vs ${n(sg.summary.ttftMs.p90)} ms` : "sglang-router cache_aware did not run",
-    );
-    g(
-      "max/mean pod load ≤ 1.25 (PREFIX_CACHE, shared prefix)",
-      pc.maxOverMeanLoad <= 1.25,
-      `${n(pc.maxOverMeanLoad, 2)}`,
-    );
-  } else g("routing-quality goals", null, "infergate PREFIX_CACHE produced no routing-quality numbers");
-  const d = r.scenarios.scale?.decision ?? [];
-  const dd = (ep: number, kb: number) =>
-    d.find((x: Any) => x.endpoints === ep && x.promptKb === kb && x.strategy === "PREFIX_CACHE");
-  const a = dd(16, 8),
-    b = dd(512, 8),
-    b64 = dd(512, 64);
-  g(
-    "decision ≤ 20 µs median, 8 KB prompt, 16 pods (PREFIX_CACHE)",
-    a ? a.decisionUs.p50 <= 20 : null,
-    a ? `${n(a.decisionUs.p50)} µs` : "not measured",
-  );
-  g(
-    "decision ≤ 500 µs median at 512 pods (8 KB, PREFIX_CACHE)",
-    b ? b.decisionUs.p50 <= 500 : null,
-    b ? `${n(b.decisionUs.p50)} µs (64 KB: ${n(b64?.decisionUs.p50)} µs)` : "not measured",
-  );
-  return out;
-}
+const oneLine = (s: unknown, max = 300) =>
+  String(s ?? "")
+    .replace(/\n/g, " ")
+    .replace(/\|/g, "\\|")
+    .slice(0, max);
 
 function table(head: string[], rows: (string | number)[][]): string {
   return (
@@ -101,127 +29,69 @@ function table(head: string[], rows: (string | number)[][]): string {
   );
 }
 
-export function writePictures(r: Any, dir: string): string[] {
-  const files: string[] = [];
-  const put = (name: string, svg: string) => {
-    writeFileSync(join(dir, name), svg);
-    files.push(name);
-  };
-  const ov = (r.scenarios.overhead?.rows ?? []).filter((x: Any) => x.cdfUs?.length);
-  if (ov.length) {
-    put(
-      "overhead-latency-cdf.svg",
-      cdfChart({
-        title: "Overhead: latency of tiny requests (fixed concurrency)",
-        xLabel: "latency, µs (log)",
-        logX: true,
-        clipPercentile: 0.999,
-        series: ov.map((x: Any) => ({ name: x.label, values: x.cdfUs })),
-      }),
-    );
-    put(
-      "overhead-throughput.svg",
-      barChart({
-        title: "Overhead: max-rate throughput relative to plain Envoy RR",
-        yLabel: "throughput / plain Envoy",
-        categories: ov.map((x: Any) => x.label),
-        series: [{ name: "", values: ov.map((x: Any) => x.throughputVsEnvoy) }],
-        refLines: [
-          { y: 0.9, label: "goal 0.9" },
-          { y: 1, label: "plain Envoy" },
-        ],
-      }),
-    );
-  }
-  const q = r.scenarios.routingQuality?.rows ?? [];
-  const sp = q.filter((x: Any) => x.workload === "shared-prefix" && x.summary);
-  if (sp.length) {
-    put(
-      "ttft-cdf-shared-prefix.svg",
-      cdfChart({
-        title: "TTFT, shared-prefix multi-turn chat",
-        xLabel: "TTFT, ms (log)",
-        logX: true,
-        series: sp.map((x: Any) => ({ name: x.label, values: x.ttftCdfMs ?? [] })),
-      }),
-    );
-    const ctl = q.filter((x: Any) => x.workload === "no-sharing" && x.summary);
-    const cats = sp.map((x: Any) => x.label);
-    put(
-      "ttft-by-policy.svg",
-      barChart({
-        title: "TTFT by policy (shared prefix)",
-        yLabel: "TTFT, ms",
-        categories: cats,
-        series: ["p50", "p90", "p99"].map((p) => ({ name: p, values: sp.map((x: Any) => x.summary.ttftMs[p]) })),
-      }),
-    );
-    put(
-      "hit-rate.svg",
-      barChart({
-        title: "Prefix-cache hit rate (pods' own counters) vs oracle",
-        yLabel: "hit rate",
-        categories: cats,
-        series: [
-          { name: "pods' hit rate", values: sp.map((x: Any) => x.podHitRate) },
-          {
-            name: "no-sharing control",
-            values: sp.map((x: Any) => ctl.find((c: Any) => c.contender === x.contender)?.podHitRate ?? null),
-          },
-        ],
-        refLines: [{ y: sp[0].oracleHitRate, label: `oracle ${pct(sp[0].oracleHitRate)}` }],
-      }),
-    );
-    const pods = [...new Set(sp.flatMap((x: Any) => Object.keys(x.perPodRequests ?? {})))].sort() as string[];
-    put(
-      "per-pod-load.svg",
-      barChart({
-        title: "Requests per pod (shared prefix)",
-        yLabel: "requests served",
-        categories: cats,
-        series: pods.map((p) => ({ name: p, values: sp.map((x: Any) => x.perPodRequests?.[p] ?? null) })),
-      }),
-    );
-  }
-  const d = r.scenarios.scale?.decision ?? [];
-  if (d.length) {
-    const kbs = [...new Set(d.map((x: Any) => x.promptKb))].sort((a: Any, b: Any) => a - b) as number[];
-    const series = kbs.map((kb) => ({
-      name: `PREFIX_CACHE ${kb} KB`,
-      points: d
-        .filter((x: Any) => x.promptKb === kb && x.strategy === "PREFIX_CACHE")
-        .map((x: Any) => [x.endpoints, x.decisionUs.p50] as [number, number]),
-    }));
-    series.push({
-      name: "DEFAULT 8 KB",
-      points: d
-        .filter((x: Any) => x.strategy === "DEFAULT")
-        .map((x: Any) => [x.endpoints, x.decisionUs.p50] as [number, number]),
-    });
-    put(
-      "decision-time.svg",
-      lineChart({
-        title: "Filter decision time (median, inside the wasm)",
-        xLabel: "endpoints (log)",
-        yLabel: "decision, µs",
-        logX: true,
-        series,
-      }),
-    );
-  }
-  return files;
+/** A row that did not run: its contender and the exact reason, padded to the table's width. */
+const failedRow = (x: Any, width: number) => [
+  x.label ?? x.contender,
+  `not run / failed: ${oneLine(x.error, 400)}`,
+  ...Array.from({ length: Math.max(0, width - 2) }, () => ""),
+];
+
+function fieldRows(rows: Any[], extra: (x: Any) => (string | number)[], extraHead: string[]) {
+  const head = [
+    "contender",
+    "TTFT p50 ms",
+    "p90",
+    "p99",
+    "output tok/s",
+    "hit rate (pods)",
+    "max/mean load",
+    "errors",
+    ...extraHead,
+  ];
+  return table(
+    head,
+    rows.map((x: Any) =>
+      x.summary
+        ? [
+            `${x.label}${x.replicas > 1 ? ` ×${x.replicas}` : ""}`,
+            n(x.summary.ttftMs.p50),
+            n(x.summary.ttftMs.p90),
+            n(x.summary.ttftMs.p99),
+            n(x.stages?.[0]?.outputTokPerS),
+            pct(x.podMetricsHitRate),
+            n(x.maxOverMeanLoad, 2),
+            `${x.summary.errors}/${x.summary.requests}`,
+            ...extra(x),
+          ]
+        : failedRow(x, head.length),
+    ),
+  );
+}
+
+/** The scenarios whose rows name this contender (burst rows carry a " +queue" / " no-queue" suffix). */
+function scenariosOf(r: Any, id: string): string[] {
+  return Object.entries(r.scenarios ?? {})
+    .filter(([, v]) =>
+      ((v as Any)?.rows ?? []).some((x: Any) => x.contender === id || String(x.contender).startsWith(`${id} `)),
+    )
+    .map(([k]) => k);
 }
 
 export function writeSummary(r: Any, dir: string, pictures: string[]): string {
   const G = goals(r);
   let md = `# infergate benchmark summary\n\n`;
-  md += `Run ${r.startedAt} (${r.mode}), ${r.machine.cpus} CPU cores (${r.machine.cpuModel}), ${r.machine.os}, Node ${r.machine.node}, Envoy ${r.machine.envoy}; load average at start ${r.machine.loadAvgAtStart?.join(" / ")}, at end ${r.machine.loadAvgAtEnd?.join(" / ")} (other work shares this machine). Took ${n(r.elapsedS, 0)} s. `;
-  md += `Every contender ran on a fresh simulated fleet with the same seeded workload; the load generator is a separate process; warm-up is excluded. Numbers are ratios and side-by-side comparisons from this run; absolute times are for context (a noisy ${r.machine.cpus}-core machine running the fleet, Envoy, the peers and the load generator at once).\n\n`;
+  md += `Run ${r.startedAt} (${r.mode}), ${r.machine.cpus} CPU cores (${r.machine.cpuModel}), ${r.machine.os}, Node ${r.machine.node}, Envoy ${r.machine.envoy}; load average at start ${r.machine.loadAvgAtStart?.join(" / ")}, at end ${r.machine.loadAvgAtEnd?.join(" / ")}. Took ${n(r.elapsedS, 0)} s.\n\n`;
+  md += `**Noise.** This machine is shared (other builds and test suites ran during this run): absolute times and rates are noisy and shown for context only. The claims are the ratios and side-by-side comparisons within this one run. Every contender runs on a fresh simulated fleet with the same seeded workload; the load generator is a separate process.\n\n`;
   md +=
     `## Goals\n\n` +
     table(
-      ["goal", "met", "numbers"],
-      G.map((g) => [g.goal, g.met === null ? "n/a" : g.met ? "**met**" : "**not met**", g.value]),
+      ["issue", "goal", "met", "numbers"],
+      G.map((g) => [
+        g.issue,
+        g.goal,
+        g.met === null ? "n/a" : g.met ? "**met**" : "**not met**",
+        oneLine(g.value, 700),
+      ]),
     ) +
     "\n";
   md += `## Contenders and peers\n\n`;
@@ -229,105 +99,217 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
     ["package", "install"],
     (r.peers as Any[]).map((p: Any) => [
       p.package,
-      p.ok
-        ? `ok ${p.version}`
-        : `**failed**: \`${String(p.error).replace(/\n/g, " ").replace(/\|/g, "\\|").slice(0, 400)}\``,
+      p.ok ? `ok ${p.version}${p.python ? ` (Python ${p.python})` : ""}` : `**failed**: \`${oneLine(p.error, 400)}\``,
     ]),
   );
-  md += `\n${(r.contenders as Any[]).map((c: Any) => `- **${c.label}**${c.unavailable ? `: not run: ${c.unavailable.replace(/\n/g, " ").slice(0, 300)}` : ""}`).join("\n")}\n`;
+  md += `\n${(r.contenders as Any[])
+    .map((c: Any) => {
+      const where = scenariosOf(r, c.id);
+      return `- **${c.label}**${c.unavailable ? `: not run: ${oneLine(c.unavailable, 600)}` : where.length ? ` (${where.join(", ")})` : ": in no workload of this run"}`;
+    })
+    .join("\n")}\n`;
+  if (r.epp)
+    md += `\nUpstream endpoint picker: ${r.epp.version}. Plugin configurations: ${Object.entries(r.epp.plugins)
+      .map(([k, v]) => `**${k}**: ${v}`)
+      .join("; ")}.\n`;
   if (r.notRun?.length) md += `\n${r.notRun.map((x: string) => `- ${x}`).join("\n")}\n`;
-  const ov = r.scenarios.overhead;
-  if (ov?.rows) {
-    md += `\n## 1. Overhead (tiny non-streaming requests, ${ov.config.pods} zero-latency pods, concurrency ${ov.config.fixedConcurrency} / max rate at ${ov.config.maxConcurrency}, ${ov.config.rounds} round(s) of ${ov.config.durationMs / 1000} s)\n\n`;
+
+  const ramp = r.scenarios.ramp;
+  if (ramp?.rows) {
+    const w = ramp.config.workload;
+    md += `\n## 1. Shared-prefix capacity ramp (workload 1)\n\n`;
+    md += `After llm-d's published shared-prefix benchmark, scaled to the simulated fleet (run.ts says why for each number):\n\n`;
     md += table(
+      ["", "llm-d", "here"],
       [
-        "contender",
-        "p50 µs",
-        "p99 µs",
-        "+p50 vs Envoy",
-        "+p99 vs Envoy",
-        "+p50 vs direct",
-        "max-rate req/s",
-        "vs Envoy",
-        "vs direct",
-        "errors",
+        ["pods", "8", String(ramp.config.fleet.pods)],
+        ["groups × prompts per group", "150 × 5", `${w.groups} × ${w.promptsPerGroup}`],
+        ["system prompt + question tokens", "6,000 + 1,200", `${w.systemTokens} + ${w.questionTokens}`],
+        ["output tokens", "1,000", String(w.maxTokens)],
+        [
+          "QPS steps",
+          "3 → 60",
+          `${w.stages.map((s: Any) => s.rate).join(", ")} (${w.stages[0].durationMs / 1000} s each, back to back)`,
+        ],
+        [
+          "KV cache per pod",
+          "one H100 each",
+          `${ramp.config.fleet.args.join(" ")} (× 16 tokens); working set ${w.groups * w.systemTokens + w.groups * w.promptsPerGroup * w.questionTokens} tokens`,
+        ],
       ],
-      ov.rows.map((x: Any) =>
-        x.fixed
+    );
+    md += `\n${ramp.requests} requests, mean prompt ${ramp.promptTokensMean} tokens; oracle hit rate (unbounded cache, ideal router) ${pct(ramp.oracleHitRate)}. Output tok/s counts tokens of responses completed inside the step; hit rate is cached / prompt tokens as the pods reported them per request (usage.prompt_tokens_details.cached_tokens); "predicted" is infergate's own index (matchedBlocks / totalBlocks of its Request Handled line) where it logs one.\n\n`;
+    const head = [
+      "contender",
+      "QPS",
+      "output tok/s",
+      "TTFT p50 ms",
+      "TTFT p90 ms",
+      "hit rate (pods)",
+      "predicted hit",
+      "mean abs(pred − real)",
+      "errors",
+    ];
+    const rows: (string | number)[][] = [];
+    for (const x of ramp.rows) {
+      if (!x.stages) {
+        rows.push(failedRow(x, head.length));
+        continue;
+      }
+      for (const s of x.stages)
+        rows.push([
+          x.label,
+          s.rate,
+          n(s.outputTokPerS),
+          n(s.ttftMs.p50),
+          n(s.ttftMs.p90),
+          pct(s.podHitRate),
+          s.predictedHit == null ? "–" : pct(s.predictedHit),
+          s.predictionError == null ? "–" : pct(s.predictionError),
+          `${s.errors}/${s.sent}`,
+        ]);
+    }
+    md += table(head, rows);
+    md += `\nWhole run, the pods' own /metrics counters (vllm:prefix_cache_hits/queries_total): ${ramp.rows
+      .filter((x: Any) => x.summary)
+      .map((x: Any) => `${x.label} ${pct(x.podMetricsHitRate)}`)
+      .join(", ")}.\n`;
+  }
+  const ip = r.scenarios.inferencePerf;
+  if (ip) {
+    md += `\n### Workload 1 driven by inference-perf\n\n${oneLine(ip.status, 600)}. Its own shared_prefix generator and Poisson stages at the same rates, on the same fleet shape; next to our own client's figures for the same contender in the ramp above (its prompts are its own words and token counts).\n\n`;
+    const head = [
+      "contender",
+      "QPS",
+      "inference-perf TTFT p50 / p90 ms",
+      "our client TTFT p50 / p90 ms",
+      "inference-perf output tok/s",
+      "our client output tok/s",
+      "inference-perf hit rate",
+      "failed",
+    ];
+    const rows: (string | number)[][] = [];
+    for (const x of ip.rows ?? []) {
+      if (!x.stages) {
+        rows.push(failedRow(x, head.length));
+        continue;
+      }
+      const own = ramp?.rows?.find((y: Any) => y.contender === x.contender && y.stages);
+      x.stages.forEach((s: Any, i: number) => {
+        const o = own?.stages?.[i];
+        rows.push([
+          x.label,
+          s.rate ?? "?",
+          `${n(s.ttftMs.p50)} / ${n(s.ttftMs.p90)}`,
+          o ? `${n(o.ttftMs.p50)} / ${n(o.ttftMs.p90)}` : "–",
+          n(s.outputTokPerS),
+          o ? n(o.outputTokPerS) : "–",
+          pct(s.hitRate),
+          s.failed,
+        ]);
+      });
+    }
+    md += table(head, rows);
+  }
+  const lp = r.scenarios.longPrompt;
+  if (lp?.rows) {
+    md += `\n## 2. Long prompts (workload 2): ${lp.config.promptKb} KB prompts, ${lp.config.pods} near-instant pods, closed loop, streamed, ${lp.config.durationMs / 1000} s per run\n\n`;
+    const head = [
+      "contender",
+      "concurrent",
+      "req/s",
+      "vs plain Envoy",
+      "TTFT p50 ms",
+      "TTFT p99 ms",
+      "added p50 ms",
+      "added p99 ms",
+      "errors",
+    ];
+    md += table(
+      head,
+      lp.rows.map((x: Any) =>
+        x.ttftMs
           ? [
               x.label,
-              n(x.fixed.latencyUs.p50),
-              n(x.fixed.latencyUs.p99),
-              n(x.addedP50OverEnvoyUs),
-              n(x.addedP99OverEnvoyUs),
-              n(x.addedP50OverDirectUs),
-              n(x.max.throughputRps),
-              pct(x.throughputVsEnvoy),
-              pct(x.throughputVsDirect),
-              pct(Math.max(x.fixed.errorRate ?? 0, x.max.errorRate ?? 0)),
+              x.concurrency,
+              n(x.throughputRps),
+              n(x.throughputVsEnvoy, 2),
+              n(x.ttftMs.p50),
+              n(x.ttftMs.p99),
+              n(x.addedTtftP50OverEnvoyMs),
+              n(x.addedTtftP99OverEnvoyMs),
+              `${x.errors}/${x.requests}`,
             ]
-          : [x.label, `not run / failed: ${String(x.error ?? "").slice(0, 200)}`, "", "", "", "", "", "", "", ""],
+          : failedRow(x, head.length),
       ),
     );
   }
-  const q = r.scenarios.routingQuality;
-  if (q?.rows) {
-    const s = q.config.shared;
-    md += `\n## 2. Routing quality (${q.config.pods} simulated vLLM pods; shared prefix: ${s.systemPrompts} system prompts × ~${s.systemTokens} tokens, ${s.usersPerPrompt} users each, ${s.minTurns}–${s.maxTurns} turns, Poisson ${s.rate} req/s for ${s.durationMs / 1000} s = ${q.requests["shared-prefix"]} requests; control: unique ~${q.config.control.promptTokens}-token prompts at ${q.config.control.rate} req/s; first ${q.config.warmupMs / 1000} s excluded)\n\n`;
-    md += `Oracle hit rate (ideal router, unbounded cache; definition in bench/workloads.ts): shared prefix ${pct(q.oracle["shared-prefix"].hitRate)}, control ${pct(q.oracle["no-sharing"].hitRate)}.\n\n`;
+  const rep = r.scenarios.replicas;
+  if (rep?.rows) {
+    md += `\n## 3. Two gateway replicas (workload 3): the ramp's shape at ${rep.config.workload.stages[0].rate} QPS, requests alternating between the replicas (each replica its own process and state)\n\n`;
+    md += fieldRows(rep.rows, (x) => [x.perReplica ? x.perReplica.join(" / ") : "–"], ["requests per replica"]);
+  }
+  const hot = r.scenarios.hotSpot;
+  if (hot?.rows) {
+    md += `\n## 4. Hot spot (workload 4): one system prompt carries ${pct(hot.config.workload.hotShare)} of the traffic, ${hot.config.workload.stages[0].rate} QPS\n\n`;
+    md += fieldRows(hot.rows, (x) => [Object.values(x.perPodRequests ?? {}).join(" / ")], ["requests per pod"]);
+  }
+  const un = r.scenarios.uneven;
+  if (un?.rows) {
+    md += `\n## 5. Uneven fleet (workload 5): pod-0 half as fast (${(un.config.fleet.perPod?.["0"] ?? []).join(" ")}), ${un.config.workload.stages[0].rate} QPS\n\n`;
+    md += fieldRows(
+      un.rows,
+      (x) => {
+        const p = x.perPodRequests ?? {};
+        const tot = Object.values(p).reduce((a: number, b: Any) => a + b, 0) as number;
+        return [tot ? pct((p["pod-0"] ?? 0) / tot) : "–"];
+      },
+      ["slow pod's share (even: 25 %)"],
+    );
+  }
+  const ov = r.scenarios.overhead;
+  if (ov?.rows) {
+    md += `\n## 6. Overhead (${ov.loadGenerator}, ${ov.config.connections} connections, ${ov.config.threads} threads, ${ov.config.durationS} s per run, ${ov.config.rounds} rounds in alternating order; ${ov.config.pods} zero-latency pods; max_tokens 1, non-streaming)\n\n`;
+    md += `CPU per request: utime + stime of the gateway's own processes from /proc (Envoy; for the upstream EPP, Envoy + the EPP; for the Rust routers, their process), before and after the run, divided by the requests served. infergate's control plane runs in the bench process and is not counted (it does no per-request work).\n\n`;
+    const head = [
+      "contender",
+      "body",
+      "req/s",
+      "vs plain Envoy",
+      "p50 µs",
+      "p99 µs",
+      "+p50 vs Envoy",
+      "+p99 vs Envoy",
+      "CPU µs/req",
+      "CPU vs Envoy",
+      "per round (req/s, CPU µs)",
+      "errors",
+    ];
     md += table(
-      [
-        "workload",
-        "contender",
-        "TTFT p50 ms",
-        "p90",
-        "p99",
-        "e2e p50 ms",
-        "p99",
-        "req/s",
-        "hit rate (pods)",
-        "of oracle",
-        "max/mean load",
-        "errors",
-      ],
-      q.rows.map((x: Any) =>
-        x.summary
+      head,
+      ov.rows.map((x: Any) =>
+        x.rps
           ? [
-              x.workload,
               x.label,
-              n(x.summary.ttftMs.p50),
-              n(x.summary.ttftMs.p90),
-              n(x.summary.ttftMs.p99),
-              n(x.summary.e2eMs.p50),
-              n(x.summary.e2eMs.p99),
-              n(x.summary.throughputRps, 2),
-              pct(x.podHitRate),
-              x.hitRateVsOracle === null ? "–" : pct(x.hitRateVsOracle),
-              n(x.maxOverMeanLoad, 2),
-              `${x.summary.errors} (${pct(x.summary.errorRate)})`,
+              x.body,
+              n(x.rps),
+              n(x.rpsVsEnvoy, 2),
+              n(x.latencyUs.p50),
+              n(x.latencyUs.p99),
+              n(x.addedP50OverEnvoyUs),
+              n(x.addedP99OverEnvoyUs),
+              n(x.cpuPerRequestUs),
+              n(x.cpuVsEnvoy, 2),
+              (x.perRound ?? []).map((p: Any) => `${p.rps}, ${n(p.cpuPerRequestUs)}`).join("; "),
+              x.errors,
             ]
-          : [
-              x.workload,
-              x.label,
-              `not run / failed: ${String(x.error ?? "")
-                .replace(/\n/g, " ")
-                .slice(0, 200)}`,
-              "",
-              "",
-              "",
-              "",
-              "",
-              "",
-              "",
-              "",
-              "",
-            ],
+          : failedRow(x, head.length),
       ),
     );
   }
   const b = r.scenarios.burst;
   if (b?.rows) {
-    md += `\n## 3. Burst (${b.config.pods} pods × max-num-seqs ${b.config.maxNumSeqs}, capacity ≈ ${b.config.capacityRps} req/s, arrivals ${b.config.factor}× = ${b.config.workload.rate} req/s for ${b.config.workload.durationMs / 1000} s; classes ${b.config.workload.classes.map((c: Any) => `${c.criticality} ${Math.round(c.share * 100)}%`).join(", ")})\n\n`;
+    md += `\n## 8. Burst (${b.config.pods} pods × max-num-seqs ${b.config.maxNumSeqs}, capacity ≈ ${b.config.capacityRps} req/s, arrivals ${b.config.factor}× = ${b.config.workload.rate} req/s for ${b.config.workload.durationMs / 1000} s; classes ${b.config.workload.classes.map((c: Any) => `${c.criticality} ${Math.round(c.share * 100)}%`).join(", ")})\n\n`;
     const rows: (string | number)[][] = [];
     for (const x of b.rows) {
       if (!x.classes) {
@@ -349,7 +331,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
   }
   const sc = r.scenarios.scale;
   if (sc?.decision) {
-    md += `\n## 4. Scale\n\nDecision time inside the wasm (decisionUs per request, one request at a time; endpoints are distinct loopback ports of one stub process in a synthetic table pushed to Envoy's control listener, all ready with varied load):\n\n`;
+    md += `\n## 9. Scale\n\nDecision time inside the wasm (decisionUs per request, one request at a time; endpoints are distinct loopback ports of one stub process in a synthetic table pushed to Envoy's control listener, all ready with varied load):\n\n`;
     md += table(
       [
         "endpoints",
@@ -383,7 +365,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
   }
   const tp = r.scenarios.thirdParty;
   if (tp) {
-    md += `\n## 5. Third-party load generator\n\n${Object.entries(tp.status ?? {})
+    md += `\n## 10. guidellm cross-check\n\n${Object.entries(tp.status ?? {})
       .map(([k, v]) => `- ${k}: ${String(v).replace(/\n/g, " ").slice(0, 500)}`)
       .join("\n")}\n\n`;
     if (tp.rows?.length)
@@ -424,13 +406,11 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
               ],
         ),
       );
-    if (tp.ownClientOverPod)
-      md += `\nOur own load generator in scenario 2 (same pods' view): client/pod TTFT p50 ${tp.ownClientOverPod.map((x: Any) => `${x.label} ${n(x.ratio, 2)}`).join(", ")}.\n`;
   }
   if (r.errors?.length)
-    md += `\n## Scenario errors\n\n${r.errors.map((e: string) => `- ${e.replace(/\n/g, " ").slice(0, 500)}`).join("\n")}\n`;
+    md += `\n## Scenario errors\n\n${r.errors.map((e: string) => `- ${oneLine(e, 500)}`).join("\n")}\n`;
   md += `\n## Pictures\n\n${pictures.map((p) => `![${p}](${p})`).join("\n")}\n`;
-  md += `\nFull figures and setup: \`results.json\`. Reproduce: \`make bench\` (or \`make bench QUICK=1\`).\n`;
+  md += `\nAggregates of every figure: \`results.json\` (committed); the per-request samples stay in the run's \`raw.json\` (git-ignored). Reproduce: \`make bench\` (or \`make bench QUICK=1\`).\n`;
   writeFileSync(join(dir, "summary.md"), md);
   return md;
 }

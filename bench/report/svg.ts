@@ -37,6 +37,10 @@ export function lineChart(o: {
   yLabel: string;
   series: Series[];
   logX?: boolean;
+  /** log10 y axis (TTFT spans 10 ms to tens of seconds across contenders) */
+  logY?: boolean;
+  /** a dot on every point (per-step curves) */
+  markers?: boolean;
   width?: number;
   height?: number;
   yMax?: number;
@@ -45,24 +49,30 @@ export function lineChart(o: {
   const W = o.width ?? 760,
     H = o.height ?? 420,
     L = 70,
-    R = 200,
+    R = 250,
     T = 40,
     B = 50;
   const pts = o.series
     .flatMap((s) => s.points)
-    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0));
+    .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0) && (!o.logY || y > 0));
   const tx = (x: number) => (o.logX ? Math.log10(x) : x);
   let x0 = pts.length ? Math.min(...pts.map((p) => tx(p[0]))) : 0,
     x1 = pts.length ? Math.max(...pts.map((p) => tx(p[0]))) : 1;
   if (o.xMax !== undefined) x1 = Math.min(x1, tx(o.xMax));
   if (!o.logX) x0 = Math.min(0, x0);
   if (x1 <= x0) x1 = x0 + 1;
-  const y0 = 0,
+  const ty = (y: number) => (o.logY ? Math.log10(y) : y);
+  let y0 = 0,
     y1 = o.yMax ?? (pts.length ? Math.max(...pts.map((p) => p[1])) * 1.05 : 1);
+  if (o.logY) {
+    y0 = pts.length ? Math.floor(Math.log10(Math.min(...pts.map((p) => p[1])))) : 0;
+    y1 = pts.length ? Math.ceil(Math.log10(Math.max(...pts.map((p) => p[1])))) : 1;
+    if (y1 <= y0) y1 = y0 + 1;
+  }
   const sx = (x: number) => L + ((tx(x) - x0) / (x1 - x0)) * (W - L - R);
-  const sy = (y: number) => T + (1 - (y - y0) / (y1 - y0 || 1)) * (H - T - B);
+  const sy = (y: number) => T + (1 - (ty(y) - y0) / (y1 - y0 || 1)) * (H - T - B);
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica,Arial,sans-serif" font-size="12">`;
-  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2 - R / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
+  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
   const xt = o.logX
     ? Array.from({ length: Math.floor(x1) - Math.floor(x0) + 1 }, (_, i) => Math.floor(x0) + i)
         .flatMap((e) => [1, 2, 5].map((m) => m * 10 ** e))
@@ -72,7 +82,12 @@ export function lineChart(o: {
     const X = sx(v);
     s += `<line x1="${X}" y1="${T}" x2="${X}" y2="${H - B}" stroke="#eee"/><text x="${X}" y="${H - B + 16}" text-anchor="middle">${fmt(v)}</text>`;
   }
-  for (const v of niceTicks(y0, y1)) {
+  const yt = o.logY
+    ? Array.from({ length: y1 - y0 + 1 }, (_, i) => y0 + i)
+        .flatMap((e) => [1, 2, 5].map((m) => m * 10 ** e))
+        .filter((v) => Math.log10(v) >= y0 - 1e-9 && Math.log10(v) <= y1 + 1e-9)
+    : niceTicks(y0, y1);
+  for (const v of yt) {
     const Y = sy(v);
     s += `<line x1="${L}" y1="${Y}" x2="${W - R}" y2="${Y}" stroke="#eee"/><text x="${L - 6}" y="${Y + 4}" text-anchor="end">${fmt(v)}</text>`;
   }
@@ -81,10 +96,14 @@ export function lineChart(o: {
   o.series.forEach((se, i) => {
     const c = PALETTE[i % PALETTE.length];
     const p = se.points.filter(
-      ([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0) && tx(x) <= x1 + 1e-9,
+      ([x, y]) =>
+        Number.isFinite(x) && Number.isFinite(y) && (!o.logX || x > 0) && (!o.logY || y > 0) && tx(x) <= x1 + 1e-9,
     );
     if (p.length)
       s += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${p.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")}"/>`;
+    if (o.markers)
+      for (const [x, y] of p)
+        s += `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${se.name}: ${x}, ${y}`)}</title></circle>`;
     const ly = T + 10 + i * 18;
     s += `<line x1="${W - R + 12}" y1="${ly}" x2="${W - R + 32}" y2="${ly}" stroke="${c}" stroke-width="3"/><text x="${W - R + 38}" y="${ly + 4}">${esc(se.name)}</text>`;
   });
@@ -131,23 +150,36 @@ export function barChart(o: {
   categories: string[];
   series: { name: string; values: (number | null)[] }[];
   refLines?: { y: number; label: string }[];
+  /** log10 y axis (TTFT) */
+  logY?: boolean;
   width?: number;
   height?: number;
 }): string {
   const W = o.width ?? 760,
     H = o.height ?? 420,
     L = 70,
-    R = 200,
+    R = 250,
     T = 40,
     B = 90;
   const vals = o.series.flatMap((s) => s.values).filter((v): v is number => v !== null && Number.isFinite(v));
-  const y1 = Math.max(1e-9, ...vals, ...(o.refLines ?? []).map((r) => r.y)) * 1.1;
-  const sy = (y: number) => T + (1 - y / y1) * (H - T - B);
+  const lin1 = Math.max(1e-9, ...vals, ...(o.refLines ?? []).map((r) => r.y)) * 1.1;
+  const pos = [...vals, ...(o.refLines ?? []).map((r) => r.y)].filter((v) => v > 0);
+  const e0 = pos.length ? Math.floor(Math.log10(Math.min(...pos))) : 0;
+  const e1 = Math.max(e0 + 1, pos.length ? Math.ceil(Math.log10(Math.max(...pos) * 1.05)) : 1);
+  const y1 = o.logY ? e1 : lin1;
+  const sy = o.logY
+    ? (y: number) => T + (1 - (Math.log10(Math.max(y, 10 ** e0)) - e0) / (e1 - e0)) * (H - T - B)
+    : (y: number) => T + (1 - y / y1) * (H - T - B);
   const gw = (W - L - R) / Math.max(1, o.categories.length);
   const bw = (gw * 0.8) / Math.max(1, o.series.length);
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica,Arial,sans-serif" font-size="12">`;
-  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2 - R / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
-  for (const v of niceTicks(0, y1)) {
+  s += `<rect width="${W}" height="${H}" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`;
+  const ticks = o.logY
+    ? Array.from({ length: e1 - e0 + 1 }, (_, i) => e0 + i)
+        .flatMap((e) => [1, 2, 5].map((m) => m * 10 ** e))
+        .filter((v) => Math.log10(v) <= e1 + 1e-9)
+    : niceTicks(0, y1);
+  for (const v of ticks) {
     const Y = sy(v);
     s += `<line x1="${L}" y1="${Y}" x2="${W - R}" y2="${Y}" stroke="#eee"/><text x="${L - 6}" y="${Y + 4}" text-anchor="end">${fmt(v)}</text>`;
   }

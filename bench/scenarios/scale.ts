@@ -12,21 +12,17 @@
 //     gateway); from the moment its own /metrics shows the queue, how long until the filter's
 //     decisions see it (probe requests through the gateway log eligible = pods - 1, the pod being
 //     saturated).
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { EndpointsFile } from "../../controlplane/envoy-endpoints/endpoints-file.js";
 import { loadAssignment } from "../../controlplane/envoy-endpoints/load-assignment.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import type { ScrapeState } from "../../controlplane/scrapers/scrape-loop.js";
 import { TableBuilder } from "../../controlplane/table/builder.js";
 import type { Table } from "../../controlplane/table/schema.js";
-import { killOnExit } from "../../scripts/lib/child-processes.js";
 import { startEnvoy } from "../../scripts/lib/envoy-process.js";
 import { startLocalGateway } from "../../scripts/lib/local-gateway.js";
-import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { infergateVersion } from "../contenders/infergate.js";
 import { percentile, progress, round, runLoadProcess, sleep, stats, sumCounter } from "../lib/common.js";
+import { startStubs } from "../lib/stub-fleet.js";
 import { prng, SEED_MODEL } from "../workloads.js";
 
 export interface ScaleConfig {
@@ -86,30 +82,6 @@ async function push(controlUrl: string, token: string, t: Table): Promise<number
   const txt = await r.text();
   if (r.status !== 204) throw new Error(`table push ${r.status}: ${txt.slice(0, 300)}`);
   return r.status;
-}
-
-async function startStubs(n: number): Promise<{ ports: number[]; stop(): void }> {
-  const child = spawn(process.execPath, [join(REPO_ROOT, "build/js/bench/lib/stub-pods.js"), String(n)], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error("stub pods did not start")), 20000);
-    rl.once("line", (l) => {
-      clearTimeout(timer);
-      resolve(l);
-    });
-    child.once("exit", (c) => reject(new Error(`stub pods exited ${c}`)));
-  });
-  const forget = killOnExit(child);
-  return {
-    ports: (JSON.parse(line) as { ports: number[] }).ports,
-    stop: () => {
-      forget();
-      child.stdin!.end();
-      child.kill("SIGKILL");
-    },
-  };
 }
 
 export async function scaleScenario(cfg: ScaleConfig) {

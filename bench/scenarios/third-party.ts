@@ -1,10 +1,10 @@
-// Scenario 5, a third-party load generator: guidellm (PyPI) drives a shared-prefix workload (its
-// synthetic_text data with prefix_count shared prefixes) open loop (Poisson) against infergate
-// PREFIX_CACHE and plain Envoy round-robin, on the routing-quality fleet settings. guidellm needs a
-// tokenizer: a small local one is trained with `tokenizers` (bench/make-tokenizer.py) and loaded
-// offline (HF_HUB_OFFLINE=1). Cross-check: guidellm's TTFT / TPOT next to what the pods themselves
-// recorded for the same requests (/debug/requests ttftMs, e2eMs), and the same ratio for our own
-// load generator in scenario 2. inference-perf is tried first if it installed.
+// A second third-party load generator as a cross-check: guidellm (PyPI) drives a shared-prefix
+// workload (its synthetic_text data with prefix_count shared prefixes) open loop (Poisson) against
+// infergate PREFIX_CACHE and plain Envoy round-robin, on simulated vLLM pods with default timing.
+// guidellm needs a tokenizer: a small local one is trained with `tokenizers`
+// (bench/make-tokenizer.py) and loaded offline (HF_HUB_OFFLINE=1). Cross-check: guidellm's TTFT /
+// TPOT next to what the pods themselves recorded for the same requests (/debug/requests ttftMs,
+// e2eMs). inference-perf, the first third-party generator, drives the ramp (inference-perf.ts).
 
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -29,7 +29,8 @@ export interface ThirdPartyConfig {
   seed: number;
 }
 
-function tokenizerDir(): string {
+/** The local tokenizer directory (trained once into .venv-bench/tokenizer). */
+export function tokenizerDir(): string {
   const dir = join(VENV_BENCH, "tokenizer");
   if (!existsSync(join(dir, "tokenizer.json"))) {
     execFileSync(join(VENV_BENCH, "bin/python"), [join(REPO_ROOT, "bench/make-tokenizer.py"), dir], {
@@ -44,11 +45,7 @@ type Dist = { median: number; percentiles: Record<string, number>; count: number
 
 export async function thirdPartyScenario(contenders: Contender[], cfg: ThirdPartyConfig) {
   const tool = peerInstall("guidellm");
-  const ip = peerInstall("inference-perf");
   const status = {
-    "inference-perf": ip?.ok
-      ? `installed ${ip.version} (not driven: guidellm is used)`
-      : `not installed: ${ip?.error ?? "setup-peers.sh did not record it"}`,
     guidellm: tool?.ok
       ? `installed ${tool.version}`
       : `not installed: ${tool?.error ?? "setup-peers.sh did not record it"}`,
