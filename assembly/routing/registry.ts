@@ -82,7 +82,7 @@ export const PLUGINS: PluginSpec[] = [
     PluginKind.Picker,
     PREFIX_CACHE,
     0,
-    (c) => new RendezvousPicker(c.rendezvousTolerance),
+    (c) => new RendezvousPicker(c.rendezvousTolerance, c.affinityThreshold),
   ),
 ];
 

@@ -184,6 +184,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       if (r.error.length == 0 && !validAddress(e.address))
         r.fail(`${ep}.address`, `must be IP:port, got "${e.address}"`);
       e.tag = <u16>(xxh64String(e.address, 0x7461670000000000) >> 48);
+      e.addressHash = xxh64String(e.address, 0);
       e.ready = r.bool(ev, "ready", ep);
       const role = r.str(ev, "role", ep, "both", false);
       if (role == "both") e.role = Role.Both;

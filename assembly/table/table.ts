@@ -44,6 +44,8 @@ export class Endpoint {
   scrapeAgeMs: f64 = -1;
   /** 16-bit hash of the address (prefix index entries carry it; see prefix/index-matcher.ts). */
   tag: u16 = 0;
+  /** 64-bit hash of the address: the rendezvous weight's pod half (routing/plugins/rendezvous-picker.ts). */
+  addressHash: u64 = 0;
 }
 
 export class Pool {

@@ -147,8 +147,8 @@ test("8 shared system prompts x many users: each prompt concentrates on few pods
   }
   const counts = [...(await servedCounts(gw.fleet)).values()];
   const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
-  // Balance bound 1.25 (the default) on in-flight requests, plus the bounded-load slack of one.
-  assert.ok(Math.max(...counts) <= 1.25 * mean + 16, `per-pod requests ${counts} (mean ${mean})`);
+  // Balance bound 1.5 (the default) on in-flight requests, plus the bounded-load slack.
+  assert.ok(Math.max(...counts) <= 1.5 * mean + 16, `per-pod requests ${counts} (mean ${mean})`);
 });
 
 test("a pod removed from the pool: its conversations move elsewhere without errors", async () => {

@@ -140,8 +140,10 @@ describe("feedback from the pods' cached tokens", { timeout: 180_000 }, () => {
     const miss = await lineOf(gw, `clear-${a}-2`);
     assert.equal(miss.realBlocks, 0, JSON.stringify(miss));
     // From that response on, what was recorded for the pod before the clear is not credited: B's
-    // chain is still in the index, no longer credited.
-    await sleep(100);
+    // chain is still in the index, no longer credited. (Recency stamps are 100 ms units: B's chain
+    // must be clearly older than A's was at its miss, beyond B's head start and a stamp's rounding;
+    // 100 ms failed 1 run in 4.)
+    await sleep(400);
     await ask(gw.url, convs[b][2], `clear-${b}-2`);
     const after = await lineOf(gw, `clear-${b}-2`);
     assert.ok((after.indexedBlocks as number) > 0, JSON.stringify(after));

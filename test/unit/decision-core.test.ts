@@ -152,17 +152,17 @@ test("PREFIX_CACHE: affinity, imbalance and balance guards, rendezvous for new p
   const y = decide({ model: "m", prompt: conv }, { inflight: heavy.join(","), completions: true });
   assert.notEqual(y.pod, pod);
   assert.deepEqual([y.log!.affinityPod, y.log!.affinityYield, y.log!.bestMatch], [pod, "balance", 20]);
-  // A queue much deeper than the others' (8 more and twice as deep): affinity yields.
+  // A queue much deeper than the others' (32 more and 1.5 times as deep): affinity yields.
   gateway(cfg, prefixTable());
   assert.equal(prefixPick(conv), first);
-  pure.loadTable(prefixTable(fourPods.map((e) => (e.name === pod ? { ...e, waiting: 12 } : { ...e, waiting: 2 }))));
+  pure.loadTable(prefixTable(fourPods.map((e) => (e.name === pod ? { ...e, waiting: 40 } : { ...e, waiting: 4 }))));
   const s = decide({ model: "m", prompt: conv }, { inflight: "", completions: true });
   assert.notEqual(s.pod, pod);
   assert.equal(s.log!.affinityYield, "imbalance");
   // Every pod busy (deep queues, KV nearly full): affinity holds; it is what lowers the load.
   gateway(cfg, prefixTable());
   assert.equal(prefixPick(conv), first);
-  pure.loadTable(prefixTable(fourPods.map((e) => ({ ...e, waiting: e.name === pod ? 25 : 18, kvUsage: 0.97 }))));
+  pure.loadTable(prefixTable(fourPods.map((e) => ({ ...e, waiting: e.name === pod ? 60 : 45, kvUsage: 0.97 }))));
   assert.equal(prefixPick(conv), `${pod}/20`);
   // Different new conversations spread over the pods.
   gateway(cfg, prefixTable());

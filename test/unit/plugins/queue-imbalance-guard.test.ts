@@ -3,23 +3,23 @@ import { pluginTable } from "./harness.js";
 
 pluginTable("queue-imbalance-guard", [
   {
-    name: "much deeper than the shortest: at least 8 more and twice as deep",
-    endpoints: [ep(0, "a", { waiting: 9 }), ep(1, "b", { waiting: 1 }), ep(2, "c", { waiting: 4 })],
+    name: "much deeper than the shortest: at least 32 more and 1.5 times as deep",
+    endpoints: [ep(0, "a", { waiting: 36 }), ep(1, "b", { waiting: 4 }), ep(2, "c", { waiting: 20 })],
     expect: "a:imbalance,b:none,c:none",
   },
   {
     name: "every pod busy: nobody yields (the collapse this guard replaces)",
-    endpoints: [ep(0, "a", { waiting: 30, kvUsage: 0.99 }), ep(1, "b", { waiting: 22 }), ep(2, "c", { waiting: 18 })],
+    endpoints: [ep(0, "a", { waiting: 90, kvUsage: 0.99 }), ep(1, "b", { waiting: 70 }), ep(2, "c", { waiting: 64 })],
     expect: "a:none,b:none,c:none",
   },
   {
-    name: "8 more but not twice as deep",
-    endpoints: [ep(0, "a", { waiting: 28 }), ep(1, "b", { waiting: 20 })],
+    name: "32 more but not 1.5 times as deep",
+    endpoints: [ep(0, "a", { waiting: 100 }), ep(1, "b", { waiting: 68 })],
     expect: "a:none,b:none",
   },
   {
-    name: "twice as deep but not 8 more",
-    endpoints: [ep(0, "a", { waiting: 6 }), ep(1, "b", { waiting: 3 })],
+    name: "1.5 times as deep but not 32 more",
+    endpoints: [ep(0, "a", { waiting: 30 }), ep(1, "b", { waiting: 3 })],
     expect: "a:none,b:none",
   },
   {
