@@ -119,7 +119,9 @@ export class PrefixIndex {
     for (let j = 0; j < n; j++) {
       this.probed[j] = false;
     }
-    if (this.memo.length < n) this.memo.length = n;
+    // Grown by push, never by `length =`: AssemblyScript's incremental runtime leaves the grown
+    // part of a reused block unzeroed, and the collector would visit that garbage as references.
+    while (this.memo.length < n) this.memo.push(null);
     if (this.remaining.length < count) this.remaining = new StaticArray<bool>(count);
     for (let c = 0; c < count; c++) {
       matched[c] = 0;
