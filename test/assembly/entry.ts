@@ -103,6 +103,52 @@ export function table(body: string): string {
   );
 }
 
+/** Every version-2 field of a decoded table as JSON (what routing will use), or "error <reason>". */
+export function tableDetail(body: string): string {
+  const r = decodeTable(String.UTF8.encode(body));
+  if (r.table === null) return `error ${r.error}`;
+  const t = r.table!;
+  const models = new Array<string>();
+  for (let i = 0; i < t.models.length; i++) {
+    const m = t.models[i];
+    models.push(
+      `{"name":${jsonQuote(m.name)},"pool":${jsonQuote(m.pool!.id)},"priority":${m.priority.toString()},"criticality":${(<i32>m.criticality).toString()}}`,
+    );
+  }
+  const pools = new Array<string>();
+  for (let i = 0; i < t.pools.length; i++) {
+    const p = t.pools[i];
+    const targets = new Array<string>();
+    for (let k = 0; k < p.anyTargets.length; k++)
+      targets.push(`${jsonQuote(p.anyTargets[k].name)}:${p.anyTargets[k].weight.toString()}`);
+    const objectives = new Array<string>();
+    const names = p.objectives.keys();
+    for (let k = 0; k < names.length; k++)
+      objectives.push(`${jsonQuote(names[k])}:${p.objectives.get(names[k]).toString()}`);
+    pools.push(
+      `{"id":${jsonQuote(p.id)},"anyModel":${p.anyModel ? "true" : "false"},"anyTargets":{${targets.join(",")}},"objectives":{${objectives.join(",")}}}`,
+    );
+  }
+  const routes = new Array<string>();
+  for (let i = 0; i < t.routes.length; i++) {
+    const e = t.routes[i];
+    const headers = new Array<string>();
+    for (let k = 0; k < e.headerNames.length; k++)
+      headers.push(`${jsonQuote(e.headerNames[k])}:${jsonQuote(e.headerValues[k])}`);
+    const backends = new Array<string>();
+    for (let k = 0; k < e.backends.length; k++) {
+      const b = e.backends[k];
+      backends.push(
+        `{"pool":${b.pool === null ? "null" : jsonQuote(b.pool!.id)},"weight":${b.weight.toString()},"error":${jsonQuote(b.error)}}`,
+      );
+    }
+    routes.push(
+      `{"label":${jsonQuote(e.label)},"host":${jsonQuote(e.host)},"wildcard":${e.hostWildcard ? "true" : "false"},"exact":${e.pathExact ? "true" : "false"},"path":${jsonQuote(e.path)},"method":${jsonQuote(e.method)},"headers":{${headers.join(",")}},"backends":[${backends.join(",")}]}`,
+    );
+  }
+  return `{"version":${t.version.toString()},"models":[${models.join(",")}],"pools":[${pools.join(",")}],"routes":[${routes.join(",")}]}`;
+}
+
 export function address(a: string): bool {
   return validAddress(a);
 }

@@ -65,6 +65,36 @@ export function tableJson(endpoints: unknown[], extra: Record<string, unknown> =
   });
 }
 
+/** A version-2 table: pools "ns/a" (pod a0) and "ns/b" (pod b0), the given models, objectives and routes. */
+export function v2(o: { models?: unknown[]; objectives?: unknown[]; routes?: unknown[]; pools?: unknown[] } = {}) {
+  return JSON.stringify({
+    version: 2,
+    generation: 10,
+    builtAtMs: 1000,
+    stalenessMs: 2000,
+    pools: o.pools ?? [poolJson([ep(0, "a0")], { id: "ns/a" }), poolJson([ep(1, "b0")], { id: "ns/b" })],
+    models: o.models ?? [
+      { name: "m", pool: "ns/a", criticality: "Standard", priority: 0, targets: [] },
+      { name: "m", pool: "ns/b", criticality: "Critical", priority: 3, targets: [] },
+    ],
+    objectives: o.objectives ?? [],
+    routes: o.routes ?? [route({})],
+  });
+}
+
+/** One route entry: "ns/r#0.0", PathPrefix /v1 to ns/a, unless overridden. */
+export function route(o: Record<string, unknown>) {
+  return {
+    route: "ns/r",
+    rule: 0,
+    match: 0,
+    path: { type: "PathPrefix", value: "/v1" },
+    headers: [],
+    backends: [{ pool: "ns/a", weight: 1 }],
+    ...o,
+  };
+}
+
 /** A fresh gateway (empty shared data) with this plugin configuration and table. */
 export function gateway(config: Record<string, unknown>, table: string): void {
   const err = pure.gatewayReset(JSON.stringify(config));
