@@ -111,6 +111,11 @@ export interface Decision {
   message: string;
   target: string;
   rewrite: boolean;
+  priority: number;
+  pool: string;
+  route: string;
+  /** Header reads (host calls in the filter) the decision itself made. */
+  headerReads: number;
   pod?: string;
   fallbacks?: string[];
   log?: Record<string, any>;
@@ -122,13 +127,37 @@ export interface DecideOptions {
   /** Clock (epoch ms); the test tables are built at 1000 and fresh until 3000. */
   nowMs?: number;
   completions?: boolean;
-  heldTarget?: string;
+  /** Request headers (":method", ":path", ":authority" included; default POST /v1/chat/completions). */
+  headers?: Record<string, string>;
+  /** Match the routes in a headers phase first, as the filter does (default true). */
+  matchFirst?: boolean;
+  /** A request offered again by the queue: what it chose when held. */
+  held?: { target: string; pool: string; priority: number; route?: string };
+  /** A table pushed between the headers phase and the body. */
+  tableBetween?: string;
+}
+
+/** Headers as the wasm side reads them: "name\tvalue" lines. */
+export function headerLines(headers: Record<string, string> = {}): string {
+  return Object.entries(headers)
+    .map(([k, v]) => `${k}\t${v}`)
+    .join("\n");
 }
 
 export function decide(body: unknown, o: DecideOptions = {}): Decision {
   if (o.inflight !== undefined) pure.setInflight(o.inflight);
   pure.setNowMs(o.nowMs ?? 1500);
-  return JSON.parse(pure.decide(JSON.stringify(body), o.completions ?? false, o.heldTarget ?? "")) as Decision;
+  const held = o.held ? [o.held.target, o.held.pool, o.held.priority, o.held.route ?? ""].join("\t") : "";
+  return JSON.parse(
+    pure.decide(
+      JSON.stringify(body),
+      o.completions ?? false,
+      headerLines(o.headers),
+      o.matchFirst ?? true,
+      held,
+      o.tableBetween ?? "",
+    ),
+  ) as Decision;
 }
 
 export function chat(content = "hi", model = "m") {
