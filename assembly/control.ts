@@ -1,6 +1,7 @@
 // The loopback-only control listener: the control plane pushes the table here.
 //   POST /infergate/v1/table   Authorization: Bearer <token>   -> 204 | 400 | 401 | 409
-//   GET  /infergate/v1/table   Authorization: Bearer <token>   -> 200 {"generation":…,"queues":{pool:{bytes,critical,standard,sheddable}}}
+//   GET  /infergate/v1/table   Authorization: Bearer <token>   -> 200 {"generation":…,"queues":{pool:{bytes,critical,standard,sheddable}},
+//                                                                      "inflight":{"IP:port":n}}
 
 import { PluginConfig } from "./config";
 import { errorBody } from "./errors";
@@ -9,7 +10,8 @@ import { DataStatus, HeadersStatus, Root, Stream } from "./host/contexts";
 import { sendError } from "./host/local-reply";
 import { jsonQuote } from "./json/quote";
 import { PublishStatus } from "./state/table-store";
-import { ledger, tables } from "./vm";
+import { Table } from "./table/table";
+import { inflight, ledger, tables } from "./vm";
 
 const TABLE_PATH = "/infergate/v1/table";
 /** Tables for 4096 endpoints stay well under this. */
@@ -23,6 +25,23 @@ export class ControlRoot extends Root {
   newStream(id: u32): Stream {
     return new ControlStream(id, this);
   }
+}
+
+/** Requests in flight (all workers) per endpoint address of the table, as JSON members. */
+function inflightByAddress(t: Table): string {
+  const counts = inflight.snapshot();
+  const seen = new Set<string>();
+  const parts = new Array<string>();
+  for (let i = 0; i < t.pools.length; i++) {
+    const eps = t.pools[i].endpoints;
+    for (let j = 0; j < eps.length; j++) {
+      const e = eps[j];
+      if (seen.has(e.address)) continue;
+      seen.add(e.address);
+      parts.push(jsonQuote(e.address) + ":" + (e.slot < counts.length ? counts[e.slot] : 0).toString());
+    }
+  }
+  return parts.join(",");
 }
 
 /** Compares without an early exit, so response timing does not reveal a token prefix. */
@@ -85,6 +104,8 @@ class ControlStream extends Stream {
           t.models.length.toString() +
           ',"queues":{' +
           queues.join(",") +
+          '},"inflight":{' +
+          inflightByAddress(t) +
           "}}";
       }
       sendLocalResponse(200, "infergate_table", body, ["content-type"], ["application/json"]);

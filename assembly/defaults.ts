@@ -9,3 +9,5 @@ export const DEFAULT_QUEUE_CAPACITY_BYTES: f64 = 104857600;
 export const DEFAULT_QUEUE_TTL_MS: f64 = 30000;
 /** Ours, not the seed's: a streaming request's time to response headers before the next pod. */
 export const DEFAULT_FIRST_BYTE_TIMEOUT_MS: f64 = 10000;
+/** Ours: PREFIX_CACHE learns from responses ("feedback") or trusts what it routed ("estimate"). */
+export const DEFAULT_PREFIX_MODE: string = "feedback";

@@ -14,6 +14,7 @@ export {
   proxy_on_done,
   proxy_on_request_body,
   proxy_on_request_headers,
+  proxy_on_response_body,
   proxy_on_response_headers,
   proxy_on_tick,
   proxy_on_vm_start,

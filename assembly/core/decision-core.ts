@@ -20,7 +20,6 @@ import { TableStore } from "../state/table-store";
 import { criticalityOfPriority, Pool, RouteBackend, Strategy, Table, TargetModel } from "../table/table";
 import { Outcome, OutcomeKind } from "./outcome";
 import { liveSinceMs } from "./queue-dispatcher";
-import { RequestLog } from "./request-log";
 import { matchRoute, RouteRequest } from "./route-match";
 
 export abstract class Clock {
@@ -163,6 +162,7 @@ export class DecisionCore {
     o.pool = pool;
     log.targetModel = o.target;
     log.stream = req.stream;
+    o.includeUsage = req.includeUsage;
     // Someone of at least this priority already waits (on any worker): queue behind them, in order.
     if (pool.queueEnabled && held === null) {
       const st = this.ledger.read(pool.id);
@@ -338,12 +338,13 @@ export class DecisionCore {
     log.eligible = res.eligible;
     log.loadFresh = ctx.loadFresh;
     for (let i = 0; i < o.fallbacks.length; i++) log.fallbacks.push(o.fallbacks[i].name);
-    if (pool.strategy == Strategy.PrefixCache) this.describePrefix(log, ctx, chosen, recordUs);
+    if (pool.strategy == Strategy.PrefixCache) this.describePrefix(o, ctx, chosen, recordUs);
     if (this.config.logScores) log.scores = profile.scoresOf(ctx, chosen);
     return o;
   }
 
-  private describePrefix(log: RequestLog, ctx: SchedulingContext, chosen: Candidate, recordUs: i64): void {
+  private describePrefix(o: Outcome, ctx: SchedulingContext, chosen: Candidate, recordUs: i64): void {
+    const log = o.log;
     log.hasPrefix = true;
     log.recordUs = recordUs;
     const st = prefixStateOf(ctx.state);
@@ -351,6 +352,20 @@ export class DecisionCore {
     log.matchedBlocks = st.matchedOf(chosen);
     log.totalBlocks = st.blocks;
     log.bestMatch = st.best;
+    const pool = ctx.pool;
+    if (pool.prefixFeedback && st.blocks > 0) {
+      const p = o.prediction;
+      const hashes = ctx.request.promptHashes;
+      p.feedback = true;
+      p.slot = chosen.endpoint.slot;
+      p.indexed = st.indexedOf(chosen);
+      p.credited = log.matchedBlocks;
+      p.blocks = st.blocks;
+      p.tipAgeMs = st.tipAgeOf(chosen);
+      p.promptBytes = hashes.truncated ? max(hashes.bytes, ctx.request.bodyBytes) : hashes.bytes;
+      p.blockSize = pool.blockSize;
+      log.indexedBlocks = p.indexed;
+    }
     if (st.best <= log.matchedBlocks) return;
     // The pod holding most of the prompt was not chosen: say which and why (operators ask).
     const cs = ctx.candidates;

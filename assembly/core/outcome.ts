@@ -12,6 +12,33 @@ export enum OutcomeKind {
   Reject = 2,
 }
 
+/** What PREFIX_CACHE predicted for the chosen pod, for checking against the pod's answer. */
+export class PrefixPrediction {
+  /** Feedback mode: the response's cached tokens correct the index. */
+  feedback: bool = false;
+  slot: i32 = -1;
+  /** Blocks the index held for the pod, blocks credited of them, and the prompt's blocks. */
+  indexed: i32 = 0;
+  credited: i32 = 0;
+  blocks: i32 = 0;
+  /** Age of the held chain's last entry at the decision (ms), -1 when nothing was held. */
+  tipAgeMs: f64 = -1;
+  /** The prompt's bytes as hashed (the body's size when longer than the hashed blocks). */
+  promptBytes: i32 = 0;
+  blockSize: i32 = 0;
+
+  copyFrom(o: PrefixPrediction): void {
+    this.feedback = o.feedback;
+    this.slot = o.slot;
+    this.indexed = o.indexed;
+    this.credited = o.credited;
+    this.blocks = o.blocks;
+    this.tipAgeMs = o.tipAgeMs;
+    this.promptBytes = o.promptBytes;
+    this.blockSize = o.blockSize;
+  }
+}
+
 export class Outcome {
   kind: OutcomeKind = OutcomeKind.Reject;
 
@@ -37,10 +64,14 @@ export class Outcome {
   /** The request's "model" must be replaced by `target` in the body (a weighted targetModel). */
   rewrite: bool = false;
   target: string = "";
+  /** The client asked for a final usage chunk on its stream. */
+  includeUsage: bool = false;
   /** Byte span of the "model" string value, quotes included, in the body. */
   modelStart: i32 = 0;
   modelEnd: i32 = 0;
+  /** A new record per routed request: the stream keeps it until the response ends. */
   log: RequestLog = new RequestLog();
+  prediction: PrefixPrediction = new PrefixPrediction();
 
   reset(): void {
     this.kind = OutcomeKind.Reject;
@@ -54,7 +85,9 @@ export class Outcome {
     this.endpoint = null;
     this.fallbacks.length = 0;
     this.rewrite = false;
-    this.log.reset();
+    this.log = new RequestLog();
+    this.prediction.feedback = false;
+    this.prediction.slot = -1;
   }
 
   reject(status: i32, message: string, code: string, param: string = "", retryAfter: bool = false): Outcome {

@@ -32,6 +32,12 @@ export class RequestLog {
   bestMatch: i32 = 0;
   /** Recording the prompt's blocks in the index (µs). */
   recordUs: i64 = 0;
+  /** Feedback mode: blocks the index held for the pod (matchedBlocks is what was credited of
+   *  them), and what the pod then reported: its cached prefix in blocks, from its cached tokens. */
+  indexedBlocks: i32 = -1;
+  realBlocks: i32 = -1;
+  cachedTokens: i64 = -1;
+  promptTokens: i64 = -1;
   /** The pod holding the longest match, when it was not chosen ("" otherwise), and why. */
   affinityPod: string = "";
   affinityYield: string = "";
@@ -41,18 +47,6 @@ export class RequestLog {
   queueWaitMs: i64 = -1;
   /** logScores: each scorer's weighted score for the chosen pod, as `"name":v,...` ("" = off). */
   scores: string = "";
-
-  reset(): void {
-    this.requestId = "";
-    this.route = "";
-    this.fallbacks.length = 0;
-    this.hasPrefix = false;
-    this.affinityPod = "";
-    this.affinityYield = "";
-    this.queueWaitMs = -1;
-    this.scores = "";
-    this.recordUs = 0;
-  }
 
   format(): string {
     let s =
@@ -103,6 +97,15 @@ export class RequestLog {
         this.bestMatch.toString() +
         ',"recordUs":' +
         this.recordUs.toString();
+      if (this.indexedBlocks >= 0) s += ',"indexedBlocks":' + this.indexedBlocks.toString();
+      if (this.realBlocks >= 0)
+        s +=
+          ',"realBlocks":' +
+          this.realBlocks.toString() +
+          ',"cachedTokens":' +
+          this.cachedTokens.toString() +
+          ',"promptTokens":' +
+          this.promptTokens.toString();
       if (this.affinityPod.length > 0)
         s +=
           ',"affinityPod":' +

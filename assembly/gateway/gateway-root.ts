@@ -13,6 +13,7 @@ import { Random } from "../routing/random";
 import { inflight, ledger, poolStates, tables } from "../vm";
 import { GatewayStream } from "./gateway-stream";
 import { QueueMetrics } from "./queue-metrics";
+import { routingMetrics } from "./routing-metrics";
 
 /** Queue tick: how soon a held request notices freed capacity when no local request completes. */
 const TICK_MS: u32 = 10;
@@ -46,6 +47,7 @@ export class GatewayRoot extends Root {
 
   onTick(): void {
     this.serviceQueue();
+    routingMetrics.flush();
   }
 
   /** Expires, drops and dispatches this worker's held requests. */

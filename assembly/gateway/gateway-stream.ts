@@ -4,9 +4,11 @@
 //   headers -> buffer body -> decide -> [held in the queue -> decide again] -> forwarded | replied
 
 import { HeldChoice } from "../core/decision-core";
-import { Outcome, OutcomeKind } from "../core/outcome";
+import { Outcome, OutcomeKind, PrefixPrediction } from "../core/outcome";
 import { Dispatch } from "../core/queue-dispatcher";
+import { RequestLog } from "../core/request-log";
 import { HeaderSource, RouteRequest } from "../core/route-match";
+import { cachedBlocks, TAIL_BYTES, Usage, UsageTail } from "../core/usage";
 import {
   Buffer,
   continueStream,
@@ -29,11 +31,12 @@ import { DataStatus, HeadersStatus, Stream } from "../host/contexts";
 import { sendError } from "../host/local-reply";
 import { jsonQuote } from "../json/quote";
 import { Endpoint as ApiEndpoint } from "../request/openai";
-import { Endpoint } from "../table/table";
-import { inflight, tables } from "../vm";
+import { Endpoint, Pool } from "../table/table";
+import { inflight, poolStates, tables } from "../vm";
 import { Answer, healthAnswer, modelsAnswer } from "./answers";
 import { GatewayRoot } from "./gateway-root";
 import { RouteKind, routeRequest } from "./http-routes";
+import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 
 /** primary,fallback1,... ("IP:port" each): Envoy's override_host policy tries them in order. */
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
@@ -68,6 +71,14 @@ export class GatewayStream extends Stream {
   slot: i32 = -1;
   /** Where it was sent: the chosen pod then its fallbacks (Envoy may have used a fallback). */
   targets: Endpoint[] = [];
+  /** The routed request's log record, written when its response ends (with what the pod said). */
+  record: RequestLog | null = null;
+  pool: Pool | null = null;
+  /** Feedback mode: what was predicted, and the response's last bytes (its usage). */
+  prediction: PrefixPrediction = new PrefixPrediction();
+  usageTail: UsageTail | null = null;
+  /** The pod serving it (the chosen one, or the fallback Envoy retried on). */
+  servedBy: string = "";
   /** The request body, in raw memory the host wrote (freed once forwarded, replied or done). */
   raw: RawBytes = new RawBytes(0, 0);
   /** When the full body arrived (ns). */
@@ -240,13 +251,44 @@ export class GatewayStream extends Stream {
     if (o.log.stream && pool.firstByteTimeoutMs > 0)
       replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_HEADER, (<i64>pool.firstByteTimeoutMs).toString());
     this.slot = ep.slot;
+    this.servedBy = ep.name;
     this.phase = Phase.Forwarded;
+    this.pool = pool;
     const l = o.log;
     l.decisionUs = <i64>((nowNanos() - since) / 1000);
     const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
     l.requestId = rid === null ? "" : rid;
-    log(LogLevel.Info, l.format());
+    this.record = l;
+    this.countRouted(l);
+    // Feedback needs the usage: every non-streaming body has it, a stream when the client asked.
+    if (o.prediction.feedback && (!l.stream || o.includeUsage)) {
+      this.prediction.copyFrom(o.prediction);
+      this.usageTail = new UsageTail();
+    }
     this.raw.free(); // Envoy holds the bytes it forwards; our copy is no longer needed
+  }
+
+  private countRouted(l: RequestLog): void {
+    const m = routingMetrics;
+    const pool = poolLabel(l.pool);
+    m.requests.add(pool + ".outcome.routed");
+    m.objectiveRequests.add(".model_name." + l.model + ".target_model_name." + l.targetModel);
+    const pod = podLabels(l.pool, l.pod);
+    m.podRequests.add(pod);
+    m.podInFlight.add(pod, 1);
+    m.decisionUs.record(pool, <u64>l.decisionUs);
+    if (l.hasPrefix) {
+      if (l.totalBlocks > 0) m.prefixPredictedPercent.record(pool, <u64>((l.matchedBlocks * 100) / l.totalBlocks));
+      if (l.affinityPod.length > 0)
+        m.affinityYields.add(podLabels(l.pool, l.affinityPod) + ".reason." + l.affinityYield);
+    }
+  }
+
+  /** An error answer, counted by pool (when known) and code. */
+  private countRejected(o: Outcome): void {
+    const pool = poolLabel(o.pool === null ? "none" : o.pool!.id);
+    routingMetrics.requests.add(pool + ".outcome.rejected");
+    routingMetrics.rejections.add(pool + ".code." + o.code);
   }
 
   /** Replaces the "model" string in the raw body, leaving every other byte as the client sent it. */
@@ -264,6 +306,7 @@ export class GatewayStream extends Stream {
   }
 
   private replyOutcome(o: Outcome): void {
+    this.countRejected(o);
     if (o.queueReason.length > 0) {
       if (o.queueReason == "sheddable") this.root.queueHost.metrics.shed.increment(1);
       this.replyQueued(o.status, o.message, o.code, o.queueReason);
@@ -303,6 +346,11 @@ export class GatewayStream extends Stream {
    * fallback, and the in-flight count moves with the request to the pod actually serving it.
    */
   onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    if (this.usageTail !== null) {
+      // Only a successful answer carries the pod's usage.
+      const status = getHeader(HeaderMap.ResponseHeaders, ":status");
+      if (status === null || status != "200") this.usageTail = null;
+    }
     if (this.slot < 0 || this.targets.length < 2) return HeadersStatus.Continue;
     const served = getProperty(["upstream", "address"]);
     if (served === null || served == this.targets[0].address) return HeadersStatus.Continue;
@@ -311,13 +359,70 @@ export class GatewayStream extends Stream {
       if (e.address != served) continue;
       inflight.add(this.slot, -1);
       inflight.add(e.slot, 1);
+      if (this.pool !== null) {
+        const poolId = this.pool!.id;
+        routingMetrics.podInFlight.add(podLabels(poolId, this.targets[0].name), -1);
+        routingMetrics.podInFlight.add(podLabels(poolId, e.name), 1);
+        routingMetrics.fallbacks.add(poolLabel(poolId));
+      }
       this.slot = e.slot;
+      this.servedBy = e.name;
       break;
     }
     return HeadersStatus.Continue;
   }
 
+  /** Keeps the end of the response (feedback mode); the record is written at its end. */
+  onResponseBody(bodySize: u32, endOfStream: bool): DataStatus {
+    const tail = this.usageTail;
+    if (tail !== null && bodySize > 0) {
+      const take = min(bodySize, <u32>TAIL_BYTES);
+      const bytes = getBufferRaw(Buffer.HttpResponseBody, bodySize - take, take);
+      tail.append(bytes.ptr, bytes.len);
+      bytes.free();
+    }
+    if (endOfStream) this.finish();
+    return DataStatus.Continue;
+  }
+
+  /**
+   * The response is over (or the stream is): what the pod reported corrects the prefix index's
+   * lifetimes (feedback mode), and the Request Handled line is written, once.
+   */
+  private finish(): void {
+    const l = this.record;
+    if (l === null) return;
+    this.record = null;
+    const tail = this.usageTail;
+    if (tail !== null) {
+      this.usageTail = null;
+      const p = this.prediction;
+      const usage = tail.read(new Usage());
+      // SGLang (--enable-cache-report) reports a miss as null rather than 0.
+      if (usage.detailsNull && this.pool !== null && this.pool!.runtime == "sglang") usage.cachedTokens = 0;
+      // Blocks past the last hashed one (maxBlocks) are neither predicted nor indexed.
+      const real = min(cachedBlocks(usage, p.promptBytes, p.blockSize), p.blocks);
+      if (real >= 0) {
+        l.realBlocks = real;
+        l.cachedTokens = usage.cachedTokens;
+        l.promptTokens = usage.promptTokens;
+        // Evidence about the chain the index held for the pod, recorded tipAgeMs before: still
+        // there (one block of slack for the bytes-per-token conversion), or partly evicted.
+        if (p.indexed > 0 && p.tipAgeMs >= 0 && this.pool !== null)
+          poolStates
+            .of(this.pool!)
+            .lifetimes.learn(p.slot, p.tipAgeMs, real >= p.indexed - 1, <f64>(nowNanos() / 1000000));
+        const pool = poolLabel(l.pool);
+        if (p.blocks > 0) routingMetrics.prefixRealPercent.record(pool, <u64>((real * 100) / p.blocks));
+        const result = real > p.credited + 1 ? "under" : real < p.credited - 1 ? "over" : "hit";
+        routingMetrics.prefixPredictions.add(pool + ".result." + result);
+      }
+    }
+    log(LogLevel.Info, l.format());
+  }
+
   onDone(): void {
+    this.finish(); // a stream that ended without a last body chunk (reset, no body)
     this.raw.free();
     if (this.phase == Phase.Queued) {
       // The client went away while held: free its place and bytes.
@@ -327,6 +432,7 @@ export class GatewayStream extends Stream {
     }
     if (this.slot >= 0) {
       inflight.add(this.slot, -1);
+      if (this.pool !== null) routingMetrics.podInFlight.add(podLabels(this.pool!.id, this.servedBy), -1);
       this.slot = -1;
       this.root.serviceQueue(); // capacity just freed
     }

@@ -25,6 +25,9 @@ export abstract class Stream {
   onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
     return HeadersStatus.Continue;
   }
+  onResponseBody(bodySize: u32, endOfStream: bool): DataStatus {
+    return DataStatus.Continue;
+  }
   /** The stream is over, however it ended (complete, reset, client abort). Called once. */
   onDone(): void {}
 }
@@ -100,7 +103,8 @@ export function proxy_on_response_headers(id: u32, headers: u32, endOfStream: u3
 }
 
 export function proxy_on_response_body(id: u32, size: u32, endOfStream: u32): i32 {
-  return 0;
+  if (!streams.has(id)) return DataStatus.Continue;
+  return streams.get(id).onResponseBody(size, endOfStream != 0);
 }
 export function proxy_on_response_trailers(id: u32, trailers: u32): i32 {
   return 0;

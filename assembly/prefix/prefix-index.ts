@@ -32,9 +32,13 @@ export class PrefixIndex {
   /** Bucket key strings, built once (a lookup reads several buckets per request). */
   private keys: Array<string | null> = new Array<string | null>();
   /** Bucket reads per block of the current lookup (null = not read yet). */
-  private memo: Array<ArrayBuffer | null> = new Array<ArrayBuffer | null>();
+  // A StaticArray, allocated (zeroed) at its size: growing an Array's length leaves its new slots
+  // uninitialised under the incremental runtime, and the collector then visits garbage pointers.
+  private memo: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(0);
   private probed: StaticArray<bool> = new StaticArray<bool>(0);
   private remaining: StaticArray<bool> = new StaticArray<bool>(0);
+  /** Blocks of the last lookup (memo entries to reuse, then to clear). */
+  private memoLen: i32 = 0;
 
   constructor(
     private shared: SharedStore,
@@ -73,8 +77,18 @@ export class PrefixIndex {
     return this.memo[j];
   }
 
-  /** Does a remaining candidate hold block j? If `take`, writes j+1 as their match and retires them. */
-  private holds(hashes: StaticArray<u64>, j: i32, tags: StaticArray<u16>, matched: StaticArray<i32>, take: bool): bool {
+  /**
+   * Does a remaining candidate hold block j? If `take`, writes j+1 as their match (and the entry's
+   * stamp, when `stamps` is given) and retires them.
+   */
+  private holds(
+    hashes: StaticArray<u64>,
+    j: i32,
+    tags: StaticArray<u16>,
+    matched: StaticArray<i32>,
+    take: bool,
+    stamps: StaticArray<u32> | null = null,
+  ): bool {
     const data = this.bucketFor(hashes, j);
     if (data === null) return false;
     const base = changetype<usize>(data);
@@ -89,6 +103,7 @@ export class PrefixIndex {
       if (!take) return true;
       any = true;
       matched[c] = j + 1;
+      if (stamps !== null) stamps[c] = load<u32>(p, 12);
     }
     if (take && any) {
       for (let e = 0; e < entries; e++) {
@@ -103,7 +118,9 @@ export class PrefixIndex {
 
   /**
    * For each candidate (slot, tag), the length of the longest chain of the request's blocks it
-   * holds, written to matched[i]. Returns the best length.
+   * holds, written to matched[i], and, when `stamps` is given, the stamp of that chain's last entry
+   * (when it was last recorded or refreshed). Returns the best length. The bucket reads stay
+   * memoized for stampAt() until the next lookup.
    */
   longestMatches(
     hashes: StaticArray<u64>,
@@ -112,16 +129,17 @@ export class PrefixIndex {
     tags: StaticArray<u16>,
     count: i32,
     matched: StaticArray<i32>,
+    stamps: StaticArray<u32> | null = null,
   ): i32 {
     if (this.probed.length < n) {
       this.probed = new StaticArray<bool>(n);
     }
+    for (let j = 0; j < this.memoLen; j++) this.memo[j] = null;
     for (let j = 0; j < n; j++) {
       this.probed[j] = false;
     }
-    // Grown by push, never by `length =`: AssemblyScript's incremental runtime leaves the grown
-    // part of a reused block unzeroed, and the collector would visit that garbage as references.
-    while (this.memo.length < n) this.memo.push(null);
+    if (this.memo.length < n) this.memo = new StaticArray<ArrayBuffer | null>(n);
+    this.memoLen = n;
     if (this.remaining.length < count) this.remaining = new StaticArray<bool>(count);
     for (let c = 0; c < count; c++) {
       matched[c] = 0;
@@ -141,15 +159,32 @@ export class PrefixIndex {
         if (this.holds(hashes, mid, tags, matched, false)) lo = mid;
         else up = mid - 1;
       }
-      this.holds(hashes, lo, tags, matched, true);
+      this.holds(hashes, lo, tags, matched, true, stamps);
       if (lo + 1 > best) best = lo + 1;
       left = 0;
       for (let c = 0; c < count; c++) if (this.remaining[c]) left++;
       hi = lo - 1;
     }
     for (let c = 0; c < count; c++) if (slots[c] >= 0 && slots[c] < MAX_SLOTS) slotToCandidate[slots[c]] = -1;
-    for (let j = 0; j < n; j++) this.memo[j] = null;
     return best;
+  }
+
+  /**
+   * The stamp of block j's entry for (slot, tag), or -1 when there is none: for blocks of the last
+   * longestMatches() call (its bucket reads are reused).
+   */
+  stampAt(hashes: StaticArray<u64>, j: i32, slot: i32, tag: u16): i64 {
+    if (j < 0 || j >= this.memoLen) return -1;
+    const data = this.bucketFor(hashes, j);
+    if (data === null) return -1;
+    const base = changetype<usize>(data);
+    const entries = data.byteLength / ENTRY_BYTES;
+    const h = hashes[j];
+    for (let e = 0; e < entries; e++) {
+      const p = base + <usize>(e * ENTRY_BYTES);
+      if (load<u64>(p) == h && <i32>load<u16>(p, 8) == slot && load<u16>(p, 10) == tag) return <i64>load<u32>(p, 12);
+    }
+    return -1;
   }
 
   /** Records blocks [from, n) against the endpoint (and refreshes the stamps of those it has). */

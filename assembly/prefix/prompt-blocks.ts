@@ -48,6 +48,11 @@ export class BlockHasher {
     this.prev = xxh64String(model, 0x696e6665726761 ^ <u64>blockSize);
   }
 
+  /** Bytes of the prompt hashed so far (full blocks and the partial last one). */
+  get bytes(): i32 {
+    return this.count * this.blockSize + this.fill;
+  }
+
   get full(): bool {
     return this.count >= this.maxBlocks;
   }

@@ -31,6 +31,16 @@ export class PromptHashes {
     return this.valid ? this.hasher.count : 0;
   }
 
+  /** The prompt's bytes as hashed; when the block limit cut it short, at least this many. */
+  get bytes(): i32 {
+    return this.valid ? this.hasher.bytes : 0;
+  }
+
+  /** Whether the prompt went on past the last hashed block (maxBlocks reached). */
+  get truncated(): bool {
+    return this.valid && this.hasher.full;
+  }
+
   /** The chained hashes; the first `count` are valid. */
   get hashes(): StaticArray<u64> {
     return this.hasher.hashes;

@@ -14,6 +14,8 @@ export const requestTape = new Tape();
 export class ParsedRequest {
   model: string = "";
   stream: bool = false;
+  /** stream_options.include_usage: the stream ends with a usage chunk. */
+  includeUsage: bool = false;
   /** Byte span of the "model" string value (quotes included) in the raw body, for the target-model rewrite. */
   modelStart: i32 = 0;
   modelEnd: i32 = 0;
@@ -57,6 +59,11 @@ export function parseRequestBytes(ptr: usize, len: i32, endpoint: Endpoint, t: T
     const k = t.kind(stream);
     if (k != T_TRUE && k != T_FALSE) return reject(out, `'stream' must be a boolean, got ${tapeKindName(k)}`, "stream");
     out.stream = k == T_TRUE;
+  }
+  const options = t.find(root, "stream_options");
+  if (options >= 0 && t.kind(options) == T_OBJECT) {
+    const usage = t.find(options, "include_usage");
+    out.includeUsage = usage >= 0 && t.kind(usage) == T_TRUE;
   }
   if (endpoint == Endpoint.ChatCompletions) {
     const messages = t.find(root, "messages");

@@ -8,12 +8,15 @@
 // worker still on the old table can corrupt; the old keys are emptied, as are a departed pool's.
 import { PrefixIndex } from "../prefix/prefix-index";
 import { Pool, Table } from "../table/table";
+import { PrefixLifetimes } from "./prefix-lifetimes";
 import { SharedStore } from "./shared-store";
 
 export class PoolState {
   constructor(
     public readonly poolId: string,
     public readonly prefixIndex: PrefixIndex,
+    /** Feedback mode: how long each pod keeps the prefixes recorded for it. */
+    public readonly lifetimes: PrefixLifetimes,
   ) {}
 }
 
@@ -54,6 +57,10 @@ export class PoolStates {
 
   private create(p: Pool): PoolState {
     const prefix = "infergate/v1/prefix/" + p.id + "/" + p.lruCapacity.toString() + "/";
-    return new PoolState(p.id, new PrefixIndex(this.shared, prefix, p.lruCapacity));
+    return new PoolState(
+      p.id,
+      new PrefixIndex(this.shared, prefix, p.lruCapacity),
+      new PrefixLifetimes(this.shared, p.id),
+    );
   }
 }

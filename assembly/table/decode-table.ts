@@ -6,6 +6,7 @@ import {
   DEFAULT_FIRST_BYTE_TIMEOUT_MS,
   DEFAULT_LRU_CAPACITY,
   DEFAULT_MAX_BLOCKS,
+  DEFAULT_PREFIX_MODE,
   DEFAULT_QUEUE_CAPACITY_BYTES,
   DEFAULT_QUEUE_TTL_MS,
 } from "../defaults";
@@ -99,6 +100,10 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       p.blockSize = r.int(prefix, "blockSize", `${path}.prefix`, 1, 1048576, DEFAULT_BLOCK_SIZE);
       p.maxBlocks = r.int(prefix, "maxBlocks", `${path}.prefix`, 1, 65536, DEFAULT_MAX_BLOCKS);
       p.lruCapacity = r.int(prefix, "lruCapacity", `${path}.prefix`, 1, 10000000, DEFAULT_LRU_CAPACITY);
+      const mode = r.str(prefix, "mode", `${path}.prefix`, DEFAULT_PREFIX_MODE, false);
+      if (mode == "feedback") p.prefixFeedback = true;
+      else if (mode == "estimate") p.prefixFeedback = false;
+      else r.fail(`${path}.prefix.mode`, `must be estimate or feedback, got "${mode}"`);
     }
     const queue = r.field(pv, "queue", JsonKind.Object, path);
     if (queue !== null) {

@@ -6,6 +6,7 @@ import {
   DEFAULT_FIRST_BYTE_TIMEOUT_MS,
   DEFAULT_LRU_CAPACITY,
   DEFAULT_MAX_BLOCKS,
+  DEFAULT_PREFIX_MODE,
   DEFAULT_QUEUE_CAPACITY_BYTES,
   DEFAULT_QUEUE_TTL_MS,
 } from "../defaults";
@@ -72,6 +73,9 @@ export class Pool {
   blockSize: i32 = DEFAULT_BLOCK_SIZE;
   maxBlocks: i32 = DEFAULT_MAX_BLOCKS;
   lruCapacity: i32 = DEFAULT_LRU_CAPACITY;
+  /** PREFIX_CACHE mode "feedback": the index learns from what pods report (responses' cached
+   *  tokens) which of its entries still hold; "estimate": it trusts what was routed. */
+  prefixFeedback: bool = DEFAULT_PREFIX_MODE == "feedback";
   queueEnabled: bool = false;
   queueCapacityBytes: f64 = DEFAULT_QUEUE_CAPACITY_BYTES;
   queueTtlMs: f64 = DEFAULT_QUEUE_TTL_MS;

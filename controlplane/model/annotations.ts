@@ -4,7 +4,7 @@
 // there never was one) and a problem says which annotation, which value, and why. Removing an
 // annotation is valid and reverts that setting to its default, like the managed gateway does.
 
-import type { RoutingStrategy, Runtime } from "../table/schema.js";
+import type { PrefixCacheMode, RoutingStrategy, Runtime } from "../table/schema.js";
 import { DurationError, nanosToMillisCeil, parseGoDuration } from "./duration.js";
 
 export const ANNOTATION = {
@@ -20,13 +20,16 @@ export const ANNOTATION = {
   // Ours (not in the seed): how long a pod may take to start answering a streaming request (its
   // response headers) before Envoy tries the next pod; "0s" turns it off.
   firstByteTimeout: "infergate.dev/first-byte-timeout",
+  // Ours: PREFIX_CACHE trusts what it routed ("estimate") or also learns from every response what
+  // the pod really had cached ("feedback").
+  prefixCacheMode: "infergate.dev/prefix-cache-mode",
 } as const;
 
 /** Everything the annotations decide for one pool. */
 export interface PoolSettings {
   strategy: RoutingStrategy;
   runtime: Runtime;
-  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
+  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number; mode: PrefixCacheMode };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
   /** Streaming requests: time to response headers before the next pod is tried (0 = no limit). */
   firstByteTimeoutMs: number;
@@ -39,7 +42,7 @@ export interface PoolSettings {
 export const DEFAULT_POOL_SETTINGS: Readonly<PoolSettings> = Object.freeze({
   strategy: "DEFAULT",
   runtime: "vllm",
-  prefix: Object.freeze({ blockSize: 64, maxBlocks: 128, lruCapacity: 50000 }),
+  prefix: Object.freeze({ blockSize: 64, maxBlocks: 128, lruCapacity: 50000, mode: "feedback" as PrefixCacheMode }),
   queue: Object.freeze({ enabled: false, capacityBytes: 104857600, ttlMs: 30000 }),
   firstByteTimeoutMs: 10000,
   eppOverlay: null,
@@ -86,6 +89,7 @@ function oneOf<T extends string>(allowed: readonly T[]) {
 
 export const parseStrategy = oneOf<RoutingStrategy>(["DEFAULT", "PREFIX_CACHE"]);
 export const parseRuntime = oneOf<Runtime>(["vllm", "sglang", "trt-llm"]);
+const parsePrefixCacheMode = oneOf<PrefixCacheMode>(["estimate", "feedback"]);
 const parseQueueing = (value: string): boolean => oneOf(["enabled", "disabled"] as const)(value) === "enabled";
 
 function parseDurationNs(value: string): bigint {
@@ -157,6 +161,7 @@ export function parsePoolAnnotations(
       blockSize: read(ANNOTATION.hashBlockSize, positiveInt64, D.prefix.blockSize, prev.prefix.blockSize),
       maxBlocks: read(ANNOTATION.maxPrefixBlocks, positiveInt64, D.prefix.maxBlocks, prev.prefix.maxBlocks),
       lruCapacity: read(ANNOTATION.lruCapacity, positiveInt64, D.prefix.lruCapacity, prev.prefix.lruCapacity),
+      mode: read(ANNOTATION.prefixCacheMode, parsePrefixCacheMode, D.prefix.mode, prev.prefix.mode),
     },
     queue: {
       enabled: read(ANNOTATION.queueing, parseQueueing, D.queue.enabled, prev.queue.enabled),

@@ -3,7 +3,14 @@
 // source stand in for the cluster in local runs and tests.
 
 import type { GatewayApiStatus, GatewayDocument } from "../gatewayapi/types.js";
-import type { Criticality, EndpointRole, RoutingStrategy, Runtime, TableRoute } from "../table/schema.js";
+import type {
+  Criticality,
+  EndpointRole,
+  PrefixCacheMode,
+  RoutingStrategy,
+  Runtime,
+  TableRoute,
+} from "../table/schema.js";
 
 export const GROUP_X = "inference.networking.x-k8s.io"; // v1alpha2: InferencePool, InferenceModel
 export const GROUP_V1 = "inference.networking.k8s.io"; // v1: InferencePool
@@ -160,7 +167,7 @@ export interface ResolvedPool {
   spec: PoolSpec;
   strategy: RoutingStrategy;
   runtime: Runtime;
-  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
+  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number; mode: PrefixCacheMode };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
   firstByteTimeoutMs: number;
   eppOverlay: string | null;

@@ -27,6 +27,8 @@ export const MAX_SLOTS = 4096;
 
 export type RoutingStrategy = "DEFAULT" | "PREFIX_CACHE";
 export type Runtime = "vllm" | "sglang" | "trt-llm";
+/** PREFIX_CACHE: trust what was routed, or also learn from responses' cached tokens. */
+export type PrefixCacheMode = "estimate" | "feedback";
 export type Criticality = "Critical" | "Standard" | "Sheddable";
 
 /**
@@ -80,7 +82,8 @@ export interface TablePool {
   id: string;
   strategy: RoutingStrategy;
   runtime: Runtime;
-  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number };
+  /** mode is optional on the wire (the filter defaults to "feedback"). */
+  prefix: { blockSize: number; maxBlocks: number; lruCapacity: number; mode?: PrefixCacheMode };
   queue: { enabled: boolean; capacityBytes: number; ttlMs: number };
   /** Streaming requests: ms to response headers before Envoy tries the next pod (0 = no limit).
    *  Optional on the wire (the filter defaults to 10000). */

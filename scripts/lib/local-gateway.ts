@@ -112,7 +112,10 @@ export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise
   const dir = mkdtempSync(join(tmpdir(), "infergate-gw-"));
   const configPath = join(dir, "inference.yaml");
   const ownsFleet = !opts.existingFleet;
-  const fleet = opts.existingFleet ?? (await startFleet({ model: SEED_MODEL, pods: 3, ...(opts.fleet ?? {}) }));
+  // The pods report cached tokens (vLLM --enable-prompt-tokens-details, SGLang --enable-cache-report),
+  // as a deployment using PREFIX_CACHE's feedback mode is configured.
+  const fleet =
+    opts.existingFleet ?? (await startFleet({ model: SEED_MODEL, pods: 3, cacheReport: true, ...(opts.fleet ?? {}) }));
   const envoys: EnvoyInstance[] = [];
   let cp: ControlPlane | null = null;
   const token = opts.envoy?.token ?? randomBytes(24).toString("hex");

@@ -8,6 +8,7 @@ import { HeldChoice } from "../../assembly/core/decision-core";
 import { OutcomeKind } from "../../assembly/core/outcome";
 import { liveSinceMs, QueueDispatcher } from "../../assembly/core/queue-dispatcher";
 import { hostOf, pathOf, RouteRequest } from "../../assembly/core/route-match";
+import { cachedBlocks, readUsage, Usage, UsageTail } from "../../assembly/core/usage";
 import { errorBody } from "../../assembly/errors";
 import { healthAnswer, modelsAnswer } from "../../assembly/gateway/answers";
 import { classify, RouteKind, routeRequest } from "../../assembly/gateway/http-routes";
@@ -83,6 +84,8 @@ export function request(body: string, completions: bool): string {
     jsonQuote(r.model) +
     ',"stream":' +
     (r.stream ? "true" : "false") +
+    ',"includeUsage":' +
+    (r.includeUsage ? "true" : "false") +
     ',"modelStart":' +
     r.modelStart.toString() +
     ',"modelEnd":' +
@@ -562,4 +565,46 @@ export function indexMatch(csv: string, candidates: string): string {
   const out = new Array<string>();
   for (let i = 0; i < cs.length; i++) out.push(matched[i].toString());
   return out.join(",");
+}
+
+// ---- feedback: what pods report, and what the index learns from it ----
+
+/** The usage the filter reads from a response's last bytes: "prompt cached". */
+export function usageOf(tail: string): string {
+  const b = String.UTF8.encode(tail);
+  const u = readUsage(changetype<usize>(b), b.byteLength, new Usage());
+  return `${u.promptTokens.toString()} ${u.cachedTokens.toString()} ${u.detailsNull ? "null" : "-"}`;
+}
+
+/** Feeds chunks (joined by \u0001) through a UsageTail and reads the usage. */
+export function usageThroughTail(chunks: string): string {
+  const t = new UsageTail();
+  const parts = chunks.split("\u0001");
+  for (let i = 0; i < parts.length; i++) {
+    const b = String.UTF8.encode(parts[i]);
+    t.append(changetype<usize>(b), b.byteLength);
+  }
+  const u = t.read(new Usage());
+  return `${u.promptTokens.toString()} ${u.cachedTokens.toString()}`;
+}
+
+export function blocksFromUsage(prompt: i64, cached: i64, promptBytes: i32, blockSize: i32): i32 {
+  const u = new Usage();
+  u.promptTokens = prompt;
+  u.cachedTokens = cached;
+  return cachedBlocks(u, promptBytes, blockSize);
+}
+
+/** A pool's learned lifetime for a slot (ms; -1 = none learned). */
+export function lifetimeOf(poolId: string, slot: i32, nowMs: f64): f64 {
+  const t = gw.tables.current()!;
+  const ms = gw.pools.of(t.findPool(poolId)!).lifetimes.lifetimeMs(slot, nowMs + 1000);
+  return ms == Infinity ? -1 : ms;
+}
+
+/** Evidence from one response, as the stream gives it: returns the lifetime now in force (-1 none). */
+export function learnLifetime(poolId: string, slot: i32, ageMs: f64, held: bool, nowMs: f64): f64 {
+  const t = gw.tables.current()!;
+  const ms = gw.pools.of(t.findPool(poolId)!).lifetimes.learn(slot, ageMs, held, nowMs);
+  return ms == Infinity ? -1 : ms;
 }

@@ -13,7 +13,7 @@ test("no annotations: the seed's defaults", () => {
   assert.deepEqual(settings, {
     strategy: "DEFAULT",
     runtime: "vllm",
-    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
+    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000, mode: "feedback" },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
     firstByteTimeoutMs: 10000,
     eppOverlay: null,
@@ -32,12 +32,13 @@ test("every seed annotation is read", () => {
     [ANNOTATION.modelServerRuntime]: "trt-llm",
     [ANNOTATION.eppOverlay]: "custom-epp",
     [ANNOTATION.firstByteTimeout]: "2.5s",
+    [ANNOTATION.prefixCacheMode]: "feedback",
   });
   assert.deepEqual(problems, []);
   assert.deepEqual(settings, {
     strategy: "PREFIX_CACHE",
     runtime: "trt-llm",
-    prefix: { blockSize: 32, maxBlocks: 256, lruCapacity: 1000 },
+    prefix: { blockSize: 32, maxBlocks: 256, lruCapacity: 1000, mode: "feedback" },
     queue: { enabled: true, capacityBytes: 2048, ttlMs: 9_900_000 },
     firstByteTimeoutMs: 2500,
     eppOverlay: "custom-epp",

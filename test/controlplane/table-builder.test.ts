@@ -23,7 +23,7 @@ function pool(id: string, names: string[], extra: Partial<ResolvedPool> = {}): R
     },
     strategy: "DEFAULT",
     runtime: "vllm",
-    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
+    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000, mode: "estimate" },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
     firstByteTimeoutMs: 10000,
     eppOverlay: null,
@@ -135,7 +135,7 @@ test("builds the schema's table: deterministic order, load and scrape age joined
     id: "default/a-pool",
     strategy: "DEFAULT",
     runtime: "vllm",
-    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000 },
+    prefix: { blockSize: 64, maxBlocks: 128, lruCapacity: 50000, mode: "estimate" },
     queue: { enabled: false, capacityBytes: 104857600, ttlMs: 30000 },
     firstByteTimeoutMs: 10000,
     endpoints: [
@@ -321,7 +321,14 @@ test("change detection covers every field of the built table: changing any endpo
         break;
       case "prefix":
         for (const k of Object.keys(p0.prefix))
-          leaves.push([`${path}.${k}`, (i) => void ((i.m.pools[0].prefix as Record<string, number>)[k] += 1)]);
+          leaves.push([
+            `${path}.${k}`,
+            (i) => {
+              const prefix = i.m.pools[0].prefix as unknown as Record<string, number | string>;
+              prefix[k] =
+                k === "mode" ? (prefix.mode === "feedback" ? "estimate" : "feedback") : (prefix[k] as number) + 1;
+            },
+          ]);
         break;
       case "queue":
         leaves.push([`${path}.enabled`, (i) => void (i.m.pools[0].queue.enabled = true)]);

@@ -40,6 +40,7 @@ function body(model: string, tag: string) {
 async function queueState(g: LocalGateway): Promise<{
   generation: number;
   queues: Record<string, { bytes: number; critical: number; standard: number; sheddable: number }>;
+  inflight: Record<string, number>;
 }> {
   const e = g.envoys[0];
   const r = await fetch(`${e.controlUrl}/infergate/v1/table`, { headers: { authorization: `Bearer ${e.token}` } });
@@ -60,11 +61,9 @@ async function apply(g: LocalGateway, pool: PoolSettings): Promise<void> {
 async function block(g: LocalGateway, ms: number): Promise<Promise<unknown>[]> {
   for (const p of g.fleet.pods) await setFaults(p.url, { latencyMs: ms });
   const blockers = g.fleet.pods.map((_, i) => post(g.url, "/v1/chat/completions", body(SEED_MODEL, `blocker-${i}`)));
+  // Both blockers routed: the gateway counts them in flight (its log line comes when they end).
   await eventually(
-    async () => {
-      const handled = g.envoys[0].handled().filter((h) => h.requestId);
-      return handled.length >= 2;
-    },
+    async () => Object.values((await queueState(g)).inflight).reduce((a, b) => a + b, 0) >= g.fleet.pods.length,
     2000,
     10,
   );

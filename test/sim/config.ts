@@ -35,6 +35,21 @@ export interface SimConfig {
   faults: Faults;
   seed: number;
   requestLogSize: number;
+  /** vLLM --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens (vllm only) */
+  enablePromptTokensDetails: boolean;
+  /** SGLang --enable-cache-report: the same, SGLang's way (sglang only) */
+  enableCacheReport: boolean;
+}
+
+/** KV cache capacity in tokens (see kvBlocks below); --kv-blocks defaults to this / --block-size. */
+export const KV_TOKENS = 32768;
+
+/** The unit of prefix matching per engine: vLLM's --block-size 16; SGLang's --page-size, 1 with its
+ *  default attention backend on Hopper (the radix cache then matches token by token, and
+ *  cached_tokens is not rounded to blocks); TRT-LLM is left at 16 (its tokens_per_block is 32 or 64:
+ *  pass --block-size to mimic). */
+export function defaultBlockSize(runtime: Runtime): number {
+  return runtime === "sglang" ? 1 : 16;
 }
 
 export const DEFAULTS: SimConfig = {
@@ -50,7 +65,7 @@ export const DEFAULTS: SimConfig = {
   blockSize: 16, // vLLM's default KV block size
   // 80 GB x 0.9 utilisation - 64 GB of weights ~ 8 GB of KV; Qwen3-32B stores
   // 64 layers x 8 KV heads x 128 dims x 2 (K,V) x 2 bytes = 256 KiB per token -> 32768 tokens.
-  kvBlocks: 2048,
+  kvBlocks: KV_TOKENS / 16,
   prefillOverheadMs: 20, // one forward pass of launch/scheduling overhead before the first token
   prefillTimePerTokenMs: 0.15, // ~2 x 32e9 FLOP per token at ~400 TFLOP/s effective
   interTokenLatencyMs: 22, // reading 64 GB of weights at ~3 TB/s per decode step
@@ -65,6 +80,8 @@ export const DEFAULTS: SimConfig = {
   faults: noFaults(),
   seed: 1,
   requestLogSize: 10_000,
+  enablePromptTokensDetails: false, // vLLM's default
+  enableCacheReport: false, // SGLang's default
 };
 
 export const USAGE = `usage: node build/js/test/sim/server.js [flags]
@@ -76,8 +93,9 @@ export const USAGE = `usage: node build/js/test/sim/server.js [flags]
   --max-model-len N              context window, prompt + output tokens (${DEFAULTS.maxModelLen})
   --max-num-seqs N               max running sequences; more wait in the queue (${DEFAULTS.maxNumSeqs})
   --max-num-batched-tokens N     tokens per engine step (chunked prefill budget) (${DEFAULTS.maxNumBatchedTokens})
-  --block-size N                 tokens per KV block (${DEFAULTS.blockSize})
-  --kv-blocks N                  KV cache capacity in blocks (${DEFAULTS.kvBlocks})
+  --block-size N                 tokens per KV block, the unit of prefix matching (vllm/trtllm 16;
+                                 sglang 1, its --page-size; --page-size is accepted as an alias)
+  --kv-blocks N                  KV cache capacity in blocks (${KV_TOKENS} tokens / --block-size)
   --prefill-overhead-ms X        fixed cost of a step with prefill (${DEFAULTS.prefillOverheadMs})
   --prefill-time-per-token-ms X  cost per uncached prompt token (${DEFAULTS.prefillTimePerTokenMs})
   --inter-token-latency-ms X     decode step with one sequence (${DEFAULTS.interTokenLatencyMs})
@@ -91,6 +109,8 @@ export const USAGE = `usage: node build/js/test/sim/server.js [flags]
   --kv-transfer-ms X             prefill role: delay from prefill end to hand-over (${DEFAULTS.kvTransferMs})
   --fault-latency-ms X  --fault-error-rate P  --fault-error-status S  --fault-hang
   --fault-close-mid-stream N  --fault-metrics-down  --fault-metrics-delay-ms X  --fault-health-down
+  --enable-prompt-tokens-details vllm: report usage.prompt_tokens_details.cached_tokens (off, as in vLLM)
+  --enable-cache-report          sglang: report cached_tokens when > 0 (off, as in SGLang)
   --seed N                       seed of the fault PRNG (${DEFAULTS.seed})
   --request-log-size N           entries kept for /debug/requests (${DEFAULTS.requestLogSize})`;
 
@@ -132,6 +152,7 @@ export function parseSimArgs(argv: string[]): SimConfig {
       "max-num-seqs": s,
       "max-num-batched-tokens": s,
       "block-size": s,
+      "page-size": s,
       "kv-blocks": s,
       "prefill-overhead-ms": s,
       "prefill-time-per-token-ms": s,
@@ -154,6 +175,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
       "fault-health-down": b,
       seed: s,
       "request-log-size": s,
+      "enable-prompt-tokens-details": b,
+      "enable-cache-report": b,
       help: b,
     },
   });
@@ -183,6 +206,14 @@ export function parseSimArgs(argv: string[]): SimConfig {
   faults.metricsDown = !!v["fault-metrics-down"];
   faults.metricsDelayMs = num("fault-metrics-delay-ms", v["fault-metrics-delay-ms"], 0, { min: 0 });
   faults.healthDown = !!v["fault-health-down"];
+  if (v["block-size"] !== undefined && v["page-size"] !== undefined)
+    throw new Error("--page-size is SGLang's name for --block-size: give one of them");
+  const blockSize = num(
+    v["page-size"] !== undefined ? "page-size" : "block-size",
+    v["block-size"] ?? v["page-size"],
+    defaultBlockSize(runtime as Runtime),
+    { int: true, min: 1 },
+  );
   const cfg: SimConfig = {
     name: v.name ?? d.name,
     host: v.host ?? d.host,
@@ -196,8 +227,8 @@ export function parseSimArgs(argv: string[]): SimConfig {
       int: true,
       min: 1,
     }),
-    blockSize: num("block-size", v["block-size"], d.blockSize, { int: true, min: 1 }),
-    kvBlocks: num("kv-blocks", v["kv-blocks"], d.kvBlocks, { int: true, min: 1 }),
+    blockSize,
+    kvBlocks: num("kv-blocks", v["kv-blocks"], Math.max(1, Math.floor(KV_TOKENS / blockSize)), { int: true, min: 1 }),
     prefillOverheadMs: num("prefill-overhead-ms", v["prefill-overhead-ms"], d.prefillOverheadMs, { min: 0 }),
     prefillTimePerTokenMs: num("prefill-time-per-token-ms", v["prefill-time-per-token-ms"], d.prefillTimePerTokenMs, {
       min: 0,
@@ -220,7 +251,19 @@ export function parseSimArgs(argv: string[]): SimConfig {
     faults,
     seed: num("seed", v.seed, d.seed, { int: true }),
     requestLogSize: num("request-log-size", v["request-log-size"], d.requestLogSize, { int: true, min: 0 }),
+    enablePromptTokensDetails: !!v["enable-prompt-tokens-details"],
+    enableCacheReport: !!v["enable-cache-report"],
   };
+  // Each engine has its own switch (and rejects the other's as an unknown argument); Triton's
+  // OpenAI frontend has none. A flag for the wrong runtime would silently report nothing.
+  if (cfg.enablePromptTokensDetails && runtime !== "vllm")
+    throw new Error(
+      `--enable-prompt-tokens-details is vLLM's flag; ${runtime === "sglang" ? "SGLang's is --enable-cache-report" : "Triton's OpenAI frontend reports no cached tokens"}`,
+    );
+  if (cfg.enableCacheReport && runtime !== "sglang")
+    throw new Error(
+      `--enable-cache-report is SGLang's flag; ${runtime === "vllm" ? "vLLM's is --enable-prompt-tokens-details" : "Triton's OpenAI frontend reports no cached tokens"}`,
+    );
   // Any 127.0.0.0/8 address (Linux routes the whole block to lo): tests give each simulated pod its
   // own loopback IP so that all of them can listen on the seed's targetPortNumber.
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(cfg.host) && cfg.host !== "::1" && cfg.host !== "localhost")
@@ -228,8 +271,11 @@ export function parseSimArgs(argv: string[]): SimConfig {
   return cfg;
 }
 
-/** A config from defaults plus overrides (in-process use). */
+/** A config from defaults plus overrides (in-process use); block size and capacity default per
+ *  runtime as on the command line. */
 export function simConfig(overrides: Partial<SimConfig> = {}): SimConfig {
   const model = overrides.model ?? DEFAULTS.model;
-  return { ...DEFAULTS, servedModelNames: [model], faults: noFaults(), ...overrides };
+  const blockSize = overrides.blockSize ?? defaultBlockSize(overrides.runtime ?? DEFAULTS.runtime);
+  const kvBlocks = overrides.kvBlocks ?? Math.max(1, Math.floor(KV_TOKENS / blockSize));
+  return { ...DEFAULTS, servedModelNames: [model], faults: noFaults(), ...overrides, blockSize, kvBlocks };
 }

@@ -1,27 +1,32 @@
-// The scheduler and timing model of one simulated pod: continuous batching as vLLM v1 and SGLang
-// do it, reduced to what changes routing outcomes.
+// The scheduler and timing model of one simulated pod: continuous batching as vLLM v1 does it
+// (vllm/v1/core/sched/scheduler.py), reduced to what changes routing outcomes.
 //
 // Time advances in engine steps (one forward pass each). Every step:
-//  1. running requests that finished prefill decode one token each (1 token of budget each);
-//  2. running requests still prefilling take prompt tokens from the step's token budget
-//     (--max-num-batched-tokens; a long prompt is prefilled in chunks over several steps);
-//  3. waiting requests are admitted first-come-first-served while there is budget, fewer than
-//     --max-num-seqs are running, the KV cache has room for the request (prompt + max output,
-//     counting evictable cached blocks as room) and, for a LoRA request, its adapter is already
-//     in the batch or fewer than --max-loras adapters are (otherwise it is skipped, as vLLM does).
-//     An admitted request looks up its prompt's prefix in the KV cache: cached blocks are not
-//     prefilled. A request whose KV cannot fit blocks the queue head (no preemption modelled).
-//  The step lasts
+//  1. running requests, in the order they were admitted, each get their next tokens from the step's
+//     token budget (--max-num-batched-tokens): the rest of their prompt (a long prompt is prefilled
+//     in chunks over several steps) or one decode token. Each first needs KV blocks for every token
+//     it will then have computed; when the free queue cannot supply them, the most recently admitted
+//     running request is preempted (its blocks freed, tail first; it waits at the head of the queue
+//     and later recomputes its prompt and the output so far, reusing whatever of it is still
+//     cached), until the request fits or was itself the one preempted (vllm:num_preemptions_total);
+//  2. if nobody was preempted, waiting requests are admitted first-come-first-served while there is
+//     budget and fewer than --max-num-seqs run: an admitted request looks up its prefix in the KV
+//     cache (cached blocks are not prefilled) and takes blocks for the tokens scheduled now only,
+//     not for its whole output; a request whose blocks do not fit blocks the queue. A LoRA request
+//     whose adapter is not in the batch while --max-loras adapters are is skipped, as vLLM does.
+//  A block of tokens becomes reusable by others as soon as its last token is scheduled, output
+//  tokens included (a later turn of a conversation hits the earlier turn's answer). The step lasts
 //     (any prefill ? prefill overhead : 0) + prefilled tokens x prefill time per token
 //     + (any decode ? inter-token latency + decode time per extra sequence x (decoders - 1) : 0)
-//  and at its end prefills that completed emit their first token and decoders emit one token.
+//  and at its end every request whose tokens are all computed emits its next token.
 //
 // So a lone request sees TTFT = overhead + uncached prompt tokens x per-token prefill time, a
 // request behind a full batch also waits in the queue, and inter-token latency grows with the
 // batch. Timers are scheduled against the planned end of the previous step, so lateness of the
 // Node event loop does not accumulate over a long generation.
 
-import { blockHashes, type KvAllocation, PrefixKvCache } from "./kv-cache.js";
+import { extendBlockHashes, KvBlocks, PrefixKvCache } from "./kv-cache.js";
+import { outputTokenId } from "./tokens.js";
 
 export interface EngineConfig {
   /** max concurrently running sequences (vLLM --max-num-seqs, SGLang --max-running-requests) */
@@ -79,13 +84,20 @@ export class Sequence {
   readonly adapter: string | null;
   readonly finishReason: "length" | "stop";
   readonly skipPrefill: boolean;
-  readonly hashes: number[];
+  /** prompt then generated token ids */
+  readonly tokens: number[];
+  /** chained hashes of the full blocks of `tokens` computed so far (see ensureHashes) */
+  readonly hashes: number[] = [];
+  readonly blockSize: number;
   handlers: SeqHandlers;
   state: "waiting" | "running" | "finished" = "waiting";
-  prefillRemaining = 0;
+  /** tokens whose KV is computed (vLLM num_computed_tokens; 0 again after a preemption) */
+  numComputed = 0;
   generated = 0;
+  /** prompt tokens found in the prefix cache at the first admission (usage cached_tokens) */
   hitTokens = 0;
-  alloc: KvAllocation | null = null;
+  admissions = 0;
+  readonly kv = new KvBlocks();
   times: SeqTimes;
 
   constructor(o: SubmitOptions, blockSize: number, now: number) {
@@ -97,8 +109,20 @@ export class Sequence {
     this.finishReason = o.finishReason;
     this.skipPrefill = !!o.skipPrefill;
     this.handlers = o.handlers;
-    this.hashes = blockHashes(o.promptTokens, blockSize, o.adapter ?? "");
+    this.tokens = o.promptTokens.slice();
+    this.blockSize = blockSize;
     this.times = { arrival: now, admitted: -1, firstToken: -1, finished: -1 };
+  }
+
+  /** Hashes of the full blocks among the first `numTokens` tokens (computed on demand). */
+  ensureHashes(numTokens: number): number[] {
+    extendBlockHashes(this.hashes, this.tokens, numTokens, this.blockSize, this.adapter ?? "");
+    return this.hashes;
+  }
+
+  /** The prompt's full-block hashes (what a P/D prefill hands over). */
+  promptBlockHashes(): number[] {
+    return this.ensureHashes(this.promptLen).slice(0, Math.floor(this.promptLen / this.blockSize));
   }
 }
 
@@ -119,6 +143,7 @@ export interface EngineCounters {
   finished: { length: number; stop: number; abort: number };
   requestsSubmitted: number;
   iterations: number;
+  preemptions: number;
 }
 
 /** Observations the exporters turn into histograms (seconds / token counts). */
@@ -148,6 +173,7 @@ export class Engine {
     finished: { length: 0, stop: 0, abort: 0 },
     requestsSubmitted: 0,
     iterations: 0,
+    preemptions: 0,
   };
   lastStep: StepStats = {
     iteration: 0,
@@ -164,7 +190,8 @@ export class Engine {
 
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private plannedEnd = 0;
-  private plan: { prefill: Array<[Sequence, number]>; decode: Sequence[] } | null = null;
+  /** the step in flight: each scheduled request, its tokens, and whether that is a decode */
+  private plan: Array<{ s: Sequence; n: number; decode: boolean }> | null = null;
 
   constructor(cfg: EngineConfig) {
     this.cfg = cfg;
@@ -205,7 +232,7 @@ export class Engine {
     } else {
       const i = this.running.indexOf(seq);
       if (i >= 0) this.running.splice(i, 1);
-      if (seq.alloc) this.kv.release(seq.alloc);
+      this.kv.free(seq.kv);
     }
     seq.state = "finished";
     seq.times.finished = performance.now();
@@ -229,6 +256,22 @@ export class Engine {
     this.counters.promptTokens = this.counters.generationTokens = 0;
     this.counters.finished = { length: 0, stop: 0, abort: 0 };
     this.counters.requestsSubmitted = 0;
+    this.counters.preemptions = 0;
+  }
+
+  /** Nothing running and nothing waiting. */
+  get idle(): boolean {
+    return this.running.length === 0 && this.waiting.length === 0;
+  }
+
+  /** vLLM's reset_prefix_cache: drops every cached prefix, which fails (returns false, changes
+   *  nothing) while running requests hold blocks, unless they are preempted first. */
+  resetPrefixCache(preemptRunning: boolean): boolean {
+    if (preemptRunning) {
+      while (this.running.length > 0) this.preempt(this.running[this.running.length - 1]);
+      this.kick();
+    }
+    return this.kv.resetPrefixCache();
   }
 
   private kick(): void {
@@ -240,25 +283,28 @@ export class Engine {
     this.timer = null;
     const cfg = this.cfg;
     let budget = cfg.maxNumBatchedTokens;
-    const decode: Sequence[] = [];
-    const prefill: Array<[Sequence, number]> = [];
-    for (const s of this.running) {
-      if (s.prefillRemaining === 0) {
-        decode.push(s);
-        budget--;
+    const plan: Array<{ s: Sequence; n: number; decode: boolean }> = [];
+    // 1. Running requests, in order; preempt from the back when blocks run out.
+    let preempted = false;
+    for (let i = 0; i < this.running.length && budget > 0; i++) {
+      const s = this.running[i];
+      const n = Math.min(s.tokens.length - s.numComputed, budget);
+      let fits = this.kv.allocateSlots(s.kv, s.numComputed + n);
+      while (!fits) {
+        const victim = this.running[this.running.length - 1];
+        this.preempt(victim);
+        preempted = true;
+        if (victim === s) break;
+        fits = this.kv.allocateSlots(s.kv, s.numComputed + n);
       }
+      if (!fits) break; // this request was the last one left to preempt
+      this.schedule(plan, s, n);
+      budget -= n;
     }
-    for (const s of this.running) {
-      if (s.prefillRemaining > 0 && budget > 0) {
-        const n = Math.min(s.prefillRemaining, budget);
-        prefill.push([s, n]);
-        budget -= n;
-      }
-    }
-    // Admission.
+    // 2. Admission, first come first served (none in a step that had to preempt).
     let queried = 0;
     let hit = 0;
-    if (this.waiting.length > 0 && budget > 0) {
+    if (!preempted && this.waiting.length > 0 && budget > 0) {
       const adapters = this.runningAdapters();
       const now = performance.now();
       for (let i = 0; i < this.waiting.length && budget > 0 && this.running.length < cfg.maxNumSeqs; ) {
@@ -267,48 +313,56 @@ export class Engine {
           i++; // skipped for now: its adapter cannot join this batch
           continue;
         }
-        const look = this.kv.lookup(s.hashes, s.promptLen);
-        const need = this.kv.blocksFor(s.promptLen + s.maxTokens);
-        if (!this.kv.canAllocate(s.hashes, look.hitBlocks, need)) break; // head-of-line blocks
+        const hitBlocks = this.kv.findHit(s.ensureHashes(s.tokens.length), s.tokens.length - 1);
+        let computed = hitBlocks.length * cfg.blockSize;
+        // P/D decode: the prompt's KV was handed over; only the last token is left to run
+        if (s.skipPrefill && s.admissions === 0) computed = Math.max(computed, s.tokens.length - 1);
+        const n = Math.min(s.tokens.length - computed, budget);
+        if (!this.kv.allocateSlots(s.kv, computed + n, hitBlocks)) break; // head-of-line blocks
         this.waiting.splice(i, 1);
-        s.alloc = this.kv.allocate(s.hashes, look.hitBlocks, need, s.promptLen);
-        s.hitTokens = look.hitTokens;
-        queried += s.promptLen;
-        hit += look.hitTokens;
+        if (s.admissions++ === 0) {
+          // cached_tokens and the prefix-cache counters describe the first admission only
+          s.hitTokens = hitBlocks.length * cfg.blockSize;
+          this.kv.recordQuery(s.promptLen, s.hitTokens);
+          queried += s.promptLen;
+          hit += s.hitTokens;
+          s.times.admitted = now;
+        }
+        s.numComputed = computed;
         s.state = "running";
-        s.times.admitted = now;
         this.running.push(s);
         if (s.adapter) adapters.add(s.adapter);
-        s.prefillRemaining = s.skipPrefill ? 0 : s.promptLen - s.hitTokens;
-        if (s.prefillRemaining === 0) {
-          decode.push(s); // KV handed over: straight to decoding
-          budget--;
-        } else {
-          const n = Math.min(s.prefillRemaining, budget);
-          prefill.push([s, n]);
-          budget -= n;
-        }
+        this.schedule(plan, s, n);
+        budget -= n;
       }
     }
-    if (prefill.length === 0 && decode.length === 0) {
+    if (plan.length === 0) {
       this.plan = null;
       return; // idle; submit() kicks the loop again
     }
     let prefillTokens = 0;
-    for (const [, n] of prefill) prefillTokens += n;
+    let prefills = 0;
+    let decodes = 0;
+    for (const e of plan) {
+      if (e.decode) decodes++;
+      else {
+        prefills++;
+        prefillTokens += e.n;
+      }
+    }
     const ms =
-      (prefill.length > 0 ? cfg.prefillOverheadMs + prefillTokens * cfg.prefillTimePerTokenMs : 0) +
-      (decode.length > 0 ? cfg.interTokenLatencyMs + cfg.decodeTimePerSeqMs * (decode.length - 1) : 0);
+      (prefills > 0 ? cfg.prefillOverheadMs + prefillTokens * cfg.prefillTimePerTokenMs : 0) +
+      (decodes > 0 ? cfg.interTokenLatencyMs + cfg.decodeTimePerSeqMs * (decodes - 1) : 0);
     this.counters.iterations++;
     this.lastStep = {
       iteration: this.counters.iterations,
-      contextRequests: prefill.length,
-      generationRequests: decode.length,
+      contextRequests: prefills,
+      generationRequests: decodes,
       prefillTokens,
       hitTokens: hit,
       queriedTokens: queried,
     };
-    this.plan = { prefill, decode };
+    this.plan = plan;
     if (queried > 0) this.lastPrefillBatch = { hitTokens: hit, queriedTokens: queried };
     const now = performance.now();
     // A step that directly follows another starts at the previous step's planned end, so timer
@@ -321,21 +375,38 @@ export class Engine {
     else this.timer = setTimeout(() => this.endStep(), delay);
   }
 
+  /** Puts `n` tokens of `s` into the step; the blocks they complete become reusable now. */
+  private schedule(plan: Array<{ s: Sequence; n: number; decode: boolean }>, s: Sequence, n: number): void {
+    // a decode computes just the last sampled token of a request that already emitted one (or
+    // whose prompt KV was handed over); anything else is (re)prefill
+    const decode = n === 1 && s.numComputed === s.tokens.length - 1 && (s.generated > 0 || s.skipPrefill);
+    plan.push({ s, n, decode });
+    const upTo = s.numComputed + n;
+    this.kv.cacheFullBlocks(s.kv, s.ensureHashes(upTo), Math.floor(upTo / this.cfg.blockSize));
+  }
+
+  /** Frees a running request's blocks and puts it back at the head of the queue (recompute). */
+  private preempt(s: Sequence): void {
+    const i = this.running.indexOf(s);
+    if (i >= 0) this.running.splice(i, 1);
+    this.kv.free(s.kv);
+    s.numComputed = 0;
+    s.state = "waiting";
+    this.waiting.unshift(s);
+    this.counters.preemptions++;
+  }
+
   /** Applies the planned step's results: tokens out, finished requests released. */
   private endStep(): void {
     const plan = this.plan;
     this.plan = null;
     if (plan) {
       const now = performance.now();
-      for (const [s, n] of plan.prefill) {
-        if (s.state !== "running") continue;
-        s.prefillRemaining -= n;
-        this.counters.promptTokens += n;
-        if (s.prefillRemaining === 0) this.emit(s, now);
-      }
-      for (const s of plan.decode) {
-        if (s.state !== "running") continue;
-        this.emit(s, now);
+      for (const { s, n, decode } of plan) {
+        if (s.state !== "running") continue; // aborted (or preempted by a reset) meanwhile
+        s.numComputed += n;
+        if (!decode && s.generated === 0) this.counters.promptTokens += n;
+        if (s.numComputed === s.tokens.length) this.emit(s, now);
       }
     }
     this.planStep(true);
@@ -343,6 +414,7 @@ export class Engine {
 
   private emit(s: Sequence, now: number): void {
     const i = s.generated++;
+    s.tokens.push(outputTokenId(i));
     this.counters.generationTokens++;
     if (i === 0) s.times.firstToken = now;
     s.handlers.onToken?.(s, i);
@@ -352,7 +424,7 @@ export class Engine {
   private finish(s: Sequence, reason: FinishReason, now: number): void {
     const i = this.running.indexOf(s);
     if (i >= 0) this.running.splice(i, 1);
-    if (s.alloc) this.kv.release(s.alloc);
+    this.kv.free(s.kv);
     s.state = "finished";
     s.times.finished = now;
     this.counters.finished[reason]++;

@@ -41,11 +41,13 @@ after(async () => {
 
 test("latencyMs delays every inference response", async () => {
   await postJson(`${pod.url}/v1/chat/completions`, chat()); // warm-up
-  const base = await postJson(`${pod.url}/v1/chat/completions`, chat());
+  // the fastest of a few: one stall of a busy machine must not pass for the normal time
+  let base = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) base = Math.min(base, (await postJson(`${pod.url}/v1/chat/completions`, chat())).ms);
   await setFaults({ latencyMs: 250 });
   const slow = await postJson(`${pod.url}/v1/chat/completions`, chat());
   assert.equal(slow.status, 200);
-  assert.ok(slow.ms >= 250 && slow.ms - base.ms >= 200, `base ${base.ms} slow ${slow.ms}`);
+  assert.ok(slow.ms >= 250 && slow.ms - base >= 200, `base ${base} slow ${slow.ms}`);
 });
 
 test("errorRate 1 answers every request with errorStatus, OpenAI-shaped; 0.5 about half", async () => {

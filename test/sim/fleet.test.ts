@@ -1,7 +1,7 @@
 // The fleet launcher: N pods as processes on free loopback ports, named, healthy, stopped on exit;
 // the same from the command line with a YAML spec.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -55,7 +55,8 @@ test("spec expansion names pods and rejects duplicates", () => {
 
 test("startFleet: three named pods, each answers as itself; stop() ends the processes", async () => {
   const fleet = await startFleet({
-    pods: [{ name: "pod-a" }, { name: "pod-b" }, { name: "pod-c", runtime: "sglang" }],
+    cacheReport: true,
+    pods: [{ name: "pod-a" }, { name: "pod-b", cacheReport: false }, { name: "pod-c", runtime: "sglang" }],
   });
   let pids: number[] = [];
   try {
@@ -75,6 +76,16 @@ test("startFleet: three named pods, each answers as itself; stop() ends the proc
     }
     assert.equal(fleet.pod("pod-c").runtime, "sglang");
     assert.match(await (await fetch(`${fleet.pod("pod-c").url}/metrics`)).text(), /^sglang:num_running_reqs\{/m);
+    // cacheReport: each pod its engine's flag (pod-b opted out); a warm prompt shows the report
+    const prompt = "a prompt long enough to fill a couple of sixteen token blocks, said twice over here";
+    const details: Record<string, unknown> = {};
+    for (const p of fleet.pods) {
+      const body = { model: "/models/Qwen3-32B", prompt, max_tokens: 1 };
+      await postJson(`${p.url}/v1/completions`, body);
+      details[p.name] = (await postJson(`${p.url}/v1/completions`, body)).body.usage.prompt_tokens_details;
+    }
+    // (22 tokens: vLLM hits one whole 16-token block, SGLang every token but the last)
+    assert.deepEqual(details, { "pod-a": { cached_tokens: 16 }, "pod-b": null, "pod-c": { cached_tokens: 21 } });
   } finally {
     await fleet.stop();
   }
@@ -90,6 +101,7 @@ test("a pod that cannot start fails startFleet with its stderr, and the others a
 
 test("command line: --spec fleet.yaml prints the pods as JSON; SIGTERM stops them all", async () => {
   const dir = mkdtempSync(join(tmpdir(), "fleet-"));
+  let child: ChildProcess | undefined;
   try {
     const spec = join(dir, "fleet.yaml");
     writeFileSync(
@@ -97,6 +109,7 @@ test("command line: --spec fleet.yaml prints the pods as JSON; SIGTERM stops the
       [
         "runtime: vllm",
         "args: [--max-num-seqs, '8']",
+        "cacheReport: true",
         "pods:",
         "  - name: web-0",
         "    loraModules: [sql-lora]",
@@ -108,11 +121,12 @@ test("command line: --spec fleet.yaml prints the pods as JSON; SIGTERM stops the
         "",
       ].join("\n"),
     );
-    const child = spawn(process.execPath, [FLEET_JS, "--spec", spec], { stdio: ["ignore", "pipe", "inherit"] });
+    const launcher = spawn(process.execPath, [FLEET_JS, "--spec", spec], { stdio: ["ignore", "pipe", "inherit"] });
+    child = launcher;
     const line = await new Promise<string>((resolve, reject) => {
-      const rl = createInterface({ input: child.stdout });
+      const rl = createInterface({ input: launcher.stdout });
       rl.once("line", resolve);
-      child.once("exit", (c) => reject(new Error(`fleet exited ${c}`)));
+      launcher.once("exit", (c) => reject(new Error(`fleet exited ${c}`)));
     });
     const { pods } = JSON.parse(line) as { pods: FleetPod[] };
     assert.deepEqual(
@@ -128,11 +142,18 @@ test("command line: --spec fleet.yaml prints the pods as JSON; SIGTERM stops the
     const models = (await (await fetch(`${pods[0].url}/v1/models`)).json()) as { data: Array<{ id: string }> };
     assert.ok(models.data.some((m) => m.id === "sql-lora"));
     assert.match(await (await fetch(`${pods[1].url}/metrics`)).text(), /^nv_trt_llm_request_metrics\{/m);
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
+    const chat = { model: "/models/Qwen3-32B", messages: [{ role: "user", content: "hi" }], max_tokens: 1 };
+    const vllmUsage = (await postJson(`${pods[0].url}/v1/chat/completions`, chat)).body.usage;
+    assert.deepEqual(vllmUsage.prompt_tokens_details, { cached_tokens: 0 }, "cacheReport reached the vLLM pod");
+    const trtUsage = (await postJson(`${pods[1].url}/v1/chat/completions`, chat)).body.usage;
+    assert.equal(trtUsage.prompt_tokens_details, undefined, "and the Triton pod started without a flag it lacks");
+    const exited = new Promise((r) => launcher.once("exit", r));
+    launcher.kill("SIGTERM");
     await exited;
     assert.ok(await gone(pods.map((p) => p.pid)), "pods stopped with the launcher");
   } finally {
+    // a failed assertion above must not leave the launcher (and this test) running
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -15,6 +15,7 @@
 //   runtime: vllm              # vllm | sglang | trtllm (default for every pod)
 //   model: /models/Qwen3-32B
 //   args: [--max-num-seqs, "8"]            # flags for every pod (server.ts flags)
+//   cacheReport: true                      # cached tokens in usage, each pod its engine's way
 //   pods:                                  # or a number: that many plain pods
 //     - name: pod-a
 //     - name: pod-b
@@ -49,6 +50,8 @@ export interface PodSpec {
   role?: Role;
   loraModules?: string[];
   maxLoras?: number;
+  /** overrides the fleet's cacheReport for these pods */
+  cacheReport?: boolean;
   /** extra flags for this pod (server.ts flags; for llm-d, its own flags) */
   args?: string[];
 }
@@ -58,6 +61,10 @@ export interface FleetSpec {
   runtime?: Runtime;
   model?: string;
   args?: string[];
+  /** Report usage.prompt_tokens_details.cached_tokens, each pod with its own engine's switch
+   *  (vllm: --enable-prompt-tokens-details, sglang: --enable-cache-report; trtllm has none and
+   *  llm-d-inference-sim always reports). Off by default, as in the engines. */
+  cacheReport?: boolean;
   pods?: PodSpec[] | number;
   /** how long to wait for every pod to be healthy (default 20 s) */
   startTimeoutMs?: number;
@@ -104,6 +111,11 @@ function repoRoot(): string {
 export function llmdSimBinary(): string | null {
   const p = process.env.LLMD_SIM_BIN || join(repoRoot(), ".tools", "bin", "llm-d-inference-sim");
   return existsSync(p) ? p : null;
+}
+
+/** The runtime's own switch for cached tokens in usage (none: Triton's frontend has none). */
+export function cacheReportFlag(runtime: Runtime): string | null {
+  return runtime === "vllm" ? "--enable-prompt-tokens-details" : runtime === "sglang" ? "--enable-cache-report" : null;
 }
 
 /** Expands a spec into one entry per pod, with names. */
@@ -205,6 +217,8 @@ async function startOne(
     if (p.role === "prefill") args.push("--bootstrap-port", "0");
     if (p.loraModules?.length) args.push("--lora-modules", p.loraModules.join(","));
     if (p.maxLoras !== undefined) args.push("--max-loras", String(p.maxLoras));
+    const flag = cacheReportFlag(p.runtime);
+    if ((p.cacheReport ?? spec.cacheReport) && flag) args.push(flag);
     args.push(...(spec.args ?? []), ...(p.args ?? []));
     child = spawn(process.execPath, args, {
       stdio: ["pipe", "pipe", log ? "inherit" : "pipe"],
@@ -328,7 +342,7 @@ export function loadFleetSpec(path: string): FleetSpec {
 
 const FLEET_USAGE = `usage: node build/js/test/sim/fleet.js [--spec FILE] [--pods N] [--runtime vllm|sglang|trtllm]
          [--model NAME] [--prefill N --decode M] [--lora-modules a,b] [--max-loras N]
-         [--impl sim|llm-d] [--start-timeout-ms MS] [-- <flags for every pod>]
+         [--impl sim|llm-d] [--start-timeout-ms MS] [--cache-report] [-- <flags for every pod>]
 Starts the pods, prints {"pods":[{name,address,port,url,runtime,role,bootstrapPort,adapters,pid,impl}]}
 on one line of stdout, and stops them all on SIGINT/SIGTERM.`;
 
@@ -353,6 +367,7 @@ async function main(): Promise<void> {
         "max-loras": s,
         impl: s,
         "start-timeout-ms": s,
+        "cache-report": { type: "boolean" },
         help: { type: "boolean" },
       },
     }));
@@ -371,6 +386,7 @@ async function main(): Promise<void> {
   if (typeof values.impl === "string") spec.impl = values.impl as Impl;
   if (typeof values["start-timeout-ms"] === "string") spec.startTimeoutMs = Number(values["start-timeout-ms"]);
   if (podArgs.length) spec.args = [...(spec.args ?? []), ...podArgs];
+  if (values["cache-report"]) spec.cacheReport = true;
   const lora =
     typeof values["lora-modules"] === "string" ? values["lora-modules"].split(",").filter(Boolean) : undefined;
   const maxLoras = typeof values["max-loras"] === "string" ? Number(values["max-loras"]) : undefined;

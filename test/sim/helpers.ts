@@ -94,3 +94,21 @@ export function longText(seed: string, words: number): string {
   }
   return s;
 }
+
+/** POSTs a streaming request and returns its SSE events in order: parsed JSON, or "[DONE]". */
+export async function postSse(url: string, body: unknown): Promise<Array<Record<string, any> | "[DONE]">> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${await res.text()}`);
+  const out: Array<Record<string, any> | "[DONE]"> = [];
+  for (const ev of (await res.text()).split("\n\n")) {
+    if (ev === "") continue;
+    if (!ev.startsWith("data: ")) throw new Error(`not an SSE data event: ${ev}`);
+    const data = ev.slice(6);
+    out.push(data === "[DONE]" ? "[DONE]" : JSON.parse(data));
+  }
+  return out;
+}

@@ -1,32 +1,51 @@
-// The prefix KV cache of one simulated pod, modelled on vLLM's v1 block pool with automatic
-// prefix caching (vllm/v1/core/block_pool.py, kv_cache_utils.py):
-//  - the KV cache is `capacity` blocks of `blockSize` tokens;
-//  - a full block of prompt tokens is identified by a hash chained over the previous block's
-//    hash, so a block's identity covers every token before it (equal block hashes mean equal
-//    prefixes, not only equal 16-token windows); a LoRA adapter name seeds the chain, so the same
-//    text under two adapters never shares blocks (vLLM puts the adapter in the block's extra keys);
-//  - a block in use by a running request is pinned (reference count > 0) and cannot be evicted;
-//  - a block no request uses stays cached (its KV is still valid) until space is needed; then the
-//    least recently used such block is evicted;
-//  - usage counts pinned blocks only: cached-but-free blocks are reusable capacity, which is what
-//    vllm:kv_cache_usage_perc (1 - free/total, with cached free blocks in the free queue) and
-//    sglang:token_usage (evictable radix-tree tokens count as available) report.
-// Simplifications: a request reserves all its blocks (prompt + max output) when admitted, so there
-// is no preemption; only full prompt blocks are hashed and cached (not blocks filled by decode).
+// The prefix KV cache of one simulated pod: vLLM v1's block pool with automatic prefix caching
+// (vllm/v1/core/block_pool.py, kv_cache_manager.py, single_type_kv_cache_manager.py,
+// kv_cache_utils.py FreeKVCacheBlockQueue), reduced to what decides hits and evictions:
+//  - `capacity` blocks of `blockSize` tokens, with ids; a block is either in use by requests
+//    (reference count > 0, never evicted) or in the free queue;
+//  - the free queue is ordered least recently freed first and holds every free block, those that
+//    still carry a prefix hash (cached, reusable) and those that carry none (never used, or a
+//    partial / decode block); a new block is always taken from its head, and if that block carries
+//    a hash, the hash is evicted then. So eviction is LRU over free blocks, and freed blocks with no
+//    hash queue up like any other (they do not shield older cached blocks);
+//  - a request frees its blocks in reverse order, tail first (vLLM: "so that the tail blocks are
+//    evicted first"): under pressure a prefix loses its end before its head, and the next request
+//    still hits the surviving head;
+//  - a full block is identified by a hash chained over the previous block's hash (equal hashes mean
+//    equal prefixes); a LoRA adapter seeds the chain (vLLM puts the adapter in the extra keys);
+//    a block gets its hash when the request schedules the block's last token (cache_full_blocks),
+//    output tokens included; several blocks may carry the same hash (a recomputed block);
+//  - a cache hit is the longest run of leading hashes present, capped so that at least one token
+//    is recomputed (max_cache_hit_length = num_tokens - 1), in whole blocks;
+//  - usage counts blocks in use only: cached free blocks are reusable capacity, which is what
+//    vllm:kv_cache_usage_perc (1 - free/total) and sglang:token_usage report.
 
 import { fnv1a32 } from "./tokens.js";
 
 const TWO32 = 4294967296;
 
-/** Chained block hashes of the full blocks of `tokens`. `salt` (e.g. a LoRA name) seeds the chain. */
-export function blockHashes(tokens: ArrayLike<number>, blockSize: number, salt = ""): number[] {
-  const nBlocks = Math.floor(tokens.length / blockSize);
-  const out = new Array<number>(nBlocks);
-  // Two independent 32-bit FNV-1a lanes, folded into a 53-bit integer key (exact in a double).
-  let hi = salt ? fnv1a32(salt, 0x9dc5811c) : 0x9dc5811c;
-  let lo = salt ? fnv1a32(salt) : 0x811c9dc5;
-  for (let b = 0; b < nBlocks; b++) {
-    // Start this block's lanes from the previous block's hash: that is the chaining.
+/** Appends to `hashes` the chained hashes of the full blocks of tokens[0..numTokens) not hashed yet. */
+export function extendBlockHashes(
+  hashes: number[],
+  tokens: ArrayLike<number>,
+  numTokens: number,
+  blockSize: number,
+  salt = "",
+): void {
+  const nBlocks = Math.floor(Math.min(numTokens, tokens.length) / blockSize);
+  // Two independent 32-bit FNV-1a lanes, folded into a 53-bit integer key (exact in a double);
+  // each block starts from the previous block's hash: that is the chaining.
+  let hi: number;
+  let lo: number;
+  if (hashes.length === 0) {
+    hi = salt ? fnv1a32(salt, 0x9dc5811c) : 0x9dc5811c;
+    lo = salt ? fnv1a32(salt) : 0x811c9dc5;
+  } else {
+    const prev = hashes[hashes.length - 1];
+    hi = Math.floor(prev / TWO32);
+    lo = prev % TWO32;
+  }
+  for (let b = hashes.length; b < nBlocks; b++) {
     let h1 = (hi ^ 0x5bd1e995) >>> 0;
     let h2 = lo >>> 0;
     const end = (b + 1) * blockSize;
@@ -38,35 +57,38 @@ export function blockHashes(tokens: ArrayLike<number>, blockSize: number, salt =
     }
     hi = (h1 >>> 0) & 0x1fffff;
     lo = h2 >>> 0;
-    out[b] = hi * TWO32 + lo;
+    hashes.push(hi * TWO32 + lo);
   }
+}
+
+/** Chained block hashes of the full blocks of `tokens`. `salt` (e.g. a LoRA name) seeds the chain. */
+export function blockHashes(tokens: ArrayLike<number>, blockSize: number, salt = ""): number[] {
+  const out: number[] = [];
+  extendBlockHashes(out, tokens, tokens.length, blockSize, salt);
   return out;
 }
 
-/** What one admitted request holds in the cache; give it back to release(). */
-export interface KvAllocation {
-  /** hashes of the prompt blocks this request pinned (hit or newly inserted) */
-  pinned: number[];
-  /** blocks held without a hash (partial last prompt block, output tokens) */
-  anonymous: number;
-}
-
-export interface KvLookup {
-  /** leading prompt blocks already cached on this pod */
-  hitBlocks: number;
-  /** tokens those blocks cover (what the request does not prefill) */
-  hitTokens: number;
+/** The blocks one request holds, in token order (vLLM's req_to_blocks). */
+export class KvBlocks {
+  ids: number[] = [];
+  /** leading blocks that carry their hash already (hit, or hashed by cacheFullBlocks) */
+  numHashed = 0;
 }
 
 export class PrefixKvCache {
   readonly capacity: number;
   readonly blockSize: number;
-  /** hash -> reference count (0 = cached, evictable) */
-  private readonly refs = new Map<number, number>();
-  /** evictable blocks in LRU order: oldest first (Map keeps insertion order) */
-  private readonly lru = new Map<number, true>();
-  private anonymousBlocks = 0;
-  private pinnedHashed = 0;
+  /** block id -> its prefix hash, NaN if none */
+  private readonly hashOf: Float64Array;
+  private readonly refCount: Int32Array;
+  /** hash -> blocks carrying it (a recomputed block can duplicate one), and each block's index in
+   *  that list (so that evicting one copy is O(1), as in vLLM's BlockHashToBlockMap) */
+  private readonly byHash = new Map<number, number[]>();
+  private readonly hashIndex: Int32Array;
+  /** free blocks, least recently freed first: vLLM's FreeKVCacheBlockQueue, a doubly linked list
+   *  over block ids (O(1) take from the head, append, and removal of a hit block from the middle) */
+  private readonly freeQueue: FreeBlockQueue;
+  private cachedFree = 0;
   /** counters, in tokens, as vLLM reports them (prefix_cache_queries / prefix_cache_hits) */
   queriesTokens = 0;
   hitsTokens = 0;
@@ -80,136 +102,226 @@ export class PrefixKvCache {
     if (!(capacity > 0) || !(blockSize > 0)) throw new Error("kv cache: capacity and block size must be > 0");
     this.capacity = capacity;
     this.blockSize = blockSize;
+    this.hashOf = new Float64Array(capacity).fill(Number.NaN);
+    this.refCount = new Int32Array(capacity);
+    this.hashIndex = new Int32Array(capacity);
+    this.freeQueue = new FreeBlockQueue(capacity);
   }
 
   /** Blocks held by running requests. */
   get usedBlocks(): number {
-    return this.pinnedHashed + this.anonymousBlocks;
+    return this.capacity - this.freeQueue.size;
   }
-  /** Blocks that hold reusable prefix KV but no running request (evictable). */
+  /** Free blocks that still hold reusable prefix KV (evicted when the free queue reaches them). */
   get cachedFreeBlocks(): number {
-    return this.lru.size;
+    return this.cachedFree;
   }
-  /** Blocks available to a new request (never used + evictable). */
+  /** Blocks a new request can take (never used, freed without a hash, or cached and evictable). */
   get freeBlocks(): number {
-    return this.capacity - this.usedBlocks;
+    return this.freeQueue.size;
   }
   /** Fraction of the cache held by running requests, 0..1. */
   get usage(): number {
     return this.usedBlocks / this.capacity;
   }
 
-  /** Longest cached prefix of `hashes`. At least one prompt token is always recomputed (as vLLM
-   *  does: the last token's logits are needed), so a fully cached prompt hits one block less. */
-  lookup(hashes: number[], promptTokens: number): KvLookup {
-    let n = 0;
-    while (n < hashes.length && this.refs.has(hashes[n])) n++;
-    if (n > 0 && n * this.blockSize >= promptTokens) n--;
-    return { hitBlocks: n, hitTokens: n * this.blockSize };
+  /** Blocks a request of this many tokens holds. */
+  blocksFor(tokens: number): number {
+    return Math.ceil(tokens / this.blockSize);
   }
 
-  /** Blocks a request of this size needs in total. */
-  blocksFor(totalTokens: number): number {
-    return Math.ceil(totalTokens / this.blockSize);
-  }
-
-  /** Whether a request needing `needBlocks` blocks, of which the first `hitBlocks` are cached,
-   *  fits now (counting evictable blocks as available). */
-  canAllocate(hashes: number[], hitBlocks: number, needBlocks: number): boolean {
-    // Hit blocks that are currently evictable stop being evictable once pinned, but they also
-    // need no new space, so the net demand is needBlocks - hitBlocks new blocks from free space,
-    // where free space excludes the hit blocks themselves.
-    let hitEvictable = 0;
-    for (let i = 0; i < hitBlocks; i++) if (this.refs.get(hashes[i]) === 0) hitEvictable++;
-    return needBlocks - hitBlocks <= this.freeBlocks - hitEvictable;
-  }
-
-  /** Pins the request's blocks. Call canAllocate() first. Counts the query and its hits. */
-  allocate(hashes: number[], hitBlocks: number, needBlocks: number, promptTokens: number): KvAllocation {
-    this.queriesTokens += promptTokens;
-    this.hitsTokens += hitBlocks * this.blockSize;
-    this.reusedBlocksTotal += hitBlocks;
-    this.allocatedBlocksTotal += needBlocks;
-    this.newBlocksTotal += needBlocks - hitBlocks;
-    const pinned: number[] = [];
-    for (let i = 0; i < hitBlocks; i++) this.pin(hashes[i]);
-    for (let i = 0; i < hitBlocks; i++) pinned.push(hashes[i]);
-    // New full prompt blocks get hashed (cacheable); a block whose hash is somehow present
-    // already (the one recomputed block of a fully cached prompt) is just pinned again.
-    let anonymous = needBlocks - hitBlocks;
-    for (let i = hitBlocks; i < hashes.length && anonymous > 0; i++) {
-      const h = hashes[i];
-      if (!this.refs.has(h)) this.makeRoom(1);
-      this.pin(h);
-      pinned.push(h);
-      anonymous--;
+  /** The cached blocks of the longest prefix of `hashes`, at most `maxTokens` tokens of them
+   *  (vLLM: num_tokens - 1, so the last token is recomputed for its logits; whole blocks). */
+  findHit(hashes: number[], maxTokens: number): number[] {
+    const max = Math.min(hashes.length, Math.floor(maxTokens / this.blockSize));
+    const out: number[] = [];
+    for (let i = 0; i < max; i++) {
+      const ids = this.byHash.get(hashes[i]);
+      if (!ids) break;
+      out.push(ids[0]);
     }
-    this.makeRoom(anonymous);
-    this.anonymousBlocks += anonymous;
-    return { pinned, anonymous };
+    return out;
   }
 
-  /** Unpins a finished (or aborted) request's blocks; its prompt blocks stay cached. */
-  release(a: KvAllocation): void {
-    // Tail blocks first, as vLLM frees them: a prefix's later blocks are then evicted before its
-    // earlier ones (an evicted early block would make every later block of the chain unreachable).
-    for (let i = a.pinned.length - 1; i >= 0; i--) {
-      const h = a.pinned[i];
-      const r = this.refs.get(h);
-      if (r === undefined) continue;
-      if (r <= 1) {
-        this.refs.set(h, 0);
-        this.pinnedHashed--;
-        this.lru.set(h, true); // most recently used goes last
-      } else {
-        this.refs.set(h, r - 1);
+  /** Gives `req` blocks for its first `numTokens` tokens; `hit` (from findHit, only for a request
+   *  holding no blocks yet) are reused. Returns false, changing nothing, when the free queue is too
+   *  short: hit blocks sitting in it count against it, as they stop being free (vLLM
+   *  get_num_blocks_to_allocate). */
+  allocateSlots(req: KvBlocks, numTokens: number, hit: number[] = []): boolean {
+    const need = Math.max(0, this.blocksFor(numTokens) - req.ids.length - hit.length);
+    let hitInQueue = 0;
+    for (const id of hit) if (this.refCount[id] === 0) hitInQueue++;
+    if (need + hitInQueue > this.freeQueue.size) return false;
+    for (const id of hit) {
+      this.touch(id);
+      req.ids.push(id);
+    }
+    if (hit.length > 0) req.numHashed = req.ids.length;
+    for (let i = 0; i < need; i++) req.ids.push(this.takeFree());
+    this.reusedBlocksTotal += hit.length;
+    this.newBlocksTotal += need;
+    this.allocatedBlocksTotal += hit.length + need;
+    return true;
+  }
+
+  /** Makes the request's first `numFullBlocks` blocks hittable under `hashes` (cache_full_blocks;
+   *  called when a block's last token is scheduled, so a concurrent request may reuse it). */
+  cacheFullBlocks(req: KvBlocks, hashes: number[], numFullBlocks: number): void {
+    const n = Math.min(numFullBlocks, hashes.length, req.ids.length);
+    for (let i = req.numHashed; i < n; i++) {
+      const id = req.ids[i];
+      if (!Number.isNaN(this.hashOf[id])) continue;
+      this.setHash(id, hashes[i]);
+    }
+    if (n > req.numHashed) req.numHashed = n;
+  }
+
+  /** Frees a finished, aborted or preempted request's blocks, tail first; hashed ones stay
+   *  cached until the free queue reaches them. */
+  free(req: KvBlocks): void {
+    for (let i = req.ids.length - 1; i >= 0; i--) {
+      const id = req.ids[i];
+      if (--this.refCount[id] === 0) {
+        this.freeQueue.append(id);
+        if (!Number.isNaN(this.hashOf[id])) this.cachedFree++;
       }
     }
-    this.anonymousBlocks -= a.anonymous;
-    a.pinned = [];
-    a.anonymous = 0;
+    req.ids = [];
+    req.numHashed = 0;
   }
 
-  /** Inserts blocks computed elsewhere (a P/D hand-over) as cached, unpinned. */
+  /** Counts one admitted request in the prefix-cache counters. */
+  recordQuery(tokens: number, hitTokens: number): void {
+    this.queriesTokens += tokens;
+    this.hitsTokens += hitTokens;
+  }
+
+  /** Inserts blocks computed elsewhere (a P/D hand-over) as cached and free, most recent last. */
   insertCached(hashes: number[]): void {
     for (const h of hashes) {
-      if (this.refs.has(h)) continue;
-      if (this.capacity - this.usedBlocks <= 0) return; // everything pinned: nowhere to put it
-      this.makeRoom(1);
-      this.refs.set(h, 0);
-      this.lru.set(h, true);
+      if (this.byHash.has(h)) continue;
+      if (this.freeQueue.size === 0) return; // everything in use: nowhere to put it
+      const id = this.takeFree();
+      this.setHash(id, h);
+      this.refCount[id] = 0;
+      this.freeQueue.append(id);
+      this.cachedFree++;
     }
   }
 
-  /** Drops every cached block and counter (POST /admin/reset). Pinned blocks stay. */
+  /** vLLM's reset_prefix_cache: drops every hash, but only when no block is in use (else it
+   *  changes nothing and says so). Counters are Prometheus counters: they keep counting. */
+  resetPrefixCache(): boolean {
+    if (this.usedBlocks > 0) return false;
+    this.dropHashes(() => true);
+    return true;
+  }
+
+  /** The simulator's own /admin/reset: forgets every cached free block and zeroes the counters;
+   *  blocks of running requests keep their hashes. */
   reset(): void {
-    for (const h of this.lru.keys()) this.refs.delete(h);
-    this.lru.clear();
+    this.dropHashes((id) => this.refCount[id] === 0);
     this.queriesTokens = this.hitsTokens = 0;
     this.reusedBlocksTotal = this.allocatedBlocksTotal = this.newBlocksTotal = this.evictedBlocksTotal = 0;
   }
 
-  private pin(h: number): void {
-    const r = this.refs.get(h);
-    if (r === undefined || r === 0) {
-      if (r === 0) this.lru.delete(h);
-      this.refs.set(h, 1);
-      this.pinnedHashed++;
+  private setHash(id: number, h: number): void {
+    this.hashOf[id] = h;
+    const ids = this.byHash.get(h);
+    if (ids) {
+      this.hashIndex[id] = ids.length;
+      ids.push(id);
     } else {
-      this.refs.set(h, r + 1);
+      this.hashIndex[id] = 0;
+      this.byHash.set(h, [id]);
     }
   }
 
-  /** Makes `n` blocks of never-used space, evicting least recently used cached blocks. */
-  private makeRoom(n: number): void {
-    let unused = this.capacity - this.usedBlocks - this.lru.size;
-    while (unused < n) {
-      const oldest = this.lru.keys().next();
-      if (oldest.done) throw new Error("kv cache: out of blocks (canAllocate not checked)");
-      this.lru.delete(oldest.value);
-      this.refs.delete(oldest.value);
-      this.evictedBlocksTotal++;
-      unused++;
+  private clearHash(id: number): void {
+    const h = this.hashOf[id];
+    const ids = this.byHash.get(h) as number[];
+    const last = ids.pop() as number;
+    if (last !== id) {
+      ids[this.hashIndex[id]] = last;
+      this.hashIndex[last] = this.hashIndex[id];
     }
+    if (ids.length === 0) this.byHash.delete(h);
+    this.hashOf[id] = Number.NaN;
+  }
+
+  private dropHashes(which: (id: number) => boolean): void {
+    for (let id = 0; id < this.capacity; id++) if (!Number.isNaN(this.hashOf[id]) && which(id)) this.clearHash(id);
+    this.cachedFree = 0;
+    this.freeQueue.forEach((id) => {
+      if (!Number.isNaN(this.hashOf[id])) this.cachedFree++;
+    });
+  }
+
+  /** A hit block starts being used: out of the free queue if it was there. */
+  private touch(id: number): void {
+    if (this.refCount[id]++ === 0) {
+      this.freeQueue.remove(id);
+      if (!Number.isNaN(this.hashOf[id])) this.cachedFree--;
+    }
+  }
+
+  /** Takes the free queue's head, evicting the prefix it held. Caller checked there is one. */
+  private takeFree(): number {
+    const id = this.freeQueue.popHead();
+    if (id < 0) throw new Error("kv cache: out of blocks (allocation not checked)");
+    if (!Number.isNaN(this.hashOf[id])) {
+      this.clearHash(id);
+      this.cachedFree--;
+      this.evictedBlocksTotal++;
+    }
+    this.refCount[id] = 1;
+    return id;
+  }
+}
+
+/** Block ids in a doubly linked list: all of them at first, in id order. */
+class FreeBlockQueue {
+  private readonly prev: Int32Array;
+  private readonly next: Int32Array;
+  private head = -1;
+  private tail = -1;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.prev = new Int32Array(capacity).fill(-2); // -2: not in the queue
+    this.next = new Int32Array(capacity).fill(-2);
+    for (let id = 0; id < capacity; id++) this.append(id);
+  }
+
+  append(id: number): void {
+    this.prev[id] = this.tail;
+    this.next[id] = -1;
+    if (this.tail >= 0) this.next[this.tail] = id;
+    else this.head = id;
+    this.tail = id;
+    this.size++;
+  }
+
+  remove(id: number): void {
+    if (this.next[id] === -2) throw new Error(`kv cache: block ${id} is not free`);
+    const p = this.prev[id];
+    const n = this.next[id];
+    if (p >= 0) this.next[p] = n;
+    else this.head = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail = p;
+    this.prev[id] = this.next[id] = -2;
+    this.size--;
+  }
+
+  /** The least recently freed block, taken out; -1 if none. */
+  popHead(): number {
+    const id = this.head;
+    if (id >= 0) this.remove(id);
+    return id;
+  }
+
+  forEach(f: (id: number) => void): void {
+    for (let id = this.head; id >= 0; id = this.next[id]) f(id);
   }
 }

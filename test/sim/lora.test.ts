@@ -18,6 +18,7 @@ before(async () => {
       prefillTimePerTokenMs: 0.01,
       interTokenLatencyMs: 15,
       decodeTimePerSeqMs: 0,
+      enablePromptTokensDetails: true,
     }),
   );
 });

@@ -298,7 +298,7 @@ export class SimMetrics {
     x.family("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.").sample(
       "vllm:num_preemptions_total",
       L,
-      0,
+      c.preemptions,
     );
     x.family("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.").sample(
       "vllm:prompt_tokens_total",

@@ -23,6 +23,7 @@ before(async () => {
       decodeTimePerSeqMs: 0,
       blockSize: BLOCK,
       kvBlocks: 40,
+      enablePromptTokensDetails: true,
     }),
   );
 });

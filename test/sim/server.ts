@@ -8,13 +8,14 @@
 //   const pod = await startSimServer(simConfig({ name: "pod-a", port: 0 }));  ...  await pod.stop();
 //
 // Endpoints:
-//   POST /v1/chat/completions, POST /v1/completions   (stream or not; usage with cached_tokens)
+//   POST /v1/chat/completions, POST /v1/completions   (stream or not; usage as the runtime writes it)
 //   GET  /v1/models
 //   GET  /health, /health_generate (SGLang), /v2/health/ready, /v2/health/live (Triton)
 //   GET  /metrics                                       (names of --runtime; see metrics.ts)
 //   GET  /debug/requests[?since=SEQ&limit=N], DELETE /debug/requests   (what this pod served)
 //   GET  /debug/state                                   (queue, running, KV blocks, hits)
 //   GET|POST|PUT|DELETE /admin/faults, POST /admin/reset (see faults.ts)
+//   POST /reset_prefix_cache (vllm), GET|POST /flush_cache (sglang)   (the engines' cache resets)
 // Every response carries `x-sim-pod: <name>`.
 
 import http from "node:http";
@@ -26,6 +27,7 @@ import { closeAfterTokens, type Faults, makeRng, mergeFaults, noFaults } from ".
 import { SimMetrics } from "./metrics.js";
 import { awaitHandover, BootstrapServer, HandoverError } from "./pd.js";
 import { type ChatMessage, encode, outputText, outputToken, renderChat } from "./tokens.js";
+import { type StreamOptions, WireFormat } from "./wire-format.js";
 
 export { parseSimArgs, type SimConfig, simConfig };
 
@@ -114,7 +116,7 @@ interface ParsedRequest {
   maxTokens: number;
   maxTokensSet: boolean;
   stream: boolean;
-  includeUsage: boolean;
+  streamOptions: StreamOptions;
   bootstrap: { host: string; port: number; room: string } | null;
 }
 
@@ -148,6 +150,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     decodeTimePerSeqMs: cfg.decodeTimePerSeqMs,
     maxLoras: cfg.maxLoras,
   });
+  const wire = new WireFormat(cfg.runtime, cfg.enablePromptTokensDetails || cfg.enableCacheReport);
   let faults: Faults = { ...cfg.faults };
   const rng = makeRng(cfg.seed);
   const adapters = new Set(cfg.loraModules);
@@ -249,12 +252,17 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     if (b.stream !== undefined && b.stream !== null && typeof b.stream !== "boolean")
       throw new HttpError(400, "`stream` must be a boolean", "stream");
     const stream = b.stream === true;
-    let includeUsage = false;
+    const streamOptions: StreamOptions = { includeUsage: false, continuousUsageStats: false };
     if (b.stream_options !== undefined && b.stream_options !== null) {
       if (!stream) throw new HttpError(400, "Stream options can only be defined when `stream=True`.", "stream_options");
-      if (typeof b.stream_options !== "object")
+      if (typeof b.stream_options !== "object" || Array.isArray(b.stream_options))
         throw new HttpError(400, "`stream_options` must be an object", "stream_options");
-      includeUsage = (b.stream_options as Record<string, unknown>).include_usage === true;
+      const so = b.stream_options as Record<string, unknown>;
+      for (const k of ["include_usage", "continuous_usage_stats"] as const)
+        if (so[k] !== undefined && so[k] !== null && typeof so[k] !== "boolean")
+          throw new HttpError(400, `\`stream_options.${k}\` must be a boolean`, "stream_options");
+      streamOptions.includeUsage = so.include_usage === true;
+      streamOptions.continuousUsageStats = so.continuous_usage_stats === true;
     }
     if (b.n !== undefined && b.n !== null && b.n !== 1)
       throw new HttpError(400, "the simulator supports only n = 1", "n");
@@ -294,7 +302,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       maxTokens,
       maxTokensSet,
       stream,
-      includeUsage,
+      streamOptions,
       bootstrap: bootstrapInfo,
     };
   }
@@ -472,12 +480,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     const cutAfter = closeAfterTokens(f);
     let sent = 0;
     let firstAt = -1;
-    const usage = (s: Sequence) => ({
-      prompt_tokens: s.promptLen,
-      completion_tokens: s.generated,
-      total_tokens: s.promptLen + s.generated,
-      prompt_tokens_details: { cached_tokens: s.hitTokens },
-    });
+    const counts = (s: Sequence) => ({ prompt: s.promptLen, completion: s.generated, cached: s.hitTokens });
     const finishRecord = (s: Sequence, reason: string, outcome: string) => {
       rec.cachedTokens = s.hitTokens;
       rec.completionTokens = s.generated;
@@ -490,7 +493,12 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     };
     const handOver = (s: Sequence) => {
       if (prefillRoom === null || !bootstrap) return;
-      const h = { room: prefillRoom, prefillPod: cfg.name, promptTokens: s.promptLen, blockHashes: s.hashes };
+      const h = {
+        room: prefillRoom,
+        prefillPod: cfg.name,
+        promptTokens: s.promptLen,
+        blockHashes: s.promptBlockHashes(),
+      };
       if (cfg.kvTransferMs > 0) setTimeout(() => bootstrap.complete(h), cfg.kvTransferMs);
       else bootstrap.complete(h);
     };
@@ -529,19 +537,34 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     if (p.stream) {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", ...podHeader });
       rec.status = 200;
-      const chunk = (choice: Record<string, unknown>, extra?: Record<string, unknown>) =>
-        `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [choice], ...extra })}\n\n`;
+      const su = wire.streamUsage(p.streamOptions);
+      const object = p.kind === "chat" ? "chat.completion.chunk" : "text_completion";
+      const sse = (choices: unknown[], extra?: Record<string, unknown>) =>
+        `data: ${JSON.stringify({ id, object, created, model: p.model, choices, ...extra })}\n\n`;
+      /** usage (continuous stats) or its absence, as this runtime writes a chunk */
+      const chunkUsage = (completion: number) =>
+        su.continuous
+          ? { usage: wire.continuousUsage(p.kind, p.promptTokens.length, completion) }
+          : wire.chunkUsageWhenNone(p.kind);
+      const extras = wire.choiceExtras(p.kind);
+      const ownFinishChunk = wire.finishInOwnChunk(p.kind);
       if (p.kind === "chat")
-        res.write(chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
+        res.write(
+          sse(
+            [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null, ...extras }],
+            su.continuous && wire.continuousUsageOnRoleChunk ? chunkUsage(0) : undefined,
+          ),
+        );
       run(
         (s, i) => {
           const last = s.generated >= s.maxTokens;
-          const reason = last ? s.finishReason : null;
+          const reason = last && !ownFinishChunk ? s.finishReason : null;
           const tok = outputToken(i);
-          const data =
+          const choice =
             p.kind === "chat"
-              ? chunk({ index: 0, delta: { content: tok }, logprobs: null, finish_reason: reason })
-              : chunk({ index: 0, text: tok, logprobs: null, finish_reason: reason, stop_reason: null });
+              ? { index: 0, delta: { content: tok }, logprobs: null, finish_reason: reason, ...extras }
+              : { index: 0, text: tok, logprobs: null, finish_reason: reason, ...extras };
+          const data = sse([choice], chunkUsage(s.generated));
           sent++;
           if (cutAfter >= 0 && sent >= cutAfter && !last) {
             // fault: the connection drops mid-stream (after this chunk is flushed): no final
@@ -556,10 +579,9 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         },
         (s, reason) => {
           liveSeqs.delete(s);
-          if (p.includeUsage)
-            res.write(
-              `data: ${JSON.stringify({ id, object: p.kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: p.model, choices: [], usage: usage(s) })}\n\n`,
-            );
+          if (ownFinishChunk)
+            res.write(sse([{ index: 0, delta: {}, logprobs: null, finish_reason: reason, ...extras }]));
+          if (su.final) res.write(sse([], { usage: wire.finalChunkUsage(p.kind, counts(s)) }));
           res.end("data: [DONE]\n\n");
           finishRecord(s, reason, "served");
         },
@@ -582,7 +604,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
           created,
           model: p.model,
           choices: [choice],
-          usage: usage(s),
+          usage: wire.responseUsage(counts(s)),
         });
         rec.status = 200;
         if (cutAfter >= 0) {
@@ -667,6 +689,37 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     bootstrap?.clear();
   }
 
+  /** vLLM's POST /reset_prefix_cache[?reset_running_requests=true] (vllm/entrypoints/serve/cache/
+   *  api_router.py; vLLM mounts it only with VLLM_SERVER_DEV_MODE=1, we always do). It answers 200
+   *  with no body whether or not the reset happened: with running requests holding blocks the
+   *  block pool refuses (logs "Failed to reset prefix cache because some blocks are not freed
+   *  yet"), unless reset_running_requests preempts them first. */
+  function resetPrefixCache(url: string, res: http.ServerResponse): void {
+    const q = new URL(url, "http://x").searchParams;
+    const preempt = q.get("reset_running_requests") === "true";
+    const ok = engine.resetPrefixCache(preempt);
+    if (!ok) process.stderr.write(`${cfg.name}: failed to reset prefix cache because some blocks are not freed yet\n`);
+    res.writeHead(200, { ...podHeader, "content-length": "0" });
+    res.end();
+  }
+
+  /** SGLang's GET|POST /flush_cache[?timeout=SECONDS] (python/sglang/srt/entrypoints/http_server.py):
+   *  flushes only when no request is running or waiting (waiting up to `timeout` for that); 200 or
+   *  400 with SGLang's plain-text message. */
+  async function flushCache(url: string, res: http.ServerResponse): Promise<void> {
+    const t = Number(new URL(url, "http://x").searchParams.get("timeout") ?? "0");
+    if (!Number.isFinite(t) || t < 0) return sendJson(res, 400, errorBody(400, "timeout must be a number >= 0"));
+    const deadline = performance.now() + t * 1000;
+    while (!engine.idle && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const ok = engine.idle && engine.resetPrefixCache(false);
+    res.writeHead(ok ? 200 : 400, { ...podHeader, "content-type": "text/plain; charset=utf-8" });
+    res.end(
+      ok
+        ? "Cache flushed.\nPlease check backend logs for more details. (When there are running or waiting requests, the operation will not be performed.)\n"
+        : "Flush cache failed.\n",
+    );
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -743,6 +796,15 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         reset();
         return sendJson(res, 200, state());
       }
+      // The engines' own prefix-cache resets (each runtime has only its own).
+      if (path === "/reset_prefix_cache" && cfg.runtime === "vllm" && method === "POST") {
+        await readBody(req);
+        return resetPrefixCache(url, res);
+      }
+      if (path === "/flush_cache" && cfg.runtime === "sglang" && (method === "POST" || method === "GET")) {
+        await readBody(req);
+        return await flushCache(url, res);
+      }
       const known = [
         "/v1/chat/completions",
         "/v1/completions",
@@ -754,6 +816,8 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
         "/debug/state",
         "/admin/faults",
         "/admin/reset",
+        ...(cfg.runtime === "vllm" ? ["/reset_prefix_cache"] : []),
+        ...(cfg.runtime === "sglang" ? ["/flush_cache"] : []),
         "/v2/health/ready",
         "/v2/health/live",
       ];

@@ -92,7 +92,7 @@ const OUTPUT_WORDS = [
   " of",
   " the",
   " gate",
-  "way",
+  " way",
   ",",
   " not",
   " by",
@@ -112,6 +112,13 @@ const OUTPUT_WORDS = [
 /** The i-th generated token's text (0-based). */
 export function outputToken(i: number): string {
   return OUTPUT_WORDS[i % OUTPUT_WORDS.length];
+}
+
+const OUTPUT_IDS = OUTPUT_WORDS.map((w) => fnv1a32(w));
+
+/** The i-th generated token's id (what encode() gives for its text). */
+export function outputTokenId(i: number): number {
+  return OUTPUT_IDS[i % OUTPUT_IDS.length];
 }
 
 /** The text of the first n generated tokens. */

@@ -116,7 +116,14 @@ test("chat and completions requests: fields routing needs", () => {
   const ok = JSON.parse(
     pure.request(`{"model":"/models/Qwen3-32B","messages":[{"role":"user","content":"hi"}],"stream":true}`, false),
   );
-  assert.deepEqual(ok, { status: 0, model: "/models/Qwen3-32B", stream: true, modelStart: 9, modelEnd: 28 });
+  assert.deepEqual(ok, {
+    status: 0,
+    model: "/models/Qwen3-32B",
+    stream: true,
+    includeUsage: false,
+    modelStart: 9,
+    modelEnd: 28,
+  });
   const parts = JSON.parse(
     pure.request(`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}`, false),
   );

@@ -37,7 +37,7 @@ export function ep(slot: number, name: string, extra: Record<string, unknown> = 
 export interface PoolOptions {
   id?: string;
   strategy?: "DEFAULT" | "PREFIX_CACHE";
-  prefix?: Record<string, number>;
+  prefix?: Record<string, number | string>;
   queue?: Record<string, unknown>;
 }
 

@@ -6,6 +6,8 @@
 import { Candidate, CycleState, SchedulingContext, Scorer, StateData, stateKey, Yield } from "../framework";
 
 export const PREFIX_STATE = stateKey();
+/** Feedback mode: what a block the index holds but no longer credits is worth against a fresh one. */
+const STALE_WEIGHT: f64 = 0.25;
 
 /** What the prefix scorer learned in one decision (read by the rendezvous picker and the log). */
 export class PrefixState extends StateData {
@@ -13,13 +15,26 @@ export class PrefixState extends StateData {
   blocks: i32 = 0;
   /** Leading blocks each candidate holds, by candidate position. */
   matched: StaticArray<i32> = new StaticArray<i32>(0);
-  /** Longest match of any candidate. */
+  /** Longest credited match of any candidate. */
   best: i32 = 0;
+  /** Longest match the index holds for any candidate (feedback mode may credit less of it). */
+  bestIndexed: i32 = 0;
   /** First block's hash: the rendezvous key for a prefix nobody holds. */
   affinityKey: u64 = 0;
 
+  /** Feedback mode: what the index holds (matched is what is credited of it) and how long ago the
+   *  chain's last held block was recorded, by candidate position (-1: nothing held). */
+  indexed: StaticArray<i32> = new StaticArray<i32>(0);
+  tipAgeMs: StaticArray<f64> = new StaticArray<f64>(0);
+
   matchedOf(c: Candidate): i32 {
     return c.pos < this.matched.length ? unchecked(this.matched[c.pos]) : 0;
+  }
+  indexedOf(c: Candidate): i32 {
+    return c.pos < this.indexed.length ? unchecked(this.indexed[c.pos]) : 0;
+  }
+  tipAgeOf(c: Candidate): f64 {
+    return c.pos < this.tipAgeMs.length ? unchecked(this.tipAgeMs[c.pos]) : -1;
   }
 }
 
@@ -32,6 +47,7 @@ export class PrefixCacheScorer extends Scorer {
   private st: PrefixState = new PrefixState();
   private slots: StaticArray<i32> = new StaticArray<i32>(0);
   private tags: StaticArray<u16> = new StaticArray<u16>(0);
+  private stamps: StaticArray<u32> = new StaticArray<u32>(0);
 
   constructor() {
     super("prefix-cache-scorer");
@@ -48,13 +64,21 @@ export class PrefixCacheScorer extends Scorer {
     const n = ctx.candidates.length;
     if (st.matched.length < n) {
       st.matched = new StaticArray<i32>(n * 2);
+      st.indexed = new StaticArray<i32>(n * 2);
+      st.tipAgeMs = new StaticArray<f64>(n * 2);
       this.slots = new StaticArray<i32>(n * 2);
       this.tags = new StaticArray<u16>(n * 2);
+      this.stamps = new StaticArray<u32>(n * 2);
     }
     st.blocks = hashes.count;
     st.affinityKey = st.blocks > 0 ? hashes.hashes[0] : 0;
     st.best = 0;
-    for (let i = 0; i < n; i++) unchecked((st.matched[i] = 0));
+    st.bestIndexed = 0;
+    for (let i = 0; i < n; i++) {
+      unchecked((st.matched[i] = 0));
+      unchecked((st.indexed[i] = 0));
+      unchecked((st.tipAgeMs[i] = -1));
+    }
     ctx.state.write(PREFIX_STATE, st);
     if (st.blocks == 0) return;
     for (let i = 0; i < n; i++) {
@@ -62,13 +86,68 @@ export class PrefixCacheScorer extends Scorer {
       unchecked((this.slots[i] = e.slot));
       unchecked((this.tags[i] = e.tag));
     }
-    st.best = ctx.poolState.prefixIndex.longestMatches(hashes.hashes, st.blocks, this.slots, this.tags, n, st.matched);
+    const index = ctx.poolState.prefixIndex;
+    const feedback = pool.prefixFeedback;
+    st.best = index.longestMatches(hashes.hashes, st.blocks, this.slots, this.tags, n, st.matched, this.stamps);
+    st.bestIndexed = st.best;
+    if (!feedback || st.best == 0) return;
+    // Feedback mode: credit a pod only the part of its chain recorded within its learned lifetime.
+    const lifetimes = ctx.poolState.lifetimes;
+    const stampNow = <f64>ctx.stamp;
+    let best = 0;
+    for (let i = 0; i < n; i++) {
+      const held = unchecked(st.matched[i]);
+      unchecked((st.indexed[i] = held));
+      if (held == 0) continue;
+      const age = (stampNow - <f64>unchecked(this.stamps[i])) * 100;
+      unchecked((st.tipAgeMs[i] = age));
+      const life = lifetimes.lifetimeMs(unchecked(this.slots[i]), ctx.nowMs);
+      let credited = held;
+      if (age > life) credited = this.freshPrefix(ctx, hashes.hashes, held, i, stampNow, life);
+      unchecked((st.matched[i] = credited));
+      if (credited > best) best = credited;
+    }
+    st.best = best;
   }
 
+  /**
+   * The chain's tip is older than the pod's lifetime: its tail is likely evicted, its head (a shared
+   * system prompt, refreshed by other conversations) perhaps not. Probes blocks held-2, then halving
+   * (bucket reads mostly memoized by the lookup), and credits up to the first one recorded recently
+   * enough.
+   */
+  private freshPrefix(
+    ctx: SchedulingContext,
+    hashes: StaticArray<u64>,
+    held: i32,
+    i: i32,
+    stampNow: f64,
+    life: f64,
+  ): i32 {
+    const index = ctx.poolState.prefixIndex;
+    const slot = unchecked(this.slots[i]);
+    const tag = unchecked(this.tags[i]);
+    let j = held - 2;
+    while (j >= 0) {
+      const stamp = index.stampAt(hashes, j, slot, tag);
+      if (stamp >= 0 && (stampNow - <f64>stamp) * 100 <= life) return j + 1;
+      j = j == 0 ? -1 : j >> 1;
+    }
+    return 0;
+  }
+
+  /**
+   * Feedback mode ranks, it does not forget: blocks past a pod's lifetime still count STALE_WEIGHT
+   * of a fresh one. A prefix's home keeps it when nobody holds it fresh (it recomputes it and keeps
+   * the partition the fleet's caches are split by; spreading it would cost every pod the prefill),
+   * while a pod that really holds it (fresh) wins over the stale home.
+   */
   score(c: Candidate, ctx: SchedulingContext): f64 {
     const st = this.st;
     if (st.blocks == 0 || ctx.yieldOf(c) != Yield.None) return 0;
-    return <f64>st.matchedOf(c) / <f64>st.blocks;
+    const fresh = <f64>st.matchedOf(c);
+    const stale = ctx.pool.prefixFeedback ? <f64>st.indexedOf(c) - fresh : 0;
+    return (fresh + STALE_WEIGHT * stale) / <f64>st.blocks;
   }
 
   /**
@@ -79,7 +158,10 @@ export class PrefixCacheScorer extends Scorer {
   routed(ctx: SchedulingContext, chosen: Candidate): void {
     const st = this.st;
     if (st.blocks == 0) return;
-    const from = ctx.rng.below(8) == 0 ? 0 : st.matchedOf(chosen);
+    // Feedback mode also refreshes the last credited block: the chain's tip is what its freshness
+    // is judged by.
+    const matched = st.matchedOf(chosen);
+    const from = ctx.rng.below(8) == 0 ? 0 : ctx.pool.prefixFeedback && matched > 0 ? matched - 1 : matched;
     const e = chosen.endpoint;
     ctx.poolState.prefixIndex.record(ctx.request.promptHashes.hashes, from, st.blocks, e.slot, e.tag, ctx.stamp);
   }

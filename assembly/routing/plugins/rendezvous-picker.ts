@@ -1,4 +1,4 @@
-// A prefix no candidate holds yet goes, among the candidates within `tolerance` of the best load
+// A prefix no candidate holds yet (not even stale: a stale home keeps it) goes, among the candidates within `tolerance` of the best load
 // score, to the one with the highest hash of (first block, endpoint address): rendezvous hashing.
 // Every gateway replica, each with its own index, then sends the same new conversation to the same
 // pod while their views of load agree. A known prefix, or no prefix at all, is picked by score.
@@ -15,7 +15,7 @@ export class RendezvousPicker extends Picker {
 
   pick(ctx: SchedulingContext, out: Candidate[], max: i32): void {
     const st = prefixStateOf(ctx.state);
-    if (st !== null && st.blocks > 0 && st.best == 0 && st.affinityKey != 0) {
+    if (st !== null && st.blocks > 0 && st.bestIndexed == 0 && st.affinityKey != 0) {
       const chosen = this.rendezvous(ctx, st.affinityKey);
       if (chosen !== null) out.push(chosen);
     }

@@ -1,0 +1,115 @@
+// The filter's routing metrics, in Envoy's stats (proxy-wasm metrics): Envoy aggregates them over
+// its workers and serves them at admin /stats/prometheus, no extra process. Labels are Envoy tags,
+// extracted from the stat name ("<metric>.<label>.<value>...") by the bootstrap's stats_tags; values
+// come from the table (pools, pods, the InferenceModels' names) or from fixed sets (outcomes, error
+// codes, yield reasons), never from a client, and have '.' replaced (it separates tags).
+//
+// Counters and gauges are summed in the VM and flushed on the root's 10 ms tick, so a request costs
+// array increments, not host calls. Histograms are recorded when their value is known.
+import { Counter, Gauge, Histogram } from "../host/metrics";
+
+/** A tag value: Envoy splits stat names on '.', so a dot in a name becomes '_'. */
+export function tagValue(s: string): string {
+  return s.indexOf(".") < 0 ? s : s.replaceAll(".", "_");
+}
+
+abstract class Family<M> {
+  protected byName: Map<string, M> = new Map();
+  constructor(protected base: string) {}
+  protected abstract make(name: string): M;
+  /** The series for a label list already rendered as ".label.value" pairs. */
+  series(labels: string): M {
+    if (this.byName.has(labels)) return this.byName.get(labels);
+    const m = this.make(this.base + labels);
+    this.byName.set(labels, m);
+    return m;
+  }
+}
+
+/** A counter or gauge series whose increments are summed until the next flush. */
+class Pending {
+  delta: i64 = 0;
+  constructor(
+    public counter: Counter | null,
+    public gauge: Gauge | null,
+  ) {}
+  flush(): void {
+    if (this.delta == 0) return;
+    if (this.counter !== null) this.counter!.increment(this.delta);
+    else this.gauge!.add(this.delta);
+    this.delta = 0;
+  }
+}
+
+const dirty = new Array<Pending>();
+
+function bump(p: Pending, n: i64): void {
+  if (p.delta == 0) dirty.push(p);
+  p.delta += n;
+}
+
+class CounterFamily extends Family<Pending> {
+  protected make(name: string): Pending {
+    return new Pending(new Counter(name), null);
+  }
+  add(labels: string, n: i64 = 1): void {
+    bump(this.series(labels), n);
+  }
+}
+
+class GaugeFamily extends Family<Pending> {
+  protected make(name: string): Pending {
+    return new Pending(null, new Gauge(name));
+  }
+  add(labels: string, n: i64): void {
+    bump(this.series(labels), n);
+  }
+}
+
+class HistogramFamily extends Family<Histogram> {
+  protected make(name: string): Histogram {
+    return new Histogram(name);
+  }
+  record(labels: string, v: u64): void {
+    this.series(labels).record(v);
+  }
+}
+
+export function poolLabel(pool: string): string {
+  return ".pool." + tagValue(pool);
+}
+export function podLabels(pool: string, pod: string): string {
+  return ".pool." + tagValue(pool) + ".pod." + tagValue(pod);
+}
+
+/** Every metric the filter exports (README "Operating it" lists them with their labels). */
+export class RoutingMetrics {
+  /** By pool and outcome: routed | held | rejected. */
+  requests: CounterFamily = new CounterFamily("infergate_requests_total");
+  /** Answered with an error by the filter, by pool ("none" before a pool is known) and code. */
+  rejections: CounterFamily = new CounterFamily("infergate_rejections_total");
+  /** The upstream inference extension's per-model request counter (same name, same labels). */
+  objectiveRequests: CounterFamily = new CounterFamily("inference_objective_request_total");
+  podRequests: CounterFamily = new CounterFamily("infergate_pod_requests_total");
+  podInFlight: GaugeFamily = new GaugeFamily("infergate_pod_in_flight");
+  /** The pod holding the longest prefix was not chosen, by reason: imbalance | balance | score. */
+  affinityYields: CounterFamily = new CounterFamily("infergate_affinity_yields_total");
+  /** Served by a fallback pod (the chosen one failed before answering). */
+  fallbacks: CounterFamily = new CounterFamily("infergate_fallbacks_total");
+  decisionUs: HistogramFamily = new HistogramFamily("infergate_decision_duration_us");
+  /** PREFIX_CACHE: percent of the prompt's blocks the chosen pod was credited with, and (feedback
+   *  mode) what it really had cached. */
+  prefixPredictedPercent: HistogramFamily = new HistogramFamily("infergate_prefix_predicted_percent");
+  prefixRealPercent: HistogramFamily = new HistogramFamily("infergate_prefix_real_percent");
+  /** Feedback mode: predictions the pod's report confirmed (within a block) or not. */
+  prefixPredictions: CounterFamily = new CounterFamily("infergate_prefix_predictions_total");
+
+  /** Pushes what was summed since the last flush (the root's tick). */
+  flush(): void {
+    for (let i = 0; i < dirty.length; i++) unchecked(dirty[i]).flush();
+    dirty.length = 0;
+  }
+}
+
+/** One per VM: every root and stream of the worker adds to the same sums. */
+export const routingMetrics = new RoutingMetrics();

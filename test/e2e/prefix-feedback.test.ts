@@ -1,0 +1,188 @@
+// PREFIX_CACHE under pressure and learning from responses (issue 11), end to end: real Envoy
+// (--concurrency 2), the compiled filter, the control plane, simulated vLLM pods that report
+// cached tokens (--enable-prompt-tokens-details) and can have their prefix cache reset.
+
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { pool, post, SEED_MODEL, sleep } from "./helpers.js";
+
+const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
+const PREFIX = { annotations: { [STRATEGY]: "PREFIX_CACHE" } };
+
+type Msg = { role: string; content: string };
+function conversation(name: string, turns: number, system?: string): Msg[][] {
+  const out: Msg[][] = [];
+  const msgs: Msg[] = [
+    {
+      role: "system",
+      content: system ?? `You run session ${name}. ${"Answer precisely and cite sources. ".repeat(8)}`,
+    },
+  ];
+  for (let t = 0; t < turns; t++) {
+    msgs.push({
+      role: "user",
+      content: `Question ${t} of ${name}: ${"tell me more about the previous point ".repeat(3)}`,
+    });
+    out.push(msgs.map((m) => ({ ...m })));
+    msgs.push({
+      role: "assistant",
+      content: `Answer ${t} of ${name}: ${"here is the detail you asked for ".repeat(3)}`,
+    });
+  }
+  return out;
+}
+const ask = (url: string, messages: Msg[], id: string) =>
+  post(url, "/v1/chat/completions", { model: SEED_MODEL, messages, max_tokens: 2 }, { "x-request-id": id });
+
+/** The Request Handled line of a request (written when its response ends). */
+async function lineOf(gw: LocalGateway, id: string, replica = 0) {
+  for (let i = 0; i < 100; i++) {
+    const line = gw.envoys[replica].handled().find((h) => h.requestId === id);
+    if (line) return line;
+    await sleep(20);
+  }
+  throw new Error(`no Request Handled line for ${id}`);
+}
+
+describe("every pod saturated", { timeout: 180_000 }, () => {
+  let gw: LocalGateway;
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test("conversations keep returning to their pod: affinity is not switched off fleet-wide", async () => {
+    // Two sequences per pod and slow decoding: with 24 clients every pod queues far past the old
+    // saturation threshold (5 waiting), which used to turn affinity off everywhere.
+    gw = await startLocalGateway({
+      fleet: { pods: 4, args: ["--max-num-seqs", "1", "--inter-token-latency-ms", "15", "--prefill-overhead-ms", "2"] },
+      pool: PREFIX,
+    });
+    const convs = Array.from({ length: 24 }, (_, i) => conversation(`busy-${i}`, 4));
+    const podOf = new Map<number, string>();
+    const moved: string[] = [];
+    let maxWaiting = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const e of gw.controlPlane?.builder.last()?.pools[0].endpoints ?? [])
+          maxWaiting = Math.max(maxWaiting, e.waiting);
+        await sleep(25);
+      }
+    })();
+    for (let t = 0; t < 4; t++) {
+      await pool(
+        convs.map((c, i) => [c, i] as const),
+        24,
+        async ([c, i]) => {
+          const id = `busy-${i}-${t}-${Date.now()}`;
+          const r = await ask(gw.url, c[t], id);
+          assert.equal(r.status, 200, r.text);
+          if (t > 0 && podOf.get(i) !== r.pod) moved.push(id);
+          podOf.set(i, r.pod!);
+        },
+      );
+    }
+    sampling = false;
+    await sampler;
+    // A turn may move only when a guard says its pod is much more loaded than another (relative
+    // imbalance, bounded load), never because every pod is busy.
+    for (const id of moved) {
+      const line = await lineOf(gw, id);
+      assert.ok(
+        line.affinityYield === "imbalance" || line.affinityYield === "balance",
+        `turn ${id} moved without a relative reason: ${JSON.stringify(line)}`,
+      );
+    }
+    assert.ok(moved.length <= 7, `${moved.length} of 72 later turns left their conversation's pod`);
+    assert.ok(maxWaiting >= 5, `the pods really queued (max waiting seen ${maxWaiting})`);
+  });
+});
+
+describe("feedback from the pods' cached tokens", { timeout: 180_000 }, () => {
+  let gw: LocalGateway;
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test("a pod whose cache is cleared stops being credited from its next response on", async () => {
+    gw = await startLocalGateway({
+      fleet: { pods: 2, args: ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "2"] },
+      pool: PREFIX,
+      replicas: 2,
+    });
+    // Two conversations on the same pod (rendezvous picks a pod per first block; try names until
+    // two share one).
+    const convs = Array.from({ length: 12 }, (_, i) => conversation(`clear-${i}`, 3));
+    const firstPod = new Map<number, string>();
+    for (let i = 0; i < convs.length; i++) {
+      const r = await ask(gw.url, convs[i][0], `clear-${i}-0`);
+      assert.equal(r.status, 200);
+      firstPod.set(i, r.pod!);
+    }
+    const [a, b] = [...firstPod.keys()].filter((i) => firstPod.get(i) === firstPod.get(0)).slice(0, 2);
+    assert.ok(b !== undefined, "two conversations share a pod");
+    const home = firstPod.get(a)!;
+    // Turn 1 of both: credited in full, and the pod confirms it had the prefix.
+    for (const i of [a, b]) {
+      const r = await ask(gw.url, convs[i][1], `clear-${i}-1`);
+      assert.equal(r.pod, home);
+      const line = await lineOf(gw, `clear-${i}-1`);
+      const matched = line.matchedBlocks as number;
+      assert.ok(matched > 0 && (line.realBlocks as number) >= matched - 1, JSON.stringify(line));
+    }
+    // The pod's cache is cleared (vLLM's POST /reset_prefix_cache).
+    await sleep(300);
+    const res = await fetch(`${gw.fleet.pod(home).url}/reset_prefix_cache`, { method: "POST" });
+    assert.equal(res.status, 200);
+    // A's next turn still goes home (nobody holds it fresher); the pod reports a miss.
+    await ask(gw.url, convs[a][2], `clear-${a}-2`);
+    const miss = await lineOf(gw, `clear-${a}-2`);
+    assert.equal(miss.realBlocks, 0, JSON.stringify(miss));
+    // From that response on, what was recorded for the pod before the clear is not credited: B's
+    // chain is still in the index, no longer credited.
+    await sleep(100);
+    await ask(gw.url, convs[b][2], `clear-${b}-2`);
+    const after = await lineOf(gw, `clear-${b}-2`);
+    assert.ok((after.indexedBlocks as number) > 0, JSON.stringify(after));
+    assert.equal(after.matchedBlocks, 0, `stale chain credited: ${JSON.stringify(after)}`);
+  });
+
+  test("a conversation started through another replica is credited after its first response there", async () => {
+    const conv = conversation("two-replicas", 4);
+    const r0 = await ask(gw.envoys[0].url, conv[0], "two-replicas-0");
+    // Turn 1 through the second replica: its own index has never seen the conversation.
+    const r1 = await ask(gw.envoys[1].url, conv[1], "two-replicas-1");
+    const first = await lineOf(gw, "two-replicas-1", 1);
+    // Rendezvous sends a prefix new to this replica where the other replica sent it.
+    assert.equal(r1.pod, r0.pod, JSON.stringify(first));
+    assert.ok((first.realBlocks as number) > 0, `the pod had it: ${JSON.stringify(first)}`);
+    // Turn 2 through the second replica: credited from what it routed and the pod confirmed.
+    const r2 = await ask(gw.envoys[1].url, conv[2], "two-replicas-2");
+    const second = await lineOf(gw, "two-replicas-2", 1);
+    assert.equal(r2.pod, r0.pod);
+    const credited = second.matchedBlocks as number;
+    assert.ok(credited > 0 && (second.realBlocks as number) >= credited - 1, JSON.stringify(second));
+  });
+
+  test("a stream carries a usage chunk only when its client asked for one", async () => {
+    const read = async (extra: Record<string, unknown>) => {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: SEED_MODEL,
+          messages: conversation("stream", 1)[0],
+          max_tokens: 4,
+          stream: true,
+          ...extra,
+        }),
+      });
+      const text = await res.text();
+      const events = text.split("\n\n").filter((e) => e.startsWith("data: ") && e !== "data: [DONE]");
+      return events.filter((e) => e.includes('"usage"') && !e.includes('"usage":null')).length;
+    };
+    assert.equal(await read({}), 0, "no usage asked: none added");
+    assert.equal(await read({ stream_options: { include_usage: true } }), 1, "asked: exactly one");
+  });
+});
