@@ -137,10 +137,11 @@ export class DecisionCore {
       // The pool's entry for the model (version 1: the model's own pool), else the pool's anyModel.
       const model = table.findModelIn(req.model, pool);
       o.priority = model !== null ? model.priority : 0;
-      if (pool.objectives.size > 0) {
+      if (pool.objectiveNames.length > 0) {
         // Read only for pools with objectives: one host call, and no cost for every other request.
         const name = request.header(OBJECTIVE_HEADER);
-        if (name !== null && pool.objectives.has(name)) o.priority = pool.objectives.get(name);
+        const k = name === null ? -1 : pool.findObjective(name);
+        if (k >= 0) o.priority = pool.objectivePriorities[k];
       }
       o.target =
         model !== null

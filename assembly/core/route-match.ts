@@ -3,6 +3,7 @@
 // header matches all hold. Pure: the request's headers are read through a HeaderSource, and at
 // most once per distinct name per request (the host layer pays one host call per header read, so
 // a header no evaluated entry names is never read, and :authority only when an entry has a host).
+import { asciiLower } from "../table/ascii-case";
 import { Route, Table } from "../table/table";
 
 /** Where a request's header values come from: Envoy's header map in the filter, a map in tests. */
@@ -124,8 +125,11 @@ export function hostOf(authority: string): string {
     const close = authority.indexOf("]");
     if (close > 0) end = close + 1;
   } else {
-    const colon = authority.lastIndexOf(":");
-    if (colon >= 0) end = colon;
+    for (let i = 0; i < authority.length; i++) {
+      if (authority.charCodeAt(i) != 0x3a) continue;
+      end = i; // a hostname has no ":", so the first one starts the port
+      break;
+    }
   }
-  return authority.substring(0, end).toLowerCase();
+  return asciiLower(authority.substring(0, end));
 }

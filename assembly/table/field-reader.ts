@@ -11,6 +11,10 @@ export class Reader {
   get failed(): bool {
     return this.error.length > 0;
   }
+  /** fail() with the offending value quoted after the message. */
+  failGot(path: string, msg: string, got: string): void {
+    this.fail(path, msg + ', got "' + got + '"');
+  }
 
   field(obj: JsonValue, key: string, kind: JsonKind, path: string, required: bool = true): JsonValue | null {
     const v = obj.get(key);
@@ -57,4 +61,9 @@ export class Reader {
     const v = this.field(obj, key, JsonKind.Bool, path, required);
     return v === null ? def : v.b;
   }
+}
+
+/** "path.key[i]": where list element i is. One function, so call sites stay small. */
+export function elementPath(path: string, key: string, i: i32): string {
+  return path + "." + key + "[" + i.toString() + "]";
 }

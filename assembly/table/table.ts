@@ -90,9 +90,18 @@ export class Pool {
   anyModel: bool = false;
   anyTargets: TargetModel[] = [];
   anyTotalWeight: f64 = 0;
-  /** InferenceObjectives of this pool: name (what x-gateway-inference-objective carries) -> priority. */
-  objectives: Map<string, i32> = new Map<string, i32>();
+  /** InferenceObjectives of this pool: names (what x-gateway-inference-objective carries) and
+   *  their priorities, side by side (a pool has a handful; a scan beats a map's code size). */
+  objectiveNames: string[] = [];
+  objectivePriorities: i32[] = [];
   endpoints: Endpoint[] = [];
+
+  /** Index of the objective named `name`, or -1. */
+  findObjective(name: string): i32 {
+    const ns = this.objectiveNames;
+    for (let i = 0; i < ns.length; i++) if (unchecked(ns[i]) == name) return i;
+    return -1;
+  }
 }
 
 export class TargetModel {

@@ -127,9 +127,8 @@ export function tableDetail(body: string): string {
     for (let k = 0; k < p.anyTargets.length; k++)
       targets.push(`${jsonQuote(p.anyTargets[k].name)}:${p.anyTargets[k].weight.toString()}`);
     const objectives = new Array<string>();
-    const names = p.objectives.keys();
-    for (let k = 0; k < names.length; k++)
-      objectives.push(`${jsonQuote(names[k])}:${p.objectives.get(names[k]).toString()}`);
+    for (let k = 0; k < p.objectiveNames.length; k++)
+      objectives.push(`${jsonQuote(p.objectiveNames[k])}:${p.objectivePriorities[k].toString()}`);
     pools.push(
       `{"id":${jsonQuote(p.id)},"anyModel":${p.anyModel ? "true" : "false"},"anyTargets":{${targets.join(",")}},"objectives":{${objectives.join(",")}}}`,
     );

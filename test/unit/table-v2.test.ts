@@ -158,7 +158,7 @@ test("every new field is validated, the error naming it", () => {
     [v1([m({})], { objectives: {} }), /table\.objectives: must be an array, got object/],
     [
       v1([m({})], { objectives: [{ name: "g", pool: "nope", priority: 1 }] }),
-      /objectives\[0\]\.pool: unknown pool "nope"/,
+      /objectives\[0\]\.pool: unknown pool, got "nope"/,
     ],
     [v1([m({})], { objectives: [{ name: "", pool: POOL, priority: 1 }] }), /objectives\[0\]\.name: must not be empty/],
     [v1([m({})], { objectives: [{ name: "g", pool: POOL }] }), /objectives\[0\]\.priority: required/],
@@ -173,7 +173,7 @@ test("every new field is validated, the error naming it", () => {
           { name: "g", pool: POOL, priority: 2 },
         ],
       }),
-      /objectives\[1\]\.name: duplicate objective "g" for pool "default\/pool"/,
+      /objectives\[1\]\.name: duplicate objective "g" for pool default\/pool/,
     ],
     [
       JSON.stringify({
@@ -224,13 +224,13 @@ test("every new field is validated, the error naming it", () => {
           }),
         ],
       }),
-      /headers\[1\]\.name: duplicate header "x-a"/,
+      /headers\[1\]\.name: duplicate header, got "x-a"/,
     ],
     [v2({ routes: [route({ headers: [{ name: "x-a" }] })] }), /headers\[0\]\.value: required/],
     [v2({ routes: [route({ backends: undefined })] }), /routes\[0\]\.backends: required/],
     [
       v2({ routes: [route({ backends: [{ pool: "ns/zz", weight: 1 }] })] }),
-      /backends\[0\]\.pool: unknown pool "ns\/zz"/,
+      /backends\[0\]\.pool: unknown pool, got "ns\/zz"/,
     ],
     [v2({ routes: [route({ backends: [{ weight: 1 }] })] }), /backends\[0\]\.pool: required/],
     [v2({ routes: [route({ backends: [{ pool: 3, weight: 1 }] })] }), /backends\[0\]\.pool: must be a string or null/],
