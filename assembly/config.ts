@@ -2,7 +2,7 @@
 //   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
 //    "weights":{"queue-scorer":2,"kv-cache-utilization-scorer":2,"in-flight-scorer":2,"prefix-cache-scorer":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
-//    "balanceBound":1.25, "imbalance":{"abs":8,"rel":2}, "rendezvousTolerance":0.1, "logScores":false}
+//    "balanceBound":1.25, "imbalance":{"abs":8,"rel":2}, "rendezvousTolerance":4, "logScores":false}
 // Weights name scorer plugins; the names are checked against the registry when the routing is
 // built (routing/factory.ts), which lists the known ones in its error.
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
@@ -37,8 +37,10 @@ export class PluginConfig {
    *  times as deep as the shortest candidate's. */
   imbalanceAbs: f64 = 8;
   imbalanceRel: f64 = 2;
-  /** New prefixes: pods within this load score of the least loaded are rendezvous candidates. */
-  rendezvousTolerance: f64 = 0.1;
+  /** New prefixes: pods within this scraped-load score of the least loaded are rendezvous
+   *  candidates. The default, the whole range of that score (queue 2 + KV cache 2), leaves it to
+   *  the guards, so that separate gateway replicas agree. */
+  rendezvousTolerance: f64 = 4;
   /** Add each scorer's weighted score for the chosen pod to `Request Handled` ("scores"). */
   logScores: bool = false;
 

@@ -21,7 +21,9 @@ export class Candidate {
   pos: i32 = 0;
   /** Weighted sum of every scorer's score. */
   score: f64 = 0;
-  /** Weighted sum of the load scorers' scores (new prefixes are placed by load alone). */
+  /** Weighted sum of the load scorers whose signal every gateway replica sees alike (the pods'
+   *  scraped load, not this replica's in-flight counts): new prefixes are placed by it, so separate
+   *  replicas send the same new conversation to the same pod. */
   loadScore: f64 = 0;
 
   reset(endpoint: Endpoint, inflight: i32): void {
@@ -151,8 +153,10 @@ export abstract class AffinityGuard extends Plugin {
 /** Gives every candidate a score in [0, 1] (1 = best); the profile adds them, weighted. */
 export abstract class Scorer extends Plugin {
   weight: f64 = 1;
-  /** Load scorers form the load-only score the new-prefix rendezvous uses. */
+  /** Load scorers form the load-only score the new-prefix rendezvous uses... */
   isLoad: bool = true;
+  /** ...when every gateway replica sees the same signal (false for this replica's own counts). */
+  sharedSignal: bool = true;
   /** Whether this scorer has anything to say for this decision (e.g. scraped load is stale). */
   applies(ctx: SchedulingContext): bool {
     return true;

@@ -87,7 +87,7 @@ export class SchedulingProfile {
         const c = unchecked(cs[i]);
         const v = applies ? sc.weight * sc.score(c, ctx) : 0;
         c.score += v;
-        if (sc.isLoad) c.loadScore += v;
+        if (sc.isLoad && sc.sharedSignal) c.loadScore += v;
         if (ctx.recordScores) unchecked((ctx.scores[s * n + i] = v));
       }
     }

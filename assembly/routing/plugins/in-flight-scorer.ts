@@ -8,6 +8,7 @@ export class InFlightScorer extends Scorer {
   private hi: f64 = 0;
   constructor() {
     super("in-flight-scorer");
+    this.sharedSignal = false; // each gateway replica counts its own
   }
   prepare(ctx: SchedulingContext): void {
     let hi: f64 = 0;
