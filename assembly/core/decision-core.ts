@@ -1,8 +1,10 @@
 // The decision: from a request body to a typed Outcome (route there / hold / answer this error).
-// Parses, finds the model and its pool, applies admission (queueing), runs the pool's scheduling
+// Parses, finds the model and its pool (version 1: by model name; version 2: through the matched
+// route's backends), its priority, applies admission (queueing), runs the pool's scheduling
 // profiles, takes the pod's in-flight place and tells the plugins where the request went. Makes no
-// host calls: shared state is reached through the SharedStore-backed state modules and time
-// through a Clock, so the same code runs in Envoy and in the unit tests.
+// host calls: shared state is reached through the SharedStore-backed state modules, time through a
+// Clock and request headers through the RouteRequest's HeaderSource, so the same code runs in
+// Envoy and in the unit tests.
 import { PluginConfig } from "../config";
 import { Endpoint as ApiEndpoint, parseRequestBytes, requestTape } from "../request/openai";
 import { Routing, strategyName } from "../routing/factory";
@@ -15,8 +17,10 @@ import { InFlightCounters } from "../state/inflight";
 import { PoolStates } from "../state/pool-states";
 import { QueueLedger } from "../state/queue-ledger";
 import { TableStore } from "../state/table-store";
-import { Criticality, Model, Pool, Strategy, Table } from "../table/table";
+import { criticalityOfPriority, Pool, RouteBackend, Strategy, Table, TargetModel } from "../table/table";
 import { Outcome, OutcomeKind } from "./outcome";
+import { liveSinceMs } from "./queue-dispatcher";
+import { matchRoute, RouteRequest } from "./route-match";
 
 export abstract class Clock {
   abstract nowNanos(): u64;
@@ -25,17 +29,38 @@ export abstract class Clock {
 /** Attempts at the in-flight compare-and-swap before a bounded request is held instead. */
 const ACQUIRE_ATTEMPTS: i32 = 4;
 
-/** Weighted choice among the InferenceModel's targetModels; the request's own name when none. */
-export function pickTarget(model: Model, rng: Random): string {
-  const ts = model.targets;
-  if (ts.length == 0) return model.name;
+/** The header naming the request's InferenceObjective (GIE v1's x-gateway-inference-objective). */
+export const OBJECTIVE_HEADER = "x-gateway-inference-objective";
+
+/** Weighted choice among target models (an InferenceModel's targetModels, a rewrite's); `name` when none. */
+export function pickTarget(targets: TargetModel[], totalWeight: f64, name: string, rng: Random): string {
+  const ts = targets;
+  if (ts.length == 0) return name;
   if (ts.length == 1) return ts[0].name;
-  let x = rng.unit() * model.totalWeight;
+  let x = rng.unit() * totalWeight;
   for (let i = 0; i < ts.length; i++) {
     x -= ts[i].weight;
     if (x < 0) return ts[i].name;
   }
   return ts[ts.length - 1].name;
+}
+
+/** What a held request chose when it arrived; offered again by the queue, it keeps all of it. */
+export class HeldChoice {
+  target: string = "";
+  poolId: string = "";
+  priority: i32 = 0;
+  route: string = "";
+}
+
+/** A route backend can take a request for `model`: unresolved (null, it answers 500), or its pool has
+ *  an entry for the model or serves any model. */
+function servesModel(table: Table, pool: Pool | null, model: string): bool {
+  return pool === null || pool.anyModel || table.findModelIn(model, pool) !== null;
+}
+
+function routeNotFoundMessage(request: RouteRequest): string {
+  return "no HTTPRoute rule matches " + request.method + " " + request.path + " (host " + request.host() + ")";
 }
 
 export class DecisionCore {
@@ -58,14 +83,21 @@ export class DecisionCore {
   ) {}
 
   /**
-   * Decides for the body at [ptr, ptr+len). `heldTarget` is "" for a new request; for a held one
-   * the queue offers again, the target model picked when it arrived (it was held already, so
-   * admission is not asked again). The Outcome is reused by the next call.
+   * Decides for the body at [ptr, ptr+len). `request` is the request's method, path and headers
+   * (and, for a version-2 table, the route entry the headers phase matched). `held` is null for a
+   * new request; for a held one the queue offers again, what it chose on arrival (pool, target
+   * model, priority: admission is not asked again). The Outcome is reused by the next call.
    */
-  decide(ptr: usize, len: i32, api: ApiEndpoint, nowNs: u64, heldTarget: string = ""): Outcome {
+  decide(
+    ptr: usize,
+    len: i32,
+    api: ApiEndpoint,
+    nowNs: u64,
+    request: RouteRequest,
+    held: HeldChoice | null = null,
+  ): Outcome {
     const o = this.outcome;
     o.reset();
-    const held = heldTarget.length > 0;
     const req = parseRequestBytes(ptr, len, api);
     if (req.status != 0) return o.reject(req.status, req.message, "invalid_request", req.param);
     const table = this.tables.currentAt(nowNs);
@@ -78,52 +110,167 @@ export class DecisionCore {
         true,
       );
     this.pools.adopt(table);
-    const model = table.findModel(req.model);
-    if (model === null)
-      return o.reject(
-        404,
-        "The model `" + req.model + "` does not exist (no InferenceModel has this modelName).",
-        "model_not_found",
-        "model",
-      );
-    const pool = model.pool!;
+    const log = o.log;
+    log.model = req.model;
+    let pool: Pool;
+    if (held !== null) {
+      const p = table.findPool(held.poolId);
+      if (p === null)
+        return o.reject(
+          503,
+          "pool " + held.poolId + " left the routing table while the request waited",
+          "pool_gone",
+          "",
+          true,
+        );
+      if (table.findModelIn(req.model, p) === null && !p.anyModel) return this.modelNotFound(o, req.model);
+      pool = p;
+      o.target = held.target;
+      o.priority = held.priority;
+      log.route = held.route;
+    } else {
+      const p = table.hasRoutes
+        ? this.poolOfRoute(o, table, request, req.model)
+        : this.poolOfModel(o, table, req.model);
+      if (p === null) return o; // answered
+      pool = p;
+      // The pool's entry for the model (version 1: the model's own pool), else the pool's anyModel.
+      const model = table.findModelIn(req.model, pool);
+      o.priority = model !== null ? model.priority : 0;
+      if (pool.objectiveNames.length > 0) {
+        // Read only for pools with objectives: one host call, and no cost for every other request.
+        const name = request.header(OBJECTIVE_HEADER);
+        const k = name === null ? -1 : pool.findObjective(name);
+        if (k >= 0) o.priority = pool.objectivePriorities[k];
+      }
+      o.target =
+        model !== null
+          ? pickTarget(model.targets, model.totalWeight, req.model, this.rng)
+          : pickTarget(pool.anyTargets, pool.anyTotalWeight, req.model, this.rng);
+    }
     const r = this.request;
     r.model = req.model;
-    r.target = held ? heldTarget : pickTarget(model, this.rng);
-    r.criticality = model.criticality;
+    r.target = o.target;
+    r.criticality = criticalityOfPriority(o.priority);
     r.tape = requestTape;
     r.messages = req.messages;
     r.prompt = req.prompt;
     r.bodyBytes = len;
     r.promptHashes.reset();
-    o.target = r.target;
-    o.rewrite = r.target != req.model;
+    o.rewrite = o.target != req.model;
     o.modelStart = req.modelStart;
     o.modelEnd = req.modelEnd;
     o.pool = pool;
-    o.criticality = <i32>model.criticality;
-    const log = o.log;
-    log.model = req.model;
-    log.targetModel = r.target;
+    log.targetModel = o.target;
     log.stream = req.stream;
     o.includeUsage = req.includeUsage;
-    // Someone at least as critical already waits (on any worker): queue behind them, in order.
-    if (pool.queueEnabled && !held) {
+    // Someone of at least this priority already waits (on any worker): queue behind them, in order.
+    if (pool.queueEnabled && held === null) {
       const st = this.ledger.read(pool.id);
-      if (st.total() > 0 && st.topClass() <= o.criticality) return this.holdOrShed(o, pool);
+      const live = liveSinceMs(pool, <f64>(nowNs / 1000000));
+      if (st.held(live) > 0 && st.topPriority(live) >= <f64>o.priority) return this.holdOrShed(o, pool);
     }
     return this.schedule(o, table, pool, <f64>(nowNs / 1000000));
   }
 
+  /** Version 1: the model's one pool. Null when answered (unknown model). */
+  private poolOfModel(o: Outcome, table: Table, model: string): Pool | null {
+    const m = table.findModel(model);
+    if (m === null) {
+      this.modelNotFound(o, model);
+      return null;
+    }
+    return m.pool;
+  }
+
+  /**
+   * Version 2: the pool of the request's route entry that serves this model, picked by backend
+   * weight (schema.ts TableRoute.backends, steps 1 to 5). Null when answered.
+   */
+  private poolOfRoute(o: Outcome, table: Table, request: RouteRequest, model: string): Pool | null {
+    let route = request.route;
+    if (request.matchedIn !== table) {
+      // The table changed since the headers phase (or it was not matched there): match again.
+      const i = matchRoute(table.routes, request);
+      route = i >= 0 ? table.routes[i] : null;
+      request.matched(table, route);
+    }
+    if (route === null) {
+      o.reject(404, routeNotFoundMessage(request), "route_not_found");
+      return null;
+    }
+    o.log.route = route.label;
+    const bs = route.backends;
+    if (bs.length == 0) {
+      o.reject(500, "HTTPRoute rule " + route.label + " has no backendRefs", "no_backend");
+      return null;
+    }
+    // Candidates: unresolved backends keep their share (they answer 500); pools that serve the model.
+    let total: f64 = 0;
+    let candidates = 0;
+    for (let i = 0; i < bs.length; i++) {
+      const b = unchecked(bs[i]);
+      if (!servesModel(table, b.pool, model)) continue;
+      candidates++;
+      total += b.weight;
+    }
+    if (candidates == 0) {
+      o.reject(
+        404,
+        "The model `" + model + "` is not served by any backend of HTTPRoute rule " + route.label + ".",
+        "model_not_found",
+        "model",
+      );
+      return null;
+    }
+    if (total <= 0) {
+      o.reject(
+        500,
+        "every backend of HTTPRoute rule " + route.label + " that serves model " + model + " has weight 0",
+        "no_backend",
+      );
+      return null;
+    }
+    let x = this.rng.unit() * total;
+    let chosen: RouteBackend | null = null;
+    for (let i = 0; i < bs.length; i++) {
+      const b = unchecked(bs[i]);
+      if (!servesModel(table, b.pool, model) || b.weight <= 0) continue;
+      chosen = b;
+      x -= b.weight;
+      if (x < 0) break;
+    }
+    if (chosen!.pool === null) {
+      o.reject(500, chosen!.error, "backend_not_found");
+      return null;
+    }
+    return chosen!.pool;
+  }
+
+  private modelNotFound(o: Outcome, model: string): Outcome {
+    return o.reject(
+      404,
+      "The model `" + model + "` does not exist (no InferenceModel has this modelName).",
+      "model_not_found",
+      "model",
+    );
+  }
+
   private holdOrShed(o: Outcome, pool: Pool): Outcome {
-    if (o.criticality == <i32>Criticality.Sheddable)
+    if (o.priority < 0)
       return o.rejectQueued(
         429,
-        "all endpoints of pool " + pool.id + " are saturated and model " + o.log.model + " is Sheddable",
+        "all endpoints of pool " +
+          pool.id +
+          " are saturated and the request is sheddable (model " +
+          o.log.model +
+          ", priority " +
+          o.priority.toString() +
+          ")",
         "sheddable_rejected",
         "sheddable",
       );
-    return o.hold(pool, o.criticality);
+    return o.hold(pool, o.priority);
   }
 
   private schedule(o: Outcome, table: Table, pool: Pool, nowMs: f64): Outcome {
@@ -186,7 +333,8 @@ export class DecisionCore {
     log.pod = ep.name;
     log.address = ep.address;
     log.strategy = strategyName(pool.strategy);
-    log.criticality = o.criticality;
+    log.priority = o.priority;
+    log.criticality = <i32>criticalityOfPriority(o.priority);
     log.candidates = pool.endpoints.length;
     log.eligible = res.eligible;
     log.loadFresh = ctx.loadFresh;

@@ -55,7 +55,8 @@ export class Outcome {
 
   // Routed and Hold
   pool: Pool | null = null;
-  criticality: i32 = 1;
+  /** The request's priority (its objective's, else its model's, else 0): the queue's order. */
+  priority: i32 = 0;
 
   // Routed
   endpoint: Endpoint | null = null;
@@ -106,10 +107,10 @@ export class Outcome {
     return this;
   }
 
-  hold(pool: Pool, criticality: i32): Outcome {
+  hold(pool: Pool, priority: i32): Outcome {
     this.kind = OutcomeKind.Hold;
     this.pool = pool;
-    this.criticality = criticality;
+    this.priority = priority;
     return this;
   }
 }

@@ -1,13 +1,22 @@
 // The gateway's queue, across Envoy workers: holds requests while every pod of their pool is
 // saturated, drops the oldest when the pool's total capacity overflows, expires them past the
-// TTL, and offers them back to routing most critical first as pods free up. Each worker holds its
-// own paused streams (RequestQueue); what all workers hold together is in the shared QueueLedger:
-// bytes, per-class counts, drop debt and each worker's oldest request, so a worker dispatches only
-// when nothing more critical waits elsewhere and drops only what is the oldest anywhere.
+// TTL, and offers them back to routing highest priority first (oldest first within a priority)
+// as pods free up. Each worker holds its own paused streams (RequestQueue); what all workers hold
+// together is in the shared QueueLedger: each worker's bytes, count, highest priority and oldest
+// request, and the drop debt, so a worker dispatches only when no higher priority waits elsewhere
+// and drops only what is the oldest anywhere.
 // Pure: the streams are reached through a QueueHost, shared data through the ledger's store.
-import { QueuedRequest, RequestQueue } from "../queue/request-queue";
-import { QueueLedger } from "../state/queue-ledger";
-import { Criticality, Pool, Table } from "../table/table";
+import { PoolHoldings, QueuedRequest, RequestQueue } from "../queue/request-queue";
+import { LedgerState, QueueLedger } from "../state/queue-ledger";
+import { Pool, Table } from "../table/table";
+
+/** Ledger entries whose oldest request is older than the TTL by this much are a dead worker's. */
+const STALE_AFTER_TTL_MS: f64 = 1000;
+
+/** Requests enqueued before this cannot be held by a live worker any more (see the ledger). */
+export function liveSinceMs(pool: Pool, nowMs: f64): f64 {
+  return nowMs - pool.queueTtlMs - STALE_AFTER_TTL_MS;
+}
 
 export enum Dispatch {
   /** Routed: the stream continues to its pod. */
@@ -42,6 +51,7 @@ export abstract class QueueHost {
 
 export class QueueDispatcher {
   readonly queue: RequestQueue = new RequestQueue();
+  private holdings: PoolHoldings = new PoolHoldings();
 
   constructor(
     private ledger: QueueLedger,
@@ -53,16 +63,16 @@ export class QueueDispatcher {
    * Holds a paused request; on overflow the oldest held requests are dropped (here, or as debt
    * other workers pay). False (nothing held) when the request alone exceeds the capacity.
    */
-  hold(host: QueueHost, streamId: u32, pool: Pool, model: string, criticality: i32, bytes: i32, nowMs: f64): bool {
+  hold(host: QueueHost, streamId: u32, pool: Pool, model: string, priority: i32, bytes: i32, nowMs: f64): bool {
     if (<f64>bytes > pool.queueCapacityBytes) return false;
-    const r = new QueuedRequest(streamId, pool.id, model, <Criticality>criticality, nowMs, bytes);
+    const r = new QueuedRequest(streamId, pool.id, model, priority, nowMs, bytes);
     this.queue.push(r);
     host.counted(QueueEvent.Held, 0);
-    const oldest = this.queue.oldestFor(pool.id)!;
-    const st = this.ledger.apply(pool.id, <f64>bytes, 0, criticality, 1, this.workerId, oldest.enqueuedMs);
+    const live = liveSinceMs(pool, nowMs);
+    const st = this.publish(pool.id, 0, live);
     const over = st.bytes - st.debt - pool.queueCapacityBytes;
     if (over > 0) {
-      this.ledger.apply(pool.id, 0, over, -1, 0);
+      this.ledger.apply(pool.id, over, 0, null, live);
       this.payDebt(host, pool, nowMs);
     }
     return true;
@@ -72,7 +82,7 @@ export class QueueDispatcher {
   abandon(host: QueueHost, streamId: u32): void {
     const r = this.queue.remove(streamId);
     if (r === null) return;
-    this.release(r, 0);
+    this.publish(r.poolId, 0, -Infinity); // no clock here: stale entries wait for the next writer
     host.counted(QueueEvent.Abandoned, 0);
   }
 
@@ -101,11 +111,12 @@ export class QueueDispatcher {
     while (true) {
       const next = this.queue.peekFor(pool.id);
       if (next === null) return;
-      // Something more critical waits on another worker: it goes first.
-      if (pool.queueEnabled && this.ledger.read(pool.id).topClass() < <i32>next.criticality) return;
+      // A higher priority waits on another worker: it goes first.
+      if (pool.queueEnabled && this.ledger.read(pool.id).topPriority(liveSinceMs(pool, nowMs)) > <f64>next.priority)
+        return;
       const d = host.redispatch(next, nowMs);
       if (d == Dispatch.NoRoom) return;
-      this.forget(next);
+      this.forget(next, liveSinceMs(pool, nowMs));
       if (d == Dispatch.Sent) host.counted(QueueEvent.Dispatched, nowMs - next.enqueuedMs);
       else host.counted(QueueEvent.Gone, 0);
     }
@@ -115,7 +126,7 @@ export class QueueDispatcher {
     const expired = this.queue.expiredFor(pool.id, nowMs, pool.queueTtlMs);
     for (let k = 0; k < expired.length; k++) {
       const r = expired[k];
-      this.forget(r);
+      this.forget(r, liveSinceMs(pool, nowMs));
       host.counted(QueueEvent.Expired, 0);
       host.reject(
         r,
@@ -141,8 +152,8 @@ export class QueueDispatcher {
       const mine = this.queue.oldestFor(pool.id);
       if (mine === null) return;
       // Workers' entries older than the TTL (+1 s) are a restarted worker's leftovers: ignored.
-      if (mine.enqueuedMs > st.oldest(nowMs - pool.queueTtlMs - 1000)) return;
-      this.forget(mine, mine.bytes);
+      if (mine.enqueuedMs > st.oldest(liveSinceMs(pool, nowMs))) return;
+      this.forget(mine, liveSinceMs(pool, nowMs), mine.bytes);
       host.counted(QueueEvent.Dropped, 0);
       host.reject(
         mine,
@@ -161,7 +172,7 @@ export class QueueDispatcher {
     while (true) {
       const r = this.queue.peekFor(poolId);
       if (r === null) return;
-      this.forget(r);
+      this.forget(r, -Infinity);
       host.counted(QueueEvent.PoolGone, 0);
       host.reject(
         r,
@@ -173,22 +184,16 @@ export class QueueDispatcher {
     }
   }
 
-  /** Removes a request from this worker's queue and the shared ledger. */
-  private forget(r: QueuedRequest, debtPaid: i32 = 0): void {
+  /** Removes a request from this worker's queue and the shared ledger (debtPaid: its bytes
+   *  settle that much overflow). */
+  private forget(r: QueuedRequest, liveSince: f64, debtPaid: i32 = 0): void {
     if (this.queue.remove(r.streamId) === null) return;
-    this.release(r, debtPaid);
+    this.publish(r.poolId, -(<f64>debtPaid), liveSince);
   }
 
-  private release(r: QueuedRequest, debtPaid: i32): void {
-    const oldest = this.queue.oldestFor(r.poolId);
-    this.ledger.apply(
-      r.poolId,
-      -(<f64>r.bytes),
-      -(<f64>debtPaid),
-      <i32>r.criticality,
-      -1,
-      this.workerId,
-      oldest === null ? -1 : oldest.enqueuedMs,
-    );
+  /** Publishes what this worker now holds of a pool (its whole ledger entry), clearing entries
+   *  of requests enqueued before liveSince (a dead worker's). */
+  private publish(poolId: string, dDebt: f64, liveSince: f64): LedgerState {
+    return this.ledger.apply(poolId, dDebt, this.workerId, this.queue.holdingsFor(poolId, this.holdings), liveSince);
   }
 }

@@ -10,8 +10,12 @@ export class RequestLog {
   pod: string = "";
   address: string = "";
   strategy: string = "";
-  /** 0 Critical, 1 Standard, 2 Sheddable. */
+  /** The request's priority (higher is served first from the queue; negative is sheddable). */
+  priority: i32 = 0;
+  /** The priority's class, for lines read before priorities: 0 Critical (> 0), 1 Standard (0), 2 Sheddable (< 0). */
   criticality: i32 = 1;
+  /** Version-2 tables: the route entry the request matched, "namespace/name#rule.match" ("" = none). */
+  route: string = "";
   candidates: i32 = 0;
   eligible: i32 = 0;
   stream: bool = false;
@@ -62,6 +66,8 @@ export class RequestLog {
       this.strategy +
       '","criticality":' +
       this.criticality.toString() +
+      ',"priority":' +
+      this.priority.toString() +
       ',"candidates":' +
       this.candidates.toString() +
       ',"eligible":' +
@@ -72,6 +78,7 @@ export class RequestLog {
       (this.loadFresh ? "true" : "false") +
       ',"decisionUs":' +
       this.decisionUs.toString();
+    if (this.route.length > 0) s += ',"route":' + jsonQuote(this.route);
     if (this.fallbacks.length > 0) {
       s += ',"fallbacks":[';
       for (let i = 0; i < this.fallbacks.length; i++) s += (i > 0 ? "," : "") + jsonQuote(this.fallbacks[i]);

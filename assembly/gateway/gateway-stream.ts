@@ -3,9 +3,11 @@
 // line, local reply, pause in the queue). Lifecycle:
 //   headers -> buffer body -> decide -> [held in the queue -> decide again] -> forwarded | replied
 
+import { HeldChoice } from "../core/decision-core";
 import { Outcome, OutcomeKind, PrefixPrediction } from "../core/outcome";
 import { Dispatch } from "../core/queue-dispatcher";
 import { RequestLog } from "../core/request-log";
+import { HeaderSource, RouteRequest } from "../core/route-match";
 import { cachedBlocks, TAIL_BYTES, Usage, UsageTail } from "../core/usage";
 import {
   Buffer,
@@ -33,7 +35,7 @@ import { Endpoint, Pool } from "../table/table";
 import { inflight, poolStates, tables } from "../vm";
 import { Answer, healthAnswer, modelsAnswer } from "./answers";
 import { GatewayRoot } from "./gateway-root";
-import { classify, RouteKind } from "./http-routes";
+import { RouteKind, routeRequest } from "./http-routes";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 
 /** primary,fallback1,... ("IP:port" each): Envoy's override_host policy tries them in order. */
@@ -43,6 +45,15 @@ export const POOL_HEADER = "x-infergate-pool";
 /** Envoy's per-attempt timeout: for streams, the pool's first-byte timeout (a hung pod). */
 export const PER_TRY_TIMEOUT_HEADER = "x-envoy-upstream-rq-per-try-timeout-ms";
 export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
+
+/** Request headers as route matching and the objective lookup read them: one host call per read
+ *  (RouteRequest reads each name at most once). Valid in the headers and body phases. */
+class EnvoyRequestHeaders extends HeaderSource {
+  read(name: string): string | null {
+    return getHeader(HeaderMap.RequestHeaders, name);
+  }
+}
+const requestHeaders = new EnvoyRequestHeaders();
 
 enum Phase {
   Headers,
@@ -72,9 +83,11 @@ export class GatewayStream extends Stream {
   raw: RawBytes = new RawBytes(0, 0);
   /** When the full body arrived (ns). */
   t0: u64 = 0;
-  /** While held: when it was held (ms) and the target model picked on arrival. */
+  /** Method, path, the headers read so far and the route entry matched (version-2 tables). */
+  request: RouteRequest = new RouteRequest();
+  /** While held: when it was held (ms), and its pool, target model and priority chosen on arrival. */
   queuedAtMs: f64 = -1;
-  heldTarget: string = "";
+  held: HeldChoice | null = null;
 
   constructor(id: u32, root: GatewayRoot) {
     super(id);
@@ -87,14 +100,21 @@ export class GatewayStream extends Stream {
     removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
     const method = getHeader(HeaderMap.RequestHeaders, ":method");
     const path = getHeader(HeaderMap.RequestHeaders, ":path");
-    const route = classify(method === null ? "" : method, path === null ? "/" : path);
+    const req = this.request;
+    req.reset(requestHeaders, method === null ? "" : method, path === null ? "/" : path);
+    // The table this worker last saw costs no host call, and with version 1 (routing by model name)
+    // nothing more is read here. Routes are matched against the current table; the body phase
+    // matches again if the table changed in between (or this worker's copy was behind).
+    let table = tables.last();
+    if (table === null || table.hasRoutes || req.path == "/v1/models") table = tables.currentAt(nowNanos());
+    const route = routeRequest(table, req);
     if (route.kind == RouteKind.Refuse) {
       if (route.allow.length > 0) this.reply(route.status, route.message, route.code, "", ["allow"], [route.allow]);
       else this.reply(route.status, route.message, route.code);
     } else if (route.kind == RouteKind.Health) {
       this.answer(healthAnswer(tables.current()), "infergate_health");
     } else if (route.kind == RouteKind.Models) {
-      this.answer(modelsAnswer(tables.current()), "infergate_models");
+      this.answer(modelsAnswer(table, req.route), "infergate_models");
     } else if (endOfStream) {
       this.reply(400, "request body is empty: expected a JSON object", "invalid_request");
     } else if (this.declaredTooLarge()) {
@@ -146,7 +166,7 @@ export class GatewayStream extends Stream {
     this.t0 = nowNanos();
     this.raw.free();
     this.raw = getBufferRaw(Buffer.HttpRequestBody, 0, bodySize);
-    const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, this.t0);
+    const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, this.t0, this.request);
     if (o.kind == OutcomeKind.Routed) {
       this.forward(o, this.t0);
       return DataStatus.Continue;
@@ -167,7 +187,7 @@ export class GatewayStream extends Stream {
       this.id,
       pool,
       o.log.model,
-      o.criticality,
+      o.priority,
       this.raw.len,
       nowMs,
     );
@@ -188,7 +208,12 @@ export class GatewayStream extends Stream {
     }
     this.phase = Phase.Queued;
     this.queuedAtMs = nowMs;
-    this.heldTarget = o.target;
+    const h = new HeldChoice();
+    h.target = o.target;
+    h.poolId = pool.id;
+    h.priority = o.priority;
+    h.route = o.log.route;
+    this.held = h;
     return true;
   }
 
@@ -196,7 +221,7 @@ export class GatewayStream extends Stream {
   redispatch(): Dispatch {
     if (this.phase != Phase.Queued) return Dispatch.Done;
     const start = nowNanos();
-    const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, start, this.heldTarget);
+    const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, start, this.request, this.held);
     if (o.kind == OutcomeKind.Hold) return Dispatch.NoRoom;
     if (o.kind == OutcomeKind.Reject) {
       this.replyOutcome(o);

@@ -1,5 +1,8 @@
-// What the public listener serves, by method and path, before any body is read. Pure.
+// What the public listener serves, by method and path (and, with a version-2 table, by the
+// HTTPRoutes), before any body is read. Pure.
+import { matchRoute, RouteRequest } from "../core/route-match";
 import { Endpoint as ApiEndpoint } from "../request/openai";
+import { Table } from "../table/table";
 
 export enum RouteKind {
   /** An OpenAI inference request: read the body and route it. */
@@ -69,5 +72,25 @@ export function classify(method: string, rawPath: string): HttpRoute {
       p +
       ": infergate serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health",
     "not_found",
+  );
+}
+
+/**
+ * What the public listener does with a request given the table the headers phase sees. The
+ * gateway's own GET /health is outside the routes; with a version-2 table everything else must
+ * match a route entry (404 route_not_found, OpenAI-shaped, otherwise: the Gateway API's answer when
+ * no rule matches), and the entry is remembered in `req` for the body phase and GET /v1/models.
+ * A version-1 table (or none yet) reads nothing beyond method and path.
+ */
+export function routeRequest(table: Table | null, req: RouteRequest): HttpRoute {
+  const r = classify(req.method, req.path);
+  if (req.path == "/health" || table === null || !table.hasRoutes) return r;
+  const i = matchRoute(table.routes, req);
+  req.matched(table, i >= 0 ? table.routes[i] : null);
+  if (i >= 0) return r;
+  return refuse(
+    404,
+    "no HTTPRoute rule matches " + req.method + " " + req.path + " (host " + req.host() + ")",
+    "route_not_found",
   );
 }

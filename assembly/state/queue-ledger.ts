@@ -1,42 +1,88 @@
-// What all Envoy workers' queues hold for a pool, in shared data ("infergate/v1/queue/<pool>"):
-//  - queued bytes (the capacity annotation counts prompt bytes) and requests waiting per class;
-//  - debt: bytes that must be dropped because capacity overflowed. The oldest held requests go
-//    first, wherever they are held, so each worker publishes the age of its oldest held request
-//    (one entry per worker, WORKERS of them) and a worker pays debt only with a request that is
-//    the oldest of all. Entries older than the pool's TTL are stale (a restarted worker's) and
-//    ignored, since no request can wait longer than that.
+// What all Envoy workers' queues hold for a pool, in shared data ("infergate/v1/queue/<pool>"),
+// so that a worker dispatches only when no higher-priority request waits on another worker, and
+// drops only what is the oldest anywhere:
+//  - one entry per worker (WORKERS of them) that holds requests of the pool, written only by that
+//    worker and always whole (absolute values, never deltas): its id, the enqueue time of its
+//    oldest held request, its held bytes, the highest priority it holds, how many it holds, and
+//    how many per criticality class (> 0, 0, < 0: what operators and the control listener see);
+//  - debt: bytes that must be dropped because the pool's capacity overflowed. The oldest held
+//    requests go first, wherever they are held: a worker pays debt only with a request that is the
+//    oldest of all.
+// Priorities are arbitrary int32s, so they are not counted per value (that would need a key or a
+// slot per priority ever used); the highest one per worker is all the ordering needs. The value
+// has a fixed size whatever the priorities and the number of requests: bounded by construction.
+// An entry whose oldest request is older than the pool's TTL (+1 s) is stale (a restarted worker's
+// leftovers: no request waits that long): readers ignore it and the next writer clears it.
 // One key per pool; updated by compare-and-swap.
+import { PoolHoldings } from "../queue/request-queue";
 import { CRITICALITY_CLASSES } from "../table/table";
 import { SetResult, SharedStore } from "./shared-store";
 
 export const WORKERS: i32 = 16;
-const HEAD = 40;
-const SIZE = HEAD + WORKERS * 16;
+/** debt, then the worker entries. */
+const HEAD = 8;
+/** id, oldestMs, bytes, top priority, count, then the per-class counts. */
+const FIELDS = 5 + CRITICALITY_CLASSES;
+const ENTRY = FIELDS * 8;
+const SIZE = HEAD + WORKERS * ENTRY;
 
 export class LedgerState {
-  bytes: f64 = 0;
   debt: f64 = 0;
+  /** Sums over every entry as stored (stale ones included until a writer clears them). */
+  bytes: f64 = 0;
   waiting: StaticArray<f64> = new StaticArray<f64>(CRITICALITY_CLASSES);
   workerIds: StaticArray<f64> = new StaticArray<f64>(WORKERS);
   workerOldest: StaticArray<f64> = new StaticArray<f64>(WORKERS);
-  /** Most critical class with a waiting request anywhere, or CRITICALITY_CLASSES when none. */
-  topClass(): i32 {
-    for (let k = 0; k < CRITICALITY_CLASSES; k++) if (this.waiting[k] > 0) return k;
-    return CRITICALITY_CLASSES;
+  workerBytes: StaticArray<f64> = new StaticArray<f64>(WORKERS);
+  workerTop: StaticArray<f64> = new StaticArray<f64>(WORKERS);
+  workerCount: StaticArray<f64> = new StaticArray<f64>(WORKERS);
+  /** WORKERS x CRITICALITY_CLASSES. */
+  workerClasses: StaticArray<f64> = new StaticArray<f64>(WORKERS * CRITICALITY_CLASSES);
+
+  /** Entry w belongs to a worker that holds requests enqueued at or after notBeforeMs. */
+  live(w: i32, notBeforeMs: f64): bool {
+    return this.workerIds[w] != 0 && this.workerOldest[w] >= notBeforeMs;
   }
-  total(): f64 {
+  /** Requests held by live workers. */
+  held(notBeforeMs: f64): f64 {
     let n: f64 = 0;
-    for (let k = 0; k < CRITICALITY_CLASSES; k++) n += this.waiting[k];
+    for (let w = 0; w < WORKERS; w++) if (this.live(w, notBeforeMs)) n += this.workerCount[w];
     return n;
+  }
+  /** Highest priority any live worker holds (-Infinity when none holds anything). */
+  topPriority(notBeforeMs: f64): f64 {
+    let top = -Infinity;
+    for (let w = 0; w < WORKERS; w++)
+      if (this.live(w, notBeforeMs) && this.workerCount[w] > 0 && this.workerTop[w] > top) top = this.workerTop[w];
+    return top;
   }
   /** Enqueue time of the oldest request held by any live worker (Infinity when none). */
   oldest(notBeforeMs: f64): f64 {
     let o = Infinity;
-    for (let w = 0; w < WORKERS; w++) {
-      const t = this.workerOldest[w];
-      if (this.workerIds[w] != 0 && t >= notBeforeMs && t < o) o = t;
-    }
+    for (let w = 0; w < WORKERS; w++)
+      if (this.live(w, notBeforeMs) && this.workerOldest[w] < o) o = this.workerOldest[w];
     return o;
+  }
+
+  clearEntry(w: i32): void {
+    this.workerIds[w] = 0;
+    this.workerOldest[w] = 0;
+    this.workerBytes[w] = 0;
+    this.workerTop[w] = 0;
+    this.workerCount[w] = 0;
+    for (let c = 0; c < CRITICALITY_CLASSES; c++) this.workerClasses[w * CRITICALITY_CLASSES + c] = 0;
+  }
+
+  /** Recomputes the sums and bounds debt by the bytes held. */
+  total(): void {
+    this.bytes = 0;
+    for (let c = 0; c < CRITICALITY_CLASSES; c++) this.waiting[c] = 0;
+    for (let w = 0; w < WORKERS; w++) {
+      if (this.workerIds[w] == 0) continue;
+      this.bytes += this.workerBytes[w];
+      for (let c = 0; c < CRITICALITY_CLASSES; c++) this.waiting[c] += this.workerClasses[w * CRITICALITY_CLASSES + c];
+    }
+    this.debt = min(this.bytes, max(0, this.debt));
   }
 }
 
@@ -45,34 +91,40 @@ function keyOf(poolId: string): string {
 }
 
 function decode(buf: ArrayBuffer | null, out: LedgerState): void {
-  if (buf === null || buf.byteLength < SIZE) {
-    out.bytes = 0;
+  // Any other size is nothing this layout wrote (an older filter's): an empty ledger.
+  if (buf === null || buf.byteLength != SIZE) {
     out.debt = 0;
-    for (let k = 0; k < CRITICALITY_CLASSES; k++) out.waiting[k] = 0;
-    for (let w = 0; w < WORKERS; w++) {
-      out.workerIds[w] = 0;
-      out.workerOldest[w] = 0;
-    }
+    for (let w = 0; w < WORKERS; w++) out.clearEntry(w);
+    out.total();
     return;
   }
   const p = changetype<usize>(buf);
-  out.bytes = load<f64>(p);
-  out.debt = load<f64>(p, 8);
-  for (let k = 0; k < CRITICALITY_CLASSES; k++) out.waiting[k] = load<f64>(p + <usize>(16 + k * 8));
+  out.debt = load<f64>(p);
   for (let w = 0; w < WORKERS; w++) {
-    out.workerIds[w] = load<f64>(p + <usize>(HEAD + w * 16));
-    out.workerOldest[w] = load<f64>(p + <usize>(HEAD + w * 16 + 8));
+    const e = p + <usize>(HEAD + w * ENTRY);
+    out.workerIds[w] = load<f64>(e);
+    out.workerOldest[w] = load<f64>(e, 8);
+    out.workerBytes[w] = load<f64>(e, 16);
+    out.workerTop[w] = load<f64>(e, 24);
+    out.workerCount[w] = load<f64>(e, 32);
+    for (let c = 0; c < CRITICALITY_CLASSES; c++)
+      out.workerClasses[w * CRITICALITY_CLASSES + c] = load<f64>(e + <usize>(40 + c * 8));
   }
+  out.total();
 }
 
 function encode(s: LedgerState, buf: ArrayBuffer): void {
   const p = changetype<usize>(buf);
-  store<f64>(p, s.bytes);
-  store<f64>(p, s.debt, 8);
-  for (let k = 0; k < CRITICALITY_CLASSES; k++) store<f64>(p + <usize>(16 + k * 8), s.waiting[k]);
+  store<f64>(p, s.debt);
   for (let w = 0; w < WORKERS; w++) {
-    store<f64>(p + <usize>(HEAD + w * 16), s.workerIds[w]);
-    store<f64>(p + <usize>(HEAD + w * 16 + 8), s.workerOldest[w]);
+    const e = p + <usize>(HEAD + w * ENTRY);
+    store<f64>(e, s.workerIds[w]);
+    store<f64>(e, s.workerOldest[w], 8);
+    store<f64>(e, s.workerBytes[w], 16);
+    store<f64>(e, s.workerTop[w], 24);
+    store<f64>(e, s.workerCount[w], 32);
+    for (let c = 0; c < CRITICALITY_CLASSES; c++)
+      store<f64>(e + <usize>(40 + c * 8), s.workerClasses[w * CRITICALITY_CLASSES + c]);
   }
 }
 
@@ -88,60 +140,54 @@ export class QueueLedger {
   }
 
   /**
-   * Applies deltas atomically and returns the state after them. Values never go below 0; debt
-   * never exceeds the bytes held. `criticality` -1 changes no class count. workerId != 0 also sets
-   * that worker's oldest (-1 = holds none).
+   * Atomically: adds dDebt (debt stays within [0, bytes held]); with workerId != 0 replaces that
+   * worker's entry by `holdings` (removed when it holds nothing); clears entries older than
+   * notBeforeMs (stale). Returns the state after.
    */
-  apply(
-    poolId: string,
-    dBytes: f64,
-    dDebt: f64,
-    criticality: i32,
-    dWaiting: f64,
-    workerId: f64 = 0,
-    oldestMs: f64 = -1,
-  ): LedgerState {
-    const key = `infergate/v1/queue/${poolId}`;
+  apply(poolId: string, dDebt: f64, workerId: f64, holdings: PoolHoldings | null, notBeforeMs: f64): LedgerState {
+    const key = keyOf(poolId);
     for (let attempt = 0; attempt < 64; attempt++) {
       const cur = this.shared.get(key);
       decode(cur.value, this.state);
       const s = this.state;
-      s.bytes = max(0, s.bytes + dBytes);
-      s.debt = min(s.bytes, max(0, s.debt + dDebt));
-      if (criticality >= 0 && criticality < CRITICALITY_CLASSES)
-        s.waiting[criticality] = max(0, s.waiting[criticality] + dWaiting);
-      if (workerId != 0) {
-        let at = -1,
-          free = -1;
-        for (let w = 0; w < WORKERS; w++) {
-          if (s.workerIds[w] == workerId) {
-            at = w;
-            break;
-          }
-          if (free < 0 && s.workerIds[w] == 0) free = w;
-        }
-        if (at < 0 && oldestMs >= 0) {
-          // A new worker: take a free entry, or the one whose oldest is the stalest.
-          at = free;
-          if (at < 0) {
-            at = 0;
-            for (let w = 1; w < WORKERS; w++) if (s.workerOldest[w] < s.workerOldest[at]) at = w;
-          }
-        }
-        if (at >= 0) {
-          if (oldestMs >= 0) {
-            s.workerIds[at] = workerId;
-            s.workerOldest[at] = oldestMs;
-          } else {
-            s.workerIds[at] = 0;
-            s.workerOldest[at] = 0;
-          }
-        }
-      }
+      for (let w = 0; w < WORKERS; w++) if (s.workerIds[w] != 0 && s.workerOldest[w] < notBeforeMs) s.clearEntry(w);
+      if (workerId != 0 && holdings !== null) this.setEntry(s, workerId, holdings);
+      s.debt += dDebt;
+      s.total();
       encode(s, this.buf);
       const r = this.shared.set(key, this.buf, cur.cas);
       if (r != SetResult.CasMismatch) return s;
     }
     return this.state;
+  }
+
+  private setEntry(s: LedgerState, workerId: f64, h: PoolHoldings): void {
+    let at = -1,
+      free = -1;
+    for (let w = 0; w < WORKERS; w++) {
+      if (s.workerIds[w] == workerId) {
+        at = w;
+        break;
+      }
+      if (free < 0 && s.workerIds[w] == 0) free = w;
+    }
+    if (h.count == 0) {
+      if (at >= 0) s.clearEntry(at);
+      return;
+    }
+    if (at < 0) {
+      // A worker new to this pool: a free entry, or the one whose oldest request is the stalest.
+      at = free;
+      if (at < 0) {
+        at = 0;
+        for (let w = 1; w < WORKERS; w++) if (s.workerOldest[w] < s.workerOldest[at]) at = w;
+      }
+    }
+    s.workerIds[at] = workerId;
+    s.workerOldest[at] = h.oldestMs;
+    s.workerBytes[at] = h.bytes;
+    s.workerTop[at] = <f64>h.top;
+    s.workerCount[at] = <f64>h.count;
+    for (let c = 0; c < CRITICALITY_CLASSES; c++) s.workerClasses[at * CRITICALITY_CLASSES + c] = <f64>h.classes[c];
   }
 }

@@ -79,6 +79,12 @@ export class TableStore {
 
   private checkedAt: u64 = 0;
 
+  /** The table this worker last decoded, without a look at shared data (no host call): may be a
+   *  generation behind. */
+  last(): Table | null {
+    return this.cached;
+  }
+
   /**
    * Like current(), but reads the shared generation at most once per millisecond of `nowNanos`
    * (a shared-data read costs microseconds; a table newer by under 1 ms can wait for the next).

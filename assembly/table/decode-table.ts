@@ -1,5 +1,6 @@
-// Decodes and validates the control plane's JSON push into a Table. Every field is checked once
-// here; the first problem is reported with its path (table.pools[0].endpoints[2].kvUsage: ...).
+// Decodes and validates the control plane's JSON push into a Table (versions 1 and 2 of
+// controlplane/table/schema.ts). Every field is checked once here; the first problem is reported
+// with its path (table.pools[0].endpoints[2].kvUsage: ...). Objectives and routes: decode-routes.ts.
 import {
   DEFAULT_BLOCK_SIZE,
   DEFAULT_FIRST_BYTE_TIMEOUT_MS,
@@ -10,17 +11,24 @@ import {
   DEFAULT_QUEUE_TTL_MS,
 } from "../defaults";
 import { JsonParser } from "../json/parser";
-import { fmtNum, JsonKind, JsonValue, kindName } from "../json/value";
+import { JsonKind, JsonValue } from "../json/value";
 import { xxh64String } from "../prefix/xxhash64";
+import { decodeObjectives, decodeRoutes } from "./decode-routes";
+import { Reader } from "./field-reader";
 import {
   Criticality,
+  criticalityOfPriority,
   Endpoint,
+  MAX_PRIORITY,
   MAX_SLOTS,
+  MIN_PRIORITY,
   Model,
   Pool,
+  priorityOfCriticality,
   Role,
   Strategy,
   TABLE_VERSION,
+  TABLE_VERSION_ROUTES,
   Table,
   TargetModel,
 } from "./table";
@@ -28,51 +36,6 @@ import {
 export class TableDecodeResult {
   table: Table | null = null;
   error: string = "";
-}
-
-class Reader {
-  error: string = "";
-  fail(path: string, msg: string): void {
-    if (this.error.length == 0) this.error = `${path}: ${msg}`;
-  }
-
-  field(obj: JsonValue, key: string, kind: JsonKind, path: string, required: bool = true): JsonValue | null {
-    const v = obj.get(key);
-    if (v === null) {
-      if (required) this.fail(`${path}.${key}`, "required");
-      return null;
-    }
-    if (v.kind != kind) {
-      this.fail(`${path}.${key}`, `must be a ${kindName(kind)}, got ${kindName(v.kind)}`);
-      return null;
-    }
-    return v;
-  }
-  str(obj: JsonValue, key: string, path: string, def: string = "", required: bool = true): string {
-    const v = this.field(obj, key, JsonKind.String, path, required);
-    return v === null ? def : v.s;
-  }
-  num(obj: JsonValue, key: string, path: string, min: f64, max: f64, def: f64 = 0, required: bool = true): f64 {
-    const v = this.field(obj, key, JsonKind.Number, path, required);
-    if (v === null) return def;
-    if (!(v.n >= min && v.n <= max)) {
-      this.fail(`${path}.${key}`, `must be in [${fmtNum(min)}, ${fmtNum(max)}], got ${fmtNum(v.n)}`);
-      return def;
-    }
-    return v.n;
-  }
-  int(obj: JsonValue, key: string, path: string, min: f64, max: f64, def: f64 = 0, required: bool = true): i32 {
-    const n = this.num(obj, key, path, min, max, def, required);
-    if (n != Math.floor(n)) {
-      this.fail(`${path}.${key}`, "must be an integer");
-      return <i32>def;
-    }
-    return <i32>n;
-  }
-  bool(obj: JsonValue, key: string, path: string, def: bool = false, required: bool = true): bool {
-    const v = this.field(obj, key, JsonKind.Bool, path, required);
-    return v === null ? def : v.b;
-  }
 }
 
 function strategyOf(s: string, r: Reader, path: string): Strategy {
@@ -98,11 +61,12 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
   const r = new Reader();
   const t = new Table();
   const version = r.int(root, "version", "table", 0, 1000);
-  if (r.error.length == 0 && version != TABLE_VERSION)
+  if (r.error.length == 0 && version != TABLE_VERSION && version != TABLE_VERSION_ROUTES)
     r.fail(
       "table.version",
-      `unsupported version ${version.toString()} (this filter speaks ${TABLE_VERSION.toString()})`,
+      `unsupported version ${version.toString()} (this filter speaks ${TABLE_VERSION.toString()} and ${TABLE_VERSION_ROUTES.toString()})`,
     );
+  t.version = version;
   t.generation = r.num(root, "generation", "table", 1, 9007199254740991);
   t.builtAtMs = r.num(root, "builtAtMs", "table", 0, 9007199254740991);
   t.stalenessMs = r.num(root, "stalenessMs", "table", 0, 86400000);
@@ -163,6 +127,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
         p.bootstrapPort = r.int(pd, "bootstrapPort", `${path}.pd`, 1, 65535);
       }
     }
+    decodeAnyModel(r, pv, p, path, t.hasRoutes);
     const eps = r.field(pv, "endpoints", JsonKind.Array, path);
     if (r.error.length > 0) break;
     for (let j = 0; j < eps!.length; j++) {
@@ -230,49 +195,90 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
         r.fail(`${path}.pool`, `unknown pool "${poolId}"`);
         break;
       }
-      if (t.findModel(m.name) !== null) {
-        r.fail(`${path}.name`, `duplicate model "${m.name}"`);
+      // Version 1 routes by model name alone: one entry per name. Version 2: per (name, pool).
+      if (t.hasRoutes ? t.findModelIn(m.name, m.pool!) !== null : t.findModel(m.name) !== null) {
+        r.fail(`${path}.name`, `duplicate model "${m.name}"${t.hasRoutes ? ` for pool "${poolId}"` : ""}`);
         break;
       }
-      const c = r.str(mv, "criticality", path, "Standard", false);
-      if (c == "Critical") m.criticality = Criticality.Critical;
-      else if (c == "Standard") m.criticality = Criticality.Standard;
-      else if (c == "Sheddable") m.criticality = Criticality.Sheddable;
-      else {
-        r.fail(`${path}.criticality`, "must be Critical, Standard or Sheddable");
-        break;
-      }
+      decodePriority(r, mv, m, path);
+      if (r.error.length > 0) break;
       const targets = mv.get("targets");
-      if (targets !== null) {
-        if (!targets.isArray) {
-          r.fail(`${path}.targets`, "must be an array");
-          break;
-        }
-        for (let k = 0; k < targets.length; k++) {
-          const tv = targets.at(k);
-          const tp = `${path}.targets[${k.toString()}]`;
-          if (!tv.isObject) {
-            r.fail(tp, "must be an object");
-            break;
-          }
-          const name = r.str(tv, "name", tp);
-          const w = r.num(tv, "weight", tp, 0, 1000000);
-          if (r.error.length > 0) break;
-          m.targets.push(new TargetModel(name, w));
-          m.totalWeight += w;
-        }
-        if (r.error.length == 0 && m.targets.length > 0 && m.totalWeight <= 0)
-          r.fail(`${path}.targets`, "weights must not all be 0");
-      }
+      if (targets !== null) m.totalWeight = decodeTargets(r, targets, m.targets, `${path}.targets`);
       if (r.error.length > 0) break;
       t.models.push(m);
     }
+  if (r.error.length == 0) decodeObjectives(r, root, t);
+  if (r.error.length == 0) decodeRoutes(r, root, t);
   if (r.error.length > 0) {
     out.error = r.error;
     return out;
   }
   out.table = t;
   return out;
+}
+
+/**
+ * `priority` (int32) and `criticality`. A table without `priority` (a control plane that predates
+ * it) gets it from the criticality: Critical 1, Standard 0, Sheddable -1. With both, they must
+ * agree (the control plane derives criticality from priority for version-1 filters).
+ */
+function decodePriority(r: Reader, mv: JsonValue, m: Model, path: string): void {
+  const hasCriticality = mv.get("criticality") !== null;
+  const c = r.str(mv, "criticality", path, "Standard", false);
+  if (c == "Critical") m.criticality = Criticality.Critical;
+  else if (c == "Standard") m.criticality = Criticality.Standard;
+  else if (c == "Sheddable") m.criticality = Criticality.Sheddable;
+  else {
+    r.fail(`${path}.criticality`, "must be Critical, Standard or Sheddable");
+    return;
+  }
+  if (mv.get("priority") === null) {
+    m.priority = priorityOfCriticality(m.criticality);
+    return;
+  }
+  m.priority = r.int(mv, "priority", path, <f64>MIN_PRIORITY, <f64>MAX_PRIORITY);
+  if (r.failed) return;
+  const derived = criticalityOfPriority(m.priority);
+  if (hasCriticality && derived != m.criticality)
+    r.fail(`${path}.criticality`, `${c} disagrees with priority ${m.priority.toString()}`);
+  m.criticality = derived;
+}
+
+/** A weighted target list (model targets, anyModel targets); returns the total weight. */
+function decodeTargets(r: Reader, targets: JsonValue, out: TargetModel[], path: string): f64 {
+  if (!targets.isArray) {
+    r.fail(path, "must be an array");
+    return 0;
+  }
+  let total: f64 = 0;
+  for (let k = 0; k < targets.length; k++) {
+    const tv = targets.at(k);
+    const tp = `${path}[${k.toString()}]`;
+    if (!tv.isObject) {
+      r.fail(tp, "must be an object");
+      return 0;
+    }
+    const name = r.str(tv, "name", tp);
+    const w = r.num(tv, "weight", tp, 0, 1000000);
+    if (r.failed) return 0;
+    out.push(new TargetModel(name, w));
+    total += w;
+  }
+  if (out.length > 0 && total <= 0) r.fail(path, "weights must not all be 0");
+  return total;
+}
+
+/** `anyModel`: only in version-2 tables (a version-1 table routes declared models only). */
+function decodeAnyModel(r: Reader, pv: JsonValue, p: Pool, path: string, routes: bool): void {
+  const any = r.optional(pv, "anyModel", JsonKind.Object, path);
+  if (any === null) return;
+  if (!routes) {
+    r.fail(`${path}.anyModel`, "only in version-2 tables (with routes)");
+    return;
+  }
+  p.anyModel = true;
+  const targets = r.field(any, "targets", JsonKind.Array, `${path}.anyModel`);
+  if (targets !== null) p.anyTotalWeight = decodeTargets(r, targets, p.anyTargets, `${path}.anyModel.targets`);
 }
 
 /** "a.b.c.d:port" or "[v6]:port", port 1..65535. */

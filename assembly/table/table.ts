@@ -11,8 +11,14 @@ import {
   DEFAULT_QUEUE_TTL_MS,
 } from "../defaults";
 
+/** Version of tables without routes: every request is routed by its model name alone. */
 export const TABLE_VERSION: i32 = 1;
+/** Version of tables with routes (HTTPRoutes of a claimed Gateway): only through a matching route. */
+export const TABLE_VERSION_ROUTES: i32 = 2;
 export const MAX_SLOTS: i32 = 4096;
+/** Priorities are int32 on the wire (InferenceObjective.spec.priority); higher is served first. */
+export const MIN_PRIORITY: i32 = -2147483648;
+export const MAX_PRIORITY: i32 = 2147483647;
 
 export enum Strategy {
   Default = 0,
@@ -23,12 +29,26 @@ export enum Role {
   Prefill = 1,
   Decode = 2,
 }
-/** Queue classes, most critical first; a held request is dispatched by class, then age. */
+/**
+ * The seed InferenceModel's criticality. The queue orders by integer priority; criticality is what
+ * a priority means to the seed's three classes (> 0 Critical, 0 Standard, < 0 Sheddable), kept for
+ * the log line and the queue's per-class counts (the values are their indexes there).
+ */
 export const CRITICALITY_CLASSES: i32 = 3;
 export enum Criticality {
   Critical = 0,
   Standard = 1,
   Sheddable = 2,
+}
+
+/** The class a priority falls in: > 0 Critical, 0 Standard, < 0 Sheddable (schema.ts criticalityOfPriority). */
+export function criticalityOfPriority(priority: i32): Criticality {
+  return priority > 0 ? Criticality.Critical : priority < 0 ? Criticality.Sheddable : Criticality.Standard;
+}
+
+/** A criticality on the priority scale (schema.ts CRITICALITY_PRIORITY): Critical 1, Standard 0, Sheddable -1. */
+export function priorityOfCriticality(c: Criticality): i32 {
+  return c == Criticality.Critical ? 1 : c == Criticality.Sheddable ? -1 : 0;
 }
 
 export class Endpoint {
@@ -67,7 +87,23 @@ export class Pool {
   firstByteTimeoutMs: f64 = DEFAULT_FIRST_BYTE_TIMEOUT_MS;
   hasPd: bool = false;
   bootstrapPort: i32 = 0;
+  /** Version 2 only: this pool also serves models it has no `models` entry for (GIE v1's
+   *  InferencePool), with priority 0 (or the objective's) and these targets (empty = unchanged). */
+  anyModel: bool = false;
+  anyTargets: TargetModel[] = [];
+  anyTotalWeight: f64 = 0;
+  /** InferenceObjectives of this pool: names (what x-gateway-inference-objective carries) and
+   *  their priorities, side by side (a pool has a handful; a scan beats a map's code size). */
+  objectiveNames: string[] = [];
+  objectivePriorities: i32[] = [];
   endpoints: Endpoint[] = [];
+
+  /** Index of the objective named `name`, or -1. */
+  findObjective(name: string): i32 {
+    const ns = this.objectiveNames;
+    for (let i = 0; i < ns.length; i++) if (unchecked(ns[i]) == name) return i;
+    return -1;
+  }
 }
 
 export class TargetModel {
@@ -80,21 +116,66 @@ export class TargetModel {
 export class Model {
   name: string = "";
   pool: Pool | null = null;
+  /** The model's own priority (its objective's, else its criticality's, else 0). */
+  priority: i32 = 0;
   criticality: Criticality = Criticality.Standard;
   targets: TargetModel[] = [];
   totalWeight: f64 = 0;
 }
 
+/** One HTTPRoute backendRef: a pool of this table, or an unresolved one (null) that answers 500. */
+export class RouteBackend {
+  constructor(
+    public pool: Pool | null,
+    public weight: f64,
+    /** Why the pool is null (the 500's message). */
+    public error: string,
+  ) {}
+}
+
+/** One flattened HTTPRoute match (schema.ts TableRoute); route-match.ts says when a request matches. */
+export class Route {
+  /** "namespace/name#rule.match": what the log line names. */
+  label: string = "";
+  /** "" = any host; else lowercase, exact or (hostWildcard) the suffix after "*" (".example.com"). */
+  host: string = "";
+  hostWildcard: bool = false;
+  pathExact: bool = false;
+  /** Exact: the path. PathPrefix: the prefix ("/" matches every path). */
+  path: string = "";
+  /** Absent = any method. */
+  method: string = "";
+  /** Header matches (all must hold): lowercase names, exact values. */
+  headerNames: string[] = [];
+  headerValues: string[] = [];
+  backends: RouteBackend[] = [];
+}
+
 export class Table {
+  version: i32 = TABLE_VERSION;
   generation: f64 = 0;
   builtAtMs: f64 = 0;
   stalenessMs: f64 = 0;
   pools: Pool[] = [];
   models: Model[] = [];
+  /** Version 2: the route entries in precedence order (the first match wins). */
+  routes: Route[] = [];
 
+  /** A version-2 table: requests are routed only through `routes`. */
+  get hasRoutes(): bool {
+    return this.version == TABLE_VERSION_ROUTES;
+  }
+
+  /** The first entry for a model name (version 1: the only one). */
   findModel(name: string): Model | null {
     const ms = this.models;
     for (let i = 0; i < ms.length; i++) if (ms[i].name == name) return ms[i];
+    return null;
+  }
+  /** The entry for (model name, pool). */
+  findModelIn(name: string, pool: Pool): Model | null {
+    const ms = this.models;
+    for (let i = 0; i < ms.length; i++) if (ms[i].pool === pool && ms[i].name == name) return ms[i];
     return null;
   }
   findPool(id: string): Pool | null {

@@ -4,12 +4,14 @@
 // factory and decision core the filter uses (test-gateway.ts), over a mock of shared data.
 
 import { parseConfig } from "../../assembly/config";
+import { HeldChoice } from "../../assembly/core/decision-core";
 import { OutcomeKind } from "../../assembly/core/outcome";
-import { QueueDispatcher } from "../../assembly/core/queue-dispatcher";
+import { liveSinceMs, QueueDispatcher } from "../../assembly/core/queue-dispatcher";
+import { hostOf, pathOf, RouteRequest } from "../../assembly/core/route-match";
 import { cachedBlocks, readUsage, Usage, UsageTail } from "../../assembly/core/usage";
 import { errorBody } from "../../assembly/errors";
 import { healthAnswer, modelsAnswer } from "../../assembly/gateway/answers";
-import { classify, RouteKind } from "../../assembly/gateway/http-routes";
+import { classify, RouteKind, routeRequest } from "../../assembly/gateway/http-routes";
 import { JsonParser } from "../../assembly/json/parser";
 import { jsonQuote } from "../../assembly/json/quote";
 import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName } from "../../assembly/json/tape";
@@ -35,7 +37,7 @@ import { findPlugin, PluginKind } from "../../assembly/routing/registry";
 import { decodeTable, validAddress } from "../../assembly/table/decode-table";
 import { Pool } from "../../assembly/table/table";
 import { MockSharedData } from "./mock-shared-data";
-import { RecordingQueueHost, TestGateway } from "./test-gateway";
+import { MapHeaders, RecordingQueueHost, TestGateway } from "./test-gateway";
 
 /** "ok <kind> <start>-<end>" or "error@<pos> <message>". For strings, "ok string:<decoded>". */
 export function jsonParse(text: string): string {
@@ -106,6 +108,51 @@ export function table(body: string): string {
   );
 }
 
+/** Every version-2 field of a decoded table as JSON (what routing will use), or "error <reason>". */
+export function tableDetail(body: string): string {
+  const r = decodeTable(String.UTF8.encode(body));
+  if (r.table === null) return `error ${r.error}`;
+  const t = r.table!;
+  const models = new Array<string>();
+  for (let i = 0; i < t.models.length; i++) {
+    const m = t.models[i];
+    models.push(
+      `{"name":${jsonQuote(m.name)},"pool":${jsonQuote(m.pool!.id)},"priority":${m.priority.toString()},"criticality":${(<i32>m.criticality).toString()}}`,
+    );
+  }
+  const pools = new Array<string>();
+  for (let i = 0; i < t.pools.length; i++) {
+    const p = t.pools[i];
+    const targets = new Array<string>();
+    for (let k = 0; k < p.anyTargets.length; k++)
+      targets.push(`${jsonQuote(p.anyTargets[k].name)}:${p.anyTargets[k].weight.toString()}`);
+    const objectives = new Array<string>();
+    for (let k = 0; k < p.objectiveNames.length; k++)
+      objectives.push(`${jsonQuote(p.objectiveNames[k])}:${p.objectivePriorities[k].toString()}`);
+    pools.push(
+      `{"id":${jsonQuote(p.id)},"anyModel":${p.anyModel ? "true" : "false"},"anyTargets":{${targets.join(",")}},"objectives":{${objectives.join(",")}}}`,
+    );
+  }
+  const routes = new Array<string>();
+  for (let i = 0; i < t.routes.length; i++) {
+    const e = t.routes[i];
+    const headers = new Array<string>();
+    for (let k = 0; k < e.headerNames.length; k++)
+      headers.push(`${jsonQuote(e.headerNames[k])}:${jsonQuote(e.headerValues[k])}`);
+    const backends = new Array<string>();
+    for (let k = 0; k < e.backends.length; k++) {
+      const b = e.backends[k];
+      backends.push(
+        `{"pool":${b.pool === null ? "null" : jsonQuote(b.pool!.id)},"weight":${b.weight.toString()},"error":${jsonQuote(b.error)}}`,
+      );
+    }
+    routes.push(
+      `{"label":${jsonQuote(e.label)},"host":${jsonQuote(e.host)},"wildcard":${e.hostWildcard ? "true" : "false"},"exact":${e.pathExact ? "true" : "false"},"path":${jsonQuote(e.path)},"method":${jsonQuote(e.method)},"headers":{${headers.join(",")}},"backends":[${backends.join(",")}]}`,
+    );
+  }
+  return `{"version":${t.version.toString()},"models":[${models.join(",")}],"pools":[${pools.join(",")}],"routes":[${routes.join(",")}]}`;
+}
+
 export function address(a: string): bool {
   return validAddress(a);
 }
@@ -132,6 +179,50 @@ export function httpRoute(method: string, path: string): string {
   if (r.kind == RouteKind.Health) return "health";
   if (r.kind == RouteKind.Models) return "models";
   return `inference ${(<i32>r.api).toString()}`;
+}
+
+/** A request as the headers phase sees it: ":method", ":path" and the rest from "name\tvalue" lines. */
+function requestOf(headers: MapHeaders): RouteRequest {
+  const req = new RouteRequest();
+  req.reset(headers, headers.value(":method", "POST"), headers.value(":path", "/v1/chat/completions"));
+  return req;
+}
+
+/**
+ * The headers phase against the loaded table: "<kind> <status> <code> route=<label|-> reads=<header
+ * reads beyond :method and :path>", kind one of inference, health, models, refuse.
+ */
+export function headersPhase(headerLines: string): string {
+  const h = new MapHeaders(headerLines);
+  const req = requestOf(h);
+  const r = routeRequest(gw.tables.current(), req);
+  const kind =
+    r.kind == RouteKind.Refuse
+      ? "refuse"
+      : r.kind == RouteKind.Health
+        ? "health"
+        : r.kind == RouteKind.Models
+          ? "models"
+          : "inference";
+  const route = req.route === null ? "-" : req.route!.label;
+  const status = r.kind == RouteKind.Refuse ? r.status : 200;
+  return `${kind} ${status.toString()} ${r.kind == RouteKind.Refuse ? r.code : "-"} route=${route} reads=${h.reads.toString()}`;
+}
+
+/** GET /v1/models for a request (headers as in headersPhase) against the loaded table. */
+export function modelsFor(headerLines: string): string {
+  const req = requestOf(new MapHeaders(headerLines));
+  const t = gw.tables.current();
+  routeRequest(t, req);
+  const a = modelsAnswer(t, req.route);
+  return `${a.status.toString()} ${a.body}`;
+}
+
+export function normalizedHost(authority: string): string {
+  return hostOf(authority);
+}
+export function normalizedPath(rawPath: string): string {
+  return pathOf(rawPath);
 }
 
 // ---- the gateway's decision core over mocks ----
@@ -188,19 +279,50 @@ export function inflightCsv(): string {
 
 /**
  * Decides for a request body as the filter does; a JSON summary of the Outcome:
- * {"kind":"routed"|"hold"|"reject","status","code","reason","pod","fallbacks","target","log":{...}}.
+ * {"kind":"routed"|"hold"|"reject","status","code","reason","pod","fallbacks","target","priority",
+ *  "pool","headerReads","log":{...}}. `headerLines` are the request's headers ("name\tvalue"
+ * lines; :method and :path default to POST /v1/chat/completions); with `matchFirst` the headers
+ * phase matches the routes first, as the filter does. `held` is "" for a new request, else
+ * "target\tpool\tpriority\troute": what the request chose when it was held. `tableBetween`, when
+ * not "", is pushed after the headers phase and before the body.
  */
-export function decide(body: string, completions: bool, heldTarget: string): string {
+export function decide(
+  body: string,
+  completions: bool,
+  headerLines: string,
+  matchFirst: bool,
+  held: string,
+  tableBetween: string,
+): string {
   const buf = String.UTF8.encode(body);
+  const headers = new MapHeaders(headerLines);
+  const req = requestOf(headers);
+  if (matchFirst) routeRequest(gw.tables.current(), req);
+  // A table pushed between the headers phase and the body (the decision must match again).
+  if (tableBetween.length > 0) {
+    const err = loadTable(tableBetween);
+    if (err.length > 0) return `{"kind":"error","message":${jsonQuote(err)}}`;
+  }
+  const readsBefore = headers.reads;
+  let choice: HeldChoice | null = null;
+  if (held.length > 0) {
+    const parts = held.split("\t");
+    choice = new HeldChoice();
+    choice.target = parts[0];
+    choice.poolId = parts[1];
+    choice.priority = I32.parseInt(parts[2]);
+    choice.route = parts.length > 3 ? parts[3] : "";
+  }
   const o = gw.core!.decide(
     changetype<usize>(buf),
     buf.byteLength,
     completions ? Api.Completions : Api.ChatCompletions,
     gw.clock.ns,
-    heldTarget,
+    req,
+    choice,
   );
   const kind = o.kind == OutcomeKind.Routed ? "routed" : o.kind == OutcomeKind.Hold ? "hold" : "reject";
-  let s = `{"kind":"${kind}","status":${o.status.toString()},"code":${jsonQuote(o.code)},"reason":${jsonQuote(o.queueReason)},"message":${jsonQuote(o.message)},"target":${jsonQuote(o.target)},"rewrite":${o.rewrite ? "true" : "false"}`;
+  let s = `{"kind":"${kind}","status":${o.status.toString()},"code":${jsonQuote(o.code)},"reason":${jsonQuote(o.queueReason)},"message":${jsonQuote(o.message)},"target":${jsonQuote(o.target)},"rewrite":${o.rewrite ? "true" : "false"},"priority":${o.priority.toString()},"pool":${jsonQuote(o.pool === null ? "" : o.pool!.id)},"route":${jsonQuote(o.log.route)},"headerReads":${(headers.reads - readsBefore).toString()}`;
   if (o.kind == OutcomeKind.Routed) {
     const names = new Array<string>();
     for (let i = 0; i < o.fallbacks.length; i++) names.push(jsonQuote(o.fallbacks[i].name));
@@ -332,9 +454,9 @@ function poolOf(model: string): Pool {
   return gw.tables.current()!.findModel(model)!.pool!;
 }
 
-/** Holds a request on a worker; false when it alone exceeds the pool's capacity. */
-export function queueHold(worker: i32, streamId: u32, model: string, criticality: i32, bytes: i32, nowMs: f64): bool {
-  return workers[worker].hold(host, streamId, poolOf(model), model, criticality, bytes, nowMs);
+/** Holds a request of this priority on a worker; false when it alone exceeds the pool's capacity. */
+export function queueHold(worker: i32, streamId: u32, model: string, priority: i32, bytes: i32, nowMs: f64): bool {
+  return workers[worker].hold(host, streamId, poolOf(model), model, priority, bytes, nowMs);
 }
 
 /** Services a worker's queue with room for `room` dispatches; returns the events since the last call. */
@@ -358,6 +480,15 @@ export function queueStreamGone(streamId: u32): void {
 export function queueLedger(model: string): string {
   const st = gw.ledger.read(poolOf(model).id);
   return `bytes=${(<i64>st.bytes).toString()} debt=${(<i64>st.debt).toString()} waiting=${(<i64>st.waiting[0]).toString()}/${(<i64>st.waiting[1]).toString()}/${(<i64>st.waiting[2]).toString()}`;
+}
+
+/** "held=… top=…" across live workers at nowMs (top "none" when nothing is held). */
+export function queueTop(model: string, nowMs: f64): string {
+  const pool = poolOf(model);
+  const st = gw.ledger.read(pool.id);
+  const live = liveSinceMs(pool, nowMs);
+  const top = st.topPriority(live);
+  return `held=${(<i64>st.held(live)).toString()} top=${top == -Infinity ? "none" : (<i64>top).toString()}`;
 }
 
 export function queueSize(worker: i32): i32 {

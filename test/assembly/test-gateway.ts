@@ -4,6 +4,7 @@
 import { PluginConfig, parseConfig } from "../../assembly/config";
 import { Clock, DecisionCore } from "../../assembly/core/decision-core";
 import { Dispatch, QueueDispatcher, QueueEvent, QueueHost } from "../../assembly/core/queue-dispatcher";
+import { HeaderSource } from "../../assembly/core/route-match";
 import { QueuedRequest } from "../../assembly/queue/request-queue";
 import { buildRouting, Routing } from "../../assembly/routing/factory";
 import { Random } from "../../assembly/routing/random";
@@ -39,6 +40,35 @@ export class RecordingQueueHost extends QueueHost {
     this.events.push(reason + ":" + r.streamId.toString() + ":" + status.toString());
   }
   counted(event: QueueEvent, waitedMs: f64): void {}
+}
+
+/**
+ * Stands in for Envoy's request header map: "name\tvalue" lines (names as given; lookups are by
+ * lowercase name, as Envoy's map is). Counts reads: each is a host call in the filter.
+ */
+export class MapHeaders extends HeaderSource {
+  names: string[] = [];
+  values: string[] = [];
+  reads: i32 = 0;
+  constructor(lines: string) {
+    super();
+    const ls = lines.length == 0 ? new Array<string>() : lines.split("\n");
+    for (let i = 0; i < ls.length; i++) {
+      const tab = ls[i].indexOf("\t");
+      if (tab < 0) continue;
+      this.names.push(ls[i].substring(0, tab).toLowerCase());
+      this.values.push(ls[i].substring(tab + 1));
+    }
+  }
+  read(name: string): string | null {
+    this.reads++;
+    for (let i = 0; i < this.names.length; i++) if (this.names[i] == name) return this.values[i];
+    return null;
+  }
+  value(name: string, def: string): string {
+    for (let i = 0; i < this.names.length; i++) if (this.names[i] == name) return this.values[i];
+    return def;
+  }
 }
 
 export class TestGateway {

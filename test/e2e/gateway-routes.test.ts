@@ -3,9 +3,6 @@
 // TableRoute, TableObjective, TableModel.priority, TablePool.anyModel). The control plane reads the
 // seed's gateway_networking.yaml verbatim from its file source (the same resolver the Kubernetes
 // source feeds: test/kube/gateway-controller.test.ts checks the table it pushes there).
-//
-// PENDING: the filter does not implement version-2 tables yet (it refuses them: "unsupported version
-// 2"), so every test here would fail today; the lead enables them with the filter side of issue 17.
 
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,9 +16,6 @@ import { type EnvoyInstance, startEnvoy } from "../../scripts/lib/envoy-process.
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { type Fleet, startFleet } from "../sim/fleet.js";
 import { chat, clearPodLogs, eventually, podRequests, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
-
-const PENDING =
-  "filter side pending (issue 17): the filter must route version-2 tables (routes, objectives, priority, anyModel) as controlplane/table/schema.ts documents";
 
 /** Seed 000_*, Step 2, verbatim: GatewayClass, Gateway (listener http-llm on 8080), HTTPRoute /v1 → qwen-inference-pool. */
 const SEED_GATEWAY = readFileSync(join(REPO_ROOT, "test/kube/fixtures/seed-000-gateway-httproute.yaml"), "utf8");
@@ -130,7 +124,7 @@ const poolRef = (name: string, weight?: number) => ({
   ...(weight !== undefined ? { weight } : {}),
 });
 
-describe("Gateway API through Envoy: routes, objectives, rewrites", { skip: PENDING, timeout: 120_000 }, () => {
+describe("Gateway API through Envoy: routes, objectives, rewrites", { timeout: 120_000 }, () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "infergate-routes-"));
     configPath = join(dir, "gateway.yaml");

@@ -579,6 +579,11 @@ describe("against a real kube-apiserver (server-side dry run)", { timeout: 300_0
   });
 
   const dryRun = async (yaml: string) => kube.kubectl(["apply", "--dry-run=server", "-f", "-"], yaml);
+  // The wasm ConfigMap as the README applies it: server-side, so no last-applied-configuration
+  // annotation copies the module into metadata (annotations are limited to 256 KiB; the module may
+  // take the ConfigMap's whole 1 MiB).
+  const dryRunServerSide = async (yaml: string) =>
+    kube.kubectl(["apply", "--server-side", "--dry-run=server", "-f", "-"], yaml);
 
   test("the chart with default values, and the packaged wasm ConfigMap", async () => {
     const { text } = await render("infergate", "infergate-system");
@@ -589,9 +594,9 @@ describe("against a real kube-apiserver (server-side dry run)", { timeout: 300_0
       r.stdout,
       /clusterrolebinding\.rbac\.authorization\.k8s\.io\/infergate-controlplane created \(server dry run\)/,
     );
-    const c = await dryRun(readFileSync(pkg.configMap, "utf8"));
+    const c = await dryRunServerSide(readFileSync(pkg.configMap, "utf8"));
     assert.equal(c.code, 0, c.stderr);
-    assert.match(c.stdout, /configmap\/infergate-wasm created \(server dry run\)/);
+    assert.match(c.stdout, /configmap\/infergate-wasm serverside-applied \(server dry run\)/);
   });
 
   test("the chart with non-default values", async () => {
@@ -669,7 +674,7 @@ describe("against a real kube-apiserver (server-side dry run)", { timeout: 300_0
     const x = mkdtempSync(join(tmpdir(), "infergate-eg-"));
     try {
       const p = packageWasm({ out: x, namespace: "envoy-gateway-system" });
-      const c = await dryRun(readFileSync(p.configMap, "utf8"));
+      const c = await dryRunServerSide(readFileSync(p.configMap, "utf8"));
       assert.equal(c.code, 0, c.stderr);
     } finally {
       rmSync(x, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // factory, over a mock of Envoy's shared data: parse -> model -> admission -> profiles -> outcome.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chat, counts, decide, ep, gateway, podFor, poolJson, promptOf, pure, tableJson } from "./pure.js";
+import { chat, counts, decide, ep, gateway, POOL, podFor, poolJson, promptOf, pure, tableJson } from "./pure.js";
 
 test("DEFAULT: least in-flight wins, ties are broken at random", () => {
   gateway({}, tableJson([ep(0, "a"), ep(1, "b"), ep(2, "c")]));
@@ -260,10 +260,10 @@ test("queueing: hold while every pod is saturated, shed Sheddable, queue behind 
   assert.equal(pure.inflightCsv(), "0,1");
   // ...unless a request at least as critical already waits (on any worker): then it queues behind.
   pure.queueReset(1);
-  pure.queueHold(0, 7, "m", 0, 100, 1500);
+  pure.queueHold(0, 7, "m", 1, 100, 1500); // Critical
   assert.equal(decide(chat(), { inflight: "0,0" }).kind, "hold");
   // A held request offered again by the queue is not sent back to the end of it.
-  assert.equal(decide(chat(), { inflight: "0,0", heldTarget: "m" }).kind, "routed");
+  assert.equal(decide(chat(), { inflight: "0,0", held: { target: "m", pool: POOL, priority: 1 } }).kind, "routed");
   // Stale metrics saturate every pod for queueing.
   assert.equal(decide(chat("x", "batch"), { inflight: "0,0", nowMs: 60_000 }).code, "sheddable_rejected");
 });

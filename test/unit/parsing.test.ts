@@ -235,8 +235,8 @@ test("table validation names the bad field", () => {
   const bad: [string, RegExp][] = [
     [`{`, /invalid JSON/],
     [
-      JSON.stringify({ version: 2, generation: 1, builtAtMs: 0, stalenessMs: 0, pools: [], models: [] }),
-      /unsupported version 2/,
+      JSON.stringify({ version: 3, generation: 1, builtAtMs: 0, stalenessMs: 0, pools: [], models: [] }),
+      /unsupported version 3 \(this filter speaks 1 and 2\)/,
     ],
     [
       tableJson([ep(0, "a"), { ...ep(0, "b"), address: "127.0.0.1:9999" }]),

@@ -65,6 +65,36 @@ export function tableJson(endpoints: unknown[], extra: Record<string, unknown> =
   });
 }
 
+/** A version-2 table: pools "ns/a" (pod a0) and "ns/b" (pod b0), the given models, objectives and routes. */
+export function v2(o: { models?: unknown[]; objectives?: unknown[]; routes?: unknown[]; pools?: unknown[] } = {}) {
+  return JSON.stringify({
+    version: 2,
+    generation: 10,
+    builtAtMs: 1000,
+    stalenessMs: 2000,
+    pools: o.pools ?? [poolJson([ep(0, "a0")], { id: "ns/a" }), poolJson([ep(1, "b0")], { id: "ns/b" })],
+    models: o.models ?? [
+      { name: "m", pool: "ns/a", criticality: "Standard", priority: 0, targets: [] },
+      { name: "m", pool: "ns/b", criticality: "Critical", priority: 3, targets: [] },
+    ],
+    objectives: o.objectives ?? [],
+    routes: o.routes ?? [route({})],
+  });
+}
+
+/** One route entry: "ns/r#0.0", PathPrefix /v1 to ns/a, unless overridden. */
+export function route(o: Record<string, unknown>) {
+  return {
+    route: "ns/r",
+    rule: 0,
+    match: 0,
+    path: { type: "PathPrefix", value: "/v1" },
+    headers: [],
+    backends: [{ pool: "ns/a", weight: 1 }],
+    ...o,
+  };
+}
+
 /** A fresh gateway (empty shared data) with this plugin configuration and table. */
 export function gateway(config: Record<string, unknown>, table: string): void {
   const err = pure.gatewayReset(JSON.stringify(config));
@@ -81,6 +111,11 @@ export interface Decision {
   message: string;
   target: string;
   rewrite: boolean;
+  priority: number;
+  pool: string;
+  route: string;
+  /** Header reads (host calls in the filter) the decision itself made. */
+  headerReads: number;
   pod?: string;
   fallbacks?: string[];
   log?: Record<string, any>;
@@ -92,13 +127,37 @@ export interface DecideOptions {
   /** Clock (epoch ms); the test tables are built at 1000 and fresh until 3000. */
   nowMs?: number;
   completions?: boolean;
-  heldTarget?: string;
+  /** Request headers (":method", ":path", ":authority" included; default POST /v1/chat/completions). */
+  headers?: Record<string, string>;
+  /** Match the routes in a headers phase first, as the filter does (default true). */
+  matchFirst?: boolean;
+  /** A request offered again by the queue: what it chose when held. */
+  held?: { target: string; pool: string; priority: number; route?: string };
+  /** A table pushed between the headers phase and the body. */
+  tableBetween?: string;
+}
+
+/** Headers as the wasm side reads them: "name\tvalue" lines. */
+export function headerLines(headers: Record<string, string> = {}): string {
+  return Object.entries(headers)
+    .map(([k, v]) => `${k}\t${v}`)
+    .join("\n");
 }
 
 export function decide(body: unknown, o: DecideOptions = {}): Decision {
   if (o.inflight !== undefined) pure.setInflight(o.inflight);
   pure.setNowMs(o.nowMs ?? 1500);
-  return JSON.parse(pure.decide(JSON.stringify(body), o.completions ?? false, o.heldTarget ?? "")) as Decision;
+  const held = o.held ? [o.held.target, o.held.pool, o.held.priority, o.held.route ?? ""].join("\t") : "";
+  return JSON.parse(
+    pure.decide(
+      JSON.stringify(body),
+      o.completions ?? false,
+      headerLines(o.headers),
+      o.matchFirst ?? true,
+      held,
+      o.tableBetween ?? "",
+    ),
+  ) as Decision;
 }
 
 export function chat(content = "hi", model = "m") {
