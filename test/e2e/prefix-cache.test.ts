@@ -147,8 +147,10 @@ test("8 shared system prompts x many users: each prompt concentrates on few pods
   }
   const counts = [...(await servedCounts(gw.fleet)).values()];
   const mean = counts.reduce((a, b) => a + b, 0) / counts.length;
-  // Balance bound 1.5 (the default) on in-flight requests, plus the bounded-load slack.
-  assert.ok(Math.max(...counts) <= 1.5 * mean + 16, `per-pod requests ${counts} (mean ${mean})`);
+  // Prompts are placed by rendezvous hash, so 8 prompts over 4 pods are uneven by nature (half of
+  // them on one pod about one run in three); the balance guard bounds in-flight requests (1.5x the
+  // mean plus slack), which spills a pod before it takes much more than half of all requests.
+  assert.ok(Math.max(...counts) <= 2 * mean + 16, `per-pod requests ${counts} (mean ${mean})`);
 });
 
 test("a pod removed from the pool: its conversations move elsewhere without errors", async () => {

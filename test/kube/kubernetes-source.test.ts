@@ -184,16 +184,18 @@ async function poolCondition(name = POOL): Promise<any> {
 /** Occupies every given pod with one slow request; with inFlightLimit 1 they are then saturated. */
 async function blockPods(names: string[], ms: number): Promise<Promise<unknown>[]> {
   for (const n of names) await setFaults(fleet.pod(n).url, { latencyMs: ms });
-  const mark = envoy.handled().length;
+  // Request Handled is logged at the response's end, so arrival is read from the pods themselves.
+  const arrived = async (n: string) =>
+    ((await (await fetch(`${fleet.pod(n).url}/debug/state`)).json()) as { arrived: number }).arrived;
+  const before = await Promise.all(names.map(arrived));
   const blockers = names.map((_, i) => send(`blocker ${i} ${Date.now()}`));
-  await eventually(async () => envoy.handled().length - mark >= names.length, 3000, 10);
-  const hit = new Set(
-    envoy
-      .handled()
-      .slice(mark)
-      .map((h) => h.pod),
+  await eventually(async () => (await Promise.all(names.map(arrived))).every((a, i) => a - before[i] >= 1), 3000, 10);
+  const counts = await Promise.all(names.map(arrived));
+  assert.deepEqual(
+    counts.map((a, i) => a - before[i]),
+    names.map(() => 1),
+    "one blocker on each pod",
   );
-  assert.deepEqual([...hit].sort(), [...names].sort(), "one blocker on each pod");
   for (const n of names) await setFaults(fleet.pod(n).url, null);
   return blockers;
 }

@@ -160,6 +160,9 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
   const jsonHeaders = { "content-type": "application/json", "x-sim-pod": cfg.name };
   const pdStats = { decodeTransferQueue: 0, bootstrapFailed: 0, transferFailed: 0, transferLatencyMs: 0 };
   let failures = 0;
+  // Requests whose body has been read (before any latency fault): lets a test see that a request
+  // reached this pod while it is still being held, which no completion log can show.
+  let arrived = 0;
   const bootstrap = cfg.role === "prefill" && cfg.bootstrapPort >= 0 ? new BootstrapServer(cfg.name) : null;
   const metrics = new SimMetrics({
     runtime: cfg.runtime,
@@ -392,6 +395,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       fail(e);
       return;
     }
+    arrived++;
     const f = faults;
     if (f.latencyMs > 0) await new Promise((r) => setTimeout(r, f.latencyMs));
     if (clientGone) return;
@@ -660,6 +664,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
       name: cfg.name,
       runtime: cfg.runtime,
       role: cfg.role,
+      arrived,
       running: engine.running.length,
       waiting: engine.waiting.length,
       runningAdapters: [...engine.runningAdapters()],
