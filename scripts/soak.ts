@@ -18,6 +18,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { lineChart } from "../bench/report/svg.js";
 import { type Outcome, request } from "../test/e2e/failover-helpers.js";
+import { wasmFailures } from "../test/e2e/wasm-log.js";
 import { startLocalGateway } from "./lib/local-gateway.js";
 import { REPO_ROOT } from "./lib/repo.js";
 
@@ -181,10 +182,7 @@ while (Date.now() < endAt) {
 }
 await Promise.all(pending);
 await sampler;
-const wasmFailureLines = envoy
-  .log()
-  .split("\n")
-  .filter((l) => /Function: \S+ failed|infergate abort|RuntimeError/.test(l));
+const wasmFailureLines = wasmFailures(envoy.log());
 await gw.stop();
 
 const after = samples.filter((s) => s.atS * 1000 >= warmupMs);
