@@ -39,6 +39,8 @@ export interface FaultsConfig {
 interface FaultTarget {
   id: string;
   label: string;
+  /** For picture legends. */
+  short: string;
   unavailable(): string | null;
   start(fleet: Fleet): Promise<{
     url: string;
@@ -63,6 +65,7 @@ const MAX_TOKENS = 16;
 const infergateTarget: FaultTarget = {
   id: "infergate-default",
   label: "infergate DEFAULT",
+  short: "infergate",
   unavailable: () => null,
   async start(fleet) {
     const gw = await startLocalGateway({ existingFleet: fleet, envoy: { concurrency: 2 } });
@@ -146,6 +149,7 @@ export function resilientPlainEnvoyConfig(pods: FleetPod[]): string {
 const plainEnvoyTarget: FaultTarget = {
   id: "envoy-rr-retries",
   label: "plain Envoy round-robin + retries, outlier detection, health checks",
+  short: "plain Envoy",
   unavailable: () => null,
   async start(fleet) {
     const dir = mkdtempSync(join(tmpdir(), "faults-envoy-"));
@@ -199,6 +203,7 @@ const plainEnvoyTarget: FaultTarget = {
 const smgTarget: FaultTarget = {
   id: "smg",
   label: "smg (SGLang Model Gateway) defaults",
+  short: "smg",
   unavailable() {
     const inst = peerInstall("smg");
     if (!inst) return "smg: not installed (bench/setup-peers.sh did not record it in .venv-bench/peers.json)";
@@ -347,7 +352,7 @@ export async function faultsScenario(cfg: FaultsConfig): Promise<unknown> {
     { name: "kill", from: t.killAt, to: t.restartAt, fault: "pod-0 SIGKILL" },
     { name: "restart", from: t.restartAt, to: t.stopAt, fault: "pod-0 started again (same address)" },
     { name: "hang", from: t.stopAt, to: t.cpAt, fault: `pod-1 SIGSTOP for ${(t.contAt - t.stopAt) / 1000} s` },
-    { name: "control plane restart", from: t.cpAt, to: t.failAt, fault: `control plane down ${t.cpDownMs / 1000} s` },
+    { name: "control plane", from: t.cpAt, to: t.failAt, fault: `control plane down ${t.cpDownMs / 1000} s` },
     {
       name: "fail fast",
       from: t.failAt,
@@ -407,7 +412,7 @@ export async function faultsScenario(cfg: FaultsConfig): Promise<unknown> {
         const started = measured.filter((s) => rel(s).from >= w.from && rel(s).from < w.to);
         const ended = measured.filter((s) => rel(s).to >= w.from && rel(s).to < w.to);
         const ttfts = started.filter((s) => s.ttftMs >= 0).map((s) => s.ttftMs);
-        const applies = w.name !== "control plane restart" || !!gw!.restartControlPlane;
+        const applies = w.name !== "control plane" || !!gw!.restartControlPlane;
         const cut = ended.filter((s) => s.outcome === "cut");
         return {
           window: w.name,
@@ -428,6 +433,7 @@ export async function faultsScenario(cfg: FaultsConfig): Promise<unknown> {
       rows.push({
         id: target.id,
         label: target.label,
+        short: target.short,
         version: gw.version,
         flags: gw.flags,
         requests: measured.length,
@@ -465,20 +471,20 @@ export async function faultsScenario(cfg: FaultsConfig): Promise<unknown> {
 }
 
 function writePictures(rows: Record<string, unknown>[], windows: Window[], outDir: string): void {
-  const ran = rows.filter((r) => Array.isArray(r.windows)) as { label: string; windows: Record<string, number>[] }[];
+  const ran = rows.filter((r) => Array.isArray(r.windows)) as { short: string; windows: Record<string, number>[] }[];
   const categories = windows.map((w) => w.name);
   const series = (key: string, suffix: string) =>
     ran.map((r) => ({
-      name: `${r.label.split(" (")[0]!.split(" +")[0]} ${suffix}`.trim(),
+      name: `${r.short} ${suffix}`.trim(),
       values: r.windows.map((w) => w[key] ?? null),
     }));
   writeFileSync(
     join(outDir, "faults-failures.svg"),
     barChart({
-      title: "Requests that failed, per fault window",
+      title: "Requests lost before their first byte / streams cut, per fault window",
       yLabel: "requests",
       categories,
-      series: [...series("lostBeforeFirstByte", "lost before 1st byte"), ...series("cutMidStream", "cut mid-stream")],
+      series: [...series("lostBeforeFirstByte", "lost"), ...series("cutMidStream", "cut")],
       width: 900,
     }),
   );
