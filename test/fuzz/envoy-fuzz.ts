@@ -6,7 +6,7 @@
 import type { LocalGateway } from "../../scripts/lib/local-gateway.js";
 import { wasmFailures } from "../e2e/wasm-log.js";
 import { bodyGenerator } from "./bodies.js";
-import type { Failure } from "./parser-fuzz.js";
+import { type Failure, FailureLog } from "./parser-fuzz.js";
 
 /** Pods that answer at once and refuse long generations (a fuzzed max_tokens must not stall the run). */
 export const FUZZ_POD_ARGS = [
@@ -68,18 +68,13 @@ function gatewayErrorProblem(status: number, text: string): string | null {
 export async function fuzzEnvoy(gw: LocalGateway, o: EnvoyFuzzOptions): Promise<EnvoyFuzzResult> {
   const next = bodyGenerator({ seed: o.seed, seeds: o.seeds, maxBytes: o.maxBytes ?? 64 * 1024 });
   const answers: Record<string, number> = {};
-  const failuresByKind: Record<string, number> = {};
-  const failures: Failure[] = [];
+  const log = new FailureLog();
   const t0 = Date.now();
   const deadline = t0 + o.maxSeconds * 1000;
   let sent = 0;
   let timedOut = false;
   const one = async (index: number, bytes: Buffer, completions: boolean) => {
-    const fail = (kind: string, detail: string) => {
-      failuresByKind[kind] = (failuresByKind[kind] ?? 0) + 1;
-      if (failuresByKind[kind]! <= 3)
-        failures.push({ kind, detail, index, completions, hex: bytes.subarray(0, 2048).toString("hex") });
-    };
+    const fail = (kind: string, detail: string) => log.add(kind, detail, index, bytes, completions);
     try {
       const r = await fetch(`${gw.url}/v1/${completions ? "completions" : "chat/completions"}`, {
         method: "POST",
@@ -117,8 +112,8 @@ export async function fuzzEnvoy(gw: LocalGateway, o: EnvoyFuzzOptions): Promise<
     ms: Date.now() - t0,
     timedOut,
     answers,
-    failuresByKind,
-    failures,
+    failuresByKind: log.byKind,
+    failures: log.kept,
     wasmFailures: gw.envoys.flatMap((e) => wasmFailures(e.log())),
   };
 }

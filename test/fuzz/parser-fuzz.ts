@@ -32,6 +32,17 @@ export interface Failure {
   hex: string;
 }
 
+/** Failures counted by kind, the first few of each kept with their body (hex). */
+export class FailureLog {
+  byKind: Record<string, number> = {};
+  kept: Failure[] = [];
+  add(kind: string, detail: string, index: number, bytes: Buffer, completions: boolean): void {
+    this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
+    if (this.byKind[kind]! <= 3)
+      this.kept.push({ kind, detail, index, completions, hex: bytes.subarray(0, 2048).toString("hex") });
+  }
+}
+
 export interface ParserFuzzResult {
   seed: number;
   bodies: number;
@@ -107,13 +118,8 @@ export function checkAnswer(bytes: Buffer, completions: boolean, answer: string)
 export function fuzzParser(o: ParserFuzzOptions): ParserFuzzResult {
   const next = bodyGenerator({ seed: o.seed, seeds: o.seeds, maxBytes: o.maxBytes });
   const statuses: Record<string, number> = {};
-  const failuresByKind: Record<string, number> = {};
-  const failures: Failure[] = [];
-  const fail = (kind: string, detail: string, index: number, bytes: Buffer, completions: boolean) => {
-    failuresByKind[kind] = (failuresByKind[kind] ?? 0) + 1;
-    if (failuresByKind[kind]! <= 3)
-      failures.push({ kind, detail, index, completions, hex: bytes.subarray(0, 2048).toString("hex") });
-  };
+  const log = new FailureLog();
+  const fail = log.add.bind(log);
   const t0 = Date.now();
   const deadline = t0 + o.maxSeconds * 1000;
   let hashed = 0;
@@ -160,7 +166,7 @@ export function fuzzParser(o: ParserFuzzOptions): ParserFuzzResult {
     timedOut,
     statuses,
     hashed,
-    failuresByKind,
-    failures,
+    failuresByKind: log.byKind,
+    failures: log.kept,
   };
 }
