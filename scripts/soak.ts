@@ -8,7 +8,7 @@
 //     one VM's linear memory (mapped size = pages the module grew to, Rss = pages touched);
 //   - tcmalloc's allocated and heap bytes (admin /memory).
 // Expected: zero failed requests, and after the warm-up Envoy's RSS flat within +-5 %.
-// Writes bench/results/soak-<timestamp>/soak.json and memory.svg / wasm-memory.svg; exits 1 when an
+// Writes bench/results/soak-<timestamp>/soak.json, memory.svg, wasm-memory.svg and requests.svg; exits 1 when an
 // expectation fails. Loopback only; bounded by --minutes.
 //   node build/js/scripts/soak.js [--minutes 30] [--rate 40] [--sample-seconds 10] [--warmup-minutes M]
 
@@ -249,6 +249,24 @@ writeFileSync(
       { name: "tcmalloc heap", points: samples.map((s) => [min(s), s.tcmallocHeap / 2 ** 20]) },
       { name: "tcmalloc allocated", points: samples.map((s) => [min(s), s.tcmallocAllocated / 2 ** 20]) },
       { name: "wasm linear memory", points: samples.map((s) => [min(s), s.wasm.mappedBytes / 2 ** 20]) },
+    ],
+  }),
+);
+// Requests per sample interval, and how many of them failed (a failure is visible where it began).
+const perInterval = samples.map((s, i) => ({
+  at: min(s),
+  served: s.requests - (samples[i - 1]?.requests ?? 0),
+  failed: s.failed - (samples[i - 1]?.failed ?? 0),
+}));
+writeFileSync(
+  join(dir, "requests.svg"),
+  lineChart({
+    title: `Requests per ${values["sample-seconds"]} s`,
+    xLabel: "minutes",
+    yLabel: "requests",
+    series: [
+      { name: "finished", points: perInterval.map((x) => [x.at, x.served]) },
+      { name: "failed", points: perInterval.map((x) => [x.at, x.failed]) },
     ],
   }),
 );
