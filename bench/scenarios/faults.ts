@@ -7,22 +7,22 @@
 //   - plain Envoy round-robin (envoy/plain-envoy.yaml) given the same Envoy machinery: the same
 //     retry policy (connect failure, reset, 500/502/503/504, 2 retries on other hosts), the same
 //     outlier detection and /health checks, a 10 s per-try timeout (infergate's first-byte default);
-//   - smg (PyPI `smg`, the SGLang Model Gateway) with its defaults: retries and a circuit breaker on.
+//   - smg (PyPI `smg`, the SGLang Model Gateway), cache_aware as the other scenarios run it, with its
+//     default retries and circuit breaker.
 // Per fault window: requests lost before their first byte, streams cut mid-way, p99 time to first
 // token. Writes faults.json and faults-*.svg into the run's directory. Loopback only, bounded.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import YAML from "yaml";
-import { findEnvoy } from "../../scripts/lib/envoy-process.js";
 import { startLocalGateway } from "../../scripts/lib/local-gateway.js";
-import { freePort } from "../../scripts/lib/ports.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { setFaults } from "../../test/e2e/helpers.js";
 import { type Fleet, type FleetPod, startFleet } from "../../test/sim/fleet.js";
 import { infergateVersion } from "../contenders/infergate.js";
-import { envoyVersion, peerInstall, spawnProc, VENV_BENCH, waitServing } from "../contenders/util.js";
+import { startStaticEnvoy } from "../contenders/plain-envoy.js";
+import { smgCacheAware } from "../contenders/routers.js";
+import { envoyVersion } from "../contenders/util.js";
 import { percentile, progress, round, sleep } from "../lib/common.js";
 import { barChart } from "../report/svg.js";
 import { SEED_MODEL } from "../workloads.js";
@@ -152,99 +152,28 @@ const plainEnvoyTarget: FaultTarget = {
   short: "plain Envoy",
   unavailable: () => null,
   async start(fleet) {
-    const dir = mkdtempSync(join(tmpdir(), "faults-envoy-"));
-    const cfg = join(dir, "envoy.yaml");
-    writeFileSync(cfg, resilientPlainEnvoyConfig(fleet.pods));
-    const adminPath = join(dir, "admin");
-    const proc = spawnProc(findEnvoy(), [
-      "-c",
-      cfg,
-      "--concurrency",
-      "2",
-      "--disable-hot-restart",
-      "--admin-address-path",
-      adminPath,
-      "-l",
-      "warning",
-    ]);
-    const stop = async () => {
-      await proc.stop();
-      rmSync(dir, { recursive: true, force: true });
+    const e = await startStaticEnvoy(resilientPlainEnvoyConfig(fleet.pods), 2, "plain envoy (faults)");
+    return {
+      url: e.url,
+      version: `envoy ${envoyVersion()}`,
+      flags: [
+        "envoy/plain-envoy.yaml ROUND_ROBIN",
+        "retry_policy, outlier_detection, health_checks as envoy/bootstrap.yaml",
+        "per_try_timeout 10s",
+      ],
+      stop: e.stop,
     };
-    try {
-      let admin = "";
-      for (let i = 0; i < 300 && !admin; i++) {
-        if (existsSync(adminPath)) admin = readFileSync(adminPath, "utf8").trim();
-        if (!admin) await sleep(50);
-      }
-      if (!admin) throw new Error(`plain envoy did not start: ${proc.log().slice(-1500)}`);
-      const listeners = (await (await fetch(`http://${admin}/listeners?format=json`)).json()) as {
-        listener_statuses: { local_address: { socket_address: { port_value: number } } }[];
-      };
-      const url = `http://127.0.0.1:${listeners.listener_statuses[0]!.local_address.socket_address.port_value}`;
-      await waitServing(url, 20000, proc.child, proc.log);
-      return {
-        url,
-        version: `envoy ${envoyVersion()}`,
-        flags: [
-          "envoy/plain-envoy.yaml ROUND_ROBIN",
-          "retry_policy, outlier_detection, health_checks as envoy/bootstrap.yaml",
-          "per_try_timeout 10s",
-        ],
-        stop,
-      };
-    } catch (e) {
-      await stop();
-      throw e;
-    }
   },
 };
 
+/** The bench's smg contender (bench/contenders/routers.ts), whose retries and circuit breaker are on
+ *  by default; cache_aware as the other scenarios run it. */
 const smgTarget: FaultTarget = {
   id: "smg",
-  label: "smg (SGLang Model Gateway) defaults",
+  label: "smg cache_aware, default retries and circuit breaker",
   short: "smg",
-  unavailable() {
-    const inst = peerInstall("smg");
-    if (!inst) return "smg: not installed (bench/setup-peers.sh did not record it in .venv-bench/peers.json)";
-    if (!inst.ok) return `smg: pip install failed: ${inst.error}`;
-    if (!existsSync(join(VENV_BENCH, "bin/python"))) return `smg: ${VENV_BENCH}/bin/python missing`;
-    return null;
-  },
-  async start(fleet) {
-    const port = await freePort();
-    const prom = await freePort();
-    const args = [
-      "-m",
-      "smg.launch_router",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--prometheus-host",
-      "127.0.0.1",
-      "--prometheus-port",
-      String(prom),
-      "--log-level",
-      "warn",
-      "--worker-urls",
-      ...fleet.pods.map((p) => p.url),
-    ];
-    const proc = spawnProc(join(VENV_BENCH, "bin/python"), args, { RUST_LOG: "warn" });
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitServing(url, 60000, proc.child, proc.log);
-    } catch (e) {
-      await proc.stop();
-      throw e;
-    }
-    return {
-      url,
-      version: `smg ${peerInstall("smg")?.version ?? "?"}`,
-      flags: ["python -m smg.launch_router --worker-urls <pods> (default policy, retries and circuit breaker on)"],
-      stop: () => proc.stop(),
-    };
-  },
+  unavailable: () => smgCacheAware.unavailable(),
+  start: (fleet) => smgCacheAware.start(fleet),
 };
 
 export const FAULT_TARGETS: FaultTarget[] = [infergateTarget, plainEnvoyTarget, smgTarget];
