@@ -12,7 +12,7 @@ WASM := build/infergate.wasm
 AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
 TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
 
-.PHONY: help deps envoy kube helm llmd-sim wasm ts build typecheck lint format unit test up bench clean
+.PHONY: help deps envoy kube helm llmd-sim wasm ts build typecheck lint format unit test up bench fuzz soak clean
 
 help:
 	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE)"
@@ -20,6 +20,8 @@ help:
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
 	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
 	@echo "make bench  run the benchmarks (QUICK=1 for a short run; ONLY=ramp,overhead for some scenarios)"
+	@echo "make fuzz   10^6 fuzzed bodies through the filter's request parser, 10^4 through Envoy (FUZZ_SEED=1)"
+	@echo "make soak   SOAK_MINUTES=30 of moderate load; Envoy RSS and wasm memory over time"
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -91,6 +93,16 @@ bench: deps kube build
 	@bench/setup-loadgen.sh >/dev/null
 	@scripts/get-epp.sh >/dev/null || echo "make bench: scripts/get-epp.sh failed; the bench reports the upstream EPP as not run" >&2
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) node build/js/bench/run.js $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
+
+# The big fuzzing run (make test runs a small seeded slice of it): test/fuzz/run.ts.
+FUZZ_SEED ?= 1
+fuzz: deps build
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/test/fuzz/run.js --seed $(FUZZ_SEED)
+
+# Long-running memory check: scripts/soak.ts; results in bench/results/soak-<timestamp>/.
+SOAK_MINUTES ?= 30
+soak: deps build
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/soak.js --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf build

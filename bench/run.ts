@@ -20,6 +20,7 @@ import { envoyVersion, peerInstalls } from "./contenders/util.js";
 import { BENCH_START, progress, round } from "./lib/common.js";
 import { renderRun } from "./report/render.js";
 import { BURST_MODELS, burstScenario } from "./scenarios/burst.js";
+import { faultsScenario } from "./scenarios/faults.js";
 import { fieldScenario } from "./scenarios/field.js";
 import { inferencePerfScenario } from "./scenarios/inference-perf.js";
 import { longPromptScenario } from "./scenarios/long-prompt.js";
@@ -313,6 +314,7 @@ try {
     ),
   );
   await scenario("scale", () => scaleScenario(cfg.scale));
+  await scenario("faults", () => faultsScenario({ quick, outDir }));
   await scenario("thirdParty", () => thirdPartyScenario([igPrefix, envoyRr], cfg.thirdParty));
 } finally {
   await stopEppKube();

@@ -76,7 +76,12 @@ export function tapeParseHex(hex: string): string {
 
 /** JSON summary of what the filter reads from a request body. */
 export function request(body: string, completions: bool): string {
-  const r = parseRequest(String.UTF8.encode(body), completions ? Api.Completions : Api.ChatCompletions);
+  return requestBytes(String.UTF8.encode(body), completions);
+}
+
+/** `request` of raw bytes: bodies no JS string can hold (invalid UTF-8), for the fuzzer. */
+export function requestBytes(body: ArrayBuffer, completions: bool): string {
+  const r = parseRequest(body, completions ? Api.Completions : Api.ChatCompletions);
   if (r.status != 0)
     return `{"status":${r.status.toString()},"message":${jsonQuote(r.message)},"param":${jsonQuote(r.param)}}`;
   return (
