@@ -181,10 +181,10 @@ test("the status page in headless Chromium: pods with shares and loads, the inva
     const rows = await page.$$eval("section.pool[data-pool] tr[data-pod]", (trs) =>
       trs.map((tr) => ({
         pod: tr.getAttribute("data-pod"),
-        text: (tr as HTMLElement).innerText,
-        share: (tr.querySelector('[data-col="share"]') as HTMLElement).innerText.trim(),
+        text: tr.textContent ?? "",
+        share: (tr.querySelector('[data-col="share"]') as HTMLElement).textContent?.trim(),
         shareBar: (tr.querySelector('[data-col="share"] .bar > span') as HTMLElement).style.width,
-        inflight: (tr.querySelector('[data-col="inflight"]') as HTMLElement).innerText.trim(),
+        inflight: (tr.querySelector('[data-col="inflight"]') as HTMLElement).textContent?.trim(),
       })),
     );
     assert.deepEqual(rows.map((r) => r.pod).sort(), gw.fleet.pods.map((p) => p.name).sort());
@@ -196,9 +196,12 @@ test("the status page in headless Chromium: pods with shares and loads, the inva
       assert.match(r.text, /ready/);
       assert.match(r.text, /envoy: ok/);
     }
-    const invalid = await page.locator("ul.invalid li").innerText();
+    const invalid = (await page.locator("ul.invalid li").textContent()) ?? "";
     assert.match(invalid, /queue-ttl.*"soon"/);
-    assert.match(await page.locator('[data-col="prefix"]').innerText(), /% of predictions confirmed by the pods/);
+    assert.match(
+      (await page.locator('[data-col="prefix"]').textContent()) ?? "",
+      /% of predictions confirmed by the pods/,
+    );
 
     // Leave the page open: more traffic must show up without anyone reloading it (meta refresh).
     const before = rows.map((r) => r.share).join("|");
@@ -206,7 +209,7 @@ test("the status page in headless Chromium: pods with shares and loads, the inva
     await eventually(
       async () => {
         const now = await page.$$eval('tr[data-pod] [data-col="share"]', (cells) =>
-          cells.map((c) => (c as HTMLElement).innerText.trim()).join("|"),
+          cells.map((c) => (c as HTMLElement).textContent?.trim()).join("|"),
         );
         return now !== before;
       },
