@@ -6,6 +6,8 @@
 //   GET /debug/model   problems in the documents, file-source status, scrape and push state
 //   GET /status        the status view as an HTML page that reloads itself (GET / redirects here)
 //   GET /status.json   the same snapshot as JSON (what `infergate status` prints)
+//   GET /metrics/envoy the first Envoy admin's /stats/prometheus, relayed: the admin listens on
+//                      loopback only, so this is how Prometheus reaches the filter's metrics in a Pod
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,9 +21,20 @@ export interface ApiHandlers {
   table(): unknown;
   model(): unknown;
   status(): StatusSnapshot;
+  /** Envoy's admin /stats/prometheus, or null when the control plane has no --envoy-admin. */
+  envoyStats(): Promise<{ status: number; contentType: string; body: string } | null>;
 }
 
-const ROUTES = ["/healthz", "/readyz", "/metrics", "/debug/table", "/debug/model", "/status", "/status.json"];
+const ROUTES = [
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/metrics/envoy",
+  "/debug/table",
+  "/debug/model",
+  "/status",
+  "/status.json",
+];
 
 export interface ApiServer {
   server: Server;
@@ -60,6 +73,11 @@ export async function startApi(
         case "/metrics": {
           const m = await h.metrics();
           return send(res, 200, m.body, m.contentType);
+        }
+        case "/metrics/envoy": {
+          const m = await h.envoyStats();
+          if (!m) return send(res, 404, JSON.stringify({ error: "no --envoy-admin given: no Envoy stats to relay" }));
+          return send(res, m.status, m.body, m.contentType);
         }
         case "/debug/table": {
           const t = h.table();

@@ -382,6 +382,26 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           envoyEndpointsFile: endpointsFile ? { path: endpointsFile.path, writes: endpointsFile.writes } : null,
         }),
         status,
+        envoyStats: async () => {
+          const admin = opts.envoyAdmin?.[0];
+          if (!admin) return null;
+          try {
+            const r = await fetch(`${admin.replace(/\/+$/, "")}/stats/prometheus`, {
+              signal: AbortSignal.timeout(5000),
+            });
+            return {
+              status: r.ok ? 200 : 502,
+              contentType: r.headers.get("content-type") ?? "text/plain; version=0.0.4",
+              body: await r.text(),
+            };
+          } catch (e) {
+            return {
+              status: 502,
+              contentType: "application/json",
+              body: JSON.stringify({ error: `envoy admin ${admin}: ${(e as Error).message}` }),
+            };
+          }
+        },
       },
       logger,
     );

@@ -68,6 +68,17 @@ async function statusMatchesPods(): Promise<{ s: StatusSnapshot; served: Map<str
   return { s: s!, served };
 }
 
+/** Runs a read of the page, again if the page's own refresh (every 2 s) navigated away during it. */
+async function onPage<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (attempt >= 5 || !/context was destroyed|navigation/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
 before(async () => {
   gw = await startLocalGateway({
     fleet: { pods: 3 },
@@ -107,6 +118,13 @@ test("infergate status (a child process) shows each pod's share of the requests 
   );
   assert.ok(s.table && s.table.ageMs < 3000, "a fresh table");
   assert.ok(s.envoys[0].acceptedGeneration !== null, "Envoy accepted a table");
+  // The filter's metrics, relayed from Envoy's loopback admin for Prometheus.
+  const relayed = await (await fetch(`${api}/metrics/envoy`)).text();
+  for (const p of pool.pods)
+    assert.match(
+      relayed,
+      new RegExp(`^infergate_pod_requests_total\\{pool="${POOL}",pod="${p.name}"\\} ${served.get(p.name)}$`, "m"),
+    );
   assert.ok(s.envoys[0].routingGeneration !== null, "the control listener says what it routes on");
 
   const { stdout, stderr } = await run(process.execPath, [
@@ -178,14 +196,16 @@ test("the status page in headless Chromium: pods with shares and loads, the inva
     const total = [...served.values()].reduce((a, b) => a + b, 0);
     await page.goto(`${api}/status`);
     assert.equal(await page.title(), "infergate status");
-    const rows = await page.$$eval("section.pool[data-pool] tr[data-pod]", (trs) =>
-      trs.map((tr) => ({
-        pod: tr.getAttribute("data-pod"),
-        text: tr.textContent ?? "",
-        share: (tr.querySelector('[data-col="share"]') as HTMLElement).textContent?.trim(),
-        shareBar: (tr.querySelector('[data-col="share"] .bar > span') as HTMLElement).style.width,
-        inflight: (tr.querySelector('[data-col="inflight"]') as HTMLElement).textContent?.trim(),
-      })),
+    const rows = await onPage(() =>
+      page.$$eval("section.pool[data-pool] tr[data-pod]", (trs) =>
+        trs.map((tr) => ({
+          pod: tr.getAttribute("data-pod"),
+          text: tr.textContent ?? "",
+          share: (tr.querySelector('[data-col="share"]') as HTMLElement).textContent?.trim(),
+          shareBar: (tr.querySelector('[data-col="share"] .bar > span') as HTMLElement).style.width,
+          inflight: (tr.querySelector('[data-col="inflight"]') as HTMLElement).textContent?.trim(),
+        })),
+      ),
     );
     assert.deepEqual(rows.map((r) => r.pod).sort(), gw.fleet.pods.map((p) => p.name).sort());
     for (const r of rows) {
@@ -196,10 +216,10 @@ test("the status page in headless Chromium: pods with shares and loads, the inva
       assert.match(r.text, /ready/);
       assert.match(r.text, /envoy: ok/);
     }
-    const invalid = (await page.locator("ul.invalid li").textContent()) ?? "";
+    const invalid = (await onPage(() => page.locator("ul.invalid li").textContent())) ?? "";
     assert.match(invalid, /queue-ttl.*"soon"/);
     assert.match(
-      (await page.locator('[data-col="prefix"]').textContent()) ?? "",
+      (await onPage(() => page.locator('[data-col="prefix"]').textContent())) ?? "",
       /% of predictions confirmed by the pods/,
     );
 
@@ -208,8 +228,10 @@ test("the status page in headless Chromium: pods with shares and loads, the inva
     await load(15, 3, "later");
     await eventually(
       async () => {
-        const now = await page.$$eval('tr[data-pod] [data-col="share"]', (cells) =>
-          cells.map((c) => (c as HTMLElement).textContent?.trim()).join("|"),
+        const now = await onPage(() =>
+          page.$$eval('tr[data-pod] [data-col="share"]', (cells) =>
+            cells.map((c) => (c as HTMLElement).textContent?.trim()).join("|"),
+          ),
         );
         return now !== before;
       },
