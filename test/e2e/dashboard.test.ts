@@ -50,7 +50,9 @@ function dashboardQueries(): Query[] {
   return out;
 }
 
-/** The operands of the top-level `or`s of a PromQL expression (one element when there is none). */
+/** The operands of the top-level `or`s of a PromQL expression (one element when there is none),
+ *  without the `on()` matching modifier and without constant `vector(0)` fallbacks: a constant says
+ *  nothing about whether the metric names are right, so only the other operands are checked. */
 export function orBranches(expr: string): string[] {
   const out: string[] = [];
   let depth = 0;
@@ -71,7 +73,7 @@ export function orBranches(expr: string): string[] {
     }
   }
   out.push(expr.slice(start).trim());
-  return out;
+  return out.map((b) => b.replace(/^on\s*\([^)]*\)\s*/, "")).filter((b) => b !== "vector(0)");
 }
 
 const POOL_SETTINGS = (queueing: boolean) => ({
@@ -224,4 +226,5 @@ test("orBranches splits only top-level `or`s", () => {
   ]);
   assert.deepEqual(orBranches("sum(rate(x[1m])) / sum(rate(y[1m]))"), ["sum(rate(x[1m])) / sum(rate(y[1m]))"]);
   assert.deepEqual(orBranches("100 * a or 100 * avg(b)"), ["100 * a", "100 * avg(b)"]);
+  assert.deepEqual(orBranches("sum by (code) (rate(x[1m])) or on() vector(0)"), ["sum by (code) (rate(x[1m]))"]);
 });
