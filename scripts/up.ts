@@ -46,6 +46,10 @@ const gw = await startLocalGateway({
   pool: strategy ? { annotations: { "inference.networking.x-k8s.io/routing-strategy": strategy } } : {},
   logger: createLogger({ component: "controlplane", level: "info" }),
   controlPlane: { listen: `127.0.0.1:${cpPort}` },
+}).catch((e: Error) => {
+  const busy = /EADDRINUSE/.test(e.message) && e.message.includes(`:${cpPort}`);
+  console.error(`up: ${e.message}${busy ? ` (another process has port ${cpPort}: set CONTROLPLANE_PORT)` : ""}`);
+  process.exit(1);
 });
 console.log(`fleet: ${gw.fleet.pods.map((p) => `${p.name}=${p.address}`).join(" ")}`);
 console.log(
