@@ -26,7 +26,7 @@ export async function fetchStatus(url: string, timeoutMs = 5000): Promise<Status
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new Error(
-      `cannot reach the control plane at ${target}: ${cause?.code ?? cause?.message ?? (e as Error).message}`,
+      `cannot reach the control plane at ${target}: ${cause?.message ?? cause?.code ?? (e as Error).message}`,
     );
   }
   if (!res.ok) throw new Error(`${target}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);

@@ -11,11 +11,13 @@ import { ModelStore } from "../../controlplane/model/store.js";
 import type { ScrapeState } from "../../controlplane/scrapers/scrape-loop.js";
 import { parseYamlDocuments } from "../../controlplane/sources/file.js";
 import { EnvoySampler, type HeldRequests } from "../../controlplane/status/envoy-sampler.js";
+import { runStatusCommand } from "../../controlplane/status/status-command.js";
 import { renderStatusHtml } from "../../controlplane/status/status-html.js";
 import { renderStatusText } from "../../controlplane/status/status-text.js";
 import { buildStatus } from "../../controlplane/status/status-view.js";
 import { TableBuilder } from "../../controlplane/table/builder.js";
 import type { Table } from "../../controlplane/table/schema.js";
+import { freePort } from "../../scripts/lib/ports.js";
 import { type LoopbackServer, loopbackServer } from "./helpers.js";
 
 const TOKEN = "status-test-token";
@@ -338,4 +340,50 @@ test("pool gauges: GIE's names and meanings (averages over ready pods, per-pod q
   assert.doesNotMatch(after, /inference_pool_average_queue_size\{/, "no ready pod: no average (not a made-up 0)");
   assert.match(after, /^inference_pool_ready_pods\{[^}]*\} 0$/m);
   assert.doesNotMatch(after, /infergate_queue_held_requests\{/);
+});
+
+test("infergate status command: text, --json, bad flags exit 2, an unreachable control plane exits 1", async () => {
+  const { model, table, scrape } = modelAndTable({}, { "10.0.0.1:8000": [1, 2, 0.5] });
+  const snap = buildStatus({
+    nowMs: table.builtAtMs,
+    model,
+    table,
+    scrapes: scrape,
+    pushes: [],
+    live: null,
+    recent: null,
+  });
+  const cp = await loopbackServer((req, res) => {
+    if (req.url === "/status.json")
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(snap));
+    else res.writeHead(404).end();
+  });
+  const capture = () => {
+    const o = { out: "", err: "" };
+    return { o, out: (s: string) => void (o.out += s), err: (s: string) => void (o.err += s) };
+  };
+  try {
+    let c = capture();
+    assert.equal(await runStatusCommand(["--url", cp.url], c.out, c.err), 0);
+    assert.equal(c.o.out, renderStatusText(snap));
+    c = capture();
+    assert.equal(await runStatusCommand(["--url", `${cp.url}/`, "--json"], c.out, c.err), 0);
+    assert.deepEqual(JSON.parse(c.o.out), snap);
+    c = capture();
+    assert.equal(await runStatusCommand(["--watch", "soon"], c.out, c.err), 2);
+    assert.match(c.o.err, /--watch "soon"/);
+    c = capture();
+    assert.equal(await runStatusCommand(["--bogus"], c.out, c.err), 2);
+    assert.match(c.o.err, /usage: infergate status/);
+  } finally {
+    await cp.close();
+  }
+  // (A port nobody listens on: the closed server's keep-alive socket would say "other side closed".)
+  const closed = await freePort();
+  const c = capture();
+  assert.equal(await runStatusCommand(["--url", `http://127.0.0.1:${closed}`], c.out, c.err), 1);
+  assert.equal(
+    c.o.err,
+    `infergate status: cannot reach the control plane at http://127.0.0.1:${closed}/status.json: connect ECONNREFUSED 127.0.0.1:${closed}\n`,
+  );
 });

@@ -166,7 +166,7 @@ test("infergate status (a child process) shows each pod's share of the requests 
   assert.equal(bad?.code, 1);
   assert.match(
     bad!.stderr,
-    /^infergate status: cannot reach the control plane at http:\/\/127\.0\.0\.1:\d+\/status\.json: ECONNREFUSED\n$/,
+    /^infergate status: cannot reach the control plane at http:\/\/127\.0\.0\.1:\d+\/status\.json: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/,
   );
 });
 
