@@ -4,6 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PORT ?= 8080
+CONTROLPLANE_PORT ?= 9090
 PODS ?= 3
 STRATEGY ?=
 NODE_TEST_FLAGS ?=
@@ -12,10 +13,11 @@ WASM := build/infergate.wasm
 AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
 TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
 
-.PHONY: help deps envoy kube helm llmd-sim wasm ts build typecheck lint format unit test up bench fuzz soak clean
+.PHONY: help deps envoy kube helm llmd-sim prometheus chromium wasm ts build typecheck lint format unit test up status bench fuzz soak clean
 
 help:
 	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE)"
+	@echo "make status the running gateway's status view in the terminal (infergate status; CONTROLPLANE_PORT=$(CONTROLPLANE_PORT))"
 	@echo "make test   run all tests (lint and typecheck included)"
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
 	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
@@ -44,6 +46,14 @@ llmd-sim:
 # Helm 3 for the chart tests (go install from the Go module proxy into .tools/bin; incremental).
 helm:
 	@scripts/get-helm.sh >/dev/null
+
+# Debian's Prometheus (the dashboard test evaluates every query through it) and Chromium (the status
+# page is tested in a real headless browser). apt-get, once; nothing is downloaded at test time.
+prometheus:
+	@scripts/get-prometheus.sh >/dev/null
+
+chromium:
+	@scripts/get-chromium.sh >/dev/null
 
 $(WASM): node_modules/.installed asconfig.json $(AS_SOURCES)
 	npx asc assembly/index.ts --target release
@@ -80,11 +90,15 @@ UNIT_TESTS = build/js/test/unit build/js/test/controlplane
 unit: $(TEST_WASM) ts
 	node --test --test-concurrency=2 $$(find $(UNIT_TESTS) -name '*.test.js' | sort)
 
-test: lint typecheck deps kube helm llmd-sim build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
+test: lint typecheck deps kube helm llmd-sim prometheus chromium build
+	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) PROMETHEUS_BIN=$$(scripts/get-prometheus.sh) CHROMIUM_BIN=$$(scripts/get-chromium.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS) $(if $(STRATEGY),--strategy $(STRATEGY),)
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS) --controlplane-port $(CONTROLPLANE_PORT) $(if $(STRATEGY),--strategy $(STRATEGY),)
+
+# `infergate status`: what the control plane of `make up` (or a port-forwarded cluster's) sees.
+status: ts
+	@node build/js/controlplane/main.js status --url http://127.0.0.1:$(CONTROLPLANE_PORT)
 
 # Benchmarks: wrk (bench/setup-loadgen.sh, Debian's package), the peers into .venv-bench
 # (bench/setup-peers.sh, run by bench/run.ts), the upstream endpoint picker (scripts/get-epp.sh; a

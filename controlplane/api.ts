@@ -4,17 +4,37 @@
 //   GET /metrics       prom-client exposition
 //   GET /debug/table   the last built table, exactly as pushed
 //   GET /debug/model   problems in the documents, file-source status, scrape and push state
+//   GET /status        the status view as an HTML page that reloads itself (GET / redirects here)
+//   GET /status.json   the same snapshot as JSON (what `infergate status` prints)
+//   GET /metrics/envoy the first Envoy admin's /stats/prometheus, relayed: the admin listens on
+//                      loopback only, so this is how Prometheus reaches the filter's metrics in a Pod
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "./log.js";
+import { renderStatusHtml } from "./status/status-html.js";
+import type { StatusSnapshot } from "./status/status-view.js";
 
 export interface ApiHandlers {
   ready(): { ready: boolean; detail: unknown };
   metrics(): Promise<{ contentType: string; body: string }>;
   table(): unknown;
   model(): unknown;
+  status(): StatusSnapshot;
+  /** Envoy's admin /stats/prometheus, or null when the control plane has no --envoy-admin. */
+  envoyStats(): Promise<{ status: number; contentType: string; body: string } | null>;
 }
+
+const ROUTES = [
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/metrics/envoy",
+  "/debug/table",
+  "/debug/model",
+  "/status",
+  "/status.json",
+];
 
 export interface ApiServer {
   server: Server;
@@ -23,8 +43,14 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, body: string, type = "application/json"): void {
-  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type = "application/json",
+  extra: Record<string, string> = {},
+): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store", ...extra });
   res.end(body);
 }
 
@@ -48,6 +74,11 @@ export async function startApi(
           const m = await h.metrics();
           return send(res, 200, m.body, m.contentType);
         }
+        case "/metrics/envoy": {
+          const m = await h.envoyStats();
+          if (!m) return send(res, 404, JSON.stringify({ error: "no --envoy-admin given: no Envoy stats to relay" }));
+          return send(res, m.status, m.body, m.contentType);
+        }
         case "/debug/table": {
           const t = h.table();
           return t
@@ -56,15 +87,14 @@ export async function startApi(
         }
         case "/debug/model":
           return send(res, 200, JSON.stringify(h.model(), null, 2));
+        case "/":
+          return send(res, 302, "", "text/plain", { location: "/status" });
+        case "/status":
+          return send(res, 200, renderStatusHtml(h.status()), "text/html; charset=utf-8");
+        case "/status.json":
+          return send(res, 200, JSON.stringify(h.status(), null, 2));
         default:
-          return send(
-            res,
-            404,
-            JSON.stringify({
-              error: `no route ${path}`,
-              routes: ["/healthz", "/readyz", "/metrics", "/debug/table", "/debug/model"],
-            }),
-          );
+          return send(res, 404, JSON.stringify({ error: `no route ${path}`, routes: ROUTES }));
       }
     })().catch((e) => {
       logger.error("api handler failed", { path, error: e });

@@ -8,6 +8,7 @@ import { parseDurationMs } from "./model/duration.js";
 
 export const USAGE = `usage: node build/js/controlplane/main.js (--source file --file FLEET.yaml | --source kubernetes [--kubeconfig PATH]) \\
          --envoy-control http://127.0.0.1:PORT [--envoy-control ...] (--token TOKEN | --token-file PATH) [options]
+       node build/js/controlplane/main.js status [--url http://127.0.0.1:9090] [--json] [--watch 2s]
 
   --source file|kubernetes   where documents come from (default file)
   --file PATH                YAML with InferencePool / InferenceModel / InferenceTrafficPolicy / StaticEndpoints

@@ -14,6 +14,8 @@ import type { Problem } from "./model/types.js";
 import { ScrapeLoop, type ScrapeTarget } from "./scrapers/scrape-loop.js";
 import { FileSource } from "./sources/file.js";
 import { KubernetesSource } from "./sources/kubernetes.js";
+import { EnvoySampler } from "./status/envoy-sampler.js";
+import { buildStatus, type StatusSnapshot } from "./status/status-view.js";
 import { TableBuilder } from "./table/builder.js";
 import { TablePusher } from "./table/pusher.js";
 import type { Table } from "./table/schema.js";
@@ -68,6 +70,11 @@ export interface ControlPlaneOptions {
   /** Table-level staleness bound for the filter. */
   stalenessMs?: number;
   filePollIntervalMs?: number;
+  /** How often every Envoy replica's control listener and admin stats are read back for the status
+   *  view and the pool metrics (in-flight, held requests, recent requests per pod). */
+  statusIntervalMs?: number;
+  /** The window the status view's shares and rates cover. */
+  statusWindowMs?: number;
   logger?: Logger;
 }
 
@@ -81,6 +88,10 @@ export interface ControlPlane {
   metrics: ControlPlaneMetrics;
   fileSource: FileSource | null;
   kubeSource: KubernetesSource | null;
+  /** Reads the filter's own state back from every Envoy replica (null without Envoy targets). */
+  envoySampler: EnvoySampler | null;
+  /** The status view (GET /status, /status.json). */
+  status(): StatusSnapshot;
   lastTable(): Table | null;
   ready(): boolean;
   /** Rebuilds now and publishes if something changed (or always with force). */
@@ -100,6 +111,8 @@ export const DEFAULTS = {
   stalenessMs: 3000,
   filePollIntervalMs: 1000,
   envoyAdminIntervalMs: 100,
+  statusIntervalMs: 2000,
+  statusWindowMs: 60_000,
   resyncMs: 300_000,
   syncTimeoutMs: 30_000,
 } as const;
@@ -299,6 +312,40 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     timeoutMs: opts.pushTimeoutMs ?? DEFAULTS.pushTimeoutMs,
   });
 
+  // Replica i is envoyControl[i] with envoyAdmin[i] (one Envoy per pair, as the chart and
+  // startLocalGateway give them).
+  const replicaCount = Math.max(opts.envoyControl.length, opts.envoyAdmin?.length ?? 0);
+  const envoySampler =
+    replicaCount > 0
+      ? new EnvoySampler({
+          replicas: Array.from({ length: replicaCount }, (_, k) => ({
+            control: opts.envoyControl[k],
+            admin: opts.envoyAdmin?.[k],
+          })),
+          token: opts.token,
+          intervalMs: opts.statusIntervalMs ?? DEFAULTS.statusIntervalMs,
+          windowMs: opts.statusWindowMs ?? DEFAULTS.statusWindowMs,
+          logger,
+        })
+      : null;
+  const status = (): StatusSnapshot =>
+    buildStatus({
+      nowMs: Date.now(),
+      model: store.resolved(),
+      table: builder.last(),
+      scrapes: (a) => scrapes.state(a),
+      pushes: pusher!.targets(),
+      live: envoySampler?.live() ?? null,
+      recent: envoySampler?.recent() ?? null,
+    });
+  metrics.observePools({
+    table: () => builder.last(),
+    held: () => {
+      const live = envoySampler?.live();
+      return live && live.answered > 0 ? live.queues : null;
+    },
+  });
+
   syncTargets();
   // One scrape round before the first table, so the first push carries real load (bounded by the scrape
   // timeout); the endpoints go to Envoy first, and one look at its admin says which it has loaded.
@@ -334,6 +381,27 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
           envoyAdmin: envoyHosts?.status() ?? null,
           envoyEndpointsFile: endpointsFile ? { path: endpointsFile.path, writes: endpointsFile.writes } : null,
         }),
+        status,
+        envoyStats: async () => {
+          const admin = opts.envoyAdmin?.[0];
+          if (!admin) return null;
+          try {
+            const r = await fetch(`${admin.replace(/\/+$/, "")}/stats/prometheus`, {
+              signal: AbortSignal.timeout(5000),
+            });
+            return {
+              status: r.ok ? 200 : 502,
+              contentType: r.headers.get("content-type") ?? "text/plain; version=0.0.4",
+              body: await r.text(),
+            };
+          } catch (e) {
+            return {
+              status: 502,
+              contentType: "application/json",
+              body: JSON.stringify({ error: `envoy admin ${admin}: ${(e as Error).message}` }),
+            };
+          }
+        },
       },
       logger,
     );
@@ -347,6 +415,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   scrapes.start();
   pusher.start();
   envoyHosts?.start();
+  envoySampler?.start();
   logger.info("control plane started", {
     api: api.address,
     targets: opts.envoyControl,
@@ -367,6 +436,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     metrics,
     fileSource,
     kubeSource,
+    envoySampler,
+    status,
     lastTable: () => builder.last(),
     ready: () => pusher!.anyAccepted(),
     refresh,
@@ -376,6 +447,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       await stopSources();
       scrapes.stop();
       envoyHosts?.stop();
+      envoySampler?.stop();
       pusher!.stop();
       await api.close();
       logger.info("control plane stopped");

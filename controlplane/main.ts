@@ -1,4 +1,6 @@
 // Entry point of the sidecar. Run: node build/js/controlplane/main.js --help
+// `main.js status [--url URL]` is the operator's command instead (infergate status): it prints the
+// running control plane's status view (controlplane/status/status-command.ts).
 // Prints one JSON line on stdout once the API listens: {"controlplane":"127.0.0.1:PORT"} (scripts and
 // tests read it to find a port-0 listener); logs go to stderr. SIGTERM/SIGINT stop it cleanly.
 
@@ -6,12 +8,14 @@ import { pathToFileURL } from "node:url";
 import { parseCli, USAGE, UsageError } from "./cli.js";
 import { startControlPlane } from "./control-plane.js";
 import { createLogger } from "./log.js";
+import { runStatusCommand } from "./status/status-command.js";
 import { tableUrl } from "./table/pusher.js";
 
 export { parseCli } from "./cli.js";
 export { type ControlPlane, type ControlPlaneOptions, DEFAULTS, startControlPlane } from "./control-plane.js";
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "status") return runStatusCommand(argv.slice(1));
   let cli;
   try {
     cli = parseCli(argv);

@@ -1,10 +1,25 @@
 // The control plane's own Prometheus metrics, on a registry per instance (not prom-client's global
 // one) so several control planes can run in one process, as tests do.
+//
+// Pool-level gauges use the upstream inference extension's names and meanings where it has them
+// (GIE pkg/epp/metrics: inference_pool_*{name}); they are computed at scrape time from the last
+// table (the pods' scraped load and readiness) and from what the Envoy replicas report back (held
+// requests), so they are never older than those. Besides GIE's `name` (the pool's metadata.name)
+// they carry `pool`, the "namespace/name" the filter's own metrics use, so a dashboard can join them.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ScrapeFailure, ScrapeObserver } from "./scrapers/scrape-loop.js";
+import type { HeldRequests } from "./status/envoy-sampler.js";
+import { statTagValue } from "./status/status-view.js";
 import type { PushObserver } from "./table/pusher.js";
 import type { Runtime, Table } from "./table/schema.js";
+
+/** What the pool gauges are computed from, read at each scrape of /metrics. */
+export interface PoolMetricsSource {
+  table(): Table | null;
+  /** Held requests per pool id, summed over Envoy replicas; null when no replica answered. */
+  held(): Map<string, HeldRequests> | null;
+}
 
 export class ControlPlaneMetrics implements ScrapeObserver, PushObserver {
   readonly registry = new Registry();
@@ -17,6 +32,7 @@ export class ControlPlaneMetrics implements ScrapeObserver, PushObserver {
   private readonly pushErrors: Counter<"target" | "outcome">;
   private readonly pushAccepted: Gauge<"target">;
   private readonly modelProblems: Gauge<"level">;
+  private poolSource: PoolMetricsSource | null = null;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -75,6 +91,116 @@ export class ControlPlaneMetrics implements ScrapeObserver, PushObserver {
       labelNames: ["level"],
       registers,
     });
+    this.definePoolGauges(registers);
+  }
+
+  private definePoolGauges(registers: Registry[]): void {
+    const self = this;
+    /** Ready endpoints of each pool in the last table (the pods the filter may pick). */
+    const pools = () => {
+      const t = self.poolSource?.table() ?? null;
+      return (t?.pools ?? []).map((p) => ({
+        labels: { name: p.id.slice(p.id.indexOf("/") + 1), pool: statTagValue(p.id) },
+        id: p.id,
+        all: p.endpoints,
+        ready: p.endpoints.filter((e) => e.ready),
+      }));
+    };
+    const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+    new Gauge({
+      name: "inference_pool_ready_pods",
+      help: "The number of ready pods in the inference server pool (ready in the table: Pod Ready, scrapes succeeding, Envoy's health checks passing).",
+      labelNames: ["name", "pool"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools()) this.set(p.labels, p.ready.length);
+      },
+    });
+    new Gauge({
+      name: "inference_pool_average_kv_cache_utilization",
+      help: "The average kv cache utilization (0..1) over the ready pods of an inference server pool.",
+      labelNames: ["name", "pool"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools()) if (p.ready.length) this.set(p.labels, mean(p.ready.map((e) => e.kvUsage)));
+      },
+    });
+    new Gauge({
+      name: "inference_pool_average_queue_size",
+      help: "The average number of requests pending in the model server queue, over the ready pods of a pool.",
+      labelNames: ["name", "pool"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools()) if (p.ready.length) this.set(p.labels, mean(p.ready.map((e) => e.waiting)));
+      },
+    });
+    new Gauge({
+      name: "inference_pool_average_running_requests",
+      help: "The average number of requests running in the model servers' batch, over the ready pods of a pool.",
+      labelNames: ["name", "pool"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools()) if (p.ready.length) this.set(p.labels, mean(p.ready.map((e) => e.running)));
+      },
+    });
+    new Gauge({
+      name: "inference_pool_per_pod_queue_size",
+      help: "The total number of requests pending in the model server queue for each underlying pod.",
+      labelNames: ["name", "pool", "model_server_pod"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools())
+          for (const e of p.all) this.set({ ...p.labels, model_server_pod: statTagValue(e.name) }, e.waiting);
+      },
+    });
+    new Gauge({
+      name: "infergate_pod_kv_cache_utilization",
+      help: "KV-cache use (0..1) of each pod, from its last scrape, whatever its runtime's metric name.",
+      labelNames: ["pool", "pod"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools())
+          for (const e of p.all) this.set({ pool: p.labels.pool, pod: statTagValue(e.name) }, e.kvUsage);
+      },
+    });
+    new Gauge({
+      name: "infergate_pod_ready",
+      help: "1 when the pod is routable in the table, else 0.",
+      labelNames: ["pool", "pod"],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools())
+          for (const e of p.all) this.set({ pool: p.labels.pool, pod: statTagValue(e.name) }, e.ready ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "infergate_queue_held_requests",
+      help: "Requests held in the gateway's queue now, per pool and class, summed over the Envoy replicas.",
+      labelNames: ["pool", "class"],
+      registers,
+      collect() {
+        this.reset();
+        const held = self.poolSource?.held() ?? null;
+        if (!held) return;
+        for (const p of pools()) {
+          const q = held.get(p.id) ?? { bytes: 0, critical: 0, standard: 0, sheddable: 0 };
+          for (const c of ["critical", "standard", "sheddable"] as const)
+            this.set({ pool: p.labels.pool, class: c }, q[c]);
+        }
+      },
+    });
+  }
+
+  /** Turns on the pool gauges, read from `source` at every scrape. */
+  observePools(source: PoolMetricsSource): void {
+    this.poolSource = source;
   }
 
   scraped(runtime: Runtime, seconds: number, failure: ScrapeFailure | null): void {

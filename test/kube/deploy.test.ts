@@ -194,6 +194,7 @@ describe("Helm chart: rendering", () => {
     assert.deepEqual(kinds, [
       "ClusterRole/infergate-controlplane",
       "ClusterRoleBinding/infergate-controlplane",
+      "ConfigMap/infergate-dashboard",
       "ConfigMap/infergate-envoy",
       "Deployment/infergate",
       "PodDisruptionBudget/infergate",
@@ -266,10 +267,48 @@ describe("Helm chart: rendering", () => {
     const token = Buffer.from(secret.data.token, "base64").toString();
     assert.match(token, /^[A-Za-z0-9]{48}$/);
     // Never in the ConfigMap.
-    assert.ok(!one(objs, "ConfigMap").data["bootstrap.yaml"].includes(token));
+    assert.ok(!one(objs, "ConfigMap", "infergate-envoy").data["bootstrap.yaml"].includes(token));
     const pdb = one(objs, "PodDisruptionBudget");
     assert.equal(pdb.spec.minAvailable, 1);
     assert.deepEqual(pdb.spec.selector.matchLabels, dep.spec.selector.matchLabels);
+  });
+
+  test("the Grafana dashboard ConfigMap: the sidecar's label, the dashboard file verbatim; the PodMonitor", async () => {
+    const { objs } = await render("infergate", "infergate-system");
+    const cm = one(objs, "ConfigMap", "infergate-dashboard");
+    assert.equal(cm.metadata.labels!.grafana_dashboard, "1");
+    assert.equal(cm.metadata.namespace, "infergate-system");
+    const file = readFileSync(join(CHART, "dashboards", "infergate.json"), "utf8");
+    assert.equal(cm.data["infergate.json"], file.trimEnd());
+    const dash = JSON.parse(cm.data["infergate.json"]);
+    assert.equal(dash.uid, "infergate");
+    assert.ok(dash.panels.some((p: any) => p.title === "Traffic share per pod"));
+    assert.equal(objs.filter((o) => o.kind === "PodMonitor").length, 0, "no PodMonitor unless asked");
+
+    const other = await render("gw", "ops", {
+      "grafanaDashboard.namespace": "monitoring",
+      "grafanaDashboard.labels": { grafana_dashboard: "infergate" },
+      "grafanaDashboard.annotations": { grafana_folder: "LLM" },
+      "podMonitor.enabled": true,
+      "podMonitor.labels": { release: "prom" },
+    });
+    const cm2 = one(other.objs, "ConfigMap", "gw-infergate-dashboard");
+    assert.equal(cm2.metadata.namespace, "monitoring");
+    assert.equal(cm2.metadata.labels!.grafana_dashboard, "infergate");
+    assert.equal(cm2.metadata.annotations!.grafana_folder, "LLM");
+    const pm = one(other.objs, "PodMonitor");
+    const dep = one(other.objs, "Deployment");
+    assert.deepEqual(pm.spec.selector.matchLabels, dep.spec.selector.matchLabels);
+    assert.equal(pm.metadata.labels!.release, "prom");
+    assert.deepEqual(
+      pm.spec.podMetricsEndpoints.map((e: any) => [e.port, e.path]),
+      [
+        ["cp-http", "/metrics"],
+        ["cp-http", "/metrics/envoy"],
+      ],
+    );
+    const noDash = await render("infergate", "infergate-system", { "grafanaDashboard.enabled": false });
+    assert.equal(noDash.objs.filter((o) => o.metadata.name === "infergate-dashboard").length, 0);
   });
 
   test("templates/rbac.yaml: the default render is the plain file (plus Helm labels)", async () => {
@@ -426,7 +465,13 @@ describe("Helm chart: rendering", () => {
       "podDisruptionBudget.maxUnavailable": 1,
       "gatewayAPI.enabled": false,
     });
-    assert.deepEqual(objs.map((o) => o.kind).sort(), ["ConfigMap", "Deployment", "PodDisruptionBudget", "Service"]);
+    assert.deepEqual(objs.map((o) => o.kind).sort(), [
+      "ConfigMap",
+      "ConfigMap",
+      "Deployment",
+      "PodDisruptionBudget",
+      "Service",
+    ]);
     const dep = one(objs, "Deployment");
     const cp = container(dep, "controlplane");
     assert.ok(cp.args.includes("--all-namespaces"));
