@@ -42,6 +42,9 @@ export class Endpoint {
   kvUsage: f64 = 0;
   loras: string[] = [];
   scrapeAgeMs: f64 = -1;
+  /** P/D prefill pods: this pod's --disaggregation-bootstrap-port (its sglang.ai/bootstrap-port
+   *  annotation); 0 = the pool's bootstrapPort. */
+  bootstrapPort: i32 = 0;
   /** 16-bit hash of the address (prefix index entries carry it; see prefix/index-matcher.ts). */
   tag: u16 = 0;
 }
@@ -65,6 +68,9 @@ export class Pool {
   firstByteTimeoutMs: f64 = DEFAULT_FIRST_BYTE_TIMEOUT_MS;
   hasPd: bool = false;
   bootstrapPort: i32 = 0;
+  /** P/D: each stage's routing strategy (InferenceTrafficPolicy prefillPolicyRef / decodePolicyRef). */
+  prefillStrategy: Strategy = Strategy.Default;
+  decodeStrategy: Strategy = Strategy.Default;
   endpoints: Endpoint[] = [];
 }
 
