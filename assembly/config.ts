@@ -41,6 +41,8 @@ export class PluginConfig {
   rendezvousTolerance: f64 = 0.1;
   /** Add each scorer's weighted score for the chosen pod to `Request Handled` ("scores"). */
   logScores: bool = false;
+  /** P/D: longest the prefill pod may take to answer before the request fails (ms). */
+  prefillTimeoutMs: i32 = 60000;
 
   /** The configured weight of a scorer, or `fallback` when none was configured. */
   weightOf(name: string, fallback: f64): f64 {
@@ -138,6 +140,8 @@ export function parseConfig(text: string): ConfigResult {
       }
     } else if (k == "rendezvousTolerance") {
       c.rendezvousTolerance = num(v, "rendezvousTolerance", 0, 1000, out);
+    } else if (k == "prefillTimeoutMs") {
+      c.prefillTimeoutMs = <i32>num(v, "prefillTimeoutMs", 1, 3600000, out);
     } else if (k == "logScores") {
       if (!v.isBool) out.error = "logScores must be a boolean";
       else c.logScores = v.b;

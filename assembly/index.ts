@@ -12,6 +12,7 @@ export {
   proxy_on_context_create,
   proxy_on_delete,
   proxy_on_done,
+  proxy_on_http_call_response,
   proxy_on_request_body,
   proxy_on_request_headers,
   proxy_on_response_body,
@@ -57,6 +58,9 @@ class RootSwitch extends Root {
   }
   onTick(): void {
     if (this.inner !== null) this.inner!.onTick();
+  }
+  onHttpCallResponse(token: u32, headers: u32, bodySize: u32): void {
+    if (this.inner !== null) this.inner!.onHttpCallResponse(token, headers, bodySize);
   }
 }
 

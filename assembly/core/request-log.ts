@@ -141,8 +141,10 @@ export class RequestLog {
       this.prefillStrategy +
       '","prefillEligible":' +
       this.prefillEligible.toString() +
-      ',"bootstrapRoom":' +
+      // A string: rooms are 63-bit, past what JSON readers like JavaScript's keep exactly.
+      ',"bootstrapRoom":"' +
       this.bootstrapRoom +
+      '"' +
       ',"bootstrapPort":' +
       this.bootstrapPort.toString();
     if (this.prefillTotalBlocks >= 0)

@@ -105,6 +105,7 @@ export class TableBuilder {
           loras: load ? [...load.loras] : [],
           scrapeAgeMs: age,
         };
+        if (e.bootstrapPort !== undefined) te.bootstrapPort = e.bootstrapPort;
         if (envoy !== undefined) te.envoy = envoy;
         endpoints.push(te);
       }
