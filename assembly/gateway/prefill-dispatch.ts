@@ -152,11 +152,17 @@ export class PrefillCalls {
           b.free();
           waiter.failPrefill(status, "prefill pod " + p.pod.name + " refused the request: " + text, "prefill_refused");
         } else {
-          const why =
-            status == 0 ? "did not answer (connection failed, reset or timed out)" : "answered " + status.toString();
+          // A 503 may be the pod's or Envoy's own (it could not connect): either way no KV comes.
+          const why = status == 0 ? "no answer (reset or timed out)" : "HTTP " + status.toString();
           waiter.failPrefill(
             502,
-            "prefill pod " + p.pod.name + " (" + p.pod.address + ") " + why + "; the request was not decoded",
+            "prefill on pod " +
+              p.pod.name +
+              " (" +
+              p.pod.address +
+              ") failed: " +
+              why +
+              "; the request was not decoded",
             "prefill_failed",
           );
         }
