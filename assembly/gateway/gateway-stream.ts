@@ -234,7 +234,10 @@ export class GatewayStream extends Stream {
     }
     replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, destinations);
     const pool = o.pool!;
-    replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
+    // Past the listed pods Envoy falls back to any healthy pod of the pool: for P/D that could be a
+    // prefill pod answering the decode half. P/D requests name no pool: past the listed decode pods
+    // there is no host, and the client gets Envoy's 503 JSON.
+    if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
     if (o.log.stream && pool.firstByteTimeoutMs > 0)
       replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_HEADER, (<i64>pool.firstByteTimeoutMs).toString());
     this.slot = ep.slot;

@@ -306,6 +306,25 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
     }
   });
 
+  test("every decode pod failing: Envoy's retries stay on the listed decode pods, the client never gets a prefill pod's answer", async () => {
+    const decodes = gw.fleet.pods.filter((p) => p.role === "decode");
+    for (const p of decodes) await setFaults(p.url, { errorRate: 1, errorStatus: 500 });
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => post(gw.url, "/v1/chat/completions", chat(`decode side down ${i}`))),
+      );
+      for (const r of replies) {
+        assert.ok(r.status >= 500, `an error, not a stand-in answer: ${r.status} ${r.text}`);
+        assert.notEqual(r.pod === null ? "" : role(r.pod), "prefill", `answered by ${r.pod}`);
+        assert.ok(r.json?.error, `OpenAI-shaped: ${r.text}`);
+      }
+    } finally {
+      for (const p of decodes) await setFaults(p.url, null);
+    }
+    // Outlier detection ejected them; they come back once they answer again.
+    for (const p of decodes) await waitForEndpoint(gw, p.name, (e) => e.ready && e.envoy === "ok", 40_000);
+  });
+
   test("a decode pod killed: Envoy retries the decode half on the next decode pod, which takes the room; later requests avoid the dead pod", async () => {
     const dead = gw.fleet.pod("decode-0");
     await waitForEndpoint(gw, dead.name, (e) => e.ready && e.envoy === "ok", 30_000);
