@@ -198,3 +198,28 @@ test("the body both pods get: bootstrap fields last (they win over a client's), 
   const d = JSON.parse(pure.decide(body, false, ""));
   assert.equal(d.bodyEnd, body.lastIndexOf("}"));
 });
+
+test("the table's P/D fields are checked with their path", () => {
+  const t = (mutate: (t: any) => void) => {
+    const j = JSON.parse(pdTable([P(0, "p0", { bootstrapPort: 34001 }), D(1, "d0")]));
+    mutate(j);
+    return pure.table(JSON.stringify(j));
+  };
+  assert.match(
+    t(() => {}),
+    /^ok /,
+  );
+  assert.equal(
+    t((j) => (j.pools[0].pd.prefillPolicy = "ROUND_ROBIN")),
+    'error table.pools[0].pd.prefillPolicy: must be DEFAULT or PREFIX_CACHE, got "ROUND_ROBIN"',
+  );
+  assert.equal(
+    t((j) => (j.pools[0].endpoints[0].bootstrapPort = 70000)),
+    "error table.pools[0].endpoints[0].bootstrapPort: must be in [1, 65535], got 70000",
+  );
+  assert.match(
+    t((j) => delete j.pools[0].pd.decodePolicy),
+    /^ok /,
+    "a stage without a policy routes by load (DEFAULT)",
+  );
+});
