@@ -15,7 +15,7 @@ TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -pa
 .PHONY: help deps envoy kube helm llmd-sim wasm ts build typecheck lint format unit test up bench clean
 
 help:
-	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE)"
+	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE; PD=1: the seed's SGLang P/D example)"
 	@echo "make test   run all tests (lint and typecheck included)"
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
 	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
@@ -82,7 +82,7 @@ test: lint typecheck deps kube helm llmd-sim build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS) $(if $(STRATEGY),--strategy $(STRATEGY),)
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(if $(PD),$(if $(filter command line environment,$(origin PODS)),$(PODS),4),$(PODS)) $(if $(STRATEGY),--strategy $(STRATEGY),) $(if $(PD),--pd,)
 
 bench: deps build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/run.js $(if $(QUICK),--quick,)
