@@ -18,6 +18,7 @@ import { BENCH_START, progress, round } from "./lib/common.js";
 import { goals, writePictures, writeSummary } from "./report/summary.js";
 import { BURST_MODELS, burstScenario } from "./scenarios/burst.js";
 import { overheadScenario } from "./scenarios/overhead.js";
+import { pdConfig, pdScenario } from "./scenarios/pd.js";
 import { routingQualityScenario } from "./scenarios/routing-quality.js";
 import { scaleScenario } from "./scenarios/scale.js";
 import { thirdPartyScenario } from "./scenarios/third-party.js";
@@ -239,6 +240,8 @@ await scenario("thirdParty", async () => {
       .map((x) => ({ label: x.label, ratio: round(x.summary.ttftMs.p50 / x.podTtftMs.p50, 3) })),
   };
 });
+
+await scenario("pd", () => pdScenario({ ...pdConfig(quick, seed), outDir }));
 
 results.machine.loadAvgAtEnd = loadavg().map((x) => round(x, 2));
 results.elapsedS = round((Date.now() - BENCH_START) / 1000, 1);
