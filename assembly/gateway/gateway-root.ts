@@ -50,6 +50,7 @@ export class GatewayRoot extends Root {
 
   onHttpCallResponse(token: u32, headers: u32, bodySize: u32): void {
     this.prefills.onResponse(token, headers, bodySize);
+    this.serviceQueue(); // the prefill pod's place was just given back
   }
 
   onTick(): void {

@@ -238,7 +238,9 @@ export class GatewayStream extends Stream {
     // prefill pod answering the decode half. P/D requests name no pool: past the listed decode pods
     // there is no host, and the client gets Envoy's 503 JSON.
     if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
-    if (o.log.stream && pool.firstByteTimeoutMs > 0)
+    // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
+    // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.
+    if (o.log.stream && pool.firstByteTimeoutMs > 0 && o.prefill === null)
       replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_HEADER, (<i64>pool.firstByteTimeoutMs).toString());
     this.slot = ep.slot;
     this.servedBy = ep.name;
@@ -294,10 +296,7 @@ export class GatewayStream extends Stream {
   failPrefill(status: i32, message: string, code: string): void {
     if (this.phase != Phase.Forwarded) return;
     this.phase = Phase.Replied;
-    if (this.pool !== null) {
-      const pool = poolLabel(this.pool!.id);
-      routingMetrics.requests.add(pool + ".outcome.rejected");
-    }
+    // Counted as routed already; the failure is in the rejections by code (prefill_failed).
     sendPrefillError(status, message, code);
   }
 

@@ -13,7 +13,7 @@ import type { RequestHandled } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import type { RequestRecord } from "../sim/server.js";
-import { signal, waitForEndpoint } from "./failover-helpers.js";
+import { signal, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
 import { chat, eventually, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test/kube/fixtures", name), "utf8");
@@ -24,6 +24,8 @@ const BOOTSTRAP_TIMEOUT_MS = 20_000;
 const FAST = ["--prefill-overhead-ms", "2", "--inter-token-latency-ms", "5", "--prefill-time-per-token-ms", "0.02"];
 
 const cpLog: string[] = [];
+const measured: Record<string, unknown> = {};
+after(() => console.log(`# P/D measurements: ${JSON.stringify(measured)}`));
 let gw: LocalGateway;
 const pd = (extra: Partial<PoolSettings["pd"]> = {}, manifests = SEED_PD): PoolSettings => ({
   pd: { manifests, ...extra },
@@ -290,6 +292,7 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
       await eventually(async () => (await abortedDecode()) !== undefined, 5000, 20);
       const decodeGone = Date.now() - t0;
       assert.ok(decodeGone < 1500, `decode cancelled before the prefill could even answer (${decodeGone} ms)`);
+      measured.abortDecodeCancelledMs = decodeGone;
       // The line is written once the prefill answered (it carries the prefill's figures).
       const h = (await handledFor([id])).get(id)!;
       const room = h.bootstrapRoom as string;
@@ -339,7 +342,11 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
     }
     await waitForEndpoint(gw, dead.name, (e) => !e.ready, 10_000);
     const later = Array.from({ length: 4 }, () => rid("decode-after"));
-    await Promise.all(later.map((id) => post(gw.url, "/v1/chat/completions", chat("later"), { "x-request-id": id })));
+    const laterReplies = await Promise.all(
+      later.map((id) => post(gw.url, "/v1/chat/completions", chat("later"), { "x-request-id": id })),
+    );
+    for (const r of laterReplies)
+      assert.equal(r.status, 200, `${r.text} decode-1 in the table: ${JSON.stringify(tableEndpoint(gw, "decode-1"))}`);
     for (const h of (await handledFor(later)).values()) assert.equal(h.pod, "decode-1");
   });
 
@@ -348,6 +355,7 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
     await waitForEndpoint(gw, dead.name, (e) => e.ready && e.envoy === "ok", 30_000);
     await clearPodLogs();
     signal(dead, "SIGKILL");
+    const killedAt = Date.now();
     await sleep(50);
     // Concurrent requests spread over both prefill pods by in-flight count: some pick the dead one.
     const ids = Array.from({ length: 6 }, () => rid("prefill-kill"));
@@ -375,12 +383,65 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
       assert.ok(rec === undefined || rec.outcome === "aborted", `decode half: ${JSON.stringify(rec)}`);
     }
     for (const t of timed.filter((x) => !failedOnDead.includes(x))) assert.equal(t.r.status, 200, t.r.text);
+    measured.prefillFailureAnsweredMs = failedOnDead.map((t) => t.ms);
     await waitForEndpoint(gw, dead.name, (e) => !e.ready, 10_000);
+    measured.prefillOutOfTableSinceKillMs = Date.now() - killedAt;
     const later = Array.from({ length: 6 }, () => rid("prefill-after"));
     const laterReplies = await Promise.all(
       later.map((id) => post(gw.url, "/v1/chat/completions", chat("later"), { "x-request-id": id })),
     );
-    for (const r of laterReplies) assert.equal(r.status, 200, r.text);
+    for (const r of laterReplies)
+      assert.equal(r.status, 200, `${r.text} decode-1 in the table: ${JSON.stringify(tableEndpoint(gw, "decode-1"))}`);
     for (const h of (await handledFor(later)).values()) assert.equal(h.prefillPod, "prefill-1");
+  });
+});
+
+describe("SGLang P/D with the gateway's queue", { timeout: 120_000 }, () => {
+  let qgw: LocalGateway;
+  before(async () => {
+    // The seed's manifest plus the seed's queueing annotation on its InferencePool; one request in
+    // flight per pod saturates it.
+    const manifests = SEED_PD.replace(
+      "metadata:\n  name: qwen-inference-pool\n",
+      'metadata:\n  name: qwen-inference-pool\n  annotations:\n    inference.networking.x-k8s.io/queueing: "enabled"\n',
+    );
+    assert.notEqual(manifests, SEED_PD);
+    qgw = await startLocalGateway({
+      fleet: {
+        runtime: "sglang",
+        args: FAST,
+        pods: [
+          { count: 2, role: "prefill", namePrefix: "prefill" },
+          { count: 2, role: "decode", namePrefix: "decode" },
+        ],
+      },
+      pool: { pd: { manifests } },
+      envoy: { gatewayConfig: { saturation: { inFlightLimit: 1 } } },
+    });
+  });
+  after(async () => {
+    await qgw?.stop();
+  });
+
+  test("a saturated side holds requests; freed prefill and decode places release them, each prefilled and decoded once", async () => {
+    for (const p of qgw.fleet.pods.filter((x) => x.role === "prefill")) await setFaults(p.url, { latencyMs: 400 });
+    try {
+      const ids = Array.from({ length: 6 }, (_, i) => `pd-queue-${i}-${Date.now()}`);
+      const replies = await Promise.all(
+        ids.map((id, i) => post(qgw.url, "/v1/chat/completions", chat(`held ${i}`), { "x-request-id": id })),
+      );
+      for (const r of replies) assert.equal(r.status, 200, r.text);
+      const lines = new Map<string, RequestHandled>();
+      await eventually(async () => {
+        for (const h of qgw.envoys[0].handled()) if (ids.includes(h.requestId)) lines.set(h.requestId, h);
+        return lines.size === ids.length;
+      }, 5000);
+      const held = [...lines.values()].filter((h) => (h.queueWaitMs as number | undefined) !== undefined);
+      assert.ok(held.length >= 2, `some requests waited in the queue: ${held.length}`);
+      for (const h of lines.values()) assert.equal(h.prefillStatus, 200);
+      assert.equal(new Set([...lines.values()].map((h) => h.bootstrapRoom)).size, ids.length);
+    } finally {
+      for (const p of qgw.fleet.pods.filter((x) => x.role === "prefill")) await setFaults(p.url, null);
+    }
   });
 });
