@@ -1,18 +1,20 @@
 // Plugin configuration (the wasm filter's `configuration` string), validated once at load.
-//   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
+//   {"mode":"gateway"|"control"|"prefill-leg", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
 //    "weights":{"queue-scorer":2,"kv-cache-utilization-scorer":2,"in-flight-scorer":2,"prefix-cache-scorer":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
 //    "balanceBound":1.25, "imbalance":{"abs":8,"rel":2}, "rendezvousTolerance":0.1, "logScores":false}
 // Weights name scorer plugins; the names are checked against the registry when the routing is
 // built (routing/factory.ts), which lists the known ones in its error.
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
-// accepts table pushes and requires the bearer token (at least 16 characters).
+// accepts table pushes and requires the bearer token (at least 16 characters); "prefill-leg" the
+// internal listener P/D prefill calls pass through (gateway/prefill-leg.ts).
 import { JsonParser } from "./json/parser";
 import { fmtNum, JsonValue, kindName } from "./json/value";
 
 export enum Mode {
   Gateway = 0,
   Control = 1,
+  PrefillLeg = 2,
 }
 
 export class PluginConfig {
@@ -91,7 +93,8 @@ export function parseConfig(text: string): ConfigResult {
     if (k == "mode") {
       if (v.isString && v.s == "gateway") c.mode = Mode.Gateway;
       else if (v.isString && v.s == "control") c.mode = Mode.Control;
-      else out.error = 'mode must be "gateway" or "control"';
+      else if (v.isString && v.s == "prefill-leg") c.mode = Mode.PrefillLeg;
+      else out.error = 'mode must be "gateway", "control" or "prefill-leg"';
     } else if (k == "token") {
       if (!v.isString) out.error = "token must be a string";
       else c.token = v.s;

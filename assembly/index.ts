@@ -25,6 +25,7 @@ export {
 import { Mode, parseConfig } from "./config";
 import { ControlRoot } from "./control";
 import { GatewayRoot } from "./gateway/gateway-root";
+import { PrefillLegRoot } from "./gateway/prefill-leg";
 import { LogLevel, log } from "./host/abi";
 import { Root, Stream, setRootFactory } from "./host/contexts";
 import { buildRouting } from "./routing/factory";
@@ -43,6 +44,8 @@ class RootSwitch extends Root {
       const root = new ControlRoot(this.id);
       root.config = c;
       this.inner = root;
+    } else if (c.mode == Mode.PrefillLeg) {
+      this.inner = new PrefillLegRoot(this.id);
     } else {
       const built = buildRouting(c);
       if (built.routing === null) {

@@ -55,6 +55,8 @@ export class RequestLog {
   prefillMs: i64 = -1;
   prefillPromptTokens: i64 = -1;
   prefillCachedTokens: i64 = -1;
+  /** The client went away first: the prefill was cancelled (its leg closed). */
+  prefillCancelled: bool = false;
 
   /** Held in the gateway's queue first: how long (ms); -1 when not held. */
   queueWaitMs: i64 = -1;
@@ -155,6 +157,7 @@ export class RequestLog {
         this.prefillTotalBlocks.toString();
     if (this.prefillStatus >= 0)
       s += ',"prefillStatus":' + this.prefillStatus.toString() + ',"prefillMs":' + this.prefillMs.toString();
+    if (this.prefillCancelled) s += ',"prefillCancelled":true';
     if (this.prefillPromptTokens >= 0)
       s +=
         ',"prefillPromptTokens":' +

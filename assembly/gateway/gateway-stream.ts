@@ -457,8 +457,10 @@ export class GatewayStream extends Stream {
   }
 
   onDone(): void {
+    // A record still open here: the response never ended (the client went away, a reset).
+    const unfinished = this.record !== null;
     this.finish(); // a stream that ended without a last body chunk (reset, no body)
-    if (this.prefillToken != 0) this.root.prefills.streamDone(this.prefillToken);
+    if (this.prefillToken != 0) this.root.prefills.streamDone(this.prefillToken, unfinished);
     this.raw.free();
     if (this.phase == Phase.Queued) {
       // The client went away while held: free its place and bytes.

@@ -1,12 +1,11 @@
 // The prefill half of an SGLang P/D request. The decode half is the client's own stream, sent on
 // through Envoy's router as any request is; the prefill half is the filter's own HTTP call
-// (proxy_http_call) with the same body to the prefill pod, through the same `infergate_pods`
-// cluster: its override_host policy reads x-gateway-destination-endpoint from the call's headers
-// as it does from a stream's (Envoy's AsyncClient runs the router, whose load-balancer context
-// gives the policy the call's headers), so the call gets the pod's connection pool, outlier
-// detection and health checks like every request. No x-infergate-pool: the call skips the
-// listener's header_to_metadata filter, so past the one listed pod the subset fallback has no pool
-// to pick from and the call fails rather than reach any other pod.
+// (proxy_http_call) with the same body to the prefill pod: through Envoy's internal listener
+// `infergate_prefill` (prefill-leg.ts: so that it can be cancelled) and on through the same
+// `infergate_pods` cluster, whose override_host policy reads x-gateway-destination-endpoint from the
+// call's headers as it does from a client's, so the prefill pod has its connection pool, outlier
+// detection and health checks like every request. No x-infergate-pool: past the one listed pod the
+// subset fallback has no pool to pick from and the call fails rather than reach any other pod.
 //
 // The call is dispatched before the decode request continues, so the prefill starts first. Its
 // answer (one token; SGLang's prefill server ends there) is consumed here: a success only fills in
@@ -15,10 +14,9 @@
 // bootstrap timeout (minutes). Envoy resets the decode upstream when a stream is answered locally
 // before the pod's response headers, so the decode pod stops waiting too.
 //
-// A call cannot be cancelled (proxy-wasm has no such host call, and the call belongs to the root
-// context, not to the stream). When the client goes away, Envoy resets the decode request; the
-// prefill call runs to its end (one forward pass on the prefill pod; the room is never claimed and
-// the pod drops it after its own timeout), then its in-flight place is given back.
+// A client that goes away: Envoy resets the decode request, and the gateway stream's end closes the
+// prefill's leg (proxy-wasm cannot cancel a call; the call belongs to the root context), so Envoy
+// resets the request to the prefill pod as well.
 import { RequestLog } from "../core/request-log";
 import { readUsage, Usage } from "../core/usage";
 import {
@@ -35,9 +33,11 @@ import {
 import { sendError } from "../host/local-reply";
 import { Endpoint, Pool } from "../table/table";
 import { inflight } from "../vm";
+import { cancelPrefillLeg, ROOM_HEADER } from "./prefill-leg";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 
-export const PODS_CLUSTER = "infergate_pods";
+/** Envoy's internal listener in front of infergate_pods (prefill-leg.ts: how a call is cancelled). */
+export const PREFILL_CLUSTER = "infergate_prefill";
 const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 /** Bytes of the prefill answer's end read for its usage. */
 const TAIL_BYTES: u32 = 1024;
@@ -62,6 +62,8 @@ class PendingPrefill {
   ) {}
   /** The stream's log line, when its response ended before the prefill answered. */
   deferred: bool = false;
+  /** The client went away and the prefill was cancelled. */
+  cancelled: bool = false;
 }
 
 /** Every prefill call in flight on this worker (one per root: calls are the root's). */
@@ -89,13 +91,13 @@ export class PrefillCalls {
     record: RequestLog,
     timeoutMs: i32,
   ): u32 {
-    const names = [":method", ":path", ":authority", "content-type", DESTINATION_HEADER];
-    const values = ["POST", path, authority, "application/json", pod.address];
+    const names = [":method", ":path", ":authority", "content-type", DESTINATION_HEADER, ROOM_HEADER];
+    const values = ["POST", path, authority, "application/json", pod.address, record.bootstrapRoom];
     if (requestId.length > 0) {
       names.push("x-request-id");
       values.push(requestId);
     }
-    const token = httpCall(PODS_CLUSTER, names, values, body, <u32>timeoutMs);
+    const token = httpCall(PREFILL_CLUSTER, names, values, body, <u32>timeoutMs);
     if (token == 0) {
       inflight.add(pod.slot, -1);
       return 0;
@@ -107,11 +109,16 @@ export class PrefillCalls {
     return token;
   }
 
-  /** The stream is over (answered, or the client went away): nothing is to be answered on it. */
-  streamDone(token: u32): void {
+  /**
+   * The stream is over: nothing is to be answered on it. When it ended before its response did
+   * (the client went away, a reset), the prefill is cancelled too: its leg is closed, Envoy resets
+   * the request to the prefill pod, and the call ends (answered to onResponse) right away.
+   */
+  streamDone(token: u32, cancel: bool): void {
     if (!this.pending.has(token)) return;
     const p = this.pending.get(token);
     p.waiter = null;
+    if (cancel && cancelPrefillLeg(p.record.bootstrapRoom)) p.cancelled = true;
   }
 
   /**
@@ -140,7 +147,8 @@ export class PrefillCalls {
     }
     l.prefillStatus = status;
     if (status == 200 && bodySize > 0) this.readUsage(l, bodySize, p.pool);
-    if (status != 200) {
+    if (p.cancelled) l.prefillCancelled = true;
+    else if (status != 200) {
       routingMetrics.rejections.add(poolLabel(p.pool.id) + ".code.prefill_failed");
       const waiter = p.waiter;
       if (waiter !== null && !waiter.responded()) {

@@ -208,6 +208,11 @@ export function continueStream(stream: StreamType): WasmResult {
   return <WasmResult>imports.proxy_continue_stream(<i32>stream);
 }
 
+/** Resets the (effective) stream: its upstream request too, so the pod sees the connection go. */
+export function closeStream(stream: StreamType): WasmResult {
+  return <WasmResult>imports.proxy_close_stream(<i32>stream);
+}
+
 export function setEffectiveContext(contextId: u32): WasmResult {
   return <WasmResult>imports.proxy_set_effective_context(contextId);
 }

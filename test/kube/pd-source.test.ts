@@ -42,8 +42,9 @@ describe("kubernetes source: the seed's SGLang P/D manifest, RoleBasedGroup-labe
   timeout: 150_000,
 }, () => {
   before(async () => {
-    [kube, fleet, envoy] = await Promise.all([
-      startKube(),
+    // Each part is kept as soon as it is up, so that after() stops it even if another failed.
+    const parts = await Promise.allSettled([
+      startKube().then((k) => (kube = k)),
       startFleet({
         model: SEED_MODEL,
         runtime: "sglang",
@@ -59,9 +60,10 @@ describe("kubernetes source: the seed's SGLang P/D manifest, RoleBasedGroup-labe
             ...(p.role === "prefill" ? ["--bootstrap-port", String(p.bootstrap ?? POLICY_PORT)] : []),
           ],
         })),
-      }),
-      startEnvoy({}),
+      }).then((f) => (fleet = f)),
+      startEnvoy({}).then((e) => (envoy = e)),
     ]);
+    for (const p of parts) if (p.status === "rejected") throw p.reason;
     await kube.installCrds();
     const r = await kube.kubectl([
       "create",

@@ -12,12 +12,3 @@ pluginTable("decode-role-filter", [
   { name: "keeps decode pods only", endpoints: fleet, expect: "d" },
   { name: "no decode pod", endpoints: [ep(0, "p", { role: "prefill" }), ep(1, "w")], expect: "" },
 ]);
-
-pluginTable("whole-request-role-filter", [
-  { name: "a whole request needs a pod that does both", endpoints: fleet, expect: "w" },
-  {
-    name: "only single-role pods",
-    endpoints: [ep(0, "p", { role: "prefill" }), ep(1, "d", { role: "decode" })],
-    expect: "",
-  },
-]);
