@@ -16,7 +16,7 @@ TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -pa
 .PHONY: help deps envoy kube helm llmd-sim prometheus chromium wasm ts build typecheck lint format unit test up status bench fuzz soak clean
 
 help:
-	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE)"
+	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE; PD=1: the seed's SGLang P/D example)"
 	@echo "make status the running gateway's status view in the terminal (infergate status; CONTROLPLANE_PORT=$(CONTROLPLANE_PORT))"
 	@echo "make test   run all tests (lint and typecheck included)"
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
@@ -94,7 +94,7 @@ test: lint typecheck deps kube helm llmd-sim prometheus chromium build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) PROMETHEUS_BIN=$$(scripts/get-prometheus.sh) CHROMIUM_BIN=$$(scripts/get-chromium.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(PODS) --controlplane-port $(CONTROLPLANE_PORT) $(if $(STRATEGY),--strategy $(STRATEGY),)
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(if $(PD),$(if $(filter command line environment,$(origin PODS)),$(PODS),4),$(PODS)) --controlplane-port $(CONTROLPLANE_PORT) $(if $(STRATEGY),--strategy $(STRATEGY),) $(if $(PD),--pd,)
 
 # `infergate status`: what the control plane of `make up` (or a port-forwarded cluster's) sees.
 status: ts

@@ -1,5 +1,5 @@
 // Plugin configuration (the wasm filter's `configuration` string), validated once at load.
-//   {"mode":"gateway"|"control", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
+//   {"mode":"gateway"|"control"|"prefill-leg", "token":"…", "maxBodyBytes":8388608, "fallbacks":2,
 //    "weights":{"queue-scorer":2,"kv-cache-utilization-scorer":2,"in-flight-scorer":2,"prefix-cache-scorer":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
 //    "balanceBound":1.5, "imbalance":{"abs":32,"rel":1.5}, "rendezvousTolerance":4, "affinityThreshold":0.5,
@@ -7,13 +7,15 @@
 // Weights name scorer plugins; the names are checked against the registry when the routing is
 // built (routing/factory.ts), which lists the known ones in its error.
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
-// accepts table pushes and requires the bearer token (at least 16 characters).
+// accepts table pushes and requires the bearer token (at least 16 characters); "prefill-leg" the
+// internal listener P/D prefill calls pass through (gateway/prefill-leg.ts).
 import { JsonParser } from "./json/parser";
 import { fmtNum, JsonValue, kindName } from "./json/value";
 
 export enum Mode {
   Gateway = 0,
   Control = 1,
+  PrefillLeg = 2,
 }
 
 export class PluginConfig {
@@ -52,6 +54,8 @@ export class PluginConfig {
   affinityThreshold: f64 = 0.5;
   /** Add each scorer's weighted score for the chosen pod to `Request Handled` ("scores"). */
   logScores: bool = false;
+  /** P/D: longest the prefill pod may take to answer before the request fails (ms). */
+  prefillTimeoutMs: i32 = 60000;
 
   /** The configured weight of a scorer, or `fallback` when none was configured. */
   weightOf(name: string, fallback: f64): f64 {
@@ -100,7 +104,8 @@ export function parseConfig(text: string): ConfigResult {
     if (k == "mode") {
       if (v.isString && v.s == "gateway") c.mode = Mode.Gateway;
       else if (v.isString && v.s == "control") c.mode = Mode.Control;
-      else out.error = 'mode must be "gateway" or "control"';
+      else if (v.isString && v.s == "prefill-leg") c.mode = Mode.PrefillLeg;
+      else out.error = 'mode must be "gateway", "control" or "prefill-leg"';
     } else if (k == "token") {
       if (!v.isString) out.error = "token must be a string";
       else c.token = v.s;
@@ -151,6 +156,8 @@ export function parseConfig(text: string): ConfigResult {
       c.rendezvousTolerance = num(v, "rendezvousTolerance", 0, 1000, out);
     } else if (k == "affinityThreshold") {
       c.affinityThreshold = num(v, "affinityThreshold", 0, 1, out);
+    } else if (k == "prefillTimeoutMs") {
+      c.prefillTimeoutMs = <i32>num(v, "prefillTimeoutMs", 1, 3600000, out);
     } else if (k == "logScores") {
       if (!v.isBool) out.error = "logScores must be a boolean";
       else c.logScores = v.b;

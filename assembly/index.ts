@@ -12,6 +12,7 @@ export {
   proxy_on_context_create,
   proxy_on_delete,
   proxy_on_done,
+  proxy_on_http_call_response,
   proxy_on_request_body,
   proxy_on_request_headers,
   proxy_on_response_body,
@@ -24,6 +25,7 @@ export {
 import { Mode, parseConfig } from "./config";
 import { ControlRoot } from "./control";
 import { GatewayRoot } from "./gateway/gateway-root";
+import { PrefillLegRoot } from "./gateway/prefill-leg";
 import { LogLevel, log } from "./host/abi";
 import { Root, Stream, setRootFactory } from "./host/contexts";
 import { buildRouting } from "./routing/factory";
@@ -42,6 +44,8 @@ class RootSwitch extends Root {
       const root = new ControlRoot(this.id);
       root.config = c;
       this.inner = root;
+    } else if (c.mode == Mode.PrefillLeg) {
+      this.inner = new PrefillLegRoot(this.id);
     } else {
       const built = buildRouting(c);
       if (built.routing === null) {
@@ -57,6 +61,9 @@ class RootSwitch extends Root {
   }
   onTick(): void {
     if (this.inner !== null) this.inner!.onTick();
+  }
+  onHttpCallResponse(token: u32, headers: u32, bodySize: u32): void {
+    if (this.inner !== null) this.inner!.onHttpCallResponse(token, headers, bodySize);
   }
 }
 

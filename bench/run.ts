@@ -25,6 +25,7 @@ import { fieldScenario } from "./scenarios/field.js";
 import { inferencePerfScenario } from "./scenarios/inference-perf.js";
 import { longPromptScenario } from "./scenarios/long-prompt.js";
 import { overheadScenario } from "./scenarios/overhead.js";
+import { pdConfig, pdScenario } from "./scenarios/pd.js";
 import { scaleScenario } from "./scenarios/scale.js";
 import { thirdPartyScenario } from "./scenarios/third-party.js";
 import type { WorkloadSpec } from "./workloads.js";
@@ -319,6 +320,8 @@ try {
 } finally {
   await stopEppKube();
 }
+
+await scenario("pd", () => pdScenario({ ...pdConfig(quick, seed), outDir }));
 
 results.machine.loadAvgAtEnd = loadavg().map((x) => round(x, 2));
 results.elapsedS = round((Date.now() - BENCH_START) / 1000, 1);

@@ -2,6 +2,7 @@
 // Makefile did); starts the fleet, Envoy with the filter and the control plane, prints
 // "infergate ready: URL" once a request would succeed, and stops everything on Ctrl-C / SIGTERM.
 
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "../controlplane/log.js";
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     // The control plane's API (status page, /metrics): the chart's port, so `infergate status`
     // finds it with no --url here as in a port-forwarded cluster.
     "controlplane-port": { type: "string", default: "9090" },
+    pd: { type: "boolean", default: false },
   },
 });
 const port = Number(values.port);
@@ -40,10 +42,27 @@ if (strategy && strategy !== "DEFAULT" && strategy !== "PREFIX_CACHE") {
   process.exit(2);
 }
 
+// PD=1: the seed's SGLang P/D example. Two prefill and two decode SGLang-flavoured pods labelled as
+// a RoleBasedGroup labels them, and the seed's InferencePool + InferenceTrafficPolicy verbatim (with
+// STRATEGY=PREFIX_CACHE, the "P/D disaggregation with prefix cache" one).
+const pdFixture = strategy === "PREFIX_CACHE" ? "seed-000-pd-prefix-cache-sglang.yaml" : "seed-000-pd-sglang.yaml";
 const gw = await startLocalGateway({
-  fleet: { pods, runtime: values.runtime as "vllm" | "sglang" | "trtllm", model: SEED_MODEL },
+  fleet: values.pd
+    ? {
+        runtime: "sglang",
+        model: SEED_MODEL,
+        pods: [
+          { count: Math.max(1, Math.floor(pods / 2)), role: "prefill", namePrefix: "prefill" },
+          { count: Math.max(1, pods - Math.floor(pods / 2)), role: "decode", namePrefix: "decode" },
+        ],
+      }
+    : { pods, runtime: values.runtime as "vllm" | "sglang" | "trtllm", model: SEED_MODEL },
   envoy: { port, echoLog: true, logFile: join(REPO_ROOT, "build/logs/envoy.log") },
-  pool: strategy ? { annotations: { "inference.networking.x-k8s.io/routing-strategy": strategy } } : {},
+  pool: values.pd
+    ? { pd: { manifests: readFileSync(join(REPO_ROOT, "test/kube/fixtures", pdFixture), "utf8") } }
+    : strategy
+      ? { annotations: { "inference.networking.x-k8s.io/routing-strategy": strategy } }
+      : {},
   logger: createLogger({ component: "controlplane", level: "info" }),
   controlPlane: { listen: `127.0.0.1:${cpPort}` },
 }).catch((e: Error) => {
@@ -51,7 +70,15 @@ const gw = await startLocalGateway({
   console.error(`up: ${e.message}${busy ? ` (another process has port ${cpPort}: set CONTROLPLANE_PORT)` : ""}`);
   process.exit(1);
 });
-console.log(`fleet: ${gw.fleet.pods.map((p) => `${p.name}=${p.address}`).join(" ")}`);
+console.log(
+  `fleet: ${gw.fleet.pods
+    .map(
+      (p) =>
+        `${p.name}=${p.address}${p.role === "both" ? "" : ` (${p.role}${p.bootstrapPort ? `, bootstrap port ${p.bootstrapPort}` : ""})`}`,
+    )
+    .join(" ")}`,
+);
+if (values.pd) console.log(`P/D: the seed's ${pdFixture} (test/kube/fixtures/), verbatim`);
 console.log(
   `control plane: http://${gw.controlPlane?.address} (/status /metrics /debug/table); config: ${gw.configPath}`,
 );

@@ -274,12 +274,12 @@ export class DecisionCore {
   }
 
   private schedule(o: Outcome, table: Table, pool: Pool, nowMs: f64): Outcome {
-    const handler = this.routing.handlerFor(pool.strategy);
+    const handler = this.routing.handlerOf(pool);
     const profiles = handler.profiles();
     const primary = handler.primary();
     const bounded = pool.queueEnabled;
-    let chosen: Candidate | null = null;
-    for (let attempt = 0; chosen === null; attempt++) {
+    let acquired = false;
+    for (let attempt = 0; !acquired; attempt++) {
       if (attempt == ACQUIRE_ATTEMPTS) return this.holdOrShed(o, pool);
       const counts = this.inflight.snapshot();
       for (let i = 0; i < profiles.length; i++) {
@@ -297,22 +297,33 @@ export class DecisionCore {
           true,
         );
       }
-      const pick = this.results[primary].targets[0];
-      if (!bounded) {
-        this.inflight.add(pick.endpoint.slot, 1);
-        chosen = pick;
-      } else if (this.inflight.tryAcquire(pick.endpoint.slot, pick.inflight)) {
-        // Capacity check and increment are one atomic step per pod across workers; on a lost
-        // race another worker filled that pod meanwhile: decide again on fresh counts.
-        chosen = pick;
+      acquired = this.acquire(profiles.length, bounded);
+    }
+    // Every stage's scorers learn where the request went (a P/D request's prefix is computed on the
+    // prefill pod and handed to the decode pod: both hold it afterwards).
+    const t0 = this.clock.nowNanos();
+    for (let i = 0; i < profiles.length; i++) profiles[i].routed(this.contexts[i], this.results[i].targets[0]);
+    const recordUs = <i64>((this.clock.nowNanos() - t0) / 1000);
+    const pf = handler.prefill();
+    if (pf >= 0) this.routedPrefill(o, pool, profiles[pf], this.contexts[pf], this.results[pf]);
+    return this.routed(o, pool, profiles[primary], this.contexts[primary], this.results[primary], recordUs);
+  }
+
+  /**
+   * Takes an in-flight place on every stage's pick. With queueing on, each is an atomic capacity
+   * check across workers; when one is lost to another worker, the places already taken are given
+   * back and the decision runs again on fresh counts.
+   */
+  private acquire(stages: i32, bounded: bool): bool {
+    for (let i = 0; i < stages; i++) {
+      const pick = this.results[i].targets[0];
+      if (!bounded) this.inflight.add(pick.endpoint.slot, 1);
+      else if (!this.inflight.tryAcquire(pick.endpoint.slot, pick.inflight)) {
+        for (let k = 0; k < i; k++) this.inflight.add(this.results[k].targets[0].endpoint.slot, -1);
+        return false;
       }
     }
-    const ctx = this.contexts[primary];
-    const profile = profiles[primary];
-    const t0 = this.clock.nowNanos();
-    profile.routed(ctx, chosen!);
-    const recordUs = <i64>((this.clock.nowNanos() - t0) / 1000);
-    return this.routed(o, pool, profile, ctx, this.results[primary], chosen!, recordUs);
+    return true;
   }
 
   private routed(
@@ -321,9 +332,9 @@ export class DecisionCore {
     profile: SchedulingProfile,
     ctx: SchedulingContext,
     res: ProfileResult,
-    chosen: Candidate,
     recordUs: i64,
   ): Outcome {
+    const chosen = res.targets[0];
     const ep = chosen.endpoint;
     o.kind = OutcomeKind.Routed;
     o.endpoint = ep;
@@ -332,16 +343,51 @@ export class DecisionCore {
     log.pool = pool.id;
     log.pod = ep.name;
     log.address = ep.address;
-    log.strategy = strategyName(pool.strategy);
+    log.strategy = strategyName(profile.strategy);
     log.priority = o.priority;
     log.criticality = <i32>criticalityOfPriority(o.priority);
     log.candidates = pool.endpoints.length;
     log.eligible = res.eligible;
     log.loadFresh = ctx.loadFresh;
     for (let i = 0; i < o.fallbacks.length; i++) log.fallbacks.push(o.fallbacks[i].name);
-    if (pool.strategy == Strategy.PrefixCache) this.describePrefix(o, ctx, chosen, recordUs);
+    if (profile.strategy == Strategy.PrefixCache) this.describePrefix(o, ctx, chosen, recordUs);
     if (this.config.logScores) log.scores = profile.scoresOf(ctx, chosen);
     return o;
+  }
+
+  /**
+   * P/D: the prefill pod, the room both pods meet in, and where the decode pod finds the prefill
+   * pod's bootstrap server. No fallbacks for the prefill: the decode request names this pod, so a
+   * retry elsewhere could never be handed over; a failed prefill fails the request instead.
+   */
+  private routedPrefill(
+    o: Outcome,
+    pool: Pool,
+    profile: SchedulingProfile,
+    ctx: SchedulingContext,
+    res: ProfileResult,
+  ): void {
+    const chosen = res.targets[0];
+    const ep = chosen.endpoint;
+    o.prefill = ep;
+    o.bootstrapPort = ep.bootstrapPort > 0 ? ep.bootstrapPort : pool.bootstrapPort;
+    // SGLang's router draws a random non-negative 63-bit room per request (it must be unique
+    // among the rooms in flight on the prefill pod).
+    o.bootstrapRoom = this.rng.next() >> 1;
+    const tape = this.request.tape;
+    o.bodyEnd = tape === null ? -1 : tape!.end(0) - 1;
+    const log = o.log;
+    log.prefillPod = ep.name;
+    log.prefillAddress = ep.address;
+    log.prefillStrategy = strategyName(profile.strategy);
+    log.prefillEligible = res.eligible;
+    log.bootstrapRoom = o.bootstrapRoom.toString();
+    log.bootstrapPort = o.bootstrapPort;
+    if (profile.strategy != Strategy.PrefixCache) return;
+    const st = prefixStateOf(ctx.state);
+    if (st === null) return;
+    log.prefillMatchedBlocks = st.matchedOf(chosen);
+    log.prefillTotalBlocks = st.blocks;
   }
 
   private describePrefix(o: Outcome, ctx: SchedulingContext, chosen: Candidate, recordUs: i64): void {
@@ -354,7 +400,9 @@ export class DecisionCore {
     log.totalBlocks = st.blocks;
     log.bestMatch = st.best;
     const pool = ctx.pool;
-    if (pool.prefixFeedback && st.blocks > 0) {
+    // Feedback reads the serving pod's cached tokens; a P/D decode pod reports the handed-over
+    // prompt as cached, which says nothing about its own cache: P/D pools run in estimate mode.
+    if (pool.prefixFeedback && !pool.hasPd && st.blocks > 0) {
       const p = o.prediction;
       const hashes = ctx.request.promptHashes;
       p.feedback = true;

@@ -69,6 +69,13 @@ export class Outcome {
   /** Byte span of the "model" string value, quotes included, in the body. */
   modelStart: i32 = 0;
   modelEnd: i32 = 0;
+  /** P/D: the pod that prefills (the request goes to it and to `endpoint`, which decodes), the
+   *  port of its bootstrap server, the room both meet in, and the byte offset of the body's closing
+   *  brace (the bootstrap fields go in front of it). prefill null: a whole request. */
+  prefill: Endpoint | null = null;
+  bootstrapPort: i32 = 0;
+  bootstrapRoom: u64 = 0;
+  bodyEnd: i32 = -1;
   /** A new record per routed request: the stream keeps it until the response ends. */
   log: RequestLog = new RequestLog();
   prediction: PrefixPrediction = new PrefixPrediction();
@@ -84,6 +91,8 @@ export class Outcome {
     this.pool = null;
     this.endpoint = null;
     this.fallbacks.length = 0;
+    this.prefill = null;
+    this.bodyEnd = -1;
     this.rewrite = false;
     this.log = new RequestLog();
     this.prediction.feedback = false;

@@ -43,6 +43,25 @@ export class RequestLog {
   affinityYield: string = "";
   affinityInflight: i32 = 0;
 
+  // P/D (prefillPod non-empty): the prefill pod, its stage's strategy and candidates left after
+  // filtering, the room and bootstrap port the two pods met with, with PREFIX_CACHE on the prefill
+  // stage the blocks credited to the prefill pod, and what the prefill pod answered: its HTTP
+  // status (0: no answer, the connection failed or timed out), how long it took, and its usage.
+  prefillPod: string = "";
+  prefillAddress: string = "";
+  prefillStrategy: string = "";
+  prefillEligible: i32 = 0;
+  bootstrapRoom: string = "";
+  bootstrapPort: i32 = 0;
+  prefillMatchedBlocks: i32 = -1;
+  prefillTotalBlocks: i32 = -1;
+  prefillStatus: i32 = -1;
+  prefillMs: i64 = -1;
+  prefillPromptTokens: i64 = -1;
+  prefillCachedTokens: i64 = -1;
+  /** The client went away first: the prefill was cancelled (its leg closed). */
+  prefillCancelled: bool = false;
+
   /** Held in the gateway's queue first: how long (ms); -1 when not held. */
   queueWaitMs: i64 = -1;
   /** logScores: each scorer's weighted score for the chosen pod, as `"name":v,...` ("" = off). */
@@ -115,8 +134,43 @@ export class RequestLog {
           '","affinityInflight":' +
           this.affinityInflight.toString();
     }
+    if (this.prefillPod.length > 0) s += this.formatPd();
     if (this.queueWaitMs >= 0) s += ',"queueWaitMs":' + this.queueWaitMs.toString();
     if (this.scores.length > 0) s += ',"scores":{' + this.scores + "}";
     return s + "}";
+  }
+
+  private formatPd(): string {
+    let s =
+      ',"prefillPod":' +
+      jsonQuote(this.prefillPod) +
+      ',"prefillAddress":' +
+      jsonQuote(this.prefillAddress) +
+      ',"prefillStrategy":"' +
+      this.prefillStrategy +
+      '","prefillEligible":' +
+      this.prefillEligible.toString() +
+      // A string: rooms are 63-bit, past what JSON readers like JavaScript's keep exactly.
+      ',"bootstrapRoom":"' +
+      this.bootstrapRoom +
+      '"' +
+      ',"bootstrapPort":' +
+      this.bootstrapPort.toString();
+    if (this.prefillTotalBlocks >= 0)
+      s +=
+        ',"prefillMatchedBlocks":' +
+        this.prefillMatchedBlocks.toString() +
+        ',"prefillTotalBlocks":' +
+        this.prefillTotalBlocks.toString();
+    if (this.prefillStatus >= 0)
+      s += ',"prefillStatus":' + this.prefillStatus.toString() + ',"prefillMs":' + this.prefillMs.toString();
+    if (this.prefillCancelled) s += ',"prefillCancelled":true';
+    if (this.prefillPromptTokens >= 0)
+      s +=
+        ',"prefillPromptTokens":' +
+        this.prefillPromptTokens.toString() +
+        ',"prefillCachedTokens":' +
+        this.prefillCachedTokens.toString();
+    return s;
   }
 }

@@ -12,6 +12,7 @@ import { Routing } from "../routing/factory";
 import { Random } from "../routing/random";
 import { inflight, ledger, poolStates, tables } from "../vm";
 import { GatewayStream } from "./gateway-stream";
+import { PrefillCalls } from "./prefill-dispatch";
 import { QueueMetrics } from "./queue-metrics";
 import { routingMetrics } from "./routing-metrics";
 
@@ -26,6 +27,8 @@ export class GatewayRoot extends Root {
   core: DecisionCore;
   dispatcher: QueueDispatcher;
   queueHost: StreamQueueHost;
+  /** P/D prefill calls in flight (proxy_http_call answers come to the root). */
+  prefills: PrefillCalls = new PrefillCalls();
 
   constructor(id: u32, config: PluginConfig, routing: Routing) {
     super(id);
@@ -43,6 +46,11 @@ export class GatewayRoot extends Root {
 
   newStream(id: u32): Stream {
     return new GatewayStream(id, this);
+  }
+
+  onHttpCallResponse(token: u32, headers: u32, bodySize: u32): void {
+    this.prefills.onResponse(token, headers, bodySize);
+    this.serviceQueue(); // the prefill pod's place was just given back
   }
 
   onTick(): void {

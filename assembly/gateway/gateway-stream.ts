@@ -5,6 +5,7 @@
 
 import { HeldChoice } from "../core/decision-core";
 import { Outcome, OutcomeKind, PrefixPrediction } from "../core/outcome";
+import { bootstrapFields, bootstrapHost, pdBody } from "../core/pd-body";
 import { Dispatch } from "../core/queue-dispatcher";
 import { RequestLog } from "../core/request-log";
 import { HeaderSource, RouteRequest } from "../core/route-match";
@@ -36,6 +37,7 @@ import { inflight, poolStates, tables } from "../vm";
 import { Answer, healthAnswer, modelsAnswer } from "./answers";
 import { GatewayRoot } from "./gateway-root";
 import { RouteKind, routeRequest } from "./http-routes";
+import { PrefillWaiter, sendPrefillError } from "./prefill-dispatch";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 
 /** primary,fallback1,... ("IP:port" each): Envoy's override_host policy tries them in order. */
@@ -88,6 +90,10 @@ export class GatewayStream extends Stream {
   /** While held: when it was held (ms), and its pool, target model and priority chosen on arrival. */
   queuedAtMs: f64 = -1;
   held: HeldChoice | null = null;
+  /** P/D: the prefill call's token (0: a whole request), and whether the decode pod's response
+   *  headers reached the client (after that a failed prefill changes nothing). */
+  prefillToken: u32 = 0;
+  responded: bool = false;
 
   constructor(id: u32, root: GatewayRoot) {
     super(id);
@@ -167,10 +173,8 @@ export class GatewayStream extends Stream {
     this.raw.free();
     this.raw = getBufferRaw(Buffer.HttpRequestBody, 0, bodySize);
     const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, this.t0, this.request);
-    if (o.kind == OutcomeKind.Routed) {
-      this.forward(o, this.t0);
-      return DataStatus.Continue;
-    }
+    if (o.kind == OutcomeKind.Routed)
+      return this.forward(o, this.t0) ? DataStatus.Continue : DataStatus.StopIterationNoBuffer;
     if (o.kind == OutcomeKind.Reject) {
       this.replyOutcome(o);
       return DataStatus.StopIterationNoBuffer;
@@ -228,15 +232,23 @@ export class GatewayStream extends Stream {
       return Dispatch.Done;
     }
     o.log.queueWaitMs = <i64>(<f64>(start / 1000000) - this.queuedAtMs);
-    this.forward(o, start);
-    continueStream(StreamType.Request);
+    if (this.forward(o, start)) continueStream(StreamType.Request);
     return Dispatch.Sent;
   }
 
-  /** Sends the request to the chosen pod: body rewrite, destination headers, log line. */
-  private forward(o: Outcome, since: u64): void {
+  /**
+   * Sends the request to the chosen pod: body rewrite, destination headers, log line; for P/D also
+   * the prefill call first. False when it was answered instead (the prefill call was refused).
+   */
+  private forward(o: Outcome, since: u64): bool {
     const ep = o.endpoint!;
-    if (o.rewrite) this.rewriteModel(o.modelStart, o.modelEnd, o.target);
+    if (o.prefill !== null) {
+      if (!this.dispatchPrefill(o)) {
+        this.slot = ep.slot; // released in onDone, like a routed request's
+        this.reply(503, "the gateway could not send the prefill request (Envoy refused the call)", "prefill_failed");
+        return false;
+      }
+    } else if (o.rewrite) this.rewriteModel(o.modelStart, o.modelEnd, o.target);
     const targets = this.targets;
     targets.length = 0;
     targets.push(ep);
@@ -247,8 +259,13 @@ export class GatewayStream extends Stream {
     }
     replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, destinations);
     const pool = o.pool!;
-    replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
-    if (o.log.stream && pool.firstByteTimeoutMs > 0)
+    // Past the listed pods Envoy falls back to any healthy pod of the pool: for P/D that could be a
+    // prefill pod answering the decode half. P/D requests name no pool: past the listed decode pods
+    // there is no host, and the client gets Envoy's 503 JSON.
+    if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
+    // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
+    // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.
+    if (o.log.stream && pool.firstByteTimeoutMs > 0 && o.prefill === null)
       replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_HEADER, (<i64>pool.firstByteTimeoutMs).toString());
     this.slot = ep.slot;
     this.servedBy = ep.name;
@@ -266,6 +283,46 @@ export class GatewayStream extends Stream {
       this.usageTail = new UsageTail();
     }
     this.raw.free(); // Envoy holds the bytes it forwards; our copy is no longer needed
+    return true;
+  }
+
+  /**
+   * P/D: the body both pods get (bootstrap fields, model rewrite), set on this stream for the
+   * decode pod and sent to the prefill pod by the filter's own call, which starts first.
+   */
+  private dispatchPrefill(o: Outcome): bool {
+    const pf = o.prefill!;
+    const fields = bootstrapFields(bootstrapHost(pf.address), o.bootstrapPort, o.bootstrapRoom);
+    const target: string | null = o.rewrite ? o.target : null;
+    const body = pdBody(this.raw.ptr, this.raw.len, o.bodyEnd, o.modelStart, o.modelEnd, target, fields);
+    const path = getHeader(HeaderMap.RequestHeaders, ":path");
+    const authority = getHeader(HeaderMap.RequestHeaders, ":authority");
+    const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
+    const token = this.root.prefills.dispatch(
+      this.id,
+      new StreamPrefillWaiter(this),
+      pf,
+      o.pool!,
+      path === null ? "/v1/chat/completions" : path,
+      authority === null ? "infergate" : authority,
+      rid === null ? "" : rid,
+      body,
+      o.log,
+      this.root.config.prefillTimeoutMs,
+    );
+    if (token == 0) return false;
+    this.prefillToken = token;
+    setBufferBytes(Buffer.HttpRequestBody, 0, <u32>this.raw.len, body);
+    replaceHeader(HeaderMap.RequestHeaders, "content-length", body.byteLength.toString());
+    return true;
+  }
+
+  /** The prefill failed before the decode pod answered: the client gets the error now. */
+  failPrefill(status: i32, message: string, code: string): void {
+    if (this.phase != Phase.Forwarded) return;
+    this.phase = Phase.Replied;
+    // Counted as routed already; the failure is in the rejections by code (prefill_failed).
+    sendPrefillError(status, message, code);
   }
 
   private countRouted(l: RequestLog): void {
@@ -346,6 +403,7 @@ export class GatewayStream extends Stream {
    * fallback, and the in-flight count moves with the request to the pod actually serving it.
    */
   onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
+    this.responded = true;
     if (this.usageTail !== null) {
       // Only a successful answer carries the pod's usage.
       const status = getHeader(HeaderMap.ResponseHeaders, ":status");
@@ -418,11 +476,16 @@ export class GatewayStream extends Stream {
         routingMetrics.prefixPredictions.add(pool + ".result." + result);
       }
     }
+    // P/D: a prefill still answering fills in its figures and writes the line then.
+    if (this.prefillToken != 0 && this.root.prefills.deferLog(this.prefillToken)) return;
     log(LogLevel.Info, l.format());
   }
 
   onDone(): void {
+    // A record still open here: the response never ended (the client went away, a reset).
+    const unfinished = this.record !== null;
     this.finish(); // a stream that ended without a last body chunk (reset, no body)
+    if (this.prefillToken != 0) this.root.prefills.streamDone(this.prefillToken, unfinished);
     this.raw.free();
     if (this.phase == Phase.Queued) {
       // The client went away while held: free its place and bytes.
@@ -436,5 +499,18 @@ export class GatewayStream extends Stream {
       this.slot = -1;
       this.root.serviceQueue(); // capacity just freed
     }
+  }
+}
+
+/** How the prefill call reaches its stream (it may be gone by then: the waiter is dropped). */
+class StreamPrefillWaiter extends PrefillWaiter {
+  constructor(private stream: GatewayStream) {
+    super();
+  }
+  responded(): bool {
+    return this.stream.responded;
+  }
+  failPrefill(status: i32, message: string, code: string): void {
+    this.stream.failPrefill(status, message, code);
   }
 }

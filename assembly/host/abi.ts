@@ -40,10 +40,12 @@ export enum HeaderMap {
   RequestTrailers = 1,
   ResponseHeaders = 2,
   ResponseTrailers = 3,
+  HttpCallResponseHeaders = 6,
 }
 export enum Buffer {
   HttpRequestBody = 0,
   HttpResponseBody = 1,
+  HttpCallResponseBody = 4,
   PluginConfiguration = 7,
   VmConfiguration = 6,
 }
@@ -206,6 +208,11 @@ export function continueStream(stream: StreamType): WasmResult {
   return <WasmResult>imports.proxy_continue_stream(<i32>stream);
 }
 
+/** Resets the (effective) stream: its upstream request too, so the pod sees the connection go. */
+export function closeStream(stream: StreamType): WasmResult {
+  return <WasmResult>imports.proxy_close_stream(<i32>stream);
+}
+
 export function setEffectiveContext(contextId: u32): WasmResult {
   return <WasmResult>imports.proxy_set_effective_context(contextId);
 }
@@ -242,6 +249,38 @@ function serializeHeaders(names: string[], values: string[]): ArrayBuffer {
     off += 1;
   }
   return out;
+}
+
+/**
+ * proxy_http_call: an HTTP request of the filter's own to `cluster`. The call belongs to the
+ * plugin's root context (proxy-wasm hosts attach it there, whatever context makes it), which gets
+ * proxy_on_http_call_response with the returned token; there is no way to cancel it. Returns the
+ * token, or 0 when the host refused the call (unknown cluster, a required pseudo-header missing).
+ */
+export function httpCall(
+  cluster: string,
+  headerNames: string[],
+  headerValues: string[],
+  body: ArrayBuffer,
+  timeoutMs: u32,
+): u32 {
+  const c = String.UTF8.encode(cluster);
+  const h = serializeHeaders(headerNames, headerValues);
+  const t = serializeHeaders([], []);
+  store<u32>(outU32, 0);
+  const r = imports.proxy_http_call(
+    changetype<usize>(c),
+    c.byteLength,
+    changetype<usize>(h),
+    h.byteLength,
+    changetype<usize>(body),
+    body.byteLength,
+    changetype<usize>(t),
+    t.byteLength,
+    timeoutMs,
+    outU32,
+  );
+  return r == WasmResult.Ok ? load<u32>(outU32) : 0;
 }
 
 export function sendLocalResponse(

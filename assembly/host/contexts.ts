@@ -38,6 +38,8 @@ export abstract class Root {
   abstract configure(config: string): bool;
   abstract newStream(id: u32): Stream;
   onTick(): void {}
+  /** The answer to a proxy_http_call this root made (headers 0: it failed, no response). */
+  onHttpCallResponse(token: u32, headers: u32, bodySize: u32): void {}
 }
 
 type RootFactory = (id: u32) => Root;
@@ -131,13 +133,9 @@ export function proxy_on_delete(id: u32): void {
 
 export function proxy_on_queue_ready(rootId: u32, token: u32): void {}
 export function proxy_on_foreign_function(rootId: u32, functionId: u32, size: u32): void {}
-export function proxy_on_http_call_response(
-  rootId: u32,
-  token: u32,
-  headers: u32,
-  bodySize: u32,
-  trailers: u32,
-): void {}
+export function proxy_on_http_call_response(rootId: u32, token: u32, headers: u32, bodySize: u32, trailers: u32): void {
+  if (roots.has(rootId)) roots.get(rootId).onHttpCallResponse(token, headers, bodySize);
+}
 export function proxy_on_new_connection(id: u32): i32 {
   return 0;
 }

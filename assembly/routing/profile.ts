@@ -1,5 +1,6 @@
 // A scheduling profile: filters -> affinity guards -> weighted scorers -> picker, and what one run
 // of it produced. Pure: no host calls.
+import { Strategy } from "../table/table";
 import { AffinityGuard, Candidate, Filter, Picker, SchedulingContext, Scorer, Yield } from "./framework";
 
 export class ProfileResult {
@@ -18,6 +19,8 @@ export class ProfileResult {
 }
 
 export class SchedulingProfile {
+  /** The routing strategy this profile implements (the log line's, per stage for P/D). */
+  strategy: Strategy = Strategy.Default;
   filters: Filter[] = [];
   guards: AffinityGuard[] = [];
   scorers: Scorer[] = [];

@@ -1,5 +1,6 @@
 // Every routing plugin, by name: what kind it is, which routing strategies' profiles it joins
-// (in the order listed here), and, for scorers, its default weight. Adding a plugin is one file
+// (in the order listed here), which stages (a whole request, or a P/D request's prefill or decode
+// profile; every stage unless said), and, for scorers, its default weight. Adding a plugin is one file
 // plus one line here. Names follow the Gateway API Inference Extension's plugin types where the
 // meaning is the same.
 import { PluginConfig } from "../config";
@@ -10,6 +11,7 @@ import { InFlightScorer } from "./plugins/in-flight-scorer";
 import { KvCacheScorer } from "./plugins/kv-cache-scorer";
 import { LoraAffinityScorer } from "./plugins/lora-affinity-scorer";
 import { MaxScorePicker } from "./plugins/max-score-picker";
+import { DecodeRoleFilter, PrefillRoleFilter } from "./plugins/pd-role-filters";
 import { PrefixCacheScorer } from "./plugins/prefix-cache-scorer";
 import { QueueImbalanceGuard } from "./plugins/queue-imbalance-guard";
 import { QueueScorer } from "./plugins/queue-scorer";
@@ -31,6 +33,18 @@ export const DEFAULT: u32 = 1 << (<u32>Strategy.Default);
 export const PREFIX_CACHE: u32 = 1 << (<u32>Strategy.PrefixCache);
 export const EVERY: u32 = DEFAULT | PREFIX_CACHE;
 
+/** What a profile schedules: a whole request, or one stage of a P/D (disaggregated) request. */
+export enum Stage {
+  Whole = 0,
+  Prefill = 1,
+  Decode = 2,
+}
+/** Stage masks: which stages' profiles a plugin joins. */
+export const WHOLE: u32 = 1 << (<u32>Stage.Whole);
+export const PREFILL: u32 = 1 << (<u32>Stage.Prefill);
+export const DECODE: u32 = 1 << (<u32>Stage.Decode);
+export const ANY_STAGE: u32 = WHOLE | PREFILL | DECODE;
+
 export type PluginMaker = (c: PluginConfig) => Plugin;
 
 export class PluginSpec {
@@ -40,6 +54,7 @@ export class PluginSpec {
     public strategies: u32,
     public defaultWeight: f64,
     public make: PluginMaker,
+    public stages: u32 = ANY_STAGE,
   ) {}
 }
 
@@ -55,7 +70,9 @@ function saturation(c: PluginConfig): SaturationDetector {
 // Upstream GIE default weights: queue 2, KV cache 2, prefix 3; in-flight is ours.
 export const PLUGINS: PluginSpec[] = [
   new PluginSpec("ready-filter", PluginKind.Filter, EVERY, 0, (c) => new ReadyFilter()),
-  new PluginSpec("whole-request-role-filter", PluginKind.Filter, EVERY, 0, (c) => new WholeRequestRoleFilter()),
+  new PluginSpec("whole-request-role-filter", PluginKind.Filter, EVERY, 0, (c) => new WholeRequestRoleFilter(), WHOLE),
+  new PluginSpec("prefill-role-filter", PluginKind.Filter, EVERY, 0, (c) => new PrefillRoleFilter(), PREFILL),
+  new PluginSpec("decode-role-filter", PluginKind.Filter, EVERY, 0, (c) => new DecodeRoleFilter(), DECODE),
   new PluginSpec("saturation-filter", PluginKind.Filter, EVERY, 0, (c) => new SaturationFilter(saturation(c))),
   new PluginSpec(
     "queue-imbalance-guard",

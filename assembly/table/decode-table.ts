@@ -125,6 +125,16 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       else {
         p.hasPd = true;
         p.bootstrapPort = r.int(pd, "bootstrapPort", `${path}.pd`, 1, 65535);
+        p.prefillStrategy = strategyOf(
+          r.str(pd, "prefillPolicy", `${path}.pd`, "DEFAULT", false),
+          r,
+          `${path}.pd.prefillPolicy`,
+        );
+        p.decodeStrategy = strategyOf(
+          r.str(pd, "decodePolicy", `${path}.pd`, "DEFAULT", false),
+          r,
+          `${path}.pd.decodePolicy`,
+        );
       }
     }
     decodeAnyModel(r, pv, p, path, t.hasRoutes);
@@ -160,6 +170,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       e.running = r.num(ev, "running", ep, 0, 1e9);
       e.kvUsage = r.num(ev, "kvUsage", ep, 0, 1);
       e.scrapeAgeMs = r.num(ev, "scrapeAgeMs", ep, -1, 9007199254740991, -1, false);
+      e.bootstrapPort = r.int(ev, "bootstrapPort", ep, 1, 65535, 0, false);
       const loras = ev.get("loras");
       if (loras !== null) {
         if (!loras.isArray) r.fail(`${ep}.loras`, "must be an array of strings");

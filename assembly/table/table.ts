@@ -62,6 +62,9 @@ export class Endpoint {
   kvUsage: f64 = 0;
   loras: string[] = [];
   scrapeAgeMs: f64 = -1;
+  /** P/D prefill pods: this pod's --disaggregation-bootstrap-port (its sglang.ai/bootstrap-port
+   *  annotation); 0 = the pool's bootstrapPort. */
+  bootstrapPort: i32 = 0;
   /** 16-bit hash of the address (prefix index entries carry it; see prefix/index-matcher.ts). */
   tag: u16 = 0;
   /** 64-bit hash of the address: the rendezvous weight's pod half (routing/plugins/rendezvous-picker.ts). */
@@ -96,6 +99,9 @@ export class Pool {
    *  their priorities, side by side (a pool has a handful; a scan beats a map's code size). */
   objectiveNames: string[] = [];
   objectivePriorities: i32[] = [];
+  /** P/D: each stage's routing strategy (InferenceTrafficPolicy prefillPolicyRef / decodePolicyRef). */
+  prefillStrategy: Strategy = Strategy.Default;
+  decodeStrategy: Strategy = Strategy.Default;
   endpoints: Endpoint[] = [];
 
   /** Index of the objective named `name`, or -1. */

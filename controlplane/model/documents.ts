@@ -72,6 +72,13 @@ const SUPPORTED: Record<string, string[]> = {
 const CLUSTER_SCOPED = new Set(["GatewayClass", "Namespace"]);
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/**
+ * A Pod annotation giving an SGLang prefill server's own --disaggregation-bootstrap-port (over the
+ * policy's kvTransfer.bootstrapPort): the key sglang-router's Kubernetes service discovery reads
+ * (its --bootstrap-port-annotation default). Needed where prefill pods share an IP.
+ */
+export const BOOTSTRAP_PORT_ANNOTATION = "sglang.ai/bootstrap-port";
+
 /** SGLang's default --disaggregation-bootstrap-port, used when kvTransfer.bootstrapPort is omitted. */
 export const SGLANG_DEFAULT_BOOTSTRAP_PORT = 8998;
 
@@ -384,6 +391,7 @@ function parseStaticEndpoints(raw: Obj, id: { namespace: string; name: string },
       if (name !== undefined && names.has(name)) er.fail("name", `"${name}" is listed twice`);
       if (name !== undefined) names.add(name);
       const labels = er.stringMap(e, "labels", { hint: "label values are strings" }) ?? {};
+      const annotations = er.stringMap(e, "annotations", { hint: "quote annotation values in YAML" });
       const ready = er.boolean(e, "ready") ?? true;
       let ip: string | null = null;
       let port: number | null = null;
@@ -403,7 +411,16 @@ function parseStaticEndpoints(raw: Obj, id: { namespace: string; name: string },
         else ip = e.ip;
         if (e.port !== undefined) port = er.integer(e, "port", { min: 1, max: 65535 }) ?? null;
       } else er.fail("", 'needs address ("127.0.0.1:8001") or ip');
-      if (name !== undefined) endpoints.push({ namespace: id.namespace, name, ip, port, labels, ready });
+      if (name !== undefined)
+        endpoints.push({
+          namespace: id.namespace,
+          name,
+          ip,
+          port,
+          labels,
+          ...(annotations ? { annotations } : {}),
+          ready,
+        });
     });
   }
   r.done();
@@ -412,6 +429,7 @@ function parseStaticEndpoints(raw: Obj, id: { namespace: string; name: string },
 
 function parsePod(raw: Obj, id: { namespace: string; name: string }, r: FieldReader): PodSpec {
   const labels = r.stringMap(raw, "metadata.labels") ?? {};
+  const annotations = r.stringMap(raw, "metadata.annotations");
   let ip = r.string(raw, "status.podIP") ?? null;
   if (!ip) {
     const ips = r.get(raw, "status.podIPs");
@@ -423,7 +441,11 @@ function parsePod(raw: Obj, id: { namespace: string; name: string }, r: FieldRea
   const terminating = isObj(raw.metadata) && raw.metadata.deletionTimestamp != null;
   const ready = isObj(readyCond) && readyCond.status === "True" && !terminating;
   r.done();
-  return { kind: "Pod", ...id, endpoint: { ...id, ip: ip || null, port: null, labels, ready } };
+  return {
+    kind: "Pod",
+    ...id,
+    endpoint: { ...id, ip: ip || null, port: null, labels, ...(annotations ? { annotations } : {}), ready },
+  };
 }
 
 /**

@@ -3,9 +3,10 @@
 // IP) with their address and P/D role, and the models each pool serves (resolve-models.ts).
 // Pure: same documents and same previous settings give the same result, in a deterministic order.
 
-import type { EndpointRole } from "../table/schema.js";
+import type { EndpointRole, PrefixCacheMode } from "../table/schema.js";
 import { formatAddress } from "./address.js";
 import { ANNOTATION, type PoolSettings, parsePoolAnnotations } from "./annotations.js";
+import { BOOTSTRAP_PORT_ANNOTATION } from "./documents.js";
 import { resolveModels } from "./resolve-models.js";
 import { matchesSelector } from "./selector.js";
 import {
@@ -231,7 +232,15 @@ export function resolveModel(
         continue;
       }
       seen.set(address, e.name);
-      endpoints.push({ namespace: e.namespace, name: e.name, address, role, ready: e.ready });
+      const bootstrapPort = role === "prefill" ? podBootstrapPort(e, problems) : undefined;
+      endpoints.push({
+        namespace: e.namespace,
+        name: e.name,
+        address,
+        role,
+        ...(bootstrapPort !== undefined ? { bootstrapPort } : {}),
+        ready: e.ready,
+      });
     }
     endpoints.sort((a, b) =>
       a.name < b.name ? -1 : a.name > b.name ? 1 : a.address < b.address ? -1 : a.address > b.address ? 1 : 0,
@@ -241,7 +250,12 @@ export function resolveModel(
       spec,
       strategy: parsed.settings.strategy,
       runtime,
-      prefix: { ...parsed.settings.prefix },
+      // A P/D pool's prefix cache is declared in its InferenceTrafficPolicy (the seed's
+      // trafficPolicy.prefixCache.mode: estimate), which wins over the pool's annotation.
+      prefix: {
+        ...parsed.settings.prefix,
+        ...(pd?.prefixCacheMode ? { mode: pd.prefixCacheMode as PrefixCacheMode } : {}),
+      },
       queue: { ...parsed.settings.queue },
       firstByteTimeoutMs: parsed.settings.firstByteTimeoutMs,
       eppOverlay: parsed.settings.eppOverlay,
@@ -271,4 +285,19 @@ export function resolveModel(
   problems.push(...m.problems);
   for (const p of pools) p.anyModel = m.anyModel.get(p.id) ?? null;
   return { pools, models: m.models, objectives: m.objectives, problems, settings: settingsOut };
+}
+
+/** A prefill pod's sglang.ai/bootstrap-port annotation, if it has a valid one (else the policy's port). */
+function podBootstrapPort(e: EndpointSpec, problems: Problem[]): number | undefined {
+  const v = e.annotations?.[BOOTSTRAP_PORT_ANNOTATION];
+  if (v === undefined) return undefined;
+  const n = Number(v.trim());
+  if (/^\s*\d+\s*$/.test(v) && n >= 1 && n <= 65535) return n;
+  problems.push({
+    level: "warning",
+    document: `endpoint ${e.namespace}/${e.name}`,
+    field: `annotations[${JSON.stringify(BOOTSTRAP_PORT_ANNOTATION)}]`,
+    message: `${JSON.stringify(v)} is not a port (1..65535); the policy's kvTransfer.bootstrapPort applies`,
+  });
+  return undefined;
 }

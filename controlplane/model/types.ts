@@ -96,6 +96,8 @@ export interface EndpointSpec {
   /** Set only by static endpoints that give a full address: overrides the pool's target port. */
   port: number | null;
   labels: Record<string, string>;
+  /** Annotations the model reads (sglang.ai/bootstrap-port); absent = none. */
+  annotations?: Record<string, string>;
   /** Pod Ready condition (static endpoints: `ready`, default true). */
   ready: boolean;
 }
@@ -157,6 +159,8 @@ export interface ResolvedEndpoint {
   /** "IP:port", IPv6 bracketed. */
   address: string;
   role: EndpointRole;
+  /** P/D prefill pods: the pod's own bootstrap port (its sglang.ai/bootstrap-port annotation). */
+  bootstrapPort?: number;
   /** Pod readiness only; scrape health is joined in by the table builder. */
   ready: boolean;
 }

@@ -24,6 +24,7 @@ import { GatewayStatusWriter } from "../gatewayapi/status-writer.js";
 import { type GatewayApiStatus, GROUP_GATEWAY } from "../gatewayapi/types.js";
 import type { Logger } from "../log.js";
 import { ANNOTATION } from "../model/annotations.js";
+import { BOOTSTRAP_PORT_ANNOTATION } from "../model/documents.js";
 import type { ModelStore } from "../model/store.js";
 import { GROUP_ALIBABA, GROUP_V1, GROUP_X, type ObjectRef, type Problem } from "../model/types.js";
 import { KubeApiError, KubeClient, type Obj } from "./kube-client.js";
@@ -226,6 +227,10 @@ function slimPod(p: Obj): Obj {
       uid: m.uid,
       resourceVersion: m.resourceVersion,
       labels: m.labels ?? {},
+      // The one annotation the model reads of a Pod: an SGLang prefill server's bootstrap port.
+      ...(m.annotations?.[BOOTSTRAP_PORT_ANNOTATION] !== undefined
+        ? { annotations: { [BOOTSTRAP_PORT_ANNOTATION]: m.annotations[BOOTSTRAP_PORT_ANNOTATION] } }
+        : {}),
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
     },
     status: {

@@ -105,6 +105,7 @@ export class TableBuilder {
           loras: load ? [...load.loras] : [],
           scrapeAgeMs: age,
         };
+        if (e.bootstrapPort !== undefined) te.bootstrapPort = e.bootstrapPort;
         if (envoy !== undefined) te.envoy = envoy;
         endpoints.push(te);
       }
@@ -182,10 +183,15 @@ function keepLastEjected(
   sources: ResolvedModel["pools"][number]["endpoints"],
   scrapeOf: (address: string) => ScrapeState | undefined,
 ): void {
-  if (endpoints.some((e) => e.ready)) return;
   const byAddress = new Map(sources.map((e) => [e.address, e]));
-  for (const te of endpoints) {
-    const src = byAddress.get(te.address);
-    if (te.envoy === "ejected" && src?.ready && (scrapeOf(te.address)?.healthy ?? true)) te.ready = true;
+  // Per role: a P/D pool with ready prefill pods but every decode pod ejected still needs a decode
+  // pod (outside P/D every endpoint's role is "both": one group, the whole pool).
+  for (const role of new Set(endpoints.map((e) => e.role))) {
+    const group = endpoints.filter((e) => e.role === role);
+    if (group.some((e) => e.ready)) continue;
+    for (const te of group) {
+      const src = byAddress.get(te.address);
+      if (te.envoy === "ejected" && src?.ready && (scrapeOf(te.address)?.healthy ?? true)) te.ready = true;
+    }
   }
 }

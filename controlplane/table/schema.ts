@@ -71,6 +71,9 @@ export interface TableEndpoint {
   loras: string[];
   /** Milliseconds since the last successful scrape when the table was built; -1 if never scraped. */
   scrapeAgeMs: number;
+  /** P/D prefill pods only, optional: the pod's own bootstrap port (its sglang.ai/bootstrap-port
+   *  annotation), 1..65535; absent = the pool's pd.bootstrapPort. */
+  bootstrapPort?: number;
   /** What Envoy makes of the pod, when the control plane reads Envoy's admin (ready is false unless
    *  "ok", but for a pool's last pods when all are "ejected"). For operators (/debug/table); the
    *  filter reads `ready` only. */

@@ -27,7 +27,22 @@ export interface PoolSettings {
   /** Pod names to leave out of the pool (as if their Pods were deleted) or mark unready. */
   removed?: string[];
   unready?: string[];
+  /** SGLang P/D: the seed's InferencePool + InferenceTrafficPolicy (YAML, used verbatim instead of
+   *  the generated pool); pods get the seed's selector label and the policy's role label from their
+   *  fleet role, and prefill pods their bootstrap port as the sglang.ai/bootstrap-port annotation. */
+  pd?: PdSettings;
 }
+
+export interface PdSettings {
+  manifests: string;
+  /** Pod name -> role label value to write instead of the pod's role (null: no role label). */
+  roleLabels?: Record<string, string | null>;
+}
+
+/** The seed's P/D InferencePool selects every SGLang pod by this label; the policy tells roles apart by the RoleBasedGroup one. */
+export const PD_SELECTOR_LABEL = "alibabacloud.com/inference_backend";
+export const PD_ROLE_LABEL = "rolebasedgroup.workloads.x-k8s.io/role";
+export const BOOTSTRAP_PORT_ANNOTATION = "sglang.ai/bootstrap-port";
 
 export interface LocalGatewayOptions {
   fleet?: FleetSpec;
@@ -83,6 +98,13 @@ export function renderConfig(fleet: Fleet, pool: PoolSettings = {}): string {
       targetModels: [{ name: modelName, weight: 100 }],
     },
   });
+  if (pool.pd)
+    return renderPdConfig(
+      fleet,
+      pool,
+      pool.pd,
+      model("qwen-inference-model", SEED_MODEL, pool.criticality ?? "Critical"),
+    );
   const docs: unknown[] = [poolDoc, model("qwen-inference-model", SEED_MODEL, pool.criticality ?? "Critical")];
   // Extra models are served by the same pods: their targetModels rewrite the request's "model"
   // to the one the simulated servers know (the filter's weighted target-model path).
@@ -105,6 +127,30 @@ export function renderConfig(fleet: Fleet, pool: PoolSettings = {}): string {
       })),
   });
   return docs.map((d) => YAML.stringify(d)).join("---\n");
+}
+
+/** The P/D pool's manifests verbatim, the seed's InferenceModel, and the pods as RoleBasedGroup labels them. */
+function renderPdConfig(fleet: Fleet, pool: PoolSettings, pd: PdSettings, inferenceModel: unknown): string {
+  const endpoints = fleet.pods
+    .filter((p) => !(pool.removed ?? []).includes(p.name))
+    .map((p) => {
+      const override = pd.roleLabels?.[p.name];
+      const role = override === undefined ? p.role : override;
+      return {
+        name: p.name,
+        address: p.address,
+        labels: { [PD_SELECTOR_LABEL]: "sglang", ...(role === null ? {} : { [PD_ROLE_LABEL]: role }) },
+        ...(p.bootstrapPort ? { annotations: { [BOOTSTRAP_PORT_ANNOTATION]: String(p.bootstrapPort) } } : {}),
+        ready: !(pool.unready ?? []).includes(p.name),
+      };
+    });
+  const staticEndpoints = {
+    apiVersion: "infergate.dev/v1alpha1",
+    kind: "StaticEndpoints",
+    metadata: { name: "simulated-fleet" },
+    endpoints,
+  };
+  return [pd.manifests.trimEnd(), YAML.stringify(inferenceModel), YAML.stringify(staticEndpoints)].join("\n---\n");
 }
 
 export async function startLocalGateway(opts: LocalGatewayOptions = {}): Promise<LocalGateway> {

@@ -6,6 +6,7 @@
 import { parseConfig } from "../../assembly/config";
 import { HeldChoice } from "../../assembly/core/decision-core";
 import { OutcomeKind } from "../../assembly/core/outcome";
+import { bootstrapFields, bootstrapHost, pdBody } from "../../assembly/core/pd-body";
 import { liveSinceMs, QueueDispatcher } from "../../assembly/core/queue-dispatcher";
 import { hostOf, pathOf, RouteRequest } from "../../assembly/core/route-match";
 import { cachedBlocks, readUsage, Usage, UsageTail } from "../../assembly/core/usage";
@@ -331,9 +332,28 @@ export function decide(
   if (o.kind == OutcomeKind.Routed) {
     const names = new Array<string>();
     for (let i = 0; i < o.fallbacks.length; i++) names.push(jsonQuote(o.fallbacks[i].name));
-    s += `,"pod":${jsonQuote(o.endpoint!.name)},"fallbacks":[${names.join(",")}],"log":${o.log.format().substring("Request Handled ".length)}`;
+    const prefill = o.prefill === null ? "null" : jsonQuote(o.prefill!.name);
+    s += `,"pod":${jsonQuote(o.endpoint!.name)},"fallbacks":[${names.join(",")}],"prefill":${prefill},"bootstrapPort":${o.bootstrapPort.toString()},"bodyEnd":${o.bodyEnd.toString()}`;
+    s += `,"log":${o.log.format().substring("Request Handled ".length)}`;
   }
   return s + "}";
+}
+
+/** The body a P/D request is sent with (pd-body.ts), for a chat body as the filter parses it. */
+export function pdRequestBody(body: string, target: string, address: string, port: i32, room: u64): string {
+  const buf = String.UTF8.encode(body);
+  const r = parseRequest(buf, Api.ChatCompletions);
+  if (r.status != 0) return `error ${r.message}`;
+  const out = pdBody(
+    changetype<usize>(buf),
+    buf.byteLength,
+    requestTape.end(0) - 1,
+    r.modelStart,
+    r.modelEnd,
+    target.length > 0 ? target : null,
+    bootstrapFields(bootstrapHost(address), port, room),
+  );
+  return String.UTF8.decode(out);
 }
 
 /** Prefix-index keys holding entries, for one pool ("" = all pools). */

@@ -132,3 +132,20 @@ test("Envoy's verdict decides readiness; ejection never empties a pool; a change
   states.set("10.0.0.3:8000", "ok");
   assert.deepEqual(ready(), ["-absent", "-ejected", "Rok"]);
 });
+
+test("P/D: ejection never empties one role either (ready prefill pods do not stand in for decode pods)", () => {
+  const states = new Map<string, EnvoyHostState>();
+  const b = new TableBuilder({ stalenessMs: 3000, envoyHostState: (a) => states.get(a) ?? "ok" });
+  const m = model(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000", "10.0.0.4:8000"]);
+  const roles = ["prefill", "prefill", "decode", "decode"] as const;
+  m.pools[0].endpoints.forEach((e, i) => (e.role = roles[i]));
+  const ready = () =>
+    b.build(m, () => undefined).table.pools[0]!.endpoints.map((e) => `${e.role[0]}${e.ready ? "R" : "-"}${e.envoy}`);
+  // One decode pod dead, the other ejected: the ejected one stays, as the last of its role.
+  states.set("10.0.0.3:8000", "unhealthy");
+  states.set("10.0.0.4:8000", "ejected");
+  assert.deepEqual(ready(), ["pRok", "pRok", "d-unhealthy", "dRejected"]);
+  // A ready decode pod again: the ejected one is out.
+  states.set("10.0.0.3:8000", "ok");
+  assert.deepEqual(ready(), ["pRok", "pRok", "dRok", "d-ejected"]);
+});

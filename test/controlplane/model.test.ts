@@ -113,6 +113,47 @@ test("seed P/D with prefix cache: InferenceTrafficPolicy sets runtime, roles, bo
   assert.match(m.problems[0].message, /"router".*needs "prefill" or "decode"/);
 });
 
+test("seed P/D: a prefill pod's sglang.ai/bootstrap-port annotation is its own port; a bad one is reported and the policy's applies; the policy's prefix mode wins", () => {
+  const store = new ModelStore(ctx);
+  const labels = (role: string) => ({
+    "alibabacloud.com/inference_backend": "sglang",
+    "rolebasedgroup.workloads.x-k8s.io/role": role,
+  });
+  const pod = (name: string, ip: string, role: string, annotations?: Record<string, string>) => ({
+    raw: {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, labels: labels(role), ...(annotations ? { annotations } : {}) },
+      status: { podIP: ip, conditions: [{ type: "Ready", status: "True" }] },
+    },
+  });
+  const pool = parseYamlDocuments(SEED_PD, "pd.yaml");
+  // The pool's own prefix-cache-mode annotation says feedback; the policy's estimate wins.
+  (pool[0].raw as any).metadata.annotations = { "infergate.dev/prefix-cache-mode": "feedback" };
+  store.replaceSource("t", [
+    ...pool,
+    pod("prefill-0", "10.1.0.1", "prefill", { "sglang.ai/bootstrap-port": "34017" }),
+    pod("prefill-1", "10.1.0.2", "prefill", { "sglang.ai/bootstrap-port": "port-9" }),
+    pod("prefill-2", "10.1.0.3", "prefill"),
+    pod("decode-0", "10.1.0.4", "decode", { "sglang.ai/bootstrap-port": "1" }),
+  ]);
+  const m = store.resolved();
+  const p = m.pools[0];
+  assert.equal(p.prefix.mode, "estimate");
+  assert.deepEqual(
+    p.endpoints.map((e) => [e.name, e.role, e.bootstrapPort ?? null]),
+    [
+      ["decode-0", "decode", null],
+      ["prefill-0", "prefill", 34017],
+      ["prefill-1", "prefill", null],
+      ["prefill-2", "prefill", null],
+    ],
+  );
+  assert.equal(m.problems.length, 1);
+  assert.equal(m.problems[0].document, "endpoint default/prefill-1");
+  assert.match(m.problems[0].message, /"port-9" is not a port.*kvTransfer.bootstrapPort applies/);
+});
+
 test("v1 InferencePool shape (inference.networking.k8s.io/v1)", () => {
   const doc = parseDocument(
     {

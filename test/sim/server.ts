@@ -414,6 +414,7 @@ export async function startSimServer(cfg: SimConfig): Promise<SimServer> {
     let body: unknown;
     try {
       body = JSON.parse(raw);
+      keepExactRoom(body, raw);
     } catch {
       fail(new HttpError(400, "request body is not valid JSON"));
       return;
@@ -916,3 +917,17 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) void main();
+
+/**
+ * SGLang reads bodies with Python's json, where a bootstrap_room is an exact integer (routers draw
+ * 63-bit rooms); JSON.parse would round one past 2^53. The room is kept as the body's digits (the
+ * last bootstrap_room key, as JSON.parse keeps the last duplicate), so the pod's records name the
+ * room the router sent.
+ */
+function keepExactRoom(body: unknown, raw: string): void {
+  if (typeof body !== "object" || body === null) return;
+  const b = body as Record<string, unknown>;
+  if (typeof b.bootstrap_room !== "number" || Number.isSafeInteger(b.bootstrap_room)) return;
+  const all = [...raw.matchAll(/"bootstrap_room"\s*:\s*(\d+)\s*[,}]/g)];
+  if (all.length > 0) b.bootstrap_room = all[all.length - 1][1];
+}

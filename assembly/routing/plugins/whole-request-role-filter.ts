@@ -1,4 +1,6 @@
-// Outside P/D pools, a prefill-only or decode-only endpoint cannot serve a whole request.
+// A whole request (prefill and decode on one pod) needs a pod that does both: prefill-only and
+// decode-only endpoints cannot serve it. P/D pools never run this profile (pd-profile-handler.ts
+// runs a prefill and a decode profile instead), so a P/D pod never gets a whole request.
 import { Role } from "../../table/table";
 import { Candidate, Filter, SchedulingContext } from "../framework";
 
@@ -7,6 +9,6 @@ export class WholeRequestRoleFilter extends Filter {
     super("whole-request-role-filter");
   }
   keep(c: Candidate, ctx: SchedulingContext): bool {
-    return ctx.pool.hasPd || c.endpoint.role == Role.Both;
+    return c.endpoint.role == Role.Both;
   }
 }

@@ -1,0 +1,448 @@
+// SGLang prefill/decode disaggregation through real Envoy (issue 13), with the seed's P/D manifests
+// verbatim (test/kube/fixtures/seed-000-pd-*.yaml): two prefill and two decode SGLang-flavoured
+// simulator pods labelled as a RoleBasedGroup labels them, the control plane reading the seed's
+// InferencePool + InferenceTrafficPolicy from its file. One gateway for the whole file (startup is
+// the slow part); the tests that kill pods run last. Every load is bounded in count and time.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createLogger } from "../../controlplane/log.js";
+import type { RequestHandled } from "../../scripts/lib/envoy-process.js";
+import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
+import type { RequestRecord } from "../sim/server.js";
+import { signal, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
+import { chat, eventually, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
+
+const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test/kube/fixtures", name), "utf8");
+const SEED_PD = fixture("seed-000-pd-sglang.yaml");
+const SEED_PD_PREFIX = fixture("seed-000-pd-prefix-cache-sglang.yaml");
+/** The decode pods wait this long for a room's KV before failing (SGLang's bootstrap timeout). */
+const BOOTSTRAP_TIMEOUT_MS = 20_000;
+const FAST = ["--prefill-overhead-ms", "2", "--inter-token-latency-ms", "5", "--prefill-time-per-token-ms", "0.02"];
+
+const cpLog: string[] = [];
+const measured: Record<string, unknown> = {};
+after(() => console.log(`# P/D measurements: ${JSON.stringify(measured)}`));
+let gw: LocalGateway;
+const pd = (extra: Partial<PoolSettings["pd"]> = {}, manifests = SEED_PD): PoolSettings => ({
+  pd: { manifests, ...extra },
+});
+
+before(async () => {
+  gw = await startLocalGateway({
+    fleet: {
+      runtime: "sglang",
+      args: FAST,
+      pods: [
+        { count: 2, role: "prefill", namePrefix: "prefill" },
+        {
+          count: 2,
+          role: "decode",
+          namePrefix: "decode",
+          args: ["--bootstrap-timeout-ms", String(BOOTSTRAP_TIMEOUT_MS)],
+        },
+      ],
+    },
+    pool: pd(),
+    logger: createLogger({ component: "controlplane", level: "info", write: (l) => cpLog.push(l) }),
+  });
+});
+after(async () => {
+  await gw?.stop();
+});
+
+/** Request Handled lines of the given request ids (x-request-id), once all are written. */
+async function handledFor(ids: string[]): Promise<Map<string, RequestHandled>> {
+  const out = new Map<string, RequestHandled>();
+  await eventually(async () => {
+    for (const h of gw.envoys[0].handled()) if (ids.includes(h.requestId)) out.set(h.requestId, h);
+    return out.size === ids.length;
+  }, 5000);
+  return out;
+}
+
+/** Every inference request each pod saw (pods killed by a test are skipped). */
+async function inference(): Promise<Map<string, RequestRecord[]>> {
+  const m = new Map<string, RequestRecord[]>();
+  await Promise.all(
+    gw.fleet.pods.map(async (p) => {
+      try {
+        const j = (await (await fetch(`${p.url}/debug/requests`)).json()) as { requests: RequestRecord[] };
+        m.set(
+          p.name,
+          j.requests.filter((r) => r.path.startsWith("/v1/")),
+        );
+      } catch {
+        m.set(p.name, []);
+      }
+    }),
+  );
+  return m;
+}
+
+/** Clears the pods' request logs (pods killed by a test are skipped). */
+async function clearPodLogs(): Promise<void> {
+  await Promise.all(gw.fleet.pods.map((p) => fetch(`${p.url}/debug/requests`, { method: "DELETE" }).catch(() => null)));
+}
+
+const role = (pod: string) => gw.fleet.pod(pod).role;
+let seq = 0;
+const rid = (tag: string) => `pd-${tag}-${++seq}-${Date.now()}`;
+
+/** The filter's in-flight gauge for a pod, from Envoy's stats. */
+async function podInFlight(pod: string): Promise<number> {
+  const text = await (await fetch(`${gw.envoys[0].adminUrl}/stats?filter=infergate_pod_in_flight`)).text();
+  let n = 0;
+  for (const line of text.split("\n")) if (line.includes(`.pod.${pod}:`)) n += Number(line.split(": ")[1]);
+  return n;
+}
+
+describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
+  test("every request completes with the decode pod's answer; both pods saw the same body and room; no whole request reaches a single-role pod", async () => {
+    await clearPodLogs();
+    const ids: string[] = [];
+    const replies = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => {
+        const id = rid("basic");
+        ids.push(id);
+        const stream = i % 2 === 1;
+        return post(
+          gw.url,
+          i % 4 === 3 ? "/v1/completions" : "/v1/chat/completions",
+          i % 4 === 3
+            ? {
+                model: SEED_MODEL,
+                prompt: `prompt ${i}`,
+                max_tokens: 3,
+                stream,
+                stream_options: { include_usage: true },
+              }
+            : chat(`question ${i}`, {
+                max_tokens: 3,
+                stream,
+                ...(stream ? { stream_options: { include_usage: true } } : {}),
+              }),
+          { "x-request-id": id },
+        );
+      }),
+    );
+    const handled = await handledFor(ids);
+    const seen = await inference();
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i];
+      assert.equal(r.status, 200, r.text);
+      assert.equal(role(r.pod!), "decode", `answered by a decode pod: ${r.pod}`);
+      const h = handled.get(ids[i])!;
+      assert.equal(h.pod, r.pod, "the log names the decode pod that answered");
+      assert.equal(role(h.prefillPod as string), "prefill");
+      assert.equal(h.prefillStatus, 200);
+      assert.equal(h.bootstrapPort, gw.fleet.pod(h.prefillPod as string).bootstrapPort, "the pod's annotated port");
+      const room = h.bootstrapRoom as string;
+      assert.match(room, /^\d+$/);
+      const atPrefill = seen.get(h.prefillPod as string)!.filter((x) => x.bootstrapRoom === room);
+      const atDecode = seen.get(h.pod)!.filter((x) => x.bootstrapRoom === room);
+      assert.equal(atPrefill.length, 1, "the prefill pod got the room once");
+      assert.equal(atDecode.length, 1, "the decode pod got the room once");
+      assert.equal(atPrefill[0].completionTokens, 1, "the prefill pod stops at its first token");
+      assert.equal(atDecode[0].completionTokens, 3);
+      // Usage reaches the client, streaming included (the client asked for it).
+      const usage =
+        i % 2 === 1
+          ? JSON.parse(
+              r.text
+                .split("\n")
+                .filter((l) => l.includes('"usage"'))
+                .pop()!
+                .slice(6),
+            ).usage
+          : r.json.usage;
+      assert.equal(usage.completion_tokens, 3, `usage of reply ${i}`);
+      assert.ok(usage.prompt_tokens > 0);
+    }
+    for (const [pod, reqs] of seen)
+      for (const x of reqs)
+        assert.notEqual(x.bootstrapRoom, null, `${pod} got a request without a room: a whole request`);
+    const rooms = new Set([...handled.values()].map((h) => h.bootstrapRoom));
+    assert.equal(rooms.size, ids.length, "one room per request");
+  });
+
+  test("a pod whose role label is missing or invalid is left out with a warning; no prefill pod left: 503 naming the side", async () => {
+    cpLog.length = 0;
+    gw.writeConfig(pd({ roleLabels: { "prefill-0": null, "prefill-1": "router" } }));
+    try {
+      await eventually(async () => {
+        const eps = gw.controlPlane!.lastTable()!.pools[0].endpoints.map((e) => e.name);
+        return !eps.includes("prefill-0") && !eps.includes("prefill-1");
+      }, 10_000);
+      const warned = (pod: string) =>
+        cpLog.some(
+          (l) =>
+            l.includes('"level":"warning"') && l.includes(pod) && l.includes("rolebasedgroup.workloads.x-k8s.io/role"),
+        );
+      assert.ok(
+        warned("prefill-0") && warned("prefill-1"),
+        `warnings: ${cpLog.filter((l) => l.includes("warn")).join("\n")}`,
+      );
+      const r = await post(gw.url, "/v1/chat/completions", chat("no prefill side"));
+      assert.equal(r.status, 503);
+      assert.equal(r.json.error.code, "no_ready_endpoint");
+      assert.match(r.json.error.message, /\(prefill\)/);
+      assert.equal(r.headers.get("retry-after"), "1");
+    } finally {
+      gw.writeConfig(pd());
+    }
+    await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].endpoints.length === 4, 10_000);
+    await eventually(async () => (await post(gw.url, "/v1/chat/completions", chat("back"))).status === 200, 10_000);
+  });
+
+  test("prefix cache on both stages (hot switch of the policy's refs): a conversation's later turns return to the same prefill and decode pod", async () => {
+    const conversation = (c: number) => {
+      const system = `You are assistant number ${c}. `.repeat(40);
+      const msgs: { role: string; content: string }[] = [{ role: "system", content: system }];
+      return msgs;
+    };
+    // DEFAULT on both stages first: the log says so.
+    const before = await post(gw.url, "/v1/chat/completions", chat("which strategy"), {
+      "x-request-id": rid("strategy"),
+    });
+    assert.equal(before.status, 200);
+    gw.writeConfig(pd({}, SEED_PD_PREFIX));
+    await eventually(async () => {
+      const id = rid("switch");
+      await post(gw.url, "/v1/chat/completions", chat("switched?"), { "x-request-id": id });
+      const h = (await handledFor([id])).get(id)!;
+      return h.strategy === "PREFIX_CACHE" && h.prefillStrategy === "PREFIX_CACHE";
+    }, 10_000);
+    const pairs = new Map<number, Set<string>>();
+    const convs = [0, 1, 2, 3].map(conversation);
+    for (let turn = 0; turn < 4; turn++) {
+      const ids: string[] = [];
+      const replies = await Promise.all(
+        convs.map((msgs, c) => {
+          msgs.push({ role: "user", content: `turn ${turn} of conversation ${c}: tell me more.` });
+          const id = rid(`conv${c}`);
+          ids.push(id);
+          return post(
+            gw.url,
+            "/v1/chat/completions",
+            { model: SEED_MODEL, messages: msgs, max_tokens: 4 },
+            { "x-request-id": id },
+          );
+        }),
+      );
+      const handled = await handledFor(ids);
+      replies.forEach((r, c) => {
+        assert.equal(r.status, 200, r.text);
+        convs[c].push({ role: "assistant", content: r.json.choices[0].message.content });
+        const h = handled.get(ids[c])!;
+        const set = pairs.get(c) ?? new Set<string>();
+        set.add(`${h.prefillPod}>${h.pod}`);
+        pairs.set(c, set);
+        if (turn > 0) {
+          assert.ok((h.prefillMatchedBlocks as number) > 0, `turn ${turn}: prefill credited its blocks`);
+          assert.ok((h.matchedBlocks as number) > 0, `turn ${turn}: decode credited its blocks`);
+          assert.ok(
+            (h.prefillCachedTokens as number) > 0,
+            `turn ${turn}: the prefill pod really had the prefix cached`,
+          );
+        }
+      });
+    }
+    for (const [c, set] of pairs)
+      assert.equal(set.size, 1, `conversation ${c} kept one prefill>decode pair: ${[...set]}`);
+    // And back: the refs removed, both stages by load alone again.
+    gw.writeConfig(pd());
+    await eventually(async () => {
+      const id = rid("back");
+      await post(gw.url, "/v1/chat/completions", chat("default again?"), { "x-request-id": id });
+      const h = (await handledFor([id])).get(id)!;
+      return h.strategy === "DEFAULT" && h.prefillStrategy === "DEFAULT";
+    }, 10_000);
+  });
+
+  test("a client that goes away cancels both halves: the decode request and the prefill call, whose places are given back", async () => {
+    await clearPodLogs();
+    {
+      const id = rid("abort");
+      const ac = new AbortController();
+      const t0 = Date.now();
+      const req = fetch(`${gw.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": id },
+        // ~20,000 prompt tokens: the prefill pod computes for ~0.5 s (three chunks of 8192 tokens).
+        body: JSON.stringify(
+          chat(`I will not wait. ${"Tell me everything about it. ".repeat(2800)}`, { stream: true, max_tokens: 50 }),
+        ),
+        signal: ac.signal,
+      }).catch((e) => e as Error);
+      await sleep(150);
+      ac.abort();
+      await req;
+      // The decode half is reset by Envoy as the client goes: its pod stops waiting for the room
+      // long before the prefill could have finished.
+      const abortedDecode = async () => {
+        for (const [pod, reqs] of await inference())
+          if (role(pod) === "decode") {
+            const r = reqs.find((x) => x.outcome === "aborted");
+            if (r) return r;
+          }
+        return undefined;
+      };
+      await eventually(async () => (await abortedDecode()) !== undefined, 5000, 20);
+      const decodeGone = Date.now() - t0;
+      assert.ok(decodeGone < 450, `decode cancelled before the prefill could have finished (${decodeGone} ms)`);
+      measured.abortDecodeCancelledMs = decodeGone;
+      // The line is written once the prefill call ended (it carries the prefill's figures).
+      const h = (await handledFor([id])).get(id)!;
+      const room = h.bootstrapRoom as string;
+      assert.equal((await abortedDecode())!.bootstrapRoom, room);
+      // The prefill is cancelled too: the gateway closed the call's leg, Envoy reset the request to
+      // the prefill pod, which dropped it mid-prefill.
+      const prefillRec = (await inference()).get(h.prefillPod as string)!.find((x) => x.bootstrapRoom === room);
+      assert.equal(prefillRec?.outcome, "aborted", `the prefill pod's record: ${JSON.stringify(prefillRec)}`);
+      assert.equal(h.prefillCancelled, true);
+      measured.abortPrefillLineMs = Date.now() - t0;
+      await eventually(async () => (await podInFlight(h.prefillPod as string)) === 0, 3000);
+      assert.equal(await podInFlight(h.pod), 0);
+    }
+  });
+
+  test("every decode pod failing: Envoy's retries stay on the listed decode pods, the client never gets a prefill pod's answer", async () => {
+    const decodes = gw.fleet.pods.filter((p) => p.role === "decode");
+    for (const p of decodes) await setFaults(p.url, { errorRate: 1, errorStatus: 500 });
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 4 }, (_, i) => post(gw.url, "/v1/chat/completions", chat(`decode side down ${i}`))),
+      );
+      for (const r of replies) {
+        assert.ok(r.status >= 500, `an error, not a stand-in answer: ${r.status} ${r.text}`);
+        assert.notEqual(r.pod === null ? "" : role(r.pod), "prefill", `answered by ${r.pod}`);
+        assert.ok(r.json?.error, `OpenAI-shaped: ${r.text}`);
+      }
+    } finally {
+      for (const p of decodes) await setFaults(p.url, null);
+    }
+    // Outlier detection ejected them; they come back once they answer again.
+    for (const p of decodes) await waitForEndpoint(gw, p.name, (e) => e.ready && e.envoy === "ok", 40_000);
+  });
+
+  test("a decode pod killed: Envoy retries the decode half on the next decode pod, which takes the room; later requests avoid the dead pod", async () => {
+    const dead = gw.fleet.pod("decode-0");
+    await waitForEndpoint(gw, dead.name, (e) => e.ready && e.envoy === "ok", 30_000);
+    signal(dead, "SIGKILL");
+    const ids = Array.from({ length: 8 }, () => rid("decode-kill"));
+    const replies = await Promise.all(
+      ids.map((id, i) => post(gw.url, "/v1/chat/completions", chat(`after decode kill ${i}`), { "x-request-id": id })),
+    );
+    for (const r of replies) {
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.pod, "decode-1");
+    }
+    await waitForEndpoint(gw, dead.name, (e) => !e.ready, 10_000);
+    const later = Array.from({ length: 4 }, () => rid("decode-after"));
+    const laterReplies = await Promise.all(
+      later.map((id) => post(gw.url, "/v1/chat/completions", chat("later"), { "x-request-id": id })),
+    );
+    for (const r of laterReplies)
+      assert.equal(r.status, 200, `${r.text} decode-1 in the table: ${JSON.stringify(tableEndpoint(gw, "decode-1"))}`);
+    for (const h of (await handledFor(later)).values()) assert.equal(h.pod, "decode-1");
+  });
+
+  test("a prefill pod killed: its requests fail at once (far under the decode pod's bootstrap timeout) with OpenAI JSON, the decode half is cancelled; later requests avoid it", async () => {
+    const dead = gw.fleet.pod("prefill-0");
+    await waitForEndpoint(gw, dead.name, (e) => e.ready && e.envoy === "ok", 30_000);
+    await clearPodLogs();
+    signal(dead, "SIGKILL");
+    const killedAt = Date.now();
+    await sleep(50);
+    // Concurrent requests spread over both prefill pods by in-flight count: some pick the dead one.
+    const ids = Array.from({ length: 6 }, () => rid("prefill-kill"));
+    const timed = await Promise.all(
+      ids.map(async (id, i) => {
+        const t0 = Date.now();
+        const r = await post(gw.url, "/v1/chat/completions", chat(`after prefill kill ${i}`), { "x-request-id": id });
+        return { r, ms: Date.now() - t0, id };
+      }),
+    );
+    const handled = await handledFor(ids);
+    const failedOnDead = timed.filter((t) => handled.get(t.id)!.prefillPod === dead.name);
+    assert.ok(failedOnDead.length > 0, "some requests picked the dead prefill pod");
+    for (const t of failedOnDead) {
+      assert.equal(t.r.status, 502, t.r.text);
+      assert.equal(t.r.json.error.code, "prefill_failed");
+      assert.match(t.r.json.error.message, /prefill on pod prefill-0/);
+      assert.ok(
+        t.ms < BOOTSTRAP_TIMEOUT_MS / 10,
+        `answered in ${t.ms} ms, not after the ${BOOTSTRAP_TIMEOUT_MS} ms bootstrap timeout`,
+      );
+      // The decode pod stopped waiting for the room: its request was reset, not timed out.
+      const h = handled.get(t.id)!;
+      const rec = (await inference()).get(h.pod)?.find((x) => x.bootstrapRoom === h.bootstrapRoom);
+      assert.ok(rec === undefined || rec.outcome === "aborted", `decode half: ${JSON.stringify(rec)}`);
+    }
+    for (const t of timed.filter((x) => !failedOnDead.includes(x))) assert.equal(t.r.status, 200, t.r.text);
+    measured.prefillFailureAnsweredMs = failedOnDead.map((t) => t.ms);
+    await waitForEndpoint(gw, dead.name, (e) => !e.ready, 10_000);
+    measured.prefillOutOfTableSinceKillMs = Date.now() - killedAt;
+    const later = Array.from({ length: 6 }, () => rid("prefill-after"));
+    const laterReplies = await Promise.all(
+      later.map((id) => post(gw.url, "/v1/chat/completions", chat("later"), { "x-request-id": id })),
+    );
+    for (const r of laterReplies)
+      assert.equal(r.status, 200, `${r.text} decode-1 in the table: ${JSON.stringify(tableEndpoint(gw, "decode-1"))}`);
+    for (const h of (await handledFor(later)).values()) assert.equal(h.prefillPod, "prefill-1");
+  });
+});
+
+describe("SGLang P/D with the gateway's queue", { timeout: 120_000 }, () => {
+  let qgw: LocalGateway;
+  before(async () => {
+    // The seed's manifest plus the seed's queueing annotation on its InferencePool; one request in
+    // flight per pod saturates it.
+    const manifests = SEED_PD.replace(
+      "metadata:\n  name: qwen-inference-pool\n",
+      'metadata:\n  name: qwen-inference-pool\n  annotations:\n    inference.networking.x-k8s.io/queueing: "enabled"\n',
+    );
+    assert.notEqual(manifests, SEED_PD);
+    qgw = await startLocalGateway({
+      fleet: {
+        runtime: "sglang",
+        args: FAST,
+        pods: [
+          { count: 2, role: "prefill", namePrefix: "prefill" },
+          { count: 2, role: "decode", namePrefix: "decode" },
+        ],
+      },
+      pool: { pd: { manifests } },
+      envoy: { gatewayConfig: { saturation: { inFlightLimit: 1 } } },
+    });
+  });
+  after(async () => {
+    await qgw?.stop();
+  });
+
+  test("a saturated side holds requests; freed prefill and decode places release them, each prefilled and decoded once", async () => {
+    for (const p of qgw.fleet.pods.filter((x) => x.role === "prefill")) await setFaults(p.url, { latencyMs: 400 });
+    try {
+      const ids = Array.from({ length: 6 }, (_, i) => `pd-queue-${i}-${Date.now()}`);
+      const replies = await Promise.all(
+        ids.map((id, i) => post(qgw.url, "/v1/chat/completions", chat(`held ${i}`), { "x-request-id": id })),
+      );
+      for (const r of replies) assert.equal(r.status, 200, r.text);
+      const lines = new Map<string, RequestHandled>();
+      await eventually(async () => {
+        for (const h of qgw.envoys[0].handled()) if (ids.includes(h.requestId)) lines.set(h.requestId, h);
+        return lines.size === ids.length;
+      }, 5000);
+      const held = [...lines.values()].filter((h) => (h.queueWaitMs as number | undefined) !== undefined);
+      assert.ok(held.length >= 2, `some requests waited in the queue: ${held.length}`);
+      for (const h of lines.values()) assert.equal(h.prefillStatus, 200);
+      assert.equal(new Set([...lines.values()].map((h) => h.bootstrapRoom)).size, ids.length);
+    } finally {
+      for (const p of qgw.fleet.pods.filter((x) => x.role === "prefill")) await setFaults(p.url, null);
+    }
+  });
+});
