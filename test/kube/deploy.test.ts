@@ -344,13 +344,15 @@ describe("Helm chart: rendering", () => {
     assert.deepEqual(normalizeBootstrap(chart), normalizeBootstrap(local));
     // And what that means, spelled out:
     assert.deepEqual(
-      chart.static_resources.listeners.map((l: any) => [
-        l.name,
-        l.address.socket_address.address,
-        l.address.socket_address.port_value,
-      ]),
+      chart.static_resources.listeners.map((l: any) =>
+        l.internal_listener !== undefined
+          ? [l.name, "internal"]
+          : [l.name, l.address.socket_address.address, l.address.socket_address.port_value],
+      ),
       [
         ["infergate_public", "0.0.0.0", 8080],
+        // P/D prefill calls pass through it (in process) so a client abort can reset them.
+        ["infergate_prefill", "internal"],
         ["infergate_control", "127.0.0.1", 9002],
       ],
     );
@@ -358,7 +360,9 @@ describe("Helm chart: rendering", () => {
     const filters = wasmFilters(chart);
     for (const [l, c] of filters) {
       assert.equal(c.vm_config.vm_id, "infergate", l);
-      assert.equal(c.allow_on_headers_stop_iteration, true, l);
+      // The public listener's filter pauses in the headers phase (waiting for the body); the
+      // prefill leg's only watches its call and never stops iteration.
+      if (l !== "infergate_prefill") assert.equal(c.allow_on_headers_stop_iteration, true, l);
       assert.equal(c.failure_policy, "FAIL_CLOSED", l);
       assert.equal(c.vm_config.code.local.filename, "/etc/infergate/wasm/infergate.wasm", l);
     }
