@@ -197,7 +197,7 @@ export class GatewayStream extends Stream {
     );
     setEffectiveContext(this.id); // paying queue debt may have answered other streams
     if (!held) {
-      this.root.queueHost.metrics.dropped.increment(1);
+      this.root.queueHost.metrics.dropped.add(poolLabel(pool.id));
       this.replyQueued(
         429,
         "request of " +
@@ -212,6 +212,7 @@ export class GatewayStream extends Stream {
     }
     this.phase = Phase.Queued;
     this.queuedAtMs = nowMs;
+    routingMetrics.requests.add(poolLabel(pool.id) + ".outcome.held");
     const h = new HeldChoice();
     h.target = o.target;
     h.poolId = pool.id;
@@ -365,7 +366,8 @@ export class GatewayStream extends Stream {
   private replyOutcome(o: Outcome): void {
     this.countRejected(o);
     if (o.queueReason.length > 0) {
-      if (o.queueReason == "sheddable") this.root.queueHost.metrics.shed.increment(1);
+      if (o.queueReason == "sheddable")
+        this.root.queueHost.metrics.shed.add(poolLabel(o.pool === null ? "none" : o.pool!.id));
       this.replyQueued(o.status, o.message, o.code, o.queueReason);
     } else if (o.retryAfter) this.reply(o.status, o.message, o.code, o.param, ["retry-after"], ["1"]);
     else this.reply(o.status, o.message, o.code, o.param);
