@@ -385,7 +385,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
         "record",
         "release",
         "log line",
-        "shared reads/writes",
+        "shared reads/writes (one; mean)",
         "header reads",
       ],
       ph.rows.map((x: Any) => [
@@ -402,7 +402,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
         n(x.recordUs, 1),
         n(x.releaseUs, 1),
         n(x.logLineUs, 1),
-        `${x.sharedReads}/${x.sharedWrites}`,
+        `${x.sharedReads}/${x.sharedWrites}; ${x.meanSharedReads}/${x.meanSharedWrites}`,
         x.headerReads,
       ]),
     );
