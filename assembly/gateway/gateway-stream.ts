@@ -101,9 +101,9 @@ export class GatewayStream extends Stream {
   }
 
   onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
-    // A client must never choose the pod (nor the pool Envoy falls back within).
-    removeHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER);
-    removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
+    // A client must never choose the pod (nor the pool Envoy falls back within): forward() replaces
+    // both headers (P/D removes the pool's), and nothing reaches a pod without passing there, so
+    // they are not removed here (two host calls on every request).
     const method = getHeader(HeaderMap.RequestHeaders, ":method");
     const path = getHeader(HeaderMap.RequestHeaders, ":path");
     const req = this.request;
@@ -264,6 +264,7 @@ export class GatewayStream extends Stream {
     // prefill pod answering the decode half. P/D requests name no pool: past the listed decode pods
     // there is no host, and the client gets Envoy's 503 JSON.
     if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
+    else removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
     // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
     // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.
     if (o.log.stream && pool.firstByteTimeoutMs > 0 && o.prefill === null)
