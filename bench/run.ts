@@ -26,6 +26,7 @@ import { inferencePerfScenario } from "./scenarios/inference-perf.js";
 import { longPromptScenario } from "./scenarios/long-prompt.js";
 import { overheadScenario } from "./scenarios/overhead.js";
 import { pdConfig, pdScenario } from "./scenarios/pd.js";
+import { phasesScenario } from "./scenarios/phases.js";
 import { scaleScenario } from "./scenarios/scale.js";
 import { thirdPartyScenario } from "./scenarios/third-party.js";
 import type { WorkloadSpec } from "./workloads.js";
@@ -218,6 +219,7 @@ const cfg = {
     metricTrials: quick ? 3 : 10,
     seed,
   },
+  phases: { endpoints: [16, 512], promptKb: [8, 220], iterations: quick ? 300 : 2000, seed },
   inferencePerf: { fleet: ramp.fleet, workload: ramp.workload },
   thirdParty: {
     pods: 4,
@@ -315,6 +317,7 @@ try {
     ),
   );
   await scenario("scale", () => scaleScenario(cfg.scale));
+  await scenario("phases", () => phasesScenario(cfg.phases));
   await scenario("faults", () => faultsScenario({ quick, outDir }));
   await scenario("thirdParty", () => thirdPartyScenario([igPrefix, envoyRr], cfg.thirdParty));
 } finally {

@@ -301,9 +301,11 @@ export class DecisionCore {
     }
     // Every stage's scorers learn where the request went (a P/D request's prefix is computed on the
     // prefill pod and handed to the decode pod: both hold it afterwards).
-    const t0 = this.clock.nowNanos();
+    // recordUs is logged for PREFIX_CACHE only: other strategies skip the two clock reads (host calls).
+    const timed = profiles[primary].strategy == Strategy.PrefixCache;
+    const t0 = timed ? this.clock.nowNanos() : 0;
     for (let i = 0; i < profiles.length; i++) profiles[i].routed(this.contexts[i], this.results[i].targets[0]);
-    const recordUs = <i64>((this.clock.nowNanos() - t0) / 1000);
+    const recordUs = timed ? <i64>((this.clock.nowNanos() - t0) / 1000) : 0;
     const pf = handler.prefill();
     if (pf >= 0) this.routedPrefill(o, pool, profiles[pf], this.contexts[pf], this.results[pf]);
     return this.routed(o, pool, profiles[primary], this.contexts[primary], this.results[primary], recordUs);
@@ -317,8 +319,9 @@ export class DecisionCore {
   private acquire(stages: i32, bounded: bool): bool {
     for (let i = 0; i < stages; i++) {
       const pick = this.results[i].targets[0];
-      if (!bounded) this.inflight.add(pick.endpoint.slot, 1);
-      else if (!this.inflight.tryAcquire(pick.endpoint.slot, pick.inflight)) {
+      // The first stage's swap starts from the decision's snapshot (no second read); later ones read.
+      if (!bounded) this.inflight.addAfterSnapshot(pick.endpoint.slot, 1);
+      else if (!this.inflight.tryAcquireAfterSnapshot(pick.endpoint.slot, pick.inflight)) {
         for (let k = 0; k < i; k++) this.inflight.add(this.results[k].targets[0].endpoint.slot, -1);
         return false;
       }

@@ -45,8 +45,8 @@ export abstract class QueueHost {
   abstract redispatch(r: QueuedRequest, nowMs: f64): Dispatch;
   /** Answers a held request with a queue error (it has already left the queue). */
   abstract reject(r: QueuedRequest, status: i32, message: string, code: string, reason: string): void;
-  /** Bookkeeping for metrics: an event, and for Dispatched how long it waited (ms). */
-  abstract counted(event: QueueEvent, waitedMs: f64): void;
+  /** Bookkeeping for metrics: an event of the pool's queue, and for Dispatched how long it waited (ms). */
+  abstract counted(event: QueueEvent, poolId: string, waitedMs: f64): void;
 }
 
 export class QueueDispatcher {
@@ -67,7 +67,7 @@ export class QueueDispatcher {
     if (<f64>bytes > pool.queueCapacityBytes) return false;
     const r = new QueuedRequest(streamId, pool.id, model, priority, nowMs, bytes);
     this.queue.push(r);
-    host.counted(QueueEvent.Held, 0);
+    host.counted(QueueEvent.Held, pool.id, 0);
     const live = liveSinceMs(pool, nowMs);
     const st = this.publish(pool.id, 0, live);
     const over = st.bytes - st.debt - pool.queueCapacityBytes;
@@ -83,7 +83,7 @@ export class QueueDispatcher {
     const r = this.queue.remove(streamId);
     if (r === null) return;
     this.publish(r.poolId, 0, -Infinity); // no clock here: stale entries wait for the next writer
-    host.counted(QueueEvent.Abandoned, 0);
+    host.counted(QueueEvent.Abandoned, r.poolId, 0);
   }
 
   /**
@@ -117,8 +117,8 @@ export class QueueDispatcher {
       const d = host.redispatch(next, nowMs);
       if (d == Dispatch.NoRoom) return;
       this.forget(next, liveSinceMs(pool, nowMs));
-      if (d == Dispatch.Sent) host.counted(QueueEvent.Dispatched, nowMs - next.enqueuedMs);
-      else host.counted(QueueEvent.Gone, 0);
+      if (d == Dispatch.Sent) host.counted(QueueEvent.Dispatched, pool.id, nowMs - next.enqueuedMs);
+      else host.counted(QueueEvent.Gone, pool.id, 0);
     }
   }
 
@@ -127,7 +127,7 @@ export class QueueDispatcher {
     for (let k = 0; k < expired.length; k++) {
       const r = expired[k];
       this.forget(r, liveSinceMs(pool, nowMs));
-      host.counted(QueueEvent.Expired, 0);
+      host.counted(QueueEvent.Expired, pool.id, 0);
       host.reject(
         r,
         503,
@@ -154,7 +154,7 @@ export class QueueDispatcher {
       // Workers' entries older than the TTL (+1 s) are a restarted worker's leftovers: ignored.
       if (mine.enqueuedMs > st.oldest(liveSinceMs(pool, nowMs))) return;
       this.forget(mine, liveSinceMs(pool, nowMs), mine.bytes);
-      host.counted(QueueEvent.Dropped, 0);
+      host.counted(QueueEvent.Dropped, pool.id, 0);
       host.reject(
         mine,
         429,
@@ -173,7 +173,7 @@ export class QueueDispatcher {
       const r = this.queue.peekFor(poolId);
       if (r === null) return;
       this.forget(r, -Infinity);
-      host.counted(QueueEvent.PoolGone, 0);
+      host.counted(QueueEvent.PoolGone, poolId, 0);
       host.reject(
         r,
         503,

@@ -10,6 +10,7 @@ import { Root, Stream, streamById } from "../host/contexts";
 import { QueuedRequest } from "../queue/request-queue";
 import { Routing } from "../routing/factory";
 import { Random } from "../routing/random";
+import { Table } from "../table/table";
 import { inflight, ledger, poolStates, tables } from "../vm";
 import { GatewayStream } from "./gateway-stream";
 import { PrefillCalls } from "./prefill-dispatch";
@@ -38,6 +39,7 @@ export class GatewayRoot extends Root {
     this.dispatcher = new QueueDispatcher(ledger, <f64>(rng.below(0x7fffffff) + 1));
     this.queueHost = new StreamQueueHost();
     setTickPeriodMs(TICK_MS);
+    routingMetrics.defineStart();
   }
 
   configure(text: string): bool {
@@ -55,7 +57,23 @@ export class GatewayRoot extends Root {
 
   onTick(): void {
     this.serviceQueue();
+    this.definePools();
     routingMetrics.flush();
+  }
+
+  /** The table whose pools' metric series are defined (on the tick, never on a request). */
+  private seriesFor: Table | null = null;
+
+  /** Each pool's series at zero once a table names it (Envoy's stats outlive a pool that leaves). */
+  private definePools(): void {
+    const t = tables.currentAt(nowNanos());
+    if (t === null || t === this.seriesFor) return;
+    this.seriesFor = t;
+    for (let i = 0; i < t.pools.length; i++) {
+      const id = t.pools[i].id;
+      routingMetrics.definePool(id);
+      this.queueHost.metrics.definePool(id);
+    }
   }
 
   /** Expires, drops and dispatches this worker's held requests. */
@@ -83,7 +101,7 @@ class StreamQueueHost extends QueueHost {
     changetype<GatewayStream>(s).replyQueued(status, message, code, reason);
   }
 
-  counted(event: QueueEvent, waitedMs: f64): void {
-    this.metrics.record(event, waitedMs);
+  counted(event: QueueEvent, poolId: string, waitedMs: f64): void {
+    this.metrics.record(event, poolId, waitedMs);
   }
 }

@@ -101,9 +101,9 @@ export class GatewayStream extends Stream {
   }
 
   onRequestHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
-    // A client must never choose the pod (nor the pool Envoy falls back within).
-    removeHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER);
-    removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
+    // A client must never choose the pod (nor the pool Envoy falls back within): forward() replaces
+    // both headers (P/D removes the pool's), and nothing reaches a pod without passing there, so
+    // they are not removed here (two host calls on every request).
     const method = getHeader(HeaderMap.RequestHeaders, ":method");
     const path = getHeader(HeaderMap.RequestHeaders, ":path");
     const req = this.request;
@@ -197,7 +197,7 @@ export class GatewayStream extends Stream {
     );
     setEffectiveContext(this.id); // paying queue debt may have answered other streams
     if (!held) {
-      this.root.queueHost.metrics.dropped.increment(1);
+      this.root.queueHost.metrics.dropped.add(poolLabel(pool.id));
       this.replyQueued(
         429,
         "request of " +
@@ -212,6 +212,7 @@ export class GatewayStream extends Stream {
     }
     this.phase = Phase.Queued;
     this.queuedAtMs = nowMs;
+    routingMetrics.requests.add(poolLabel(pool.id) + ".outcome.held");
     const h = new HeldChoice();
     h.target = o.target;
     h.poolId = pool.id;
@@ -263,6 +264,7 @@ export class GatewayStream extends Stream {
     // prefill pod answering the decode half. P/D requests name no pool: past the listed decode pods
     // there is no host, and the client gets Envoy's 503 JSON.
     if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
+    else removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
     // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
     // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.
     if (o.log.stream && pool.firstByteTimeoutMs > 0 && o.prefill === null)
@@ -365,7 +367,8 @@ export class GatewayStream extends Stream {
   private replyOutcome(o: Outcome): void {
     this.countRejected(o);
     if (o.queueReason.length > 0) {
-      if (o.queueReason == "sheddable") this.root.queueHost.metrics.shed.increment(1);
+      if (o.queueReason == "sheddable")
+        this.root.queueHost.metrics.shed.add(poolLabel(o.pool === null ? "none" : o.pool!.id));
       this.replyQueued(o.status, o.message, o.code, o.queueReason);
     } else if (o.retryAfter) this.reply(o.status, o.message, o.code, o.param, ["retry-after"], ["1"]);
     else this.reply(o.status, o.message, o.code, o.param);

@@ -33,6 +33,10 @@ class Pending {
     public counter: Counter | null,
     public gauge: Gauge | null,
   ) {}
+  define(): void {
+    if (this.counter !== null) this.counter!.define();
+    else this.gauge!.define();
+  }
   flush(): void {
     if (this.delta == 0) return;
     if (this.counter !== null) this.counter!.increment(this.delta);
@@ -48,27 +52,37 @@ function bump(p: Pending, n: i64): void {
   p.delta += n;
 }
 
-class CounterFamily extends Family<Pending> {
+export class CounterFamily extends Family<Pending> {
   protected make(name: string): Pending {
     return new Pending(new Counter(name), null);
+  }
+  /** The series at zero, before its first event. */
+  define(labels: string): void {
+    this.series(labels).define();
   }
   add(labels: string, n: i64 = 1): void {
     bump(this.series(labels), n);
   }
 }
 
-class GaugeFamily extends Family<Pending> {
+export class GaugeFamily extends Family<Pending> {
   protected make(name: string): Pending {
     return new Pending(null, new Gauge(name));
+  }
+  define(labels: string): void {
+    this.series(labels).define();
   }
   add(labels: string, n: i64): void {
     bump(this.series(labels), n);
   }
 }
 
-class HistogramFamily extends Family<Histogram> {
+export class HistogramFamily extends Family<Histogram> {
   protected make(name: string): Histogram {
     return new Histogram(name);
+  }
+  define(labels: string): void {
+    this.series(labels).define();
   }
   record(labels: string, v: u64): void {
     this.series(labels).record(v);
@@ -81,6 +95,16 @@ export function poolLabel(pool: string): string {
 export function podLabels(pool: string, pod: string): string {
   return ".pool." + tagValue(pool) + ".pod." + tagValue(pod);
 }
+
+/** The codes a request of a known pool can be refused with (defined per pool at zero). */
+const POOL_REJECTION_CODES: string[] = [
+  "no_ready_endpoint",
+  "sheddable_rejected",
+  "queue_capacity_exceeded",
+  "queue_ttl_expired",
+  "pool_gone",
+  "prefill_failed",
+];
 
 /** Every metric the filter exports (README "Operating it" lists them with their labels). */
 export class RoutingMetrics {
@@ -103,6 +127,29 @@ export class RoutingMetrics {
   prefixRealPercent: HistogramFamily = new HistogramFamily("infergate_prefix_real_percent");
   /** Feedback mode: predictions the pod's report confirmed (within a block) or not. */
   prefixPredictions: CounterFamily = new CounterFamily("infergate_prefix_predictions_total");
+
+  /** Pools whose series are defined (at zero) already. */
+  private definedPools: Set<string> = new Set();
+
+  /** At plugin start: the series that exist before a pool is known. */
+  defineStart(): void {
+    this.requests.define(poolLabel("none") + ".outcome.rejected");
+  }
+
+  /** Once a pool is known (its table adopted): its per-pool series at zero, so dashboards and
+   *  alerts see 0 rather than no data (each code a pool's requests can be refused with). */
+  definePool(poolId: string): void {
+    if (this.definedPools.has(poolId)) return;
+    this.definedPools.add(poolId);
+    const pool = poolLabel(poolId);
+    this.requests.define(pool + ".outcome.routed");
+    this.requests.define(pool + ".outcome.held");
+    this.requests.define(pool + ".outcome.rejected");
+    for (let i = 0; i < POOL_REJECTION_CODES.length; i++)
+      this.rejections.define(pool + ".code." + POOL_REJECTION_CODES[i]);
+    this.fallbacks.define(pool);
+    this.decisionUs.define(pool);
+  }
 
   /** Pushes what was summed since the last flush (the root's tick). */
   flush(): void {

@@ -1,6 +1,7 @@
 // Envoy stats defined by the filter (proxy_define_metric). They appear in Envoy's admin /stats
 // (and /stats/prometheus) under the names given here; Envoy aggregates them across workers.
-// Defined lazily: the first use happens in a callback, never during module start.
+// Defined lazily (the first use happens in a callback, never during module start), or up front
+// by define() so a series exists at zero.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 
 enum Kind {
@@ -17,6 +18,10 @@ class Metric {
     private kind: Kind,
     private name: string,
   ) {}
+  /** Creates the stat now (at zero), so its series exists before its first event. */
+  define(): void {
+    this.ensure();
+  }
   protected ensure(): u32 {
     if (!this.defined) {
       const n = String.UTF8.encode(this.name);

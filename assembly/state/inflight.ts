@@ -2,7 +2,7 @@
 // Envoy workers. One shared-data key holding an i32 per endpoint slot (bounded by MAX_SLOTS),
 // updated by compare-and-swap; reading it is one shared-data read per routing decision.
 import { MAX_SLOTS } from "../table/table";
-import { SetResult, SharedStore } from "./shared-store";
+import { SetResult, SharedStore, SharedValue } from "./shared-store";
 
 const KEY = "infergate/v1/inflight";
 const ATTEMPTS = 64;
@@ -13,11 +13,50 @@ export class InFlightCounters {
 
   constructor(private shared: SharedStore) {}
 
+  /** The last snapshot's bytes and version: the first compare-and-swap of the decision that took
+   *  it starts from them instead of reading the key again (one shared-data read less per request;
+   *  another worker's write in between fails the swap, which then reads afresh). Used once. */
+  private seen: ArrayBuffer | null = null;
+  private seenCas: u32 = 0;
+
   /** Snapshot of all counters (index = slot); slots past the end are 0. */
   snapshot(): Int32Array {
     const v = this.shared.get(KEY);
+    this.seen = v.value;
+    this.seenCas = v.cas;
     if (v.value === null) return new Int32Array(0);
     return Int32Array.wrap(v.value!);
+  }
+
+  /** The key as of the last snapshot, once (null: read it). A missing key (cas 0) is always read:
+   *  a swap with cas 0 would write unconditionally. */
+  private takeSeen(): SharedValue | null {
+    const v = this.seen;
+    this.seen = null;
+    return v === null || this.seenCas == 0 ? null : new SharedValue(v, this.seenCas);
+  }
+
+  /** add() right after snapshot(): the first attempt swaps against the snapshot. */
+  addAfterSnapshot(slot: i32, delta: i32): void {
+    const seen = this.takeSeen();
+    if (seen !== null && slot >= 0 && slot < MAX_SLOTS) {
+      const val = countAt(seen.value, slot) + delta;
+      const r = this.shared.set(KEY, withCount(seen.value, slot, val < 0 ? 0 : val), seen.cas);
+      if (r == SetResult.Ok) return;
+    }
+    this.add(slot, delta);
+  }
+
+  /** tryAcquire() right after snapshot(): the first attempt swaps against the snapshot. */
+  tryAcquireAfterSnapshot(slot: i32, seen: i32): bool {
+    const snap = this.takeSeen();
+    if (snap !== null && slot >= 0 && slot < MAX_SLOTS) {
+      if (countAt(snap.value, slot) != seen) return false;
+      const r = this.shared.set(KEY, withCount(snap.value, slot, seen + 1), snap.cas);
+      if (r == SetResult.Ok) return true;
+      if (r != SetResult.CasMismatch) return false;
+    }
+    return this.tryAcquire(slot, seen);
   }
 
   /**

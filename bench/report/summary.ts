@@ -363,6 +363,50 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
     if (mf)
       md += `\nMetric change → filter: p50 ${n(mf.latencyMs.p50)} ms, p90 ${n(mf.latencyMs.p90)} ms, max ${n(Math.max(...(mf.samplesMs ?? [NaN])))} ms over ${mf.latencyMs.n} trials (${mf.how}).${mf.notes?.length ? ` Notes: ${mf.notes.join("; ")}` : ""}\n`;
   }
+  const ph = r.scenarios.phases;
+  if (ph?.rows) {
+    md += `\n### Where the decision time goes\n\nEach phase of the decision timed alone over the filter's pure modules compiled to wasm, in Node's V8 (Envoy's wasm runtime is V8 too), µs per decision (${ph.note}); host calls counted for one decision (shared-data reads / writes, header reads). Other host calls per routed request (the stream glue): ${Object.entries(
+      ph.hostCalls as Record<string, string>,
+    )
+      .map(([k, v]) => `${k}: ${v}`)
+      .join("; ")}.\n\n`;
+    md += table(
+      [
+        "endpoints",
+        "strategy",
+        "prompt",
+        "decide",
+        "parse",
+        "shared reads",
+        "candidates",
+        "hashing",
+        "index lookup",
+        "scoring",
+        "record",
+        "release",
+        "log line",
+        "shared reads/writes (one; mean)",
+        "header reads",
+      ],
+      ph.rows.map((x: Any) => [
+        x.endpoints,
+        x.strategy,
+        `${x.promptKb} KB`,
+        n(x.decideUs, 1),
+        n(x.parseUs, 1),
+        n(x.sharedReadsUs, 1),
+        n(x.candidatesUs, 1),
+        n(x.hashUs, 1),
+        n(x.lookupUs, 1),
+        n(x.scoringUs, 1),
+        n(x.recordUs, 1),
+        n(x.releaseUs, 1),
+        n(x.logLineUs, 1),
+        `${x.sharedReads}/${x.sharedWrites}; ${x.meanSharedReads}/${x.meanSharedWrites}`,
+        x.headerReads,
+      ]),
+    );
+  }
   const tp = r.scenarios.thirdParty;
   if (tp) {
     md += `\n## 10. guidellm cross-check\n\n${Object.entries(tp.status ?? {})

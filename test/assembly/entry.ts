@@ -33,10 +33,12 @@ import {
   Yield,
   yieldName,
 } from "../../assembly/routing/framework";
+import { ProfileResult } from "../../assembly/routing/profile";
 import { Random } from "../../assembly/routing/random";
 import { findPlugin, PluginKind } from "../../assembly/routing/registry";
 import { decodeTable, validAddress } from "../../assembly/table/decode-table";
-import { Pool } from "../../assembly/table/table";
+import { Pool, Strategy } from "../../assembly/table/table";
+import { benchNowNs } from "./bench-clock";
 import { MockSharedData } from "./mock-shared-data";
 import { MapHeaders, RecordingQueueHost, TestGateway } from "./test-gateway";
 
@@ -631,4 +633,150 @@ export function learnLifetime(poolId: string, slot: i32, ageMs: f64, held: bool,
   const t = gw.tables.current()!;
   const ms = gw.pools.of(t.findPool(poolId)!).lifetimes.learn(slot, ageMs, held, nowMs);
   return ms == Infinity ? -1 : ms;
+}
+
+// ---- the decision's cost by phase (bench/scenarios/phases.ts) ----
+
+/**
+ * What one decision costs, phase by phase, for `body` on the loaded table (model "m"): each phase
+ * run `iterations` times in a loop, timed around the loop (ns per run). The phases are the decision
+ * core's own steps called through the same modules (parse, the shared reads, candidates, prompt
+ * hashing, index lookup, filters+scorers+picker, recording, the log line); "decide" is the whole
+ * decision core (in-flight place taken, then given back: "release"). Also counts, for one decide,
+ * the shared-data reads and writes and the header reads: host calls in Envoy. A JSON object.
+ */
+export function decisionPhases(body: string, iterations: i32): string {
+  const buf = String.UTF8.encode(body);
+  const ptr = changetype<usize>(buf);
+  const len = buf.byteLength;
+  const t = gw.tables.current();
+  if (t === null) return `{"error":"no table"}`;
+  const m = t.findModel("m");
+  if (m === null) return `{"error":"no model m"}`;
+  const pool = m.pool!;
+  gw.pools.adopt(t);
+  const headers = new MapHeaders("");
+  const req = requestOf(headers);
+  const core = gw.core!;
+  // Warm-up: the prompt is indexed (the bench's prompts repeat: 8 prefixes), the code is compiled.
+  for (let i = 0; i < 20; i++) {
+    const o = core.decide(ptr, len, Api.ChatCompletions, gw.clock.ns, req);
+    if (o.kind != OutcomeKind.Routed) return `{"error":${jsonQuote(o.message)}}`;
+    gw.inflight.add(o.endpoint!.slot, -1);
+  }
+  const r0 = gw.shared.reads,
+    w0 = gw.shared.writes,
+    h0 = headers.reads;
+  const once = core.decide(ptr, len, Api.ChatCompletions, gw.clock.ns, req);
+  const reads = gw.shared.reads - r0,
+    writes = gw.shared.writes - w0,
+    headerReads = headers.reads - h0;
+  gw.inflight.add(once.endpoint!.slot, -1);
+  const n = <f64>iterations;
+  let s = benchNowNs();
+  const loopReads = gw.shared.reads,
+    loopWrites = gw.shared.writes;
+  for (let i = 0; i < iterations; i++) {
+    const o = core.decide(ptr, len, Api.ChatCompletions, gw.clock.ns, req);
+    gw.inflight.add(o.endpoint!.slot, -1);
+  }
+  const decideNs = (benchNowNs() - s) / n;
+  // Averages over the loop (sampled refreshes included), the release's read and write taken off.
+  const meanReads = <f64>(gw.shared.reads - loopReads) / n - 1;
+  const meanWrites = <f64>(gw.shared.writes - loopWrites) / n - 1;
+  s = benchNowNs();
+  for (let i = 0; i < iterations; i++) {
+    gw.inflight.add(0, 1);
+    gw.inflight.add(0, -1);
+  }
+  const releaseNs = (benchNowNs() - s) / n / 2;
+  s = benchNowNs();
+  for (let i = 0; i < iterations; i++) parseRequest(buf, Api.ChatCompletions);
+  const parseNs = (benchNowNs() - s) / n;
+  s = benchNowNs();
+  for (let i = 0; i < iterations; i++) {
+    gw.tables.current();
+    gw.inflight.snapshot();
+  }
+  const sharedReadNs = (benchNowNs() - s) / n;
+  // The context as the decision core builds it, its candidates reset from the table per decision.
+  const r = parseRequest(buf, Api.ChatCompletions);
+  const sreq = new SchedulingRequest();
+  sreq.model = r.model;
+  sreq.target = r.model;
+  sreq.tape = requestTape;
+  sreq.messages = r.messages;
+  sreq.prompt = r.prompt;
+  sreq.bodyBytes = len;
+  const ctx = new SchedulingContext(pool, gw.pools.of(pool), sreq, rng);
+  ctx.nowMs = <f64>gw.clock.ns / 1e6;
+  const eps = pool.endpoints;
+  const objects = new Array<Candidate>();
+  for (let k = 0; k < eps.length; k++) objects.push(new Candidate(eps[k], 0));
+  const counts = gw.inflight.snapshot();
+  s = benchNowNs();
+  for (let i = 0; i < iterations; i++) {
+    ctx.state.clear();
+    ctx.candidates.length = 0;
+    for (let k = 0; k < eps.length; k++) {
+      const e = unchecked(eps[k]);
+      const c = unchecked(objects[k]);
+      c.reset(e, e.slot < counts.length ? unchecked(counts[e.slot]) : 0);
+      ctx.candidates.push(c);
+    }
+  }
+  const candidatesNs = (benchNowNs() - s) / n;
+  const prefix = pool.strategy == Strategy.PrefixCache;
+  let hashNs: f64 = 0;
+  let lookupNs: f64 = 0;
+  if (prefix) {
+    s = benchNowNs();
+    for (let i = 0; i < iterations; i++) {
+      sreq.promptHashes.reset();
+      sreq.promptHashes.ensure(requestTape, r.messages, r.prompt, r.model, pool.blockSize, pool.maxBlocks);
+    }
+    hashNs = (benchNowNs() - s) / n;
+    const hs = sreq.promptHashes;
+    const slots = new StaticArray<i32>(eps.length);
+    const tags = new StaticArray<u16>(eps.length);
+    const matched = new StaticArray<i32>(eps.length);
+    const stamps = new StaticArray<u32>(eps.length);
+    for (let k = 0; k < eps.length; k++) {
+      slots[k] = eps[k].slot;
+      tags[k] = eps[k].tag;
+    }
+    const index = gw.pools.of(pool).prefixIndex;
+    s = benchNowNs();
+    for (let i = 0; i < iterations; i++)
+      index.longestMatches(hs.hashes, hs.count, slots, tags, eps.length, matched, stamps);
+    lookupNs = (benchNowNs() - s) / n;
+  }
+  const profile = gw.routing!.handlerOf(pool).profiles()[0];
+  const res = new ProfileResult();
+  s = benchNowNs();
+  for (let i = 0; i < iterations; i++) {
+    ctx.state.clear();
+    ctx.candidates.length = 0;
+    for (let k = 0; k < eps.length; k++) ctx.candidates.push(unchecked(objects[k]));
+    profile.run(ctx, res, 1 + gw.config.fallbacks);
+  }
+  const runNs = (benchNowNs() - s) / n - candidatesNs;
+  const chosen = res.targets[0];
+  s = benchNowNs();
+  for (let i = 0; i < iterations; i++) profile.routed(ctx, chosen);
+  const recordNs = (benchNowNs() - s) / n;
+  s = benchNowNs();
+  let chars = 0;
+  for (let i = 0; i < iterations; i++) chars += once.log.format().length;
+  const logNs = (benchNowNs() - s) / n;
+  const f = (x: f64): string => (Math.round(x) / 1000).toString();
+  return (
+    `{"decideUs":${f(decideNs)},"parseUs":${f(parseNs)},"sharedReadsUs":${f(sharedReadNs)},` +
+    `"candidatesUs":${f(candidatesNs)},"hashUs":${f(hashNs)},"lookupUs":${f(lookupNs)},` +
+    `"scoringUs":${f(runNs - lookupNs)},"recordUs":${f(recordNs)},"releaseUs":${f(releaseNs)},` +
+    `"logLineUs":${f(logNs)},"logLineBytes":${(chars / iterations).toString()},` +
+    `"sharedReads":${reads.toString()},"sharedWrites":${writes.toString()},` +
+    `"meanSharedReads":${(Math.round(meanReads * 10) / 10).toString()},"meanSharedWrites":${(Math.round(meanWrites * 10) / 10).toString()},"headerReads":${headerReads.toString()},` +
+    `"blocks":${sreq.promptHashes.count.toString()},"endpoints":${eps.length.toString()}}`
+  );
 }

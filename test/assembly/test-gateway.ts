@@ -39,7 +39,7 @@ export class RecordingQueueHost extends QueueHost {
   reject(r: QueuedRequest, status: i32, message: string, code: string, reason: string): void {
     this.events.push(reason + ":" + r.streamId.toString() + ":" + status.toString());
   }
-  counted(event: QueueEvent, waitedMs: f64): void {}
+  counted(event: QueueEvent, poolId: string, waitedMs: f64): void {}
 }
 
 /**

@@ -219,8 +219,23 @@ test("a client that disconnects while held is removed and its bytes freed", asyn
     1000,
     10,
   );
-  const stats = await (await fetch(`${gw!.envoys[0].adminUrl}/stats?filter=infergate_queue_abandoned`)).text();
-  assert.match(stats, /infergate_queue_abandoned_total: [1-9]/);
+  // The queue's metrics carry the pool; a held request counts as outcome "held"; a pool's series
+  // exist at zero before their first event (defined once the pool is known: nothing here was
+  // refused for pool_gone).
+  let prom = "";
+  const series = (name: string, labels: string) =>
+    new RegExp(`^${name}\\{${labels.replaceAll("/", "\\/")}\\} (\\d+)$`, "m").exec(prom)?.[1];
+  // Counters are summed in the filter and flushed on its 10 ms tick.
+  await eventually(
+    async () => {
+      prom = await (await fetch(`${gw!.envoys[0].adminUrl}/stats/prometheus`)).text();
+      return Number(series("infergate_queue_abandoned_total", `pool="${POOL_ID}"`)) >= 1;
+    },
+    1000,
+    20,
+  );
+  assert.ok(Number(series("infergate_requests_total", `pool="${POOL_ID}",outcome="held"`)) >= 1);
+  assert.equal(series("infergate_rejections_total", `pool="${POOL_ID}",code="pool_gone"`), "0");
   await Promise.all(blockers);
 });
 

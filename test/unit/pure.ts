@@ -4,6 +4,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
+// The clock test/assembly/entry.ts times the decision's phases with (bench/scenarios/phases.ts).
+(globalThis as Record<string, unknown>).benchNowNs = () => Number(process.hrtime.bigint());
 export const pure = (await import(pathToFileURL(join(here, "../../../test/pure.js")).href)) as Record<
   string,
   (...a: unknown[]) => any

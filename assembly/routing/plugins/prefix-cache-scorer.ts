@@ -3,11 +3,15 @@
 // (saturated, over its balance bound) scores 0, so affinity never melts one pod. Once routed, the
 // request's blocks are recorded against the chosen pod. What it learned per decision (matches,
 // best match) is left in the CycleState for the rendezvous picker and the log line.
+import { PrefixIndex } from "../../prefix/prefix-index";
+import { mix64 } from "../../prefix/xxhash64";
 import { Candidate, CycleState, SchedulingContext, Scorer, StateData, stateKey, Yield } from "../framework";
 
 export const PREFIX_STATE = stateKey();
 /** Feedback mode: what a block the index holds but no longer credits is worth against a fresh one. */
 const STALE_WEIGHT: f64 = 0.25;
+/** Whole-chain refreshes remembered per worker (direct-mapped, a power of two). */
+const REFRESH_MEMO: i32 = 256;
 
 /** What the prefix scorer learned in one decision (read by the rendezvous picker and the log). */
 export class PrefixState extends StateData {
@@ -161,8 +165,33 @@ export class PrefixCacheScorer extends Scorer {
     // Feedback mode also refreshes the last credited block: the chain's tip is what its freshness
     // is judged by.
     const matched = st.matchedOf(chosen);
-    const from = ctx.rng.below(8) == 0 ? 0 : ctx.pool.prefixFeedback && matched > 0 ? matched - 1 : matched;
+    const usual = ctx.pool.prefixFeedback && matched > 0 ? matched - 1 : matched;
     const e = chosen.endpoint;
-    ctx.poolState.prefixIndex.record(ctx.request.promptHashes.hashes, from, st.blocks, e.slot, e.tag, ctx.stamp);
+    const index = ctx.poolState.prefixIndex;
+    const hashes = ctx.request.promptHashes.hashes;
+    const stamp = ctx.stamp;
+    let from = usual;
+    if (ctx.rng.below(8) == 0) {
+      from = 0;
+      // A chain the pod holds whole, that this worker already refreshed (or recorded) for it at
+      // this very stamp: every write would rewrite the stamp it has, so the reads (a bucket per
+      // block, host calls) are skipped.
+      if (matched == st.blocks && this.refreshedAt(index, unchecked(hashes[st.blocks - 1]), e.slot, e.tag, stamp))
+        from = usual;
+    }
+    index.record(hashes, from, st.blocks, e.slot, e.tag, stamp);
+  }
+
+  private memoKeys: StaticArray<u64> = new StaticArray<u64>(REFRESH_MEMO);
+  private memoStamps: StaticArray<u32> = new StaticArray<u32>(REFRESH_MEMO);
+
+  /** Whether (index, chain tip, pod) was refreshed at `stamp` already; remembers it if not. */
+  private refreshedAt(index: PrefixIndex, tip: u64, slot: i32, tag: u16, stamp: u32): bool {
+    const key = mix64(tip ^ <u64>changetype<usize>(index), ((<u64>slot) << 16) | <u64>tag);
+    const k = <i32>(key & <u64>(REFRESH_MEMO - 1));
+    if (unchecked(this.memoKeys[k]) == key && unchecked(this.memoStamps[k]) == stamp) return true;
+    unchecked((this.memoKeys[k] = key));
+    unchecked((this.memoStamps[k] = stamp));
+    return false;
   }
 }
