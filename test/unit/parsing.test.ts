@@ -76,6 +76,51 @@ test("the request path's tape scanner agrees with the tree parser", () => {
   for (const [input, re] of bad) assert.match(pure.tapeParse(input), re, input);
 });
 
+test("a \\u escape must stand for a character: lone surrogates are refused by the tape and the tree parser", () => {
+  const good: [string, string][] = [
+    [`"\\ud83d\\ude00"`, "😀"],
+    [`"a\\uD83D\\uDE00b"`, "a😀b"],
+    [`"\\udbff\\udfff"`, "\u{10ffff}"],
+    [`"\\ud7ff\\ue000"`, "\ud7ff\ue000"],
+  ];
+  for (const [input, text] of good) {
+    assert.equal(pure.tapeParse(input), `ok string:${text}`, input);
+    assert.equal(pure.jsonParse(input), `ok string:${text}`, input);
+  }
+  // [input, byte offset of the lone surrogate's backslash]
+  const lone: [string, number][] = [
+    [`"\\ud800"`, 1],
+    [`"x\\udc00y"`, 2],
+    [`"\\ud800x"`, 1],
+    [`"\\ud800\\n"`, 1],
+    [`"\\ud800\\ud800"`, 1],
+    [`"\\ude00\\ud83d"`, 1],
+    [`"\\ud83d\\ude00\\ud83d"`, 13],
+    [`"\\ud800\\u12"`, 1],
+    [`{"k\\udfff":1}`, 3],
+  ];
+  for (const [input, at] of lone) {
+    const want = new RegExp(`^error@${at} lone surrogate in \\\\u escape`);
+    assert.match(pure.tapeParse(input), want, input);
+    assert.match(pure.jsonParse(input), want, input);
+  }
+});
+
+test("numbers: plain integers read without allocating agree with parseFloat", () => {
+  for (const [input, value] of [
+    ["0", "0.0"],
+    ["7", "7.0"],
+    ["2147483647", "2147483647.0"],
+    ["999999999999999", "999999999999999.0"],
+    ["1234567890123456", "1234567890123456.0"],
+    ["-12", "-12.0"],
+    ["2.0", "2.0"],
+    ["2E0", "2.0"],
+    ["1e400", "Infinity"],
+  ])
+    assert.equal(pure.tapeParse(input), `ok number:${value}`, input);
+});
+
 test("strings must be well-formed UTF-8 (RFC 3629), in the SIMD run and in the tail alike", () => {
   const str = (bytes: string) => `22${bytes}22`; // "…"
   const pad = "61".repeat(20); // 20 x 'a': the bad byte lands past the first 16-byte block
