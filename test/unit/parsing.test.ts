@@ -342,6 +342,23 @@ test("OpenAI-shaped error bodies", () => {
   });
   assert.equal(JSON.parse(pure.error(503, "no table", "no_table", "")).error.param, null);
   assert.equal(JSON.parse(pure.error(429, "full", "queue_full", "")).error.type, "rate_limit_exceeded");
+  // The type by status: every 4xx is the client's, 503/504 a retry later, any other 5xx a server error.
+  for (const [status, type] of [
+    [400, "invalid_request_error"],
+    [404, "invalid_request_error"],
+    [405, "invalid_request_error"],
+    [408, "invalid_request_error"],
+    [409, "invalid_request_error"],
+    [413, "invalid_request_error"],
+    [431, "invalid_request_error"],
+    [401, "authentication_error"],
+    [429, "rate_limit_exceeded"],
+    [500, "server_error"],
+    [502, "server_error"],
+    [503, "service_unavailable"],
+    [504, "service_unavailable"],
+  ] as const)
+    assert.equal(JSON.parse(pure.error(status, "m", "c", "")).error.type, type, String(status));
 });
 
 test("plugin configuration is validated at load, weights by scorer name", () => {
