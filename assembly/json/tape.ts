@@ -10,6 +10,11 @@
 
 export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 = 3,
   T_STRING: i32 = 4, T_ESCAPED: i32 = 5, T_ARRAY: i32 = 6, T_OBJECT: i32 = 7;
+/** Flag on a number entry's kind field: written as digits only (no sign, fraction or exponent), so
+ *  a non-negative integer. Set while scanning, so token ids and max_tokens are checked without
+ *  reading their bytes again; kind() masks it off. */
+const DIGITS_ONLY: i32 = 0x100;
+const KIND_MASK: i32 = 0xff;
 
 const MAX_DEPTH: i32 = 64;
 
@@ -41,7 +46,9 @@ export class Tape {
   errorAt: i32 = -1;
   private stack: StaticArray<i32> = new StaticArray<i32>(MAX_DEPTH + 1);
 
-  @inline kind(e: i32): i32 { return unchecked(this.buf[e << 2]); }
+  @inline kind(e: i32): i32 { return unchecked(this.buf[e << 2]) & KIND_MASK; }
+  /** Is number entry e written as digits only (a non-negative integer, no fraction or exponent)? */
+  @inline digitsOnly(e: i32): bool { return unchecked(this.buf[e << 2]) == (T_NUMBER | DIGITS_ONLY); }
   @inline start(e: i32): i32 { return unchecked(this.buf[(e << 2) + 1]); }
   @inline end(e: i32): i32 { return unchecked(this.buf[(e << 2) + 2]); }
   @inline next(e: i32): i32 { return unchecked(this.buf[(e << 2) + 3]); }
@@ -218,7 +225,8 @@ export class Tape {
   private scanNumber(s: i32): i32 {
     const ptr = this.base, len = this.len;
     let i = s;
-    if (<i32>load<u8>(ptr + <usize>i) == 0x2d) i++;
+    let plain = true; // digits only so far
+    if (<i32>load<u8>(ptr + <usize>i) == 0x2d) { i++; plain = false; }
     if (i >= len) { this.fail(i, "invalid number"); return -1; }
     let c = <i32>load<u8>(ptr + <usize>i);
     if (c == 0x30) i++;
@@ -226,18 +234,20 @@ export class Tape {
     else { this.fail(i, "invalid number"); return -1; }
     if (i < len && <i32>load<u8>(ptr + <usize>i) == 0x2e) {
       i++;
+      plain = false;
       const d0 = i;
       while (i < len) { c = <i32>load<u8>(ptr + <usize>i); if (c < 0x30 || c > 0x39) break; i++; }
       if (i == d0) { this.fail(i, "invalid number: digit expected after '.'"); return -1; }
     }
     if (i < len && (<i32>load<u8>(ptr + <usize>i) | 0x20) == 0x65) {
       i++;
+      plain = false;
       if (i < len && (<i32>load<u8>(ptr + <usize>i) == 0x2b || <i32>load<u8>(ptr + <usize>i) == 0x2d)) i++;
       const d0 = i;
       while (i < len) { c = <i32>load<u8>(ptr + <usize>i); if (c < 0x30 || c > 0x39) break; i++; }
       if (i == d0) { this.fail(i, "invalid number: digit expected in exponent"); return -1; }
     }
-    const e = this.push(T_NUMBER, s);
+    const e = this.push(plain ? T_NUMBER | DIGITS_ONLY : T_NUMBER, s);
     this.close(e, i);
     return i;
   }

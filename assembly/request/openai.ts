@@ -82,12 +82,27 @@ function shown(t: Tape, e: i32): string {
   return String.UTF8.decodeUnsafe(t.base + <usize>t.start(e), <usize>n);
 }
 
-/** Is entry e an integer in [lo, MAX_INT32] (2.0 and 2e0 are the integer 2, as in Python's json)? */
-function isIntFrom(t: Tape, e: i32, lo: f64): bool {
-  if (t.kind(e) != T_NUMBER) return false;
-  const n = t.number(e);
-  return n >= lo && n <= MAX_INT32 && n == Math.floor(n);
+/**
+ * Is entry e an integer in [lo, MAX_INT32], lo 0 or 1 (2.0 and 2e0 are the integer 2, as in Python's
+ * json)? The common case, up to 9 digits as scanned, is decided from the tape entry alone.
+ */
+function isIntFrom(t: Tape, e: i32, lo: i32): bool {
+  if (t.digitsOnly(e)) {
+    const n = t.end(e) - t.start(e);
+    // JSON has no leading zeros: the only digits-only value below 1 is "0".
+    if (n <= 9) return lo == 0 || n > 1 || load<u8>(t.base + <usize>t.start(e)) != 0x30;
+  } else if (t.kind(e) != T_NUMBER) return false;
+  const v = t.number(e);
+  return v >= <f64>lo && v <= MAX_INT32 && v == Math.floor(v);
 }
+
+/** Is string entry e the 4-byte ASCII word w (little-endian; an escaped string is decoded first)? */
+function isWord4(t: Tape, e: i32, w: u32, word: string): bool {
+  if (t.kind(e) == T_ESCAPED) return t.str(e) == word;
+  return t.end(e) - t.start(e) == 4 && load<u32>(t.base + <usize>t.start(e)) == w;
+}
+const TYPE: u32 = 0x65707974; // "type"
+const TEXT: u32 = 0x74786574; // "text"
 
 export function parseRequest(body: ArrayBuffer, endpoint: Endpoint, t: Tape = requestTape): ParsedRequest {
   return parseRequestBytes(changetype<usize>(body), body.byteLength, endpoint, t);
@@ -230,31 +245,29 @@ function checkParts(t: Tape, content: i32, i: i32, out: ParsedRequest): ParsedRe
   const end = t.next(content);
   let j = 0;
   for (let p = content + 1; p < end; p = t.next(p), j++) {
-    if (t.kind(p) != T_OBJECT) {
-      const at = `messages[${i.toString()}].content[${j.toString()}]`;
-      return reject(out, `'${at}' must be an object (a content part), got ${tapeKindName(t.kind(p))}`, at);
+    if (t.kind(p) != T_OBJECT) return badPart(t, out, i, j, "", p);
+    // One walk over the part's members (the last duplicate wins); parts are small objects.
+    let type = -1,
+      text = -1;
+    const partEnd = t.next(p);
+    for (let k = p + 1; k < partEnd; ) {
+      const v = k + 1;
+      if (isWord4(t, k, TYPE, "type")) type = v;
+      else if (isWord4(t, k, TEXT, "text")) text = v;
+      k = t.next(v);
     }
-    const type = t.find(p, "type");
-    if (type < 0) {
-      const at = `messages[${i.toString()}].content[${j.toString()}].type`;
-      return reject(out, `missing required parameter: '${at}'`, at);
-    }
-    if (!t.isString(type)) {
-      const at = `messages[${i.toString()}].content[${j.toString()}].type`;
-      return reject(out, `'${at}' must be a string, got ${tapeKindName(t.kind(type))}`, at);
-    }
-    if (!t.keyIs(type, "text")) continue;
-    const text = t.find(p, "text");
-    if (text < 0) {
-      const at = `messages[${i.toString()}].content[${j.toString()}].text`;
-      return reject(out, `missing required parameter: '${at}'`, at);
-    }
-    if (!t.isString(text)) {
-      const at = `messages[${i.toString()}].content[${j.toString()}].text`;
-      return reject(out, `'${at}' must be a string, got ${tapeKindName(t.kind(text))}`, at);
-    }
+    if (type < 0 || !t.isString(type)) return badPart(t, out, i, j, ".type", type);
+    if (isWord4(t, type, TEXT, "text") && (text < 0 || !t.isString(text))) return badPart(t, out, i, j, ".text", text);
   }
   return null;
+}
+
+/** The 400 for content part j of message i (field: "", ".type" or ".text"; e: its entry, -1 if missing). */
+function badPart(t: Tape, out: ParsedRequest, i: i32, j: i32, field: string, e: i32): ParsedRequest {
+  const at = `messages[${i.toString()}].content[${j.toString()}]${field}`;
+  if (e < 0) return reject(out, `missing required parameter: '${at}'`, at);
+  const want = field.length == 0 ? "an object (a content part)" : "a string";
+  return reject(out, `'${at}' must be ${want}, got ${tapeKindName(t.kind(e))}`, at);
 }
 
 const PROMPT_FORMS = "a string, an array of strings, an array of token ids or an array of token-id arrays";
@@ -272,26 +285,24 @@ function checkPrompt(t: Tape, prompt: i32, out: ParsedRequest): ParsedRequest | 
   const form = t.isString(prompt + 1) ? T_ESCAPED : t.kind(prompt + 1); // strings: either string kind
   let i = 0;
   for (let p = prompt + 1; p < end; p = t.next(p), i++) {
-    const at = `prompt[${i.toString()}]`;
     if (form == T_ESCAPED) {
-      if (!t.isString(p)) return reject(out, `'prompt' must be ${PROMPT_FORMS}: ${at} is not a string`, "prompt");
+      if (!t.isString(p)) return badPrompt(out, i, -1, "is not a string");
     } else if (form == T_NUMBER) {
-      if (!isIntFrom(t, p, 0))
-        return reject(out, `'prompt' must be ${PROMPT_FORMS}: ${at} is not a token id, got ${shown(t, p)}`, "prompt");
+      if (!isIntFrom(t, p, 0)) return badPrompt(out, i, -1, `is not a token id, got ${shown(t, p)}`);
     } else if (form == T_ARRAY) {
-      if (t.kind(p) != T_ARRAY)
-        return reject(out, `'prompt' must be ${PROMPT_FORMS}: ${at} is not an array of token ids`, "prompt");
+      if (t.kind(p) != T_ARRAY) return badPrompt(out, i, -1, "is not an array of token ids");
       const inner = t.next(p);
-      if (inner == p + 1) return reject(out, `'prompt' must be ${PROMPT_FORMS}: ${at} is an empty array`, "prompt");
+      if (inner == p + 1) return badPrompt(out, i, -1, "is an empty array");
       let k = 0;
       for (let q = p + 1; q < inner; q = t.next(q), k++)
-        if (!isIntFrom(t, q, 0))
-          return reject(
-            out,
-            `'prompt' must be ${PROMPT_FORMS}: ${at}[${k.toString()}] is not a token id, got ${shown(t, q)}`,
-            "prompt",
-          );
-    } else return reject(out, `'prompt' must be ${PROMPT_FORMS}: ${at} is ${tapeKindName(t.kind(p))}`, "prompt");
+        if (!isIntFrom(t, q, 0)) return badPrompt(out, i, k, `is not a token id, got ${shown(t, q)}`);
+    } else return badPrompt(out, i, -1, `is ${tapeKindName(t.kind(p))}`);
   }
   return null;
+}
+
+/** The 400 for prompt[i] (or prompt[i][k], k >= 0). */
+function badPrompt(out: ParsedRequest, i: i32, k: i32, what: string): ParsedRequest {
+  const at = k < 0 ? `prompt[${i.toString()}]` : `prompt[${i.toString()}][${k.toString()}]`;
+  return reject(out, `'prompt' must be ${PROMPT_FORMS}: ${at} ${what}`, "prompt");
 }

@@ -321,6 +321,9 @@ test("valid requests at the edges are routed", () => {
     [completion("Once"), true, { stream: false, includeUsage: false }],
     [completion(["a", ""]), true, { stream: false, includeUsage: false }],
     [completion([0, 1, 2 ** 31 - 1]), true, { stream: false, includeUsage: false }],
+    // 9 digits are judged from the scanner's digits-only flag, 10 from the value
+    [completion([999999999, 1000000000, 10]), true, { stream: false, includeUsage: false }],
+    [completion([1, 2]).replace("[1,2]", "[1.0,2E0,3e+0]"), true, { stream: false, includeUsage: false }],
     [completion([[1, 2], [3]]), true, { stream: false, includeUsage: false }],
   ];
   for (const [body, completions, want] of good) {
