@@ -2,11 +2,14 @@
 // SDKs) read these; the status code says the class, "code" a stable machine-readable reason.
 import { jsonQuote } from "./json/quote";
 
+/** The error's type by status: the client's mistake (4xx), or the service's: unavailable for now
+ *  (503, 504: worth a retry) or failed (500 and any other 5xx: OpenAI's "server_error"). */
 export function errorType(status: i32): string {
-  if (status == 400 || status == 404 || status == 405 || status == 413 || status == 409) return "invalid_request_error";
   if (status == 401) return "authentication_error";
   if (status == 429) return "rate_limit_exceeded";
-  return "service_unavailable";
+  if (status < 500) return "invalid_request_error";
+  if (status == 503 || status == 504) return "service_unavailable";
+  return "server_error";
 }
 
 export function errorBody(status: i32, message: string, code: string, param: string): string {

@@ -273,7 +273,23 @@ export class JsonParser {
           return null;
         }
         k += 4;
-        parts.push(String.fromCharCode(u)); // lone or paired surrogates both map 1:1 to UTF-16
+        if (u >= 0xd800 && u <= 0xdfff) {
+          // Only a high surrogate with its low one right after is a character (as in the tape scanner).
+          const lo =
+            u < 0xdc00 &&
+            k + 1 < end &&
+            load<u8>(this.p + <usize>k) == 0x5c &&
+            load<u8>(this.p + <usize>(k + 1)) == 0x75
+              ? this.hex4(k + 2, end)
+              : -1;
+          if (lo < 0xdc00 || lo > 0xdfff) {
+            this.i = k - 6;
+            this.fail("lone surrogate in \\u escape (not a Unicode character)");
+            return null;
+          }
+          k += 6;
+          parts.push(String.fromCharCodes([u, lo]));
+        } else parts.push(String.fromCharCode(u));
       } else {
         this.i = k - 1;
         this.fail("invalid escape character");

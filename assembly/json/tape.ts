@@ -10,6 +10,11 @@
 
 export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 = 3,
   T_STRING: i32 = 4, T_ESCAPED: i32 = 5, T_ARRAY: i32 = 6, T_OBJECT: i32 = 7;
+/** Flag on a number entry's kind field: written as digits only (no sign, fraction or exponent), so
+ *  a non-negative integer. Set while scanning, so token ids and max_tokens are checked without
+ *  reading their bytes again; kind() masks it off. */
+const DIGITS_ONLY: i32 = 0x100;
+const KIND_MASK: i32 = 0xff;
 
 const MAX_DEPTH: i32 = 64;
 
@@ -41,7 +46,9 @@ export class Tape {
   errorAt: i32 = -1;
   private stack: StaticArray<i32> = new StaticArray<i32>(MAX_DEPTH + 1);
 
-  @inline kind(e: i32): i32 { return unchecked(this.buf[e << 2]); }
+  @inline kind(e: i32): i32 { return unchecked(this.buf[e << 2]) & KIND_MASK; }
+  /** Is number entry e written as digits only (a non-negative integer, no fraction or exponent)? */
+  @inline digitsOnly(e: i32): bool { return unchecked(this.buf[e << 2]) == (T_NUMBER | DIGITS_ONLY); }
   @inline start(e: i32): i32 { return unchecked(this.buf[(e << 2) + 1]); }
   @inline end(e: i32): i32 { return unchecked(this.buf[(e << 2) + 2]); }
   @inline next(e: i32): i32 { return unchecked(this.buf[(e << 2) + 3]); }
@@ -189,10 +196,17 @@ export class Tape {
         if (i + 1 >= len) { this.fail(i, "unterminated string"); return -1; }
         const e = <i32>load<u8>(ptr + <usize>(i + 1));
         if (e == 0x75) {
-          if (i + 6 > len) { this.fail(i + 2, "invalid \\u escape"); return -1; }
-          for (let k = 2; k < 6; k++) {
-            const h = <i32>load<u8>(ptr + <usize>(i + k));
-            if (!((h >= 0x30 && h <= 0x39) || (h >= 0x61 && h <= 0x66) || (h >= 0x41 && h <= 0x46))) { this.fail(i + 2, "invalid \\u escape"); return -1; }
+          const u = hex4(ptr, i + 2, len);
+          if (u < 0) { this.fail(i + 2, "invalid \\u escape"); return -1; }
+          // A \u escape must stand for a Unicode scalar value: a high surrogate only with the low
+          // one right after it, a low surrogate never alone (RFC 8259 8.2, I-JSON). A lone one has no
+          // UTF-8 form, so a model server's tokenizer fails on it (vLLM answers 400 or 500).
+          if (u >= 0xd800 && u <= 0xdfff) {
+            const lo = u < 0xdc00 && i + 7 < len && <i32>load<u8>(ptr + <usize>(i + 6)) == 0x5c && <i32>load<u8>(ptr + <usize>(i + 7)) == 0x75
+              ? hex4(ptr, i + 8, len) : -1;
+            if (lo < 0xdc00 || lo > 0xdfff) { this.fail(i, "lone surrogate in \\u escape (not a Unicode character)"); return -1; }
+            i += 12;
+            continue;
           }
           i += 6;
           continue;
@@ -211,7 +225,8 @@ export class Tape {
   private scanNumber(s: i32): i32 {
     const ptr = this.base, len = this.len;
     let i = s;
-    if (<i32>load<u8>(ptr + <usize>i) == 0x2d) i++;
+    let plain = true; // digits only so far
+    if (<i32>load<u8>(ptr + <usize>i) == 0x2d) { i++; plain = false; }
     if (i >= len) { this.fail(i, "invalid number"); return -1; }
     let c = <i32>load<u8>(ptr + <usize>i);
     if (c == 0x30) i++;
@@ -219,18 +234,20 @@ export class Tape {
     else { this.fail(i, "invalid number"); return -1; }
     if (i < len && <i32>load<u8>(ptr + <usize>i) == 0x2e) {
       i++;
+      plain = false;
       const d0 = i;
       while (i < len) { c = <i32>load<u8>(ptr + <usize>i); if (c < 0x30 || c > 0x39) break; i++; }
       if (i == d0) { this.fail(i, "invalid number: digit expected after '.'"); return -1; }
     }
     if (i < len && (<i32>load<u8>(ptr + <usize>i) | 0x20) == 0x65) {
       i++;
+      plain = false;
       if (i < len && (<i32>load<u8>(ptr + <usize>i) == 0x2b || <i32>load<u8>(ptr + <usize>i) == 0x2d)) i++;
       const d0 = i;
       while (i < len) { c = <i32>load<u8>(ptr + <usize>i); if (c < 0x30 || c > 0x39) break; i++; }
       if (i == d0) { this.fail(i, "invalid number: digit expected in exponent"); return -1; }
     }
-    const e = this.push(T_NUMBER, s);
+    const e = this.push(plain ? T_NUMBER | DIGITS_ONLY : T_NUMBER, s);
     this.close(e, i);
     return i;
   }
@@ -279,9 +296,39 @@ export class Tape {
     return String.UTF8.decodeUnsafe(changetype<usize>(out), <usize>m);
   }
 
+  /** Value of number entry e. Plain integers (digits only, up to 15: token ids, max_tokens) are read
+   *  from the bytes without allocating; other forms go through parseFloat (1e400 is Infinity). */
   number(e: i32): f64 {
-    return parseFloat(String.UTF8.decodeUnsafe(this.base + <usize>this.start(e), <usize>(this.end(e) - this.start(e))));
+    const s = this.start(e), n = this.end(e) - s;
+    const p = this.base + <usize>s;
+    if (n <= 15) {
+      let v: f64 = 0;
+      let k = 0;
+      for (; k < n; k++) {
+        const c = <i32>load<u8>(p + <usize>k);
+        if (c < 0x30 || c > 0x39) break;
+        v = v * 10 + <f64>(c - 0x30);
+      }
+      if (k == n) return v;
+    }
+    return parseFloat(String.UTF8.decodeUnsafe(p, <usize>n));
   }
+}
+
+/** The code unit of the 4 hex digits at i, or -1 when they are not 4 hex digits. */
+function hex4(ptr: usize, i: i32, len: i32): i32 {
+  if (i + 4 > len) return -1;
+  let u = 0;
+  for (let k = 0; k < 4; k++) {
+    const h = <i32>load<u8>(ptr + <usize>(i + k));
+    let d: i32;
+    if (h >= 0x30 && h <= 0x39) d = h - 0x30;
+    else if (h >= 0x61 && h <= 0x66) d = h - 0x61 + 10;
+    else if (h >= 0x41 && h <= 0x46) d = h - 0x41 + 10;
+    else return -1;
+    u = (u << 4) | d;
+  }
+  return u;
 }
 
 /** Length (2-4) of the well-formed UTF-8 sequence at i whose lead byte is >= 0x80, or 0. */
@@ -320,7 +367,8 @@ export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
         u = (u << 4) | (h <= 0x39 ? h - 0x30 : (h | 0x20) - 0x61 + 10);
       }
       i += 4;
-      // A surrogate pair becomes one 4-byte sequence; a lone surrogate is written as its 3 bytes.
+      // A surrogate pair becomes one 4-byte sequence (the scanner refuses lone surrogates; were one
+      // here, it would be written as its 3 bytes).
       if (u >= 0xD800 && u < 0xDC00 && i + 6 <= n && <i32>load<u8>(src + <usize>i) == 0x5c && <i32>load<u8>(src + <usize>(i + 1)) == 0x75) {
         let lo = 0;
         for (let k = 2; k < 6; k++) {

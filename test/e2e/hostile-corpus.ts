@@ -311,17 +311,19 @@ add(
 );
 add("types: content", "an empty string", req(content("")), served());
 
-for (const [name, v] of [
-  ["a number", [42]],
-  ["null", [null]],
-  ["a string", ["text"]],
-  ["an array", [[{ type: "text", text: "x" }]]],
-  ["a text part without text", [{ type: "text" }]],
-  ["a text part whose text is a number", [{ type: "text", text: 42 }]],
-  ["a part whose type is a number", [{ type: 42, text: "x" }]],
-  ["a part without a type", [{ text: "x" }]],
+// error.param names the innermost field, as OpenAI's do: "Missing required parameter:
+// 'messages[0].content[0].type'." comes with param "messages[0].content[0].type".
+for (const [name, v, param] of [
+  ["a number", [42], "messages[0].content[0]"],
+  ["null", [null], "messages[0].content[0]"],
+  ["a string", ["text"], "messages[0].content[0]"],
+  ["an array", [[{ type: "text", text: "x" }]], "messages[0].content[0]"],
+  ["a text part without text", [{ type: "text" }], "messages[0].content[0].text"],
+  ["a text part whose text is a number", [{ type: "text", text: 42 }], "messages[0].content[0].text"],
+  ["a part whose type is a number", [{ type: 42, text: "x" }], "messages[0].content[0].type"],
+  ["a part without a type", [{ text: "x" }], "messages[0].content[0].type"],
 ] as const)
-  add("types: content parts", name, req(content(v)), bad("messages[0].content[0]"));
+  add("types: content parts", name, req(content(v)), bad(param));
 add(
   "types: content parts",
   "two text parts",
@@ -364,13 +366,13 @@ add("types: max_tokens", "null means the default", req(chat({ max_tokens: null }
 add("types: max_tokens", "2.0 is the integer 2", req(chat().replace('"max_tokens":2', '"max_tokens":2.0')), served());
 add("types: max_tokens", "2E0 is the integer 2", req(chat().replace('"max_tokens":2', '"max_tokens":2E0')), served());
 
-for (const [name, v] of [
-  ["a string", "yes"],
-  ["a number", 1],
-  ["an array", [{ include_usage: true }]],
-  ["include_usage a string", { include_usage: "yes" }],
+for (const [name, v, param] of [
+  ["a string", "yes", "stream_options"],
+  ["a number", 1, "stream_options"],
+  ["an array", [{ include_usage: true }], "stream_options"],
+  ["include_usage a string", { include_usage: "yes" }, "stream_options.include_usage"],
 ] as const)
-  add("types: stream_options", name, req(chat({ stream: true, stream_options: v })), bad("stream_options"));
+  add("types: stream_options", name, req(chat({ stream: true, stream_options: v })), bad(param));
 add(
   "types: stream_options",
   "without stream (model servers refuse it)",

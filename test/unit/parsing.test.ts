@@ -76,6 +76,51 @@ test("the request path's tape scanner agrees with the tree parser", () => {
   for (const [input, re] of bad) assert.match(pure.tapeParse(input), re, input);
 });
 
+test("a \\u escape must stand for a character: lone surrogates are refused by the tape and the tree parser", () => {
+  const good: [string, string][] = [
+    [`"\\ud83d\\ude00"`, "😀"],
+    [`"a\\uD83D\\uDE00b"`, "a😀b"],
+    [`"\\udbff\\udfff"`, "\u{10ffff}"],
+    [`"\\ud7ff\\ue000"`, "\ud7ff\ue000"],
+  ];
+  for (const [input, text] of good) {
+    assert.equal(pure.tapeParse(input), `ok string:${text}`, input);
+    assert.equal(pure.jsonParse(input), `ok string:${text}`, input);
+  }
+  // [input, byte offset of the lone surrogate's backslash]
+  const lone: [string, number][] = [
+    [`"\\ud800"`, 1],
+    [`"x\\udc00y"`, 2],
+    [`"\\ud800x"`, 1],
+    [`"\\ud800\\n"`, 1],
+    [`"\\ud800\\ud800"`, 1],
+    [`"\\ude00\\ud83d"`, 1],
+    [`"\\ud83d\\ude00\\ud83d"`, 13],
+    [`"\\ud800\\u12"`, 1],
+    [`{"k\\udfff":1}`, 3],
+  ];
+  for (const [input, at] of lone) {
+    const want = new RegExp(`^error@${at} lone surrogate in \\\\u escape`);
+    assert.match(pure.tapeParse(input), want, input);
+    assert.match(pure.jsonParse(input), want, input);
+  }
+});
+
+test("numbers: plain integers read without allocating agree with parseFloat", () => {
+  for (const [input, value] of [
+    ["0", "0.0"],
+    ["7", "7.0"],
+    ["2147483647", "2147483647.0"],
+    ["999999999999999", "999999999999999.0"],
+    ["1234567890123456", "1234567890123456.0"],
+    ["-12", "-12.0"],
+    ["2.0", "2.0"],
+    ["2E0", "2.0"],
+    ["1e400", "Infinity"],
+  ])
+    assert.equal(pure.tapeParse(input), `ok number:${value}`, input);
+});
+
 test("strings must be well-formed UTF-8 (RFC 3629), in the SIMD run and in the tail alike", () => {
   const str = (bytes: string) => `22${bytes}22`; // "…"
   const pad = "61".repeat(20); // 20 x 'a': the bad byte lands past the first 16-byte block
@@ -132,7 +177,16 @@ test("chat and completions requests: fields routing needs", () => {
   assert.equal(comp.status, 0);
 });
 
+/** A chat body with these members over a valid one. */
+const chatWith = (extra: Record<string, unknown>) =>
+  JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }], ...extra });
+/** A chat body whose first message's content is `content`. */
+const chatContent = (content: unknown) => chatWith({ messages: [{ role: "user", content }] });
+/** A completions body with this prompt. */
+const completion = (prompt: unknown) => JSON.stringify({ model: "m", prompt });
+
 test("bad requests get 400 with the offending parameter", () => {
+  // [body, completions endpoint, param, message]
   const bad: [string, boolean, string, RegExp][] = [
     [`{bad`, false, "", /invalid JSON body at byte 1/],
     [`[]`, false, "", /must be a JSON object, got array/],
@@ -143,32 +197,139 @@ test("bad requests get 400 with the offending parameter", () => {
     [`{"model":"m","messages":"hi"}`, false, "messages", /must be an array/],
     [`{"model":"m","messages":[]}`, false, "messages", /at least one message/],
     [`{"model":"m","messages":[{"content":"x"}]}`, false, "messages[0].role", /role' must be a string/],
+    [chatContent(5), false, "messages[0].content", /content' must be a string/],
+    // lone surrogate escapes: no character, no UTF-8 form
+    [chatContent("x").replace('"x"', '"x\\ud800y"'), false, "", /byte \d+: lone surrogate/],
+    [chatContent("x").replace('"x"', '"\\udc00"'), false, "", /byte \d+: lone surrogate/],
+    // content parts: the innermost path is the param, as in OpenAI's errors
+    [chatContent([42]), false, "messages[0].content[0]", /must be an object \(a content part\), got number/],
+    [chatContent([null]), false, "messages[0].content[0]", /got null/],
+    [chatContent(["text"]), false, "messages[0].content[0]", /got string/],
+    [chatContent([[{ type: "text", text: "x" }]]), false, "messages[0].content[0]", /got array/],
+    [chatContent([{ text: "x" }]), false, "messages[0].content[0].type", /missing required parameter/],
+    [chatContent([{ type: 42, text: "x" }]), false, "messages[0].content[0].type", /must be a string, got number/],
+    [chatContent([{ type: "text" }]), false, "messages[0].content[0].text", /missing required parameter/],
+    [chatContent([{ type: "text", text: 42 }]), false, "messages[0].content[0].text", /must be a string, got number/],
+    [chatContent([{ type: "text", text: null }]), false, "messages[0].content[0].text", /got null/],
     [
-      `{"model":"m","messages":[{"role":"user","content":5}]}`,
+      chatWith({
+        messages: [
+          { role: "user", content: "a" },
+          { role: "user", content: [{ type: "text", text: "b" }, { type: "image_url" }, 7] },
+        ],
+      }),
       false,
-      "messages[0].content",
-      /content' must be a string/,
+      "messages[1].content[2]",
+      /got number/,
     ],
+    // stream and stream_options
+    [chatWith({ stream: "yes" }), false, "stream", /'stream' must be a boolean/],
+    [chatWith({ stream: true, stream_options: "yes" }), false, "stream_options", /object or null, got string/],
+    [chatWith({ stream: true, stream_options: 1 }), false, "stream_options", /got number/],
+    [chatWith({ stream: true, stream_options: [{ include_usage: true }] }), false, "stream_options", /got array/],
     [
-      `{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}`,
+      chatWith({ stream: true, stream_options: { include_usage: "yes" } }),
       false,
-      "stream",
-      /'stream' must be a boolean/,
+      "stream_options.include_usage",
+      /must be a boolean, got string/,
     ],
-    [
-      `{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":-1}`,
-      false,
-      "max_tokens",
-      /non-negative integer/,
-    ],
+    [chatWith({ stream_options: { include_usage: true } }), false, "stream_options", /only allowed when 'stream'/],
+    [chatWith({ stream: false, stream_options: {} }), false, "stream_options", /only allowed when 'stream'/],
+    [chatWith({ stream: null, stream_options: { include_usage: false } }), false, "stream_options", /only allowed/],
+    // max_tokens and max_completion_tokens: integers from 1
+    [chatWith({ max_tokens: -1 }), false, "max_tokens", /integer from 1 to 2147483647, got -1/],
+    [chatWith({ max_tokens: 0 }), false, "max_tokens", /got 0$/],
+    [chatWith({ max_tokens: 1.5 }), false, "max_tokens", /got 1.5$/],
+    [chatWith({ max_tokens: "10" }), false, "max_tokens", /got string$/],
+    [chatWith({ max_tokens: true }), false, "max_tokens", /got boolean$/],
+    [chatWith({ max_tokens: [2] }), false, "max_tokens", /got array$/],
+    [chatWith({ max_tokens: 2 }).replace('"max_tokens":2', '"max_tokens":1e400'), false, "max_tokens", /got 1e400$/],
+    [chatWith({ max_tokens: 2 ** 31 }), false, "max_tokens", /got 2147483648$/],
+    [chatWith({ max_tokens: 2 }).replace('"max_tokens":2', '"max_tokens":-0'), false, "max_tokens", /got -0$/],
+    [chatWith({ max_completion_tokens: 0 }), false, "max_completion_tokens", /'max_completion_tokens' must be/],
+    [`${chatWith({ max_tokens: 5 }).slice(0, -1)},"max_tokens":0}`, false, "max_tokens", /got 0$/],
+    // completions prompts: one of four forms
     [`{"model":"m"}`, true, "prompt", /missing required parameter: 'prompt'/],
-    [`{"model":"m","prompt":{}}`, true, "prompt", /must be a string or an array/],
+    [completion({}), true, "prompt", /must be a string, an array of strings, .* got object/],
+    [completion(42), true, "prompt", /got number/],
+    [completion([]), true, "prompt", /must not be an empty array/],
+    [completion([null]), true, "prompt", /prompt\[0\] is null/],
+    [completion([{}]), true, "prompt", /prompt\[0\] is object/],
+    [completion([true]), true, "prompt", /prompt\[0\] is boolean/],
+    [completion([-1]), true, "prompt", /prompt\[0\] is not a token id, got -1/],
+    [completion([1.5]), true, "prompt", /prompt\[0\] is not a token id, got 1.5/],
+    [completion([1, 2 ** 31]), true, "prompt", /prompt\[1\] is not a token id, got 2147483648/],
+    [completion([[]]), true, "prompt", /prompt\[0\] is an empty array/],
+    [completion([[1], [2, -3]]), true, "prompt", /prompt\[1\]\[1\] is not a token id, got -3/],
+    [completion([[1], 2]), true, "prompt", /prompt\[1\] is not an array of token ids/],
+    [completion(["a", 1]), true, "prompt", /prompt\[1\] is not a string/],
+    [completion([1, "a"]), true, "prompt", /prompt\[1\] is not a token id, got string/],
+    [completion([["a"]]), true, "prompt", /prompt\[0\]\[0\] is not a token id, got string/],
   ];
   for (const [body, completions, param, re] of bad) {
     const r = JSON.parse(pure.request(body, completions));
     assert.equal(r.status, 400, body);
     assert.equal(r.param, param, body);
     assert.match(r.message, re, body);
+  }
+});
+
+test("valid requests at the edges are routed", () => {
+  // [body, completions endpoint, what the filter reads: stream, includeUsage]
+  const good: [string, boolean, { stream: boolean; includeUsage: boolean }][] = [
+    [chatContent(null), false, { stream: false, includeUsage: false }],
+    [chatContent(""), false, { stream: false, includeUsage: false }],
+    [chatContent([]), false, { stream: false, includeUsage: false }],
+    [
+      chatContent([
+        { type: "text", text: "a" },
+        { type: "image_url", image_url: { url: "data:image/png;base64,AA==" } },
+        { type: "input_audio", input_audio: { data: "AA==", format: "wav" } },
+        { type: "video_url", video_url: { url: "http://x/v.mp4" } },
+      ]),
+      false,
+      { stream: false, includeUsage: false },
+    ],
+    // a type spelled with an escape is still "text" (and then needs its text)
+    [
+      chatContent([{ type: "text", text: "a" }]).replace('"type":"text"', '"type":"t\\u0065xt"'),
+      false,
+      { stream: false, includeUsage: false },
+    ],
+    [chatContent("x").replace('"x"', '"\\ud83d\\ude00"'), false, { stream: false, includeUsage: false }],
+    [chatWith({ stream: true, stream_options: { include_usage: true } }), false, { stream: true, includeUsage: true }],
+    [chatWith({ stream: true, stream_options: {} }), false, { stream: true, includeUsage: false }],
+    [chatWith({ stream: true, stream_options: { include_usage: null } }), false, { stream: true, includeUsage: false }],
+    [chatWith({ stream_options: null }), false, { stream: false, includeUsage: false }],
+    [chatWith({ stream: null }), false, { stream: false, includeUsage: false }],
+    [chatWith({ max_tokens: 1 }), false, { stream: false, includeUsage: false }],
+    [chatWith({ max_tokens: 2 ** 31 - 1 }), false, { stream: false, includeUsage: false }],
+    [chatWith({ max_tokens: null, max_completion_tokens: 5 }), false, { stream: false, includeUsage: false }],
+    [
+      chatWith({ max_tokens: 3 }).replace('"max_tokens":3', '"max_tokens":2.0'),
+      false,
+      { stream: false, includeUsage: false },
+    ],
+    [
+      chatWith({ max_tokens: 3 }).replace('"max_tokens":3', '"max_tokens":2E0'),
+      false,
+      { stream: false, includeUsage: false },
+    ],
+    // the last duplicate wins, escaped keys are their decoded names
+    [`${chatWith({ max_tokens: 0 }).slice(0, -1)},"max_tokens":4}`, false, { stream: false, includeUsage: false }],
+    [chatWith({ stream: true }).replace('"stream"', '"str\\u0065am"'), false, { stream: true, includeUsage: false }],
+    [completion("Once"), true, { stream: false, includeUsage: false }],
+    [completion(["a", ""]), true, { stream: false, includeUsage: false }],
+    [completion([0, 1, 2 ** 31 - 1]), true, { stream: false, includeUsage: false }],
+    // 9 digits are judged from the scanner's digits-only flag, 10 from the value
+    [completion([999999999, 1000000000, 10]), true, { stream: false, includeUsage: false }],
+    [completion([1, 2]).replace("[1,2]", "[1.0,2E0,3e+0]"), true, { stream: false, includeUsage: false }],
+    [completion([[1, 2], [3]]), true, { stream: false, includeUsage: false }],
+  ];
+  for (const [body, completions, want] of good) {
+    const r = JSON.parse(pure.request(body, completions));
+    assert.equal(r.status, 0, `${body}: ${r.message}`);
+    assert.deepEqual({ stream: r.stream, includeUsage: r.includeUsage }, want, body);
   }
 });
 
@@ -184,6 +345,23 @@ test("OpenAI-shaped error bodies", () => {
   });
   assert.equal(JSON.parse(pure.error(503, "no table", "no_table", "")).error.param, null);
   assert.equal(JSON.parse(pure.error(429, "full", "queue_full", "")).error.type, "rate_limit_exceeded");
+  // The type by status: every 4xx is the client's, 503/504 a retry later, any other 5xx a server error.
+  for (const [status, type] of [
+    [400, "invalid_request_error"],
+    [404, "invalid_request_error"],
+    [405, "invalid_request_error"],
+    [408, "invalid_request_error"],
+    [409, "invalid_request_error"],
+    [413, "invalid_request_error"],
+    [431, "invalid_request_error"],
+    [401, "authentication_error"],
+    [429, "rate_limit_exceeded"],
+    [500, "server_error"],
+    [502, "server_error"],
+    [503, "service_unavailable"],
+    [504, "service_unavailable"],
+  ] as const)
+    assert.equal(JSON.parse(pure.error(status, "m", "c", "")).error.type, type, String(status));
 });
 
 test("plugin configuration is validated at load, weights by scorer name", () => {
