@@ -5,9 +5,11 @@
 
 import { parseConfig } from "../../assembly/config";
 import { HeldChoice } from "../../assembly/core/decision-core";
+import { JsonLineWriter } from "../../assembly/core/json-line-writer";
 import { OutcomeKind } from "../../assembly/core/outcome";
 import { bootstrapFields, bootstrapHost, pdBody } from "../../assembly/core/pd-body";
 import { liveSinceMs, QueueDispatcher } from "../../assembly/core/queue-dispatcher";
+import { RequestLog } from "../../assembly/core/request-log";
 import { hostOf, pathOf, RouteRequest } from "../../assembly/core/route-match";
 import { cachedBlocks, readUsage, Usage, UsageTail } from "../../assembly/core/usage";
 import { errorBody } from "../../assembly/errors";
@@ -40,6 +42,7 @@ import { decodeTable, validAddress } from "../../assembly/table/decode-table";
 import { Pool, Strategy } from "../../assembly/table/table";
 import { benchNowNs } from "./bench-clock";
 import { MockSharedData } from "./mock-shared-data";
+import { referenceFormat } from "./request-log-reference";
 import { MapHeaders, RecordingQueueHost, TestGateway } from "./test-gateway";
 
 /** "ok <kind> <start>-<end>" or "error@<pos> <message>". For strings, "ok string:<decoded>". */
@@ -766,8 +769,14 @@ export function decisionPhases(body: string, iterations: i32): string {
   for (let i = 0; i < iterations; i++) profile.routed(ctx, chosen);
   const recordNs = (benchNowNs() - s) / n;
   s = benchNowNs();
+  // The line as the filter writes it: UTF-8 bytes in a reused buffer, handed to the host as they are.
   let chars = 0;
-  for (let i = 0; i < iterations; i++) chars += once.log.format().length;
+  const line = new JsonLineWriter();
+  for (let i = 0; i < iterations; i++) {
+    once.log.write(line);
+    chars += line.len;
+  }
+  line.free();
   const logNs = (benchNowNs() - s) / n;
   const f = (x: f64): string => (Math.round(x) / 1000).toString();
   return (
@@ -779,4 +788,131 @@ export function decisionPhases(body: string, iterations: i32): string {
     `"meanSharedReads":${(Math.round(meanReads * 10) / 10).toString()},"meanSharedWrites":${(Math.round(meanWrites * 10) / 10).toString()},"headerReads":${headerReads.toString()},` +
     `"blocks":${sreq.promptHashes.count.toString()},"endpoints":${eps.length.toString()}}`
   );
+}
+
+// ---- the "Request Handled" line: the byte writer against the string-built reference ----
+
+/** Strings that exercise the writer's escaping and UTF-8 encoding. */
+const LOG_STRINGS: string[] = [
+  "",
+  "pod-0",
+  'quote " and backslash \\',
+  "line\nbreak\rreturn\ttab",
+  "\u0001\u0008\u000c\u001f\u007f",
+  "é ü ß ñ",
+  "中文 ✓ →",
+  "emoji 😀 and 𝄞",
+  "lone lead \ud83d here",
+  "lone trail \ude00 here",
+  "ends with a lead \ud83d",
+  "\udc00\ud800",
+  "req-8f2c1e7a-4b1d-4e09-9a3c-2d7e6f5b4a10",
+  "a/b#0.1",
+];
+
+function pickString(r: Random): string {
+  const a = LOG_STRINGS[r.below(LOG_STRINGS.length)];
+  return r.below(3) == 0 ? a + LOG_STRINGS[r.below(LOG_STRINGS.length)] : a;
+}
+
+function pickInt(r: Random): i64 {
+  const k = r.below(6);
+  if (k == 0) return 0;
+  if (k == 1) return -1 - <i64>r.below(1000);
+  if (k == 2) return <i64>(r.next() >> 1);
+  if (k == 3) return -(<i64>(r.next() >> 2));
+  return <i64>r.below(100000);
+}
+
+/** A varied record: every optional part present or not, numbers of every size and sign. */
+function randomLog(r: Random): RequestLog {
+  const l = new RequestLog();
+  l.requestId = pickString(r);
+  l.model = pickString(r);
+  l.targetModel = pickString(r);
+  l.pool = pickString(r);
+  l.pod = pickString(r);
+  l.address = pickString(r);
+  l.strategy = r.below(2) == 0 ? "DEFAULT" : "PREFIX_CACHE";
+  l.priority = <i32>pickInt(r);
+  l.criticality = r.below(3);
+  l.route = r.below(2) == 0 ? "" : pickString(r);
+  l.candidates = <i32>pickInt(r);
+  l.eligible = <i32>pickInt(r);
+  l.stream = r.below(2) == 0;
+  l.loadFresh = r.below(2) == 0;
+  l.decisionUs = pickInt(r);
+  const nf = r.below(4);
+  for (let i = 0; i < nf; i++) l.fallbacks.push(pickString(r));
+  l.hasPrefix = r.below(2) == 0;
+  l.totalBlocks = r.below(4) == 0 ? 0 : 1 + r.below(2048);
+  l.matchedBlocks = l.totalBlocks > 0 ? r.below(l.totalBlocks + 1) : 0;
+  l.bestMatch = <i32>pickInt(r);
+  l.recordUs = pickInt(r);
+  l.indexedBlocks = r.below(2) == 0 ? -1 : r.below(1000);
+  if (r.below(2) == 0) {
+    l.realBlocks = r.below(1000);
+    l.cachedTokens = pickInt(r);
+    l.promptTokens = pickInt(r);
+  }
+  if (r.below(2) == 0) {
+    l.affinityPod = pickString(r);
+    l.affinityYield = r.below(2) == 0 ? "score" : "imbalance";
+    l.affinityInflight = <i32>pickInt(r);
+  }
+  if (r.below(3) == 0) {
+    l.prefillPod = pickString(r);
+    l.prefillAddress = pickString(r);
+    l.prefillStrategy = r.below(2) == 0 ? "DEFAULT" : "PREFIX_CACHE";
+    l.prefillEligible = <i32>pickInt(r);
+    l.bootstrapRoom = (r.next() >> 1).toString();
+    l.bootstrapPort = <i32>pickInt(r);
+    if (r.below(2) == 0) {
+      l.prefillMatchedBlocks = r.below(100);
+      l.prefillTotalBlocks = r.below(100);
+    }
+    if (r.below(2) == 0) {
+      l.prefillStatus = r.below(600);
+      l.prefillMs = pickInt(r);
+    }
+    l.prefillCancelled = r.below(2) == 0;
+    if (r.below(2) == 0) {
+      l.prefillPromptTokens = pickInt(r);
+      l.prefillCachedTokens = pickInt(r);
+    }
+  }
+  l.queueWaitMs = r.below(2) == 0 ? -1 : pickInt(r);
+  l.scores = r.below(3) == 0 ? "" : '"queue-scorer":1.5,"prefix-cache-scorer":0.125';
+  return l;
+}
+
+function firstDifference(a: ArrayBuffer, w: JsonLineWriter): i32 {
+  const n = min(a.byteLength, w.len);
+  for (let i = 0; i < n; i++) if (load<u8>(changetype<usize>(a) + <usize>i) != load<u8>(w.ptr + <usize>i)) return i;
+  return a.byteLength == w.len ? -1 : n;
+}
+
+/**
+ * `count` varied records, plus every prefix score k/1000: the bytes RequestLog.write puts in one
+ * reused writer against String.UTF8.encode of the reference (string-built) line. "" when all equal,
+ * else the first difference.
+ */
+export function requestLogMatchesReference(seed: i32, count: i32): string {
+  const r = new Random(<u64>seed);
+  const w = new JsonLineWriter(16); // small: growing is exercised too
+  for (let i = 0; i < count + 1001; i++) {
+    const l = randomLog(r);
+    if (i >= count) {
+      l.hasPrefix = true;
+      l.totalBlocks = 1000;
+      l.matchedBlocks = i - count;
+    }
+    l.write(w);
+    const want = String.UTF8.encode(referenceFormat(l));
+    const at = firstDifference(want, w);
+    if (at >= 0)
+      return `record ${i.toString()} differs at byte ${at.toString()}: want ${jsonQuote(referenceFormat(l))}, got ${jsonQuote(w.toString())}`;
+  }
+  w.free();
+  return "";
 }
