@@ -136,6 +136,9 @@ export abstract class Plugin {
 
 /** Drops candidates that must not receive the request at all. */
 export abstract class Filter extends Plugin {
+  /** keep() reads the endpoint alone (its table fields) and applies() is always true: what it keeps
+   *  of a pool is the same for every decision on one table, and profiles compute it once. */
+  perEndpoint: bool = false;
   abstract keep(c: Candidate, ctx: SchedulingContext): bool;
   /** Whether this filter runs for this decision (e.g. only when queueing bounds the pool). */
   applies(ctx: SchedulingContext): bool {
@@ -164,6 +167,12 @@ export abstract class Scorer extends Plugin {
   /** Once per decision before score(): find ranges, look things up. */
   prepare(ctx: SchedulingContext): void {}
   abstract score(c: Candidate, ctx: SchedulingContext): f64;
+  /** score() of every candidate, out[i] for ctx.candidates[i]: one call per scorer and decision
+   *  (scorers override it with the same loop, where score() is then a direct call). */
+  scoreAll(ctx: SchedulingContext, out: StaticArray<f64>): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) unchecked((out[i] = this.score(unchecked(cs[i]), ctx)));
+  }
   /** The request was sent to `chosen` (GIE's PreRequest): record what the next decision needs. */
   routed(ctx: SchedulingContext, chosen: Candidate): void {}
 }

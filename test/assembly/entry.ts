@@ -715,18 +715,12 @@ export function decisionPhases(body: string, iterations: i32): string {
   ctx.nowMs = <f64>gw.clock.ns / 1e6;
   const eps = pool.endpoints;
   const objects = new Array<Candidate>();
-  for (let k = 0; k < eps.length; k++) objects.push(new Candidate(eps[k], 0));
   const counts = gw.inflight.snapshot();
+  const profile = gw.routing!.handlerOf(pool).profiles()[0];
   s = benchNowNs();
   for (let i = 0; i < iterations; i++) {
     ctx.state.clear();
-    ctx.candidates.length = 0;
-    for (let k = 0; k < eps.length; k++) {
-      const e = unchecked(eps[k]);
-      const c = unchecked(objects[k]);
-      c.reset(e, e.slot < counts.length ? unchecked(counts[e.slot]) : 0);
-      ctx.candidates.push(c);
-    }
+    profile.fill(ctx, pool, counts, objects);
   }
   const candidatesNs = (benchNowNs() - s) / n;
   const prefix = pool.strategy == Strategy.PrefixCache;
@@ -754,14 +748,12 @@ export function decisionPhases(body: string, iterations: i32): string {
       index.longestMatches(hs.hashes, hs.count, slots, tags, eps.length, matched, stamps);
     lookupNs = (benchNowNs() - s) / n;
   }
-  const profile = gw.routing!.handlerOf(pool).profiles()[0];
   const res = new ProfileResult();
   s = benchNowNs();
   for (let i = 0; i < iterations; i++) {
     ctx.state.clear();
-    ctx.candidates.length = 0;
-    for (let k = 0; k < eps.length; k++) ctx.candidates.push(unchecked(objects[k]));
-    profile.run(ctx, res, 1 + gw.config.fallbacks);
+    profile.fill(ctx, pool, counts, objects);
+    profile.runFilled(ctx, res, 1 + gw.config.fallbacks);
   }
   const runNs = (benchNowNs() - s) / n - candidatesNs;
   const chosen = res.targets[0];

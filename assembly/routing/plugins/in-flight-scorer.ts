@@ -19,4 +19,8 @@ export class InFlightScorer extends Scorer {
   score(c: Candidate, ctx: SchedulingContext): f64 {
     return 1.0 - <f64>c.inflight / (this.hi + 1.0);
   }
+  scoreAll(ctx: SchedulingContext, out: StaticArray<f64>): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) unchecked((out[i] = this.score(unchecked(cs[i]), ctx)));
+  }
 }

@@ -11,4 +11,8 @@ export class KvCacheScorer extends Scorer {
   score(c: Candidate, ctx: SchedulingContext): f64 {
     return 1.0 - c.endpoint.kvUsage;
   }
+  scoreAll(ctx: SchedulingContext, out: StaticArray<f64>): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) unchecked((out[i] = this.score(unchecked(cs[i]), ctx)));
+  }
 }

@@ -153,6 +153,10 @@ export class PrefixCacheScorer extends Scorer {
     const stale = ctx.pool.prefixFeedback ? <f64>st.indexedOf(c) - fresh : 0;
     return (fresh + STALE_WEIGHT * stale) / <f64>st.blocks;
   }
+  scoreAll(ctx: SchedulingContext, out: StaticArray<f64>): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) unchecked((out[i] = this.score(unchecked(cs[i]), ctx)));
+  }
 
   /**
    * Estimate mode: the chosen pod now holds (or soon will) every block of this prompt. Blocks it

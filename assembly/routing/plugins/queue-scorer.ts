@@ -14,4 +14,8 @@ export class QueueScorer extends Scorer {
   score(c: Candidate, ctx: SchedulingContext): f64 {
     return 1.0 / (1.0 + c.endpoint.waiting / this.scale);
   }
+  scoreAll(ctx: SchedulingContext, out: StaticArray<f64>): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) unchecked((out[i] = this.score(unchecked(cs[i]), ctx)));
+  }
 }
