@@ -19,7 +19,7 @@ import { JsonParser } from "../../assembly/json/parser";
 import { jsonQuote } from "../../assembly/json/quote";
 import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName } from "../../assembly/json/tape";
 import { JsonKind, kindName } from "../../assembly/json/value";
-import { PrefixIndex } from "../../assembly/prefix/prefix-index";
+import { lookupCandidates, PrefixIndex } from "../../assembly/prefix/prefix-index";
 import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
 import { xxh64 } from "../../assembly/prefix/xxhash64";
 import { Endpoint as Api, parseRequest, requestTape } from "../../assembly/request/openai";
@@ -590,7 +590,9 @@ export function indexMatch(csv: string, candidates: string): string {
     slots[i] = I32.parseInt(p[0]);
     tags[i] = <u16>I32.parseInt(p[1]);
   }
-  index.longestMatches(h, h.length, slots, tags, cs.length, matched);
+  lookupCandidates.begin();
+  for (let i = 0; i < cs.length; i++) lookupCandidates.add(slots[i], i);
+  index.longestMatches(h, h.length, lookupCandidates, tags, matched);
   const out = new Array<string>();
   for (let i = 0; i < cs.length; i++) out.push(matched[i].toString());
   return out.join(",");
@@ -744,8 +746,16 @@ export function decisionPhases(body: string, iterations: i32): string {
     }
     const index = gw.pools.of(pool).prefixIndex;
     s = benchNowNs();
-    for (let i = 0; i < iterations; i++)
-      index.longestMatches(hs.hashes, hs.count, slots, tags, eps.length, matched, stamps);
+    // The lookup as the prefix scorer runs it: its candidates' slots handed over (in the pass that
+    // also resets its per-candidate arrays), then the lookup itself.
+    for (let i = 0; i < iterations; i++) {
+      lookupCandidates.begin();
+      for (let k = 0; k < eps.length; k++) {
+        unchecked((matched[k] = 0));
+        lookupCandidates.add(unchecked(slots[k]), k);
+      }
+      index.longestMatches(hs.hashes, hs.count, lookupCandidates, tags, matched, stamps);
+    }
     lookupNs = (benchNowNs() - s) / n;
   }
   const res = new ProfileResult();
