@@ -61,10 +61,10 @@ export class SlotCandidates {
     }
   }
 
-  /** The remaining (unsettled) candidate in `slot`, or -1. */
+  /** The remaining (unsettled) candidate in `slot`, or -1 (an entry's slot is 16 bits: bounded). */
   @inline remainingAt(slot: i32): i32 {
     const e = this.epoch;
-    return unchecked(this.addedAt[slot]) == e && unchecked(this.settledAt[slot]) != e
+    return <u32>slot < <u32>MAX_SLOTS && unchecked(this.addedAt[slot]) == e && unchecked(this.settledAt[slot]) != e
       ? <i32>unchecked(this.position[slot])
       : -1;
   }
