@@ -167,11 +167,20 @@ export abstract class Scorer extends Plugin {
   /** Once per decision before score(): find ranges, look things up. */
   prepare(ctx: SchedulingContext): void {}
   abstract score(c: Candidate, ctx: SchedulingContext): f64;
-  /** score() of every candidate, out[i] for ctx.candidates[i]: one call per scorer and decision
-   *  (scorers override it with the same loop, where score() is then a direct call). */
-  scoreAll(ctx: SchedulingContext, out: StaticArray<f64>): void {
+  /**
+   * Adds weight * score() to every candidate's score (and loadScore when `load`), and records it at
+   * ctx.scores[recordAt + i] when recordAt >= 0: one call and one pass per scorer and decision
+   * (scorers override it with the same loop, where score() is then a direct call).
+   */
+  addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
     const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) unchecked((out[i] = this.score(unchecked(cs[i]), ctx)));
+    for (let i = 0; i < cs.length; i++) {
+      const c = unchecked(cs[i]);
+      const v = weight * this.score(c, ctx);
+      c.score += v;
+      if (load) c.loadScore += v;
+      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
+    }
   }
   /** The request was sent to `chosen` (GIE's PreRequest): record what the next decision needs. */
   routed(ctx: SchedulingContext, chosen: Candidate): void {}

@@ -179,32 +179,22 @@ export class SchedulingProfile {
     }
   }
 
-  /** Each scorer's scores of this decision (reused; grown, never shrunk). */
-  private values: StaticArray<f64> = new StaticArray<f64>(0);
-
   private score(ctx: SchedulingContext): void {
     const cs = ctx.candidates;
     const n = cs.length;
     const record = ctx.recordScores;
     if (record && ctx.scores.length < this.scorers.length * n) ctx.scores = new Float64Array(this.scorers.length * n);
-    if (this.values.length < n) this.values = new StaticArray<f64>(n * 2);
-    const values = this.values;
     for (let s = 0; s < this.scorers.length; s++) {
       const sc = unchecked(this.scorers[s]);
       const weight = sc.weight;
-      const applies = weight != 0 && sc.applies(ctx);
-      const load = sc.isLoad && sc.sharedSignal;
-      if (applies) {
+      if (weight != 0 && sc.applies(ctx)) {
         sc.prepare(ctx);
-        sc.scoreAll(ctx, values);
+        sc.addScores(ctx, weight, sc.isLoad && sc.sharedSignal, record ? s * n : -1);
+      } else if (record) {
+        for (let i = 0; i < n; i++) unchecked((ctx.scores[s * n + i] = 0));
       }
-      for (let i = 0; i < n; i++) {
-        const c = unchecked(cs[i]);
-        const v = applies ? weight * unchecked(values[i]) : 0;
-        c.score += v;
-        if (load) c.loadScore += v;
-        if (record) unchecked((ctx.scores[s * n + i] = v));
-      }
+      // A scorer that does not apply adds 0 to no sum: skipped (a sum from +0 is never -0, so
+      // adding 0 would change nothing).
     }
   }
 
