@@ -283,9 +283,9 @@ export class DecisionCore {
       if (attempt == ACQUIRE_ATTEMPTS) return this.holdOrShed(o, pool);
       const counts = this.inflight.snapshot();
       for (let i = 0; i < profiles.length; i++) {
-        const ctx = this.contextFor(i, table, pool, counts, nowMs);
+        const ctx = this.contextFor(i, table, pool, profiles[i], counts, nowMs);
         const res = this.resultFor(i);
-        profiles[i].run(ctx, res, 1 + this.config.fallbacks);
+        profiles[i].runFilled(ctx, res, 1 + this.config.fallbacks);
         if (res.targets.length > 0) continue;
         if (res.emptiedBy == SATURATION_FILTER) return this.holdOrShed(o, pool);
         const side = profiles.length > 1 ? " (" + profiles[i].name + ")" : "";
@@ -432,8 +432,15 @@ export class DecisionCore {
     }
   }
 
-  /** Profile i's context for this decision: every endpoint of the pool a candidate. */
-  private contextFor(i: i32, table: Table, pool: Pool, counts: Int32Array, nowMs: f64): SchedulingContext {
+  /** Profile i's context for this decision: the pool's endpoints its per-endpoint filters keep. */
+  private contextFor(
+    i: i32,
+    table: Table,
+    pool: Pool,
+    profile: SchedulingProfile,
+    counts: Int32Array,
+    nowMs: f64,
+  ): SchedulingContext {
     while (this.contexts.length <= i) {
       this.contexts.push(new SchedulingContext(pool, this.pools.of(pool), this.request, this.rng));
       this.candidateObjects.push(new Array<Candidate>());
@@ -448,17 +455,8 @@ export class DecisionCore {
     ctx.bounded = pool.queueEnabled;
     ctx.recordScores = this.config.logScores;
     ctx.state.clear();
-    const eps = pool.endpoints;
     // Candidate objects are reused across decisions (one decision at a time per VM).
-    const objects = this.candidateObjects[i];
-    while (objects.length < eps.length) objects.push(new Candidate(eps[0], 0));
-    ctx.candidates.length = 0;
-    for (let k = 0; k < eps.length; k++) {
-      const e = unchecked(eps[k]);
-      const c = unchecked(objects[k]);
-      c.reset(e, e.slot < counts.length ? unchecked(counts[e.slot]) : 0);
-      ctx.candidates.push(c);
-    }
+    profile.fill(ctx, pool, counts, this.candidateObjects[i]);
     return ctx;
   }
 

@@ -1,6 +1,7 @@
 // The "Request Handled" line: one JSON object per routed request, what operators grep for
-// (the seed's verification step reads it). One typed record, one formatter.
-import { jsonQuote } from "../json/quote";
+// (the seed's verification step reads it). One typed record, one formatter writing UTF-8 bytes
+// into a reused buffer (json-line-writer.ts).
+import { JsonLineWriter } from "./json-line-writer";
 
 export class RequestLog {
   requestId: string = "";
@@ -67,110 +68,139 @@ export class RequestLog {
   /** logScores: each scorer's weighted score for the chosen pod, as `"name":v,...` ("" = off). */
   scores: string = "";
 
-  format(): string {
-    let s =
-      'Request Handled {"requestId":' +
-      jsonQuote(this.requestId) +
-      ',"model":' +
-      jsonQuote(this.model) +
-      ',"targetModel":' +
-      jsonQuote(this.targetModel) +
-      ',"pool":' +
-      jsonQuote(this.pool) +
-      ',"pod":' +
-      jsonQuote(this.pod) +
-      ',"address":' +
-      jsonQuote(this.address) +
-      ',"strategy":"' +
-      this.strategy +
-      '","criticality":' +
-      this.criticality.toString() +
-      ',"priority":' +
-      this.priority.toString() +
-      ',"candidates":' +
-      this.candidates.toString() +
-      ',"eligible":' +
-      this.eligible.toString() +
-      ',"stream":' +
-      (this.stream ? "true" : "false") +
-      ',"loadFresh":' +
-      (this.loadFresh ? "true" : "false") +
-      ',"decisionUs":' +
-      this.decisionUs.toString();
-    if (this.route.length > 0) s += ',"route":' + jsonQuote(this.route);
-    if (this.fallbacks.length > 0) {
-      s += ',"fallbacks":[';
-      for (let i = 0; i < this.fallbacks.length; i++) s += (i > 0 ? "," : "") + jsonQuote(this.fallbacks[i]);
-      s += "]";
+  /** The line, written into `w` (reset first): what the host logs, byte for byte. */
+  write(w: JsonLineWriter): void {
+    w.reset();
+    w.ascii('Request Handled {"requestId":');
+    w.quoted(this.requestId);
+    w.ascii(',"model":');
+    w.quoted(this.model);
+    w.ascii(',"targetModel":');
+    w.quoted(this.targetModel);
+    w.ascii(',"pool":');
+    w.quoted(this.pool);
+    w.ascii(',"pod":');
+    w.quoted(this.pod);
+    w.ascii(',"address":');
+    w.quoted(this.address);
+    w.ascii(',"strategy":"');
+    w.raw(this.strategy);
+    w.ascii('","criticality":');
+    w.int(this.criticality);
+    w.ascii(',"priority":');
+    w.int(this.priority);
+    w.ascii(',"candidates":');
+    w.int(this.candidates);
+    w.ascii(',"eligible":');
+    w.int(this.eligible);
+    w.ascii(',"stream":');
+    w.bool(this.stream);
+    w.ascii(',"loadFresh":');
+    w.bool(this.loadFresh);
+    w.ascii(',"decisionUs":');
+    w.int(this.decisionUs);
+    if (this.route.length > 0) {
+      w.ascii(',"route":');
+      w.quoted(this.route);
     }
-    if (this.hasPrefix) {
-      const score = this.totalBlocks > 0 ? <f64>this.matchedBlocks / <f64>this.totalBlocks : 0;
-      s +=
-        ',"matchedBlocks":' +
-        this.matchedBlocks.toString() +
-        ',"totalBlocks":' +
-        this.totalBlocks.toString() +
-        ',"prefixScore":' +
-        (Math.round(score * 1000) / 1000).toString() +
-        ',"bestMatch":' +
-        this.bestMatch.toString() +
-        ',"recordUs":' +
-        this.recordUs.toString();
-      if (this.indexedBlocks >= 0) s += ',"indexedBlocks":' + this.indexedBlocks.toString();
-      if (this.realBlocks >= 0)
-        s +=
-          ',"realBlocks":' +
-          this.realBlocks.toString() +
-          ',"cachedTokens":' +
-          this.cachedTokens.toString() +
-          ',"promptTokens":' +
-          this.promptTokens.toString();
-      if (this.affinityPod.length > 0)
-        s +=
-          ',"affinityPod":' +
-          jsonQuote(this.affinityPod) +
-          ',"affinityYield":"' +
-          this.affinityYield +
-          '","affinityInflight":' +
-          this.affinityInflight.toString();
+    const fallbacks = this.fallbacks;
+    if (fallbacks.length > 0) {
+      w.ascii(',"fallbacks":[');
+      for (let i = 0; i < fallbacks.length; i++) {
+        if (i > 0) w.byte(0x2c);
+        w.quoted(unchecked(fallbacks[i]));
+      }
+      w.byte(0x5d);
     }
-    if (this.prefillPod.length > 0) s += this.formatPd();
-    if (this.queueWaitMs >= 0) s += ',"queueWaitMs":' + this.queueWaitMs.toString();
-    if (this.scores.length > 0) s += ',"scores":{' + this.scores + "}";
-    return s + "}";
+    if (this.hasPrefix) this.writePrefix(w);
+    if (this.prefillPod.length > 0) this.writePd(w);
+    if (this.queueWaitMs >= 0) {
+      w.ascii(',"queueWaitMs":');
+      w.int(this.queueWaitMs);
+    }
+    if (this.scores.length > 0) {
+      w.ascii(',"scores":{');
+      w.raw(this.scores);
+      w.byte(0x7d);
+    }
+    w.byte(0x7d);
   }
 
-  private formatPd(): string {
-    let s =
-      ',"prefillPod":' +
-      jsonQuote(this.prefillPod) +
-      ',"prefillAddress":' +
-      jsonQuote(this.prefillAddress) +
-      ',"prefillStrategy":"' +
-      this.prefillStrategy +
-      '","prefillEligible":' +
-      this.prefillEligible.toString() +
-      // A string: rooms are 63-bit, past what JSON readers like JavaScript's keep exactly.
-      ',"bootstrapRoom":"' +
-      this.bootstrapRoom +
-      '"' +
-      ',"bootstrapPort":' +
-      this.bootstrapPort.toString();
-    if (this.prefillTotalBlocks >= 0)
-      s +=
-        ',"prefillMatchedBlocks":' +
-        this.prefillMatchedBlocks.toString() +
-        ',"prefillTotalBlocks":' +
-        this.prefillTotalBlocks.toString();
-    if (this.prefillStatus >= 0)
-      s += ',"prefillStatus":' + this.prefillStatus.toString() + ',"prefillMs":' + this.prefillMs.toString();
-    if (this.prefillCancelled) s += ',"prefillCancelled":true';
-    if (this.prefillPromptTokens >= 0)
-      s +=
-        ',"prefillPromptTokens":' +
-        this.prefillPromptTokens.toString() +
-        ',"prefillCachedTokens":' +
-        this.prefillCachedTokens.toString();
+  /** The line as a string (tests). */
+  format(): string {
+    const w = new JsonLineWriter(256);
+    this.write(w);
+    const s = w.toString();
+    w.free();
     return s;
+  }
+
+  private writePrefix(w: JsonLineWriter): void {
+    const score = this.totalBlocks > 0 ? <f64>this.matchedBlocks / <f64>this.totalBlocks : 0;
+    w.ascii(',"matchedBlocks":');
+    w.int(this.matchedBlocks);
+    w.ascii(',"totalBlocks":');
+    w.int(this.totalBlocks);
+    w.ascii(',"prefixScore":');
+    w.thousandths(score);
+    w.ascii(',"bestMatch":');
+    w.int(this.bestMatch);
+    w.ascii(',"recordUs":');
+    w.int(this.recordUs);
+    if (this.indexedBlocks >= 0) {
+      w.ascii(',"indexedBlocks":');
+      w.int(this.indexedBlocks);
+    }
+    if (this.realBlocks >= 0) {
+      w.ascii(',"realBlocks":');
+      w.int(this.realBlocks);
+      w.ascii(',"cachedTokens":');
+      w.int(this.cachedTokens);
+      w.ascii(',"promptTokens":');
+      w.int(this.promptTokens);
+    }
+    if (this.affinityPod.length > 0) {
+      w.ascii(',"affinityPod":');
+      w.quoted(this.affinityPod);
+      w.ascii(',"affinityYield":"');
+      w.raw(this.affinityYield);
+      w.ascii('","affinityInflight":');
+      w.int(this.affinityInflight);
+    }
+  }
+
+  private writePd(w: JsonLineWriter): void {
+    w.ascii(',"prefillPod":');
+    w.quoted(this.prefillPod);
+    w.ascii(',"prefillAddress":');
+    w.quoted(this.prefillAddress);
+    w.ascii(',"prefillStrategy":"');
+    w.raw(this.prefillStrategy);
+    w.ascii('","prefillEligible":');
+    w.int(this.prefillEligible);
+    // A string: rooms are 63-bit, past what JSON readers like JavaScript's keep exactly.
+    w.ascii(',"bootstrapRoom":"');
+    w.raw(this.bootstrapRoom);
+    w.ascii('","bootstrapPort":');
+    w.int(this.bootstrapPort);
+    if (this.prefillTotalBlocks >= 0) {
+      w.ascii(',"prefillMatchedBlocks":');
+      w.int(this.prefillMatchedBlocks);
+      w.ascii(',"prefillTotalBlocks":');
+      w.int(this.prefillTotalBlocks);
+    }
+    if (this.prefillStatus >= 0) {
+      w.ascii(',"prefillStatus":');
+      w.int(this.prefillStatus);
+      w.ascii(',"prefillMs":');
+      w.int(this.prefillMs);
+    }
+    if (this.prefillCancelled) w.ascii(',"prefillCancelled":true');
+    if (this.prefillPromptTokens >= 0) {
+      w.ascii(',"prefillPromptTokens":');
+      w.int(this.prefillPromptTokens);
+      w.ascii(',"prefillCachedTokens":');
+      w.int(this.prefillCachedTokens);
+    }
   }
 }

@@ -17,8 +17,6 @@ import {
   getHeader,
   getProperty,
   HeaderMap,
-  LogLevel,
-  log,
   nowNanos,
   RawBytes,
   removeHeader,
@@ -36,6 +34,7 @@ import { Endpoint, Pool } from "../table/table";
 import { inflight, poolStates, tables } from "../vm";
 import { Answer, healthAnswer, modelsAnswer } from "./answers";
 import { GatewayRoot } from "./gateway-root";
+import { logHandled } from "./handled-log";
 import { RouteKind, routeRequest } from "./http-routes";
 import { PrefillWaiter, sendPrefillError } from "./prefill-dispatch";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
@@ -481,7 +480,7 @@ export class GatewayStream extends Stream {
     }
     // P/D: a prefill still answering fills in its figures and writes the line then.
     if (this.prefillToken != 0 && this.root.prefills.deferLog(this.prefillToken)) return;
-    log(LogLevel.Info, l.format());
+    logHandled(l);
   }
 
   onDone(): void {

@@ -33,6 +33,7 @@ import {
 import { sendError } from "../host/local-reply";
 import { Endpoint, Pool } from "../table/table";
 import { inflight } from "../vm";
+import { logHandled } from "./handled-log";
 import { cancelPrefillLeg, ROOM_HEADER } from "./prefill-leg";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 
@@ -180,7 +181,7 @@ export class PrefillCalls {
         "infergate: prefill of room " + l.bootstrapRoom + " on " + p.pod.name + " failed: status " + status.toString(),
       );
     }
-    if (p.deferred) log(LogLevel.Info, l.format());
+    if (p.deferred) logHandled(l);
   }
 
   private readUsage(l: RequestLog, bodySize: u32, pool: Pool): void {

@@ -154,6 +154,11 @@ export function log(level: LogLevel, message: string): void {
   imports.proxy_log(<usize>level, changetype<usize>(buf), buf.byteLength);
 }
 
+/** A message already in UTF-8 bytes (the host copies them): no string, no transcoding. */
+export function logBytes(level: LogLevel, ptr: usize, len: i32): void {
+  imports.proxy_log(<usize>level, ptr, <usize>len);
+}
+
 export function nowNanos(): u64 {
   imports.proxy_get_current_time_nanoseconds(outU32);
   return load<u64>(outU32);

@@ -24,8 +24,59 @@ import { MAX_SLOTS } from "../table/table";
 export const ENTRIES: i32 = 64;
 export const ENTRY_BYTES: i32 = 16;
 
-/** slot -> candidate index (or -1), reused across lookups: no per-request allocation. */
-const slotToCandidate = new StaticArray<i16>(MAX_SLOTS).fill(-1);
+/**
+ * The candidates of one lookup by endpoint slot: slot -> candidate position, and whether the
+ * candidate's match is settled. Entries are valid for the current epoch only, so a lookup neither
+ * clears nor rebuilds anything per pod: the caller add()s its candidates while it walks them anyway
+ * (the prefix scorer, filling its per-candidate arrays), and the lookup touches only the slots the
+ * index's entries name. One per worker; begin() starts a lookup.
+ */
+export class SlotCandidates {
+  private epoch: u32 = 0;
+  private addedAt: StaticArray<u32> = new StaticArray<u32>(MAX_SLOTS);
+  private settledAt: StaticArray<u32> = new StaticArray<u32>(MAX_SLOTS);
+  private position: StaticArray<i16> = new StaticArray<i16>(MAX_SLOTS);
+  /** Candidates added and not settled. */
+  remaining: i32 = 0;
+
+  begin(): void {
+    this.epoch++;
+    if (this.epoch == 0) {
+      // wrapped (after 2^32 lookups): old stamps could look current
+      for (let s = 0; s < MAX_SLOTS; s++) {
+        unchecked((this.addedAt[s] = 0));
+        unchecked((this.settledAt[s] = 0));
+      }
+      this.epoch = 1;
+    }
+    this.remaining = 0;
+  }
+
+  /** Candidate `c` is the endpoint in `slot` (slots out of range are never matched). */
+  @inline add(slot: i32, c: i32): void {
+    if (<u32>slot < <u32>MAX_SLOTS) {
+      unchecked((this.addedAt[slot] = this.epoch));
+      unchecked((this.position[slot] = <i16>c));
+      this.remaining++;
+    }
+  }
+
+  /** The remaining (unsettled) candidate in `slot`, or -1 (an entry's slot is 16 bits: bounded). */
+  @inline remainingAt(slot: i32): i32 {
+    const e = this.epoch;
+    return <u32>slot < <u32>MAX_SLOTS && unchecked(this.addedAt[slot]) == e && unchecked(this.settledAt[slot]) != e
+      ? <i32>unchecked(this.position[slot])
+      : -1;
+  }
+
+  @inline settle(slot: i32): void {
+    unchecked((this.settledAt[slot] = this.epoch));
+    this.remaining--;
+  }
+}
+
+/** The worker's one SlotCandidates (lookups never nest; the VM is single-threaded). */
+export const lookupCandidates = new SlotCandidates();
 
 export class PrefixIndex {
   readonly numBuckets: i32;
@@ -36,7 +87,6 @@ export class PrefixIndex {
   // uninitialised under the incremental runtime, and the collector then visits garbage pointers.
   private memo: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(0);
   private probed: StaticArray<bool> = new StaticArray<bool>(0);
-  private remaining: StaticArray<bool> = new StaticArray<bool>(0);
   /** Blocks of the last lookup (memo entries to reuse, then to clear). */
   private memoLen: i32 = 0;
 
@@ -79,11 +129,12 @@ export class PrefixIndex {
 
   /**
    * Does a remaining candidate hold block j? If `take`, writes j+1 as their match (and the entry's
-   * stamp, when `stamps` is given) and retires them.
+   * stamp, when `stamps` is given) and settles them.
    */
   private holds(
     hashes: StaticArray<u64>,
     j: i32,
+    cands: SlotCandidates,
     tags: StaticArray<u16>,
     matched: StaticArray<i32>,
     take: bool,
@@ -98,8 +149,9 @@ export class PrefixIndex {
     for (let e = 0; e < entries; e++) {
       const p = base + <usize>(e * ENTRY_BYTES);
       if (load<u64>(p) != h) continue;
-      const c = <i32>slotToCandidate[<i32>load<u16>(p, 8)];
-      if (c < 0 || !this.remaining[c] || load<u16>(p, 10) != tags[c]) continue;
+      const slot = <i32>load<u16>(p, 8);
+      const c = cands.remainingAt(slot);
+      if (c < 0 || load<u16>(p, 10) != tags[c]) continue;
       if (!take) return true;
       any = true;
       matched[c] = j + 1;
@@ -109,25 +161,27 @@ export class PrefixIndex {
       for (let e = 0; e < entries; e++) {
         const p = base + <usize>(e * ENTRY_BYTES);
         if (load<u64>(p) != h) continue;
-        const c = <i32>slotToCandidate[<i32>load<u16>(p, 8)];
-        if (c >= 0 && load<u16>(p, 10) == tags[c]) this.remaining[c] = false;
+        const slot = <i32>load<u16>(p, 8);
+        const c = cands.remainingAt(slot);
+        if (c >= 0 && load<u16>(p, 10) == tags[c]) cands.settle(slot);
       }
     }
     return any;
   }
 
   /**
-   * For each candidate (slot, tag), the length of the longest chain of the request's blocks it
-   * holds, written to matched[i], and, when `stamps` is given, the stamp of that chain's last entry
-   * (when it was last recorded or refreshed). Returns the best length. The bucket reads stay
-   * memoized for stampAt() until the next lookup.
+   * For the candidates added to `cands` since its begin() (candidate i in slot slots[i], with tag
+   * tags[i]), the length of the longest chain of the request's blocks each holds, written to
+   * matched[i] (which the caller zeroed), and, when `stamps` is given, the stamp of that chain's
+   * last entry (when it was last recorded or refreshed). Returns the best length. Work in bucket
+   * reads and the entries they hold, not in candidates: a pod that holds nothing costs nothing.
+   * The bucket reads stay memoized for stampAt() until the next lookup.
    */
   longestMatches(
     hashes: StaticArray<u64>,
     n: i32,
-    slots: StaticArray<i32>,
+    cands: SlotCandidates,
     tags: StaticArray<u16>,
-    count: i32,
     matched: StaticArray<i32>,
     stamps: StaticArray<u32> | null = null,
   ): i32 {
@@ -140,32 +194,22 @@ export class PrefixIndex {
     }
     if (this.memo.length < n) this.memo = new StaticArray<ArrayBuffer | null>(n);
     this.memoLen = n;
-    if (this.remaining.length < count) this.remaining = new StaticArray<bool>(count);
-    for (let c = 0; c < count; c++) {
-      matched[c] = 0;
-      this.remaining[c] = true;
-      if (slots[c] >= 0 && slots[c] < MAX_SLOTS) slotToCandidate[slots[c]] = <i16>c;
-    }
     let best = 0;
     let hi = n - 1; // the next level's match is shorter than the previous one's
-    let left = count;
-    while (hi >= 0 && left > 0) {
-      if (!this.holds(hashes, 0, tags, matched, false)) break;
+    while (hi >= 0 && cands.remaining > 0) {
+      if (!this.holds(hashes, 0, cands, tags, matched, false)) break;
       // Largest j in [0, hi] some remaining candidate holds (block 0 is held, so one exists).
       let lo = 0,
         up = hi;
       while (lo < up) {
         const mid = (lo + up + 1) >> 1;
-        if (this.holds(hashes, mid, tags, matched, false)) lo = mid;
+        if (this.holds(hashes, mid, cands, tags, matched, false)) lo = mid;
         else up = mid - 1;
       }
-      this.holds(hashes, lo, tags, matched, true, stamps);
+      this.holds(hashes, lo, cands, tags, matched, true, stamps);
       if (lo + 1 > best) best = lo + 1;
-      left = 0;
-      for (let c = 0; c < count; c++) if (this.remaining[c]) left++;
       hi = lo - 1;
     }
-    for (let c = 0; c < count; c++) if (slots[c] >= 0 && slots[c] < MAX_SLOTS) slotToCandidate[slots[c]] = -1;
     return best;
   }
 

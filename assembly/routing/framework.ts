@@ -136,6 +136,9 @@ export abstract class Plugin {
 
 /** Drops candidates that must not receive the request at all. */
 export abstract class Filter extends Plugin {
+  /** keep() reads the endpoint alone (its table fields) and applies() is always true: what it keeps
+   *  of a pool is the same for every decision on one table, and profiles compute it once. */
+  perEndpoint: bool = false;
   abstract keep(c: Candidate, ctx: SchedulingContext): bool;
   /** Whether this filter runs for this decision (e.g. only when queueing bounds the pool). */
   applies(ctx: SchedulingContext): bool {
@@ -164,6 +167,21 @@ export abstract class Scorer extends Plugin {
   /** Once per decision before score(): find ranges, look things up. */
   prepare(ctx: SchedulingContext): void {}
   abstract score(c: Candidate, ctx: SchedulingContext): f64;
+  /**
+   * Adds weight * score() to every candidate's score (and loadScore when `load`), and records it at
+   * ctx.scores[recordAt + i] when recordAt >= 0: one call and one pass per scorer and decision
+   * (scorers override it with the same loop, where score() is then a direct call).
+   */
+  addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) {
+      const c = unchecked(cs[i]);
+      const v = weight * this.score(c, ctx);
+      c.score += v;
+      if (load) c.loadScore += v;
+      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
+    }
+  }
   /** The request was sent to `chosen` (GIE's PreRequest): record what the next decision needs. */
   routed(ctx: SchedulingContext, chosen: Candidate): void {}
 }

@@ -1,6 +1,6 @@
 // A scheduling profile: filters -> affinity guards -> weighted scorers -> picker, and what one run
 // of it produced. Pure: no host calls.
-import { Strategy } from "../table/table";
+import { Endpoint, Pool, Strategy } from "../table/table";
 import { AffinityGuard, Candidate, Filter, Picker, SchedulingContext, Scorer, Yield } from "./framework";
 
 export class ProfileResult {
@@ -16,6 +16,20 @@ export class ProfileResult {
     this.eligible = 0;
     this.emptiedBy = "";
   }
+}
+
+/** Pools whose per-endpoint filtering a profile remembers. */
+const KEPT_POOLS: i32 = 8;
+
+/** The endpoints of one pool the per-endpoint filters keep (endpoints[0, count)). */
+class KeptEndpoints {
+  constructor(
+    public pool: Pool,
+    public endpoints: StaticArray<Endpoint>,
+    public count: i32,
+    /** The filter that left nothing of a non-empty pool ("" otherwise). */
+    public emptiedBy: string,
+  ) {}
 }
 
 export class SchedulingProfile {
@@ -36,7 +50,22 @@ export class SchedulingProfile {
   /** Runs the profile over ctx.candidates; `picks` is how many ranked targets to return (>= 1). */
   run(ctx: SchedulingContext, out: ProfileResult, picks: i32): void {
     out.reset();
-    this.filter(ctx, out);
+    this.filter(ctx, out, 0);
+    this.rank(ctx, out, picks);
+  }
+
+  /**
+   * run() over candidates fill() made: the per-endpoint filters already ran (once per pool object),
+   * the others run now. The same result as run() over every endpoint of the pool.
+   */
+  runFilled(ctx: SchedulingContext, out: ProfileResult, picks: i32): void {
+    out.reset();
+    if (ctx.candidates.length == 0) out.emptiedBy = this.keptEmptiedBy;
+    else this.filter(ctx, out, this.leadingPerEndpoint);
+    this.rank(ctx, out, picks);
+  }
+
+  private rank(ctx: SchedulingContext, out: ProfileResult, picks: i32): void {
     const cs = ctx.candidates;
     out.eligible = cs.length;
     if (cs.length == 0) return;
@@ -46,10 +75,83 @@ export class SchedulingProfile {
     this.picker.pick(ctx, out.targets, picks);
   }
 
-  /** Keeps the candidates every applicable filter accepts (in place). */
-  filter(ctx: SchedulingContext, out: ProfileResult): void {
+  // What the leading per-endpoint filters keep of a pool: computed once per Pool object (a table
+  // generation; a new table brings new Pool objects, and holding one keeps its address from being
+  // reused) instead of a virtual call per filter and endpoint on every decision. A few pools are
+  // remembered (a table's pools share the profile of their strategy).
+  private kept: KeptEndpoints[] = [];
+  private keptNext: i32 = 0;
+  /** Filters [0, leadingPerEndpoint) are per-endpoint ones (filters from a dynamic one on run per decision). */
+  private leadingPerEndpoint: i32 = -1;
+  /** What fill() used for the current decision. */
+  private keptEmptiedBy: string = "";
+
+  private keptOf(pool: Pool, ctx: SchedulingContext): KeptEndpoints {
+    for (let i = 0; i < this.kept.length; i++)
+      if (unchecked(this.kept[i]).pool === pool) return unchecked(this.kept[i]);
+    if (this.leadingPerEndpoint < 0) {
+      let lead = 0;
+      while (lead < this.filters.length && unchecked(this.filters[lead]).perEndpoint) lead++;
+      this.leadingPerEndpoint = lead;
+    }
+    const eps = pool.endpoints;
+    const kept = new StaticArray<Endpoint>(eps.length);
+    for (let k = 0; k < eps.length; k++) unchecked((kept[k] = unchecked(eps[k])));
+    let n = eps.length;
+    let emptiedBy = "";
+    const probe = new Candidate(eps.length > 0 ? eps[0] : new Endpoint(), 0);
+    // The same steps as filter(): a filter that leaves nothing of a non-empty list is named.
+    for (let f = 0; f < this.leadingPerEndpoint; f++) {
+      const filter = unchecked(this.filters[f]);
+      const before = n;
+      let w = 0;
+      for (let i = 0; i < n; i++) {
+        probe.reset(unchecked(kept[i]), 0);
+        if (filter.keep(probe, ctx)) unchecked((kept[w++] = kept[i]));
+      }
+      n = w;
+      if (w == 0) {
+        if (before > 0) emptiedBy = filter.name;
+        break;
+      }
+    }
+    const k = new KeptEndpoints(pool, kept, n, emptiedBy);
+    if (this.kept.length < KEPT_POOLS) this.kept.push(k);
+    else {
+      unchecked((this.kept[this.keptNext] = k));
+      this.keptNext = (this.keptNext + 1) % KEPT_POOLS;
+    }
+    return k;
+  }
+
+  /**
+   * ctx.candidates := the pool's endpoints the per-endpoint filters keep, in pool order, as the
+   * reusable `objects` (grown here, never shrunk), each with its in-flight count from `counts`
+   * (index = slot). Then runFilled().
+   */
+  fill(ctx: SchedulingContext, pool: Pool, counts: Int32Array, objects: Array<Candidate>): void {
+    const k = this.keptOf(pool, ctx);
+    this.keptEmptiedBy = k.emptiedBy;
+    const kept = k.endpoints;
+    const n = k.count;
+    while (objects.length < n) objects.push(new Candidate(unchecked(kept[0]), 0));
     const cs = ctx.candidates;
-    for (let f = 0; f < this.filters.length; f++) {
+    // Grown by push (a grown Array's new slots are not initialised), shrunk by length.
+    while (cs.length < n) cs.push(unchecked(objects[cs.length]));
+    cs.length = n;
+    const slots = counts.length;
+    for (let i = 0; i < n; i++) {
+      const e = unchecked(kept[i]);
+      const c = unchecked(objects[i]);
+      c.reset(e, e.slot < slots ? unchecked(counts[e.slot]) : 0);
+      unchecked((cs[i] = c));
+    }
+  }
+
+  /** Keeps the candidates every applicable filter from `first` on accepts (in place). */
+  filter(ctx: SchedulingContext, out: ProfileResult, first: i32 = 0): void {
+    const cs = ctx.candidates;
+    for (let f = first; f < this.filters.length; f++) {
       const filter = unchecked(this.filters[f]);
       if (!filter.applies(ctx)) continue;
       const before = cs.length;
@@ -80,19 +182,19 @@ export class SchedulingProfile {
   private score(ctx: SchedulingContext): void {
     const cs = ctx.candidates;
     const n = cs.length;
-    if (ctx.recordScores && ctx.scores.length < this.scorers.length * n)
-      ctx.scores = new Float64Array(this.scorers.length * n);
+    const record = ctx.recordScores;
+    if (record && ctx.scores.length < this.scorers.length * n) ctx.scores = new Float64Array(this.scorers.length * n);
     for (let s = 0; s < this.scorers.length; s++) {
       const sc = unchecked(this.scorers[s]);
-      const applies = sc.weight != 0 && sc.applies(ctx);
-      if (applies) sc.prepare(ctx);
-      for (let i = 0; i < n; i++) {
-        const c = unchecked(cs[i]);
-        const v = applies ? sc.weight * sc.score(c, ctx) : 0;
-        c.score += v;
-        if (sc.isLoad && sc.sharedSignal) c.loadScore += v;
-        if (ctx.recordScores) unchecked((ctx.scores[s * n + i] = v));
+      const weight = sc.weight;
+      if (weight != 0 && sc.applies(ctx)) {
+        sc.prepare(ctx);
+        sc.addScores(ctx, weight, sc.isLoad && sc.sharedSignal, record ? s * n : -1);
+      } else if (record) {
+        for (let i = 0; i < n; i++) unchecked((ctx.scores[s * n + i] = 0));
       }
+      // A scorer that does not apply adds 0 to no sum: skipped (a sum from +0 is never -0, so
+      // adding 0 would change nothing).
     }
   }
 

@@ -5,9 +5,11 @@
 
 import { parseConfig } from "../../assembly/config";
 import { HeldChoice } from "../../assembly/core/decision-core";
+import { JsonLineWriter } from "../../assembly/core/json-line-writer";
 import { OutcomeKind } from "../../assembly/core/outcome";
 import { bootstrapFields, bootstrapHost, pdBody } from "../../assembly/core/pd-body";
 import { liveSinceMs, QueueDispatcher } from "../../assembly/core/queue-dispatcher";
+import { RequestLog } from "../../assembly/core/request-log";
 import { hostOf, pathOf, RouteRequest } from "../../assembly/core/route-match";
 import { cachedBlocks, readUsage, Usage, UsageTail } from "../../assembly/core/usage";
 import { errorBody } from "../../assembly/errors";
@@ -17,7 +19,7 @@ import { JsonParser } from "../../assembly/json/parser";
 import { jsonQuote } from "../../assembly/json/quote";
 import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName } from "../../assembly/json/tape";
 import { JsonKind, kindName } from "../../assembly/json/value";
-import { PrefixIndex } from "../../assembly/prefix/prefix-index";
+import { lookupCandidates, PrefixIndex } from "../../assembly/prefix/prefix-index";
 import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
 import { xxh64 } from "../../assembly/prefix/xxhash64";
 import { Endpoint as Api, parseRequest, requestTape } from "../../assembly/request/openai";
@@ -40,6 +42,7 @@ import { decodeTable, validAddress } from "../../assembly/table/decode-table";
 import { Pool, Strategy } from "../../assembly/table/table";
 import { benchNowNs } from "./bench-clock";
 import { MockSharedData } from "./mock-shared-data";
+import { referenceFormat } from "./request-log-reference";
 import { MapHeaders, RecordingQueueHost, TestGateway } from "./test-gateway";
 
 /** "ok <kind> <start>-<end>" or "error@<pos> <message>". For strings, "ok string:<decoded>". */
@@ -587,7 +590,9 @@ export function indexMatch(csv: string, candidates: string): string {
     slots[i] = I32.parseInt(p[0]);
     tags[i] = <u16>I32.parseInt(p[1]);
   }
-  index.longestMatches(h, h.length, slots, tags, cs.length, matched);
+  lookupCandidates.begin();
+  for (let i = 0; i < cs.length; i++) lookupCandidates.add(slots[i], i);
+  index.longestMatches(h, h.length, lookupCandidates, tags, matched);
   const out = new Array<string>();
   for (let i = 0; i < cs.length; i++) out.push(matched[i].toString());
   return out.join(",");
@@ -712,18 +717,12 @@ export function decisionPhases(body: string, iterations: i32): string {
   ctx.nowMs = <f64>gw.clock.ns / 1e6;
   const eps = pool.endpoints;
   const objects = new Array<Candidate>();
-  for (let k = 0; k < eps.length; k++) objects.push(new Candidate(eps[k], 0));
   const counts = gw.inflight.snapshot();
+  const profile = gw.routing!.handlerOf(pool).profiles()[0];
   s = benchNowNs();
   for (let i = 0; i < iterations; i++) {
     ctx.state.clear();
-    ctx.candidates.length = 0;
-    for (let k = 0; k < eps.length; k++) {
-      const e = unchecked(eps[k]);
-      const c = unchecked(objects[k]);
-      c.reset(e, e.slot < counts.length ? unchecked(counts[e.slot]) : 0);
-      ctx.candidates.push(c);
-    }
+    profile.fill(ctx, pool, counts, objects);
   }
   const candidatesNs = (benchNowNs() - s) / n;
   const prefix = pool.strategy == Strategy.PrefixCache;
@@ -747,18 +746,24 @@ export function decisionPhases(body: string, iterations: i32): string {
     }
     const index = gw.pools.of(pool).prefixIndex;
     s = benchNowNs();
-    for (let i = 0; i < iterations; i++)
-      index.longestMatches(hs.hashes, hs.count, slots, tags, eps.length, matched, stamps);
+    // The lookup as the prefix scorer runs it: its candidates' slots handed over (in the pass that
+    // also resets its per-candidate arrays), then the lookup itself.
+    for (let i = 0; i < iterations; i++) {
+      lookupCandidates.begin();
+      for (let k = 0; k < eps.length; k++) {
+        unchecked((matched[k] = 0));
+        lookupCandidates.add(unchecked(slots[k]), k);
+      }
+      index.longestMatches(hs.hashes, hs.count, lookupCandidates, tags, matched, stamps);
+    }
     lookupNs = (benchNowNs() - s) / n;
   }
-  const profile = gw.routing!.handlerOf(pool).profiles()[0];
   const res = new ProfileResult();
   s = benchNowNs();
   for (let i = 0; i < iterations; i++) {
     ctx.state.clear();
-    ctx.candidates.length = 0;
-    for (let k = 0; k < eps.length; k++) ctx.candidates.push(unchecked(objects[k]));
-    profile.run(ctx, res, 1 + gw.config.fallbacks);
+    profile.fill(ctx, pool, counts, objects);
+    profile.runFilled(ctx, res, 1 + gw.config.fallbacks);
   }
   const runNs = (benchNowNs() - s) / n - candidatesNs;
   const chosen = res.targets[0];
@@ -766,8 +771,14 @@ export function decisionPhases(body: string, iterations: i32): string {
   for (let i = 0; i < iterations; i++) profile.routed(ctx, chosen);
   const recordNs = (benchNowNs() - s) / n;
   s = benchNowNs();
+  // The line as the filter writes it: UTF-8 bytes in a reused buffer, handed to the host as they are.
   let chars = 0;
-  for (let i = 0; i < iterations; i++) chars += once.log.format().length;
+  const line = new JsonLineWriter();
+  for (let i = 0; i < iterations; i++) {
+    once.log.write(line);
+    chars += line.len;
+  }
+  line.free();
   const logNs = (benchNowNs() - s) / n;
   const f = (x: f64): string => (Math.round(x) / 1000).toString();
   return (
@@ -779,4 +790,131 @@ export function decisionPhases(body: string, iterations: i32): string {
     `"meanSharedReads":${(Math.round(meanReads * 10) / 10).toString()},"meanSharedWrites":${(Math.round(meanWrites * 10) / 10).toString()},"headerReads":${headerReads.toString()},` +
     `"blocks":${sreq.promptHashes.count.toString()},"endpoints":${eps.length.toString()}}`
   );
+}
+
+// ---- the "Request Handled" line: the byte writer against the string-built reference ----
+
+/** Strings that exercise the writer's escaping and UTF-8 encoding. */
+const LOG_STRINGS: string[] = [
+  "",
+  "pod-0",
+  'quote " and backslash \\',
+  "line\nbreak\rreturn\ttab",
+  "\u0001\u0008\u000c\u001f\u007f",
+  "é ü ß ñ",
+  "中文 ✓ →",
+  "emoji 😀 and 𝄞",
+  "lone lead \ud83d here",
+  "lone trail \ude00 here",
+  "ends with a lead \ud83d",
+  "\udc00\ud800",
+  "req-8f2c1e7a-4b1d-4e09-9a3c-2d7e6f5b4a10",
+  "a/b#0.1",
+];
+
+function pickString(r: Random): string {
+  const a = LOG_STRINGS[r.below(LOG_STRINGS.length)];
+  return r.below(3) == 0 ? a + LOG_STRINGS[r.below(LOG_STRINGS.length)] : a;
+}
+
+function pickInt(r: Random): i64 {
+  const k = r.below(6);
+  if (k == 0) return 0;
+  if (k == 1) return -1 - <i64>r.below(1000);
+  if (k == 2) return <i64>(r.next() >> 1);
+  if (k == 3) return -(<i64>(r.next() >> 2));
+  return <i64>r.below(100000);
+}
+
+/** A varied record: every optional part present or not, numbers of every size and sign. */
+function randomLog(r: Random): RequestLog {
+  const l = new RequestLog();
+  l.requestId = pickString(r);
+  l.model = pickString(r);
+  l.targetModel = pickString(r);
+  l.pool = pickString(r);
+  l.pod = pickString(r);
+  l.address = pickString(r);
+  l.strategy = r.below(2) == 0 ? "DEFAULT" : "PREFIX_CACHE";
+  l.priority = <i32>pickInt(r);
+  l.criticality = r.below(3);
+  l.route = r.below(2) == 0 ? "" : pickString(r);
+  l.candidates = <i32>pickInt(r);
+  l.eligible = <i32>pickInt(r);
+  l.stream = r.below(2) == 0;
+  l.loadFresh = r.below(2) == 0;
+  l.decisionUs = pickInt(r);
+  const nf = r.below(4);
+  for (let i = 0; i < nf; i++) l.fallbacks.push(pickString(r));
+  l.hasPrefix = r.below(2) == 0;
+  l.totalBlocks = r.below(4) == 0 ? 0 : 1 + r.below(2048);
+  l.matchedBlocks = l.totalBlocks > 0 ? r.below(l.totalBlocks + 1) : 0;
+  l.bestMatch = <i32>pickInt(r);
+  l.recordUs = pickInt(r);
+  l.indexedBlocks = r.below(2) == 0 ? -1 : r.below(1000);
+  if (r.below(2) == 0) {
+    l.realBlocks = r.below(1000);
+    l.cachedTokens = pickInt(r);
+    l.promptTokens = pickInt(r);
+  }
+  if (r.below(2) == 0) {
+    l.affinityPod = pickString(r);
+    l.affinityYield = r.below(2) == 0 ? "score" : "imbalance";
+    l.affinityInflight = <i32>pickInt(r);
+  }
+  if (r.below(3) == 0) {
+    l.prefillPod = pickString(r);
+    l.prefillAddress = pickString(r);
+    l.prefillStrategy = r.below(2) == 0 ? "DEFAULT" : "PREFIX_CACHE";
+    l.prefillEligible = <i32>pickInt(r);
+    l.bootstrapRoom = (r.next() >> 1).toString();
+    l.bootstrapPort = <i32>pickInt(r);
+    if (r.below(2) == 0) {
+      l.prefillMatchedBlocks = r.below(100);
+      l.prefillTotalBlocks = r.below(100);
+    }
+    if (r.below(2) == 0) {
+      l.prefillStatus = r.below(600);
+      l.prefillMs = pickInt(r);
+    }
+    l.prefillCancelled = r.below(2) == 0;
+    if (r.below(2) == 0) {
+      l.prefillPromptTokens = pickInt(r);
+      l.prefillCachedTokens = pickInt(r);
+    }
+  }
+  l.queueWaitMs = r.below(2) == 0 ? -1 : pickInt(r);
+  l.scores = r.below(3) == 0 ? "" : '"queue-scorer":1.5,"prefix-cache-scorer":0.125';
+  return l;
+}
+
+function firstDifference(a: ArrayBuffer, w: JsonLineWriter): i32 {
+  const n = min(a.byteLength, w.len);
+  for (let i = 0; i < n; i++) if (load<u8>(changetype<usize>(a) + <usize>i) != load<u8>(w.ptr + <usize>i)) return i;
+  return a.byteLength == w.len ? -1 : n;
+}
+
+/**
+ * `count` varied records, plus every prefix score k/1000: the bytes RequestLog.write puts in one
+ * reused writer against String.UTF8.encode of the reference (string-built) line. "" when all equal,
+ * else the first difference.
+ */
+export function requestLogMatchesReference(seed: i32, count: i32): string {
+  const r = new Random(<u64>seed);
+  const w = new JsonLineWriter(16); // small: growing is exercised too
+  for (let i = 0; i < count + 1001; i++) {
+    const l = randomLog(r);
+    if (i >= count) {
+      l.hasPrefix = true;
+      l.totalBlocks = 1000;
+      l.matchedBlocks = i - count;
+    }
+    l.write(w);
+    const want = String.UTF8.encode(referenceFormat(l));
+    const at = firstDifference(want, w);
+    if (at >= 0)
+      return `record ${i.toString()} differs at byte ${at.toString()}: want ${jsonQuote(referenceFormat(l))}, got ${jsonQuote(w.toString())}`;
+  }
+  w.free();
+  return "";
 }

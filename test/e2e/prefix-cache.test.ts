@@ -53,15 +53,19 @@ const ask = (url: string, messages: Msg[]) =>
 test("the seed's verification: round1.txt then round2.txt land on the same pod", async () => {
   const round1 = readFileSync(join(REPO_ROOT, "test/e2e/fixtures/round1.txt"), "utf8");
   const round2 = readFileSync(join(REPO_ROOT, "test/e2e/fixtures/round2.txt"), "utf8");
+  const prefixLines = () => gw.envoys[0].handled().filter((h) => h.strategy === "PREFIX_CACHE");
+  const before = prefixLines().length;
   const r1 = await post(gw.url, "/v1/chat/completions", round1);
   const r2 = await post(gw.url, "/v1/chat/completions", round2);
   assert.equal(r1.status, 200, r1.text);
   assert.equal(r2.status, 200, r2.text);
   assert.match(r1.text, /data: \[DONE\]/, "streamed");
   assert.equal(r1.pod, r2.pod);
-  // The log lines the seed greps for name the same pod, and round 2 matched round 1's blocks.
-  const lines = gw.envoys[0].handled().filter((h) => h.strategy === "PREFIX_CACHE");
-  const [l1, l2] = lines.slice(-2);
+  // The log lines the seed greps for name the same pod, and round 2 matched round 1's blocks. A line
+  // is written as the response ends and reaches us through Envoy's stderr: it may come a little
+  // after the client has the answer.
+  await eventually(async () => prefixLines().length >= before + 2, 5000);
+  const [l1, l2] = prefixLines().slice(before, before + 2);
   assert.equal(l1.pod, r1.pod);
   assert.equal(l2.pod, r1.pod);
   assert.equal(l1.matchedBlocks, 0);

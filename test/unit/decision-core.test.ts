@@ -267,3 +267,10 @@ test("queueing: hold while every pod is saturated, shed Sheddable, queue behind 
   // Stale metrics saturate every pod for queueing.
   assert.equal(decide(chat("x", "batch"), { inflight: "0,0", nowMs: 60_000 }).code, "sheddable_rejected");
 });
+
+test("logScores: a scorer with nothing to say for the decision (no LoRA adapter loaded) shows 0", () => {
+  gateway({ logScores: true }, tableJson([ep(0, "a", { waiting: 1 }), ep(1, "b", { kvUsage: 0.5 })]));
+  const scores = decide(chat()).log!.scores;
+  assert.equal(scores["lora-affinity-scorer"], 0);
+  assert.ok(scores["queue-scorer"] > 0 && scores["kv-cache-utilization-scorer"] > 0, JSON.stringify(scores));
+});

@@ -19,4 +19,14 @@ export class InFlightScorer extends Scorer {
   score(c: Candidate, ctx: SchedulingContext): f64 {
     return 1.0 - <f64>c.inflight / (this.hi + 1.0);
   }
+  addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) {
+      const c = unchecked(cs[i]);
+      const v = weight * this.score(c, ctx);
+      c.score += v;
+      if (load) c.loadScore += v;
+      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
+    }
+  }
 }

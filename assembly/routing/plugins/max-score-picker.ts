@@ -19,9 +19,10 @@ export function rankByScore(ctx: SchedulingContext, from: Candidate[], out: Cand
   while (out.length < max) {
     let best: Candidate | null = null;
     let ties = 0;
+    const taken = out.length;
     for (let i = 0; i < from.length; i++) {
       const c = unchecked(from[i]);
-      if (out.includes(c)) continue;
+      if (taken > 0 && isTaken(out, taken, c)) continue;
       if (best === null || c.score > best.score + 1e-9) {
         best = c;
         ties = 1;
@@ -33,4 +34,10 @@ export function rankByScore(ctx: SchedulingContext, from: Candidate[], out: Cand
     if (best === null) return;
     out.push(best);
   }
+}
+
+/** Whether `c` is among out[0, taken) (a few: the picks so far). */
+function isTaken(out: Candidate[], taken: i32, c: Candidate): bool {
+  for (let k = 0; k < taken; k++) if (unchecked(out[k]) === c) return true;
+  return false;
 }

@@ -6,6 +6,7 @@ import { Candidate, Filter, SchedulingContext } from "../framework";
 export class PrefillRoleFilter extends Filter {
   constructor() {
     super("prefill-role-filter");
+    this.perEndpoint = true;
   }
   keep(c: Candidate, ctx: SchedulingContext): bool {
     return c.endpoint.role == Role.Prefill;
@@ -15,6 +16,7 @@ export class PrefillRoleFilter extends Filter {
 export class DecodeRoleFilter extends Filter {
   constructor() {
     super("decode-role-filter");
+    this.perEndpoint = true;
   }
   keep(c: Candidate, ctx: SchedulingContext): bool {
     return c.endpoint.role == Role.Decode;

@@ -3,7 +3,7 @@
 // (saturated, over its balance bound) scores 0, so affinity never melts one pod. Once routed, the
 // request's blocks are recorded against the chosen pod. What it learned per decision (matches,
 // best match) is left in the CycleState for the rendezvous picker and the log line.
-import { PrefixIndex } from "../../prefix/prefix-index";
+import { lookupCandidates, PrefixIndex } from "../../prefix/prefix-index";
 import { mix64 } from "../../prefix/xxhash64";
 import { Candidate, CycleState, SchedulingContext, Scorer, StateData, stateKey, Yield } from "../framework";
 
@@ -78,21 +78,27 @@ export class PrefixCacheScorer extends Scorer {
     st.affinityKey = st.blocks > 0 ? hashes.hashes[0] : 0;
     st.best = 0;
     st.bestIndexed = 0;
+    ctx.state.write(PREFIX_STATE, st);
+    // One pass over the candidates: their per-decision arrays reset, and (when there is something
+    // to match) their slots handed to the lookup, which then works only on the pods the index names.
+    const cs = ctx.candidates;
+    const match = st.blocks > 0;
+    const cands = lookupCandidates;
+    if (match) cands.begin();
     for (let i = 0; i < n; i++) {
       unchecked((st.matched[i] = 0));
       unchecked((st.indexed[i] = 0));
       unchecked((st.tipAgeMs[i] = -1));
-    }
-    ctx.state.write(PREFIX_STATE, st);
-    if (st.blocks == 0) return;
-    for (let i = 0; i < n; i++) {
-      const e = unchecked(ctx.candidates[i]).endpoint;
+      if (!match) continue;
+      const e = unchecked(cs[i]).endpoint;
       unchecked((this.slots[i] = e.slot));
       unchecked((this.tags[i] = e.tag));
+      cands.add(e.slot, i);
     }
+    if (!match) return;
     const index = ctx.poolState.prefixIndex;
     const feedback = pool.prefixFeedback;
-    st.best = index.longestMatches(hashes.hashes, st.blocks, this.slots, this.tags, n, st.matched, this.stamps);
+    st.best = index.longestMatches(hashes.hashes, st.blocks, cands, this.tags, st.matched, this.stamps);
     st.bestIndexed = st.best;
     if (!feedback || st.best == 0) return;
     // Feedback mode: credit a pod only the part of its chain recorded within its learned lifetime.
@@ -152,6 +158,16 @@ export class PrefixCacheScorer extends Scorer {
     const fresh = <f64>st.matchedOf(c);
     const stale = ctx.pool.prefixFeedback ? <f64>st.indexedOf(c) - fresh : 0;
     return (fresh + STALE_WEIGHT * stale) / <f64>st.blocks;
+  }
+  addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
+    const cs = ctx.candidates;
+    for (let i = 0; i < cs.length; i++) {
+      const c = unchecked(cs[i]);
+      const v = weight * this.score(c, ctx);
+      c.score += v;
+      if (load) c.loadScore += v;
+      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import { Candidate, Filter, SchedulingContext } from "../framework";
 export class ReadyFilter extends Filter {
   constructor() {
     super("ready-filter");
+    this.perEndpoint = true;
   }
   keep(c: Candidate, ctx: SchedulingContext): bool {
     return c.endpoint.ready;

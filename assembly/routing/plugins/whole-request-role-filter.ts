@@ -7,6 +7,7 @@ import { Candidate, Filter, SchedulingContext } from "../framework";
 export class WholeRequestRoleFilter extends Filter {
   constructor() {
     super("whole-request-role-filter");
+    this.perEndpoint = true;
   }
   keep(c: Candidate, ctx: SchedulingContext): bool {
     return c.endpoint.role == Role.Both;
