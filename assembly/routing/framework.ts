@@ -169,21 +169,35 @@ export abstract class Scorer extends Plugin {
   abstract score(c: Candidate, ctx: SchedulingContext): f64;
   /**
    * Adds weight * score() to every candidate's score (and loadScore when `load`), and records it at
-   * ctx.scores[recordAt + i] when recordAt >= 0: one call and one pass per scorer and decision
-   * (scorers override it with the same loop, where score() is then a direct call).
+   * ctx.scores[recordAt + i] when recordAt >= 0: one call and one pass per scorer and decision.
+   * Scorers override it with `addScoresOf<TheirClass>(this, ...)`, where score() is a direct call.
    */
   addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
-    const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) {
-      const c = unchecked(cs[i]);
-      const v = weight * this.score(c, ctx);
-      c.score += v;
-      if (load) c.loadScore += v;
-      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
-    }
+    addScoresOf<Scorer>(this, ctx, weight, load, recordAt);
   }
   /** The request was sent to `chosen` (GIE's PreRequest): record what the next decision needs. */
   routed(ctx: SchedulingContext, chosen: Candidate): void {}
+}
+
+/**
+ * Scorer.addScores's loop, compiled once per concrete scorer class S: the call to score() is then
+ * static (no virtual dispatch per candidate; at 512 pods that was most of the scoring time).
+ */
+export function addScoresOf<S extends Scorer>(
+  s: S,
+  ctx: SchedulingContext,
+  weight: f64,
+  load: bool,
+  recordAt: i32,
+): void {
+  const cs = ctx.candidates;
+  for (let i = 0; i < cs.length; i++) {
+    const c = unchecked(cs[i]);
+    const v = weight * s.score(c, ctx);
+    c.score += v;
+    if (load) c.loadScore += v;
+    if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
+  }
 }
 
 /** Orders the scored candidates: out[0] is the pick, the rest are fallbacks in order. */

@@ -2,7 +2,7 @@
 // before the next scrape shows the load. Scored 1 - inflight / (max + 1) rather than min-max, so
 // one request more or less moves the score by a step proportional to the load, not by the whole
 // range: a 3-vs-1 difference must not outweigh a conversation's KV cache.
-import { Candidate, SchedulingContext, Scorer } from "../framework";
+import { addScoresOf, Candidate, SchedulingContext, Scorer } from "../framework";
 
 export class InFlightScorer extends Scorer {
   private hi: f64 = 0;
@@ -20,13 +20,6 @@ export class InFlightScorer extends Scorer {
     return 1.0 - <f64>c.inflight / (this.hi + 1.0);
   }
   addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
-    const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) {
-      const c = unchecked(cs[i]);
-      const v = weight * this.score(c, ctx);
-      c.score += v;
-      if (load) c.loadScore += v;
-      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
-    }
+    addScoresOf<InFlightScorer>(this, ctx, weight, load, recordAt);
   }
 }

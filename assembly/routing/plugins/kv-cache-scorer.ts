@@ -1,5 +1,5 @@
 // Free KV cache: a pod near full KV preempts or queues. Absolute, not normalised: 1 - usage.
-import { Candidate, SchedulingContext, Scorer } from "../framework";
+import { addScoresOf, Candidate, SchedulingContext, Scorer } from "../framework";
 
 export class KvCacheScorer extends Scorer {
   constructor() {
@@ -12,13 +12,6 @@ export class KvCacheScorer extends Scorer {
     return 1.0 - c.endpoint.kvUsage;
   }
   addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
-    const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) {
-      const c = unchecked(cs[i]);
-      const v = weight * this.score(c, ctx);
-      c.score += v;
-      if (load) c.loadScore += v;
-      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
-    }
+    addScoresOf<KvCacheScorer>(this, ctx, weight, load, recordAt);
   }
 }

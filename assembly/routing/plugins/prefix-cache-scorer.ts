@@ -5,7 +5,16 @@
 // best match) is left in the CycleState for the rendezvous picker and the log line.
 import { lookupCandidates, PrefixIndex } from "../../prefix/prefix-index";
 import { mix64 } from "../../prefix/xxhash64";
-import { Candidate, CycleState, SchedulingContext, Scorer, StateData, stateKey, Yield } from "../framework";
+import {
+  addScoresOf,
+  Candidate,
+  CycleState,
+  SchedulingContext,
+  Scorer,
+  StateData,
+  stateKey,
+  Yield,
+} from "../framework";
 
 export const PREFIX_STATE = stateKey();
 /** Feedback mode: what a block the index holds but no longer credits is worth against a fresh one. */
@@ -160,14 +169,7 @@ export class PrefixCacheScorer extends Scorer {
     return (fresh + STALE_WEIGHT * stale) / <f64>st.blocks;
   }
   addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
-    const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) {
-      const c = unchecked(cs[i]);
-      const v = weight * this.score(c, ctx);
-      c.score += v;
-      if (load) c.loadScore += v;
-      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
-    }
+    addScoresOf<PrefixCacheScorer>(this, ctx, weight, load, recordAt);
   }
 
   /**

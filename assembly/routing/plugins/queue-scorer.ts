@@ -2,7 +2,7 @@
 // Scored 1 / (1 + waiting / scale), scale = the saturation queue depth (5): smooth, so one or two
 // requests caught waiting between engine steps do not swing it across its whole range (as min-max
 // normalisation would), yet it still orders pods with deep queues.
-import { Candidate, SchedulingContext, Scorer } from "../framework";
+import { addScoresOf, Candidate, SchedulingContext, Scorer } from "../framework";
 
 export class QueueScorer extends Scorer {
   constructor(private scale: f64) {
@@ -15,13 +15,6 @@ export class QueueScorer extends Scorer {
     return 1.0 / (1.0 + c.endpoint.waiting / this.scale);
   }
   addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
-    const cs = ctx.candidates;
-    for (let i = 0; i < cs.length; i++) {
-      const c = unchecked(cs[i]);
-      const v = weight * this.score(c, ctx);
-      c.score += v;
-      if (load) c.loadScore += v;
-      if (recordAt >= 0) unchecked((ctx.scores[recordAt + i] = v));
-    }
+    addScoresOf<QueueScorer>(this, ctx, weight, load, recordAt);
   }
 }
