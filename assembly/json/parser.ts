@@ -2,6 +2,7 @@
 // the plugin configuration; request bodies go through the allocation-free tape (tape.ts). Errors
 // carry the byte offset and a reason.
 
+import { hex4, lowSurrogateAfter } from "./unicode-escape";
 import { JsonKind, JsonValue } from "./value";
 
 const MAX_DEPTH = 64;
@@ -266,27 +267,20 @@ export class JsonParser {
       else if (e == 0x72) parts.push("\r");
       else if (e == 0x74) parts.push("\t");
       else if (e == 0x75) {
-        const u = this.hex4(k, end);
+        const u = hex4(this.p, k, end);
         if (u < 0) {
           this.i = k;
           this.fail("invalid \\u escape");
           return null;
         }
         k += 4;
-        if (u >= 0xd800 && u <= 0xdfff) {
-          // Only a high surrogate with its low one right after is a character (as in the tape scanner).
-          const lo =
-            u < 0xdc00 &&
-            k + 1 < end &&
-            load<u8>(this.p + <usize>k) == 0x5c &&
-            load<u8>(this.p + <usize>(k + 1)) == 0x75
-              ? this.hex4(k + 2, end)
-              : -1;
-          if (lo < 0xdc00 || lo > 0xdfff) {
-            this.i = k - 6;
-            this.fail("lone surrogate in \\u escape (not a Unicode character)");
-            return null;
-          }
+        const lo = lowSurrogateAfter(this.p, u, k, end);
+        if (lo < 0) {
+          this.i = k - 6;
+          this.fail("lone surrogate in \\u escape (not a Unicode character)");
+          return null;
+        }
+        if (lo > 0) {
           k += 6;
           parts.push(String.fromCharCodes([u, lo]));
         } else parts.push(String.fromCharCode(u));
@@ -299,20 +293,5 @@ export class JsonParser {
     }
     if (end > run) parts.push(String.UTF8.decodeUnsafe(this.p + <usize>run, <usize>(end - run)));
     return parts.join("");
-  }
-
-  private hex4(at: i32, end: i32): i32 {
-    if (at + 4 > end) return -1;
-    let u = 0;
-    for (let j = 0; j < 4; j++) {
-      const h = <i32>load<u8>(this.p + <usize>(at + j));
-      let d: i32;
-      if (h >= 0x30 && h <= 0x39) d = h - 0x30;
-      else if (h >= 0x61 && h <= 0x66) d = h - 0x61 + 10;
-      else if (h >= 0x41 && h <= 0x46) d = h - 0x41 + 10;
-      else return -1;
-      u = (u << 4) | d;
-    }
-    return u;
   }
 }

@@ -8,6 +8,8 @@
 //   next: the entry index just past this value and all its descendants (a container's children
 //         follow it directly; an object's children alternate key, value).
 
+import { hex4, lowSurrogateAfter } from "./unicode-escape";
+
 export const T_NULL: i32 = 0, T_TRUE: i32 = 1, T_FALSE: i32 = 2, T_NUMBER: i32 = 3,
   T_STRING: i32 = 4, T_ESCAPED: i32 = 5, T_ARRAY: i32 = 6, T_OBJECT: i32 = 7;
 /** Flag on a number entry's kind field: written as digits only (no sign, fraction or exponent), so
@@ -198,13 +200,9 @@ export class Tape {
         if (e == 0x75) {
           const u = hex4(ptr, i + 2, len);
           if (u < 0) { this.fail(i + 2, "invalid \\u escape"); return -1; }
-          // A \u escape must stand for a Unicode scalar value: a high surrogate only with the low
-          // one right after it, a low surrogate never alone (RFC 8259 8.2, I-JSON). A lone one has no
-          // UTF-8 form, so a model server's tokenizer fails on it (vLLM answers 400 or 500).
-          if (u >= 0xd800 && u <= 0xdfff) {
-            const lo = u < 0xdc00 && i + 7 < len && <i32>load<u8>(ptr + <usize>(i + 6)) == 0x5c && <i32>load<u8>(ptr + <usize>(i + 7)) == 0x75
-              ? hex4(ptr, i + 8, len) : -1;
-            if (lo < 0xdc00 || lo > 0xdfff) { this.fail(i, "lone surrogate in \\u escape (not a Unicode character)"); return -1; }
+          const lo = lowSurrogateAfter(ptr, u, i + 6, len);
+          if (lo < 0) { this.fail(i, "lone surrogate in \\u escape (not a Unicode character)"); return -1; }
+          if (lo > 0) {
             i += 12;
             continue;
           }
@@ -313,22 +311,6 @@ export class Tape {
     }
     return parseFloat(String.UTF8.decodeUnsafe(p, <usize>n));
   }
-}
-
-/** The code unit of the 4 hex digits at i, or -1 when they are not 4 hex digits. */
-function hex4(ptr: usize, i: i32, len: i32): i32 {
-  if (i + 4 > len) return -1;
-  let u = 0;
-  for (let k = 0; k < 4; k++) {
-    const h = <i32>load<u8>(ptr + <usize>(i + k));
-    let d: i32;
-    if (h >= 0x30 && h <= 0x39) d = h - 0x30;
-    else if (h >= 0x61 && h <= 0x66) d = h - 0x61 + 10;
-    else if (h >= 0x41 && h <= 0x46) d = h - 0x41 + 10;
-    else return -1;
-    u = (u << 4) | d;
-  }
-  return u;
 }
 
 /** Length (2-4) of the well-formed UTF-8 sequence at i whose lead byte is >= 0x80, or 0. */
