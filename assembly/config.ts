@@ -3,7 +3,7 @@
 //    "weights":{"queue-scorer":2,"kv-cache-utilization-scorer":2,"in-flight-scorer":2,"prefix-cache-scorer":3},
 //    "saturation":{"queueDepth":5,"kvUsage":0.8,"inFlightLimit":0,"metricsStalenessMs":2000},
 //    "balanceBound":1.5, "imbalance":{"abs":32,"rel":1.5}, "rendezvousTolerance":4, "affinityThreshold":0.5,
-//    "logScores":false}
+//    "logScores":false, "handledLog":"envoy-log"|"access-log"}
 // Weights name scorer plugins; the names are checked against the registry when the routing is
 // built (routing/factory.ts), which lists the known ones in its error.
 // "gateway" serves the public listener; "control" serves the loopback-only listener that
@@ -54,6 +54,9 @@ export class PluginConfig {
   affinityThreshold: f64 = 0.5;
   /** Add each scorer's weighted score for the chosen pod to `Request Handled` ("scores"). */
   logScores: bool = false;
+  /** "Request Handled" lines through the listener's access log (filter state, buffered by Envoy;
+   *  gateway/handled-log.ts) instead of Envoy's own log. */
+  handledToAccessLog: bool = false;
   /** P/D: longest the prefill pod may take to answer before the request fails (ms). */
   prefillTimeoutMs: i32 = 60000;
 
@@ -158,6 +161,10 @@ export function parseConfig(text: string): ConfigResult {
       c.affinityThreshold = num(v, "affinityThreshold", 0, 1, out);
     } else if (k == "prefillTimeoutMs") {
       c.prefillTimeoutMs = <i32>num(v, "prefillTimeoutMs", 1, 3600000, out);
+    } else if (k == "handledLog") {
+      if (v.isString && v.s == "envoy-log") c.handledToAccessLog = false;
+      else if (v.isString && v.s == "access-log") c.handledToAccessLog = true;
+      else out.error = 'handledLog must be "envoy-log" or "access-log"';
     } else if (k == "logScores") {
       if (!v.isBool) out.error = "logScores must be a boolean";
       else c.logScores = v.b;

@@ -441,7 +441,7 @@ export class GatewayStream extends Stream {
       tail.append(bytes.ptr, bytes.len);
       bytes.free();
     }
-    if (endOfStream) this.finish();
+    if (endOfStream) this.finish(true);
     return DataStatus.Continue;
   }
 
@@ -449,7 +449,7 @@ export class GatewayStream extends Stream {
    * The response is over (or the stream is): what the pod reported corrects the prefix index's
    * lifetimes (feedback mode), and the Request Handled line is written, once.
    */
-  private finish(): void {
+  private finish(beforeAccessLog: bool): void {
     const l = this.record;
     if (l === null) return;
     this.record = null;
@@ -480,13 +480,15 @@ export class GatewayStream extends Stream {
     }
     // P/D: a prefill still answering fills in its figures and writes the line then.
     if (this.prefillToken != 0 && this.root.prefills.deferLog(this.prefillToken)) return;
-    logHandled(l);
+    logHandled(l, beforeAccessLog && this.root.config.handledToAccessLog);
   }
 
   onDone(): void {
     // A record still open here: the response never ended (the client went away, a reset).
     const unfinished = this.record !== null;
-    this.finish(); // a stream that ended without a last body chunk (reset, no body)
+    // A stream that ended without a last body chunk (reset, no body): Envoy ran its access log
+    // before this callback, so the line takes Envoy's own log.
+    this.finish(false);
     if (this.prefillToken != 0) this.root.prefills.streamDone(this.prefillToken, unfinished);
     this.raw.free();
     if (this.phase == Phase.Queued) {

@@ -181,7 +181,7 @@ export class PrefillCalls {
         "infergate: prefill of room " + l.bootstrapRoom + " on " + p.pod.name + " failed: status " + status.toString(),
       );
     }
-    if (p.deferred) logHandled(l);
+    if (p.deferred) logHandled(l, false); // its stream is over: Envoy's own log
   }
 
   private readUsage(l: RequestLog, bodySize: u32, pool: Pool): void {

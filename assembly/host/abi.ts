@@ -159,6 +159,15 @@ export function logBytes(level: LogLevel, ptr: usize, len: i32): void {
   imports.proxy_log(<usize>level, ptr, <usize>len);
 }
 
+/**
+ * Sets this stream's filter state "wasm.<name>" (UTF-8 name; the value's bytes are copied) for
+ * Envoy's access log to read; false when there is no stream to hold it (a root context).
+ */
+export function setFilterStateBytes(name: ArrayBuffer, ptr: usize, len: i32): bool {
+  const r = imports.proxy_set_property(changetype<usize>(name), name.byteLength, ptr, <usize>len);
+  return r == WasmResult.Ok;
+}
+
 export function nowNanos(): u64 {
   imports.proxy_get_current_time_nanoseconds(outU32);
   return load<u64>(outU32);

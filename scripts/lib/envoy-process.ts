@@ -35,6 +35,8 @@ export interface EnvoyOptions {
   logLevel?: string;
   /** Level of the wasm component (the filter's "Request Handled" lines are info). */
   wasmLogLevel?: string;
+  /** How often Envoy writes its buffered access log, the Request Handled lines (ms; default 20). */
+  fileFlushMs?: number;
   /** Mirror Envoy's log to this process's stderr. */
   echoLog?: boolean;
   /** Also append Envoy's log to this file (make up: build/logs/envoy.log). */
@@ -52,8 +54,14 @@ export interface EnvoyInstance {
   process: ChildProcess;
   /** Everything Envoy has logged so far. */
   log(): string;
-  /** Parsed JSON of every "Request Handled" line so far. */
+  /**
+   * Parsed JSON of every "Request Handled" line so far. A line reaches the log through Envoy's
+   * buffered access log once its stream has ended, up to fileFlushMs after the client got the
+   * response: to read a request's line, wait for it with handledWhen().
+   */
   handled(): RequestHandled[];
+  /** The lines once `ready(lines)` holds; throws after timeoutMs (default 5 s). */
+  handledWhen(ready: (lines: RequestHandled[]) => boolean, timeoutMs?: number): Promise<RequestHandled[]>;
   stop(): Promise<void>;
 }
 
@@ -113,7 +121,13 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   const endpointsDir = opts.endpointsDir ?? join(dir, "endpoints");
   ensureEndpointsFile(endpointsDir);
   const instance = randomBytes(4).toString("hex");
-  const gatewayConfig = JSON.stringify({ mode: "gateway", maxBodyBytes: maxBody, ...(opts.gatewayConfig ?? {}) });
+  // "Request Handled" lines through the bootstrap's access log (assembly/gateway/handled-log.ts).
+  const gatewayConfig = JSON.stringify({
+    mode: "gateway",
+    maxBodyBytes: maxBody,
+    handledLog: "access-log",
+    ...(opts.gatewayConfig ?? {}),
+  });
   const controlConfig = JSON.stringify({ mode: "control", token });
   const yaml = render(readFileSync(join(REPO_ROOT, "envoy/bootstrap.yaml"), "utf8"), {
     INSTANCE: instance,
@@ -150,6 +164,9 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     `wasm:${opts.wasmLogLevel ?? "info"}`,
     "--log-format",
     "[%Y-%m-%d %T.%e][%l][%n] %v",
+    // The access log (the Request Handled lines) reaches stdout within this; Envoy's default is 10 s.
+    "--file-flush-interval-msec",
+    String(opts.fileFlushMs ?? 20),
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
   let logText = "";
@@ -217,6 +234,16 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     process: child,
     log: () => logText,
     handled: () => parseHandled(logText),
+    handledWhen: async (ready, timeoutMs = 5000) => {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const lines = parseHandled(logText);
+        if (ready(lines)) return lines;
+        if (Date.now() > until)
+          throw new Error(`Request Handled lines not there after ${timeoutMs} ms (${lines.length} lines)`);
+        await sleep(10);
+      }
+    },
     stop,
   };
 }

@@ -180,7 +180,8 @@ export function config(text: string): string {
   const names = c.weights.keys();
   const ws = new Array<string>();
   for (let i = 0; i < names.length; i++) ws.push(names[i] + "=" + c.weights.get(names[i]).toString());
-  return `ok mode=${(<i32>c.mode).toString()} maxBody=${c.maxBodyBytes.toString()} weights=${ws.join(",")}`;
+  const handled = c.handledToAccessLog ? " handledLog=access-log" : "";
+  return `ok mode=${(<i32>c.mode).toString()} maxBody=${c.maxBodyBytes.toString()} weights=${ws.join(",")}${handled}`;
 }
 
 /** What the public listener does with a method and path before any body: "kind status api". */

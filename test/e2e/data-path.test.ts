@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
-import { DEFAULT_MAX_BODY_BYTES } from "../../scripts/lib/envoy-process.js";
+import { DEFAULT_MAX_BODY_BYTES, type RequestHandled } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import {
   chat,
@@ -48,7 +48,8 @@ test("the seed's test request returns a completion from one of the pods", async 
     gw.fleet.pods.some((p) => p.name === r.pod),
     `answered by ${r.pod}`,
   );
-  const line = gw.envoys[0].handled().find((h) => h.requestId && h.pod === r.pod);
+  const named = (h: RequestHandled) => h.requestId !== "" && h.pod === r.pod;
+  const line = (await gw.envoys[0].handledWhen((ls) => ls.some(named))).find(named);
   assert.ok(line, "a Request Handled line names the pod");
   assert.equal(line!.model, SEED_MODEL);
   assert.equal(line!.pool, "default/qwen-inference-pool");
@@ -77,6 +78,35 @@ test("streaming through the gateway parses with the openai client, usage include
   // Legacy completions too.
   const c = await client.completions.create({ model: SEED_MODEL, prompt: "Once upon a time", max_tokens: 3 });
   assert.equal(c.usage?.completion_tokens, 3);
+});
+
+test("a stream the client leaves mid-way still gets its one Request Handled line", async () => {
+  // Envoy prints the access log before the filter hears the stream is done: a line finished only
+  // then takes Envoy's own log (gateway/handled-log.ts). Either way there is exactly one.
+  const id = `left-mid-stream-${Date.now()}`;
+  const ac = new AbortController();
+  const r = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-request-id": id },
+    body: JSON.stringify({
+      model: SEED_MODEL,
+      messages: [{ role: "user", content: "talk" }],
+      max_tokens: 3000,
+      stream: true,
+    }),
+    signal: ac.signal,
+  });
+  assert.equal(r.status, 200);
+  await r.body!.getReader().read(); // the first chunk: the pod is generating
+  ac.abort();
+  const mine = (ls: RequestHandled[]) => ls.filter((h) => h.requestId === id);
+  const lines = mine(await gw.envoys[0].handledWhen((ls) => mine(ls).length > 0));
+  assert.ok(
+    gw.fleet.pods.some((p) => p.name === lines[0].pod),
+    JSON.stringify(lines[0]),
+  );
+  await sleep(200); // a second line would have come by now
+  assert.equal(mine(gw.envoys[0].handled()).length, 1);
 });
 
 test("GET /health answers like vLLM's (tools check it before a run)", async () => {

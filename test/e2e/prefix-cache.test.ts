@@ -47,25 +47,34 @@ function turns(conv: string, n: number): Msg[][] {
   }
   return out;
 }
-const ask = (url: string, messages: Msg[]) =>
-  post(url, "/v1/chat/completions", { model: SEED_MODEL, messages, max_tokens: 2, temperature: 0 });
+const ask = (url: string, messages: Msg[], headers: Record<string, string> = {}) =>
+  post(url, "/v1/chat/completions", { model: SEED_MODEL, messages, max_tokens: 2, temperature: 0 }, headers);
+
+/** Asks once more with a request id and returns that request's Request Handled line once Envoy's
+ *  access log has written it (shortly after the response). */
+async function askLogged(messages: Msg[], id: string) {
+  const r = await ask(gw.url, messages, { "x-request-id": id });
+  assert.equal(r.status, 200, r.text);
+  const lines = await gw.envoys[0].handledWhen((ls) => ls.some((h) => h.requestId === id));
+  return lines.find((h) => h.requestId === id)!;
+}
 
 test("the seed's verification: round1.txt then round2.txt land on the same pod", async () => {
   const round1 = readFileSync(join(REPO_ROOT, "test/e2e/fixtures/round1.txt"), "utf8");
   const round2 = readFileSync(join(REPO_ROOT, "test/e2e/fixtures/round2.txt"), "utf8");
-  const prefixLines = () => gw.envoys[0].handled().filter((h) => h.strategy === "PREFIX_CACHE");
-  const before = prefixLines().length;
-  const r1 = await post(gw.url, "/v1/chat/completions", round1);
-  const r2 = await post(gw.url, "/v1/chat/completions", round2);
+  const ids = [`round1-${Date.now()}`, `round2-${Date.now()}`];
+  const r1 = await post(gw.url, "/v1/chat/completions", round1, { "x-request-id": ids[0] });
+  const r2 = await post(gw.url, "/v1/chat/completions", round2, { "x-request-id": ids[1] });
   assert.equal(r1.status, 200, r1.text);
   assert.equal(r2.status, 200, r2.text);
   assert.match(r1.text, /data: \[DONE\]/, "streamed");
   assert.equal(r1.pod, r2.pod);
   // The log lines the seed greps for name the same pod, and round 2 matched round 1's blocks. A line
-  // is written as the response ends and reaches us through Envoy's stderr: it may come a little
-  // after the client has the answer.
-  await eventually(async () => prefixLines().length >= before + 2, 5000);
-  const [l1, l2] = prefixLines().slice(before, before + 2);
+  // is written as the stream ends, through Envoy's buffered access log: it may come a little after
+  // the client has the answer.
+  const lines = await gw.envoys[0].handledWhen((ls) => ids.every((id) => ls.some((h) => h.requestId === id)));
+  const [l1, l2] = ids.map((id) => lines.find((h) => h.requestId === id)!);
+  assert.equal(l1.strategy, "PREFIX_CACHE");
   assert.equal(l1.pod, r1.pod);
   assert.equal(l2.pod, r1.pod);
   assert.equal(l1.matchedBlocks, 0);
@@ -106,7 +115,7 @@ test("50 conversations interleaved over many connections: every later turn lands
   // A later turn may leave its pod only when a guard says so: that pod is over its balance bound
   // or saturated (the guards that keep one pod from melting); at 16 concurrent requests over 4
   // pods that is rare. Losing on score alone would be a routing bug.
-  const lines = gw.envoys[0].handled();
+  const lines = await gw.envoys[0].handledWhen((ls) => moved.every((id) => ls.some((h) => h.requestId === id)));
   for (const id of moved) {
     const line = lines.find((h) => h.requestId === id);
     assert.ok(
@@ -214,7 +223,8 @@ test("two gateway replicas with separate indexes send the same new conversations
       if (ra.pod === rb.pod) same++;
     }
     assert.equal(same, 20, `${same}/20 first turns agreed`);
-    assert.ok(a.handled().length > 0 && b.handled().length > 0, "both replicas routed");
+    await a.handledWhen((ls) => ls.length > 0);
+    await b.handledWhen((ls) => ls.length > 0); // both replicas routed
   } finally {
     await two.stop();
   }
@@ -236,15 +246,12 @@ test("hot switch of strategy and block size, observed through routing", async ()
     return pods.size === 1;
   }, 4000);
   assert.ok(took < 2500, `switch took ${took} ms`);
-  const last = gw.envoys[0]
-    .handled()
-    .filter((h) => h.strategy === "PREFIX_CACHE")
-    .slice(-1)[0];
+  const last = await askLogged(conv, `hot-switch-16-${Date.now()}`);
+  assert.equal(last.strategy, "PREFIX_CACHE");
   const blocks16 = last.totalBlocks as number;
   gw.writeConfig({ annotations: { [STRATEGY]: "PREFIX_CACHE", [BLOCK_SIZE]: "64" } });
   await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].prefix.blockSize === 64, 3000);
-  await ask(gw.url, conv);
-  const after64 = gw.envoys[0].handled().slice(-1)[0];
+  const after64 = await askLogged(conv, `hot-switch-64-${Date.now()}`);
   assert.ok(
     blocks16 >= 3 * (after64.totalBlocks as number),
     `16-char blocks ${blocks16} vs 64-char ${after64.totalBlocks}`,

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import type { RequestHandled } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import { eventually, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
@@ -111,7 +112,8 @@ test("a burst of 300 onto 2 small pods: every request one response, pods' queues
     assert.ok(maxHeld > 50, `the gateway held the burst (max ${maxHeld} queued)`);
     const q = (await queueState(g)).queues[POOL_ID];
     assert.deepEqual(q, { bytes: 0, critical: 0, standard: 0, sheddable: 0 }, "the gateway queue drained");
-    const waited = g.envoys[0].handled().filter((h) => typeof h.queueWaitMs === "number");
+    const lines = await g.envoys[0].handledWhen((ls) => ls.length >= 300); // written just after the responses
+    const waited = lines.filter((h) => typeof h.queueWaitMs === "number");
     assert.ok(waited.length > 50, "Request Handled says how long held requests waited");
   } finally {
     await g.stop();
@@ -184,19 +186,15 @@ test("mixed criticality: Critical dispatched before Standard that arrived earlie
   }
   const all = await Promise.all([...std, ...crit, ...blockers]);
   for (const r of all) assert.equal((r as { status: number }).status, 200);
-  // Dispatch order of the held requests: all Critical (0) before any Standard (1).
-  const order = gw!.envoys[0]
-    .handled()
-    .slice(mark)
-    .filter((h) => typeof h.queueWaitMs === "number")
-    .map((h) => h.criticality);
+  // Dispatch order of the held requests: all Critical (0) before any Standard (1). Lines are
+  // written in the order the streams end, just after the responses.
+  const heldAfter = (ls: RequestHandled[]) => ls.slice(mark).filter((h) => typeof h.queueWaitMs === "number");
+  const logged = await gw!.envoys[0].handledWhen((ls) => heldAfter(ls).length >= 16);
+  const order = heldAfter(logged).map((h) => h.criticality);
   assert.equal(order.length, 16);
   assert.deepEqual(order, [...Array(8).fill(0), ...Array(8).fill(1)], `dispatch order ${order}`);
   // The rewritten model reached the pod: the Standard model's target is the served model.
-  const stdLine = gw!.envoys[0]
-    .handled()
-    .slice(mark)
-    .find((h) => h.model === "std-model");
+  const stdLine = logged.slice(mark).find((h) => h.model === "std-model");
   assert.equal(stdLine?.targetModel, SEED_MODEL);
 });
 
@@ -250,10 +248,8 @@ test("switching the routing strategy while requests wait: they are dispatched by
   const rs = await Promise.all(held);
   for (const r of rs) assert.equal(r.status, 200);
   await Promise.all(blockers);
-  const lines = gw!.envoys[0]
-    .handled()
-    .slice(mark)
-    .filter((h) => typeof h.queueWaitMs === "number");
+  const heldAfter = (ls: RequestHandled[]) => ls.slice(mark).filter((h) => typeof h.queueWaitMs === "number");
+  const lines = heldAfter(await gw!.envoys[0].handledWhen((ls) => heldAfter(ls).length >= 6));
   assert.equal(lines.length, 6);
   for (const l of lines) assert.equal(l.strategy, "PREFIX_CACHE");
 });

@@ -338,7 +338,7 @@ describe("Helm chart: rendering", () => {
       ENDPOINTS_DIR: "/var/lib/infergate/endpoints",
       MAX_HEAP_BYTES: "1610612736",
       WASM_PATH: `${wasmMount}/infergate.wasm`,
-      GATEWAY_CONFIG: JSON.stringify({ mode: "gateway", maxBodyBytes: 8388608 }),
+      GATEWAY_CONFIG: JSON.stringify({ mode: "gateway", maxBodyBytes: 8388608, handledLog: "access-log" }),
       CONTROL_CONFIG: JSON.stringify({ mode: "control", token: "@@INFERGATE_CONTROL_TOKEN@@" }),
     });
     assert.deepEqual(normalizeBootstrap(chart), normalizeBootstrap(local));
@@ -454,6 +454,7 @@ describe("Helm chart: rendering", () => {
       mode: "gateway",
       maxBodyBytes: 2097152,
       weights: { "queue-scorer": 2 },
+      handledLog: "access-log",
     });
   });
 

@@ -134,7 +134,10 @@ async function inEnvoy(pred: (t: Table, pool: TablePool | undefined) => boolean,
 
 const send = (content: string, extra: Record<string, unknown> = {}) =>
   post(envoy.url, "/v1/chat/completions", chat(content, extra));
-const lastHandled = () => envoy.handled().at(-1);
+/** The newest Request Handled line once `n` lines past `before` are there (a line follows its
+ *  response through Envoy's buffered access log). */
+const lastHandledAfter = async (before: number, n = 1) =>
+  (await envoy.handledWhen((ls) => ls.length >= before + n)).at(-1);
 /** A long shared prefix (a system prompt), so prefix blocks are many. */
 const PREFIX = "You are a careful assistant for the infergate test suite. ".repeat(40);
 const convo = (turn: string) => ({
@@ -157,7 +160,7 @@ async function untilHandled(
     async () => {
       const before = envoy.handled().length;
       const r = await post(envoy.url, "/v1/chat/completions", body());
-      const h = envoy.handled().slice(before).at(-1);
+      const h = r.status === 200 ? await lastHandledAfter(before) : undefined;
       return r.status === 200 && h !== undefined && pred(h, r);
     },
     timeoutMs + 500,
@@ -288,10 +291,11 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     assert.equal(pool.strategy, "DEFAULT");
     const served = new Set<string>();
     for (let i = 0; i < 6; i++) {
+      const before = envoy.handled().length;
       const r = await send(`hello ${i}`);
       assert.equal(r.status, 200, r.text);
       served.add(r.pod!);
-      assert.equal(lastHandled()?.pool, POOL_ID);
+      assert.equal((await lastHandledAfter(before))?.pool, POOL_ID);
     }
     for (const p of served) assert.ok(["vllm-0", "vllm-1", "vllm-2"].includes(p), p);
     const rs = cp.kubeSource!.status().resources;
@@ -363,10 +367,11 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     );
     // A conversation sticks to one pod.
     const pods = new Set<string>();
+    const sticky = envoy.handled().length;
     for (let i = 0; i < 6; i++)
       pods.add((await post(envoy.url, "/v1/chat/completions", convo(`sticky turn ${i}`))).pod!);
     assert.equal(pods.size, 1, `one conversation, one pod: ${[...pods]}`);
-    const blocks64 = lastHandled()!.totalBlocks as number;
+    const blocks64 = (await lastHandledAfter(sticky, 6))!.totalBlocks as number;
     assert.ok(blocks64 >= 20, `totalBlocks ${blocks64} with block size 64`);
 
     t0 = Date.now();
@@ -484,8 +489,9 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     );
     hotTimes["invalid annotation → Event"] = ev;
     // Still PREFIX_CACHE in the filter.
+    const beforeInvalid = envoy.handled().length;
     await send("after invalid");
-    assert.equal(lastHandled()?.strategy, "PREFIX_CACHE");
+    assert.equal((await lastHandledAfter(beforeInvalid))?.strategy, "PREFIX_CACHE");
     const p = cp.lastTable()!.pools.find((x) => x.id === POOL_ID)!;
     assert.equal(p.queue.ttlMs, 30000, "the invalid TTL did not take effect");
     const evs = (await events(POOL)).filter((e) => e.reason === "InvalidAnnotation");
@@ -584,14 +590,16 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
       5000,
       50,
     );
+    const beforeOverlay = envoy.handled().length;
     await post(envoy.url, "/v1/chat/completions", convo("overlay invalid"));
-    assert.equal(lastHandled()?.totalBlocks, 3, "last good overlay value stays");
+    assert.equal((await lastHandledAfter(beforeOverlay))?.totalBlocks, 3, "last good overlay value stays");
 
     // Unparseable routing YAML: the whole last good ConfigMap stays.
     await fetchMerge(`/api/v1/namespaces/${NS}/configmaps/qwen-routing`, { data: { routing: "{ not yaml" } });
     await eventually(async () => (await events("qwen-routing")).some((e) => e.reason === "InvalidSpec"), 5000, 50);
+    const beforeBroken = envoy.handled().length;
     await post(envoy.url, "/v1/chat/completions", convo("overlay broken"));
-    assert.equal(lastHandled()?.strategy, "PREFIX_CACHE");
+    assert.equal((await lastHandledAfter(beforeBroken))?.strategy, "PREFIX_CACHE");
 
     t0 = Date.now();
     await patchPool({ [A.overlay]: null });

@@ -381,6 +381,10 @@ test("plugin configuration is validated at load, weights by scorer name", () => 
   assert.match(pure.config(`{"balanceBound":0.5}`), /balanceBound must be 0 \(off\) or at least 1/);
   assert.match(pure.config(`{"saturation":{"kvUsage":2}}`), /saturation.kvUsage must be in \[0, 1\]/);
   assert.match(pure.config(`{"logScores":"yes"}`), /logScores must be a boolean/);
+  // Where Request Handled lines go: Envoy's own log (the default) or the listener's access log.
+  assert.equal(pure.config(`{"handledLog":"envoy-log"}`), "ok mode=0 maxBody=8388608 weights=");
+  assert.equal(pure.config(`{"handledLog":"access-log"}`), "ok mode=0 maxBody=8388608 weights= handledLog=access-log");
+  assert.match(pure.config(`{"handledLog":"stdout"}`), /handledLog must be "envoy-log" or "access-log"/);
   assert.match(pure.config(`{"fallbacks":17}`), /fallbacks must be in \[0, 16\]/);
   assert.match(pure.config(`{"imbalance":{"rel":0.5}}`), /imbalance.rel must be in \[1, /);
   assert.match(pure.config(`{"imbalance":{"ratio":2}}`), /unknown imbalance key "ratio" \(known: abs, rel\)/);

@@ -76,7 +76,8 @@ placeholder here (a ConfigMap is no place for it) and is filled from the Secret 
 */}}
 {{- define "infergate.bootstrap" -}}
 {{- $paths := include "infergate.paths" . | fromYaml -}}
-{{- $gateway := merge (dict "mode" "gateway" "maxBodyBytes" (int .Values.envoy.maxBodyBytes)) (deepCopy .Values.envoy.gatewayConfig) -}}
+{{- /* handledLog: the bootstrap's access log prints the Request Handled lines (assembly/gateway/handled-log.ts). */ -}}
+{{- $gateway := merge (dict "mode" "gateway" "maxBodyBytes" (int .Values.envoy.maxBodyBytes)) (deepCopy .Values.envoy.gatewayConfig) (dict "handledLog" "access-log") -}}
 {{- $_ := set $gateway "mode" "gateway" -}}
 {{- $control := dict "mode" "control" "token" (include "infergate.tokenPlaceholder" .) -}}
 {{- $vars := dict
