@@ -22,7 +22,7 @@ import {
   tableEndpoint,
   waitForEndpoint,
 } from "./failover-helpers.js";
-import { clearPodLogs, servedCounts, setFaults, sleep } from "./helpers.js";
+import { clearPodLogs, eventually, SEED_MODEL, servedCounts, setFaults, sleep } from "./helpers.js";
 
 // Fast pods: failure handling, not model speed, is under test. Streams last ~8 x 15 ms.
 const FAST = ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "15", "--prefill-time-per-token-ms", "0.01"];
@@ -82,6 +82,42 @@ describe("a pod failing every inference request while its metrics stay healthy",
       }
     });
   }
+
+  test("a request Envoy moved to a fallback pod is counted there (the filter reads which pod answered)", async (t) => {
+    if (!fallbacks) return t.skip(NEEDS_FILTER_FALLBACKS);
+    // The filter reads the answering pod (the upstream.address property) when it listed fallbacks;
+    // a pod other than the one it chose moves the in-flight count there and counts a fallback.
+    const fallbacksTotal = async () => {
+      const text = await (await fetch(`${gw.envoys[0].adminUrl}/stats?filter=infergate_fallbacks_total`)).text();
+      return text.split("\n").reduce((n, l) => n + (Number(l.split(": ")[1]) || 0), 0);
+    };
+    const bad = gw.fleet.pods[2]!;
+    await waitForEndpoint(gw, bad.name, (e) => e.ready && e.envoy === "ok", 40_000);
+    const before = await fallbacksTotal();
+    await setFaults(bad.url, { errorRate: 1, errorStatus: 500 });
+    const servedBy = new Set<string>();
+    try {
+      // Equal pods: about a third of these choose the failing pod first ((2/3)^30 that none does).
+      for (let i = 0; i < 30; i++) {
+        const r = await fetch(`${gw.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: SEED_MODEL,
+            messages: [{ role: "user", content: `retry ${i}` }],
+            max_tokens: 1,
+          }),
+        });
+        await r.arrayBuffer();
+        assert.equal(r.status, 200);
+        servedBy.add(r.headers.get("x-sim-pod") ?? "");
+      }
+    } finally {
+      await setFaults(bad.url, null);
+    }
+    assert.ok(!servedBy.has(bad.name), [...servedBy].join(","));
+    await eventually(async () => (await fallbacksTotal()) > before, 3000, 20);
+  });
 
   test("at most 1 % of requests fail while a pod black-holes them (500)", async (t) => {
     if (!fallbacks) return t.skip(NEEDS_FILTER_FALLBACKS);
