@@ -25,7 +25,7 @@ export const HOST_CALLS: Record<string, string> = {
   "request body":
     "clock, body read; the decision's shared reads/writes (above); clock x2 around recording (PREFIX_CACHE only); destination and pool header replaces, clock, x-request-id read, decision-time histogram (and the predicted-prefix one with PREFIX_CACHE)",
   "response headers": "upstream address property (when fallbacks are listed)",
-  "response end": "log line",
+  "response end": "log line (into the stream's filter state; Envoy's access log prints it off the request path)",
   "stream done": "in-flight release (shared read + write)",
 };
 
