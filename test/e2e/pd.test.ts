@@ -281,12 +281,18 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
       await sleep(150);
       ac.abort();
       await req;
-      // The decode half is reset by Envoy as the client goes: its pod stops waiting for the room
-      // long before the prefill could have finished.
+      // The decode half ends as the client goes: its pod stops waiting for the room long before
+      // the prefill could have finished. Envoy resets it, and the gateway cancels the prefill at the
+      // same moment, so the decode pod records whichever it notices first: the client gone
+      // ("aborted") or the room's KV transfer failing because the prefill was dropped ("error").
       const abortedDecode = async () => {
         for (const [pod, reqs] of await inference())
           if (role(pod) === "decode") {
-            const r = reqs.find((x) => x.outcome === "aborted");
+            const r = reqs.find(
+              (x) =>
+                x.id === id &&
+                (x.outcome === "aborted" || (x.outcome === "error" && String(x.error).includes("KV transfer"))),
+            );
             if (r) return r;
           }
         return undefined;
