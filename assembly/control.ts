@@ -6,6 +6,7 @@
 import { PluginConfig } from "./config";
 import { errorBody } from "./errors";
 import { Buffer, getBufferBytes, getHeader, HeaderMap, LogLevel, log, sendLocalResponse } from "./host/abi";
+import { noteBytes } from "./host/collector";
 import { DataStatus, HeadersStatus, Root, Stream } from "./host/contexts";
 import { sendError } from "./host/local-reply";
 import { jsonQuote } from "./json/quote";
@@ -132,6 +133,7 @@ class ControlStream extends Stream {
     }
     if (!endOfStream) return DataStatus.StopIterationAndBuffer;
     this.accepting = false;
+    noteBytes(bodySize);
     const r = tables.publish(getBufferBytes(Buffer.HttpRequestBody, 0, bodySize));
     if (r.status == PublishStatus.Ok) {
       sendLocalResponse(204, "infergate_table_accepted", "", [], []);

@@ -26,6 +26,7 @@ import {
   setBufferBytes,
   setEffectiveContext,
 } from "../host/abi";
+import { noteBytes } from "../host/collector";
 import { DataStatus, HeadersStatus, Stream } from "../host/contexts";
 import { sendError } from "../host/local-reply";
 import { jsonQuote } from "../json/quote";
@@ -171,6 +172,7 @@ export class GatewayStream extends Stream {
     this.t0 = nowNanos();
     this.raw.free();
     this.raw = getBufferRaw(Buffer.HttpRequestBody, 0, bodySize);
+    noteBytes(this.raw.len);
     const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, this.t0, this.request);
     if (o.kind == OutcomeKind.Routed)
       return this.forward(o, this.t0) ? DataStatus.Continue : DataStatus.StopIterationNoBuffer;

@@ -1,7 +1,8 @@
 // Context bookkeeping and the proxy-wasm 0.2.1 entry points Envoy calls. Each Envoy worker has its
 // own VM; in it, one root context per plugin configuration (the public gateway and the control
 // listener each have one) and one stream context per HTTP request.
-import { getPluginConfiguration, LogLevel, log } from "./abi";
+import { getPluginConfiguration, LogLevel, log, nowNanos } from "./abi";
+import { collectIfDue, noteStream } from "./collector";
 
 export enum HeadersStatus {
   Continue = 0,
@@ -63,6 +64,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
     return;
   }
   streams.set(contextId, roots.get(parentId).newStream(contextId));
+  noteStream();
 }
 
 export function proxy_on_vm_start(rootId: u32, vmConfigSize: u32): bool {
@@ -79,6 +81,7 @@ export function proxy_on_configure(rootId: u32, size: u32): bool {
 }
 
 export function proxy_on_tick(rootId: u32): void {
+  collectIfDue(nowNanos()); // first: no managed value may live in a local while it runs
   if (roots.has(rootId)) roots.get(rootId).onTick();
 }
 
