@@ -55,6 +55,9 @@ test("the seed's test request returns a completion from one of the pods", async 
   assert.equal(line!.pool, "default/qwen-inference-pool");
   assert.equal(line!.strategy, "DEFAULT");
   assert.equal(line!.candidates, 3);
+  // Through the listener's access log (envoy/bootstrap.yaml), not a proxy_log call per request.
+  const raw = `][infergate] Request Handled {"requestId":${JSON.stringify(line!.requestId)}`;
+  assert.ok(gw.envoys[0].log().includes(raw), "the line came through Envoy's access log");
 });
 
 test("streaming through the gateway parses with the openai client, usage included", async () => {
@@ -107,6 +110,9 @@ test("a stream the client leaves mid-way still gets its one Request Handled line
   );
   await sleep(200); // a second line would have come by now
   assert.equal(mine(gw.envoys[0].handled()).length, 1);
+  // Finished after Envoy printed the stream's access log: it took Envoy's own log instead.
+  const rawLine = gw.envoys[0].log().split("\n").find((l) => l.includes(`"requestId":"${id}"`)) ?? "";
+  assert.match(rawLine, /\]\[wasm\] wasm log .*: Request Handled \{/, rawLine);
 });
 
 test("GET /health answers like vLLM's (tools check it before a run)", async () => {
