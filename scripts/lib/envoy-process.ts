@@ -62,6 +62,8 @@ export interface EnvoyInstance {
   handled(): RequestHandled[];
   /** The lines once `ready(lines)` holds; throws after timeoutMs (default 5 s). */
   handledWhen(ready: (lines: RequestHandled[]) => boolean, timeoutMs?: number): Promise<RequestHandled[]>;
+  /** The line of one request (its x-request-id) once written; throws after timeoutMs (default 5 s). */
+  handledLine(requestId: string, timeoutMs?: number): Promise<RequestHandled>;
   stop(): Promise<void>;
 }
 
@@ -224,6 +226,16 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   const port = portOf("infergate_public");
   const controlPort = portOf("infergate_control");
   const host = opts.listenAddress && opts.listenAddress !== "0.0.0.0" ? opts.listenAddress : "127.0.0.1";
+  const handledWhen = async (ready: (lines: RequestHandled[]) => boolean, timeoutMs = 5000) => {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = parseHandled(logText);
+      if (ready(lines)) return lines;
+      if (Date.now() > until)
+        throw new Error(`Request Handled lines not there after ${timeoutMs} ms (${lines.length} lines)`);
+      await sleep(10);
+    }
+  };
   return {
     url: `http://${host}:${port}`,
     port,
@@ -234,15 +246,10 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     process: child,
     log: () => logText,
     handled: () => parseHandled(logText),
-    handledWhen: async (ready, timeoutMs = 5000) => {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
-        const lines = parseHandled(logText);
-        if (ready(lines)) return lines;
-        if (Date.now() > until)
-          throw new Error(`Request Handled lines not there after ${timeoutMs} ms (${lines.length} lines)`);
-        await sleep(10);
-      }
+    handledWhen,
+    handledLine: async (requestId: string, timeoutMs = 5000) => {
+      const mine = (h: RequestHandled) => h.requestId === requestId;
+      return (await handledWhen((ls) => ls.some(mine), timeoutMs)).find(mine)!;
     },
     stop,
   };

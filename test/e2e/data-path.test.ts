@@ -111,7 +111,11 @@ test("a stream the client leaves mid-way still gets its one Request Handled line
   await sleep(200); // a second line would have come by now
   assert.equal(mine(gw.envoys[0].handled()).length, 1);
   // Finished after Envoy printed the stream's access log: it took Envoy's own log instead.
-  const rawLine = gw.envoys[0].log().split("\n").find((l) => l.includes(`"requestId":"${id}"`)) ?? "";
+  const rawLine =
+    gw.envoys[0]
+      .log()
+      .split("\n")
+      .find((l) => l.includes(`"requestId":"${id}"`)) ?? "";
   assert.match(rawLine, /\]\[wasm\] wasm log .*: Request Handled \{/, rawLine);
 });
 

@@ -55,8 +55,7 @@ const ask = (url: string, messages: Msg[], headers: Record<string, string> = {})
 async function askLogged(messages: Msg[], id: string) {
   const r = await ask(gw.url, messages, { "x-request-id": id });
   assert.equal(r.status, 200, r.text);
-  const lines = await gw.envoys[0].handledWhen((ls) => ls.some((h) => h.requestId === id));
-  return lines.find((h) => h.requestId === id)!;
+  return gw.envoys[0].handledLine(id);
 }
 
 test("the seed's verification: round1.txt then round2.txt land on the same pod", async () => {

@@ -36,14 +36,7 @@ const ask = (url: string, messages: Msg[], id: string) =>
   post(url, "/v1/chat/completions", { model: SEED_MODEL, messages, max_tokens: 2 }, { "x-request-id": id });
 
 /** The Request Handled line of a request (written when its response ends). */
-async function lineOf(gw: LocalGateway, id: string, replica = 0) {
-  for (let i = 0; i < 100; i++) {
-    const line = gw.envoys[replica].handled().find((h) => h.requestId === id);
-    if (line) return line;
-    await sleep(20);
-  }
-  throw new Error(`no Request Handled line for ${id}`);
-}
+const lineOf = (gw: LocalGateway, id: string, replica = 0) => gw.envoys[replica].handledLine(id, 2000);
 
 describe("every pod saturated", { timeout: 180_000 }, () => {
   let gw: LocalGateway;
