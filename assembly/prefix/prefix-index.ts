@@ -12,7 +12,8 @@
 //
 // Lookup: block hashes are chained, so whoever holds block j held blocks 0..j when it was recorded;
 // "some remaining candidate holds block j" is monotone in j and a binary search finds the longest
-// match in log2(n) bucket reads. Candidates with shorter matches (a shared system prompt on other
+// match in log2(n) bucket reads (after one read of the last block: a chain held whole is the
+// commonest long match). Candidates with shorter matches (a shared system prompt on other
 // pods) are found by repeating the search below the previous length. Eviction can break the
 // monotonicity; the result is then a shorter match, never a wrong pod.
 //
@@ -198,9 +199,13 @@ export class PrefixIndex {
     let hi = n - 1; // the next level's match is shorter than the previous one's
     while (hi >= 0 && cands.remaining > 0) {
       if (!this.holds(hashes, 0, cands, tags, matched, false)) break;
-      // Largest j in [0, hi] some remaining candidate holds (block 0 is held, so one exists).
+      // Largest j in [0, hi] some remaining candidate holds (block 0 is held, so one exists). The
+      // top first: a prompt sent before (a retry, a repeated question, a long prompt whose first
+      // maxBlocks blocks are a shared context) is held whole, found in one read instead of log2(n).
       let lo = 0,
         up = hi;
+      if (hi > 0 && this.holds(hashes, hi, cands, tags, matched, false)) lo = hi;
+      else up = hi - 1;
       while (lo < up) {
         const mid = (lo + up + 1) >> 1;
         if (this.holds(hashes, mid, cands, tags, matched, false)) lo = mid;

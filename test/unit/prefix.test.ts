@@ -82,6 +82,10 @@ test("PrefixIndex: longest chained match per endpoint in a logarithmic number of
   assert.equal(pure.indexMatch(a, "0:111,1:222,2:333"), "40,10,0");
   const reads = pure.indexReads() - reads0;
   assert.ok(reads <= 14, `two match levels over 40 blocks took ${reads} reads`);
+  // A chain held whole (a prompt sent before) costs two reads: its first block and its last.
+  const r2 = pure.indexReads();
+  assert.equal(pure.indexMatch(a, "0:111"), "40");
+  assert.equal(pure.indexReads() - r2, 2);
   // Wrong tag (slot reused by another pod): no match.
   assert.equal(pure.indexMatch(a, "0:999"), "0");
   // A prompt nobody holds costs one read.
