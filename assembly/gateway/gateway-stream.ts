@@ -13,12 +13,12 @@ import { cachedBlocks, TAIL_BYTES, Usage, UsageTail } from "../core/usage";
 import {
   Buffer,
   continueStream,
+  GrowingBytes,
   getBufferRaw,
   getHeader,
   getProperty,
   HeaderMap,
   nowNanos,
-  RawBytes,
   removeHeader,
   replaceHeader,
   StreamType,
@@ -81,8 +81,10 @@ export class GatewayStream extends Stream {
   usageTail: UsageTail | null = null;
   /** The pod serving it (the chosen one, or the fallback Envoy retried on). */
   servedBy: string = "";
-  /** The request body, in raw memory the host wrote (freed once forwarded, replied or done). */
-  raw: RawBytes = new RawBytes(0, 0);
+  /** The request body, copied as it arrives into raw memory (freed once forwarded, replied or done). */
+  raw: GrowingBytes = new GrowingBytes(0, 0);
+  /** The declared Content-Length (0: none), the body copy's first size. */
+  expect: i32 = 0;
   /** When the full body arrived (ns). */
   t0: u64 = 0;
   /** Method, path, the headers read so far and the route entry matched (version-2 tables). */
@@ -139,7 +141,10 @@ export class GatewayStream extends Stream {
     const limit = this.root.config.maxBodyBytes;
     // Digits only (Envoy's codec already refused a malformed one); longer than 10 digits is over any limit.
     const n = cl.length > 10 ? <f64>Infinity : parseFloat(cl);
-    if (!(n > <f64>limit)) return false;
+    if (!(n > <f64>limit)) {
+      if (n > 0) this.expect = <i32>n;
+      return false;
+    }
     this.tooLarge(cl);
     return true;
   }
@@ -168,10 +173,17 @@ export class GatewayStream extends Stream {
       );
       return DataStatus.StopIterationNoBuffer;
     }
-    if (!endOfStream) return DataStatus.StopIterationAndBuffer;
+    if (!endOfStream) {
+      if (this.raw.appendUpTo(Buffer.HttpRequestBody, <i32>bodySize, this.expect))
+        return DataStatus.StopIterationAndBuffer;
+      this.unreadable();
+      return DataStatus.StopIterationNoBuffer;
+    }
     this.t0 = nowNanos();
-    this.raw.free();
-    this.raw = getBufferRaw(Buffer.HttpRequestBody, 0, bodySize);
+    if (!this.raw.appendUpTo(Buffer.HttpRequestBody, <i32>bodySize, this.expect)) {
+      this.unreadable();
+      return DataStatus.StopIterationNoBuffer;
+    }
     noteBytes(this.raw.len);
     const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, this.t0, this.request);
     if (o.kind == OutcomeKind.Routed)
@@ -181,6 +193,10 @@ export class GatewayStream extends Stream {
       return DataStatus.StopIterationNoBuffer;
     }
     return this.hold(o) ? DataStatus.StopIterationAndBuffer : DataStatus.StopIterationNoBuffer;
+  }
+
+  private unreadable(): void {
+    this.reply(500, "the gateway could not read the request body from Envoy", "internal_error");
   }
 
   /** Pauses in the queue; false (and answered) when the request alone exceeds its capacity. */

@@ -13,8 +13,18 @@ import { SharedValue } from "../state/shared-store";
  * grows with the bytes allocated).
  */
 export function malloc(size: usize): usize {
+  if (placeAt != 0) {
+    // appendBuffer(): the bytes go straight to the end of the caller's buffer (one copy, not two).
+    const at = placeAt;
+    placeAt = 0;
+    if (size <= placeRoom) return at;
+  }
   return heap.alloc(size);
 }
+
+/** Set by appendBuffer() for the one allocation its host call makes: where, and room for how much. */
+let placeAt: usize = 0;
+let placeRoom: usize = 0;
 
 export enum LogLevel {
   Trace = 0,
@@ -87,6 +97,52 @@ export class RawBytes {
     const b = new ArrayBuffer(this.len);
     if (this.len > 0) memory.copy(changetype<usize>(b), this.ptr, <usize>this.len);
     return b;
+  }
+}
+
+/**
+ * A body read as it arrives: each callback appends the bytes Envoy buffered since the last one,
+ * so at the body's end only its last chunk is left to copy (the decision starts sooner; a 220 KB
+ * prompt's copy no longer sits between its last byte and its routing). `expect` sizes the first
+ * allocation (the declared Content-Length); without one, or past it, the room doubles.
+ */
+export class GrowingBytes extends RawBytes {
+  cap: i32 = 0;
+
+  /** Brings the copy up to the buffer's first `total` bytes; false if the host refused. */
+  appendUpTo(which: Buffer, total: i32, expect: i32): bool {
+    if (total <= this.len) return true;
+    if (total > this.cap) {
+      const cap = max(total, this.len == 0 ? expect : this.cap * 2);
+      const p = heap.alloc(<usize>cap);
+      if (this.len > 0) memory.copy(p, this.ptr, <usize>this.len);
+      if (this.ptr != 0) heap.free(this.ptr);
+      this.ptr = p;
+      this.cap = cap;
+    }
+    const want = total - this.len;
+    const dst = this.ptr + <usize>this.len;
+    store<usize>(outPtr, 0);
+    store<usize>(outSize, 0);
+    placeAt = dst;
+    placeRoom = <usize>want;
+    const r = imports.proxy_get_buffer_bytes(<i32>which, this.len, want, outPtr, outSize);
+    placeAt = 0;
+    if (r != WasmResult.Ok) return false;
+    const p = load<usize>(outPtr);
+    const n = min(<i32>load<usize>(outSize), want);
+    if (p != dst && p != 0) {
+      // The host allocated elsewhere (it asked for more than the room): copied here, then freed.
+      memory.copy(dst, p, <usize>n);
+      heap.free(p);
+    }
+    this.len += n;
+    return n == want;
+  }
+
+  free(): void {
+    super.free();
+    this.cap = 0;
   }
 }
 
