@@ -504,12 +504,14 @@ describe("Helm chart: rendering", () => {
     ]);
   });
 
-  test("refused values: a bad token, an unknown wasm source, oci without a reference, both PDB bounds", async () => {
+  test("refused values: a bad token, an unknown wasm source, oci without a reference, both PDB bounds, a bad access-log flush interval", async () => {
     assert.match(await renderFails({ "token.value": "has space and $ign 0123456" }), /token\.value/);
     assert.match(await renderFails({ "token.value": "short" }), /token\.value/);
     assert.match(await renderFails({ "wasm.source": "http" }), /wasm\.source "http"/);
     assert.match(await renderFails({ "wasm.source": "oci" }), /wasm\.oci\.reference/);
     assert.match(await renderFails({ "podDisruptionBudget.maxUnavailable": 1 }), /not both/);
+    for (const flush of ["fast", 0, 2.5, 120000, null])
+      assert.match(await renderFails({ "envoy.accessLogFlushMs": flush }), /envoy\.accessLogFlushMs/);
   });
 });
 
