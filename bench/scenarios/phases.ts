@@ -1,6 +1,7 @@
 // Scenario: phases. Where the filter's decision time goes, phase by phase, measured in Node's V8
 // (Envoy's wasm runtime is V8 too) over the filter's pure modules compiled to wasm
-// (build/test/pure.wasm, test/assembly/entry.ts decisionPhases): parse, the shared-data reads
+// (build/test/pure.wasm, test/assembly/entry.ts decisionPhases; -O3 like the filter, though with the
+// incremental collector the filter no longer runs): parse, the shared-data reads
 // (table generation, in-flight counters), candidates, prompt hashing, prefix-index lookup,
 // filters + scorers + picker, recording in the index, in-flight release, the log line. Shared data
 // is the unit tests' mock (a Map that copies values out as Envoy does), so host-call costs are not
@@ -56,7 +57,7 @@ export async function phasesScenario(cfg: PhasesConfig) {
   }
   return {
     config: cfg,
-    note: "µs per decision in Node's V8; shared data is an in-memory mock",
+    note: "µs per decision in Node's V8 (-O3, incremental collector); shared data is an in-memory mock",
     hostCalls: HOST_CALLS,
     rows,
   };
