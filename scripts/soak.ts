@@ -21,6 +21,7 @@ import { type Outcome, request } from "../test/e2e/failover-helpers.js";
 import { wasmFailures } from "../test/e2e/wasm-log.js";
 import { startLocalGateway } from "./lib/local-gateway.js";
 import { REPO_ROOT } from "./lib/repo.js";
+import { type WasmMemory, wasmMemory } from "./lib/wasm-memory.js";
 
 const { values } = parseArgs({
   options: {
@@ -41,40 +42,6 @@ const sampleMs = Number(values["sample-seconds"]) * 1000;
 // index and the wasm heaps reach their working size).
 const warmupMs = Number(values["warmup-minutes"] ?? Math.max(1, minutes / 6)) * 60_000;
 const log = (s: string) => process.stderr.write(`soak: ${s}\n`);
-
-export interface WasmMemory {
-  vms: number;
-  /** Bytes the linear memories grew to, all VMs together. */
-  mappedBytes: number;
-  /** Bytes of them resident. */
-  residentBytes: number;
-}
-
-/** The wasm linear memories of a V8 process, read from its smaps (see the header). */
-export function wasmMemory(pid: number): WasmMemory {
-  const maps = readFileSync(`/proc/${pid}/smaps`, "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
-  const parsed = maps.map((b) => {
-    const [range = "", perm = ""] = b.slice(0, b.indexOf("\n")).split(" ");
-    const [a = "0", z = "0"] = range.split("-");
-    return {
-      start: BigInt(`0x${a}`),
-      end: BigInt(`0x${z}`),
-      perm,
-      rssKb: Number(/\nRss:\s+(\d+) kB/.exec(b)?.[1] ?? 0),
-    };
-  });
-  const out: WasmMemory = { vms: 0, mappedBytes: 0, residentBytes: 0 };
-  for (let i = 1; i < parsed.length; i++) {
-    const r = parsed[i]!;
-    const head = parsed[i - 1]!;
-    if (r.perm === "---p" && r.end - r.start >= 1n << 32n && head.perm === "rw-p" && head.end === r.start) {
-      out.vms++;
-      out.mappedBytes += Number(head.end - head.start);
-      out.residentBytes += head.rssKb * 1024;
-    }
-  }
-  return out;
-}
 
 function rssBytes(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];

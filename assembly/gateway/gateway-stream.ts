@@ -83,7 +83,7 @@ export class GatewayStream extends Stream {
   servedBy: string = "";
   /** The request body, copied as it arrives into raw memory (freed once forwarded, replied or done). */
   raw: GrowingBytes = new GrowingBytes(0, 0);
-  /** The declared Content-Length (0: none), the body copy's first size. */
+  /** The declared Content-Length (0: none): the body copy never reserves room past it. */
   expect: i32 = 0;
   /** When the full body arrived (ns). */
   t0: u64 = 0;
@@ -174,13 +174,13 @@ export class GatewayStream extends Stream {
       return DataStatus.StopIterationNoBuffer;
     }
     if (!endOfStream) {
-      if (this.raw.appendUpTo(Buffer.HttpRequestBody, <i32>bodySize, this.expect))
+      if (this.raw.appendUpTo(Buffer.HttpRequestBody, <i32>bodySize, this.expect, false))
         return DataStatus.StopIterationAndBuffer;
       this.unreadable();
       return DataStatus.StopIterationNoBuffer;
     }
     this.t0 = nowNanos();
-    if (!this.raw.appendUpTo(Buffer.HttpRequestBody, <i32>bodySize, this.expect)) {
+    if (!this.raw.appendUpTo(Buffer.HttpRequestBody, <i32>bodySize, this.expect, true)) {
       this.unreadable();
       return DataStatus.StopIterationNoBuffer;
     }

@@ -103,17 +103,21 @@ export class RawBytes {
 /**
  * A body read as it arrives: each callback appends the bytes Envoy buffered since the last one,
  * so at the body's end only its last chunk is left to copy (the decision starts sooner; a 220 KB
- * prompt's copy no longer sits between its last byte and its routing). `expect` sizes the first
- * allocation (the declared Content-Length); without one, or past it, the room doubles.
+ * prompt's copy no longer sits between its last byte and its routing). The room follows the bytes
+ * received, not the declared length: 4x what arrived (at least 64 KiB), never past the declared
+ * Content-Length (`expect`, 0 when none), exactly the body at its last chunk. So a client that
+ * declares 8 MiB and sends little makes the VM hold little (as before, when the body was read only
+ * at its end), and a body is copied again a few times at most.
  */
 export class GrowingBytes extends RawBytes {
   cap: i32 = 0;
 
   /** Brings the copy up to the buffer's first `total` bytes; false if the host refused. */
-  appendUpTo(which: Buffer, total: i32, expect: i32): bool {
+  appendUpTo(which: Buffer, total: i32, expect: i32, last: bool): bool {
     if (total <= this.len) return true;
     if (total > this.cap) {
-      const cap = max(total, this.len == 0 ? expect : this.cap * 2);
+      let cap = last ? total : max(total, max(this.cap * 4, 65536));
+      if (expect >= total) cap = min(cap, expect);
       const p = heap.alloc(<usize>cap);
       if (this.len > 0) memory.copy(p, this.ptr, <usize>this.len);
       if (this.ptr != 0) heap.free(this.ptr);

@@ -5,8 +5,11 @@
 
 import assert from "node:assert/strict";
 import http2 from "node:http2";
+import net from "node:net";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { wasmMemory } from "../../scripts/lib/wasm-memory.js";
 import type { RequestRecord } from "../sim/server.js";
 import { clearPodLogs, podRequests, SEED_MODEL } from "./helpers.js";
 import { HOSTILE_CASES, type HostileCase } from "./hostile-corpus.js";
@@ -170,6 +173,30 @@ describe("hostile input through real Envoy", { timeout: 900_000 }, () => {
       assert.equal(ok.status, 200, ok.body);
     } finally {
       session.close();
+    }
+  });
+
+  test("clients that declare 8 MiB bodies and send 1 KB make the filter hold little (its copy follows the bytes received)", async () => {
+    // The filter copies a body as it arrives; were its room sized by the declared Content-Length,
+    // these 32 clients would make the VMs hold 32 x 8 MiB.
+    const pid = gw.envoys[0]!.process.pid!;
+    const before = wasmMemory(pid).mappedBytes;
+    const sockets: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 32; i++) {
+        const s = net.connect(port, "127.0.0.1");
+        s.on("error", () => {});
+        sockets.push(s);
+        const head =
+          `POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n` +
+          `content-length: ${8 * 1024 * 1024}\r\n\r\n`;
+        s.write(`${head}{"model":"${SEED_MODEL}","messages":[{"role":"user","content":"${"x".repeat(1000)}`);
+      }
+      await sleep(500);
+      const grown = wasmMemory(pid).mappedBytes - before;
+      assert.ok(grown < 16 * 1024 * 1024, `the wasm memories grew by ${(grown / 1048576).toFixed(1)} MiB`);
+    } finally {
+      for (const s of sockets) s.destroy();
     }
   });
 
