@@ -116,7 +116,7 @@ export class GrowingBytes extends RawBytes {
   appendUpTo(which: Buffer, total: i32, expect: i32, last: bool): bool {
     if (total <= this.len) return true;
     if (total > this.cap) {
-      let cap = last ? total : max(total, max(this.cap * 4, 65536));
+      let cap = last ? total : max(total * 4, 65536);
       if (expect >= total) cap = min(cap, expect);
       const p = heap.alloc(<usize>cap);
       if (this.len > 0) memory.copy(p, this.ptr, <usize>this.len);
