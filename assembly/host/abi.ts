@@ -14,7 +14,7 @@ import { SharedValue } from "../state/shared-store";
  */
 export function malloc(size: usize): usize {
   if (placeAt != 0) {
-    // appendBuffer(): the bytes go straight to the end of the caller's buffer (one copy, not two).
+    // GrowingBytes.appendUpTo(): the bytes go straight to the end of its buffer (one copy, not two).
     const at = placeAt;
     placeAt = 0;
     if (size <= placeRoom) return at;
@@ -22,7 +22,7 @@ export function malloc(size: usize): usize {
   return heap.alloc(size);
 }
 
-/** Set by appendBuffer() for the one allocation its host call makes: where, and room for how much. */
+/** Set by GrowingBytes.appendUpTo() for the one allocation its host call makes: where, and its room. */
 let placeAt: usize = 0;
 let placeRoom: usize = 0;
 
@@ -116,8 +116,11 @@ export class GrowingBytes extends RawBytes {
   appendUpTo(which: Buffer, total: i32, expect: i32, last: bool): bool {
     if (total <= this.len) return true;
     if (total > this.cap) {
-      let cap = last ? total : max(total * 4, 65536);
-      if (expect >= total) cap = min(cap, expect);
+      // In i64: maxBodyBytes may be up to 1 GiB, and 4x that overflows an i32. Growth past the
+      // body is bounded (at most 64 MiB more) so a large body does not reserve 4x itself.
+      let room = last ? <i64>total : min(max(<i64>total * 4, 65536), <i64>total + (64 << 20));
+      if (expect >= total) room = min(room, <i64>expect);
+      const cap = <i32>room;
       const p = heap.alloc(<usize>cap);
       if (this.len > 0) memory.copy(p, this.ptr, <usize>this.len);
       if (this.ptr != 0) heap.free(this.ptr);

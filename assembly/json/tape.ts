@@ -329,7 +329,6 @@ export class Tape {
   }
 }
 
-/** Length (2-4) of the well-formed UTF-8 sequence at i whose lead byte is >= 0x80, or 0. */
 /**
  * utf8Sequence(), with the common well-formed 2- and 3-byte forms (accented Latin, Greek, Cyrillic,
  * CJK) checked by one 4-byte load and mask; the rest (E0, ED, 4-byte forms, errors) takes the
@@ -346,6 +345,7 @@ export class Tape {
   return utf8Sequence(ptr, i, len);
 }
 
+/** Length (2-4) of the well-formed UTF-8 sequence at i whose lead byte is >= 0x80, or 0. */
 function utf8Sequence(ptr: usize, i: i32, len: i32): i32 {
   const c = <i32>load<u8>(ptr + <usize>i);
   let n = 0, lo = 0x80, hi = 0xbf; // the second byte's range (narrower after E0, ED, F0, F4)

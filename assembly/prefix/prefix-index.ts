@@ -12,8 +12,9 @@
 //
 // Lookup: block hashes are chained, so whoever holds block j held blocks 0..j when it was recorded;
 // "some remaining candidate holds block j" is monotone in j and a binary search finds the longest
-// match in log2(n) bucket reads (after one read of the last block: a chain held whole is the
-// commonest long match). Candidates with shorter matches (a shared system prompt on other
+// match in log2(n) bucket reads, after one read of the last block (a prompt held whole, such as a
+// repeat or a long prompt whose first maxBlocks blocks are shared, costs that one read; a partial
+// match one read more than the search alone). Candidates with shorter matches (a shared system prompt on other
 // pods) are found by repeating the search below the previous length. Eviction can break the
 // monotonicity; the result is then a shorter match, never a wrong pod.
 //
