@@ -2,15 +2,14 @@
 // the public gateway (routes OpenAI requests) and the loopback control listener (accepts tables).
 // Both run in the same vm_id, so they share the table and counters through shared data.
 // Only the hooks the filter uses are exported: Envoy skips a callback the module does not
-// export, and every call into the VM costs microseconds (response headers/body/trailers, log,
-// metadata and the network-filter hooks would all be no-ops).
+// export, and every call into the VM costs microseconds (response trailers, log, delete, metadata
+// and the network-filter hooks would all be no-ops: a stream is forgotten in proxy_on_done).
 
 export { malloc } from "./host/abi";
 export {
   proxy_abi_version_0_2_1,
   proxy_on_configure,
   proxy_on_context_create,
-  proxy_on_delete,
   proxy_on_done,
   proxy_on_http_call_response,
   proxy_on_request_body,
