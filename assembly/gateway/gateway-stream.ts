@@ -8,7 +8,7 @@ import { Outcome, OutcomeKind, PrefixPrediction } from "../core/outcome";
 import { bootstrapFields, bootstrapHost, pdBody } from "../core/pd-body";
 import { Dispatch } from "../core/queue-dispatcher";
 import { RequestLog } from "../core/request-log";
-import { HeaderSource, RouteRequest } from "../core/route-match";
+import { RouteRequest } from "../core/route-match";
 import { cachedBlocks, TAIL_BYTES, Usage, UsageTail } from "../core/usage";
 import {
   Buffer,
@@ -19,6 +19,7 @@ import {
   getProperty,
   HeaderMap,
   nowNanos,
+  propertyPath,
   removeHeader,
   replaceHeader,
   StreamType,
@@ -38,6 +39,7 @@ import { GatewayRoot } from "./gateway-root";
 import { logHandled } from "./handled-log";
 import { RouteKind, routeRequest } from "./http-routes";
 import { PrefillWaiter, sendPrefillError } from "./prefill-dispatch";
+import { RequestHeaders } from "./request-headers";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 
 /** primary,fallback1,... ("IP:port" each): Envoy's override_host policy tries them in order. */
@@ -48,14 +50,12 @@ export const POOL_HEADER = "x-infergate-pool";
 export const PER_TRY_TIMEOUT_HEADER = "x-envoy-upstream-rq-per-try-timeout-ms";
 export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
 
-/** Request headers as route matching and the objective lookup read them: one host call per read
- *  (RouteRequest reads each name at most once). Valid in the headers and body phases. */
-class EnvoyRequestHeaders extends HeaderSource {
-  read(name: string): string | null {
-    return getHeader(HeaderMap.RequestHeaders, name);
-  }
-}
-const requestHeaders = new EnvoyRequestHeaders();
+// Header names and the property path sent on every routed request, encoded once.
+const DESTINATION_KEY = String.UTF8.encode(DESTINATION_HEADER);
+const POOL_KEY = String.UTF8.encode(POOL_HEADER);
+const PER_TRY_TIMEOUT_KEY = String.UTF8.encode(PER_TRY_TIMEOUT_HEADER);
+const CONTENT_LENGTH_KEY = String.UTF8.encode("content-length");
+const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
 
 enum Phase {
   Headers,
@@ -80,7 +80,7 @@ export class GatewayStream extends Stream {
   prediction: PrefixPrediction = new PrefixPrediction();
   usageTail: UsageTail | null = null;
   /** The pod serving it (the chosen one, or the fallback Envoy retried on). */
-  servedBy: string = "";
+  servedBy: Endpoint | null = null;
   /** The request body, copied as it arrives into raw memory (freed once forwarded, replied or done). */
   raw: GrowingBytes = new GrowingBytes(0, 0);
   /** The declared Content-Length (0: none): the body copy never reserves room past it. */
@@ -89,6 +89,8 @@ export class GatewayStream extends Stream {
   t0: u64 = 0;
   /** Method, path, the headers read so far and the route entry matched (version-2 tables). */
   request: RouteRequest = new RouteRequest();
+  /** The request's headers, read once in the headers phase (freed once forwarded, replied or done). */
+  headers: RequestHeaders = new RequestHeaders();
   /** While held: when it was held (ms), and its pool, target model and priority chosen on arrival. */
   queuedAtMs: f64 = -1;
   held: HeldChoice | null = null;
@@ -106,10 +108,12 @@ export class GatewayStream extends Stream {
     // A client must never choose the pod (nor the pool Envoy falls back within): forward() replaces
     // both headers (P/D removes the pool's), and nothing reaches a pod without passing there, so
     // they are not removed here (two host calls on every request).
-    const method = getHeader(HeaderMap.RequestHeaders, ":method");
-    const path = getHeader(HeaderMap.RequestHeaders, ":path");
+    const headers = this.headers;
+    headers.load();
+    const method = headers.read(":method");
+    const path = headers.read(":path");
     const req = this.request;
-    req.reset(requestHeaders, method === null ? "" : method, path === null ? "/" : path);
+    req.reset(headers, method === null ? "" : method, path === null ? "/" : path);
     // The table this worker last saw costs no host call, and with version 1 (routing by model name)
     // nothing more is read here. Routes are matched against the current table; the body phase
     // matches again if the table changed in between (or this worker's copy was behind).
@@ -136,7 +140,7 @@ export class GatewayStream extends Stream {
 
   /** A Content-Length over the limit is answered 413 in the headers phase; true when it was. */
   private declaredTooLarge(): bool {
-    const cl = getHeader(HeaderMap.RequestHeaders, "content-length");
+    const cl = this.headers.read("content-length");
     if (cl === null) return false;
     const limit = this.root.config.maxBodyBytes;
     // Digits only (Envoy's codec already refused a malformed one); longer than 10 digits is over any limit.
@@ -275,33 +279,34 @@ export class GatewayStream extends Stream {
       targets.push(o.fallbacks[i]);
       destinations += "," + o.fallbacks[i].address;
     }
-    replaceHeader(HeaderMap.RequestHeaders, DESTINATION_HEADER, destinations);
+    replaceHeader(HeaderMap.RequestHeaders, DESTINATION_KEY, destinations);
     const pool = o.pool!;
     // Past the listed pods Envoy falls back to any healthy pod of the pool: for P/D that could be a
     // prefill pod answering the decode half. P/D requests name no pool: past the listed decode pods
     // there is no host, and the client gets Envoy's 503 JSON.
-    if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_HEADER, pool.id);
-    else removeHeader(HeaderMap.RequestHeaders, POOL_HEADER);
+    if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_KEY, pool.id);
+    else removeHeader(HeaderMap.RequestHeaders, POOL_KEY);
     // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
     // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.
     if (o.log.stream && pool.firstByteTimeoutMs > 0 && o.prefill === null)
-      replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_HEADER, (<i64>pool.firstByteTimeoutMs).toString());
+      replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_KEY, (<i64>pool.firstByteTimeoutMs).toString());
     this.slot = ep.slot;
-    this.servedBy = ep.name;
+    this.servedBy = ep;
     this.phase = Phase.Forwarded;
     this.pool = pool;
     const l = o.log;
     l.decisionUs = <i64>((nowNanos() - since) / 1000);
-    const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
+    const rid = this.headers.read("x-request-id");
     l.requestId = rid === null ? "" : rid;
     this.record = l;
-    this.countRouted(l);
+    this.countRouted(l, pool, ep);
     // Feedback needs the usage: every non-streaming body has it, a stream when the client asked.
     if (o.prediction.feedback && (!l.stream || o.includeUsage)) {
       this.prediction.copyFrom(o.prediction);
       this.usageTail = new UsageTail();
     }
     this.raw.free(); // Envoy holds the bytes it forwards; our copy is no longer needed
+    this.headers.free();
     return true;
   }
 
@@ -314,9 +319,9 @@ export class GatewayStream extends Stream {
     const fields = bootstrapFields(bootstrapHost(pf.address), o.bootstrapPort, o.bootstrapRoom);
     const target: string | null = o.rewrite ? o.target : null;
     const body = pdBody(this.raw.ptr, this.raw.len, o.bodyEnd, o.modelStart, o.modelEnd, target, fields);
-    const path = getHeader(HeaderMap.RequestHeaders, ":path");
-    const authority = getHeader(HeaderMap.RequestHeaders, ":authority");
-    const rid = getHeader(HeaderMap.RequestHeaders, "x-request-id");
+    const path = this.headers.read(":path");
+    const authority = this.headers.read(":authority");
+    const rid = this.headers.read("x-request-id");
     const token = this.root.prefills.dispatch(
       this.id,
       new StreamPrefillWaiter(this),
@@ -332,7 +337,7 @@ export class GatewayStream extends Stream {
     if (token == 0) return false;
     this.prefillToken = token;
     setBufferBytes(Buffer.HttpRequestBody, 0, <u32>this.raw.len, body);
-    replaceHeader(HeaderMap.RequestHeaders, "content-length", body.byteLength.toString());
+    replaceHeader(HeaderMap.RequestHeaders, CONTENT_LENGTH_KEY, body.byteLength.toString());
     return true;
   }
 
@@ -344,17 +349,15 @@ export class GatewayStream extends Stream {
     sendPrefillError(status, message, code);
   }
 
-  private countRouted(l: RequestLog): void {
+  private countRouted(l: RequestLog, pool: Pool, ep: Endpoint): void {
     const m = routingMetrics;
-    const pool = poolLabel(l.pool);
-    m.requests.add(pool + ".outcome.routed");
-    m.objectiveRequests.add(".model_name." + l.model + ".target_model_name." + l.targetModel);
-    const pod = podLabels(l.pool, l.pod);
-    m.podRequests.add(pod);
-    m.podInFlight.add(pod, 1);
-    m.decisionUs.record(pool, <u64>l.decisionUs);
+    const ps = m.poolSeries(pool);
+    ps.countRouted();
+    m.countObjective(l.model, l.targetModel);
+    m.podSeries(pool, ep).sent();
+    ps.decisionUs.record(<u64>l.decisionUs);
     if (l.hasPrefix) {
-      if (l.totalBlocks > 0) m.prefixPredictedPercent.record(pool, <u64>((l.matchedBlocks * 100) / l.totalBlocks));
+      if (l.totalBlocks > 0) ps.prefixPredictedPercent.record(<u64>((l.matchedBlocks * 100) / l.totalBlocks));
       if (l.affinityPod.length > 0)
         m.affinityYields.add(podLabels(l.pool, l.affinityPod) + ".reason." + l.affinityYield);
     }
@@ -378,7 +381,7 @@ export class GatewayStream extends Stream {
     memory.copy(o + <usize>start, changetype<usize>(quoted), <usize>quoted.byteLength);
     memory.copy(o + <usize>start + <usize>quoted.byteLength, b + <usize>end, <usize>(n - end));
     setBufferBytes(Buffer.HttpRequestBody, 0, <u32>n, out);
-    replaceHeader(HeaderMap.RequestHeaders, "content-length", out.byteLength.toString());
+    replaceHeader(HeaderMap.RequestHeaders, CONTENT_LENGTH_KEY, out.byteLength.toString());
   }
 
   private replyOutcome(o: Outcome): void {
@@ -405,6 +408,7 @@ export class GatewayStream extends Stream {
     values: string[] = [],
   ): void {
     this.raw.free();
+    this.headers.free();
     this.phase = Phase.Replied;
     sendError(status, message, code, param, names, values);
   }
@@ -430,7 +434,7 @@ export class GatewayStream extends Stream {
       if (status === null || status != "200") this.usageTail = null;
     }
     if (this.slot < 0 || this.targets.length < 2) return HeadersStatus.Continue;
-    const served = getProperty(["upstream", "address"]);
+    const served = getProperty(UPSTREAM_ADDRESS);
     if (served === null || served == this.targets[0].address) return HeadersStatus.Continue;
     for (let i = 1; i < this.targets.length; i++) {
       const e = this.targets[i];
@@ -438,13 +442,13 @@ export class GatewayStream extends Stream {
       inflight.add(this.slot, -1);
       inflight.add(e.slot, 1);
       if (this.pool !== null) {
-        const poolId = this.pool!.id;
-        routingMetrics.podInFlight.add(podLabels(poolId, this.targets[0].name), -1);
-        routingMetrics.podInFlight.add(podLabels(poolId, e.name), 1);
-        routingMetrics.fallbacks.add(poolLabel(poolId));
+        const pool = this.pool!;
+        routingMetrics.podSeries(pool, this.targets[0]).inFlightAdd(-1);
+        routingMetrics.podSeries(pool, e).inFlightAdd(1);
+        routingMetrics.fallbacks.add(routingMetrics.poolSeries(pool).label);
       }
       this.slot = e.slot;
-      this.servedBy = e.name;
+      this.servedBy = e;
       break;
     }
     return HeadersStatus.Continue;
@@ -509,6 +513,7 @@ export class GatewayStream extends Stream {
     this.finish(false);
     if (this.prefillToken != 0) this.root.prefills.streamDone(this.prefillToken, unfinished);
     this.raw.free();
+    this.headers.free();
     if (this.phase == Phase.Queued) {
       // The client went away while held: free its place and bytes.
       this.root.dispatcher.abandon(this.root.queueHost, this.id);
@@ -517,7 +522,8 @@ export class GatewayStream extends Stream {
     }
     if (this.slot >= 0) {
       inflight.add(this.slot, -1);
-      if (this.pool !== null) routingMetrics.podInFlight.add(podLabels(this.pool!.id, this.servedBy), -1);
+      if (this.pool !== null && this.servedBy !== null)
+        routingMetrics.podSeries(this.pool!, this.servedBy!).inFlightAdd(-1);
       this.slot = -1;
       this.root.serviceQueue(); // capacity just freed
     }

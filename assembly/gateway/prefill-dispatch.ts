@@ -35,7 +35,7 @@ import { Endpoint, Pool } from "../table/table";
 import { inflight } from "../vm";
 import { logHandled } from "./handled-log";
 import { cancelPrefillLeg, ROOM_HEADER } from "./prefill-leg";
-import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
+import { poolLabel, routingMetrics } from "./routing-metrics";
 
 /** Envoy's internal listener in front of infergate_pods (prefill-leg.ts: how a call is cancelled). */
 export const PREFILL_CLUSTER = "infergate_prefill";
@@ -104,9 +104,7 @@ export class PrefillCalls {
       return 0;
     }
     this.pending.set(token, new PendingPrefill(token, streamId, waiter, pod, pool, record, nowNanos()));
-    const labels = podLabels(pool.id, pod.name);
-    routingMetrics.podRequests.add(labels);
-    routingMetrics.podInFlight.add(labels, 1);
+    routingMetrics.podSeries(pool, pod).sent();
     return token;
   }
 
@@ -138,7 +136,7 @@ export class PrefillCalls {
     const p = this.pending.get(token);
     this.pending.delete(token);
     inflight.add(p.pod.slot, -1);
-    routingMetrics.podInFlight.add(podLabels(p.pool.id, p.pod.name), -1);
+    routingMetrics.podSeries(p.pool, p.pod).inFlightAdd(-1);
     const l = p.record;
     l.prefillMs = <i64>((nowNanos() - p.startNs) / 1000000);
     let status = 0;

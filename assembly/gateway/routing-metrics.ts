@@ -7,6 +7,7 @@
 // Counters and gauges are summed in the VM and flushed on the root's 10 ms tick, so a request costs
 // array increments, not host calls. Histograms are recorded when their value is known.
 import { Counter, Gauge, Histogram } from "../host/metrics";
+import { Endpoint, MetricSlot, Pool } from "../table/table";
 
 /** A tag value: Envoy splits stat names on '.', so a dot in a name becomes '_'. */
 export function tagValue(s: string): string {
@@ -96,6 +97,42 @@ export function podLabels(pool: string, pod: string): string {
   return ".pool." + tagValue(pool) + ".pod." + tagValue(pod);
 }
 
+/** A pool's series that every routed request touches, found once per table object (Pool.metrics). */
+export class PoolSeries extends MetricSlot {
+  constructor(
+    public label: string,
+    public routed: Pending,
+    public decisionUs: Histogram,
+    public prefixPredictedPercent: Histogram,
+  ) {
+    super();
+  }
+  /** One more request routed in this pool. */
+  countRouted(): void {
+    bump(this.routed, 1);
+  }
+}
+
+/** A pod's series that every request it serves touches (Endpoint.metrics). */
+export class PodSeries extends MetricSlot {
+  constructor(
+    public label: string,
+    public requests: Pending,
+    public inFlight: Pending,
+  ) {
+    super();
+  }
+  /** One more request sent here (counted and in flight). */
+  sent(): void {
+    bump(this.requests, 1);
+    bump(this.inFlight, 1);
+  }
+  /** In flight here: +1 when a request moves in, -1 when it ends or moves away. */
+  inFlightAdd(n: i64): void {
+    bump(this.inFlight, n);
+  }
+}
+
 /** The codes a request of a known pool can be refused with (defined per pool at zero). */
 const POOL_REJECTION_CODES: string[] = [
   "no_ready_endpoint",
@@ -127,6 +164,52 @@ export class RoutingMetrics {
   prefixRealPercent: HistogramFamily = new HistogramFamily("infergate_prefix_real_percent");
   /** Feedback mode: predictions the pod's report confirmed (within a block) or not. */
   prefixPredictions: CounterFamily = new CounterFamily("infergate_prefix_predictions_total");
+
+  /** The objective counter's series by model, then target model (the label costs no string). */
+  private objectiveSeries: Map<string, Map<string, Pending>> = new Map();
+
+  /** The pool's per-request series (labels built once per table object). */
+  poolSeries(pool: Pool): PoolSeries {
+    const cached = pool.metrics;
+    if (cached !== null) return <PoolSeries>cached;
+    const label = poolLabel(pool.id);
+    const s = new PoolSeries(
+      label,
+      this.requests.series(label + ".outcome.routed"),
+      this.decisionUs.series(label),
+      this.prefixPredictedPercent.series(label),
+    );
+    pool.metrics = s;
+    return s;
+  }
+
+  /** The pod's series within its pool (labels built once per table object). */
+  podSeries(pool: Pool, pod: Endpoint): PodSeries {
+    const cached = pod.metrics;
+    if (cached !== null) return <PodSeries>cached;
+    const label = podLabels(pool.id, pod.name);
+    const s = new PodSeries(label, this.podRequests.series(label), this.podInFlight.series(label));
+    pod.metrics = s;
+    return s;
+  }
+
+  /** inference_objective_request_total for the model asked for and the one served. */
+  countObjective(model: string, target: string): void {
+    const byModel = this.objectiveSeries;
+    let targets: Map<string, Pending>;
+    if (byModel.has(model)) targets = byModel.get(model);
+    else {
+      targets = new Map();
+      byModel.set(model, targets);
+    }
+    let p: Pending;
+    if (targets.has(target)) p = targets.get(target);
+    else {
+      p = this.objectiveRequests.series(".model_name." + model + ".target_model_name." + target);
+      targets.set(target, p);
+    }
+    bump(p, 1);
+  }
 
   /** Pools whose series are defined (at zero) already. */
   private definedPools: Set<string> = new Set();

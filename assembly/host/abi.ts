@@ -264,21 +264,33 @@ export function getHeader(map: HeaderMap, name: string): string | null {
   return String.UTF8.decode(takeBuffer());
 }
 
-export function replaceHeader(map: HeaderMap, name: string, value: string): void {
-  const k = String.UTF8.encode(name);
+/**
+ * The whole header map with one host call (proxy_get_header_map_pairs), in the ABI's layout: the
+ * pair count, each pair's name and value lengths (u32 each), then each name and value with a NUL
+ * after it. Empty when the host has no such map; the holder must free() it.
+ */
+export function getHeaderPairs(map: HeaderMap): RawBytes {
+  store<usize>(outPtr, 0);
+  store<usize>(outSize, 0);
+  const r = imports.proxy_get_header_map_pairs(<i32>map, outPtr, outSize);
+  if (r != WasmResult.Ok) return new RawBytes(0, 0);
+  return new RawBytes(load<usize>(outPtr), <i32>load<usize>(outSize));
+}
+
+/** Sets a header; the name's UTF-8 bytes are encoded once by the caller (a module constant). */
+export function replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string): void {
   const v = String.UTF8.encode(value);
   imports.proxy_replace_header_map_value(
     <i32>map,
-    changetype<usize>(k),
-    k.byteLength,
+    changetype<usize>(name),
+    name.byteLength,
     changetype<usize>(v),
     v.byteLength,
   );
 }
 
-export function removeHeader(map: HeaderMap, name: string): void {
-  const k = String.UTF8.encode(name);
-  imports.proxy_remove_header_map_value(<i32>map, changetype<usize>(k), k.byteLength);
+export function removeHeader(map: HeaderMap, name: ArrayBuffer): void {
+  imports.proxy_remove_header_map_value(<i32>map, changetype<usize>(name), name.byteLength);
 }
 
 export function continueStream(stream: StreamType): WasmResult {
@@ -405,11 +417,15 @@ export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult
 }
 
 /** A stream property (path tokens, e.g. ["upstream", "address"]) as a string, or null. */
-export function getProperty(path: string[]): string | null {
-  const p = String.UTF8.encode(path.join("\0"));
+/** Encodes a property path ("upstream", "address") as the host takes it, once per path. */
+export function propertyPath(path: string[]): ArrayBuffer {
+  return String.UTF8.encode(path.join("\0"));
+}
+
+export function getProperty(path: ArrayBuffer): string | null {
   store<usize>(outPtr, 0);
   store<usize>(outSize, 0);
-  const r = imports.proxy_get_property(changetype<usize>(p), p.byteLength, outPtr, outSize);
+  const r = imports.proxy_get_property(changetype<usize>(path), path.byteLength, outPtr, outSize);
   if (r != WasmResult.Ok) return null;
   return String.UTF8.decode(takeBuffer());
 }

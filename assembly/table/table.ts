@@ -51,6 +51,10 @@ export function priorityOfCriticality(c: Criticality): i32 {
   return c == Criticality.Critical ? 1 : c == Criticality.Sheddable ? -1 : 0;
 }
 
+/** What the filter's metrics keep per pool or pod (gateway/routing-metrics.ts): its series are
+ *  found once per table object, not per request. The table itself knows nothing of metrics. */
+export abstract class MetricSlot {}
+
 export class Endpoint {
   slot: i32 = 0;
   name: string = "";
@@ -69,6 +73,7 @@ export class Endpoint {
   tag: u16 = 0;
   /** 64-bit hash of the address: the rendezvous weight's pod half (routing/plugins/rendezvous-picker.ts). */
   addressHash: u64 = 0;
+  metrics: MetricSlot | null = null;
 }
 
 export class Pool {
@@ -103,6 +108,7 @@ export class Pool {
   prefillStrategy: Strategy = Strategy.Default;
   decodeStrategy: Strategy = Strategy.Default;
   endpoints: Endpoint[] = [];
+  metrics: MetricSlot | null = null;
 
   /** Index of the objective named `name`, or -1. */
   findObjective(name: string): i32 {
