@@ -171,37 +171,53 @@ export class Tape {
   private scanString(q: i32): i32 {
     const ptr = this.base, len = this.len;
     let i = q + 1;
-    let escaped = false;
-    // 16 bytes at a time while none is a quote, a backslash, a control character or non-ASCII
-    // (prompt text is long runs of plain bytes), and after a clean 16, 64 at a time until a block
-    // holds one (then 16 at a time finds it); back here after each special byte. Starting with 16
-    // keeps text dense with escapes or non-ASCII letters from paying for 64-byte blocks it cannot
-    // skip. Signed, a byte < 0x20 is a control character or (negative) one >= 0x80: one compare.
-    const quote = i8x16.splat(0x22), backslash = i8x16.splat(0x5c), space = i8x16.splat(0x20);
-    while (true) {
-      while (i + 16 <= len) {
-        const v = v128.load(ptr + <usize>i);
-        const any = v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)), i8x16.lt_s(v, space));
-        if (v128.any_true(any)) { i += ctz(i8x16.bitmask(any)); break; }
-        i += 16;
-        while (i + 64 <= len) {
-          const p = ptr + <usize>i;
-          const a = v128.load(p), b = v128.load(p, 16), c = v128.load(p, 32), d = v128.load(p, 48);
-          const sa = v128.or(v128.or(i8x16.eq(a, quote), i8x16.eq(a, backslash)), i8x16.lt_s(a, space));
-          const sb = v128.or(v128.or(i8x16.eq(b, quote), i8x16.eq(b, backslash)), i8x16.lt_s(b, space));
-          const sc = v128.or(v128.or(i8x16.eq(c, quote), i8x16.eq(c, backslash)), i8x16.lt_s(c, space));
-          const sd = v128.or(v128.or(i8x16.eq(d, quote), i8x16.eq(d, backslash)), i8x16.lt_s(d, space));
-          if (v128.any_true(v128.or(v128.or(sa, sb), v128.or(sc, sd)))) break;
-          i += 64;
+    // A short string (a key, a role, a model name) ends in its first 16 bytes: one vector compare.
+    // Signed, a byte < 0x20 is a control character or (negative) one >= 0x80: one compare for both.
+    if (i + 16 <= len) {
+      const v = v128.load(ptr + <usize>i);
+      const any = v128.or(v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))), i8x16.lt_s(v, i8x16.splat(0x20)));
+      if (v128.any_true(any)) {
+        const k = i + ctz(i8x16.bitmask(any));
+        if (<i32>load<u8>(ptr + <usize>k) == 0x22) {
+          const e = this.push(T_STRING, i);
+          unchecked(this.buf[(e << 2) + 2] = k);
+          return k + 1;
         }
       }
-      if (i >= len) { this.fail(i, "unterminated string"); return -1; }
+    }
+    // Then 64-byte blocks. A block's special bytes (quote, backslash, control, non-ASCII) become one
+    // 64-bit mask, computed once: each special byte is found with a count of trailing zeros, and
+    // text dense with escapes (a newline every line of a document or of code) costs a few
+    // instructions per escape instead of vector scans restarted after each one.
+    let escaped = false;
+    let blockStart = i, blockEnd = i; // [blockStart, blockEnd): the bytes `mask` covers
+    let mask: u64 = 0;
+    while (true) {
+      if (i >= blockEnd) {
+        mask = 0;
+        while (i + 64 <= len) {
+          mask = special64(ptr + <usize>i);
+          if (mask != 0) break;
+          i += 64; // prompt text: long plain runs
+        }
+        blockStart = i;
+        if (mask != 0) blockEnd = i + 64;
+        else {
+          // The body's last bytes (fewer than 64 left).
+          if (i >= len) { this.fail(i, "unterminated string"); return -1; }
+          blockEnd = len;
+          mask = specialTail(ptr + <usize>i, len - i);
+        }
+      } else {
+        mask &= ~(<u64>0) << <u64>(i - blockStart); // what lies before i is handled
+      }
+      if (mask == 0) { i = blockEnd; continue; }
+      i = blockStart + <i32>ctz(mask);
       const c = <i32>load<u8>(ptr + <usize>i);
       if (c == 0x22) break;
       if (c < 0x20) { this.fail(i, "control character in string"); return -1; }
       if (c >= 0x80) {
-        // A run of non-ASCII characters (all of CJK text) is checked here, not one vector load per
-        // character: that took ~18 ns a character, ten times this.
+        // A run of non-ASCII characters (all of CJK text) is checked here, not one bit at a time.
         do {
           const n = utf8Next(ptr, i, len);
           if (n == 0) { this.fail(i, "invalid UTF-8 in string"); return -1; }
@@ -209,27 +225,20 @@ export class Tape {
         } while (i < len && <i32>load<u8>(ptr + <usize>i) >= 0x80);
         continue;
       }
-      if (c == 0x5c) {
-        escaped = true;
-        if (i + 1 >= len) { this.fail(i, "unterminated string"); return -1; }
-        const e = <i32>load<u8>(ptr + <usize>(i + 1));
-        if (e == 0x75) {
-          const u = hex4(ptr, i + 2, len);
-          if (u < 0) { this.fail(i + 2, "invalid \\u escape"); return -1; }
-          const lo = lowSurrogateAfter(ptr, u, i + 6, len);
-          if (lo < 0) { this.fail(i, "lone surrogate in \\u escape (not a Unicode character)"); return -1; }
-          if (lo > 0) {
-            i += 12;
-            continue;
-          }
-          i += 6;
-          continue;
-        }
-        if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) { this.fail(i + 1, "invalid escape character"); return -1; }
-        i += 2;
+      // A backslash.
+      escaped = true;
+      if (i + 1 >= len) { this.fail(i, "unterminated string"); return -1; }
+      const e = <i32>load<u8>(ptr + <usize>(i + 1));
+      if (e == 0x75) {
+        const u = hex4(ptr, i + 2, len);
+        if (u < 0) { this.fail(i + 2, "invalid \\u escape"); return -1; }
+        const lo = lowSurrogateAfter(ptr, u, i + 6, len);
+        if (lo < 0) { this.fail(i, "lone surrogate in \\u escape (not a Unicode character)"); return -1; }
+        i += lo > 0 ? 12 : 6;
         continue;
       }
-      i++;
+      if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) { this.fail(i + 1, "invalid escape character"); return -1; }
+      i += 2;
     }
     const e = this.push(escaped ? T_ESCAPED : T_STRING, q + 1);
     unchecked(this.buf[(e << 2) + 2] = i);
@@ -409,3 +418,34 @@ export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
   return o;
 }
 
+
+/**
+ * Bit k set when byte p[k] (k < 64) can end or interrupt a string's plain run: a quote, a
+ * backslash, a control character or a non-ASCII byte. 0 (the common case) costs one vector test.
+ */
+// @ts-expect-error: decorator
+@inline function special64(p: usize): u64 {
+  const quote = i8x16.splat(0x22), backslash = i8x16.splat(0x5c), space = i8x16.splat(0x20);
+  const a = v128.load(p), b = v128.load(p, 16), c = v128.load(p, 32), d = v128.load(p, 48);
+  const sa = v128.or(v128.or(i8x16.eq(a, quote), i8x16.eq(a, backslash)), i8x16.lt_s(a, space));
+  const sb = v128.or(v128.or(i8x16.eq(b, quote), i8x16.eq(b, backslash)), i8x16.lt_s(b, space));
+  const sc = v128.or(v128.or(i8x16.eq(c, quote), i8x16.eq(c, backslash)), i8x16.lt_s(c, space));
+  const sd = v128.or(v128.or(i8x16.eq(d, quote), i8x16.eq(d, backslash)), i8x16.lt_s(d, space));
+  if (!v128.any_true(v128.or(v128.or(sa, sb), v128.or(sc, sd)))) return 0;
+  return (
+    <u64>i8x16.bitmask(sa) |
+    (<u64>i8x16.bitmask(sb) << 16) |
+    (<u64>i8x16.bitmask(sc) << 32) |
+    (<u64>i8x16.bitmask(sd) << 48)
+  );
+}
+
+/** special64() for the n < 64 bytes at p (the end of the body), one byte at a time. */
+function specialTail(p: usize, n: i32): u64 {
+  let m: u64 = 0;
+  for (let k = 0; k < n; k++) {
+    const c = <i32>load<u8>(p + <usize>k);
+    if (c == 0x22 || c == 0x5c || c < 0x20 || c >= 0x80) m |= (<u64>1) << <u64>k;
+  }
+  return m;
+}

@@ -106,6 +106,50 @@ test("a \\u escape must stand for a character: lone surrogates are refused by th
   }
 });
 
+test("a string's escapes, quotes and non-ASCII characters are found wherever they fall in the scanner's 64-byte blocks", () => {
+  // [JSON text of the piece, what it decodes to]
+  const pieces: [string, string][] = [
+    ["\\n", "\n"],
+    ['\\"', '"'],
+    ["\\\\", "\\"],
+    ["\\u00e9", "é"],
+    ["\\ud83d\\ude00", "😀"],
+    ["é", "é"],
+    ["✓", "✓"],
+    ["😀", "😀"],
+    ['\\n\\"\\n', '\n"\n'],
+  ];
+  for (const [json, text] of pieces) {
+    for (let k = 0; k < 140; k++) {
+      const a = "a".repeat(k);
+      const b = "b".repeat(140 - k);
+      const input = `"${a}${json}${b}${json}${json}"`;
+      const want = `ok string:${a}${text}${b}${text}${text}`;
+      assert.equal(pure.tapeParse(input), want, `${json} at ${k}`);
+      // Not at the body's end: the 64-byte blocks, not the tail, find the closing quote.
+      assert.equal(pure.tapeParse(`${input}${" ".repeat(70)}`), want, `${json} at ${k}, then spaces`);
+    }
+  }
+  for (let k = 0; k < 140; k++) {
+    const pad = " ".repeat(70);
+    assert.match(
+      pure.tapeParse(`"${"a".repeat(k)}\t"${pad}`),
+      new RegExp(`^error@${k + 1} control character`),
+      `tab at ${k}`,
+    );
+    assert.match(
+      pure.tapeParse(`"${"a".repeat(k)}\\x"${pad}`),
+      new RegExp(`^error@${k + 2} invalid escape character`),
+      `\\x at ${k}`,
+    );
+    assert.match(
+      pure.tapeParse(`"${"a".repeat(k)}\\n${pad}`),
+      /^error@\d+ unterminated string/,
+      `unterminated at ${k}`,
+    );
+  }
+});
+
 test("numbers: plain integers read without allocating agree with parseFloat", () => {
   for (const [input, value] of [
     ["0", "0.0"],
