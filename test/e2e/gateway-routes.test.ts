@@ -15,6 +15,7 @@ import { memoryLogger } from "../../controlplane/log.js";
 import { type EnvoyInstance, startEnvoy } from "../../scripts/lib/envoy-process.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { type Fleet, startFleet } from "../sim/fleet.js";
+import { hostStats } from "./failover-helpers.js";
 import { chat, clearPodLogs, eventually, podRequests, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
 /** Seed 000_*, Step 2, verbatim: GatewayClass, Gateway (listener http-llm on 8080), HTTPRoute /v1 → qwen-inference-pool. */
@@ -226,7 +227,15 @@ describe("Gateway API through Envoy: routes, objectives, rewrites", { timeout: 1
     // Occupy a0 and a1 with one slow request each: with inFlightLimit 1 the pool is saturated.
     for (const p of ["a0", "a1"]) await setFaults(fleet.pod(p).url, { latencyMs: 1500 });
     const blockers = ["a0", "a1"].map((_, i) => post(envoy.url, "/v1/chat/completions", chat(`blocker ${i}`)));
-    await sleep(300);
+    // The faults are cleared once both blockers are at their pods (Envoy has a request active on
+    // each), not after a fixed wait: on a loaded machine a blocker that got there after the clear
+    // was served at once and left a pod free for the first batch requests.
+    await eventually(async () => {
+      for (const p of ["a0", "a1"])
+        if ((await hostStats(envoy.adminUrl, fleet.pod(p).address)).rq_active !== "1") return false;
+      return true;
+    }, 10_000);
+    await sleep(50);
     for (const p of ["a0", "a1"]) await setFaults(fleet.pod(p).url, null);
     const batch = Array.from({ length: 6 }, (_, i) =>
       post(envoy.url, "/v1/chat/completions", chat(`batch ${i}`), { [OBJECTIVE]: "batch" }),
