@@ -60,7 +60,16 @@ export class BlockHasher {
   /** Appends bytes [ptr, ptr+len). */
   feedBytes(ptr: usize, len: i32): void {
     let i = 0;
+    // Whole blocks of the source are hashed where they lie; only a block that straddles two
+    // pieces of text (a message's end and the next one's start) is gathered in buf first.
+    const size = this.blockSize;
     while (i < len && this.count < this.maxBlocks) {
+      if (this.fill == 0 && len - i >= size) {
+        this.prev = xxh64(ptr + <usize>i, <usize>size, this.prev);
+        unchecked((this.hashes[this.count++] = this.prev));
+        i += size;
+        continue;
+      }
       const n = min(this.blockSize - this.fill, len - i);
       memory.copy(this.buf + <usize>this.fill, ptr + <usize>i, <usize>n);
       this.fill += n;
