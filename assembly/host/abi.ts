@@ -13,6 +13,12 @@ import { SharedValue } from "../state/shared-store";
  * grows with the bytes allocated).
  */
 export function malloc(size: usize): usize {
+  if (managedNext) {
+    // sharedGet(): the host writes the value straight into a garbage-collected ArrayBuffer, which
+    // the state modules keep (no zeroed copy, no free).
+    managedNext = false;
+    return __new(size, idof<ArrayBuffer>());
+  }
   if (placeAt != 0) {
     // GrowingBytes.appendUpTo(): the bytes go straight to the end of its buffer (one copy, not two).
     const at = placeAt;
@@ -25,6 +31,8 @@ export function malloc(size: usize): usize {
 /** Set by GrowingBytes.appendUpTo() for the one allocation its host call makes: where, and its room. */
 let placeAt: usize = 0;
 let placeRoom: usize = 0;
+/** Set by sharedGet() for the one allocation its host call makes: an ArrayBuffer, not raw memory. */
+let managedNext = false;
 
 export enum LogLevel {
   Trace = 0,
@@ -402,10 +410,14 @@ export function sharedGet(key: string): SharedValue {
   store<usize>(outPtr, 0);
   store<usize>(outSize, 0);
   store<u32>(outU32, 0);
+  managedNext = true;
   const r = imports.proxy_get_shared_data(changetype<usize>(k), k.byteLength, outPtr, outSize, outU32);
+  managedNext = false;
   if (r != WasmResult.Ok) return new SharedValue(null, 0);
   const cas = load<u32>(outU32);
-  return new SharedValue(takeBuffer(), cas);
+  const ptr = load<usize>(outPtr);
+  // An empty value may come without an allocation.
+  return new SharedValue(ptr == 0 ? new ArrayBuffer(0) : changetype<ArrayBuffer>(ptr), cas);
 }
 
 /** Writes a shared-data key; with cas != 0 it fails with CasMismatch if another writer got there first. */
@@ -416,12 +428,12 @@ export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult
   );
 }
 
-/** A stream property (path tokens, e.g. ["upstream", "address"]) as a string, or null. */
 /** Encodes a property path ("upstream", "address") as the host takes it, once per path. */
 export function propertyPath(path: string[]): ArrayBuffer {
   return String.UTF8.encode(path.join("\0"));
 }
 
+/** A stream property (a path from propertyPath()) as a string, or null. */
 export function getProperty(path: ArrayBuffer): string | null {
   store<usize>(outPtr, 0);
   store<usize>(outSize, 0);
