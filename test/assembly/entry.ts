@@ -316,6 +316,7 @@ export function decide(
     if (err.length > 0) return `{"kind":"error","message":${jsonQuote(err)}}`;
   }
   const readsBefore = headers.reads;
+  const sharedBefore = gw.shared.reads;
   let choice: HeldChoice | null = null;
   if (held.length > 0) {
     const parts = held.split("\t");
@@ -334,7 +335,7 @@ export function decide(
     choice,
   );
   const kind = o.kind == OutcomeKind.Routed ? "routed" : o.kind == OutcomeKind.Hold ? "hold" : "reject";
-  let s = `{"kind":"${kind}","status":${o.status.toString()},"code":${jsonQuote(o.code)},"reason":${jsonQuote(o.queueReason)},"message":${jsonQuote(o.message)},"target":${jsonQuote(o.target)},"rewrite":${o.rewrite ? "true" : "false"},"priority":${o.priority.toString()},"pool":${jsonQuote(o.pool === null ? "" : o.pool!.id)},"route":${jsonQuote(o.log.route)},"headerReads":${(headers.reads - readsBefore).toString()}`;
+  let s = `{"kind":"${kind}","status":${o.status.toString()},"code":${jsonQuote(o.code)},"reason":${jsonQuote(o.queueReason)},"message":${jsonQuote(o.message)},"target":${jsonQuote(o.target)},"rewrite":${o.rewrite ? "true" : "false"},"priority":${o.priority.toString()},"pool":${jsonQuote(o.pool === null ? "" : o.pool!.id)},"route":${jsonQuote(o.log.route)},"headerReads":${(headers.reads - readsBefore).toString()},"sharedReads":${(gw.shared.reads - sharedBefore).toString()}`;
   if (o.kind == OutcomeKind.Routed) {
     const names = new Array<string>();
     for (let i = 0; i < o.fallbacks.length; i++) names.push(jsonQuote(o.fallbacks[i].name));

@@ -118,6 +118,8 @@ export interface Decision {
   route: string;
   /** Header reads (host calls in the filter) the decision itself made. */
   headerReads: number;
+  /** Shared-data reads the decision made (each a host call in Envoy). */
+  sharedReads: number;
   pod?: string;
   fallbacks?: string[];
   log?: Record<string, any>;

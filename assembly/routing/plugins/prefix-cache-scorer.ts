@@ -19,8 +19,15 @@ import {
 export const PREFIX_STATE = stateKey();
 /** Feedback mode: what a block the index holds but no longer credits is worth against a fresh one. */
 const STALE_WEIGHT: f64 = 0.25;
-/** Whole-chain refreshes remembered per worker (direct-mapped, a power of two). */
+/** Refreshes remembered per worker (direct-mapped, a power of two). */
 const REFRESH_MEMO: i32 = 256;
+/**
+ * A run of blocks this worker refreshed for a pod is not refreshed again for this many stamps
+ * (1 s). Stamps order a bucket's entries for eviction; a bucket whose entries all turn over within
+ * a second holds nothing worth matching anyway. Every 100 ms, one in ten requests of a workload of
+ * a few hot prompts rewrote ~64 buckets (~250 us: the decision's p90).
+ */
+const REFRESH_EVERY_STAMPS: u32 = 10;
 
 /** What the prefix scorer learned in one decision (read by the rendezvous picker and the log). */
 export class PrefixState extends StateData {
@@ -174,8 +181,9 @@ export class PrefixCacheScorer extends Scorer {
 
   /**
    * Estimate mode: the chosen pod now holds (or soon will) every block of this prompt. Blocks it
-   * already holds are not rewritten; their stamps are refreshed on a sample of requests (1 in 8)
-   * so a hot shared prefix stays recently used at an eighth of the writes.
+   * already holds are not rewritten; their stamps are refreshed on a sample of requests (1 in 8),
+   * at most once a second per pod and run of blocks on this worker, so a hot shared prefix stays
+   * recently used at a fraction of the writes.
    */
   routed(ctx: SchedulingContext, chosen: Candidate): void {
     const st = this.st;
@@ -191,11 +199,12 @@ export class PrefixCacheScorer extends Scorer {
     let from = usual;
     if (ctx.rng.below(8) == 0) {
       from = 0;
-      // A chain the pod holds whole, that this worker already refreshed (or recorded) for it at
-      // this very stamp: every write would rewrite the stamp it has, so the reads (a bucket per
-      // block, host calls) are skipped.
-      if (matched == st.blocks && this.refreshedAt(index, unchecked(hashes[st.blocks - 1]), e.slot, e.tag, stamp))
-        from = usual;
+      // The blocks the pod holds, [0, matched), that this worker refreshed (or recorded) for it
+      // within the last second: the reads (a bucket per block, host calls: ~250 us for 64 blocks)
+      // are skipped and only the new blocks are recorded. Hashes are chained, so the last held
+      // block's hash names the whole run: a shared system prompt followed by a new question is
+      // skipped as well as a repeat.
+      if (matched > 0 && this.refreshedSince(index, unchecked(hashes[matched - 1]), e.slot, e.tag, stamp)) from = usual;
     }
     index.record(hashes, from, st.blocks, e.slot, e.tag, stamp);
   }
@@ -203,11 +212,12 @@ export class PrefixCacheScorer extends Scorer {
   private memoKeys: StaticArray<u64> = new StaticArray<u64>(REFRESH_MEMO);
   private memoStamps: StaticArray<u32> = new StaticArray<u32>(REFRESH_MEMO);
 
-  /** Whether (index, chain tip, pod) was refreshed at `stamp` already; remembers it if not. */
-  private refreshedAt(index: PrefixIndex, tip: u64, slot: i32, tag: u16, stamp: u32): bool {
+  /** Whether (index, run's last block, pod) was refreshed within REFRESH_EVERY_STAMPS of `stamp`;
+   *  remembers it at `stamp` if not (the caller refreshes it now). */
+  private refreshedSince(index: PrefixIndex, tip: u64, slot: i32, tag: u16, stamp: u32): bool {
     const key = mix64(tip ^ <u64>changetype<usize>(index), ((<u64>slot) << 16) | <u64>tag);
     const k = <i32>(key & <u64>(REFRESH_MEMO - 1));
-    if (unchecked(this.memoKeys[k]) == key && unchecked(this.memoStamps[k]) == stamp) return true;
+    if (unchecked(this.memoKeys[k]) == key && stamp - unchecked(this.memoStamps[k]) < REFRESH_EVERY_STAMPS) return true;
     unchecked((this.memoKeys[k] = key));
     unchecked((this.memoStamps[k] = stamp));
     return false;

@@ -1,4 +1,6 @@
-import { decide, ep, promptOf } from "../pure.js";
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decide, ep, promptOf, pure, tableJson } from "../pure.js";
 import { pluginTable } from "./harness.js";
 
 const conv = promptOf(10, "a conversation");
@@ -52,3 +54,30 @@ pluginTable("prefix-cache-scorer", [
     expect: "a:0.0,b:0.0,c:0.0",
   },
 ]);
+
+test("prefix-cache-scorer: a held run of blocks is refreshed at most once a second, shared head or whole prompt", () => {
+  // A sampled request (1 in 8) rewrites the stamps of the blocks its pod holds: a bucket read per
+  // block. Requests that share a 64-block head and each end in a new question: within a second the
+  // head is refreshed once per pod; a second apart, about 1 in 8 refresh it.
+  const head = promptOf(64, "a shared system prompt");
+  const refreshes = (stepMs: number): number => {
+    pure.gatewayReset("");
+    pure.seed(7n);
+    const pool = { strategy: "PREFIX_CACHE" as const, prefix: { mode: "estimate" } };
+    pure.loadTable(tableJson([ep(0, "a"), ep(1, "b")], {}, pool));
+    let n = 0;
+    for (let i = 0; i < 200; i++) {
+      const prompt = head + promptOf(4, `question ${i}`);
+      const d = decide({ model: "m", prompt }, { inflight: "", completions: true, nowMs: 1500 + i * stepMs });
+      assert.equal(d.kind, "routed");
+      if (d.sharedReads > 40) n++; // a lookup alone reads a handful of buckets
+    }
+    return n;
+  };
+  const sameStamp = refreshes(0);
+  assert.ok(sameStamp <= 2, `refreshes within one stamp: ${sameStamp} (at most one per pod)`);
+  const over10s = refreshes(50);
+  assert.ok(over10s <= 22, `refreshes over 10 s: ${over10s} (at most one per pod and second)`);
+  const secondApart = refreshes(1000);
+  assert.ok(secondApart >= 10, `refreshes a second apart: ${secondApart} (about 1 in 8 of 200)`);
+});
