@@ -18,17 +18,26 @@ export class MaxScorePicker extends Picker {
 export function rankByScore(ctx: SchedulingContext, from: Candidate[], out: Candidate[], max: i32): void {
   while (out.length < max) {
     let best: Candidate | null = null;
+    let bestScore: f64 = 0;
     let ties = 0;
     const taken = out.length;
     for (let i = 0; i < from.length; i++) {
       const c = unchecked(from[i]);
+      const s = c.score;
+      // Below the best so far: neither better nor tied, whether taken or not (most candidates of a
+      // large pool, skipped before the scan of the picks so far).
+      if (best !== null && s < bestScore - 1e-9) continue;
       if (taken > 0 && isTaken(out, taken, c)) continue;
-      if (best === null || c.score > best.score + 1e-9) {
+      if (best === null || s > bestScore + 1e-9) {
         best = c;
+        bestScore = s;
         ties = 1;
-      } else if (c.score >= best.score - 1e-9) {
+      } else if (s >= bestScore - 1e-9) {
         ties++;
-        if (ctx.rng.below(ties) == 0) best = c;
+        if (ctx.rng.below(ties) == 0) {
+          best = c;
+          bestScore = s;
+        }
       }
     }
     if (best === null) return;
