@@ -65,13 +65,19 @@ TEST_WASM := build/test/pure.wasm
 $(TEST_WASM): node_modules/.installed test/assembly/asconfig.json $(wildcard test/assembly/*.ts) $(AS_SOURCES)
 	npx asc test/assembly/entry.ts --config test/assembly/asconfig.json --target test
 
+# The same modules built as the filter is (minimal runtime: no collector work inside allocations),
+# for the bench's table of the decision's phases (bench/scenarios/phases.ts).
+PHASES_WASM := build/test/phases.wasm
+$(PHASES_WASM): node_modules/.installed test/assembly/asconfig.json $(wildcard test/assembly/*.ts) $(AS_SOURCES)
+	npx asc test/assembly/entry.ts --config test/assembly/asconfig.json --target phases
+
 build/js/.built: node_modules/.installed scripts/build-ts.mjs $(TS_SOURCES)
 	node scripts/build-ts.mjs
 	@touch $@
 
 ts: build/js/.built
 
-build: wasm $(TEST_WASM) ts
+build: wasm $(TEST_WASM) $(PHASES_WASM) ts
 
 typecheck: node_modules/.installed
 	npx tsc --noEmit -p tsconfig.json
