@@ -89,7 +89,8 @@ export class GatewayStream extends Stream {
   t0: u64 = 0;
   /** Method, path, the headers read so far and the route entry matched (version-2 tables). */
   request: RouteRequest = new RouteRequest();
-  /** The request's headers, read once in the headers phase (freed once forwarded, replied or done). */
+  /** The request's headers, read in the headers phase (again when offered from the queue; freed
+   *  once held, forwarded, replied or done). */
   headers: RequestHeaders = new RequestHeaders();
   /** While held: when it was held (ms), and its pool, target model and priority chosen on arrival. */
   queuedAtMs: f64 = -1;
@@ -233,6 +234,9 @@ export class GatewayStream extends Stream {
     }
     this.phase = Phase.Queued;
     this.queuedAtMs = nowMs;
+    // A held request keeps only its body here: its headers are read again when it is offered (a
+    // queue of small bodies must not hold a copy of each one's headers, up to Envoy's 60 KiB).
+    this.headers.free();
     routingMetrics.requests.add(poolLabel(pool.id) + ".outcome.held");
     const h = new HeldChoice();
     h.target = o.target;
@@ -246,6 +250,7 @@ export class GatewayStream extends Stream {
   /** The queue offers this held request to routing again (effective context already set). */
   redispatch(): Dispatch {
     if (this.phase != Phase.Queued) return Dispatch.Done;
+    this.headers.load();
     const start = nowNanos();
     const o = this.root.core.decide(this.raw.ptr, this.raw.len, this.api, start, this.request, this.held);
     if (o.kind == OutcomeKind.Hold) return Dispatch.NoRoom;
