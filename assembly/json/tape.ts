@@ -172,10 +172,9 @@ export class Tape {
     const ptr = this.base, len = this.len;
     let i = q + 1;
     // A short string (a key, a role, a model name) ends in its first 16 bytes: one vector compare.
-    // Signed, a byte < 0x20 is a control character or (negative) one >= 0x80: one compare for both.
     if (i + 16 <= len) {
       const v = v128.load(ptr + <usize>i);
-      const any = v128.or(v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))), i8x16.lt_s(v, i8x16.splat(0x20)));
+      const any = specialLanes(v);
       if (v128.any_true(any)) {
         const k = i + ctz(i8x16.bitmask(any));
         if (<i32>load<u8>(ptr + <usize>k) == 0x22) {
@@ -419,18 +418,21 @@ export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
 }
 
 
+/** Lanes holding a quote, a backslash, a control character or a non-ASCII byte (signed, a byte
+ *  < 0x20 is a control character or, negative, one >= 0x80: one compare for both). */
+// @ts-expect-error: decorator
+@inline function specialLanes(v: v128): v128 {
+  return v128.or(v128.or(i8x16.eq(v, i8x16.splat(0x22)), i8x16.eq(v, i8x16.splat(0x5c))), i8x16.lt_s(v, i8x16.splat(0x20)));
+}
+
 /**
  * Bit k set when byte p[k] (k < 64) can end or interrupt a string's plain run: a quote, a
  * backslash, a control character or a non-ASCII byte. 0 (the common case) costs one vector test.
  */
 // @ts-expect-error: decorator
 @inline function special64(p: usize): u64 {
-  const quote = i8x16.splat(0x22), backslash = i8x16.splat(0x5c), space = i8x16.splat(0x20);
-  const a = v128.load(p), b = v128.load(p, 16), c = v128.load(p, 32), d = v128.load(p, 48);
-  const sa = v128.or(v128.or(i8x16.eq(a, quote), i8x16.eq(a, backslash)), i8x16.lt_s(a, space));
-  const sb = v128.or(v128.or(i8x16.eq(b, quote), i8x16.eq(b, backslash)), i8x16.lt_s(b, space));
-  const sc = v128.or(v128.or(i8x16.eq(c, quote), i8x16.eq(c, backslash)), i8x16.lt_s(c, space));
-  const sd = v128.or(v128.or(i8x16.eq(d, quote), i8x16.eq(d, backslash)), i8x16.lt_s(d, space));
+  const sa = specialLanes(v128.load(p)), sb = specialLanes(v128.load(p, 16));
+  const sc = specialLanes(v128.load(p, 32)), sd = specialLanes(v128.load(p, 48));
   if (!v128.any_true(v128.or(v128.or(sa, sb), v128.or(sc, sd)))) return 0;
   return (
     <u64>i8x16.bitmask(sa) |
