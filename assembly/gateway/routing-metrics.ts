@@ -116,7 +116,6 @@ export class PoolSeries extends MetricSlot {
 /** A pod's series that every request it serves touches (Endpoint.metrics). */
 export class PodSeries extends MetricSlot {
   constructor(
-    public label: string,
     public requests: Pending,
     public inFlight: Pending,
   ) {
@@ -188,7 +187,7 @@ export class RoutingMetrics {
     const cached = pod.metrics;
     if (cached !== null) return <PodSeries>cached;
     const label = podLabels(pool.id, pod.name);
-    const s = new PodSeries(label, this.podRequests.series(label), this.podInFlight.series(label));
+    const s = new PodSeries(this.podRequests.series(label), this.podInFlight.series(label));
     pod.metrics = s;
     return s;
   }
