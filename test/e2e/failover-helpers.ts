@@ -2,6 +2,7 @@
 // gateway with a per-request outcome (failed before the first byte, cut mid-stream, or complete),
 // signals to pod processes, and what the table and Envoy say about a pod.
 
+import { readFileSync } from "node:fs";
 import type { LocalGateway } from "../../scripts/lib/local-gateway.js";
 import type { FleetPod } from "../sim/fleet.js";
 import { chat, podRequests, sleep } from "./helpers.js";
@@ -138,6 +139,28 @@ export function summary(o: Outcome[]): string {
 
 export function signal(pod: FleetPod, sig: NodeJS.Signals): void {
   process.kill(pod.pid, sig);
+}
+
+/**
+ * SIGKILL, then waits until the process is gone (no /proc entry, or a zombie: every thread has
+ * exited and its sockets are closed). kill(2) returns once the signal is queued; on a loaded
+ * machine the pod has been seen answering a request sent right after it.
+ */
+export async function kill(pod: FleetPod, timeoutMs = 5000): Promise<void> {
+  process.kill(pod.pid, "SIGKILL");
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    let state = "";
+    try {
+      const stat = readFileSync(`/proc/${pod.pid}/stat`, "utf8");
+      state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    } catch {
+      return; // reaped
+    }
+    if (state === "Z" || state === "X") return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`${pod.name} (pid ${pod.pid}) still running ${timeoutMs} ms after SIGKILL`);
 }
 
 /** The table's view of one pod: ready, and what Envoy makes of it. */

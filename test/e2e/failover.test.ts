@@ -12,6 +12,7 @@ import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-ga
 import {
   filterWritesFallbacks,
   hostStats,
+  kill,
   NEEDS_FILTER_FALLBACKS,
   type Outcome,
   request,
@@ -154,7 +155,7 @@ describe("pod processes killed and stopped under streaming load", { timeout: 150
     const load = startLoad(gw.url, { concurrency: 12, stream: true, maxRequests: 3000, label: "kill" });
     await sleep(800);
     const tKill = Date.now();
-    signal(victim, "SIGKILL");
+    await kill(victim);
     const outMs = await waitForEndpoint(gw, victim.name, (e) => !e.ready, 5000);
     // The table reaches Envoy a push later (milliseconds): requests sent after that never see the pod.
     const tOut = Date.now() + 100;
@@ -276,7 +277,7 @@ describe("the control plane, all pods of a pool, two replicas", { timeout: 120_0
       startLoad(e.url, { concurrency: 4, stream: false, maxRequests: 2000, label: `r${i}` }),
     );
     await sleep(300);
-    signal(victim, "SIGKILL");
+    await kill(victim);
     const outMs = await waitForEndpoint(gw, victim.name, (e) => !e.ready, 5000);
     const tOut = Date.now() + 100;
     await sleep(1500);
@@ -297,7 +298,7 @@ describe("the control plane, all pods of a pool, two replicas", { timeout: 120_0
   test("every pod of the pool down: 503 JSON with Retry-After, quickly", async () => {
     for (const p of gw.fleet.pods) {
       try {
-        signal(p, "SIGKILL");
+        await kill(p);
       } catch {
         /* already dead */
       }

@@ -13,7 +13,7 @@ import type { RequestHandled } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import type { RequestRecord } from "../sim/server.js";
-import { signal, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
+import { kill, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
 import { chat, eventually, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test/kube/fixtures", name), "utf8");
@@ -335,7 +335,7 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
   test("a decode pod killed: Envoy retries the decode half on the next decode pod, which takes the room; later requests avoid the dead pod", async () => {
     const dead = gw.fleet.pod("decode-0");
     await waitForEndpoint(gw, dead.name, (e) => e.ready && e.envoy === "ok", 30_000);
-    signal(dead, "SIGKILL");
+    await kill(dead);
     const ids = Array.from({ length: 8 }, () => rid("decode-kill"));
     const replies = await Promise.all(
       ids.map((id, i) => post(gw.url, "/v1/chat/completions", chat(`after decode kill ${i}`), { "x-request-id": id })),
@@ -358,7 +358,7 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
     const dead = gw.fleet.pod("prefill-0");
     await waitForEndpoint(gw, dead.name, (e) => e.ready && e.envoy === "ok", 30_000);
     await clearPodLogs();
-    signal(dead, "SIGKILL");
+    await kill(dead);
     const killedAt = Date.now();
     await sleep(50);
     // Concurrent requests spread over both prefill pods by in-flight count: some pick the dead one.
