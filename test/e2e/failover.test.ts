@@ -97,27 +97,40 @@ describe("a pod failing every inference request while its metrics stay healthy",
     const before = await fallbacksTotal();
     await setFaults(bad.url, { errorRate: 1, errorStatus: 500 });
     const servedBy = new Set<string>();
+    // Requests the filter sent to the failing pod first (its Request Handled line names the pod
+    // it chose). Equal pods share ties at random, but the pods' scraped load need not be equal on
+    // a loaded machine: batches go out until some chose the failing pod, rather than trusting
+    // that 30 requests will.
+    let choseBad = 0;
     try {
-      // Equal pods: about a third of these choose the failing pod first ((2/3)^30 that none does).
-      for (let i = 0; i < 30; i++) {
-        const r = await fetch(`${gw.url}/v1/chat/completions`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            model: SEED_MODEL,
-            messages: [{ role: "user", content: `retry ${i}` }],
-            max_tokens: 1,
-          }),
-        });
-        await r.arrayBuffer();
-        assert.equal(r.status, 200);
-        servedBy.add(r.headers.get("x-sim-pod") ?? "");
+      for (let batch = 0; batch < 6 && choseBad === 0; batch++) {
+        const ids: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          const id = `fallback-${batch}-${i}-${Date.now()}`;
+          ids.push(id);
+          const r = await fetch(`${gw.url}/v1/chat/completions`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "x-request-id": id },
+            body: JSON.stringify({
+              model: SEED_MODEL,
+              messages: [{ role: "user", content: `retry ${batch} ${i}` }],
+              max_tokens: 1,
+            }),
+          });
+          await r.arrayBuffer();
+          assert.equal(r.status, 200);
+          servedBy.add(r.headers.get("x-sim-pod") ?? "");
+        }
+        const lines = await gw.envoys[0].handledWhen((ls) => ids.every((id) => ls.some((h) => h.requestId === id)));
+        choseBad += lines.filter((h) => ids.includes(h.requestId) && h.pod === bad.name).length;
       }
     } finally {
       await setFaults(bad.url, null);
     }
+    assert.ok(choseBad > 0, `no request chose ${bad.name} first in 180`);
     assert.ok(!servedBy.has(bad.name), [...servedBy].join(","));
-    await eventually(async () => (await fallbacksTotal()) > before, 3000, 20);
+    // Each of them was answered by a fallback, and the filter counted it there.
+    await eventually(async () => (await fallbacksTotal()) >= before + choseBad, 3000, 20);
   });
 
   test("at most 1 % of requests fail while a pod black-holes them (500)", async (t) => {
