@@ -422,6 +422,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
           "guidellm TPOT p50 ms",
           "pods' TPOT p50 ms",
           "hit rate (pods)",
+          "requests sent",
           "errored",
         ],
         tp.rows.map((x: Any) =>
@@ -434,6 +435,11 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
                 n(x.guidellm.tpotMs?.p50, 2),
                 n(x.pods.tpotMs.p50, 2),
                 pct(x.pods.hitRate),
+                `${x.guidellm.sent ?? ""}${
+                  x.discardedRuns?.length
+                    ? ` (discarded before: runs that sent ${x.discardedRuns.map((d: Any) => d.requests).join(", ")})`
+                    : ""
+                }${x.burst ? "; guidellm's burst in every run: not comparable" : ""}`,
                 x.guidellm.errored,
               ]
             : [
@@ -441,6 +447,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
                 `failed: ${String(x.error ?? "")
                   .replace(/\n/g, " ")
                   .slice(0, 300)}`,
+                "",
                 "",
                 "",
                 "",
