@@ -88,9 +88,14 @@ export class PrefixIndex {
   // A StaticArray, allocated (zeroed) at its size: growing an Array's length leaves its new slots
   // uninitialised under the incremental runtime, and the collector then visits garbage pointers.
   private memo: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(0);
+  /** Each memoized read's version (compare-and-swap) and the block hash it was read for. */
+  private memoCas: StaticArray<u32> = new StaticArray<u32>(0);
+  private memoHash: StaticArray<u64> = new StaticArray<u64>(0);
   private probed: StaticArray<bool> = new StaticArray<bool>(0);
   /** Blocks of the last lookup (memo entries to reuse, then to clear). */
   private memoLen: i32 = 0;
+  /** The memo still mirrors the buckets: no record() wrote since the lookup (stampAt() reads it regardless). */
+  private memoCurrent: bool = false;
 
   constructor(
     private shared: SharedStore,
@@ -123,7 +128,10 @@ export class PrefixIndex {
 
   private bucketFor(hashes: StaticArray<u64>, j: i32): ArrayBuffer | null {
     if (!this.probed[j]) {
-      this.memo[j] = this.shared.get(this.key(this.bucketOf(hashes[j]))).value;
+      const read = this.shared.get(this.key(this.bucketOf(hashes[j])));
+      this.memo[j] = read.value;
+      this.memoCas[j] = read.cas;
+      this.memoHash[j] = hashes[j];
       this.probed[j] = true;
     }
     return this.memo[j];
@@ -194,8 +202,13 @@ export class PrefixIndex {
     for (let j = 0; j < n; j++) {
       this.probed[j] = false;
     }
-    if (this.memo.length < n) this.memo = new StaticArray<ArrayBuffer | null>(n);
+    if (this.memo.length < n) {
+      this.memo = new StaticArray<ArrayBuffer | null>(n);
+      this.memoCas = new StaticArray<u32>(n);
+      this.memoHash = new StaticArray<u64>(n);
+    }
     this.memoLen = n;
+    this.memoCurrent = true;
     let best = 0;
     let hi = n - 1; // the next level's match is shorter than the previous one's
     while (hi >= 0 && cands.remaining > 0) {
@@ -237,16 +250,36 @@ export class PrefixIndex {
     return -1;
   }
 
-  /** Records blocks [from, n) against the endpoint (and refreshes the stamps of those it has). */
+  /**
+   * Records blocks [from, n) against the endpoint (and refreshes the stamps of those it has). A block
+   * whose bucket the last lookup read (same block hash) starts from that read: a repeat visit, whose
+   * last held block is already there with this stamp, then costs no host call at all. Another
+   * worker's write since then fails the compare-and-swap and the bucket is read again. Not used: a
+   * bucket that did not exist (version 0 would write blindly), and any read once this index was
+   * written after the lookup (a later block, or the other P/D stage, may share a bucket written).
+   */
   record(hashes: StaticArray<u64>, from: i32, n: i32, slot: i32, tag: u16, stamp: u32): void {
     for (let j = from; j < n; j++) {
-      const index = this.bucketOf(hashes[j]);
-      const key = this.key(index);
+      const h = hashes[j];
+      const key = this.key(this.bucketOf(h));
+      let memoized =
+        this.memoCurrent && j < this.memoLen && this.probed[j] && this.memoHash[j] == h && this.memoCas[j] != 0;
       for (let attempt = 0; attempt < 8; attempt++) {
-        const b = this.shared.get(key);
-        const next = this.merge(b.value, hashes[j], slot, tag, stamp);
+        let value: ArrayBuffer | null;
+        let cas: u32;
+        if (memoized) {
+          value = this.memo[j];
+          cas = this.memoCas[j];
+          memoized = false;
+        } else {
+          const b = this.shared.get(key);
+          value = b.value;
+          cas = b.cas;
+        }
+        const next = this.merge(value, h, slot, tag, stamp);
         if (next === null) break; // already there with this stamp
-        if (this.shared.set(key, next!, b.cas) != SetResult.CasMismatch) break;
+        this.memoCurrent = false;
+        if (this.shared.set(key, next!, cas) != SetResult.CasMismatch) break;
       }
     }
   }

@@ -552,10 +552,13 @@ export function blocks(body: string, chat: bool, blockSize: i32, maxBlocks: i32,
 /** A standalone PrefixIndex over its own mock store (what the pool states build per pool). */
 let indexStore = new MockSharedData();
 let index = new PrefixIndex(indexStore, "test/", 50000);
+/** The same index as another worker sees it: same store and keys, its own memo. */
+let otherWorkerIndex = new PrefixIndex(indexStore, "test/", 50000);
 
 export function indexReset(capacity: i32): void {
   indexStore = new MockSharedData();
   index = new PrefixIndex(indexStore, "test/", capacity);
+  otherWorkerIndex = new PrefixIndex(indexStore, "test/", capacity);
 }
 export function indexEntries(): i32 {
   return indexStore.bytesUnder("test/") / 16;
@@ -578,6 +581,18 @@ function hashesOf(csv: string): StaticArray<u64> {
 export function indexRecord(csv: string, slot: i32, tag: u16, stamp: u32): void {
   const h = hashesOf(csv);
   index.record(h, 0, h.length, slot, tag, stamp);
+}
+
+/** Records blocks [from, n) of the hex csv, as a decision's routed() does after its lookup. */
+export function indexRecordFrom(csv: string, from: i32, slot: i32, tag: u16, stamp: u32): void {
+  const h = hashesOf(csv);
+  index.record(h, from, h.length, slot, tag, stamp);
+}
+
+/** Records the blocks through another worker's PrefixIndex over the same store. */
+export function indexRecordOtherWorker(csv: string, slot: i32, tag: u16, stamp: u32): void {
+  const h = hashesOf(csv);
+  otherWorkerIndex.record(h, 0, h.length, slot, tag, stamp);
 }
 
 /** Longest match per candidate "slot:tag" (csv), returned as csv of lengths. */

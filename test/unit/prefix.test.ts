@@ -94,6 +94,38 @@ test("PrefixIndex: longest chained match per endpoint in a logarithmic number of
   assert.equal(pure.indexReads() - r1, 1);
 });
 
+test("PrefixIndex: recording after a lookup starts from its reads, and never over another worker's write", () => {
+  pure.indexReset(50000);
+  const a = hexBlocks(40, "alpha");
+  pure.indexRecord(a, 0, 111, 1);
+  // A repeat visit: the lookup read the last block's bucket; refreshing that block at the same stamp
+  // costs no host call, at a new stamp one write and no read.
+  assert.equal(pure.indexMatch(a, "0:111"), "40");
+  let reads = pure.indexReads();
+  const writes = pure.indexWrites();
+  pure.indexRecordFrom(a, 39, 0, 111, 1);
+  assert.equal(pure.indexReads() - reads, 0, "same stamp: no read");
+  assert.equal(pure.indexWrites() - writes, 0, "same stamp: no write");
+  pure.indexRecordFrom(a, 39, 0, 111, 2);
+  assert.equal(pure.indexReads() - reads, 0, "new stamp: the lookup's read serves");
+  assert.equal(pure.indexWrites() - writes, 1, "new stamp: one write");
+  // Another worker writes the same bucket between this worker's lookup and its record: the record's
+  // compare-and-swap fails, the bucket is read again, and both entries stay.
+  assert.equal(pure.indexMatch(a, "0:111"), "40");
+  pure.indexRecordOtherWorker(a.split(",").slice(0, 40).join(","), 1, 222, 3);
+  pure.indexRecordFrom(a, 39, 0, 111, 4);
+  assert.equal(pure.indexMatch(a, "0:111,1:222"), "40,40");
+  // A bucket that did not exist at the lookup (version 0): never written blind from the memo.
+  pure.indexReset(50000);
+  const b = hexBlocks(1, "beta");
+  assert.equal(pure.indexMatch(b, "0:111"), "0");
+  pure.indexRecordOtherWorker(b, 1, 222, 1);
+  reads = pure.indexReads();
+  pure.indexRecordFrom(b, 0, 0, 111, 1);
+  assert.equal(pure.indexReads() - reads, 1, "read again");
+  assert.equal(pure.indexMatch(b, "0:111,1:222"), "1,1");
+});
+
 test("PrefixIndex: continuations of one shared prefix do not crowd each other out", () => {
   pure.indexReset(50000);
   // 40 conversations that share their first 8 blocks (a system prompt) and then diverge.
