@@ -569,6 +569,9 @@ export function indexReads(): i32 {
 export function indexWrites(): i32 {
   return indexStore.writes;
 }
+export function indexSetCalls(): i32 {
+  return indexStore.setCalls;
+}
 
 function hashesOf(csv: string): StaticArray<u64> {
   const parts = csv.split(",");

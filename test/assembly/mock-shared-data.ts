@@ -8,6 +8,8 @@ export class MockSharedData extends SharedStore {
   private versions: Map<string, u32> = new Map();
   reads: i32 = 0;
   writes: i32 = 0;
+  /** Every set, a refused compare-and-swap included (each is a host call in Envoy). */
+  setCalls: i32 = 0;
 
   get(key: string): SharedValue {
     this.reads++;
@@ -17,6 +19,7 @@ export class MockSharedData extends SharedStore {
   }
 
   set(key: string, value: ArrayBuffer, cas: u32): SetResult {
+    this.setCalls++;
     const v = this.versions.has(key) ? this.versions.get(key) : 0;
     if (cas != 0 && cas != v) return SetResult.CasMismatch;
     this.writes++;

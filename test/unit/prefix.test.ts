@@ -126,6 +126,22 @@ test("PrefixIndex: recording after a lookup starts from its reads, and never ove
   assert.equal(pure.indexMatch(b, "0:111,1:222"), "1,1");
 });
 
+test("PrefixIndex: once a record wrote a bucket, the lookup's copy of it is not used again", () => {
+  pure.indexReset(64); // one bucket: every block shares it
+  const c = hexBlocks(2, "gamma");
+  pure.indexRecord(c.split(",")[0], 1, 7, 5); // block 0 held by pod 1
+  assert.equal(pure.indexMatch(c, "0:7,1:7"), "0,1"); // reads the bucket for blocks 0 and 1
+  const reads = pure.indexReads();
+  const sets = pure.indexSetCalls();
+  // Pod 0 gets both blocks: block 0 is written from the lookup's copy; block 1 sits in the bucket
+  // just written, so it is read again rather than tried from the stale copy (a refused
+  // compare-and-swap: one host call more).
+  pure.indexRecordFrom(c, 0, 0, 7, 5);
+  assert.equal(pure.indexReads() - reads, 1);
+  assert.equal(pure.indexSetCalls() - sets, 2);
+  assert.equal(pure.indexMatch(c, "0:7,1:7"), "2,1");
+});
+
 test("PrefixIndex: continuations of one shared prefix do not crowd each other out", () => {
   pure.indexReset(50000);
   // 40 conversations that share their first 8 blocks (a system prompt) and then diverge.
