@@ -124,7 +124,7 @@ export async function thirdPartyScenario(contenders: Contender[], cfg: ThirdPart
           ...args.map((a) => a.replace(inst.url, "<url>").replace(tok, "<local tokenizer>")),
         ].join(" ");
         // guidellm 0.8.1's Poisson schedule is seeded, so every contender gets the same requests (245 in
-        // 30 s at rate 6), but now and then it sends two to three times that many (seen in 3 of 11 runs:
+        // 30 s at rate 6), but now and then it sends two to three times that many (seen in 3 of 13 runs:
         // 588, 481 and 896 requests, to either contender; the pods' own TTFT p50 went from 0.3 s to 7-14 s).
         // Such a run measures guidellm's overload, not the router: it is run again (up to twice),
         // and the row says so.
