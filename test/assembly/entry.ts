@@ -582,8 +582,7 @@ function hashesOf(csv: string): StaticArray<u64> {
 
 /** Records the blocks (hex csv) against (slot, tag) at stamp. */
 export function indexRecord(csv: string, slot: i32, tag: u16, stamp: u32): void {
-  const h = hashesOf(csv);
-  index.record(h, 0, h.length, slot, tag, stamp);
+  indexRecordFrom(csv, 0, slot, tag, stamp);
 }
 
 /** Records blocks [from, n) of the hex csv, as a decision's routed() does after its lookup. */
