@@ -9,12 +9,13 @@
 //
 // Blocks: the UTF-8 text cut into blocks of `blockSize` bytes (for ASCII, characters; the upstream
 // plugin, in Go, also counts bytes). Only full blocks count: a trailing partial block changes as
-// the conversation grows, so it would never match. Each block's hash is XXH64 of its bytes seeded
-// with the previous block's hash; the first block is seeded with a hash of (model name, block
-// size), so two models never share entries and a new block size invalidates all old entries.
+// the conversation grows, so it would never match. Block i's hash covers blocks 0..i (BlockChain:
+// XXH64's stripe loop carried through the prompt); the chain is seeded with a hash of (model name,
+// block size), so two models never share entries and a new block size invalidates all old entries.
 // At most `maxBlocks` blocks are produced.
 import { T_ARRAY, T_ESCAPED, T_OBJECT, Tape, unescapeInto } from "../json/tape";
-import { xxh64, xxh64String } from "./xxhash64";
+import { BlockChain } from "./block-chain";
+import { xxh64String } from "./xxhash64";
 
 const IM_START = String.UTF8.encode("<|im_start|>");
 const NEWLINE = String.UTF8.encode("\n");
@@ -23,7 +24,7 @@ const IM_END = String.UTF8.encode("<|im_end|>\n");
 export class BlockHasher {
   private buf: usize = 0; // blockSize bytes
   private fill: i32 = 0;
-  private prev: u64 = 0;
+  private chain: BlockChain = new BlockChain();
   private scratch: ArrayBuffer = new ArrayBuffer(1024); // unescaped strings
   hashes: StaticArray<u64> = new StaticArray<u64>(0);
   count: i32 = 0;
@@ -45,7 +46,7 @@ export class BlockHasher {
     this.maxBlocks = maxBlocks;
     this.fill = 0;
     this.count = 0;
-    this.prev = xxh64String(model, 0x696e6665726761 ^ <u64>blockSize);
+    this.chain.start(xxh64String(model, 0x696e6665726761 ^ <u64>blockSize));
   }
 
   /** Bytes of the prompt hashed so far (full blocks and the partial last one). */
@@ -65,9 +66,10 @@ export class BlockHasher {
     const size = this.blockSize;
     while (i < len && this.count < this.maxBlocks) {
       if (this.fill == 0 && len - i >= size) {
-        this.prev = xxh64(ptr + <usize>i, <usize>size, this.prev);
-        unchecked((this.hashes[this.count++] = this.prev));
-        i += size;
+        const blocks = min((len - i) / size, this.maxBlocks - this.count);
+        this.chain.run(ptr + <usize>i, <usize>size, blocks, this.hashes, this.count);
+        this.count += blocks;
+        i += blocks * size;
         continue;
       }
       const n = min(this.blockSize - this.fill, len - i);
@@ -75,8 +77,7 @@ export class BlockHasher {
       this.fill += n;
       i += n;
       if (this.fill == this.blockSize) {
-        this.prev = xxh64(this.buf, <usize>this.blockSize, this.prev);
-        unchecked((this.hashes[this.count++] = this.prev));
+        this.chain.run(this.buf, <usize>this.blockSize, 1, this.hashes, this.count++);
         this.fill = 0;
       }
     }

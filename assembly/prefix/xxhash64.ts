@@ -1,13 +1,13 @@
 // XXH64 (Yann Collet's xxHash, 64-bit variant) over a memory range: fast, well-distributed and
 // non-cryptographic, which is all prefix affinity needs. Written from the published algorithm.
-const P1: u64 = 0x9E3779B185EBCA87;
-const P2: u64 = 0xC2B2AE3D27D4EB4F;
+export const P1: u64 = 0x9E3779B185EBCA87;
+export const P2: u64 = 0xC2B2AE3D27D4EB4F;
 const P3: u64 = 0x165667B19E3779F9;
 const P4: u64 = 0x85EBCA77C2B2AE63;
 const P5: u64 = 0x27D4EB2F165667C5;
 
 // @ts-expect-error: decorator
-@inline function round(acc: u64, input: u64): u64 {
+@inline export function round(acc: u64, input: u64): u64 {
   acc += input * P2;
   acc = rotl<u64>(acc, 31);
   return acc * P1;
@@ -60,6 +60,12 @@ export function xxh64(ptr: usize, len: usize, seed: u64): u64 {
     h = rotl<u64>(h, 11) * P1;
     p++;
   }
+  return avalanche(h);
+}
+
+/** XXH64's final mix: every input bit reaches every output bit. */
+// @ts-expect-error: decorator
+@inline export function avalanche(h: u64): u64 {
   h ^= h >> 33;
   h *= P2;
   h ^= h >> 29;

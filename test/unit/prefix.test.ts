@@ -36,6 +36,29 @@ test("prompt blocks: a later turn's blocks begin with the earlier turn's", () =>
   assert.equal(new Set(rep).size, 3);
 });
 
+test("prompt blocks: the same text gives the same chain however it is split, at any block size", () => {
+  // A completions prompt array is joined by "\n": blocks straddling two elements are gathered before
+  // hashing, whole blocks inside one are hashed where they lie. Both must give the chain that one
+  // string of the same text gives, including block sizes that end in a partial stripe or word.
+  const parts = ["first part ".repeat(23), "second, longer part ".repeat(31), "x", "third ".repeat(45)];
+  const joined = JSON.stringify({ model: "m", prompt: parts.join("\n") });
+  const split = JSON.stringify({ model: "m", prompt: parts });
+  for (const size of [64, 40, 33, 16, 7, 100]) {
+    const one = pure.blocks(joined, false, size, 1000, "m");
+    assert.equal(pure.blocks(split, false, size, 1000, "m"), one, `block size ${size}`);
+    const hashes = one.split(",");
+    assert.equal(hashes.length, Math.floor(parts.join("\n").length / size), `block size ${size}`);
+    assert.equal(new Set(hashes).size, hashes.length, `block size ${size}: every prefix hashes apart`);
+  }
+  // One byte changed in block 2 changes block 2's hash and every later one, not the earlier ones.
+  const text = "abcdefgh".repeat(40);
+  const changed = `${text.slice(0, 130)}X${text.slice(131)}`;
+  const a = pure.blocks(JSON.stringify({ model: "m", prompt: text }), false, 64, 128, "m").split(",");
+  const b = pure.blocks(JSON.stringify({ model: "m", prompt: changed }), false, 64, 128, "m").split(",");
+  assert.deepEqual(b.slice(0, 2), a.slice(0, 2));
+  for (let i = 2; i < a.length; i++) assert.notEqual(b[i], a[i], `block ${i}`);
+});
+
 test("prompt blocks: model and block size seed the chain; max blocks caps it; parts count", () => {
   const body = chat([{ role: "user", content: sys }]);
   assert.notEqual(
