@@ -134,19 +134,40 @@ export class SchedulingProfile {
     this.keptEmptiedBy = k.emptiedBy;
     const kept = k.endpoints;
     const n = k.count;
-    while (objects.length < n) objects.push(new Candidate(unchecked(kept[0]), 0));
     const cs = ctx.candidates;
+    const slots = counts.length;
+    // The list this profile filled last time, over the same endpoints, and no filter shortened it
+    // (filters only remove): its objects already hold their endpoints in order; only the
+    // per-decision fields are reset (at 512 endpoints, a quarter of a DEFAULT decision in Node).
+    if (k === this.filledKept && cs === this.filledList && objects === this.filledObjects && cs.length == n) {
+      for (let i = 0; i < n; i++) {
+        const c = unchecked(cs[i]);
+        const slot = c.endpoint.slot;
+        c.inflight = slot < slots ? unchecked(counts[slot]) : 0;
+        c.score = 0;
+        c.loadScore = 0;
+      }
+      return;
+    }
+    while (objects.length < n) objects.push(new Candidate(unchecked(kept[0]), 0));
     // Grown by push (a grown Array's new slots are not initialised), shrunk by length.
     while (cs.length < n) cs.push(unchecked(objects[cs.length]));
     cs.length = n;
-    const slots = counts.length;
     for (let i = 0; i < n; i++) {
       const e = unchecked(kept[i]);
       const c = unchecked(objects[i]);
       c.reset(e, e.slot < slots ? unchecked(counts[e.slot]) : 0);
       unchecked((cs[i] = c));
     }
+    this.filledKept = k;
+    this.filledList = cs;
+    this.filledObjects = objects;
   }
+
+  /** What the last fill() built: reused while it is still whole (see fill). */
+  private filledKept: KeptEndpoints | null = null;
+  private filledList: Candidate[] | null = null;
+  private filledObjects: Candidate[] | null = null;
 
   /** Keeps the candidates every applicable filter from `first` on accepts (in place). */
   filter(ctx: SchedulingContext, out: ProfileResult, first: i32 = 0): void {
