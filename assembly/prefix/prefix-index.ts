@@ -38,8 +38,12 @@ export class SlotCandidates {
   private addedAt: StaticArray<u32> = new StaticArray<u32>(MAX_SLOTS);
   private settledAt: StaticArray<u32> = new StaticArray<u32>(MAX_SLOTS);
   private position: StaticArray<i16> = new StaticArray<i16>(MAX_SLOTS);
+  /** Positions of the candidates settled so far, in settling order (each at most once). */
+  private settledPositions: StaticArray<i16> = new StaticArray<i16>(MAX_SLOTS);
   /** Candidates added and not settled. */
   remaining: i32 = 0;
+  /** Candidates settled: those the lookup found holding a match (a pod holding nothing never is). */
+  settledCount: i32 = 0;
 
   begin(): void {
     this.epoch++;
@@ -52,6 +56,7 @@ export class SlotCandidates {
       this.epoch = 1;
     }
     this.remaining = 0;
+    this.settledCount = 0;
   }
 
   /** Candidate `c` is the endpoint in `slot` (slots out of range are never matched). */
@@ -73,7 +78,13 @@ export class SlotCandidates {
 
   @inline settle(slot: i32): void {
     unchecked((this.settledAt[slot] = this.epoch));
+    unchecked((this.settledPositions[this.settledCount++] = this.position[slot]));
     this.remaining--;
+  }
+
+  /** The k-th settled candidate's position (k < settledCount). */
+  @inline settledPosition(k: i32): i32 {
+    return <i32>unchecked(this.settledPositions[k]);
   }
 }
 

@@ -449,8 +449,14 @@ export function pluginRun(
     const sc = changetype<Scorer>(plugin);
     if (!sc.applies(ctx)) return "!not-applicable";
     sc.prepare(ctx);
+    // As a profile adds it (weight 1; no score recording), and it must agree with score() per
+    // candidate (a scorer may add only to the candidates it scores above 0).
+    sc.addScores(ctx, 1, false, -1);
     for (let i = 0; i < cs.length; i++) {
-      const v = Math.round(sc.score(cs[i], ctx) * 1000) / 1000;
+      const one = sc.score(cs[i], ctx);
+      if (cs[i].score != one)
+        return `!addScores gave ${cs[i].endpoint.name} ${cs[i].score.toString()}, score() ${one.toString()}`;
+      const v = Math.round(cs[i].score * 1000) / 1000;
       out.push(cs[i].endpoint.name + ":" + v.toString());
     }
   } else {

@@ -43,9 +43,16 @@ export class PrefixState extends StateData {
   affinityKey: u64 = 0;
 
   /** Feedback mode: what the index holds (matched is what is credited of it) and how long ago the
-   *  chain's last held block was recorded, by candidate position (-1: nothing held). */
+   *  chain's last held block was recorded, by candidate position (tipAgeMs only where indexed > 0). */
   indexed: StaticArray<i32> = new StaticArray<i32>(0);
   tipAgeMs: StaticArray<f64> = new StaticArray<f64>(0);
+  /**
+   * Positions of the candidates the index holds anything for (holders[0, holderCount)): the only
+   * ones whose matched/indexed are not 0. At 512 pods most hold nothing; per-candidate work on them
+   * was most of the scorer's time.
+   */
+  holders: StaticArray<i32> = new StaticArray<i32>(0);
+  holderCount: i32 = 0;
 
   matchedOf(c: Candidate): i32 {
     return c.pos < this.matched.length ? unchecked(this.matched[c.pos]) : 0;
@@ -54,7 +61,7 @@ export class PrefixState extends StateData {
     return c.pos < this.indexed.length ? unchecked(this.indexed[c.pos]) : 0;
   }
   tipAgeOf(c: Candidate): f64 {
-    return c.pos < this.tipAgeMs.length ? unchecked(this.tipAgeMs[c.pos]) : -1;
+    return this.indexedOf(c) > 0 ? unchecked(this.tipAgeMs[c.pos]) : -1;
   }
 }
 
@@ -65,7 +72,6 @@ export function prefixStateOf(state: CycleState): PrefixState | null {
 
 export class PrefixCacheScorer extends Scorer {
   private st: PrefixState = new PrefixState();
-  private slots: StaticArray<i32> = new StaticArray<i32>(0);
   private tags: StaticArray<u16> = new StaticArray<u16>(0);
   private stamps: StaticArray<u32> = new StaticArray<u32>(0);
 
@@ -82,11 +88,18 @@ export class PrefixCacheScorer extends Scorer {
     if (req.tape !== null)
       hashes.ensure(req.tape!, req.messages, req.prompt, req.target, pool.blockSize, pool.maxBlocks);
     const n = ctx.candidates.length;
+    // The last decision's holders are the only non-zero entries: zeroed here, not all n.
+    for (let k = 0; k < st.holderCount; k++) {
+      const i = unchecked(st.holders[k]);
+      unchecked((st.matched[i] = 0));
+      unchecked((st.indexed[i] = 0));
+    }
+    st.holderCount = 0;
     if (st.matched.length < n) {
       st.matched = new StaticArray<i32>(n * 2);
       st.indexed = new StaticArray<i32>(n * 2);
       st.tipAgeMs = new StaticArray<f64>(n * 2);
-      this.slots = new StaticArray<i32>(n * 2);
+      st.holders = new StaticArray<i32>(n * 2);
       this.tags = new StaticArray<u16>(n * 2);
       this.stamps = new StaticArray<u32>(n * 2);
     }
@@ -95,41 +108,38 @@ export class PrefixCacheScorer extends Scorer {
     st.best = 0;
     st.bestIndexed = 0;
     ctx.state.write(PREFIX_STATE, st);
-    // One pass over the candidates: their per-decision arrays reset, and (when there is something
-    // to match) their slots handed to the lookup, which then works only on the pods the index names.
+    if (st.blocks == 0) return;
+    // One pass over the candidates: their slots handed to the lookup, which then works only on the
+    // pods the index names.
     const cs = ctx.candidates;
-    const match = st.blocks > 0;
     const cands = lookupCandidates;
-    if (match) cands.begin();
+    cands.begin();
     for (let i = 0; i < n; i++) {
-      unchecked((st.matched[i] = 0));
-      unchecked((st.indexed[i] = 0));
-      unchecked((st.tipAgeMs[i] = -1));
-      if (!match) continue;
       const e = unchecked(cs[i]).endpoint;
-      unchecked((this.slots[i] = e.slot));
       unchecked((this.tags[i] = e.tag));
       cands.add(e.slot, i);
     }
-    if (!match) return;
     const index = ctx.poolState.prefixIndex;
-    const feedback = pool.prefixFeedback;
     st.best = index.longestMatches(hashes.hashes, st.blocks, cands, this.tags, st.matched, this.stamps);
     st.bestIndexed = st.best;
-    if (!feedback || st.best == 0) return;
+    const held = cands.settledCount;
+    for (let k = 0; k < held; k++) unchecked((st.holders[k] = cands.settledPosition(k)));
+    st.holderCount = held;
+    if (!pool.prefixFeedback || st.best == 0) return;
     // Feedback mode: credit a pod only the part of its chain recorded within its learned lifetime.
     const lifetimes = ctx.poolState.lifetimes;
     const stampNow = <f64>ctx.stamp;
     let best = 0;
-    for (let i = 0; i < n; i++) {
-      const held = unchecked(st.matched[i]);
-      unchecked((st.indexed[i] = held));
-      if (held == 0) continue;
+    for (let k = 0; k < held; k++) {
+      const i = unchecked(st.holders[k]);
+      const blocks = unchecked(st.matched[i]);
+      unchecked((st.indexed[i] = blocks));
       const age = (stampNow - <f64>unchecked(this.stamps[i])) * 100;
       unchecked((st.tipAgeMs[i] = age));
-      const life = lifetimes.lifetimeMs(unchecked(this.slots[i]), ctx.nowMs);
-      let credited = held;
-      if (age > life) credited = this.freshPrefix(ctx, hashes.hashes, held, i, stampNow, life);
+      const slot = unchecked(cs[i]).endpoint.slot;
+      const life = lifetimes.lifetimeMs(slot, ctx.nowMs);
+      let credited = blocks;
+      if (age > life) credited = this.freshPrefix(ctx, hashes.hashes, blocks, i, slot, stampNow, life);
       unchecked((st.matched[i] = credited));
       if (credited > best) best = credited;
     }
@@ -147,11 +157,11 @@ export class PrefixCacheScorer extends Scorer {
     hashes: StaticArray<u64>,
     held: i32,
     i: i32,
+    slot: i32,
     stampNow: f64,
     life: f64,
   ): i32 {
     const index = ctx.poolState.prefixIndex;
-    const slot = unchecked(this.slots[i]);
     const tag = unchecked(this.tags[i]);
     let j = held - 2;
     while (j >= 0) {
@@ -176,7 +186,19 @@ export class PrefixCacheScorer extends Scorer {
     return (fresh + STALE_WEIGHT * stale) / <f64>st.blocks;
   }
   addScores(ctx: SchedulingContext, weight: f64, load: bool, recordAt: i32): void {
-    addScoresOf<PrefixCacheScorer>(this, ctx, weight, load, recordAt);
+    if (recordAt >= 0) {
+      addScoresOf<PrefixCacheScorer>(this, ctx, weight, load, recordAt);
+      return;
+    }
+    // Only holders score above 0 (a sum from +0 never becomes -0: adding 0 would change nothing).
+    const st = this.st;
+    const cs = ctx.candidates;
+    for (let k = 0; k < st.holderCount; k++) {
+      const c = unchecked(cs[unchecked(st.holders[k])]);
+      const v = weight * this.score(c, ctx);
+      c.score += v;
+      if (load) c.loadScore += v;
+    }
   }
 
   /**

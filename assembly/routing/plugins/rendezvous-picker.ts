@@ -54,11 +54,12 @@ export class RendezvousPicker extends Picker {
     const cs = ctx.candidates;
     let home: Candidate | null = null;
     let w: u64 = 0;
-    for (let i = 0; i < cs.length; i++) {
-      const c = unchecked(cs[i]);
+    // Only holders can hold the longest match; on an equal hash the first in candidate order wins.
+    for (let k = 0; k < st.holderCount; k++) {
+      const c = unchecked(cs[unchecked(st.holders[k])]);
       if (st.matchedOf(c) != st.best || ctx.yieldOf(c) != Yield.None) continue;
       const wc = mix64(st.affinityKey, c.endpoint.addressHash);
-      if (home === null || wc > w) {
+      if (home === null || wc > w || (wc == w && c.pos < home!.pos)) {
         home = c;
         w = wc;
       }
