@@ -365,7 +365,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
   }
   const ph = r.scenarios.phases;
   if (ph?.rows) {
-    md += `\n### Where the decision time goes\n\nEach phase of the decision timed alone over the filter's pure modules compiled to wasm, in Node's V8, µs per decision: a lower bound for Envoy's (its wasm runtime is V8 too, but timed inside Envoy the same code took 1.2-3.4× as long: prompt hashing at 8 KB ~3 µs, median on Envoy's microsecond clock, against 2.1-2.5; the parse of an 8 KB body 2.7 against 0.8) (${ph.note}); host calls counted for one decision (shared-data reads / writes, header reads). Other host calls per routed request (the stream glue): ${Object.entries(
+    md += `\n### Where the decision time goes\n\nEach phase of the decision timed alone over the filter's pure modules compiled to wasm, in Node's V8, µs per decision: a lower bound for Envoy's (its wasm runtime is V8 too, but each phase runs here in a hot loop, and inside Envoy a request finds the filter's code and data evicted by Envoy's own work since the last one: timed inside Envoy, the first parse of a request's body cost ~3.5 µs and a second parse of the same bytes right after it 0.5 µs) (${ph.note}); host calls counted for one decision (shared-data reads / writes, header reads). Other host calls per routed request (the stream glue): ${Object.entries(
       ph.hostCalls as Record<string, string>,
     )
       .map(([k, v]) => `${k}: ${v}`)
