@@ -335,3 +335,46 @@ describe("the control plane, all pods of a pool, two replicas", { timeout: 120_0
     }
   });
 });
+
+// Three pods, all failing: Envoy makes three attempts (num_retries 2) and the filter lists all three
+// (fallbacks 2). The filter names the pool (x-infergate-pool) only for a shorter list, so this pins
+// what that relies on: Envoy's retries never outrun a full list. (With fallbacks 1 the third attempt
+// finds no host in Envoy 1.36, pool header or not: the override_host policy's fallback is not reached
+// on a retry. Measured, and said in the README's failure table.)
+describe("a full fallback list covers every attempt", { timeout: 90_000 }, () => {
+  let gw: LocalGateway;
+  before(async () => {
+    gw = await startLocalGateway({ fleet: { pods: 3, args: FAST }, envoy: { gatewayConfig: { fallbacks: 2 } } });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test("three pods all failing: one attempt each, none finding no host", async () => {
+    // Were Envoy to retry more often than the list is long, an attempt would look past the list
+    // and find no host (upstream_cx_none_healthy): that is what this fails on.
+    for (const p of gw.fleet.pods) await waitForEndpoint(gw, p.name, (e) => e.ready && e.envoy === "ok", 40_000);
+    const envoy = gw.envoys[0]!;
+    const noneHealthy = async () => {
+      const url = `${envoy.adminUrl}/stats?filter=^cluster\\.infergate_pods\\.upstream_cx_none_healthy$`;
+      return Number((await (await fetch(url)).text()).split(":")[1] ?? Number.NaN);
+    };
+    const attempts = async () => {
+      const per: number[] = [];
+      for (const p of gw.fleet.pods) per.push(Number((await hostStats(envoy.adminUrl, p.address)).rq_total ?? 0));
+      return per;
+    };
+    for (const p of gw.fleet.pods) await setFaults(p.url, { errorRate: 1, errorStatus: 503 });
+    try {
+      const none0 = await noneHealthy();
+      const tried0 = await attempts();
+      const o = await request(envoy.url, false, "full list");
+      assert.equal(o.status, 503, o.detail);
+      const tried = (await attempts()).map((n, i) => n - tried0[i]!);
+      assert.deepEqual(tried, [1, 1, 1], "one attempt per pod, none twice");
+      assert.equal((await noneHealthy()) - none0, 0, "no attempt found no host");
+    } finally {
+      for (const p of gw.fleet.pods) await setFaults(p.url, null);
+    }
+  });
+});
