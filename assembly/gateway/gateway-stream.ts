@@ -286,15 +286,13 @@ export class GatewayStream extends Stream {
     }
     replaceHeader(HeaderMap.RequestHeaders, DESTINATION_KEY, destinations);
     const pool = o.pool!;
-    // Past the listed pods Envoy falls back to any healthy pod of the pool named here. Only a list
-    // shorter than the configured fallbacks can run out (Envoy's retries, num_retries, match
-    // "fallbacks" in the shipped configs): a full list needs no pool, and a header write is a host
-    // call (~1.5 us in Envoy). P/D requests name no pool: for P/D the pool's pods include prefill
-    // pods that must not answer the decode half; past the listed decode pods there is no host, and
-    // the client gets Envoy's 503 JSON. Whatever the client sent under that name never stays.
-    if (o.prefill === null && targets.length < 1 + this.root.config.fallbacks)
-      replaceHeader(HeaderMap.RequestHeaders, POOL_KEY, pool.id);
-    else if (this.headers.read(POOL_HEADER) !== null) removeHeader(HeaderMap.RequestHeaders, POOL_KEY);
+    // Past the listed pods Envoy falls back to any healthy pod of the pool not tried yet: for P/D that
+    // could be a prefill pod answering the decode half. P/D requests name no pool: past the listed
+    // decode pods there is no host, and the client gets Envoy's 503 JSON. Written on every request,
+    // also for a full list: Envoy's retries (num_retries) are its configuration, not the filter's,
+    // and a list shorter than the attempts must still end in the pool (e2e failover test).
+    if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_KEY, pool.id);
+    else removeHeader(HeaderMap.RequestHeaders, POOL_KEY);
     // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
     // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.
     if (o.log.stream && pool.firstByteTimeoutMs > 0 && o.prefill === null)

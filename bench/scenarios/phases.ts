@@ -49,7 +49,7 @@ export const HOST_CALLS: Record<string, string> = {
   "request headers":
     "the header map, read whole (one call: :method, :path, content-length, x-request-id and route matches)",
   "request body":
-    "clock, body read as it arrives; the decision's shared reads/writes (above); clock x2 around recording (PREFIX_CACHE only); destination header replace (and the pool's, only when the pool had fewer eligible pods than fallbacks), clock, decision-time histogram (and the predicted-prefix one with PREFIX_CACHE)",
+    "clock, body read as it arrives; the decision's shared reads/writes (above); clock x2 around recording (PREFIX_CACHE only); destination and pool header replaces, clock, decision-time histogram (and the predicted-prefix one with PREFIX_CACHE)",
   "response headers": "upstream address property (when fallbacks are listed)",
   "response end": "log line (into the stream's filter state; Envoy's access log prints it off the request path)",
   "stream done": "in-flight release (shared read + write)",

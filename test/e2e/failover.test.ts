@@ -337,22 +337,21 @@ describe("the control plane, all pods of a pool, two replicas", { timeout: 120_0
 });
 
 // Three pods, all failing: Envoy makes three attempts (num_retries 2) and the filter lists all three
-// (fallbacks 2). The filter names the pool (x-infergate-pool) only for a shorter list, so this pins
-// what that relies on: Envoy's retries never outrun a full list. (With fallbacks 1 the third attempt
-// finds no host in Envoy 1.36, pool header or not: the override_host policy's fallback is not reached
-// on a retry. Measured, and said in the README's failure table.)
-describe("a full fallback list covers every attempt", { timeout: 90_000 }, () => {
+// (fallbacks 2): one attempt per pod, none finding no host (upstream_cx_none_healthy). Fails when
+// Envoy retries more often than the list is long (num_retries 3). Past a shorter list the attempt
+// depends on Envoy's pool fallback (x-infergate-pool): with fallbacks 1 it reached the untried pod in
+// one ad-hoc run and found no host in this test's, so that case is not asserted here.
+const fallbacks = 2;
+describe(`every attempt finds a pod of the pool (fallbacks ${fallbacks})`, { timeout: 90_000 }, () => {
   let gw: LocalGateway;
   before(async () => {
-    gw = await startLocalGateway({ fleet: { pods: 3, args: FAST }, envoy: { gatewayConfig: { fallbacks: 2 } } });
+    gw = await startLocalGateway({ fleet: { pods: 3, args: FAST }, envoy: { gatewayConfig: { fallbacks } } });
   });
   after(async () => {
     await gw?.stop();
   });
 
   test("three pods all failing: one attempt each, none finding no host", async () => {
-    // Were Envoy to retry more often than the list is long, an attempt would look past the list
-    // and find no host (upstream_cx_none_healthy): that is what this fails on.
     for (const p of gw.fleet.pods) await waitForEndpoint(gw, p.name, (e) => e.ready && e.envoy === "ok", 40_000);
     const envoy = gw.envoys[0]!;
     const noneHealthy = async () => {
