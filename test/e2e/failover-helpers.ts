@@ -173,7 +173,9 @@ export function tableEndpoint(gw: LocalGateway, podName: string) {
   return undefined;
 }
 
-/** Waits until `pred` holds for the table's entry of `podName`; returns the ms it took. */
+/** Waits until `pred` holds for the table's entry of `podName` and Envoy holds that table (every push
+ *  target accepted its generation: the built table reaches the filter a push later, and a request
+ *  sent in between is still routed by the one before); returns the ms it took. */
 export async function waitForEndpoint(
   gw: LocalGateway,
   podName: string,
@@ -183,7 +185,13 @@ export async function waitForEndpoint(
   const t0 = Date.now();
   for (;;) {
     const e = tableEndpoint(gw, podName);
-    if (e && pred(e)) return Date.now() - t0;
+    if (e && pred(e)) {
+      const generation = gw.controlPlane?.lastTable()?.generation ?? 0;
+      const held = gw.controlPlane?.pusher
+        .targets()
+        .every((t) => t.lastAcceptedGeneration !== null && t.lastAcceptedGeneration >= generation);
+      if (held ?? true) return Date.now() - t0;
+    }
     if (Date.now() - t0 > timeoutMs)
       throw new Error(`${podName} did not reach the expected state in ${timeoutMs} ms: ${JSON.stringify(e)}`);
     await sleep(10);
