@@ -175,7 +175,8 @@ export function tableEndpoint(gw: LocalGateway, podName: string) {
 
 /** Waits until `pred` holds for the table's entry of `podName` and Envoy holds that table (every push
  *  target accepted its generation: the built table reaches the filter a push later, and a request
- *  sent in between is still routed by the one before); returns the ms it took. */
+ *  sent in between is still routed by the one before), plus the millisecond a worker may take to look;
+ *  returns the ms it took. */
 export async function waitForEndpoint(
   gw: LocalGateway,
   podName: string,
@@ -190,7 +191,11 @@ export async function waitForEndpoint(
       const held = gw.controlPlane?.pusher
         .targets()
         .every((t) => t.lastAcceptedGeneration !== null && t.lastAcceptedGeneration >= generation);
-      if (held ?? true) return Date.now() - t0;
+      if (held ?? true) {
+        // A worker looks at the shared generation at most once per millisecond (table-store.ts).
+        await sleep(5);
+        return Date.now() - t0;
+      }
     }
     if (Date.now() - t0 > timeoutMs)
       throw new Error(`${podName} did not reach the expected state in ${timeoutMs} ms: ${JSON.stringify(e)}`);
