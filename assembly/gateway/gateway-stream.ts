@@ -4,6 +4,7 @@
 //   headers -> buffer body -> decide -> [held in the queue -> decide again] -> forwarded | replied
 
 import { HeldChoice } from "../core/decision-core";
+import { DestinationList } from "../core/destination-list";
 import { Outcome, OutcomeKind, PrefixPrediction } from "../core/outcome";
 import { bootstrapFields, bootstrapHost, pdBody } from "../core/pd-body";
 import { Dispatch } from "../core/queue-dispatcher";
@@ -22,6 +23,7 @@ import {
   propertyPath,
   removeHeader,
   replaceHeader,
+  replaceHeaderBytes,
   StreamType,
   sendLocalResponse,
   setBufferBytes,
@@ -53,6 +55,8 @@ export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
 // Header names and the property path sent on every routed request, encoded once.
 const DESTINATION_KEY = String.UTF8.encode(DESTINATION_HEADER);
 const POOL_KEY = String.UTF8.encode(POOL_HEADER);
+/** The worker's destination header value, rebuilt per routed request (the VM is single-threaded). */
+const destinationList = new DestinationList();
 const PER_TRY_TIMEOUT_KEY = String.UTF8.encode(PER_TRY_TIMEOUT_HEADER);
 const CONTENT_LENGTH_KEY = String.UTF8.encode("content-length");
 const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
@@ -279,19 +283,18 @@ export class GatewayStream extends Stream {
     const targets = this.targets;
     targets.length = 0;
     targets.push(ep);
-    let destinations = ep.address;
-    for (let i = 0; i < o.fallbacks.length; i++) {
-      targets.push(o.fallbacks[i]);
-      destinations += "," + o.fallbacks[i].address;
-    }
-    replaceHeader(HeaderMap.RequestHeaders, DESTINATION_KEY, destinations);
+    for (let i = 0; i < o.fallbacks.length; i++) targets.push(o.fallbacks[i]);
+    const list = destinationList;
+    list.build(ep, o.fallbacks);
+    replaceHeaderBytes(HeaderMap.RequestHeaders, DESTINATION_KEY, list.ptr, list.len);
     const pool = o.pool!;
     // Past the listed pods Envoy falls back to any healthy pod of the pool not tried yet: for P/D that
     // could be a prefill pod answering the decode half. P/D requests name no pool: past the listed
     // decode pods there is no host, and the client gets Envoy's 503 JSON. Written on every request,
     // also for a full list: Envoy's retries (num_retries) are its configuration, not the filter's,
     // and a list shorter than the attempts must still end in the pool (e2e failover test).
-    if (o.prefill === null) replaceHeader(HeaderMap.RequestHeaders, POOL_KEY, pool.id);
+    if (o.prefill === null)
+      replaceHeaderBytes(HeaderMap.RequestHeaders, POOL_KEY, changetype<usize>(pool.idUtf8), pool.idUtf8.byteLength);
     else removeHeader(HeaderMap.RequestHeaders, POOL_KEY);
     // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
     // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.

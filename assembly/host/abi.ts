@@ -297,6 +297,11 @@ export function replaceHeader(map: HeaderMap, name: ArrayBuffer, value: string):
   );
 }
 
+/** Sets a header to the bytes at [ptr, ptr+len) (no string, no encoding on the request path). */
+export function replaceHeaderBytes(map: HeaderMap, name: ArrayBuffer, ptr: usize, len: i32): void {
+  imports.proxy_replace_header_map_value(<i32>map, changetype<usize>(name), name.byteLength, ptr, len);
+}
+
 export function removeHeader(map: HeaderMap, name: ArrayBuffer): void {
   imports.proxy_remove_header_map_value(<i32>map, changetype<usize>(name), name.byteLength);
 }

@@ -89,6 +89,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
     }
     const p = new Pool();
     p.id = r.str(pv, "id", path);
+    p.idUtf8 = String.UTF8.encode(p.id);
     if (r.error.length == 0 && p.id.length == 0) r.fail(`${path}.id`, "must not be empty");
     if (r.error.length == 0 && t.findPool(p.id) !== null) r.fail(`${path}.id`, `duplicate pool "${p.id}"`);
     p.strategy = strategyOf(r.str(pv, "strategy", path, "DEFAULT"), r, `${path}.strategy`);
@@ -160,6 +161,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
         r.fail(`${ep}.address`, `must be IP:port, got "${e.address}"`);
       e.tag = <u16>(xxh64String(e.address, 0x7461670000000000) >> 48);
       e.addressHash = xxh64String(e.address, 0);
+      e.addressUtf8 = String.UTF8.encode(e.address);
       e.ready = r.bool(ev, "ready", ep);
       const role = r.str(ev, "role", ep, "both", false);
       if (role == "both") e.role = Role.Both;

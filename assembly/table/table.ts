@@ -59,6 +59,9 @@ export class Endpoint {
   slot: i32 = 0;
   name: string = "";
   address: string = "";
+  /** The address in UTF-8, as the destination header carries it: encoded once per table, not per
+   *  request (gateway/destination-header.ts). */
+  addressUtf8: ArrayBuffer = new ArrayBuffer(0);
   ready: bool = false;
   role: Role = Role.Both;
   waiting: f64 = 0;
@@ -78,6 +81,8 @@ export class Endpoint {
 
 export class Pool {
   id: string = "";
+  /** The id in UTF-8, as the pool header carries it (encoded once per table). */
+  idUtf8: ArrayBuffer = new ArrayBuffer(0);
   strategy: Strategy = Strategy.Default;
   runtime: string = "vllm";
   blockSize: i32 = DEFAULT_BLOCK_SIZE;

@@ -5,6 +5,7 @@
 
 import { parseConfig } from "../../assembly/config";
 import { HeldChoice } from "../../assembly/core/decision-core";
+import { DestinationList } from "../../assembly/core/destination-list";
 import { JsonLineWriter } from "../../assembly/core/json-line-writer";
 import { OutcomeKind } from "../../assembly/core/outcome";
 import { bootstrapFields, bootstrapHost, pdBody } from "../../assembly/core/pd-body";
@@ -298,6 +299,9 @@ export function inflightCsv(): string {
  * "target\tpool\tpriority\troute": what the request chose when it was held. `tableBetween`, when
  * not "", is pushed after the headers phase and before the body.
  */
+/** The destination header's value as the filter builds it for a routed decision. */
+const destinations = new DestinationList();
+
 export function decide(
   body: string,
   completions: bool,
@@ -340,6 +344,8 @@ export function decide(
     const names = new Array<string>();
     for (let i = 0; i < o.fallbacks.length; i++) names.push(jsonQuote(o.fallbacks[i].name));
     const prefill = o.prefill === null ? "null" : jsonQuote(o.prefill!.name);
+    destinations.build(o.endpoint!, o.fallbacks);
+    s += `,"destinations":${jsonQuote(destinations.toString())}`;
     s += `,"pod":${jsonQuote(o.endpoint!.name)},"fallbacks":[${names.join(",")}],"prefill":${prefill},"bootstrapPort":${o.bootstrapPort.toString()},"bodyEnd":${o.bodyEnd.toString()}`;
     s += `,"log":${o.log.format().substring("Request Handled ".length)}`;
   }

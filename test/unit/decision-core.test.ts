@@ -38,6 +38,26 @@ test("DEFAULT: waiting queue and KV use count while fresh, not when stale; weigh
   assert.equal(podFor(chat(), { inflight: "" }), "b");
 });
 
+test("the destination header lists the pick, then its fallbacks, by address; the buffer grows and is reused", () => {
+  const v6 = (slot: number, name: string) =>
+    ep(slot, name, { address: `[fd00:1234:5678:9abc:def0:1234:5678:${(0x9a00 + slot).toString(16)}]:8000` });
+  const long = [v6(0, "a"), v6(1, "b"), v6(2, "c"), v6(3, "d")];
+  const short = [ep(0, "a"), ep(1, "b"), ep(2, "c"), ep(3, "d")];
+  for (const eps of [short, long, short]) {
+    gateway({ fallbacks: 2 }, tableJson(eps));
+    for (const inflight of ["0,1,2,3", "3,2,1,0", "2,0,3,1"]) {
+      const d = decide(chat(), { inflight });
+      const addressOf = (n: string) => eps.find((e) => e.name === n)!.address;
+      assert.equal(d.fallbacks!.length, 2);
+      assert.equal(d.destinations, [d.pod!, ...d.fallbacks!].map(addressOf).join(","));
+    }
+  }
+  // No fallbacks: the pick alone.
+  gateway({ fallbacks: 0 }, tableJson(long));
+  const d = decide(chat(), { inflight: "1,1,0,1" });
+  assert.equal(d.destinations, long[2].address);
+});
+
 test("not-ready and role-bound endpoints are never picked; none left is a 503 with Retry-After", () => {
   gateway(
     {},

@@ -122,6 +122,8 @@ export interface Decision {
   sharedReads: number;
   pod?: string;
   fallbacks?: string[];
+  /** x-gateway-destination-endpoint as the filter writes it (core/destination-list.ts). */
+  destinations?: string;
   log?: Record<string, any>;
 }
 
