@@ -409,9 +409,30 @@ export function sendLocalResponse(
   );
 }
 
+/**
+ * Shared-data keys in UTF-8 by string object, direct-mapped: the state modules pass the same key
+ * objects on every request (module constants, PrefixIndex's bucket keys), so each is encoded once,
+ * not on every read and write (a decision makes several). An entry holds its string, so that
+ * string's address cannot be reused by another while it is cached: the same address is the same key.
+ */
+const KEY_CACHE: i32 = 256;
+const keyStrings = new StaticArray<string | null>(KEY_CACHE);
+const keyBytes = new StaticArray<ArrayBuffer | null>(KEY_CACHE);
+
+function keyUtf8(key: string): ArrayBuffer {
+  const at = changetype<usize>(key);
+  const slot = <i32>((at >> 4) & <usize>(KEY_CACHE - 1));
+  const cached = unchecked(keyStrings[slot]);
+  if (cached !== null && changetype<usize>(cached) == at) return unchecked(keyBytes[slot])!;
+  const bytes = String.UTF8.encode(key);
+  unchecked((keyStrings[slot] = key));
+  unchecked((keyBytes[slot] = bytes));
+  return bytes;
+}
+
 /** Reads a shared-data key of this plugin's vm_id (visible to every Envoy worker). */
 export function sharedGet(key: string): SharedValue {
-  const k = String.UTF8.encode(key);
+  const k = keyUtf8(key);
   store<usize>(outPtr, 0);
   store<usize>(outSize, 0);
   store<u32>(outU32, 0);
@@ -427,7 +448,7 @@ export function sharedGet(key: string): SharedValue {
 
 /** Writes a shared-data key; with cas != 0 it fails with CasMismatch if another writer got there first. */
 export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult {
-  const k = String.UTF8.encode(key);
+  const k = keyUtf8(key);
   return <WasmResult>(
     imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas)
   );
