@@ -132,6 +132,15 @@ export class PodSeries extends MetricSlot {
   }
 }
 
+/**
+ * inference_objective_request_total series a worker creates, one per (model, target model), before
+ * it counts further pairs under OTHER_MODEL: a pool that serves any model takes model names from
+ * its clients, and Envoy never frees a stat (one per name would grow without bound).
+ */
+export const MAX_OBJECTIVE_SERIES: i32 = 128;
+/** The model_name and target_model_name of the pairs past MAX_OBJECTIVE_SERIES. */
+export const OTHER_MODEL = "__other__";
+
 /** The codes a request of a known pool can be refused with (defined per pool at zero). */
 const POOL_REJECTION_CODES: string[] = [
   "no_ready_endpoint",
@@ -166,6 +175,8 @@ export class RoutingMetrics {
 
   /** The objective counter's series by model, then target model (the label costs no string). */
   private objectiveSeries: Map<string, Map<string, Pending>> = new Map();
+  private objectiveCount: i32 = 0;
+  private objectiveOther: Pending | null = null;
 
   /** The pool's per-request series (labels built once per table object). */
   poolSeries(pool: Pool): PoolSeries {
@@ -195,19 +206,34 @@ export class RoutingMetrics {
   /** inference_objective_request_total for the model asked for and the one served. */
   countObjective(model: string, target: string): void {
     const byModel = this.objectiveSeries;
+    const full = this.objectiveCount >= MAX_OBJECTIVE_SERIES;
     let targets: Map<string, Pending>;
     if (byModel.has(model)) targets = byModel.get(model);
-    else {
+    else if (full) {
+      bump(this.otherObjective(), 1);
+      return;
+    } else {
       targets = new Map();
       byModel.set(model, targets);
     }
     let p: Pending;
     if (targets.has(target)) p = targets.get(target);
+    else if (full) p = this.otherObjective();
     else {
       p = this.objectiveRequests.series(".model_name." + model + ".target_model_name." + target);
       targets.set(target, p);
+      this.objectiveCount++;
     }
     bump(p, 1);
+  }
+
+  private otherObjective(): Pending {
+    let p = this.objectiveOther;
+    if (p === null) {
+      p = this.objectiveRequests.series(".model_name." + OTHER_MODEL + ".target_model_name." + OTHER_MODEL);
+      this.objectiveOther = p;
+    }
+    return p!;
   }
 
   /** Pools whose series are defined (at zero) already. */

@@ -16,7 +16,7 @@ import { type EnvoyInstance, startEnvoy } from "../../scripts/lib/envoy-process.
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { type Fleet, startFleet } from "../sim/fleet.js";
 import { hostStats } from "./failover-helpers.js";
-import { chat, clearPodLogs, eventually, podRequests, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
+import { chat, clearPodLogs, eventually, podRequests, pool, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
 /** Seed 000_*, Step 2, verbatim: GatewayClass, Gateway (listener http-llm on 8080), HTTPRoute /v1 → qwen-inference-pool. */
 const SEED_GATEWAY = readFileSync(join(REPO_ROOT, "test/kube/fixtures/seed-000-gateway-httproute.yaml"), "utf8");
@@ -36,6 +36,8 @@ interface Setup {
   queueing?: boolean;
   /** InferenceModelRewrite documents. */
   rewrites?: unknown[];
+  /** More documents (another pool). */
+  extra?: unknown[];
 }
 
 /** The seed's pool (pods a0, a1) and a second pool (b0) serving the same model, objectives, and the gateway. */
@@ -85,6 +87,7 @@ function render(s: Setup = {}): string {
       spec: { priority, poolRef: { name: "qwen-inference-pool" } },
     })),
     ...(s.rewrites ?? []),
+    ...(s.extra ?? []),
     {
       apiVersion: "infergate.dev/v1alpha1",
       kind: "StaticEndpoints",
@@ -301,5 +304,63 @@ describe("Gateway API through Envoy: routes, objectives, rewrites", { timeout: 1
     // Binomial: sd = sqrt(0.2 * 0.8 / 400) = 0.02; ±0.07 is 3.5 sd.
     assert.ok(Math.abs(canary - 0.2) <= 0.07, `canary share ${canary.toFixed(3)} (expected 0.20 ± 0.07)`);
     assert.ok(served.every((r) => r.model === SEED_MODEL || r.model === "canary-lora"));
+  });
+
+  test("a pool that serves any model: the per-model counter keeps a bounded number of series, the rest under __other__, none lost", async () => {
+    // No InferenceModel names this pool: the route's requests may name any model, taken from the
+    // client; one stat per name would grow Envoy's stats without bound.
+    await apply(
+      {
+        extra: [
+          {
+            apiVersion: X,
+            kind: "InferencePool",
+            metadata: { name: "qwen-pool-any" },
+            spec: { targetPortNumber: 8000, selector: { app: "pool-b" } },
+          },
+        ],
+        routes: [route("any-model", [{ backendRefs: [poolRef("qwen-pool-any")] }])],
+      },
+      (t) =>
+        t.pools.some((p) => p.id === "default/qwen-pool-any" && p.anyModel !== undefined) && t.routes?.length === 1,
+    );
+    const series = async () => {
+      const text = await (
+        await fetch(`${envoy.adminUrl}/stats/prometheus?filter=inference_objective_request_total`)
+      ).text();
+      const out = new Map<string, number>();
+      for (const m of text.matchAll(
+        /^inference_objective_request_total\{model_name="([^"]*)",target_model_name="[^"]*"\} (\d+)$/gm,
+      ))
+        out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]));
+      return out;
+    };
+    const before = await series();
+    // Two workers, a cap of 128 per worker: one of them sees at least 150 of 300 names.
+    const N = 300;
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      8,
+      async (i) => {
+        const r = await post(envoy.url, "/v1/chat/completions", chat(`any ${i}`, { model: `client-model-${i}` }));
+        // The filter routes it to the pool's pod; the simulated pod knows no such model (404).
+        assert.equal(r.pod, "b0", `${r.status} ${r.text}`);
+      },
+    );
+    let after = new Map<string, number>();
+    const named = () => [...after.keys()].filter((k) => k.startsWith("client-model-"));
+    const counted = () =>
+      named().reduce((a, k) => a + after.get(k)!, 0) + (after.get("__other__") ?? 0) - (before.get("__other__") ?? 0);
+    // Counted in the worker, pushed to Envoy's stats on its next tick.
+    await eventually(async () => {
+      after = await series();
+      return counted() === N;
+    }, 5000);
+    assert.ok((after.get("__other__") ?? 0) > 0, "names past the cap are counted under __other__");
+    assert.ok(named().length <= 2 * 128, `${named().length} series for client names: at most 128 per worker`);
+    assert.ok(
+      named().every((k) => after.get(k) === 1),
+      "each named series counts its one request",
+    );
   });
 });
