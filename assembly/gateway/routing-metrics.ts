@@ -6,7 +6,7 @@
 //
 // Counters and gauges are summed in the VM and flushed on the root's 10 ms tick, so a request costs
 // array increments, not host calls. Histograms are recorded when their value is known.
-import { Counter, Gauge, Histogram } from "../host/metrics";
+import { Counter, flushHistograms, Gauge, Histogram } from "../host/metrics";
 import { Endpoint, MetricSlot, Pool } from "../table/table";
 
 /** A tag value: Envoy splits stat names on '.', so a dot in a name becomes '_'. */
@@ -263,6 +263,7 @@ export class RoutingMetrics {
   flush(): void {
     for (let i = 0; i < dirty.length; i++) unchecked(dirty[i]).flush();
     dirty.length = 0;
+    flushHistograms(); // the queue's too
   }
 }
 

@@ -51,11 +51,50 @@ export class Gauge extends Metric {
   }
 }
 
+/** Values a histogram holds until the next flush; a full buffer is recorded at once. */
+const HISTOGRAM_BUFFER: i32 = 64;
+/** Histograms holding values (each once). */
+const buffered: Histogram[] = [];
+
+/**
+ * Values are buffered and recorded by flushHistograms() on the root's tick, not on the request
+ * path: a request then records its decision time (and prefix figures) without a host call each.
+ * Envoy merges histograms into its stats on its own flush interval (seconds) anyway.
+ */
 export class Histogram extends Metric {
+  private values: StaticArray<u64> = new StaticArray<u64>(HISTOGRAM_BUFFER);
+  private count: i32 = 0;
+  private queued: bool = false;
   constructor(name: string) {
     super(Kind.Histogram, name);
   }
   record(v: u64): void {
-    imports.proxy_record_metric(this.ensure(), v);
+    if (this.count == HISTOGRAM_BUFFER) this.flush();
+    unchecked((this.values[this.count++] = v));
+    if (!this.queued) {
+      this.queued = true;
+      buffered.push(this);
+    }
   }
+  flush(): void {
+    const n = this.count;
+    if (n == 0) return;
+    const id = this.ensure();
+    for (let i = 0; i < n; i++) imports.proxy_record_metric(id, unchecked(this.values[i]));
+    this.count = 0;
+  }
+  /** flushHistograms() only. */
+  dequeue(): void {
+    this.queued = false;
+  }
+}
+
+/** Records every buffered histogram value (the root's tick). */
+export function flushHistograms(): void {
+  for (let i = 0; i < buffered.length; i++) {
+    const h = unchecked(buffered[i]);
+    h.flush();
+    h.dequeue();
+  }
+  buffered.length = 0;
 }

@@ -132,6 +132,20 @@ test("infergate status (a child process) shows each pod's share of the requests 
       new RegExp(`^infergate_pod_requests_total\\{pool="${POOL}",pod="${p.name}"\\} ${served.get(p.name)}$`, "m"),
     );
   assert.ok(s.envoys[0].routingGeneration !== null, "the control listener says what it routes on");
+  // Every routed request's decision time is in the histogram (recorded on the filter's tick, merged
+  // by Envoy on its stats flush): its count equals the routed counter.
+  await eventually(
+    async () => {
+      const text = await (await fetch(`${api}/metrics/envoy`)).text();
+      const routed = text.match(
+        new RegExp(`^infergate_requests_total\\{pool="${POOL}",outcome="routed"\\} (\\d+)$`, "m"),
+      );
+      const decided = text.match(new RegExp(`^infergate_decision_duration_us_count\\{pool="${POOL}"\\} (\\d+)$`, "m"));
+      return routed !== null && Number(routed[1]) >= total && decided !== null && decided[1] === routed[1];
+    },
+    15_000,
+    250,
+  );
 
   const { stdout, stderr } = await run(process.execPath, [
     join(REPO_ROOT, "build/js/controlplane/main.js"),
