@@ -49,7 +49,7 @@ export const HOST_CALLS: Record<string, string> = {
   "request headers":
     "the header map, read whole (one call: :method, :path, content-length, x-request-id and route matches)",
   "request body":
-    "clock, body read as it arrives; the decision's shared reads/writes (above); clock x2 around recording (PREFIX_CACHE only); destination and pool header replaces, clock, decision-time histogram (and the predicted-prefix one with PREFIX_CACHE)",
+    "clock, body read as it arrives; the decision's shared reads/writes (above); clock x2 around recording (PREFIX_CACHE only); destination and pool header replaces, clock; the decision-time histogram values (and the predicted-prefix ones with PREFIX_CACHE) are buffered and recorded on the filter's 10 ms tick",
   "response headers":
     "the request's x-envoy-attempt-count (when fallbacks are listed), the upstream address property only for a retried request",
   "response end": "log line (into the stream's filter state; Envoy's access log prints it off the request path)",
