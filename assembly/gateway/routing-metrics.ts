@@ -2,10 +2,12 @@
 // its workers and serves them at admin /stats/prometheus, no extra process. Labels are Envoy tags,
 // extracted from the stat name ("<metric>.<label>.<value>...") by the bootstrap's stats_tags; values
 // come from the table (pools, pods, the InferenceModels' names) or from fixed sets (outcomes, error
-// codes, yield reasons), never from a client, and have '.' replaced (it separates tags).
+// codes, yield reasons), and have '.' replaced (it separates tags). The one exception, a pool that
+// serves any model, names its objective series after the clients' model names: bounded per worker
+// (MAX_OBJECTIVE_SERIES).
 //
-// Counters and gauges are summed in the VM and flushed on the root's 10 ms tick, so a request costs
-// array increments, not host calls. Histograms are recorded when their value is known.
+// Counters and gauges are summed in the VM, and histogram values buffered (host/metrics.ts), until
+// the root's 10 ms tick: a request costs array stores, not host calls.
 import { Counter, flushHistograms, Gauge, Histogram } from "../host/metrics";
 import { Endpoint, MetricSlot, Pool } from "../table/table";
 

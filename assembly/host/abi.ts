@@ -264,7 +264,7 @@ export function setBufferBytes(which: Buffer, start: u32, length: u32, value: Ar
 
 /** Header value, or null when absent. */
 export function getHeader(map: HeaderMap, name: string): string | null {
-  const key = String.UTF8.encode(name);
+  const key = utf8Of(name);
   store<usize>(outPtr, 0);
   store<usize>(outSize, 0);
   const r = imports.proxy_get_header_map_value(<i32>map, changetype<usize>(key), key.byteLength, outPtr, outSize);
@@ -410,16 +410,16 @@ export function sendLocalResponse(
 }
 
 /**
- * Shared-data keys in UTF-8 by string object, direct-mapped: the state modules pass the same key
- * objects on every request (module constants, PrefixIndex's bucket keys), so each is encoded once,
- * not on every read and write (a decision makes several). An entry holds its string, so that
+ * Shared-data keys and header names in UTF-8 by string object, direct-mapped: callers pass the same
+ * objects on every request (module constants and literals, PrefixIndex's bucket keys), so each is
+ * encoded once, not on every host call (a request makes several). An entry holds its string, so that
  * string's address cannot be reused by another while it is cached: the same address is the same key.
  */
 const KEY_CACHE: i32 = 256;
 const keyStrings = new StaticArray<string | null>(KEY_CACHE);
 const keyBytes = new StaticArray<ArrayBuffer | null>(KEY_CACHE);
 
-function keyUtf8(key: string): ArrayBuffer {
+function utf8Of(key: string): ArrayBuffer {
   const at = changetype<usize>(key);
   const slot = <i32>((at >> 4) & <usize>(KEY_CACHE - 1));
   const cached = unchecked(keyStrings[slot]);
@@ -432,7 +432,7 @@ function keyUtf8(key: string): ArrayBuffer {
 
 /** Reads a shared-data key of this plugin's vm_id (visible to every Envoy worker). */
 export function sharedGet(key: string): SharedValue {
-  const k = keyUtf8(key);
+  const k = utf8Of(key);
   store<usize>(outPtr, 0);
   store<usize>(outSize, 0);
   store<u32>(outU32, 0);
@@ -448,7 +448,7 @@ export function sharedGet(key: string): SharedValue {
 
 /** Writes a shared-data key; with cas != 0 it fails with CasMismatch if another writer got there first. */
 export function sharedSet(key: string, value: ArrayBuffer, cas: u32): WasmResult {
-  const k = keyUtf8(key);
+  const k = utf8Of(key);
   return <WasmResult>(
     imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, changetype<usize>(value), value.byteLength, cas)
   );

@@ -134,8 +134,21 @@ export class QueueLedger {
 
   constructor(private shared: SharedStore) {}
 
+  /** The last pool's key, kept: one object per pool, not a new string per call (the host's key
+   *  encoding is cached by object, host/abi.ts). */
+  private lastPool: string = "";
+  private lastKey: string = "";
+
+  private keyFor(poolId: string): string {
+    if (poolId != this.lastPool || this.lastKey.length == 0) {
+      this.lastPool = poolId;
+      this.lastKey = keyOf(poolId);
+    }
+    return this.lastKey;
+  }
+
   read(poolId: string): LedgerState {
-    decode(this.shared.get(keyOf(poolId)).value, this.state);
+    decode(this.shared.get(this.keyFor(poolId)).value, this.state);
     return this.state;
   }
 
@@ -145,7 +158,7 @@ export class QueueLedger {
    * notBeforeMs (stale). Returns the state after.
    */
   apply(poolId: string, dDebt: f64, workerId: f64, holdings: PoolHoldings | null, notBeforeMs: f64): LedgerState {
-    const key = keyOf(poolId);
+    const key = this.keyFor(poolId);
     for (let attempt = 0; attempt < 64; attempt++) {
       const cur = this.shared.get(key);
       decode(cur.value, this.state);

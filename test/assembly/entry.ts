@@ -290,6 +290,9 @@ export function inflightCsv(): string {
   return out.join(",");
 }
 
+/** The destination header's value as the filter builds it for a routed decision. */
+const destinations = new DestinationList();
+
 /**
  * Decides for a request body as the filter does; a JSON summary of the Outcome:
  * {"kind":"routed"|"hold"|"reject","status","code","reason","pod","fallbacks","target","priority",
@@ -299,9 +302,6 @@ export function inflightCsv(): string {
  * "target\tpool\tpriority\troute": what the request chose when it was held. `tableBetween`, when
  * not "", is pushed after the headers phase and before the body.
  */
-/** The destination header's value as the filter builds it for a routed decision. */
-const destinations = new DestinationList();
-
 export function decide(
   body: string,
   completions: bool,
