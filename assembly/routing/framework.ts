@@ -16,7 +16,11 @@ export class Candidate {
   constructor(
     public endpoint: Endpoint,
     public inflight: i32,
-  ) {}
+  ) {
+    this.slot = endpoint.slot;
+  }
+  /** endpoint.slot, kept beside the per-decision fields (the in-flight count is read by it). */
+  slot: i32 = 0;
   /** Position in the context's candidates once filtering is done: index into per-decision arrays. */
   pos: i32 = 0;
   /** Weighted sum of every scorer's score. */
@@ -28,6 +32,7 @@ export class Candidate {
 
   reset(endpoint: Endpoint, inflight: i32): void {
     this.endpoint = endpoint;
+    this.slot = endpoint.slot;
     this.inflight = inflight;
     this.pos = 0;
     this.score = 0;
@@ -107,6 +112,9 @@ export class SchedulingContext {
   /** Per candidate position: why affinity must not pick it (Yield), set by the guards. */
   yields: StaticArray<u8> = new StaticArray<u8>(0);
   state: CycleState = new CycleState();
+  /** Scorers [0, preScored) of the profile are already summed into the candidates' score and
+   *  loadScore (SchedulingProfile.fill: the leading per-endpoint scorers, summed once per pool). */
+  preScored: i32 = 0;
   /** Record each scorer's weighted score per candidate (the debug log line's "scores"). */
   recordScores: bool = false;
   /** scores[s * candidates + pos] when recordScores. */
@@ -148,9 +156,30 @@ export abstract class Filter extends Plugin {
 
 /** Marks candidates that affinity alone must not pick (a hot spot guard). */
 export abstract class AffinityGuard extends Plugin {
-  /** Once per decision, before yieldOf() is asked per candidate. */
-  prepare(ctx: SchedulingContext): void {}
+  /** Once per decision, before yieldOf() is asked per candidate. False when this guard marks no
+   *  candidate of this decision (yieldOf() would say None to every one): then it is not asked. */
+  prepare(ctx: SchedulingContext): bool {
+    return true;
+  }
   abstract yieldOf(c: Candidate, ctx: SchedulingContext): Yield;
+  /**
+   * Sets ctx.yields[i] := yieldOf(candidate i) where no earlier guard marked it (the first guard's
+   * reason stands): one call and one pass per guard and decision. Guards override it with
+   * `markYieldsOf<TheirClass>(this, ctx)`, where yieldOf() is a direct call.
+   */
+  markYields(ctx: SchedulingContext): void {
+    markYieldsOf<AffinityGuard>(this, ctx);
+  }
+}
+
+/** AffinityGuard.markYields's loop, compiled once per concrete guard class G (as addScoresOf). */
+export function markYieldsOf<G extends AffinityGuard>(g: G, ctx: SchedulingContext): void {
+  const cs = ctx.candidates;
+  const yields = ctx.yields;
+  for (let i = 0; i < cs.length; i++) {
+    if (unchecked(yields[i]) != <u8>Yield.None) continue;
+    unchecked((yields[i] = <u8>g.yieldOf(unchecked(cs[i]), ctx)));
+  }
 }
 
 /** Gives every candidate a score in [0, 1] (1 = best); the profile adds them, weighted. */
@@ -160,6 +189,10 @@ export abstract class Scorer extends Plugin {
   isLoad: bool = true;
   /** ...when every gateway replica sees the same signal (false for this replica's own counts). */
   sharedSignal: bool = true;
+  /** score() reads the candidate's endpoint alone (its table fields) and nothing of the decision:
+   *  what it gives a pool's endpoints is the same for every decision on one table, and profiles
+   *  add the leading such scorers once per pool object instead of once per decision. */
+  perEndpoint: bool = false;
   /** Whether this scorer has anything to say for this decision (e.g. scraped load is stale). */
   applies(ctx: SchedulingContext): bool {
     return true;

@@ -29,6 +29,10 @@ class KeptEndpoints {
     public count: i32,
     /** The filter that left nothing of a non-empty pool ("" otherwise). */
     public emptiedBy: string,
+    /** Per kept endpoint: the weighted sum of the profile's leading per-endpoint scorers, and of
+     *  those of them that count toward the load score. */
+    public leadScore: StaticArray<f64>,
+    public leadLoad: StaticArray<f64>,
   ) {}
 }
 
@@ -50,6 +54,7 @@ export class SchedulingProfile {
   /** Runs the profile over ctx.candidates; `picks` is how many ranked targets to return (>= 1). */
   run(ctx: SchedulingContext, out: ProfileResult, picks: i32): void {
     out.reset();
+    ctx.preScored = 0;
     this.filter(ctx, out, 0);
     this.rank(ctx, out, picks);
   }
@@ -83,6 +88,8 @@ export class SchedulingProfile {
   private keptNext: i32 = 0;
   /** Filters [0, leadingPerEndpoint) are per-endpoint ones (filters from a dynamic one on run per decision). */
   private leadingPerEndpoint: i32 = -1;
+  /** Scorers [0, leadingPerEndpointScorers) are per-endpoint ones: summed per pool object (keptOf). */
+  private leadingPerEndpointScorers: i32 = 0;
   /** What fill() used for the current decision. */
   private keptEmptiedBy: string = "";
 
@@ -93,6 +100,9 @@ export class SchedulingProfile {
       let lead = 0;
       while (lead < this.filters.length && unchecked(this.filters[lead]).perEndpoint) lead++;
       this.leadingPerEndpoint = lead;
+      let leadScorers = 0;
+      while (leadScorers < this.scorers.length && unchecked(this.scorers[leadScorers]).perEndpoint) leadScorers++;
+      this.leadingPerEndpointScorers = leadScorers;
     }
     const eps = pool.endpoints;
     const kept = new StaticArray<Endpoint>(eps.length);
@@ -115,7 +125,22 @@ export class SchedulingProfile {
         break;
       }
     }
-    const k = new KeptEndpoints(pool, kept, n, emptiedBy);
+    // The leading per-endpoint scorers' sums, added as score() adds them (same order, from +0), so
+    // a candidate starts its decision with exactly the score those scorers would have given it.
+    const leadScore = new StaticArray<f64>(n);
+    const leadLoad = new StaticArray<f64>(n);
+    for (let s = 0; s < this.leadingPerEndpointScorers; s++) {
+      const sc = unchecked(this.scorers[s]);
+      if (sc.weight == 0) continue;
+      const load = sc.isLoad && sc.sharedSignal;
+      for (let i = 0; i < n; i++) {
+        probe.reset(unchecked(kept[i]), 0);
+        const v = sc.weight * sc.score(probe, ctx);
+        unchecked((leadScore[i] += v));
+        if (load) unchecked((leadLoad[i] += v));
+      }
+    }
+    const k = new KeptEndpoints(pool, kept, n, emptiedBy, leadScore, leadLoad);
     if (this.kept.length < KEPT_POOLS) this.kept.push(k);
     else {
       unchecked((this.kept[this.keptNext] = k));
@@ -136,16 +161,19 @@ export class SchedulingProfile {
     const n = k.count;
     const cs = ctx.candidates;
     const slots = counts.length;
+    const leadScore = k.leadScore;
+    const leadLoad = k.leadLoad;
+    ctx.preScored = this.leadingPerEndpointScorers;
     // The list this profile filled last time, over the same endpoints, and no filter shortened it
     // (filters only remove): its objects already hold their endpoints in order; only the
     // per-decision fields are reset (at 512 endpoints, a quarter of a DEFAULT decision in Node).
     if (k === this.filledKept && cs === this.filledList && objects === this.filledObjects && cs.length == n) {
       for (let i = 0; i < n; i++) {
         const c = unchecked(cs[i]);
-        const slot = c.endpoint.slot;
+        const slot = c.slot;
         c.inflight = slot < slots ? unchecked(counts[slot]) : 0;
-        c.score = 0;
-        c.loadScore = 0;
+        c.score = unchecked(leadScore[i]);
+        c.loadScore = unchecked(leadLoad[i]);
       }
       return;
     }
@@ -157,6 +185,8 @@ export class SchedulingProfile {
       const e = unchecked(kept[i]);
       const c = unchecked(objects[i]);
       c.reset(e, e.slot < slots ? unchecked(counts[e.slot]) : 0);
+      c.score = unchecked(leadScore[i]);
+      c.loadScore = unchecked(leadLoad[i]);
       unchecked((cs[i] = c));
     }
     this.filledKept = k;
@@ -189,14 +219,10 @@ export class SchedulingProfile {
   private guard(ctx: SchedulingContext): void {
     const cs = ctx.candidates;
     if (ctx.yields.length < cs.length) ctx.yields = new StaticArray<u8>(cs.length * 2);
-    for (let i = 0; i < cs.length; i++) unchecked((ctx.yields[i] = <u8>Yield.None));
+    memory.fill(changetype<usize>(ctx.yields), <u8>Yield.None, <usize>cs.length);
     for (let g = 0; g < this.guards.length; g++) {
       const guard = unchecked(this.guards[g]);
-      guard.prepare(ctx);
-      for (let i = 0; i < cs.length; i++) {
-        if (unchecked(ctx.yields[i]) != <u8>Yield.None) continue; // the first guard's reason stands
-        unchecked((ctx.yields[i] = <u8>guard.yieldOf(unchecked(cs[i]), ctx)));
-      }
+      if (guard.prepare(ctx)) guard.markYields(ctx); // the first guard's reason stands
     }
   }
 
@@ -205,7 +231,18 @@ export class SchedulingProfile {
     const n = cs.length;
     const record = ctx.recordScores;
     if (record && ctx.scores.length < this.scorers.length * n) ctx.scores = new Float64Array(this.scorers.length * n);
-    for (let s = 0; s < this.scorers.length; s++) {
+    // fill() summed the leading per-endpoint scorers already: kept when each of them applies to
+    // this decision (scraped load fresh), redone one by one when not, or when each scorer's own
+    // score is recorded.
+    const first = !record && this.preScoredApply(ctx) ? ctx.preScored : 0;
+    if (first == 0 && ctx.preScored > 0) {
+      for (let i = 0; i < n; i++) {
+        const c = unchecked(cs[i]);
+        c.score = 0;
+        c.loadScore = 0;
+      }
+    }
+    for (let s = first; s < this.scorers.length; s++) {
       const sc = unchecked(this.scorers[s]);
       const weight = sc.weight;
       if (weight != 0 && sc.applies(ctx)) {
@@ -217,6 +254,15 @@ export class SchedulingProfile {
       // A scorer that does not apply adds 0 to no sum: skipped (a sum from +0 is never -0, so
       // adding 0 would change nothing).
     }
+  }
+
+  /** Whether every scorer fill() summed (weighted, not 0) has something to say for this decision. */
+  private preScoredApply(ctx: SchedulingContext): bool {
+    for (let s = 0; s < ctx.preScored; s++) {
+      const sc = unchecked(this.scorers[s]);
+      if (sc.weight != 0 && !sc.applies(ctx)) return false;
+    }
+    return true;
   }
 
   /** Tells every scorer where the request went (they record what later decisions need). */

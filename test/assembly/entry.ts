@@ -449,8 +449,17 @@ export function pluginRun(
     for (let i = 0; i < cs.length; i++) if (f.keep(cs[i], ctx)) out.push(cs[i].endpoint.name);
   } else if (spec.kind == PluginKind.Guard) {
     const g = changetype<AffinityGuard>(plugin);
-    g.prepare(ctx);
-    for (let i = 0; i < cs.length; i++) out.push(cs[i].endpoint.name + ":" + yieldName(g.yieldOf(cs[i], ctx)));
+    const marks = g.prepare(ctx);
+    // As a profile marks: only when prepare() says it may, and it must agree with yieldOf() per
+    // candidate (a guard that says it marks nobody must mark nobody).
+    ctx.yields = new StaticArray<u8>(cs.length);
+    if (marks) g.markYields(ctx);
+    for (let i = 0; i < cs.length; i++) {
+      const y = g.yieldOf(cs[i], ctx);
+      if (<u8>y != ctx.yields[i])
+        return `!${marks ? "markYields" : "prepare() said none but yieldOf"} gave ${cs[i].endpoint.name} ${yieldName(<Yield>ctx.yields[i])}, yieldOf() ${yieldName(y)}`;
+      out.push(cs[i].endpoint.name + ":" + yieldName(y));
+    }
   } else if (spec.kind == PluginKind.Scorer) {
     const sc = changetype<Scorer>(plugin);
     if (!sc.applies(ctx)) return "!not-applicable";

@@ -4,6 +4,7 @@ import { addScoresOf, Candidate, SchedulingContext, Scorer } from "../framework"
 export class KvCacheScorer extends Scorer {
   constructor() {
     super("kv-cache-utilization-scorer");
+    this.perEndpoint = true;
   }
   applies(ctx: SchedulingContext): bool {
     return ctx.loadFresh;

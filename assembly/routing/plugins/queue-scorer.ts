@@ -7,6 +7,7 @@ import { addScoresOf, Candidate, SchedulingContext, Scorer } from "../framework"
 export class QueueScorer extends Scorer {
   constructor(private scale: f64) {
     super("queue-scorer");
+    this.perEndpoint = true;
   }
   applies(ctx: SchedulingContext): bool {
     return ctx.loadFresh;
