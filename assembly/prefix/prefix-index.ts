@@ -12,11 +12,13 @@
 //
 // Lookup: block hashes are chained, so whoever holds block j held blocks 0..j when it was recorded;
 // "some remaining candidate holds block j" is monotone in j and a binary search finds the longest
-// match in log2(n) bucket reads, after one read of the last block (a prompt held whole, such as a
-// repeat or a long prompt whose first maxBlocks blocks are shared, costs that one read; a partial
-// match one read more than the search alone). Candidates with shorter matches (a shared system prompt on other
-// pods) are found by repeating the search below the previous length. Eviction can break the
-// monotonicity; the result is then a shorter match, never a wrong pod.
+// match in log2(n) bucket reads, after a read of the first block (nobody holds it: one read in all)
+// and one of the last (a prompt held whole, such as a repeat or a long prompt whose first maxBlocks
+// blocks are shared, costs those two reads; a partial match the search's reads more). The first
+// block is read even when the last is held: a chain whose first entry was evicted is not credited.
+// Candidates with shorter matches (a shared system prompt on other pods) are found by repeating the
+// search below the previous length. Eviction can break the monotonicity; the result is then a
+// shorter match, never a wrong pod.
 //
 // One index per pool (state/pool-states.ts), its keys "<keyPrefix><bucket>" in the SharedStore,
 // sized when a table is adopted and never resized on the request path.
