@@ -294,3 +294,32 @@ test("logScores: a scorer with nothing to say for the decision (no LoRA adapter 
   assert.equal(scores["lora-affinity-scorer"], 0);
   assert.ok(scores["queue-scorer"] > 0 && scores["kv-cache-utilization-scorer"] > 0, JSON.stringify(scores));
 });
+
+test("scores summed once per table rank pods exactly as scores added per decision (logScores adds each)", () => {
+  // Last in this file: it seeds the random source the other tests share.
+  // Forty pods with queues and KV use spread (many alike: ties), in-flight counts changing per
+  // request. With logScores every scorer is added per decision; without it the queue and KV-cache
+  // scores come from the per-table sums (profile.ts). Both must rank alike, pick and fallbacks,
+  // for DEFAULT and for PREFIX_CACHE (whose new prompts are placed by the load score alone).
+  const eps = Array.from({ length: 40 }, (_, i) => ep(i, `p${i}`, { waiting: i % 4, kvUsage: (i % 5) / 10 }));
+  for (const strategy of ["DEFAULT", "PREFIX_CACHE"] as const) {
+    const ranks = (logScores: boolean) => {
+      gateway({ logScores, rendezvousTolerance: 0.5 }, tableJson(eps, {}, { strategy }));
+      pure.seed(7n);
+      const out: string[] = [];
+      for (let k = 0; k < 60; k++) {
+        const inflight = eps.map((_, i) => (i * 7 + k * k) % 5).join(",");
+        const d =
+          strategy === "DEFAULT"
+            ? decide(chat(), { inflight })
+            : decide({ model: "m", prompt: promptOf(4, `new-${k}`) }, { inflight, completions: true });
+        assert.equal(d.kind, "routed");
+        out.push([d.pod, ...(d.fallbacks ?? [])].join(","));
+      }
+      return out;
+    };
+    const summed = ranks(false);
+    assert.ok(new Set(summed).size >= 4, `${strategy}: the picks move with the load`);
+    assert.deepEqual(summed, ranks(true), strategy);
+  }
+});
