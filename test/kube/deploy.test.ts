@@ -694,6 +694,7 @@ describe("against a real kube-apiserver (server-side dry run)", { timeout: 300_0
       "10-gateway.yaml",
       "20-envoyproxy.yaml",
       "30-envoyextensionpolicy.yaml",
+      "35-clienttrafficpolicy.yaml",
       "40-envoypatchpolicy.yaml",
     ]);
     const all = files.map((f) => readFileSync(join(EG_DIR, f), "utf8")).join("\n---\n");
@@ -705,6 +706,7 @@ describe("against a real kube-apiserver (server-side dry run)", { timeout: 300_0
       "httproute",
       "envoyproxy",
       "envoyextensionpolicy",
+      "clienttrafficpolicy",
       "envoypatchpolicy",
     ]) {
       assert.match(
