@@ -13,7 +13,7 @@ WASM := build/infergate.wasm
 AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
 TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
 
-.PHONY: help deps envoy kube helm llmd-sim prometheus chromium wasm ts build typecheck lint format unit test up status bench fuzz soak clean
+.PHONY: help deps envoy kube helm eg-translate llmd-sim prometheus chromium wasm ts build typecheck lint format unit test up status bench fuzz soak clean
 
 help:
 	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE; PD=1: the seed's SGLang P/D example)"
@@ -46,6 +46,12 @@ llmd-sim:
 # Helm 3 for the chart tests (go install from the Go module proxy into .tools/bin; incremental).
 helm:
 	@scripts/get-helm.sh >/dev/null
+
+# Envoy Gateway's own translator, run offline on the envoy-gateway/ manifests by
+# test/kube/envoy-gateway.test.ts: our driver (scripts/eg-translate/main.go) built inside a copy of
+# the Go module github.com/envoyproxy/gateway into .tools/bin (incremental; minutes when cold).
+eg-translate:
+	@scripts/get-eg-translate.sh >/dev/null
 
 # Debian's Prometheus (the dashboard test evaluates every query through it) and Chromium (the status
 # page is tested in a real headless browser). apt-get, once; nothing is downloaded at test time.
@@ -96,8 +102,8 @@ UNIT_TESTS = build/js/test/unit build/js/test/controlplane
 unit: $(TEST_WASM) ts
 	node --test --test-concurrency=2 $$(find $(UNIT_TESTS) -name '*.test.js' | sort)
 
-test: lint typecheck deps kube helm llmd-sim prometheus chromium build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) PROMETHEUS_BIN=$$(scripts/get-prometheus.sh) CHROMIUM_BIN=$$(scripts/get-chromium.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
+test: lint typecheck deps kube helm eg-translate llmd-sim prometheus chromium build
+	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) HELM_BIN=$$(scripts/get-helm.sh) EG_TRANSLATE_BIN=$$(scripts/get-eg-translate.sh) INFERGATE_REQUIRE_EG_TRANSLATE=1 PROMETHEUS_BIN=$$(scripts/get-prometheus.sh) CHROMIUM_BIN=$$(scripts/get-chromium.sh) INFERGATE_REQUIRE_LLMD_SIM=1 node --test --test-concurrency=1 $(NODE_TEST_FLAGS) $$(find build/js/test -name '*.test.js' | sort)
 
 up: deps build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/scripts/up.js --port $(PORT) --pods $(if $(PD),$(if $(filter command line environment,$(origin PODS)),$(PODS),4),$(PODS)) --controlplane-port $(CONTROLPLANE_PORT) $(if $(STRATEGY),--strategy $(STRATEGY),) $(if $(PD),--pd,)
