@@ -24,7 +24,8 @@
 //
 // Usage: eg-translate -f manifests.yaml [-wasm module.wasm] [-n envoy-gateway-system] > out.json
 // Output: {"statuses": [{kind, namespace, name, status}], "gateways": {"<ns>/<gateway>": {
-//   "envoyPatchPolicyStatuses", "perPatchStatuses", "xds": {listeners, routes, clusters, secrets}}}}
+//   "envoyPatchPolicyStatuses", "perPatchStatuses", "xds": {listeners, routes, clusters, secrets}}},
+//   "bootstrap": the Envoys' bootstrap, Envoy Gateway's default with the EnvoyProxy's applied}
 // (xDS in protojson with proto field names, as Envoy's YAML/JSON config reads it).
 package main
 
@@ -43,6 +44,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+	sigyaml "sigs.k8s.io/yaml"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	"github.com/envoyproxy/gateway/internal/gatewayapi"
@@ -50,6 +52,7 @@ import (
 	"github.com/envoyproxy/gateway/internal/ir"
 	"github.com/envoyproxy/gateway/internal/logging"
 	"github.com/envoyproxy/gateway/internal/wasm"
+	"github.com/envoyproxy/gateway/internal/xds/bootstrap"
 	"github.com/envoyproxy/gateway/internal/xds/translator"
 )
 
@@ -191,9 +194,22 @@ func main() {
 		gateways[key] = entry
 	}
 
+	// The Envoys' bootstrap as Envoy Gateway writes it for this EnvoyProxy: its default, with the
+	// EnvoyProxy's bootstrap (Merge, Replace or JSONPatch) applied (the translator validated it
+	// above: an invalid one leaves the EnvoyProxy not Accepted). What the xDS cannot carry
+	// (bootstrap_extensions, e.g. internal listeners) is only here.
+	boot, err := bootstrap.GetRenderedBootstrapConfig(nil)
+	must(err)
+	if ep := res.EnvoyProxyForGatewayClass; ep != nil && ep.Spec.Bootstrap != nil {
+		boot, err = bootstrap.ApplyBootstrapConfig(ep.Spec.Bootstrap, boot)
+		must(err)
+	}
+	bootJSON, err := sigyaml.YAMLToJSON([]byte(boot))
+	must(err)
+
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", " ")
-	must(enc.Encode(map[string]any{"statuses": st, "gateways": gateways}))
+	must(enc.Encode(map[string]any{"statuses": st, "gateways": gateways, "bootstrap": json.RawMessage(bootJSON)}))
 }
 
 type xdsTables struct {
