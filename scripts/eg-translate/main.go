@@ -22,6 +22,9 @@
 // order, on a copy of the IR), so each patch gets its own status ("perPatchStatuses"); the xDS
 // printed is the one of the real run, all patches of a policy together, as Envoy Gateway does.
 //
+// Also: eg-translate -normalize bootstrap.yaml prints an Envoy bootstrap as protojson, the way the
+// xDS is printed, for comparing our own configuration's pieces with Envoy Gateway's.
+//
 // Usage: eg-translate -f manifests.yaml [-wasm module.wasm] [-n envoy-gateway-system] > out.json
 // Output: {"statuses": [{kind, namespace, name, status}], "gateways": {"<ns>/<gateway>": {
 //   "envoyPatchPolicyStatuses", "perPatchStatuses", "xds": {listeners, routes, clusters, secrets}}},
@@ -40,6 +43,7 @@ import (
 	"os"
 	"sort"
 
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -81,7 +85,25 @@ func main() {
 	flag.StringVar(&inFile, "f", "", "manifests (multi-document YAML)")
 	flag.StringVar(&wasmFile, "wasm", "", "the module whose sha256 the Wasm cache stub reports")
 	flag.StringVar(&ns, "n", "envoy-gateway-system", "Envoy Gateway's namespace")
+	var normalize string
+	flag.StringVar(&normalize, "normalize", "", "print this Envoy bootstrap (YAML) as protojson, as the xDS is printed, and exit")
 	flag.Parse()
+	if normalize != "" {
+		// So that a test can compare our own bootstrap's pieces with the xDS field by field: the same
+		// proto, the same printer (defaults left out, durations and enums spelled one way). Strict:
+		// an unknown field is an error here, as in Envoy.
+		y, err := os.ReadFile(normalize)
+		must(err)
+		j, err := sigyaml.YAMLToJSON(y)
+		must(err)
+		b := &bootstrapv3.Bootstrap{}
+		must(protojson.Unmarshal(j, b))
+		out, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(b)
+		must(err)
+		_, err = os.Stdout.Write(out)
+		must(err)
+		return
+	}
 	if inFile == "" {
 		fail(fmt.Errorf("-f is required"))
 	}

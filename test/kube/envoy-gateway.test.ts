@@ -7,7 +7,8 @@
 //    the InferencePool backendRef, README.md of envoy-gateway/); the EnvoyPatchPolicy Programmed, and
 //    every JSON patch of it Programmed on its own (a failing patch is named with Envoy Gateway's reason);
 //  - the xDS names and values the patches and the filter rely on (listener, route configuration,
-//    filter name, vm_id, buffer limit from the ClientTrafficPolicy, fallbacks 0);
+//    filter name, vm_id, buffer limit from the ClientTrafficPolicy; the pods cluster and the route's
+//    retries as in envoy/bootstrap.yaml);
 //  - that xDS, made a static bootstrap (what is changed and why: toBootstrap below), in real Envoy
 //    started with the EnvoyProxy's log level, fed by our control plane started with the sidecar's
 //    own arguments (from 20-envoyproxy.yaml) and the token the patch policy got: the seed's request
@@ -21,6 +22,7 @@ import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -63,6 +65,10 @@ const PREFILL = "infergate_prefill";
 const POD_CLUSTER = "infergate_pods";
 /** Where 20-envoyproxy.yaml mounts the module ConfigMap in the envoy container. */
 const WASM_MOUNT_FILE = "/etc/infergate/wasm/infergate.wasm";
+/** The emptyDir 20-envoyproxy.yaml shares between the sidecar (writes) and Envoy (file-based EDS). */
+const ENDPOINTS_MOUNT = "/var/run/infergate-endpoints";
+/** Envoy Gateway's Envoy admin (its bootstrap's default), which the sidecar reads. */
+const EG_ADMIN = "http://127.0.0.1:19000";
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
 type Condition = { type: string; status: string; reason: string; message: string };
@@ -99,6 +105,12 @@ function run(bin: string, args: string[]): Promise<{ code: number; stdout: strin
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
+/** Inference requests a simulated pod has seen. */
+async function podRequests(url: string): Promise<number> {
+  const j = (await (await fetch(`${url}/debug/requests`)).json()) as { requests: { path: string }[] };
+  return j.requests.filter((r) => r.path.startsWith("/v1/")).length;
+}
+
 function cond(conditions: Condition[] | undefined, type: string): Condition | undefined {
   return (conditions ?? []).find((c) => c.type === type);
 }
@@ -122,6 +134,28 @@ function byName(list: any[], name: string, what: string): any {
 }
 
 /**
+ * envoy/bootstrap.yaml (its {{NAME}}s as 0 or a path) in the form the xDS is printed in: parsed into Envoy's
+ * Bootstrap proto and printed by eg-translate (-normalize) as the xDS is, so that the pieces the
+ * patches copy from it compare field by field (defaults left out, durations spelled one way).
+ */
+async function ourBootstrap(dir: string): Promise<any> {
+  const file = join(dir, "our-bootstrap.yaml");
+  const values: Record<string, string> = {
+    ENDPOINTS_DIR: "/endpoints",
+    WASM_PATH: "/infergate.wasm",
+    LISTEN_ADDRESS: "127.0.0.1",
+  };
+  const text = readFileSync(join(REPO_ROOT, "envoy", "bootstrap.yaml"), "utf8");
+  writeFileSync(
+    file,
+    text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? "0"),
+  );
+  const r = await run(BIN, ["-normalize", file]);
+  assert.equal(r.code, 0, `eg-translate -normalize envoy/bootstrap.yaml: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/**
  * Envoy Gateway's xDS for one gateway -> a static Envoy bootstrap that runs on this machine. Envoy
  * Gateway serves this xDS over ADS from its controller, with its own bootstrap; neither runs here.
  * Everything Envoy Gateway generated is kept as it is, except (each also in the returned list):
@@ -130,7 +164,8 @@ function byName(list: any[], name: string, what: string): any {
  *  2. RDS over ADS -> the route configuration of the same name, inline (no xDS server here);
  *  3. the public filter's code: EG's remote source (its Wasm HTTP server, through wasm_cluster) ->
  *     the local build/infergate.wasm, after checking that the sha256 EG pinned is this file's;
- *  4. the control listener's module path (the ConfigMap mount of 20-envoyproxy.yaml) -> build/;
+ *  4. the control listener's module path (the ConfigMap mount of 20-envoyproxy.yaml) -> build/,
+ *     and the endpoints emptyDir (the pods cluster's file-based EDS) -> a temporary directory;
  *  5. wasm_cluster (EG's Wasm server, unused once 3 is done, kept so its TLS setup is loaded):
  *     the client certificate over SDS/ADS -> the static secret EG generated with that name (an SDS
  *     secret on ADS with no ADS configured crashes Envoy); its CA file (/certs/ca.crt, EG's mount)
@@ -144,7 +179,7 @@ function byName(list: any[], name: string, what: string): any {
 function toBootstrap(
   xds: Xds,
   egBootstrap: Translation["bootstrap"],
-  opts: { caFile: string },
+  opts: { caFile: string; endpointsDir: string },
 ): { bootstrap: any; changes: string[] } {
   const x = JSON.parse(JSON.stringify(xds)) as Xds;
   const changes: string[] = [];
@@ -171,6 +206,11 @@ function toBootstrap(
       o.vm_config.code = { local: { filename: WASM } };
       changes.push(`wasm ${o.vm_config.vm_id}: remote ${remote.http_uri.uri} -> ${WASM}`);
     }
+    if (typeof o.path === "string" && o.path.startsWith(ENDPOINTS_MOUNT)) {
+      const to = opts.endpointsDir + o.path.slice(ENDPOINTS_MOUNT.length);
+      changes.push(`${o.path} -> ${to}`);
+      o.path = to;
+    }
     if (o.filename === WASM_MOUNT_FILE) {
       o.filename = WASM;
       changes.push(`${WASM_MOUNT_FILE} -> ${WASM}`);
@@ -192,6 +232,11 @@ function toBootstrap(
         delete s.sds_config;
         changes.push(`SDS secret ${s.name} -> static`);
       }
+    }
+    if (typeof o.path === "string" && o.path.startsWith(ENDPOINTS_MOUNT)) {
+      const to = opts.endpointsDir + o.path.slice(ENDPOINTS_MOUNT.length);
+      changes.push(`${o.path} -> ${to}`);
+      o.path = to;
     }
     if (o.trusted_ca?.filename) {
       changes.push(`CA ${o.trusted_ca.filename} -> test CA`);
@@ -390,7 +435,7 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     }
   });
 
-  test("the xDS has what the patches and the filter rely on", () => {
+  test("the xDS has what the patches and the filter rely on", async () => {
     const x = gw.xds;
     const eep = manifests.find((m) => m.kind === "EnvoyExtensionPolicy")!;
     const ctp = manifests.find((m) => m.kind === "ClientTrafficPolicy");
@@ -410,10 +455,22 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     assert.equal(cfg.root_id, eep.spec.wasm[0].rootID);
     assert.equal(cfg.fail_open ?? false, false);
     const pluginConfig = JSON.parse(cfg.configuration.value);
-    assert.equal(pluginConfig.fallbacks, 0, "one pod per request: ORIGINAL_DST reads a single IP:port");
+    assert.equal(pluginConfig.fallbacks, undefined, "the default fallbacks (2), one per retry of the route");
     assert.equal(pluginConfig.mode, "gateway");
-    assert.equal(m.http_filters.at(-1).name, "envoy.filters.http.router");
-    // The route: patch 2's one replace, to the ORIGINAL_DST cluster, the filter turned on.
+    assert.deepEqual(
+      m.http_filters.map((f: any) => f.name),
+      [WASM_FILTER, "envoy.filters.http.header_to_metadata", "envoy.filters.http.router"],
+      "x-infergate-pool becomes envoy.lb metadata after the filter wrote it, before the router",
+    );
+    // What envoy/bootstrap.yaml says for the public listener, which the patches copy.
+    const ours0 = await ourBootstrap(dir);
+    const ourPublic = ours0.static_resources.listeners.find((l: any) => l.name === "infergate_public");
+    const ourHcm = hcm(ourPublic);
+    assert.deepEqual(
+      byName(m.http_filters, "envoy.filters.http.header_to_metadata", "HTTP filter"),
+      byName(ourHcm.http_filters, "envoy.filters.http.header_to_metadata", "HTTP filter"),
+    );
+    // The route: patch 2's one replace, to the pods cluster, the filter turned on.
     const rc = byName(x.routes, ROUTE_CONFIG, "route configuration");
     const routes = rc.virtual_hosts.flatMap((v: any) => v.routes);
     const ours = routes.filter((r: any) => r.name.startsWith(ROUTE_PREFIX));
@@ -422,10 +479,25 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     assert.equal(ours[0].direct_response, undefined);
     assert.ok(ours[0].typed_per_filter_config?.[WASM_FILTER], "the filter is enabled on the route");
     assert.equal(filter.disabled, true, "EG adds the filter disabled and enables it per route");
+    const ourVhost = ourHcm.route_config.virtual_hosts[0];
+    assert.deepEqual(
+      ours[0].route.retry_policy,
+      ourVhost.routes[0].route.retry_policy,
+      "the retries of envoy/bootstrap.yaml",
+    );
+    for (const v of rc.virtual_hosts) assert.equal(v.include_request_attempt_count, true, `patch 2b on ${v.name}`);
     // Patch 3's cluster, patch 4's listener in the public filter's vm_id.
+    // The pods cluster is envoy/bootstrap.yaml's, the endpoints file in the shared emptyDir.
     const pods = byName(x.clusters, POD_CLUSTER, "cluster");
-    assert.equal(pods.type, "ORIGINAL_DST");
-    assert.equal(pods.original_dst_lb_config.http_header_name, "x-gateway-destination-endpoint");
+    const ourPods = byName(ours0.static_resources.clusters, POD_CLUSTER, "cluster");
+    const eds = pods.eds_cluster_config.eds_config.path_config_source;
+    assert.deepEqual(eds, { path: `${ENDPOINTS_MOUNT}/endpoints.json`, watched_directory: { path: ENDPOINTS_MOUNT } });
+    const same = (c: any) => {
+      const x = JSON.parse(JSON.stringify(c));
+      delete x.eds_cluster_config.eds_config.path_config_source;
+      return x;
+    };
+    assert.deepEqual(same(pods), same(ourPods), "the pods cluster of envoy/bootstrap.yaml");
     const control = byName(x.listeners, CONTROL_LISTENER, "listener");
     assert.deepEqual(control.address.socket_address, { address: "127.0.0.1", port_value: 9002 });
     const cf = byName(hcm(control).http_filters, "envoy.filters.http.wasm", "HTTP filter").typed_config.config;
@@ -462,7 +534,22 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       .filter(([k]) => k !== "default")
       .map(([k, v]) => `${k}:${v}`);
     const adminPath = join(dir, "admin-address");
-    const { bootstrap, changes } = toBootstrap(gw.xds, out.bootstrap, { caFile: join(dir, "envoy.crt") });
+    // The init container of 20-envoyproxy.yaml writes the empty endpoints file Envoy's EDS needs at
+    // start: its own command, run here with the image's /app and the emptyDir mapped.
+    const endpointsDir = join(dir, "endpoints");
+    mkdirSync(endpointsDir);
+    const init = (ep.spec.provider.kubernetes.envoyDeployment.initContainers as any[]).find(
+      (c) => c.name === "infergate-endpoints",
+    );
+    assert.ok(init, "an init container writes the endpoints file");
+    const initCmd = (init.command as string[]).map((a) =>
+      a.split("/app/build/js/").join(`${REPO_ROOT}/build/js/`).split(ENDPOINTS_MOUNT).join(endpointsDir),
+    );
+    assert.equal(initCmd[0], "node");
+    const ran = await run(process.execPath, initCmd.slice(1));
+    assert.equal(ran.code, 0, `the init container's command: ${ran.stderr}`);
+    assert.ok(existsSync(join(endpointsDir, "endpoints.json")), "the init container wrote endpoints.json");
+    const { bootstrap, changes } = toBootstrap(gw.xds, out.bootstrap, { caFile: join(dir, "envoy.crt"), endpointsDir });
     const bootstrapPath = join(dir, "envoy.json");
     writeFileSync(bootstrapPath, JSON.stringify(bootstrap, null, 1));
     console.log(`# bootstrap from Envoy Gateway's xDS, changed: ${changes.join("; ")}`);
@@ -512,10 +599,10 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     });
     assert.equal(wrong.status, 401, "the control listener refuses another token");
 
-    // The sidecar's own arguments (20-envoyproxy.yaml), read by our CLI parser: in Envoy Gateway it
-    // has no Envoy admin and no endpoints directory (the pods are reached through ORIGINAL_DST).
-    // Here: the file source instead of Kubernetes (the seed's pool, as `make up` writes it, with
-    // the fleet as StaticEndpoints), the control listener's port as Envoy bound it.
+    // The sidecar's own arguments (20-envoyproxy.yaml), read by our CLI parser. Here: the file source
+    // instead of Kubernetes (the seed's pool, as `make up` writes it, with the fleet as
+    // StaticEndpoints), the control listener's port and the admin as Envoy bound them, the
+    // endpoints emptyDir as the temporary directory.
     const sidecar = ep.spec.provider.kubernetes.envoyDeployment.patch.value.spec.template.spec.containers.find(
       (c: any) => c.name === "infergate-controlplane",
     );
@@ -527,8 +614,8 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     const parsed = parseCli(sidecarArgs).options;
     assert.equal(parsed.source, "kubernetes");
     assert.deepEqual(parsed.envoyControl, ["http://127.0.0.1:9002"], "the sidecar pushes to patch 4's listener");
-    assert.equal(parsed.envoyAdmin, undefined);
-    assert.equal(parsed.envoyEndpointsDir, undefined);
+    assert.deepEqual(parsed.envoyAdmin, [EG_ADMIN], "Envoy Gateway's admin address");
+    assert.equal(parsed.envoyEndpointsDir, ENDPOINTS_MOUNT, "the emptyDir Envoy's EDS reads");
     assert.equal(parsed.token, token);
     fleet = await startFleet({ model: SEED_MODEL, pods: 3 });
     poolFile = join(dir, "pool.yaml");
@@ -539,6 +626,8 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       file: poolFile,
       listen: "127.0.0.1:0",
       envoyControl: [controlUrl],
+      envoyAdmin: [admin],
+      envoyEndpointsDir: endpointsDir,
       logger: createLogger({ component: "controlplane", level: "warn" }),
     });
 
@@ -588,6 +677,37 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       `# ${answers.length} requests: ${handled.length} Request Handled lines, ${others.length} other log lines`,
     );
   });
+  test("failover: a pod that fails fast costs no request, Envoy retries on the listed fallbacks", async () => {
+    assert.ok(envoy && cp && fleet, "the Envoy test ran");
+    // pod-0 answers every inference request 503 at once (its metrics stay fine, so only the
+    // failures tell): each request routed there is retried on the next listed pod (patch 2's
+    // retries, override_host on the fallbacks of x-gateway-destination-endpoint), outlier detection
+    // ejects it after three, and the control plane, reading Envoy's admin, takes it out of the table.
+    const bad = fleet.pods[0]!;
+    const seenBefore = await podRequests(bad.url);
+    await fetch(`${bad.url}/admin/faults`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ errorRate: 1, errorStatus: 503 }),
+    });
+    try {
+      const answers = [];
+      for (let i = 0; i < 20; i++) answers.push(await chat(`failover ${i}`));
+      for (const a of answers) assert.equal(a.status, 200, `${a.status} ${a.text}\n${tail()}`);
+      assert.ok(
+        answers.every((a) => a.pod !== bad.name),
+        `no answer from the failing pod: ${answers.map((a) => a.pod).join(", ")}`,
+      );
+      const tried = (await podRequests(bad.url)) - seenBefore;
+      assert.ok(tried >= 1, "the failing pod was tried (and its requests retried elsewhere)");
+      console.log(
+        `# failover through Envoy Gateway's xDS: ${answers.length}/${answers.length} answered, ${tried} first tried on the failing pod`,
+      );
+    } finally {
+      await fetch(`${bad.url}/admin/faults`, { method: "DELETE" });
+    }
+  });
+
   test("SGLang P/D: the seed's P/D pool through the prefill listener of patch 5", async () => {
     assert.ok(envoy && cp, "the Envoy test ran");
     // The seed's P/D manifests (InferencePool + InferenceTrafficPolicy), two prefill and two decode
