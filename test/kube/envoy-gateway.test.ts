@@ -138,12 +138,13 @@ function byName(list: any[], name: string, what: string): any {
  * Bootstrap proto and printed by eg-translate (-normalize) as the xDS is, so that the pieces the
  * patches copy from it compare field by field (defaults left out, durations spelled one way).
  */
-async function ourBootstrap(dir: string): Promise<any> {
+async function ourBootstrap(dir: string, bufferLimit: number): Promise<any> {
   const file = join(dir, "our-bootstrap.yaml");
   const values: Record<string, string> = {
     ENDPOINTS_DIR: "/endpoints",
     WASM_PATH: "/infergate.wasm",
     LISTEN_ADDRESS: "127.0.0.1",
+    BUFFER_LIMIT: String(bufferLimit),
   };
   const text = readFileSync(join(REPO_ROOT, "envoy", "bootstrap.yaml"), "utf8");
   writeFileSync(
@@ -463,13 +464,14 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       "x-infergate-pool becomes envoy.lb metadata after the filter wrote it, before the router",
     );
     // What envoy/bootstrap.yaml says for the public listener, which the patches copy.
-    const ours0 = await ourBootstrap(dir);
+    const ours0 = await ourBootstrap(dir, pub.per_connection_buffer_limit_bytes);
     const ourPublic = ours0.static_resources.listeners.find((l: any) => l.name === "infergate_public");
     const ourHcm = hcm(ourPublic);
     assert.deepEqual(
       byName(m.http_filters, "envoy.filters.http.header_to_metadata", "HTTP filter"),
       byName(ourHcm.http_filters, "envoy.filters.http.header_to_metadata", "HTTP filter"),
     );
+    assert.deepEqual(m.local_reply_config, ourHcm.local_reply_config, "patch 2d: envoy/bootstrap.yaml's local replies");
     // The route: patch 2's one replace, to the pods cluster, the filter turned on.
     const rc = byName(x.routes, ROUTE_CONFIG, "route configuration");
     const routes = rc.virtual_hosts.flatMap((v: any) => v.routes);
@@ -653,6 +655,11 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     answers.push(await chat(big));
     for (const [i, a] of answers.entries())
       assert.equal(a.status, 200, `request ${i + 1}${i === 12 ? " (100 KB)" : ""}: ${a.status} ${a.text}\n${tail()}`);
+    // A reply Envoy makes itself (no route outside /v1) is OpenAI-shaped JSON, as in the chart (2d).
+    sent++;
+    const noRoute = await fetch(`${publicUrl}/nowhere`);
+    assert.equal(noRoute.status, 404);
+    assert.deepEqual(((await noRoute.json()) as { error: { code: string } }).error.code, "not_found");
     const pods = answers.map((a) => a.pod);
     assert.ok(
       pods.every((p) => fleet!.pods.some((fp) => fp.name === p)),
@@ -767,7 +774,9 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(access.length, sent, `one access log line per request (${sent} sent)`);
-    assert.ok(access.every((a) => a.route_name === `${ROUTE_PREFIX}0/*`));
+    const routedLines = access.filter((a) => a.response_code !== 404);
+    assert.equal(access.length - routedLines.length, 1, "the one request outside /v1");
+    assert.ok(routedLines.every((a) => a.route_name === `${ROUTE_PREFIX}0/*`));
     const ok = access.filter((a) => a.response_code === 200);
     assert.equal(ok.length, routed, "the 200s the tests saw");
     assert.ok(ok.every((a) => a.upstream_cluster === POD_CLUSTER));
