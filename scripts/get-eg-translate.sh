@@ -9,13 +9,14 @@
 # 2m35s with the modules cached, 8 s with the build cache warm too; up to date: milliseconds.
 # Progress goes to stderr.
 #
-# Environment: EG_VERSION (default below, the one scripts/get-helm.sh takes the CRDs from).
+# Environment: EG_VERSION (default: scripts/envoy-gateway-version, as scripts/get-helm.sh for the CRDs).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 bin="$root/.tools/bin"
-eg_version="${EG_VERSION:-v1.9.1}"
+# The Envoy Gateway release the envoy-gateway/ manifests are written and tested against (one place).
+eg_version="${EG_VERSION:-$(cat "$here/envoy-gateway-version")}"
 src="$here/eg-translate/main.go"
 mod="github.com/envoyproxy/gateway"
 

@@ -10,14 +10,16 @@
 #   github.com/envoyproxy/gateway (charts/gateway-crds-helm, crds.envoyGateway.enabled=true);
 #   skipped with a message when the module cannot be had (the tests then say what they skipped).
 #
-# Environment: HELM_BIN (use this binary, no install), HELM_VERSION, EG_VERSION (defaults below).
+# Environment: HELM_BIN (use this binary, no install), HELM_VERSION (default below), EG_VERSION
+# (default: scripts/envoy-gateway-version).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 bin="$root/.tools/bin"
 version="${HELM_VERSION:-v3.22.0}"
-eg_version="${EG_VERSION:-v1.9.1}"
+# The Envoy Gateway release the envoy-gateway/ manifests are written and tested against (one place).
+eg_version="${EG_VERSION:-$(cat "$here/envoy-gateway-version")}"
 
 log() { echo "get-helm: $*" >&2; }
 

@@ -13,7 +13,7 @@
 //    pushes a table with the Secret's token, and a request reaches a simulated pod.
 
 import assert from "node:assert/strict";
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   existsSync,
@@ -29,7 +29,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { type ControlPlane, startControlPlane } from "../../controlplane/control-plane.js";
 import { createLogger } from "../../controlplane/log.js";
 import { findEnvoy } from "../../scripts/lib/envoy-process.js";
@@ -44,19 +44,13 @@ import {
 } from "../../scripts/lib/wasm-package.js";
 import { type PackageResult, packageWasm } from "../../scripts/package-wasm.js";
 import { gatewayApiCrdDir, type Kube, ourCrdFiles, startKube } from "../harness/kube.js";
+import { type Manifest, manifestDocs, runTool } from "../harness/manifests.js";
 import { type Fleet, startFleet } from "../sim/fleet.js";
 
 const REPO = REPO_ROOT;
 const CHART = join(REPO, "charts", "infergate");
 const EG_DIR = join(CHART, "envoy-gateway");
 const SEED_OVERLAY = join(REPO, "test", "kube", "fixtures", "seed-004-epp-overlay.yaml");
-
-type Obj = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  [k: string]: any;
-};
 
 function helmBin(): string {
   if (process.env.HELM_BIN) return process.env.HELM_BIN;
@@ -72,55 +66,35 @@ function helmBin(): string {
 
 let HELM = "";
 
-function run(bin: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const c = execFile(bin, args, { maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === "number"
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      res({ code, stdout, stderr });
-    });
-    c.stdin?.end(input ?? "");
-  });
-}
-
-function docs(text: string): Obj[] {
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((d): d is Obj => d !== null && typeof d === "object");
-}
-
 /** `helm template` of the chart; `set` as --set-json pairs (typed values). */
 async function render(
   release: string,
   namespace: string,
   set: Record<string, unknown> = {},
   extra: string[] = [],
-): Promise<{ text: string; objs: Obj[] }> {
+): Promise<{ text: string; objs: Manifest[] }> {
   const args = ["template", release, CHART, "-n", namespace, ...extra];
   for (const [k, v] of Object.entries(set)) args.push("--set-json", `${k}=${JSON.stringify(v)}`);
-  const r = await run(HELM, args);
+  const r = await runTool(HELM, args);
   if (r.code !== 0) throw new Error(`helm template failed: ${r.stderr}`);
-  return { text: r.stdout, objs: docs(r.stdout) };
+  return { text: r.stdout, objs: manifestDocs(r.stdout) };
 }
 
 async function renderFails(set: Record<string, unknown>): Promise<string> {
   const args = ["template", "infergate", CHART, "-n", "infergate-system"];
   for (const [k, v] of Object.entries(set)) args.push("--set-json", `${k}=${JSON.stringify(v)}`);
-  const r = await run(HELM, args);
+  const r = await runTool(HELM, args);
   assert.notEqual(r.code, 0, `helm accepted ${JSON.stringify(set)}`);
   return r.stderr;
 }
 
-function one(objs: Obj[], kind: string, name?: string): Obj {
+function one(objs: Manifest[], kind: string, name?: string): Manifest {
   const found = objs.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   assert.equal(found.length, 1, `expected one ${kind}${name ? ` ${name}` : ""}, got ${found.length}`);
   return found[0]!;
 }
 
-function container(dep: Obj, name: string, init = false): any {
+function container(dep: Manifest, name: string, init = false): any {
   const list = (init ? dep.spec.template.spec.initContainers : dep.spec.template.spec.containers) as any[];
   const c = list.find((x) => x.name === name);
   assert.ok(c, `container ${name} in ${dep.metadata.name}`);
@@ -313,11 +287,11 @@ describe("Helm chart: rendering", () => {
 
   test("templates/rbac.yaml: the default render is the plain file (plus Helm labels)", async () => {
     const { objs } = await render("infergate", "infergate-system");
-    const plain = docs(readFileSync(join(CHART, "templates", "rbac.yaml"), "utf8"));
+    const plain = manifestDocs(readFileSync(join(CHART, "templates", "rbac.yaml"), "utf8"));
     assert.equal(plain.length, 3);
     for (const p of plain) {
       const r = one(objs, p.kind, p.metadata.name);
-      const strip = (o: Obj) => ({ ...o, metadata: { ...o.metadata, labels: undefined } });
+      const strip = (o: Manifest) => ({ ...o, metadata: { ...o.metadata, labels: undefined } });
       assert.deepEqual(strip(r), strip(p), `${p.kind} differs from the plain reading`);
       for (const [k, v] of Object.entries(p.metadata.labels ?? {})) assert.equal(r.metadata.labels?.[k], v);
     }
@@ -382,7 +356,7 @@ describe("Helm chart: rendering", () => {
   });
 
   test("non-default values: namespace, names, replicas, the seed epp-overlay keys, OCI wasm, given token", async () => {
-    const overlay = parseYaml(docs(readFileSync(SEED_OVERLAY, "utf8"))[0]!.data.deployment);
+    const overlay = parseYaml(manifestDocs(readFileSync(SEED_OVERLAY, "utf8"))[0]!.data.deployment);
     const seedResources = overlay.spec.template.spec.containers[0].resources;
     const { objs } = await render("gw", "llm", {
       replicas: overlay.spec.replicas,
@@ -517,7 +491,7 @@ describe("Helm chart: rendering", () => {
 
 describe("packaged wasm", () => {
   test("ConfigMap: binaryData infergate.wasm is the module, under 1 MiB", () => {
-    const cm = docs(readFileSync(pkg.configMap, "utf8"));
+    const cm = manifestDocs(readFileSync(pkg.configMap, "utf8"));
     assert.equal(cm.length, 1);
     assert.equal(cm[0]!.kind, "ConfigMap");
     assert.equal(cm[0]!.metadata.name, "infergate-wasm");
@@ -652,7 +626,7 @@ describe("against a real kube-apiserver (server-side dry run)", { timeout: 300_0
   });
 
   test("the chart with non-default values", async () => {
-    const overlay = parseYaml(docs(readFileSync(SEED_OVERLAY, "utf8"))[0]!.data.deployment);
+    const overlay = parseYaml(manifestDocs(readFileSync(SEED_OVERLAY, "utf8"))[0]!.data.deployment);
     const { text } = await render("gw", "llm", {
       replicas: 3,
       affinity: overlay.spec.template.spec.affinity,
@@ -740,12 +714,12 @@ describe("against a real kube-apiserver (server-side dry run)", { timeout: 300_0
       t.skip("no Envoy Gateway CRDs");
       return;
     }
-    const eep = docs(readFileSync(join(EG_DIR, "30-envoyextensionpolicy.yaml"), "utf8"))[0]!;
+    const eep = manifestDocs(readFileSync(join(EG_DIR, "30-envoyextensionpolicy.yaml"), "utf8"))[0]!;
     delete eep.spec.wasm[0].code.image;
     const r = await dryRun(JSON.stringify(eep));
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /If type is Image, image field needs to be set/);
-    const epp = docs(readFileSync(join(EG_DIR, "40-envoypatchpolicy.yaml"), "utf8"))[0]!;
+    const epp = manifestDocs(readFileSync(join(EG_DIR, "40-envoypatchpolicy.yaml"), "utf8"))[0]!;
     epp.spec.jsonPatches[0].type = "type.googleapis.com/envoy.config.core.v3.Node";
     const r2 = await dryRun(JSON.stringify(epp));
     assert.notEqual(r2.code, 0);
@@ -794,7 +768,7 @@ describe("the chart's Envoy configuration in real Envoy", { timeout: 120_000 }, 
         { "bootstrap.yaml": Buffer.from(one(objs, "ConfigMap", "infergate-envoy").data["bootstrap.yaml"]) },
       ],
     ]);
-    const packaged = docs(readFileSync(pkg.configMap, "utf8"))[0]!; // scripts/package-wasm.sh's ConfigMap
+    const packaged = manifestDocs(readFileSync(pkg.configMap, "utf8"))[0]!; // scripts/package-wasm.sh's ConfigMap
     configMaps.set(
       packaged.metadata.name,
       Object.fromEntries(

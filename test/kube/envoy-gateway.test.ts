@@ -17,7 +17,7 @@
 // a failure): `make test` builds it and requires it.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -34,7 +34,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseAllDocuments } from "yaml";
 import { parseCli } from "../../controlplane/cli.js";
 import { type ControlPlane, startControlPlane } from "../../controlplane/control-plane.js";
 import { createLogger } from "../../controlplane/log.js";
@@ -42,6 +41,7 @@ import { killOnExit, stopChild } from "../../scripts/lib/child-processes.js";
 import { bufferLimitFor, findEnvoy, parseHandled } from "../../scripts/lib/envoy-process.js";
 import { renderConfig, SEED_MODEL } from "../../scripts/lib/local-gateway.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
+import { type Manifest, manifestDocs, runTool } from "../harness/manifests.js";
 import { type Fleet, startFleet } from "../sim/fleet.js";
 
 const EG_DIR = join(REPO_ROOT, "charts", "infergate", "envoy-gateway");
@@ -70,7 +70,6 @@ const ENDPOINTS_MOUNT = "/var/run/infergate-endpoints";
 /** Envoy Gateway's Envoy admin (its bootstrap's default), which the sidecar reads. */
 const EG_ADMIN = "http://127.0.0.1:19000";
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: any };
 type Condition = { type: string; status: string; reason: string; message: string };
 type PatchStatus = { name: string; namespace: string; status: { ancestors: { conditions: Condition[] }[] } };
 type Xds = { listeners: any[]; routes: any[]; clusters: any[]; secrets: any[] };
@@ -83,25 +82,6 @@ type Translation = {
     { xds: Xds; envoyPatchPolicyStatuses: PatchStatus[]; perPatchStatuses: PatchStatus[]; translateError?: string }
   >;
 };
-
-function docs(text: string): Obj[] {
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as Obj | null)
-    .filter((d): d is Obj => d !== null && typeof d === "object");
-}
-
-function run(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(bin, args, { maxBuffer: 64 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err
-        ? typeof (err as { code?: unknown }).code === "number"
-          ? (err as { code: number }).code
-          : 1
-        : 0;
-      res({ code, stdout, stderr });
-    });
-  });
-}
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -151,7 +131,7 @@ async function ourBootstrap(dir: string, bufferLimit: number): Promise<any> {
     file,
     text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k] ?? "0"),
   );
-  const r = await run(BIN, ["-normalize", file]);
+  const r = await runTool(BIN, ["-normalize", file]);
   assert.equal(r.code, 0, `eg-translate -normalize envoy/bootstrap.yaml: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -269,7 +249,7 @@ function toBootstrap(
 
 describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envoy", { skip, timeout: 240_000 }, () => {
   let dir = "";
-  let manifests: Obj[] = [];
+  let manifests: Manifest[] = [];
   let out: Translation;
   let gw: Translation["gateways"][string];
   const token = randomBytes(24).toString("base64url");
@@ -305,7 +285,7 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     // uses. A throwaway self-signed pair, made now; it is also the CA for the bootstrap.
     const crt = join(dir, "envoy.crt");
     const key = join(dir, "envoy.key");
-    const ssl = await run("openssl", [
+    const ssl = await runTool("openssl", [
       ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
       ...["-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=envoy"],
     ]);
@@ -328,10 +308,10 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       assert.ok(t.includes("REPLACE_WITH_TOKEN"), "40-envoypatchpolicy.yaml has the token placeholder");
       return t.split("REPLACE_WITH_TOKEN").join(token); // sed s/REPLACE_WITH_TOKEN/$TOKEN/
     });
-    manifests = texts.flatMap(docs);
+    manifests = texts.flatMap(manifestDocs);
     const input = join(dir, "in.yaml");
     writeFileSync(input, [...texts, JSON.stringify(secret)].join("\n---\n"));
-    const r = await run(BIN, ["-f", input, "-wasm", WASM]);
+    const r = await runTool(BIN, ["-f", input, "-wasm", WASM]);
     assert.equal(r.code, 0, `eg-translate failed:\n${r.stderr}`);
     out = JSON.parse(r.stdout) as Translation;
     const keys = Object.keys(out.gateways);
@@ -548,7 +528,7 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       a.split("/app/build/js/").join(`${REPO_ROOT}/build/js/`).split(ENDPOINTS_MOUNT).join(endpointsDir),
     );
     assert.equal(initCmd[0], "node");
-    const ran = await run(process.execPath, initCmd.slice(1));
+    const ran = await runTool(process.execPath, initCmd.slice(1));
     assert.equal(ran.code, 0, `the init container's command: ${ran.stderr}`);
     assert.ok(existsSync(join(endpointsDir, "endpoints.json")), "the init container wrote endpoints.json");
     const { bootstrap, changes } = toBootstrap(gw.xds, out.bootstrap, { caFile: join(dir, "envoy.crt"), endpointsDir });
