@@ -1,7 +1,7 @@
 // The Envoy Gateway manifests (charts/infergate/envoy-gateway/) through Envoy Gateway's own
 // translator, and the xDS it produces in real Envoy. No Envoy Gateway controller runs here, so
 // scripts/eg-translate/main.go (built by scripts/get-eg-translate.sh against the Go module
-// github.com/envoyproxy/gateway, the version get-helm.sh takes the CRDs from) runs the controller's
+// github.com/envoyproxy/gateway at scripts/envoy-gateway-version, as get-helm.sh's CRDs) runs the controller's
 // Gateway API -> IR -> xDS translation offline. What it checks:
 //  - every object's status: all Accepted; the HTTPRoute's ResolvedRefs=False/InvalidKind (expected:
 //    the InferencePool backendRef, README.md of envoy-gateway/); the EnvoyPatchPolicy Programmed, and
@@ -12,7 +12,9 @@
 //  - that xDS, made a static bootstrap (what is changed and why: toBootstrap below), in real Envoy
 //    started with the EnvoyProxy's log level, fed by our control plane started with the sidecar's
 //    own arguments (from 20-envoyproxy.yaml) and the token the patch policy got: the seed's request
-//    reaches simulated pods, a ~100 KB body is routed, every request has its Request Handled line.
+//    reaches simulated pods, a ~100 KB body is routed, every request has its Request Handled line,
+//    an Envoy-made reply is OpenAI JSON, a pod failing fast costs no request (retries on the
+//    fallbacks), the seed's SGLang P/D pool works through the prefill listener.
 // Skipped when EG_TRANSLATE_BIN is unset, unless INFERGATE_REQUIRE_EG_TRANSLATE or CI is set (then
 // a failure): `make test` builds it and requires it.
 
