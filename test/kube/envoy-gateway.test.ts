@@ -12,7 +12,8 @@
 //  - that xDS, made a static bootstrap (what is changed and why: toBootstrap below), in real Envoy
 //    started with the EnvoyProxy's log level, fed by our control plane started with the sidecar's
 //    own arguments (from 20-envoyproxy.yaml) and the token the patch policy got: the seed's request
-//    reaches simulated pods, a ~100 KB body is routed, every request has its Request Handled line,
+//    reaches simulated pods, a ~100 KB body is routed, every request has its Request Handled line
+//    (through the access log of patch 2e, found by the x-request-id the client sent),
 //    an Envoy-made reply is OpenAI JSON, a pod failing fast costs no request (retries on the
 //    fallbacks), the seed's SGLang P/D pool works through the prefill listener.
 // Skipped when EG_TRANSLATE_BIN is unset, unless INFERGATE_REQUIRE_EG_TRANSLATE or CI is set (then
@@ -20,7 +21,7 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import {
   closeSync,
   existsSync,
@@ -267,15 +268,36 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
   let sent = 0;
   let routed = 0; // the 200s through the public listener
   const tail = () => envoyLog.slice(-4000);
+  /** Every Request Handled line so far: the access log's on stdout (patch 2e), Envoy's log's on stderr. */
+  const handledSoFar = () =>
+    parseHandled(`${stdoutPath && existsSync(stdoutPath) ? readFileSync(stdoutPath, "utf8") : ""}\n${envoyLog}`);
   const chat = async (content: string) => {
     sent++;
+    const id = randomUUID();
     const r = await fetch(`${publicUrl}/v1/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "x-request-id": id },
       body: JSON.stringify({ model: SEED_MODEL, messages: [{ role: "user", content }], max_tokens: 8 }),
     });
     if (r.status === 200) routed++;
-    return { status: r.status, pod: r.headers.get("x-sim-pod"), text: await r.text() };
+    return { id, status: r.status, pod: r.headers.get("x-sim-pod"), text: await r.text() };
+  };
+  /**
+   * The Request Handled lines of these requests (by x-request-id), once all are out: the access log
+   * is flushed every second (the EnvoyProxy's --file-flush-interval-msec), so lines of earlier
+   * requests may come after later ones.
+   */
+  const handledFor = async (ids: string[]) => {
+    const until = Date.now() + 5000;
+    for (;;) {
+      const byId = new Map(handledSoFar().map((h) => [h.requestId, h]));
+      if (ids.every((id) => byId.has(id))) return ids.map((id) => byId.get(id)!);
+      if (Date.now() > until)
+        assert.fail(
+          `Request Handled lines of ${ids.filter((id) => !byId.has(id)).length}/${ids.length} requests missing\n${tail()}`,
+        );
+      await sleep(50);
+    }
   };
 
   before(async () => {
@@ -440,6 +462,7 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     const pluginConfig = JSON.parse(cfg.configuration.value);
     assert.equal(pluginConfig.fallbacks, undefined, "the default fallbacks (2), one per retry of the route");
     assert.equal(pluginConfig.mode, "gateway");
+    assert.equal(pluginConfig.handledLog, "access-log", "the Request Handled line through the access log");
     assert.deepEqual(
       m.http_filters.map((f: any) => f.name),
       [WASM_FILTER, "envoy.filters.http.header_to_metadata", "envoy.filters.http.router"],
@@ -454,6 +477,9 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       byName(ourHcm.http_filters, "envoy.filters.http.header_to_metadata", "HTTP filter"),
     );
     assert.deepEqual(m.local_reply_config, ourHcm.local_reply_config, "patch 2d: envoy/bootstrap.yaml's local replies");
+    const handledLog = (m.access_log ?? []).filter((a: any) => a.name === "infergate_request_handled");
+    assert.deepEqual(handledLog, ourHcm.access_log, "patch 2e: envoy/bootstrap.yaml's Request Handled access log");
+    assert.ok(m.access_log.length > 1, "beside Envoy Gateway's own access log");
     // The route: patch 2's one replace, to the pods cluster, the filter turned on.
     const rc = byName(x.routes, ROUTE_CONFIG, "route configuration");
     const routes = rc.virtual_hosts.flatMap((v: any) => v.routes);
@@ -542,6 +568,8 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       ...(components.length ? ["--component-log-level", components.join(",")] : []),
       ...["--drain-strategy", "immediate", "--concurrency", "2", "--disable-hot-restart"],
       ...["--admin-address-path", adminPath],
+      // What Envoy Gateway appends from the EnvoyProxy (the access log's flush interval).
+      ...((ep.spec.extraArgs as string[] | undefined) ?? []),
     ];
     // Envoy's log is on stderr (a pipe, drained). Its stdout is a file: Envoy Gateway's access log
     // opens /dev/stdout, which fails (ENXIO) on the socket Node gives a child as a "pipe"; in a Pod
@@ -626,7 +654,6 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     }
     await sleep(300); // the warm-up's lines are out before the counted window starts
     const before = envoyLog.length;
-    const handledBefore = parseHandled(envoyLog).length;
 
     // The seed's request, several times; then one with a ~100 KB body (over the 32 KiB Envoy Gateway
     // gives a listener without the ClientTrafficPolicy).
@@ -649,18 +676,19 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     );
     assert.ok(new Set(pods).size > 1, `spread over more than one pod: ${pods.join(", ")}`);
 
-    // One Request Handled line per request, naming the pod that answered.
-    const until = Date.now() + 5000;
-    while (parseHandled(envoyLog).length < handledBefore + answers.length && Date.now() < until) await sleep(20);
+    // One Request Handled line per request, naming the pod that answered, through the access log.
+    const handled = await handledFor(answers.map((a) => a.id));
     const window = envoyLog.slice(before);
-    const handled = parseHandled(window);
-    assert.equal(handled.length, answers.length, `Request Handled lines:\n${window.slice(-3000)}`);
-    assert.deepEqual(handled.map((h) => h.pod).sort(), [...pods].sort());
+    assert.equal(parseHandled(window).length, 0, "none through Envoy's log (a proxy_log call per request)");
+    assert.deepEqual(
+      handled.map((h) => h.pod),
+      pods,
+    );
     assert.ok(handled.every((h) => h.model === SEED_MODEL && h.requestId));
     // At info (EnvoyProxy logging), Envoy logs nothing else per request, at any level.
     const logLines = window.split("\n").filter((l) => /^\[\d{4}-\d\d-\d\d [\d:.]+\]\[\d+\]\[\w+\]/.test(l));
-    const others = logLines.filter((l) => !l.includes("Request Handled {"));
-    assert.deepEqual(others, [], "Envoy's log lines during the requests, other than Request Handled");
+    const others = logLines;
+    assert.deepEqual(others, [], "Envoy's log lines during the requests");
 
     console.log(
       `# ${answers.length} requests: ${handled.length} Request Handled lines, ${others.length} other log lines`,
@@ -720,17 +748,13 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       if (Date.now() > until) assert.fail(`no P/D answer through Envoy Gateway's xDS: ${last}\n${tail()}`);
       await sleep(100);
     }
-    const handledBefore = parseHandled(envoyLog).length;
     const answers = [];
     for (let i = 0; i < 6; i++) answers.push(await chat(`P/D question ${i}`));
     for (const a of answers) {
       assert.equal(a.status, 200, `${a.status} ${a.text}\n${tail()}`);
       assert.equal(role(a.pod), "decode", `answered by a decode pod: ${a.pod}`);
     }
-    const until = Date.now() + 5000;
-    while (parseHandled(envoyLog).length < handledBefore + answers.length && Date.now() < until) await sleep(20);
-    const handled = parseHandled(envoyLog).slice(handledBefore);
-    assert.equal(handled.length, answers.length);
+    const handled = await handledFor(answers.map((a) => a.id));
     for (const h of handled) {
       assert.equal(
         role(h.prefillPod as string),
