@@ -453,6 +453,9 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     assert.equal(pub.address.socket_address.port_value, 8080);
     const m = hcm(pub);
     assert.equal(m.rds.route_config_name, ROUTE_CONFIG);
+    // The client's x-request-id is the Request Handled line's requestId (ClientTrafficPolicy
+    // requestID: PreserveOrGenerate); Envoy Gateway's default replaces it.
+    assert.equal(m.preserve_external_request_id, true, "the client's x-request-id kept");
     const filter = byName(m.http_filters, WASM_FILTER, "HTTP filter");
     const cfg = filter.typed_config.config;
     assert.equal(cfg.vm_config.vm_id, VM_ID);
@@ -539,7 +542,7 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     const ep = manifests.find((m) => m.kind === "EnvoyProxy")!;
     const levels = (ep.spec.logging?.level ?? {}) as Record<string, string>;
     const level = levels.default ?? "warn";
-    assert.equal(level, "info", "20-envoyproxy.yaml asks for info (the Request Handled lines)");
+    assert.equal(level, "info", "20-envoyproxy.yaml asks for info (the Request Handled line of a stream cut short)");
     const components = Object.entries(levels)
       .filter(([k]) => k !== "default")
       .map(([k, v]) => `${k}:${v}`);
@@ -686,8 +689,7 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     );
     assert.ok(handled.every((h) => h.model === SEED_MODEL && h.requestId));
     // At info (EnvoyProxy logging), Envoy logs nothing else per request, at any level.
-    const logLines = window.split("\n").filter((l) => /^\[\d{4}-\d\d-\d\d [\d:.]+\]\[\d+\]\[\w+\]/.test(l));
-    const others = logLines;
+    const others = window.split("\n").filter((l) => /^\[\d{4}-\d\d-\d\d [\d:.]+\]\[\d+\]\[\w+\]/.test(l));
     assert.deepEqual(others, [], "Envoy's log lines during the requests");
 
     console.log(
@@ -769,8 +771,8 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
   });
 
   test("Envoy Gateway's default access log: one line per request", async () => {
-    // Envoy Gateway's default access log (every HTTP listener, JSON to /dev/stdout, written out every
-    // 10 s or at exit) is also a line per request: counted after Envoy stops, for every request sent.
+    // Envoy Gateway's default access log (every HTTP listener, JSON to /dev/stdout, flushed with
+    // ours) is also a line per request: counted after Envoy stops, for every request sent.
     assert.ok(envoy && cp, "the Envoy test ran");
     await cp.stop();
     cp = null;
