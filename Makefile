@@ -13,7 +13,7 @@ WASM := build/infergate.wasm
 AS_SOURCES := $(shell find assembly -name '*.ts' 2>/dev/null)
 TS_SOURCES := $(shell find controlplane test scripts bench -name '*.ts' -not -path 'test/assembly/*' 2>/dev/null)
 
-.PHONY: help deps envoy kube helm eg-translate llmd-sim prometheus chromium wasm ts build typecheck lint format unit test up status bench fuzz soak clean
+.PHONY: help deps envoy kube helm eg-translate llmd-sim prometheus chromium wasm ts build typecheck lint format unit test up status bench bench-instructions fuzz soak clean
 
 help:
 	@echo "make up     run the gateway locally on a simulated fleet (PORT=$(PORT) PODS=$(PODS) STRATEGY=DEFAULT|PREFIX_CACHE; PD=1: the seed's SGLang P/D example)"
@@ -22,6 +22,7 @@ help:
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
 	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
 	@echo "make bench  run the benchmarks (QUICK=1 for a short run; ONLY=ramp,overhead for some scenarios)"
+	@echo "make bench-instructions  instructions per request under callgrind, plain Envoy vs infergate (REQUESTS=1000)"
 	@echo "make fuzz   10^6 fuzzed bodies through the filter's request parser, 10^4 through Envoy (FUZZ_SEED=1)"
 	@echo "make soak   SOAK_MINUTES=30 of moderate load; Envoy RSS and wasm memory over time"
 
@@ -119,6 +120,11 @@ bench: deps kube build
 	@bench/setup-loadgen.sh >/dev/null
 	@scripts/get-epp.sh >/dev/null || echo "make bench: scripts/get-epp.sh failed; the bench reports the upstream EPP as not run" >&2
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) node build/js/bench/run.js $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
+
+# Instructions per request under callgrind (bench/instructions.ts): plain Envoy and infergate, one run,
+# repeatable to ~1 %; results in bench/results/instructions/.
+bench-instructions: deps build
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/instructions.js $(if $(REQUESTS),--requests $(REQUESTS),)
 
 # The big fuzzing run (make test runs a small seeded slice of it): test/fuzz/run.ts.
 FUZZ_SEED ?= 1

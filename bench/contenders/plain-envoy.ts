@@ -72,7 +72,7 @@ export async function startStaticEnvoy(
   }
 }
 
-export function plainEnvoy(policy: "ROUND_ROBIN" | "RANDOM", concurrency = 2): Contender {
+export function plainEnvoy(policy: "ROUND_ROBIN" | "RANDOM", concurrency = 2, servingTimeoutMs = 20000): Contender {
   const id = policy === "ROUND_ROBIN" ? "envoy-rr" : "envoy-random";
   return {
     id,
@@ -91,7 +91,7 @@ export function plainEnvoy(policy: "ROUND_ROBIN" | "RANDOM", concurrency = 2): C
         .replace("{{LB_POLICY}}", policy)
         .replace("{{ENDPOINTS}}", endpoints);
       const flags = ["-c", "envoy/plain-envoy.yaml", "--concurrency", String(concurrency), `lb_policy ${policy}`];
-      const e = await startStaticEnvoy(yaml, concurrency, "plain envoy");
+      const e = await startStaticEnvoy(yaml, concurrency, "plain envoy", servingTimeoutMs);
       return { url: e.url, version: `envoy ${envoyVersion()}`, flags, pids: [e.pid], stop: e.stop };
     },
   };

@@ -41,6 +41,8 @@ export interface EnvoyOptions {
   echoLog?: boolean;
   /** Also append Envoy's log to this file (make up: build/logs/envoy.log). */
   logFile?: string;
+  /** How long Envoy may take to become ready (ms; default 30 s; under valgrind it takes minutes). */
+  startTimeoutMs?: number;
 }
 
 export interface EnvoyInstance {
@@ -193,7 +195,7 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
   };
 
   // Wait for the admin address file, then for /ready, then read the bound listener ports.
-  const deadline = Date.now() + 30000;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 30000);
   let adminUrl = "";
   while (Date.now() < deadline) {
     if (exited !== null) break;

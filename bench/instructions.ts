@@ -1,0 +1,263 @@
+// `make bench-instructions`: user-space instructions Envoy executes per request, counted by
+// valgrind's callgrind, for plain Envoy and for infergate on the same fleet and bodies. Unlike CPU
+// time (the overhead scenario's figure, which drifts by ±10 % between rounds on this shared
+// machine), an instruction count repeats to within about 1 %, so a change of a few thousand
+// instructions per request (one host call) is visible in one run. Kernel work (the sockets) is not
+// counted: plain Envoy's count is the same for a tiny and an 8 KB body, while its CPU time is not.
+//
+// Per contender and body: a fresh fleet (2 zero-latency pods) and a fresh Envoy (--concurrency 1)
+// under callgrind; 300 warm-up requests; counters zeroed, 10 s idle, dumped (what the filter's
+// 10 ms tick and the control plane's pushes and scrapes cost per second); zeroed again, N requests
+// one at a time, dumped. Per request = (busy count − idle rate × busy time) / N. Writes
+// bench/results/instructions/{instructions.json,summary.md}.
+//
+// Two floor variants of the filter say what any proxy-wasm filter costs in this Envoy before it
+// decides anything: bench/floor/*.patch, applied to a copy of assembly/ and built there (never
+// shipped). Both route every request after the first by the first one's decision: "header-only"
+// writes the two headers in the headers callback (no body, no response callbacks), "body-read"
+// reads the headers and buffers and reads the body first, as the filter does, then writes them.
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createLogger } from "../controlplane/log.js";
+import { startLocalGateway } from "../scripts/lib/local-gateway.js";
+import { REPO_ROOT } from "../scripts/lib/repo.js";
+import { startFleet } from "../test/sim/fleet.js";
+import { infergateVersion } from "./contenders/infergate.js";
+import { plainEnvoy } from "./contenders/plain-envoy.js";
+import { envoyVersion } from "./contenders/util.js";
+import { FAST_POD_ARGS, progress, sleep } from "./lib/common.js";
+import { type BodyKind, overheadBody } from "./scenarios/overhead.js";
+import { SEED_MODEL } from "./workloads.js";
+
+const { values } = parseArgs({ options: { requests: { type: "string" }, idle: { type: "string" } } });
+const REQUESTS = Number(values.requests ?? 1000);
+const IDLE_MS = Number(values.idle ?? 10000);
+const WARMUP = 300;
+const START_TIMEOUT_MS = 600000; // Envoy compiles the filter's wasm under valgrind: a minute or more
+const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
+
+type Kind = "plain" | "DEFAULT" | "PREFIX_CACHE";
+/** A floor variant: bench/floor/<name>.patch. */
+type Floor = "header-only" | "body-read";
+const RUNS: { kind: Kind; body: BodyKind; floor?: Floor }[] = [
+  { kind: "plain", body: "tiny" },
+  { kind: "DEFAULT", body: "tiny", floor: "header-only" },
+  { kind: "DEFAULT", body: "tiny", floor: "body-read" },
+  { kind: "DEFAULT", body: "tiny" },
+  { kind: "plain", body: "8KB" },
+  { kind: "DEFAULT", body: "8KB", floor: "header-only" },
+  { kind: "DEFAULT", body: "8KB", floor: "body-read" },
+  { kind: "DEFAULT", body: "8KB" },
+  { kind: "PREFIX_CACHE", body: "8KB" },
+];
+
+/** Builds a floor variant's wasm: assembly/ copied, the patch applied, compiled as the filter is. */
+function buildFloor(floor: Floor, work: string): string {
+  const dir = join(work, `floor-${floor}`);
+  mkdirSync(dir);
+  cpSync(join(REPO_ROOT, "assembly"), join(dir, "assembly"), { recursive: true });
+  cpSync(join(REPO_ROOT, "asconfig.json"), join(dir, "asconfig.json"));
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"));
+  const patch = join(REPO_ROOT, "bench/floor", `${floor}.patch`);
+  try {
+    execFileSync("git", ["apply", patch], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  } catch (e) {
+    throw new Error(`${patch} no longer applies to assembly/ (update it): ${(e as { stderr?: Buffer }).stderr}`);
+  }
+  const out = join(dir, "floor.wasm");
+  execFileSync(
+    join(REPO_ROOT, "node_modules/.bin/asc"),
+    ["assembly/index.ts", "--target", "release", "--outFile", out, "--textFile", join(dir, "floor.wat")],
+    { cwd: dir, stdio: ["ignore", "ignore", "inherit"] },
+  );
+  return out;
+}
+
+interface Row {
+  contender: string;
+  body: BodyKind;
+  /** instructions per request, thousands (idle rate subtracted) */
+  kIrPerRequest: number;
+  vsPlain: number | null;
+  idleMIrPerS: number;
+  busyMs: number;
+  errors: number;
+}
+
+/** The event totals of a callgrind output file (its "totals:" or "summary:" line: Ir first). */
+function totalIr(file: string): number {
+  const m = /^(?:totals|summary):\s+(\d+)/m.exec(readFileSync(file, "utf8"));
+  if (!m) throw new Error(`no totals line in ${file}`);
+  return Number(m[1]);
+}
+
+function callgrind(cmd: "-z" | "-d", pid: number): void {
+  execFileSync("callgrind_control", [cmd, String(pid)], { stdio: "ignore" });
+}
+
+async function measure(kind: Kind, body: BodyKind, outDir: string, wasmPath?: string): Promise<Row> {
+  const fleet = await startFleet({ model: SEED_MODEL, pods: 2, args: FAST_POD_ARGS });
+  for (const f of readdirSync(outDir)) rmSync(join(outDir, f));
+  let stop: () => Promise<void> = async () => {};
+  try {
+    let url: string;
+    let pid: number;
+    if (kind === "plain") {
+      const inst = await plainEnvoy("ROUND_ROBIN", 1, START_TIMEOUT_MS).start(fleet);
+      ({ url } = inst);
+      pid = inst.pids[0];
+      stop = inst.stop;
+    } else {
+      const gw = await startLocalGateway({
+        existingFleet: fleet,
+        pool: { annotations: kind === "PREFIX_CACHE" ? { [STRATEGY]: "PREFIX_CACHE" } : {} },
+        envoy: { concurrency: 1, startTimeoutMs: START_TIMEOUT_MS, ...(wasmPath ? { wasmPath } : {}) },
+        waitReady: false,
+        // Under valgrind the control plane's first pushes and admin reads time out and are retried:
+        // expected here, so only errors are shown.
+        logger: createLogger({ component: "controlplane", level: "error" }),
+      });
+      url = gw.url;
+      pid = gw.envoys[0].process.pid ?? 0;
+      stop = () => gw.stop();
+    }
+    const payload = overheadBody(body, 42);
+    const send = async (n: number, untilOk = false): Promise<number> => {
+      let errors = 0;
+      for (let i = 0; i < n; i++) {
+        const r = await fetch(`${url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: payload,
+        }).catch(() => null);
+        await r?.arrayBuffer();
+        if (r?.status === 200) continue;
+        errors++;
+        if (untilOk) {
+          i--;
+          await sleep(500);
+        }
+      }
+      return errors;
+    };
+    // The gateway serves once the control plane's first table reached the (slow) filter.
+    const ready = Promise.race([send(1, true), sleep(START_TIMEOUT_MS).then(() => "timeout")]);
+    if ((await ready) === "timeout") throw new Error(`${kind}: no 200 within ${START_TIMEOUT_MS} ms`);
+    await send(WARMUP);
+    await sleep(2000);
+    callgrind("-z", pid);
+    const idleStart = Date.now();
+    await sleep(IDLE_MS);
+    callgrind("-d", pid);
+    const idleMs = Date.now() - idleStart;
+    callgrind("-z", pid);
+    const t0 = Date.now();
+    const errors = await send(REQUESTS);
+    callgrind("-d", pid);
+    const busyMs = Date.now() - t0;
+    const dumps = readdirSync(outDir)
+      .filter((f) => /\.out\.\d+$/.test(f))
+      .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
+    if (dumps.length < 2) throw new Error(`${kind}: expected two callgrind dumps, found ${dumps.join(", ")}`);
+    const idleIr = totalIr(join(outDir, dumps[0]));
+    const busyIr = totalIr(join(outDir, dumps[1]));
+    const idlePerMs = idleIr / idleMs;
+    return {
+      contender: kind === "plain" ? "plain Envoy round-robin" : `infergate ${kind}`,
+      body,
+      kIrPerRequest: Math.round((busyIr - idlePerMs * busyMs) / REQUESTS / 100) / 10,
+      vsPlain: null,
+      idleMIrPerS: Math.round(idlePerMs / 100) / 10,
+      busyMs,
+      errors,
+    };
+  } finally {
+    await stop();
+    await fleet.stop();
+  }
+}
+
+async function main() {
+  const valgrind = execFileSync(join(REPO_ROOT, "bench/apt-tool.sh"), ["valgrind"], { encoding: "utf8" }).trim();
+  const envoy = process.env.ENVOY_BIN;
+  if (!envoy) throw new Error("set ENVOY_BIN (make bench-instructions does)");
+  const work = mkdtempSync(join(tmpdir(), "infergate-callgrind-"));
+  const outDir = join(work, "out");
+  mkdirSync(outDir);
+  // Every Envoy this process starts (plain and infergate) runs under callgrind.
+  const wrapper = join(work, "envoy-callgrind.sh");
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\nexec ${valgrind} --tool=callgrind --callgrind-out-file=${outDir}/cg.%p.out ${envoy} "$@"\n`,
+  );
+  chmodSync(wrapper, 0o755);
+  process.env.ENVOY_BIN = wrapper;
+  const rows: Row[] = [];
+  try {
+    const floors = new Map<Floor, string>();
+    for (const r of RUNS) {
+      if (r.floor && !floors.has(r.floor)) floors.set(r.floor, buildFloor(r.floor, work));
+      const what = r.floor ? `floor variant ${r.floor}` : r.kind;
+      progress(`instructions: ${what}, ${r.body} body, ${REQUESTS} requests under callgrind`);
+      const row = await measure(r.kind, r.body, outDir, r.floor ? floors.get(r.floor) : undefined);
+      if (r.floor) row.contender = `floor: ${r.floor} filter`;
+      progress(`  ${row.kIrPerRequest} k instructions per request (${row.errors} errors)`);
+      rows.push(row);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  for (const row of rows) {
+    const plain = rows.find((x) => x.contender.startsWith("plain") && x.body === row.body);
+    row.vsPlain = plain ? Math.round((row.kIrPerRequest / plain.kIrPerRequest) * 100) / 100 : null;
+  }
+  const dir = join(REPO_ROOT, "bench/results/instructions");
+  mkdirSync(dir, { recursive: true });
+  const meta = {
+    date: new Date().toISOString(),
+    infergate: infergateVersion(),
+    envoy: envoyVersion(),
+    valgrind: execFileSync(valgrind, ["--version"], { encoding: "utf8" }).trim(),
+    requests: REQUESTS,
+    idleMs: IDLE_MS,
+  };
+  writeFileSync(join(dir, "instructions.json"), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
+  const lines = [
+    "# Instructions per request (callgrind)",
+    "",
+    `${meta.date}; ${meta.infergate}; ${meta.valgrind}. Envoy --concurrency 1, 2 zero-latency pods, ${REQUESTS} requests one at a time after ${WARMUP} warm-up ones; the idle rate (${IDLE_MS / 1000} s measured just before) subtracted. User-space instructions only (no kernel work). Reproduce: \`make bench-instructions\`.`,
+    "",
+    "| contender | body | k instructions / request | vs plain Envoy | idle M instructions / s | errors |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...rows.map(
+      (r) =>
+        `| ${r.contender} | ${r.body} | ${r.kIrPerRequest} | ${r.vsPlain ?? "–"} | ${r.idleMIrPerS} | ${r.errors}/${REQUESTS} |`,
+    ),
+    "",
+    "Floor rows: the filter patched (bench/floor/*.patch) to route every request after the first by the first one's decision. header-only: the two headers written in the headers callback, nothing else (no body read, no response callbacks); body-read: headers read and the body buffered and read as the filter does, then the two headers written (no parse, no decision, no log line, no in-flight accounting).",
+    "",
+  ];
+  writeFileSync(join(dir, "summary.md"), lines.join("\n"));
+  process.stdout.write(lines.join("\n"));
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`bench-instructions: ${(e as Error).stack}\n`);
+    process.exit(1);
+  },
+);
