@@ -43,8 +43,17 @@ import { type BodyKind, overheadBody } from "./scenarios/overhead.js";
 import { SEED_MODEL } from "./workloads.js";
 
 const { values } = parseArgs({ options: { requests: { type: "string" }, idle: { type: "string" } } });
-const REQUESTS = Number(values.requests ?? 1000);
-const IDLE_MS = Number(values.idle ?? 10000);
+/** A whole number of at least `min` from the command line, or exit with what was wrong. */
+function count(name: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (Number.isInteger(n) && n >= min) return n;
+  process.stderr.write(`bench-instructions: --${name} must be a whole number >= ${min}, got "${text}"\n`);
+  process.exit(2);
+}
+const REQUESTS = count("requests", values.requests, 1000, 1);
+/** Idle window whose instruction rate is subtracted (ms). */
+const IDLE_MS = count("idle", values.idle, 10000, 1000);
 const WARMUP = 300;
 const START_TIMEOUT_MS = 600000; // Envoy compiles the filter's wasm under valgrind: a minute or more
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
