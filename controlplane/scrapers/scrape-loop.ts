@@ -8,6 +8,10 @@
 //    scrape succeeds again: one dropped scrape should not eject a pod, a dead one must go;
 //  - the time of the last success is kept so the table reports scrapeAgeMs and a stale load is
 //    visible as stale, never passed off as fresh.
+//  - changes are reported once per round (when its last scrape finished), not once per endpoint:
+//    each report becomes a table push, which the filter validates and every Envoy worker decodes
+//    again, so per-endpoint reports meant up to one push per pod per interval under load. A round
+//    held open by a slow target reports at the next tick: at most one interval late.
 
 import { Agent, request } from "node:http";
 import type { Logger } from "../log.js";
@@ -51,8 +55,8 @@ export interface ScrapeLoopOptions {
   maxBodyBytes?: number;
   logger: Logger;
   observer?: ScrapeObserver;
-  /** Called after a scrape changed an endpoint's load or health. */
-  onUpdate?: (address: string) => void;
+  /** Called once per round with the endpoints whose load or health its scrapes changed (and after scrapeAll). */
+  onUpdate?: (addresses: string[]) => void;
   now?: () => number;
 }
 
@@ -68,6 +72,8 @@ class ScrapeFailed extends Error {
 interface Entry {
   state: ScrapeState;
   inFlight: boolean;
+  /** The round (tick) that last queued it. */
+  round: number;
 }
 
 export class ScrapeLoop {
@@ -81,6 +87,11 @@ export class ScrapeLoop {
   private active = 0;
   private readonly queue: Entry[] = [];
   private readonly now: () => number;
+  /** Rounds started (ticks), and the current round's scrapes not finished yet. */
+  private round = 0;
+  private roundPending = 0;
+  /** Endpoints changed since the last report. */
+  private readonly changed = new Set<string>();
 
   constructor(private readonly opts: ScrapeLoopOptions) {
     this.intervalMs = opts.intervalMs ?? 100;
@@ -101,6 +112,7 @@ export class ScrapeLoop {
       if (e && e.state.runtime === t.runtime) continue;
       this.entries.set(t.address, {
         inFlight: false,
+        round: 0,
         state: {
           address: t.address,
           runtime: t.runtime,
@@ -139,12 +151,19 @@ export class ScrapeLoop {
   /** Scrapes every target once and resolves when all are done (tests, startup). */
   async scrapeAll(): Promise<void> {
     await Promise.all([...this.entries.values()].map((e) => (e.inFlight ? Promise.resolve() : this.scrape(e))));
+    this.report();
   }
 
   private tick(): void {
+    // What a round held open by a slow target (still in flight, up to the timeout) has not reported yet.
+    this.report();
+    this.round++;
+    this.roundPending = 0;
     for (const e of this.entries.values()) {
       if (e.inFlight) continue; // still scraping (or queued) from an earlier tick
       e.inFlight = true;
+      e.round = this.round;
+      this.roundPending++;
       this.queue.push(e);
     }
     this.pump();
@@ -156,9 +175,17 @@ export class ScrapeLoop {
       this.active++;
       void this.scrape(e).finally(() => {
         this.active--;
+        if (e.round === this.round && --this.roundPending === 0) this.report();
         this.pump();
       });
     }
+  }
+
+  private report(): void {
+    if (this.changed.size === 0) return;
+    const addresses = [...this.changed];
+    this.changed.clear();
+    this.opts.onUpdate?.(addresses);
   }
 
   private async scrape(e: Entry): Promise<void> {
@@ -210,7 +237,7 @@ export class ScrapeLoop {
         });
       }
     }
-    if (changed) this.opts.onUpdate?.(address);
+    if (changed) this.changed.add(address);
   }
 
   private fetchMetrics(address: string): Promise<string> {

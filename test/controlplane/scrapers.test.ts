@@ -123,7 +123,7 @@ test("scrape loop: each runtime over real HTTP, keeps age, marks not-ready after
     intervalMs: 20,
     timeoutMs: 500,
     logger,
-    onUpdate: (a) => updates.push(a),
+    onUpdate: (as) => updates.push(...as),
     observer: { scraped: (_r, _s, f) => observed.push(f) },
   });
   try {
@@ -247,6 +247,91 @@ test("scrape loop: bounded concurrency and one scrape per target at a time", asy
       "every target got scraped despite the bound",
     );
     assert.equal(maxInFlight, 2);
+  } finally {
+    loop.stop();
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
+test("scrape loop: one report per round (one table push), and a slow target holds no other load back", async () => {
+  // Every page differs from the last (waiting grows), so every scrape changes its endpoint's load.
+  let n = 0;
+  const changing = () =>
+    fixture("vllm.txt").replace('model_name="/models/Qwen3-32B"} 3.0', `model_name="/models/Qwen3-32B"} ${++n}.0`);
+  const fast = await Promise.all(Array.from({ length: 8 }, () => metricsServer(changing)));
+  let slowAnswered = false;
+  const slow = await metricsServer(() => "hang");
+  slow.server.removeAllListeners("request");
+  slow.server.on("request", (_req, res) =>
+    setTimeout(() => {
+      slowAnswered = true;
+      res.end(changing());
+    }, 800),
+  );
+  const reports: { atMs: number; addresses: string[]; slowAnswered: boolean }[] = [];
+  const intervalMs = 100;
+  const loop = new ScrapeLoop({
+    intervalMs,
+    timeoutMs: 2000,
+    logger: memoryLogger(),
+    onUpdate: (addresses) => reports.push({ atMs: Date.now(), addresses, slowAnswered }),
+  });
+  try {
+    loop.setTargets([...fast, slow].map((s) => ({ address: s.address, runtime: "vllm" as const })));
+    const t0 = Date.now();
+    loop.start();
+    await waitFor("the slow target's answer reported", () => reports.some((r) => r.addresses.includes(slow.address)));
+    await sleep(300);
+    const elapsedMs = Date.now() - t0;
+    const ticks = Math.floor(elapsedMs / intervalMs) + 1;
+    // Per-endpoint reports would be about 8 per tick here.
+    assert.ok(reports.length <= ticks + 1, `${reports.length} reports over ${ticks} ticks`);
+    const whole = reports.filter((r) => fast.every((s) => r.addresses.includes(s.address)));
+    assert.ok(whole.length >= reports.length / 2, "a round's changes go out together");
+    // The first round waits on the slow target (800 ms); its fast loads went out at the next tick.
+    const first = reports[0];
+    assert.ok(!first.slowAnswered, "the fast targets' loads were reported before the slow one answered");
+    assert.ok(fast.every((s) => first.addresses.includes(s.address)));
+    assert.ok(reports.filter((r) => !r.slowAnswered).length >= 3, "later rounds report without waiting for it");
+  } finally {
+    loop.stop();
+    await Promise.all([...fast, slow].map((s) => s.close()));
+  }
+});
+
+test("scrape loop: rounds longer than the interval still report at each tick, not a round later", async () => {
+  // Every target answers after 250 ms: each scrape outlives two ticks, so no round ever ends while
+  // it is the current one; what a finished scrape changed goes out at the next tick.
+  let n = 0;
+  let lastAnswerMs = 0;
+  const servers = await Promise.all(Array.from({ length: 4 }, () => metricsServer(() => "hang")));
+  for (const s of servers) {
+    s.server.removeAllListeners("request");
+    s.server.on("request", (_req, res) =>
+      setTimeout(() => {
+        lastAnswerMs = Date.now();
+        res.end(
+          fixture("vllm.txt").replace(
+            'model_name="/models/Qwen3-32B"} 3.0',
+            `model_name="/models/Qwen3-32B"} ${++n}.0`,
+          ),
+        );
+      }, 250),
+    );
+  }
+  const reports: { atMs: number; lagMs: number }[] = [];
+  const loop = new ScrapeLoop({
+    intervalMs: 100,
+    timeoutMs: 2000,
+    logger: memoryLogger(),
+    onUpdate: () => reports.push({ atMs: Date.now(), lagMs: Date.now() - lastAnswerMs }),
+  });
+  try {
+    loop.setTargets(servers.map((s) => ({ address: s.address, runtime: "vllm" as const })));
+    loop.start();
+    await waitFor("a report", () => reports.length > 0);
+    // The next tick is at most 100 ms after the answers; the next round would end 250 ms after them.
+    assert.ok(reports[0].lagMs < 200, `reported ${reports[0].lagMs} ms after the answers`);
   } finally {
     loop.stop();
     await Promise.all(servers.map((s) => s.close()));
