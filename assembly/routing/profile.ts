@@ -33,6 +33,8 @@ class KeptEndpoints {
      *  those of them that count toward the load score. */
     public leadScore: StaticArray<f64>,
     public leadLoad: StaticArray<f64>,
+    /** The pool's loadsPatched when computed: loads patched in since make it stale. */
+    public loadsPatched: u32,
   ) {}
 }
 
@@ -80,9 +82,10 @@ export class SchedulingProfile {
     this.picker.pick(ctx, out.targets, picks);
   }
 
-  // What the leading per-endpoint filters keep of a pool: computed once per Pool object (a table
-  // generation; a new table brings new Pool objects, and holding one keeps its address from being
-  // reused) instead of a virtual call per filter and endpoint on every decision. A few pools are
+  // What the leading per-endpoint filters keep of a pool: computed once per Pool object and its
+  // loads (a new table brings new Pool objects, and holding one keeps its address from being
+  // reused; a push of loads alone bumps loadsPatched) instead of a virtual call per filter and
+  // endpoint on every decision. A few pools are
   // remembered (a table's pools share the profile of their strategy).
   private kept: KeptEndpoints[] = [];
   private keptNext: i32 = 0;
@@ -94,8 +97,14 @@ export class SchedulingProfile {
   private keptEmptiedBy: string = "";
 
   private keptOf(pool: Pool, ctx: SchedulingContext): KeptEndpoints {
-    for (let i = 0; i < this.kept.length; i++)
-      if (unchecked(this.kept[i]).pool === pool) return unchecked(this.kept[i]);
+    let stale = -1;
+    for (let i = 0; i < this.kept.length; i++) {
+      const k = unchecked(this.kept[i]);
+      if (k.pool !== pool) continue;
+      if (k.loadsPatched == pool.loadsPatched) return k;
+      stale = i; // the same pool with other loads (patched in since): computed again, in its place
+      break;
+    }
     if (this.leadingPerEndpoint < 0) {
       let lead = 0;
       while (lead < this.filters.length && unchecked(this.filters[lead]).perEndpoint) lead++;
@@ -140,8 +149,9 @@ export class SchedulingProfile {
         if (load) unchecked((leadLoad[i] += v));
       }
     }
-    const k = new KeptEndpoints(pool, kept, n, emptiedBy, leadScore, leadLoad);
-    if (this.kept.length < KEPT_POOLS) this.kept.push(k);
+    const k = new KeptEndpoints(pool, kept, n, emptiedBy, leadScore, leadLoad, pool.loadsPatched);
+    if (stale >= 0) unchecked((this.kept[stale] = k));
+    else if (this.kept.length < KEPT_POOLS) this.kept.push(k);
     else {
       unchecked((this.kept[this.keptNext] = k));
       this.keptNext = (this.keptNext + 1) % KEPT_POOLS;

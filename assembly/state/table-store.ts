@@ -2,9 +2,11 @@
 // Keys (bounded: two, overwritten in place):
 //   infergate/v1/table       f64 generation, then the table JSON as pushed
 //   infergate/v1/generation  f64 generation, written after the table: the cheap per-request check
-// Each worker keeps its decoded copy and re-decodes only when the generation key changes.
+// Each worker keeps its decoded copy and re-reads the table only when the generation key changes:
+// a table of the same topology (only loads changed) is patched into the copy, another one decoded.
 
 import { decodeTable } from "../table/decode-table";
+import { applyLoads, fitGeneration, loadsFit, patchLoads } from "../table/patch-loads";
 import { Table } from "../table/table";
 import { SetResult, SharedStore } from "./shared-store";
 
@@ -39,9 +41,23 @@ export class TableStore {
 
   /** Validates and stores a pushed table; refuses a generation not above the stored one. */
   publish(body: ArrayBuffer): PublishResult {
+    // Only loads changed since the table this worker holds (its topology, endpoints, and every
+    // load in range): nothing else to validate, and the copy is patched once the push is stored.
+    const held = this.cached;
+    if (held !== null && loadsFit(changetype<usize>(body), body.byteLength, held!)) {
+      const r = this.store(body, fitGeneration());
+      if (r.status == PublishStatus.Ok) applyLoads(held!);
+      return r;
+    }
     const decoded = decodeTable(body);
     if (decoded.table === null) return new PublishResult(PublishStatus.Invalid, decoded.error, 0);
-    const gen = decoded.table!.generation;
+    const r = this.store(body, decoded.table!.generation);
+    if (r.status == PublishStatus.Ok) this.cached = decoded.table;
+    return r;
+  }
+
+  /** Stores a validated table under its generation, if that is above the stored one. */
+  private store(body: ArrayBuffer, gen: f64): PublishResult {
     const stored = new ArrayBuffer(8 + body.byteLength);
     store<f64>(changetype<usize>(stored), gen);
     memory.copy(changetype<usize>(stored) + 8, changetype<usize>(body), body.byteLength);
@@ -61,7 +77,6 @@ export class TableStore {
       if (r != SetResult.Ok)
         return new PublishResult(PublishStatus.Failed, `shared data write failed: ${(<i32>r).toString()}`, curGen);
       this.bumpGenerationKey(gen);
-      this.cached = decoded.table;
       return new PublishResult(PublishStatus.Ok, "", gen);
     }
     return new PublishResult(PublishStatus.Failed, "shared data contended", 0);
@@ -103,6 +118,11 @@ export class TableStore {
     if (genKey != this.seenGenKey || this.cached === null) {
       const t = this.shared.get(TABLE_KEY);
       if (t.value === null || t.value!.byteLength < 8) return this.cached;
+      // Most pushes change only loads: patched into this worker's copy, with no decode.
+      if (this.cached !== null && patchLoads(changetype<usize>(t.value!) + 8, t.value!.byteLength - 8, this.cached!)) {
+        this.seenGenKey = genKey;
+        return this.cached;
+      }
       const json = t.value!.slice(8);
       const decoded = decodeTable(json);
       // Validated on publish; a failure here would mean corruption: keep the last good table.

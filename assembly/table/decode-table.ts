@@ -70,6 +70,7 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
   t.generation = r.num(root, "generation", "table", 1, 9007199254740991);
   t.builtAtMs = r.num(root, "builtAtMs", "table", 0, 9007199254740991);
   t.stalenessMs = r.num(root, "stalenessMs", "table", 0, 86400000);
+  t.topology = r.str(root, "topology", "table", "", false);
   const pools = r.field(root, "pools", JsonKind.Array, "table");
   const models = r.field(root, "models", JsonKind.Array, "table");
   if (r.error.length > 0) {

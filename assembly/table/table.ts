@@ -103,6 +103,9 @@ export class Pool {
   /** Version 2 only: this pool also serves models it has no `models` entry for (GIE v1's
    *  InferencePool), with priority 0 (or the objective's) and these targets (empty = unchanged). */
   anyModel: bool = false;
+  /** Bumped each time a push's loads are patched into this pool's endpoints (patch-loads.ts): what
+   *  is computed once per Pool object from loads (routing/profile.ts, keptOf) is computed again. */
+  loadsPatched: u32 = 0;
   anyTargets: TargetModel[] = [];
   anyTotalWeight: f64 = 0;
   /** InferenceObjectives of this pool: names (what x-gateway-inference-objective carries) and
@@ -173,6 +176,9 @@ export class Table {
   generation: f64 = 0;
   builtAtMs: f64 = 0;
   stalenessMs: f64 = 0;
+  /** The control plane's hash of everything but the loads ("" from one that predates it): a push
+   *  with the same topology only changes loads, which a worker patches in (patch-loads.ts). */
+  topology: string = "";
   pools: Pool[] = [];
   models: Model[] = [];
   /** Version 2: the route entries in precedence order (the first match wins). */

@@ -12,6 +12,7 @@ import type { Problem, ResolvedModel } from "../model/types.js";
 import type { ScrapeState } from "../scrapers/scrape-loop.js";
 import { GenerationClock } from "./generation.js";
 import {
+  LOAD_FIELDS,
   MAX_SLOTS,
   TABLE_VERSION,
   TABLE_VERSION_ROUTES,
@@ -150,7 +151,8 @@ export class TableBuilder {
       return { table: this.lastTable, changed: false, fingerprint, problems };
     }
     const { version, ...rest } = body;
-    const table: Table = { version, generation: this.clock.next(), builtAtMs: now, ...rest };
+    const topology = topologyOf(body);
+    const table: Table = { version, generation: this.clock.next(), builtAtMs: now, topology, ...rest };
     this.lastTable = table;
     this.lastFingerprint = fingerprint;
     return { table, changed: true, fingerprint, problems };
@@ -173,6 +175,15 @@ export function fingerprintOf(table: Omit<Table, "generation" | "builtAtMs">, st
       : value,
   );
   return createHash("sha256").update(json).digest("hex");
+}
+
+const LOADS = new Set(LOAD_FIELDS);
+
+/** Table.topology: the serialised table (callers pass it without generation and build time) without
+ *  the endpoints' LOAD_FIELDS, hashed (64 bits: two topologies a fleet goes through never collide). */
+export function topologyOf(table: Omit<Table, "generation" | "builtAtMs" | "topology">): string {
+  const json = JSON.stringify(table, (key, value) => (LOADS.has(key) ? undefined : value));
+  return createHash("sha256").update(json).digest("hex").slice(0, 16);
 }
 
 /** Outlier ejection never empties a pool: when every pod that would otherwise be ready is ejected,

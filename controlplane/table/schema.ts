@@ -214,6 +214,10 @@ export interface TableRouteBackend {
   error?: string;
 }
 
+/** The endpoint fields that change from one scrape round to the next: exactly what the filter
+ *  patches into a table of the same topology (assembly/table/patch-loads.ts). */
+export const LOAD_FIELDS: readonly string[] = ["waiting", "running", "kvUsage", "scrapeAgeMs"];
+
 export interface Table {
   /** TABLE_VERSION without `routes`, TABLE_VERSION_ROUTES with. */
   version: typeof TABLE_VERSION | typeof TABLE_VERSION_ROUTES;
@@ -224,6 +228,10 @@ export interface Table {
   builtAtMs: number;
   /** Past builtAtMs + stalenessMs the filter uses the table for membership only; load comes from its own in-flight counts. */
   stalenessMs: number;
+  /** A hash of the table without generation, build time and LOAD_FIELDS: a push whose topology the
+   *  filter already holds only changed loads, which its workers patch in instead of decoding the
+   *  whole table again. Optional: a table without it is always decoded in full. */
+  topology?: string;
   pools: TablePool[];
   models: TableModel[];
   /** Every InferenceObjective whose pool is in `pools`; always present (possibly empty). A filter

@@ -39,8 +39,9 @@ import {
 import { ProfileResult } from "../../assembly/routing/profile";
 import { Random } from "../../assembly/routing/random";
 import { findPlugin, PluginKind } from "../../assembly/routing/registry";
+import { TableStore } from "../../assembly/state/table-store";
 import { decodeTable, validAddress } from "../../assembly/table/decode-table";
-import { Pool, Strategy } from "../../assembly/table/table";
+import { Pool, Strategy, Table } from "../../assembly/table/table";
 import { benchNowNs } from "./bench-clock";
 import { MockSharedData } from "./mock-shared-data";
 import { referenceFormat } from "./request-log-reference";
@@ -269,6 +270,59 @@ export function loadTable(body: string): string {
     return loadTable(body);
   }
   return r.status == 0 ? "" : r.message;
+}
+
+/** Another worker's view of the gateway's table (its own TableStore over the same shared data):
+ *  "<copy>|<generation>|<address waiting/running/kvUsage/scrapeAge>;..." where <copy> numbers the
+ *  distinct Table objects this worker has held (the same number: patched in place, not decoded). */
+let otherWorker: TableStore | null = null;
+let otherWorkerOf: TestGateway | null = null;
+// Held, so a copy's memory is never reused by a later one (identity would then lie).
+const copies: Table[] = [];
+export function otherWorkerTable(): string {
+  if (otherWorkerOf !== gw) {
+    otherWorker = new TableStore(gw.shared);
+    otherWorkerOf = gw;
+  }
+  return describeTable(otherWorker!.current());
+}
+
+/** The same view of the table the gateway's own store holds (the worker that accepted the push). */
+export function gatewayTable(): string {
+  return describeTable(gw.tables.current());
+}
+
+/** Publishes a table as the control listener would: "<status>|<message>" (0 ok, 1 invalid, 2 stale). */
+export function publishTable(body: string): string {
+  const r = gw.tables.publish(String.UTF8.encode(body));
+  return (<i32>r.status).toString() + "|" + r.message;
+}
+
+function describeTable(t: Table | null): string {
+  if (t === null) return "none";
+  let copy = copies.indexOf(t);
+  if (copy < 0) {
+    copy = copies.length;
+    copies.push(t);
+  }
+  let out = (copy + 1).toString() + "|" + (<i64>t.generation).toString() + "|";
+  for (let i = 0; i < t.pools.length; i++)
+    for (let j = 0; j < t.pools[i].endpoints.length; j++) {
+      const e = t.pools[i].endpoints[j];
+      out +=
+        e.address +
+        " " +
+        e.waiting.toString() +
+        "/" +
+        e.running.toString() +
+        "/" +
+        e.kvUsage.toString() +
+        "/" +
+        e.scrapeAgeMs.toString() +
+        (e.ready ? "" : " unready") +
+        ";";
+    }
+  return out;
 }
 
 export function setNowMs(ms: f64): void {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ResolvedModel, ResolvedPool } from "../../controlplane/model/types.js";
 import type { ScrapeState } from "../../controlplane/scrapers/scrape-loop.js";
-import { fingerprintOf, TableBuilder } from "../../controlplane/table/builder.js";
+import { fingerprintOf, TableBuilder, topologyOf } from "../../controlplane/table/builder.js";
 import { GenerationClock } from "../../controlplane/table/generation.js";
 import type { Table } from "../../controlplane/table/schema.js";
 import { SlotAllocator } from "../../controlplane/table/slots.js";
@@ -536,8 +536,9 @@ test("the builder issues a new generation exactly when the built table's fingerp
   const b = new TableBuilder({ stalenessMs: 3000, now: () => now });
   const m = model([pool("default/p", ["p1"])]);
   const r0 = b.build(m, () => undefined);
-  const { generation: _g, builtAtMs: _b, ...body } = r0.table;
+  const { generation: _g, builtAtMs: _b, topology, ...body } = r0.table;
   assert.equal(r0.fingerprint, fingerprintOf(body, 3000), "the fingerprint is the built table's");
+  assert.equal(topology, topologyOf(body), "and so is the topology");
   now += 10;
   const changes: [string, (x: ResolvedModel) => void][] = [
     ["pool strategy", (x) => (x.pools[0].strategy = "PREFIX_CACHE")],
@@ -567,4 +568,37 @@ test("the builder issues a new generation exactly when the built table's fingerp
   assert.equal(r.table.version, 2);
   assert.deepEqual(r.table.routes, []);
   assert.deepEqual(r.table.pools[0].anyModel, { targets: [] });
+});
+
+test("topology: the table without its loads; a change of loads alone keeps it, any other change does not", () => {
+  let now = 1_000_000;
+  const b = new TableBuilder({ stalenessMs: 3000, now: () => now });
+  const m = model([pool("default/p", ["p1", "p2"])]);
+  const scrape = (waiting: number, kvUsage: number, ageMs: number): ScrapeState => ({
+    address: "10.0.0.1:8000",
+    runtime: "vllm",
+    lastSuccessAtMs: now - ageMs,
+    load: { waiting, running: waiting + 1, kvUsage, loras: [] },
+    consecutiveFailures: 0,
+    healthy: true,
+    lastError: null,
+    lastDurationMs: 1,
+  });
+  const r0 = b.build(m, (a) => (a === "10.0.0.1:8000" ? scrape(1, 0.25, 10) : undefined));
+  assert.match(r0.table.topology!, /^[0-9a-f]{16}$/);
+  now += 100;
+  const r1 = b.build(m, (a) => (a === "10.0.0.1:8000" ? scrape(4, 0.5, 20) : undefined));
+  assert.equal(r1.changed, true, "new loads: a new generation");
+  assert.equal(r1.table.topology, r0.table.topology, "same topology");
+  now += 100;
+  m.pools[0].endpoints[1].ready = false;
+  const r2 = b.build(m, (a) => (a === "10.0.0.1:8000" ? scrape(4, 0.5, 20) : undefined));
+  assert.notEqual(r2.table.topology, r1.table.topology, "readiness is not a load");
+  now += 100;
+  m.pools[0].endpoints.pop();
+  const r3 = b.build(m, (a) => (a === "10.0.0.1:8000" ? scrape(4, 0.5, 20) : undefined));
+  assert.notEqual(r3.table.topology, r2.table.topology, "membership");
+  m.models[0].priority = 7;
+  const r4 = b.build(m, (a) => (a === "10.0.0.1:8000" ? scrape(4, 0.5, 20) : undefined));
+  assert.notEqual(r4.table.topology, r3.table.topology, "a model");
 });
