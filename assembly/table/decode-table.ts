@@ -19,7 +19,9 @@ import {
   Criticality,
   criticalityOfPriority,
   Endpoint,
+  MAX_LOAD_COUNT,
   MAX_PRIORITY,
+  MAX_SAFE_NUMBER,
   MAX_SLOTS,
   MIN_PRIORITY,
   Model,
@@ -67,8 +69,8 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       `unsupported version ${version.toString()} (this filter speaks ${TABLE_VERSION.toString()} and ${TABLE_VERSION_ROUTES.toString()})`,
     );
   t.version = version;
-  t.generation = r.num(root, "generation", "table", 1, 9007199254740991);
-  t.builtAtMs = r.num(root, "builtAtMs", "table", 0, 9007199254740991);
+  t.generation = r.num(root, "generation", "table", 1, MAX_SAFE_NUMBER);
+  t.builtAtMs = r.num(root, "builtAtMs", "table", 0, MAX_SAFE_NUMBER);
   t.stalenessMs = r.num(root, "stalenessMs", "table", 0, 86400000);
   t.topology = r.str(root, "topology", "table", "", false);
   const pools = r.field(root, "pools", JsonKind.Array, "table");
@@ -169,10 +171,10 @@ export function decodeTable(body: ArrayBuffer): TableDecodeResult {
       else if (role == "prefill") e.role = Role.Prefill;
       else if (role == "decode") e.role = Role.Decode;
       else r.fail(`${ep}.role`, "must be both, prefill or decode");
-      e.waiting = r.num(ev, "waiting", ep, 0, 1e9);
-      e.running = r.num(ev, "running", ep, 0, 1e9);
+      e.waiting = r.num(ev, "waiting", ep, 0, MAX_LOAD_COUNT);
+      e.running = r.num(ev, "running", ep, 0, MAX_LOAD_COUNT);
       e.kvUsage = r.num(ev, "kvUsage", ep, 0, 1);
-      e.scrapeAgeMs = r.num(ev, "scrapeAgeMs", ep, -1, 9007199254740991, -1, false);
+      e.scrapeAgeMs = r.num(ev, "scrapeAgeMs", ep, -1, MAX_SAFE_NUMBER, -1, false);
       e.bootstrapPort = r.int(ev, "bootstrapPort", ep, 1, 65535, 0, false);
       const loras = ev.get("loras");
       if (loras !== null) {

@@ -8,10 +8,9 @@
 // are written (each pool's loadsPatched bumped: routing/profile.ts caches scores per Pool object).
 // Any difference, or a table without a topology, is left to a full decode.
 import { T_ARRAY, T_NUMBER, T_OBJECT, Tape } from "../json/tape";
-import { Table } from "./table";
+import { MAX_LOAD_COUNT, MAX_SAFE_NUMBER, Table } from "./table";
 
 const tape = new Tape();
-const MAX_SAFE: f64 = 9007199254740991;
 
 /**
  * Does the table JSON at [ptr, ptr+len) have `table`'s non-empty topology, its endpoints in the
@@ -22,7 +21,8 @@ export function loadsFit(ptr: usize, len: i32, table: Table): bool {
   if (table.topology.length == 0 || !tape.parse(ptr, len) || tape.kind(0) != T_OBJECT) return false;
   const topo = tape.find(0, "topology");
   if (topo < 0 || !tape.isString(topo) || !tape.keyIs(topo, table.topology)) return false;
-  if (!inRange(0, "generation", 1, MAX_SAFE, false) || !inRange(0, "builtAtMs", 0, MAX_SAFE, false)) return false;
+  if (!inRange(0, "generation", 1, MAX_SAFE_NUMBER, false) || !inRange(0, "builtAtMs", 0, MAX_SAFE_NUMBER, false))
+    return false;
   const pools = tape.find(0, "pools");
   if (pools < 0 || tape.kind(pools) != T_ARRAY || tape.length(pools) != table.pools.length) return false;
   let i = 0;
@@ -37,10 +37,10 @@ export function loadsFit(ptr: usize, len: i32, table: Table): bool {
       const a = tape.find(ev, "address");
       if (a < 0 || !sameBytes(a, eps[j++].addressUtf8)) return false;
       if (
-        !inRange(ev, "waiting", 0, 1e9, false) ||
-        !inRange(ev, "running", 0, 1e9, false) ||
+        !inRange(ev, "waiting", 0, MAX_LOAD_COUNT, false) ||
+        !inRange(ev, "running", 0, MAX_LOAD_COUNT, false) ||
         !inRange(ev, "kvUsage", 0, 1, false) ||
-        !inRange(ev, "scrapeAgeMs", -1, MAX_SAFE, true)
+        !inRange(ev, "scrapeAgeMs", -1, MAX_SAFE_NUMBER, true)
       )
         return false;
     }

@@ -55,6 +55,11 @@ export function priorityOfCriticality(c: Criticality): i32 {
  *  found once per table object, not per request. The table itself knows nothing of metrics. */
 export abstract class MetricSlot {}
 
+/** The ranges a pushed table's numbers must lie in: decode-table.ts checks them on a full decode,
+ *  patch-loads.ts on a loads-only push, so the two can never accept different tables. */
+export const MAX_LOAD_COUNT: f64 = 1e9; // waiting, running
+export const MAX_SAFE_NUMBER: f64 = 9007199254740991; // generation, times in ms
+
 export class Endpoint {
   slot: i32 = 0;
   name: string = "";
