@@ -3,12 +3,20 @@
 
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { EndpointsFile, ensureEndpointsFile } from "../../controlplane/envoy-endpoints/endpoints-file.js";
-import { type EnvoyHostState, parseAdminClusters } from "../../controlplane/envoy-endpoints/envoy-hosts.js";
+import {
+  type EnvoyHostState,
+  EnvoyHosts,
+  parseAdminClusters,
+  probeQuery,
+} from "../../controlplane/envoy-endpoints/envoy-hosts.js";
 import { loadAssignment } from "../../controlplane/envoy-endpoints/load-assignment.js";
+import { createLogger } from "../../controlplane/log.js";
 import type { ResolvedModel } from "../../controlplane/model/types.js";
 import { TableBuilder } from "../../controlplane/table/builder.js";
 
@@ -148,4 +156,88 @@ test("P/D: ejection never empties one role either (ready prefill pods do not sta
   // A ready decode pod again: the ejected one is out.
   states.set("10.0.0.3:8000", "ok");
   assert.deepEqual(ready(), ["pRok", "pRok", "dRok", "d-ejected"]);
+});
+
+test("the admin probe's stats filter names the cluster exactly (regex characters escaped)", () => {
+  // Envoy's filter is RE2; these patterns mean the same in JavaScript.
+  const re = (name: string) => new RegExp(new URLSearchParams(probeQuery(name).split("?")[1]).get("filter")!);
+  const pods = re("infergate_pods");
+  assert.ok(pods.test("cluster.infergate_pods.membership_healthy"));
+  assert.ok(pods.test("cluster.infergate_pods.outlier_detection.ejections_enforced_total"));
+  assert.ok(pods.test("cluster.infergate_pods.health_check.healthy"));
+  assert.ok(!pods.test("cluster.infergate_pods.health_check.attempt"), "a counter that moves on every check");
+  assert.ok(!pods.test("cluster.infergate_podsX.membership_healthy"));
+  const dotted = re("pods.v1");
+  assert.ok(dotted.test("cluster.pods.v1.membership_total"));
+  assert.ok(!dotted.test("cluster.podsXv1.membership_total"), "a dot in the name matches only a dot");
+});
+
+test("Envoy's host view: /clusters read first, again only when the probed stats move or the view is 5 s old", async () => {
+  // A stand-in for Envoy's admin (NOT Envoy: test/e2e/failover.test.ts runs this against real Envoy):
+  // it answers the probe with `stats` and /clusters with one host, `ejected` or not, counting reads.
+  const admin = {
+    stats: [{ name: "cluster.infergate_pods.membership_healthy", value: 1 }],
+    ejected: false,
+    clusters: 0,
+  };
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith("/stats?")) return res.end(JSON.stringify({ stats: admin.stats }));
+    admin.clusters++;
+    const host = {
+      address: { socket_address: { address: "10.0.0.1", port_value: 8000 } },
+      health_status: { failed_outlier_check: admin.ejected },
+    };
+    res.end(JSON.stringify({ cluster_statuses: [{ name: "infergate_pods", host_statuses: [host] }] }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  let now = 1000;
+  let changes = 0;
+  const hosts = new EnvoyHosts({
+    admins: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`],
+    logger: createLogger({ component: "test", level: "error" }),
+    onChange: () => changes++,
+    now: () => now,
+  });
+  try {
+    await hosts.pollAll();
+    assert.equal(admin.clusters, 1, "the first poll reads the hosts");
+    assert.equal(hosts.state("10.0.0.1:8000"), "ok");
+    for (let i = 0; i < 5; i++) {
+      now += 100;
+      await hosts.pollAll();
+    }
+    assert.equal(admin.clusters, 1, "nothing moved: probes only");
+    assert.equal(hosts.status()[0]!.ageMs, 0, "a probe that shows nothing moved keeps the view fresh");
+    // Outlier detection ejects the host: the gauges move, the next poll reads /clusters.
+    admin.ejected = true;
+    admin.stats = [{ name: "cluster.infergate_pods.membership_healthy", value: 0 }];
+    now += 100;
+    await hosts.pollAll();
+    assert.equal(admin.clusters, 2);
+    assert.equal(hosts.state("10.0.0.1:8000"), "ejected");
+    assert.equal(changes, 2);
+    // A change the stats do not show is still found by the read every 5 s.
+    admin.ejected = false;
+    now += 4000;
+    await hosts.pollAll();
+    assert.equal(hosts.state("10.0.0.1:8000"), "ejected", "within 5 s of the last read, the view holds");
+    now += 1000;
+    await hosts.pollAll();
+    assert.equal(admin.clusters, 3);
+    assert.equal(hosts.state("10.0.0.1:8000"), "ok");
+    // An admin without those stats (another cluster name): every poll reads the hosts.
+    admin.stats = [];
+    for (let i = 0; i < 3; i++) {
+      now += 100;
+      await hosts.pollAll();
+    }
+    assert.equal(admin.clusters, 6);
+    assert.deepEqual(
+      { probes: hosts.status()[0]!.probes, fullReads: hosts.status()[0]!.fullReads },
+      { probes: 12, fullReads: 6 },
+    );
+  } finally {
+    hosts.stop();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });

@@ -43,6 +43,28 @@ describe("a pod failing every inference request while its metrics stay healthy",
     await gw?.stop();
   });
 
+  test("Envoy's view of the pods is probed by a few cluster stats: /clusters is read only when they move", async () => {
+    // Envoy writes every host's stats into /clusters (7-10 ms of its CPU at 512 pods): read ten
+    // times a second it cost Envoy more than its health checks. The ejection tests below show a
+    // change still reaches the table within the same time.
+    await waitForEndpoint(gw, gw.fleet.pods[0]!.name, (e) => e.ready && e.envoy === "ok", 40_000);
+    const reads = async () => {
+      const model = (await (await fetch(`http://${gw.controlPlane!.address}/debug/model`)).json()) as {
+        envoyAdmin: { probes: number; fullReads: number }[];
+      };
+      return model.envoyAdmin[0]!;
+    };
+    const before = await reads();
+    await sleep(2000);
+    const after = await reads();
+    const probes = after.probes - before.probes;
+    const fullReads = after.fullReads - before.fullReads;
+    measured.envoyAdminIn2s = { probes, fullReads };
+    assert.ok(probes >= 10, `the admin is probed every 100 ms: ${probes} probes in 2 s`);
+    // At most the 5 s reconciling read (and one for a health-check change landing in the window).
+    assert.ok(fullReads <= 2, `${fullReads} /clusters reads in 2 s with nothing changing`);
+  });
+
   for (const status of [500, 503]) {
     test(`answering ${status}: Envoy ejects it, the table stops routing to it within ~1 s, it returns after the fault clears`, async () => {
       const bad = gw.fleet.pods[0]!;
@@ -68,6 +90,7 @@ describe("a pod failing every inference request while its metrics stay healthy",
         backAfterFaultClearedMs: backMs,
         sinceFaultMs: Date.now() - t0,
       };
+      assert.ok(ejectedMs <= 1000, `the table showed the ejection ${ejectedMs} ms after the fault`);
       // Ejection-time requests still in flight may land on it; then nothing new for 1.5 s.
       assert.ok(afterEjection <= 4, `the ejected pod got ${afterEjection} requests after ejection`);
       const served = await servedCounts(gw.fleet);
