@@ -5,8 +5,8 @@
 //     N distinct loopback ports (bench/lib/stub-pods.ts), all ready, with varied load, in a
 //     synthetic table pushed straight to Envoy's control listener (the simulator binds 127.0.0.1
 //     only, so 127.0.0.x aliases are not possible, and 512 simulator processes do not fit here).
-//     A pusher re-sends the table every 500 ms so its load stays fresh (as the control plane's
-//     heartbeat does). One request at a time; the first 20 per setting are warm-up.
+//     A pusher re-sends the table every 500 ms with new loads, so they stay fresh and each push is
+//     patched in as a scrape round's is. One request at a time; the first 20 per setting are warm-up.
 //  b) control plane: table build + JSON + push to real Envoy for 500 pods.
 //  c) metric change -> filter: a pod's queue grows (requests sent to it directly, bypassing the
 //     gateway); from the moment its own /metrics shows the queue, how long until the filter's
@@ -16,7 +16,7 @@ import { EndpointsFile } from "../../controlplane/envoy-endpoints/endpoints-file
 import { loadAssignment } from "../../controlplane/envoy-endpoints/load-assignment.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import type { ScrapeState } from "../../controlplane/scrapers/scrape-loop.js";
-import { TableBuilder } from "../../controlplane/table/builder.js";
+import { TableBuilder, topologyOf } from "../../controlplane/table/builder.js";
 import type { Table } from "../../controlplane/table/schema.js";
 import { startEnvoy } from "../../scripts/lib/envoy-process.js";
 import { startLocalGateway } from "../../scripts/lib/local-gateway.js";
@@ -42,10 +42,8 @@ function syntheticTable(
   seed: number,
 ): Table {
   const rnd = prng(seed);
-  return {
+  const body: Omit<Table, "generation" | "builtAtMs"> = {
     version: 1,
-    generation,
-    builtAtMs: Date.now(),
     stalenessMs: 3000,
     pools: [
       {
@@ -71,6 +69,9 @@ function syntheticTable(
     models: [{ name: SEED_MODEL, pool: "default/bench", criticality: "Critical", priority: 1, targets: [] }],
     objectives: [],
   };
+  // With its topology, as the control plane's tables carry it: a re-push that changes only loads is
+  // patched into each worker's table, not decoded again (what the decisions after a push pay).
+  return { ...body, generation, builtAtMs: Date.now(), topology: topologyOf(body) };
 }
 
 async function push(controlUrl: string, token: string, t: Table): Promise<number> {
@@ -106,9 +107,11 @@ export async function scaleScenario(cfg: ScaleConfig) {
             for (let k = 0; k < 100000 && !stopPusher; k++) {
               await sleep(500);
               if (!stopPusher)
-                await push(envoy.controlUrl, envoy.token, syntheticTable(ports, strategy, ++gen, cfg.seed)).catch(
-                  () => {},
-                );
+                await push(
+                  envoy.controlUrl,
+                  envoy.token,
+                  syntheticTable(ports, strategy, ++gen, cfg.seed + k + 1),
+                ).catch(() => {});
             }
           })();
           const sizes = strategy === "DEFAULT" ? cfg.promptKb.filter((k) => k === 8) : cfg.promptKb;
