@@ -11,6 +11,12 @@
 // one at a time, dumped. Per request = (busy count − idle rate × busy time) / N. Writes
 // bench/results/instructions/{instructions.json,summary.md}.
 //
+// A streamed answer (200 tokens, 1 ms apart) says what the filter costs on a typical chat request,
+// where Envoy's own work per chunk dominates; it runs twice for infergate: with the control plane
+// pushing as it does under load (one table per scrape round whose loads changed), and with its pushes
+// frozen (the control plane stopped after the warm-up, its table trusted for an hour) so the figure is
+// the request's own cost.
+//
 // Two floor variants of the filter say what any proxy-wasm filter costs in this Envoy before it
 // decides anything: bench/floor/*.patch, applied to a copy of assembly/ and built there (never
 // shipped). Both route every request after the first by the first one's decision: "header-only"
@@ -59,9 +65,11 @@ const START_TIMEOUT_MS = 600000; // Envoy compiles the filter's wasm under valgr
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
 
 type Kind = "plain" | "DEFAULT" | "PREFIX_CACHE";
+/** The overhead scenario's bodies, and a tiny prompt answered with 200 streamed tokens. */
+type Body = BodyKind | "stream200";
 /** A floor variant: bench/floor/<name>.patch. */
 type Floor = "header-only" | "body-read";
-const RUNS: { kind: Kind; body: BodyKind; floor?: Floor }[] = [
+const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
   { kind: "plain", body: "tiny" },
   { kind: "DEFAULT", body: "tiny", floor: "header-only" },
   { kind: "DEFAULT", body: "tiny", floor: "body-read" },
@@ -71,7 +79,23 @@ const RUNS: { kind: Kind; body: BodyKind; floor?: Floor }[] = [
   { kind: "DEFAULT", body: "8KB", floor: "body-read" },
   { kind: "DEFAULT", body: "8KB" },
   { kind: "PREFIX_CACHE", body: "8KB" },
+  { kind: "plain", body: "stream200" },
+  { kind: "DEFAULT", body: "stream200" },
+  { kind: "DEFAULT", body: "stream200", frozen: true },
 ];
+const STREAM_TOKENS = 200;
+/** Streamed requests take ~0.2 s each: a tenth as many (at least 20). */
+const STREAM_REQUESTS = Math.max(20, Math.round(REQUESTS / 10));
+
+function payloadOf(body: Body): string {
+  if (body !== "stream200") return overheadBody(body, 42);
+  return JSON.stringify({
+    model: SEED_MODEL,
+    messages: [{ role: "user", content: "hi" }],
+    max_tokens: STREAM_TOKENS,
+    stream: true,
+  });
+}
 
 /** Builds a floor variant's wasm: assembly/ copied, the patch applied, compiled as the filter is. */
 function buildFloor(floor: Floor, work: string): string {
@@ -97,7 +121,10 @@ function buildFloor(floor: Floor, work: string): string {
 
 interface Row {
   contender: string;
-  body: BodyKind;
+  body: Body;
+  /** the control plane stopped during both windows (no table pushes) */
+  pushesFrozen: boolean;
+  requests: number;
   /** instructions per request, thousands (idle rate subtracted) */
   kIrPerRequest: number;
   vsPlain: number | null;
@@ -117,10 +144,13 @@ function callgrind(cmd: "-z" | "-d", pid: number): void {
   execFileSync("callgrind_control", [cmd, String(pid)], { stdio: "ignore" });
 }
 
-async function measure(kind: Kind, body: BodyKind, outDir: string, wasmPath?: string): Promise<Row> {
-  const fleet = await startFleet({ model: SEED_MODEL, pods: 2, args: FAST_POD_ARGS });
+async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, wasmPath?: string): Promise<Row> {
+  // Streamed tokens 1 ms apart: each its own chunk through Envoy (0 ms would send them in a burst).
+  const args = body === "stream200" ? [...FAST_POD_ARGS, "--inter-token-latency-ms", "1"] : FAST_POD_ARGS;
+  const fleet = await startFleet({ model: SEED_MODEL, pods: 2, args });
   for (const f of readdirSync(outDir)) rmSync(join(outDir, f));
   let stop: () => Promise<void> = async () => {};
+  let freeze: () => Promise<void> = async () => {};
   try {
     let url: string;
     let pid: number;
@@ -138,12 +168,16 @@ async function measure(kind: Kind, body: BodyKind, outDir: string, wasmPath?: st
         // Under valgrind the control plane's first pushes and admin reads time out and are retried:
         // expected here, so only errors are shown.
         logger: createLogger({ component: "controlplane", level: "error" }),
+        // Frozen: the last table pushed stays trusted, so decisions score loads as with pushes running.
+        ...(frozen ? { controlPlane: { stalenessMs: 3600000 } } : {}),
       });
       url = gw.url;
       pid = gw.envoys[0].process.pid ?? 0;
       stop = () => gw.stop();
+      if (frozen) freeze = () => gw.stopControlPlane();
     }
-    const payload = overheadBody(body, 42);
+    const payload = payloadOf(body);
+    const requests = body === "stream200" ? STREAM_REQUESTS : REQUESTS;
     const send = async (n: number, untilOk = false): Promise<number> => {
       let errors = 0;
       for (let i = 0; i < n; i++) {
@@ -152,8 +186,9 @@ async function measure(kind: Kind, body: BodyKind, outDir: string, wasmPath?: st
           headers: { "content-type": "application/json" },
           body: payload,
         }).catch(() => null);
-        await r?.arrayBuffer();
-        if (r?.status === 200) continue;
+        const answer = r ? await r.text().catch(() => "") : "";
+        // A stream that ended early (a reset, an error event) is an error too.
+        if (r?.status === 200 && (body !== "stream200" || answer.includes("[DONE]"))) continue;
         errors++;
         if (untilOk) {
           i--;
@@ -166,6 +201,8 @@ async function measure(kind: Kind, body: BodyKind, outDir: string, wasmPath?: st
     const ready = Promise.race([send(1, true), sleep(START_TIMEOUT_MS).then(() => "timeout")]);
     if ((await ready) === "timeout") throw new Error(`${kind}: no 200 within ${START_TIMEOUT_MS} ms`);
     await send(WARMUP);
+    if (body === "stream200") await send(20);
+    await freeze();
     await sleep(2000);
     callgrind("-z", pid);
     const idleStart = Date.now();
@@ -174,7 +211,7 @@ async function measure(kind: Kind, body: BodyKind, outDir: string, wasmPath?: st
     const idleMs = Date.now() - idleStart;
     callgrind("-z", pid);
     const t0 = Date.now();
-    const errors = await send(REQUESTS);
+    const errors = await send(requests);
     callgrind("-d", pid);
     const busyMs = Date.now() - t0;
     const dumps = readdirSync(outDir)
@@ -187,7 +224,9 @@ async function measure(kind: Kind, body: BodyKind, outDir: string, wasmPath?: st
     return {
       contender: kind === "plain" ? "plain Envoy round-robin" : `infergate ${kind}`,
       body,
-      kIrPerRequest: Math.round((busyIr - idlePerMs * busyMs) / REQUESTS / 100) / 10,
+      pushesFrozen: frozen,
+      requests,
+      kIrPerRequest: Math.round((busyIr - idlePerMs * busyMs) / requests / 100) / 10,
       vsPlain: null,
       idleMIrPerS: Math.round(idlePerMs / 100) / 10,
       busyMs,
@@ -219,9 +258,9 @@ async function main() {
     const floors = new Map<Floor, string>();
     for (const r of RUNS) {
       if (r.floor && !floors.has(r.floor)) floors.set(r.floor, buildFloor(r.floor, work));
-      const what = r.floor ? `floor variant ${r.floor}` : r.kind;
-      progress(`instructions: ${what}, ${r.body} body, ${REQUESTS} requests under callgrind`);
-      const row = await measure(r.kind, r.body, outDir, r.floor ? floors.get(r.floor) : undefined);
+      const what = `${r.floor ? `floor variant ${r.floor}` : r.kind}${r.frozen ? " (pushes frozen)" : ""}`;
+      progress(`instructions: ${what}, ${r.body} body, under callgrind`);
+      const row = await measure(r.kind, r.body, outDir, r.frozen ?? false, r.floor ? floors.get(r.floor) : undefined);
       if (r.floor) row.contender = `floor: ${r.floor} filter`;
       progress(`  ${row.kIrPerRequest} k instructions per request (${row.errors} errors)`);
       rows.push(row);
@@ -247,14 +286,16 @@ async function main() {
   const lines = [
     "# Instructions per request (callgrind)",
     "",
-    `${meta.date}; ${meta.infergate}; ${meta.valgrind}. Envoy --concurrency 1, 2 zero-latency pods, ${REQUESTS} requests one at a time after ${WARMUP} warm-up ones; the idle rate (${IDLE_MS / 1000} s measured just before) subtracted. User-space instructions only (no kernel work). Reproduce: \`make bench-instructions\`.`,
+    `${meta.date}; ${meta.infergate}; ${meta.valgrind}. Envoy --concurrency 1, 2 zero-latency pods, ${REQUESTS} requests one at a time after ${WARMUP} warm-up ones (stream200: ${STREAM_REQUESTS}, after 20 more streamed ones); the idle rate (${IDLE_MS / 1000} s measured just before) subtracted. User-space instructions only (no kernel work). Reproduce: \`make bench-instructions\`.`,
     "",
-    "| contender | body | k instructions / request | vs plain Envoy | idle M instructions / s | errors |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| contender | body | table pushes | k instructions / request | vs plain Envoy | idle M instructions / s | errors |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows.map(
       (r) =>
-        `| ${r.contender} | ${r.body} | ${r.kIrPerRequest} | ${r.vsPlain ?? "–"} | ${r.idleMIrPerS} | ${r.errors}/${REQUESTS} |`,
+        `| ${r.contender} | ${r.body} | ${r.contender.startsWith("plain") ? "–" : r.pushesFrozen ? "frozen" : "running"} | ${r.kIrPerRequest} | ${r.vsPlain ?? "–"} | ${r.idleMIrPerS} | ${r.errors}/${r.requests} |`,
     ),
+    "",
+    `stream200: a tiny prompt answered with ${STREAM_TOKENS} streamed tokens, 1 ms apart. Table pushes running: the control plane scrapes the pods every 100 ms and pushes a table per scrape round whose loads changed (patched into the filter's table), and a heartbeat each second; what that adds above the idle rate is in the per-request figure. Frozen: the control plane stopped after the warm-up, its last table trusted for an hour.`,
     "",
     "Floor rows: the filter patched (bench/floor/*.patch) to route every request after the first by the first one's decision. header-only: the two headers written in the headers callback, nothing else (no body read, no response callbacks); body-read: headers read and the body buffered and read as the filter does, then the two headers written (no parse, no decision, no log line, no in-flight accounting).",
     "",
