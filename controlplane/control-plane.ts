@@ -56,6 +56,9 @@ export interface ControlPlaneOptions {
   /** Envoy admin URLs (loopback): each pod's health as Envoy sees it feeds the table's readiness. */
   envoyAdmin?: string[];
   envoyAdminIntervalMs?: number;
+  /** From this many pods in Envoy's cluster, each admin poll probes a few cluster stats and reads
+   *  /clusters only when they moved (envoy-endpoints/envoy-hosts.ts; default 32). */
+  envoyAdminProbeFromHosts?: number;
   /** "127.0.0.1:0" picks a free port; the bound address is in ControlPlane.address. */
   listen?: string;
   namespace?: string;
@@ -179,6 +182,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ? new EnvoyHosts({
         admins: opts.envoyAdmin,
         intervalMs: opts.envoyAdminIntervalMs ?? DEFAULTS.envoyAdminIntervalMs,
+        probeFromHosts: opts.envoyAdminProbeFromHosts,
         logger,
         onChange: () => scheduleRefresh(),
       })

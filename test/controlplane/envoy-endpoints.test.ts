@@ -197,6 +197,7 @@ test("Envoy's host view: /clusters read first, again only when the probed stats 
     logger: createLogger({ component: "test", level: "error" }),
     onChange: () => changes++,
     now: () => now,
+    probeFromHosts: 1,
   });
   try {
     await hosts.pollAll();
@@ -235,6 +236,18 @@ test("Envoy's host view: /clusters read first, again only when the probed stats 
     assert.deepEqual(
       { probes: hosts.status()[0]!.probes, fullReads: hosts.status()[0]!.fullReads },
       { probes: 12, fullReads: 6 },
+    );
+    // Below probeFromHosts (32 by default) /clusters is the cheaper read: no probe at all.
+    const small = new EnvoyHosts({
+      admins: [`http://127.0.0.1:${(server.address() as AddressInfo).port}`],
+      logger: createLogger({ component: "test", level: "error" }),
+      onChange: () => {},
+      now: () => now,
+    });
+    for (let i = 0; i < 3; i++) await small.pollAll();
+    assert.deepEqual(
+      { probes: small.status()[0]!.probes, fullReads: small.status()[0]!.fullReads },
+      { probes: 1, fullReads: 3 },
     );
   } finally {
     hosts.stop();
