@@ -179,8 +179,14 @@ test("Envoy's host view: /clusters read first, again only when the probed stats 
     stats: [{ name: "cluster.infergate_pods.membership_healthy", value: 1 }],
     ejected: false,
     clusters: 0,
+    failNext: false,
   };
   const server = createServer((req, res) => {
+    if (admin.failNext) {
+      admin.failNext = false;
+      res.statusCode = 500;
+      return res.end();
+    }
     if (req.url?.startsWith("/stats?")) return res.end(JSON.stringify({ stats: admin.stats }));
     admin.clusters++;
     const host = {
@@ -209,6 +215,15 @@ test("Envoy's host view: /clusters read first, again only when the probed stats 
     }
     assert.equal(admin.clusters, 1, "nothing moved: probes only");
     assert.equal(hosts.status()[0]!.ageMs, 0, "a probe that shows nothing moved keeps the view fresh");
+    // The admin fails once, then answers a probe showing nothing moved: its error is cleared.
+    admin.failNext = true;
+    now += 100;
+    await hosts.pollAll();
+    assert.match(hosts.status()[0]!.lastError ?? "", /500/);
+    now += 100;
+    await hosts.pollAll();
+    assert.equal(hosts.status()[0]!.lastError, null);
+    assert.equal(admin.clusters, 1);
     // Outlier detection ejects the host: the gauges move, the next poll reads /clusters.
     admin.ejected = true;
     admin.stats = [{ name: "cluster.infergate_pods.membership_healthy", value: 0 }];
@@ -235,7 +250,7 @@ test("Envoy's host view: /clusters read first, again only when the probed stats 
     assert.equal(admin.clusters, 6);
     assert.deepEqual(
       { probes: hosts.status()[0]!.probes, fullReads: hosts.status()[0]!.fullReads },
-      { probes: 12, fullReads: 6 },
+      { probes: 13, fullReads: 6 },
     );
     // Below probeFromHosts (32 by default) /clusters is the cheaper read: no probe at all.
     const small = new EnvoyHosts({
