@@ -22,7 +22,7 @@ help:
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
 	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
 	@echo "make bench  run the benchmarks (QUICK=1 for a short run; ONLY=ramp,overhead for some scenarios)"
-	@echo "make bench-instructions  instructions per request under callgrind, plain Envoy vs infergate (REQUESTS=1000)"
+	@echo "make bench-instructions  instructions per request under callgrind, plain Envoy vs infergate (REQUESTS=1000; ONLY=plain/tiny,DEFAULT/tiny: those rows, printed only)"
 	@echo "make fuzz   10^6 fuzzed bodies through the filter's request parser, 10^4 through Envoy (FUZZ_SEED=1)"
 	@echo "make soak   SOAK_MINUTES=30 of moderate load; Envoy RSS and wasm memory over time"
 
@@ -124,7 +124,7 @@ bench: deps kube build
 # Instructions per request under callgrind (bench/instructions.ts): plain Envoy and infergate, one run,
 # repeatable to ~1 %; results in bench/results/instructions/.
 bench-instructions: deps build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/instructions.js $(if $(REQUESTS),--requests $(REQUESTS),)
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/instructions.js $(if $(REQUESTS),--requests $(REQUESTS),) $(if $(ONLY),--only $(ONLY),)
 
 # The big fuzzing run (make test runs a small seeded slice of it): test/fuzz/run.ts.
 FUZZ_SEED ?= 1

@@ -17,6 +17,10 @@
 // frozen (the control plane stopped after the warm-up, its table trusted for an hour) so the figure is
 // the request's own cost.
 //
+// --only (make bench-instructions ONLY=plain/tiny,DEFAULT/tiny) runs some rows, for an A/B of one
+// change or of another Envoy (ENVOY_BIN) in minutes; it prints them and leaves the committed
+// results alone.
+//
 // Two floor variants of the filter say what any proxy-wasm filter costs in this Envoy before it
 // decides anything: bench/floor/*.patch, applied to a copy of assembly/ and built there (never
 // shipped). Both route every request after the first by the first one's decision: "header-only"
@@ -48,7 +52,9 @@ import { FAST_POD_ARGS, progress, sleep } from "./lib/common.js";
 import { type BodyKind, overheadBody } from "./scenarios/overhead.js";
 import { SEED_MODEL } from "./workloads.js";
 
-const { values } = parseArgs({ options: { requests: { type: "string" }, idle: { type: "string" } } });
+const { values } = parseArgs({
+  options: { requests: { type: "string" }, idle: { type: "string" }, only: { type: "string" } },
+});
 /** A whole number of at least `min` from the command line, or exit with what was wrong. */
 function count(name: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback;
@@ -83,6 +89,24 @@ const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
   { kind: "DEFAULT", body: "stream200" },
   { kind: "DEFAULT", body: "stream200", frozen: true },
 ];
+/** A row's name for --only: "plain/tiny", "body-read/8KB", "DEFAULT/stream200/frozen", ... */
+function rowName(r: (typeof RUNS)[number]): string {
+  return `${r.floor ?? r.kind}/${r.body}${r.frozen ? "/frozen" : ""}`;
+}
+/** --only a,b: just those rows (an A/B of one change in minutes), printed and not written to
+ *  bench/results/instructions, whose table stays a whole run's. */
+const ONLY: Set<string> | null =
+  values.only === undefined ? null : new Set(values.only.split(",").map((s) => s.trim()));
+if (ONLY !== null) {
+  const names = RUNS.map(rowName);
+  const unknown = [...ONLY].filter((n) => !names.includes(n));
+  if (unknown.length > 0 || ONLY.size === 0) {
+    process.stderr.write(
+      `bench-instructions: --only: unknown row(s) ${unknown.join(", ") || "(none given)"}; rows: ${names.join(", ")}\n`,
+    );
+    process.exit(2);
+  }
+}
 const STREAM_TOKENS = 200;
 /** Streamed requests take ~0.2 s each: a tenth as many (at least 20). */
 const STREAM_REQUESTS = Math.max(20, Math.round(REQUESTS / 10));
@@ -257,6 +281,7 @@ async function main() {
   try {
     const floors = new Map<Floor, string>();
     for (const r of RUNS) {
+      if (ONLY !== null && !ONLY.has(rowName(r))) continue;
       if (r.floor && !floors.has(r.floor)) floors.set(r.floor, buildFloor(r.floor, work));
       const what = `${r.floor ? `floor variant ${r.floor}` : r.kind}${r.frozen ? " (pushes frozen)" : ""}`;
       progress(`instructions: ${what}, ${r.body} body, under callgrind`);
@@ -282,7 +307,6 @@ async function main() {
     requests: REQUESTS,
     idleMs: IDLE_MS,
   };
-  writeFileSync(join(dir, "instructions.json"), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
   const lines = [
     "# Instructions per request (callgrind)",
     "",
@@ -300,7 +324,10 @@ async function main() {
     "Floor rows: the filter patched (bench/floor/*.patch) to route every request after the first by the first one's decision. header-only: the two headers written in the headers callback, nothing else (no body read, no response callbacks); body-read: headers read and the body buffered and read as the filter does, then the two headers written (no parse, no decision, no log line, no in-flight accounting).",
     "",
   ];
-  writeFileSync(join(dir, "summary.md"), lines.join("\n"));
+  if (ONLY === null) {
+    writeFileSync(join(dir, "instructions.json"), `${JSON.stringify({ ...meta, rows }, null, 2)}\n`);
+    writeFileSync(join(dir, "summary.md"), lines.join("\n"));
+  }
   process.stdout.write(lines.join("\n"));
 }
 
