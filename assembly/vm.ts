@@ -7,7 +7,7 @@ import { QueueLedger } from "./state/queue-ledger";
 import { TableStore } from "./state/table-store";
 
 export const shared = new HostSharedData();
-export const tables = new TableStore(shared);
 export const inflight = new InFlightCounters(shared);
+export const tables = new TableStore(shared, inflight);
 export const ledger = new QueueLedger(shared);
 export const poolStates = new PoolStates(shared);

@@ -100,7 +100,10 @@ export class DecisionCore {
     o.reset();
     const req = parseRequestBytes(ptr, len, api);
     if (req.status != 0) return o.reject(req.status, req.message, "invalid_request", req.param);
-    const table = this.tables.currentAt(nowNs);
+    // The in-flight counters first: their key carries the newest table's generation, so finding the
+    // table costs no read of its own (state/inflight.ts); schedule() starts from this snapshot.
+    const counts = this.inflight.snapshot();
+    const table = this.tables.atGeneration(this.inflight.generation, nowNs);
     if (table === null)
       return o.reject(
         503,
@@ -170,7 +173,7 @@ export class DecisionCore {
       const live = liveSinceMs(pool, <f64>(nowNs / 1000000));
       if (st.held(live) > 0 && st.topPriority(live) >= <f64>o.priority) return this.holdOrShed(o, pool);
     }
-    return this.schedule(o, table, pool, <f64>(nowNs / 1000000));
+    return this.schedule(o, table, pool, <f64>(nowNs / 1000000), counts);
   }
 
   /** Version 1: the model's one pool. Null when answered (unknown model). */
@@ -273,7 +276,7 @@ export class DecisionCore {
     return o.hold(pool, o.priority);
   }
 
-  private schedule(o: Outcome, table: Table, pool: Pool, nowMs: f64): Outcome {
+  private schedule(o: Outcome, table: Table, pool: Pool, nowMs: f64, first: Int32Array): Outcome {
     const handler = this.routing.handlerOf(pool);
     const profiles = handler.profiles();
     const primary = handler.primary();
@@ -281,7 +284,7 @@ export class DecisionCore {
     let acquired = false;
     for (let attempt = 0; !acquired; attempt++) {
       if (attempt == ACQUIRE_ATTEMPTS) return this.holdOrShed(o, pool);
-      const counts = this.inflight.snapshot();
+      const counts = attempt == 0 ? first : this.inflight.snapshot();
       for (let i = 0; i < profiles.length; i++) {
         const ctx = this.contextFor(i, table, pool, profiles[i], counts, nowMs);
         const res = this.resultFor(i);

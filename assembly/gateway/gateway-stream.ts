@@ -29,6 +29,7 @@ import {
   setBufferBytes,
   setEffectiveContext,
 } from "../host/abi";
+import { HostClock } from "../host/clock";
 import { noteBytes } from "../host/collector";
 import { DataStatus, HeadersStatus, Stream } from "../host/contexts";
 import { sendError } from "../host/local-reply";
@@ -39,7 +40,7 @@ import { inflight, poolStates, tables } from "../vm";
 import { Answer, healthAnswer, modelsAnswer } from "./answers";
 import { GatewayRoot } from "./gateway-root";
 import { logHandled } from "./handled-log";
-import { RouteKind, routeRequest } from "./http-routes";
+import { RouteKind, routeInHeadersPhase } from "./http-routes";
 import { PrefillWaiter, sendPrefillError } from "./prefill-dispatch";
 import { RequestHeaders } from "./request-headers";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
@@ -57,6 +58,7 @@ const DESTINATION_KEY = String.UTF8.encode(DESTINATION_HEADER);
 const POOL_KEY = String.UTF8.encode(POOL_HEADER);
 /** The worker's destination header value, rebuilt per routed request (the VM is single-threaded). */
 const destinationList = new DestinationList();
+const hostClock = new HostClock();
 const PER_TRY_TIMEOUT_KEY = String.UTF8.encode(PER_TRY_TIMEOUT_HEADER);
 const CONTENT_LENGTH_KEY = String.UTF8.encode("content-length");
 const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
@@ -120,19 +122,14 @@ export class GatewayStream extends Stream {
     const path = headers.read(":path");
     const req = this.request;
     req.reset(headers, method === null ? "" : method, path === null ? "/" : path);
-    // The table this worker last saw costs no host call, and with version 1 (routing by model name)
-    // nothing more is read here. Routes are matched against the current table; the body phase
-    // matches again if the table changed in between (or this worker's copy was behind).
-    let table = tables.last();
-    if (table === null || table.hasRoutes || req.path == "/v1/models") table = tables.currentAt(nowNanos());
-    const route = routeRequest(table, req);
+    const route = routeInHeadersPhase(tables, req, hostClock);
     if (route.kind == RouteKind.Refuse) {
       if (route.allow.length > 0) this.reply(route.status, route.message, route.code, "", ["allow"], [route.allow]);
       else this.reply(route.status, route.message, route.code);
     } else if (route.kind == RouteKind.Health) {
       this.answer(healthAnswer(tables.current()), "infergate_health");
     } else if (route.kind == RouteKind.Models) {
-      this.answer(modelsAnswer(table, req.route), "infergate_models");
+      this.answer(modelsAnswer(tables.last(), req.route), "infergate_models");
     } else if (endOfStream) {
       this.reply(400, "request body is empty: expected a JSON object", "invalid_request");
     } else if (this.declaredTooLarge()) {

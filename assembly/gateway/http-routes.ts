@@ -1,7 +1,9 @@
 // What the public listener serves, by method and path (and, with a version-2 table, by the
 // HTTPRoutes), before any body is read. Pure.
+import { Clock } from "../core/decision-core";
 import { matchRoute, RouteRequest } from "../core/route-match";
 import { Endpoint as ApiEndpoint } from "../request/openai";
+import { TableStore } from "../state/table-store";
 import { Table } from "../table/table";
 
 export enum RouteKind {
@@ -93,4 +95,20 @@ export function routeRequest(table: Table | null, req: RouteRequest): HttpRoute 
     "no HTTPRoute rule matches " + req.method + " " + req.path + " (host " + req.host() + ")",
     "route_not_found",
   );
+}
+
+/**
+ * The headers phase's answer, from the table this worker last saw (no host call): the body phase
+ * matches again when its decision finds a newer table (the in-flight snapshot carries the newest
+ * generation). A refusal is final here, so it is checked against the newest table first: a worker
+ * one push behind must not refuse a route added a moment ago. GET /v1/models lists the newest
+ * table's models (then tables.last()).
+ */
+export function routeInHeadersPhase(tables: TableStore, req: RouteRequest, clock: Clock): HttpRoute {
+  let table = tables.last();
+  if (table === null || req.path == "/v1/models") table = tables.currentAt(clock.nowNanos());
+  const r = routeRequest(table, req);
+  if (r.kind != RouteKind.Refuse || table === null) return r;
+  const newest = tables.current();
+  return newest === table ? r : routeRequest(newest, req);
 }

@@ -1,11 +1,20 @@
 // Requests this gateway has sent to each endpoint and not yet seen finish, counted across all
 // Envoy workers. One shared-data key holding an i32 per endpoint slot (bounded by MAX_SLOTS),
 // updated by compare-and-swap; reading it is one shared-data read per routing decision.
+//
+// The key also carries, in its first 8 bytes, the generation of the newest table stored
+// (state/table-store.ts stamps it after each push): every decision reads this key anyway, so it
+// learns of a new table with no read of its own. The table's own generation key had cost one
+// shared-data read per decision whenever the last check was over a millisecond old: nearly every
+// request at the rates a model server sees (v1 of this key had no header; v2 is a new key, so a
+// reloaded module never reads the old layout, which shared data keeps across VM reloads).
 import { MAX_SLOTS } from "../table/table";
 import { SetResult, SharedStore, SharedValue } from "./shared-store";
 
-const KEY = "infergate/v1/inflight";
+const KEY = "infergate/v2/inflight";
 const ATTEMPTS = 64;
+/** Bytes before the counters: the stamped table generation (f64; 0 = none stamped yet). */
+const HEADER: i32 = 8;
 
 export class InFlightCounters {
   /** How often add() gave up under contention (each one a count left off by one). */
@@ -19,14 +28,39 @@ export class InFlightCounters {
   private seen: ArrayBuffer | null = null;
   private seenCas: u32 = 0;
 
+  /** The table generation stamped in the last snapshot's key (0: none yet). */
+  generation: f64 = 0;
+
   /** Snapshot of all counters (index = slot); slots past the end are 0. Read it before the
-   *  decision's swap: the swap that starts from it writes its new count into the same bytes. */
+   *  decision's swap: the swap that starts from it writes its new count into the same bytes.
+   *  Also sets `generation`. */
   snapshot(): Int32Array {
     const v = this.shared.get(KEY);
     this.seen = v.value;
     this.seenCas = v.cas;
-    if (v.value === null) return new Int32Array(0);
-    return Int32Array.wrap(v.value!);
+    const buf = v.value;
+    if (buf === null || buf.byteLength < HEADER) {
+      this.generation = 0;
+      return new Int32Array(0);
+    }
+    this.generation = load<f64>(changetype<usize>(buf));
+    return Int32Array.wrap(buf, HEADER);
+  }
+
+  /**
+   * Records that a table of generation `gen` is stored, unless a newer one is stamped already
+   * (two pushes stored at once on two workers). The counters are left as they are; a decision
+   * whose swap this one overtakes reads again, as after any other worker's write.
+   */
+  stampGeneration(gen: f64): void {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const cur = this.shared.get(KEY);
+      let buf = cur.value;
+      if (buf !== null && buf.byteLength >= HEADER && load<f64>(changetype<usize>(buf)) >= gen) return;
+      if (buf === null || buf.byteLength < HEADER) buf = new ArrayBuffer(HEADER);
+      store<f64>(changetype<usize>(buf), gen);
+      if (this.shared.set(KEY, buf, cur.cas) != SetResult.CasMismatch) return;
+    }
   }
 
   /** The key as of the last snapshot, once (null: read it). A missing key (cas 0) is always read:
@@ -90,9 +124,18 @@ export class InFlightCounters {
   }
 }
 
+/** Slots the key holds counters for. */
+function slotsIn(buf: ArrayBuffer | null): i32 {
+  return buf === null || buf.byteLength < HEADER ? 0 : (buf.byteLength - HEADER) >> 2;
+}
+
+function countPtr(buf: ArrayBuffer, slot: i32): usize {
+  return changetype<usize>(buf) + <usize>HEADER + ((<usize>slot) << 2);
+}
+
 function countAt(buf: ArrayBuffer | null, slot: i32): i32 {
-  if (buf === null || slot >= buf.byteLength >> 2) return 0;
-  return load<i32>(changetype<usize>(buf) + ((<usize>slot) << 2));
+  if (slot >= slotsIn(buf)) return 0;
+  return load<i32>(countPtr(buf!, slot));
 }
 
 /**
@@ -101,16 +144,17 @@ function countAt(buf: ArrayBuffer | null, slot: i32): i32 {
  * counters are 2 KB, and a copy per write was a measurable part of the decision.
  */
 function setCount(buf: ArrayBuffer | null, slot: i32, value: i32): ArrayBuffer {
-  if (buf === null || slot >= buf.byteLength >> 2) return withCount(buf, slot, value);
-  store<i32>(changetype<usize>(buf) + ((<usize>slot) << 2), value);
-  return buf;
+  if (slot >= slotsIn(buf)) return withCount(buf, slot, value);
+  store<i32>(countPtr(buf!, slot), value);
+  return buf!;
 }
 
-/** A copy of the counters with one slot set, grown to cover it (the snapshot stays as it was). */
+/** A copy of the counters (and the stamped generation) with one slot set, grown to cover it (the
+ *  snapshot stays as it was). */
 function withCount(old: ArrayBuffer | null, slot: i32, value: i32): ArrayBuffer {
-  const oldLen = old === null ? 0 : old.byteLength >> 2;
-  const next = new ArrayBuffer(max(oldLen, slot + 1) << 2);
-  if (old !== null) memory.copy(changetype<usize>(next), changetype<usize>(old), old.byteLength);
-  store<i32>(changetype<usize>(next) + ((<usize>slot) << 2), value);
+  const next = new ArrayBuffer(HEADER + (max(slotsIn(old), slot + 1) << 2));
+  if (old !== null && old.byteLength >= HEADER)
+    memory.copy(changetype<usize>(next), changetype<usize>(old), min(old.byteLength, next.byteLength));
+  store<i32>(countPtr(next, slot), value);
   return next;
 }

@@ -4,10 +4,14 @@
 //   infergate/v1/generation  f64 generation, written after the table: the cheap per-request check
 // Each worker keeps its decoded copy and re-reads the table only when the generation key changes:
 // a table of the same topology (only loads changed) is patched into the copy, another one decoded.
+// A stored table's generation is also stamped into the in-flight counters' key, which every
+// routing decision reads anyway (state/inflight.ts): a decision asks atGeneration() and makes no
+// read of the generation key of its own.
 
 import { decodeTable } from "../table/decode-table";
 import { applyLoads, fitGeneration, loadsFit, patchLoads } from "../table/patch-loads";
 import { Table } from "../table/table";
+import { InFlightCounters } from "./inflight";
 import { SetResult, SharedStore } from "./shared-store";
 
 const TABLE_KEY = "infergate/v1/table";
@@ -34,7 +38,11 @@ function readGen(buf: ArrayBuffer | null): f64 {
 }
 
 export class TableStore {
-  constructor(private shared: SharedStore) {}
+  constructor(
+    private shared: SharedStore,
+    /** Where a stored table's generation is announced to the decisions (see above). */
+    private inflight: InFlightCounters,
+  ) {}
 
   private cached: Table | null = null;
   private seenGenKey: f64 = -1;
@@ -77,6 +85,7 @@ export class TableStore {
       if (r != SetResult.Ok)
         return new PublishResult(PublishStatus.Failed, `shared data write failed: ${(<i32>r).toString()}`, curGen);
       this.bumpGenerationKey(gen);
+      this.inflight.stampGeneration(gen);
       return new PublishResult(PublishStatus.Ok, "", gen);
     }
     return new PublishResult(PublishStatus.Failed, "shared data contended", 0);
@@ -106,6 +115,18 @@ export class TableStore {
    */
   currentAt(nowNanos: u64): Table | null {
     if (this.cached !== null && nowNanos - this.checkedAt < 1000000) return this.cached;
+    this.checkedAt = nowNanos;
+    return this.current();
+  }
+
+  /**
+   * The table of generation `gen` as a decision's in-flight snapshot saw it stamped: this worker's
+   * copy when it is that generation (no host call), else the newest stored one. `gen` 0 (nothing
+   * stamped yet) falls back to currentAt().
+   */
+  atGeneration(gen: f64, nowNanos: u64): Table | null {
+    if (gen <= 0) return this.currentAt(nowNanos);
+    if (this.cached !== null && gen <= this.seenGenKey) return this.cached;
     this.checkedAt = nowNanos;
     return this.current();
   }

@@ -15,7 +15,7 @@ import { hostOf, pathOf, RouteRequest } from "../../assembly/core/route-match";
 import { cachedBlocks, readUsage, Usage, UsageTail } from "../../assembly/core/usage";
 import { errorBody } from "../../assembly/errors";
 import { healthAnswer, modelsAnswer } from "../../assembly/gateway/answers";
-import { classify, RouteKind, routeRequest } from "../../assembly/gateway/http-routes";
+import { classify, RouteKind, routeInHeadersPhase, routeRequest } from "../../assembly/gateway/http-routes";
 import { JsonParser } from "../../assembly/json/parser";
 import { jsonQuote } from "../../assembly/json/quote";
 import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName } from "../../assembly/json/tape";
@@ -39,6 +39,7 @@ import {
 import { ProfileResult } from "../../assembly/routing/profile";
 import { Random } from "../../assembly/routing/random";
 import { findPlugin, PluginKind } from "../../assembly/routing/registry";
+import { InFlightCounters } from "../../assembly/state/inflight";
 import { TableStore } from "../../assembly/state/table-store";
 import { decodeTable, validAddress } from "../../assembly/table/decode-table";
 import { Pool, Strategy, Table } from "../../assembly/table/table";
@@ -203,13 +204,14 @@ function requestOf(headers: MapHeaders): RouteRequest {
 }
 
 /**
- * The headers phase against the loaded table: "<kind> <status> <code> route=<label|-> reads=<header
- * reads beyond :method and :path>", kind one of inference, health, models, refuse.
+ * The headers phase as the filter runs it (routeInHeadersPhase, over the gateway's own table
+ * store): "<kind> <status> <code> route=<label|-> reads=<header reads beyond :method and :path>",
+ * kind one of inference, health, models, refuse.
  */
 export function headersPhase(headerLines: string): string {
   const h = new MapHeaders(headerLines);
   const req = requestOf(h);
-  const r = routeRequest(gw.tables.current(), req);
+  const r = routeInHeadersPhase(gw.tables, req, gw.clock);
   const kind =
     r.kind == RouteKind.Refuse
       ? "refuse"
@@ -267,9 +269,31 @@ export function loadTable(body: string): string {
     // Tests reuse generations: start the table keys over (Envoy's generation check is tested e2e).
     gw.shared.remove("infergate/v1/table");
     gw.shared.remove("infergate/v1/generation");
+    unstampGeneration();
     return loadTable(body);
   }
   return r.status == 0 ? "" : r.message;
+}
+
+/** Clears the table generation stamped in the in-flight key (the counters stay). */
+function unstampGeneration(): void {
+  const key = "infergate/v2/inflight";
+  const cur = gw.shared.get(key).value;
+  if (cur === null || cur.byteLength < 8) return;
+  store<f64>(changetype<usize>(cur), 0);
+  gw.shared.set(key, cur, 0);
+}
+
+/** Publishes a table through another worker's store (the gateway's own copy is not told); "" or
+ *  the reason it was refused. */
+export function publishFromOtherWorker(body: string): string {
+  const r = otherWorkerStore().publish(String.UTF8.encode(body));
+  return r.status == 0 ? "" : r.message;
+}
+
+/** Shared reads of one key since the gateway was reset. */
+export function sharedReadsOf(key: string): i32 {
+  return gw.shared.readsOf(key);
 }
 
 /** Another worker's view of the gateway's table (its own TableStore over the same shared data):
@@ -279,12 +303,15 @@ let otherWorker: TableStore | null = null;
 let otherWorkerOf: TestGateway | null = null;
 // Held, so a copy's memory is never reused by a later one (identity would then lie).
 const copies: Table[] = [];
-export function otherWorkerTable(): string {
+function otherWorkerStore(): TableStore {
   if (otherWorkerOf !== gw) {
-    otherWorker = new TableStore(gw.shared);
+    otherWorker = new TableStore(gw.shared, new InFlightCounters(gw.shared));
     otherWorkerOf = gw;
   }
-  return describeTable(otherWorker!.current());
+  return otherWorker!;
+}
+export function otherWorkerTable(): string {
+  return describeTable(otherWorkerStore().current());
 }
 
 /** The same view of the table the gateway's own store holds (the worker that accepted the push). */
@@ -329,12 +356,16 @@ export function setNowMs(ms: f64): void {
   gw.clock.ns = <u64>(ms * 1000000);
 }
 
-/** Sets every slot's in-flight count ("3,1,2": slot 0 has 3, ...). */
+/** Sets every slot's in-flight count ("3,1,2": slot 0 has 3, ...), keeping the stamped table generation. */
 export function setInflight(csv: string): void {
   const parts = csv.length == 0 ? new Array<string>() : csv.split(",");
-  const buf = new ArrayBuffer(parts.length * 4);
-  for (let i = 0; i < parts.length; i++) store<i32>(changetype<usize>(buf) + <usize>(i * 4), I32.parseInt(parts[i]));
-  gw.shared.set("infergate/v1/inflight", buf, 0);
+  const key = "infergate/v2/inflight";
+  const cur = gw.shared.get(key).value;
+  const buf = new ArrayBuffer(8 + parts.length * 4);
+  if (cur !== null && cur.byteLength >= 8) store<f64>(changetype<usize>(buf), load<f64>(changetype<usize>(cur)));
+  for (let i = 0; i < parts.length; i++)
+    store<i32>(changetype<usize>(buf) + <usize>(8 + i * 4), I32.parseInt(parts[i]));
+  gw.shared.set(key, buf, 0);
 }
 
 export function inflightCsv(): string {
@@ -367,7 +398,7 @@ export function decide(
   const buf = String.UTF8.encode(body);
   const headers = new MapHeaders(headerLines);
   const req = requestOf(headers);
-  if (matchFirst) routeRequest(gw.tables.current(), req);
+  if (matchFirst) routeInHeadersPhase(gw.tables, req, gw.clock);
   // A table pushed between the headers phase and the body (the decision must match again).
   if (tableBetween.length > 0) {
     const err = loadTable(tableBetween);

@@ -11,8 +11,15 @@ export class MockSharedData extends SharedStore {
   /** Every set, a refused compare-and-swap included (each is a host call in Envoy). */
   setCalls: i32 = 0;
 
+  private readsByKey: Map<string, i32> = new Map();
+  /** Reads of one key so far. */
+  readsOf(key: string): i32 {
+    return this.readsByKey.has(key) ? this.readsByKey.get(key) : 0;
+  }
+
   get(key: string): SharedValue {
     this.reads++;
+    this.readsByKey.set(key, this.readsOf(key) + 1);
     if (!this.values.has(key)) return new SharedValue(null, 0);
     // A copy, as the host hands out: the reader may not change the stored bytes.
     return new SharedValue(this.values.get(key).slice(0), this.versions.get(key));

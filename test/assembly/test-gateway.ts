@@ -87,8 +87,9 @@ export class TestGateway {
     public shared: MockSharedData = new MockSharedData(),
   ) {
     this.rng = rng;
-    this.tables = new TableStore(shared);
-    this.inflight = new InFlightCounters(shared);
+    const inflight = new InFlightCounters(shared);
+    this.inflight = inflight;
+    this.tables = new TableStore(shared, inflight);
     this.ledger = new QueueLedger(shared);
     this.pools = new PoolStates(shared);
   }

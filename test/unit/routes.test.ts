@@ -221,6 +221,21 @@ test("a table pushed between headers and body: the request is matched again agai
   assert.deepEqual([v1.kind, v1.pool, v1.route], ["routed", POOL, ""]);
 });
 
+test("a worker one push behind matches its own copy, and checks the newest table before refusing", () => {
+  const byHost = (host: string) => route({ route: `ns/${host[0]}-host`, host });
+  gateway({}, v2({ routes: [byHost("a.example.com")] }));
+  // Another worker accepts generation 11, which adds b.example.com; this worker's copy is still 10.
+  const next = { ...JSON.parse(v2({ routes: [byHost("a.example.com"), byHost("b.example.com")] })), generation: 11 };
+  assert.equal(pure.publishFromOtherWorker(JSON.stringify(next)), "");
+  const at = (host: string) => headersPhase({ ":method": "POST", ":path": "/v1/chat/completions", ":authority": host });
+  const genKey = "infergate/v1/generation";
+  const reads = pure.sharedReadsOf(genKey);
+  assert.match(at("a.example.com"), /^inference 200 - route=ns\/a-host#0\.0 /);
+  assert.equal(pure.sharedReadsOf(genKey), reads, "a match in the worker's copy reads no shared data");
+  assert.match(at("b.example.com"), /^inference 200 - route=ns\/b-host#0\.0 /, "not refused: the newest table has it");
+  assert.match(at("c.example.com"), /^refuse 404 route_not_found /);
+});
+
 test("a held request keeps the pool, target and priority it chose; its pool gone is 503, no longer serving it 404", () => {
   gateway({}, v2({ routes: [route({ backends: [{ pool: "ns/b", weight: 1 }] })] }));
   const held = { target: "m", pool: "ns/a", priority: 4, route: "ns/r#0.0" };

@@ -1,8 +1,9 @@
-// A push that changes only loads is patched into every worker's decoded table instead of decoded
-// again (assembly/table/patch-loads.ts); anything else about the table is decoded in full.
+// How a pushed table reaches every worker: a push that changes only loads is patched into each
+// worker's decoded table instead of decoded again (assembly/table/patch-loads.ts), anything else is
+// decoded in full; and a decision learns of a new table from the in-flight key (state/inflight.ts).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chat, decide, ep, pure, tableJson } from "./pure.js";
+import { chat, decide, ep, gateway, pure, tableJson } from "./pure.js";
 
 const pods = (loads: [number, number, number][], extra: Record<string, unknown>[] = []) =>
   loads.map(([waiting, running, kvUsage], i) => ep(i, `p${i}`, { waiting, running, kvUsage, ...(extra[i] ?? {}) }));
@@ -117,4 +118,29 @@ test("decisions follow loads patched in: what the profile computed per pool from
   assert.equal(pure.loadTable(table(22, [0.9, 0])), "");
   assert.equal(copyOf(pure.gatewayTable()), copy, "the same table and pool objects, patched");
   for (const q of ["two", "three", "four"]) assert.equal(decide(chat(q), { inflight: "0,0" }).pod, "p1", q);
+});
+
+test("a decision learns of a newer table from the in-flight key it reads anyway: no read of the generation key, no millisecond behind", () => {
+  // matchFirst false: the test entry's headers phase would otherwise read the newest table itself.
+  const at = (nowMs: number) => decide(chat(), { nowMs, matchFirst: false });
+  gateway({}, tableJson([ep(0, "p0")], { generation: 11 }));
+  assert.equal(at(1500).pod, "p0");
+  // Another worker accepts a table whose only pod is p1, within the same millisecond.
+  assert.equal(pure.publishFromOtherWorker(tableJson([ep(1, "p1")], { generation: 12 })), "");
+  assert.equal(at(1500).pod, "p1", "the next decision routes by the new table");
+  // Later decisions, milliseconds apart, read the in-flight key and nothing else.
+  const genKey = "infergate/v1/generation";
+  for (const nowMs of [1502, 1510, 1600]) {
+    const before = pure.sharedReadsOf(genKey);
+    const d = at(nowMs);
+    assert.equal(d.pod, "p1");
+    assert.equal(d.sharedReads, 1, `one shared read at ${nowMs} ms`);
+    assert.equal(pure.sharedReadsOf(genKey), before, `no read of ${genKey}`);
+  }
+  // Stamping a generation leaves the counters as they were; an older generation never replaces a newer.
+  pure.setInflight("2,5");
+  assert.equal(pure.publishFromOtherWorker(tableJson([ep(0, "p0"), ep(1, "p1")], { generation: 13 })), "");
+  assert.equal(pure.inflightCsv(), "2,5");
+  assert.match(pure.publishFromOtherWorker(tableJson([ep(0, "p0")], { generation: 12 })), /not newer/);
+  assert.equal(at(1700).fallbacks?.length, 1, "routed by generation 13 (two pods)");
 });
