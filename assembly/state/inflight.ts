@@ -11,7 +11,9 @@
 import { MAX_SLOTS } from "../table/table";
 import { SetResult, SharedStore, SharedValue } from "./shared-store";
 
-const KEY = "infergate/v2/inflight";
+/** The shared-data key (tests set and clear it directly). */
+export const INFLIGHT_KEY = "infergate/v2/inflight";
+const KEY = INFLIGHT_KEY;
 const ATTEMPTS = 64;
 /** Bytes before the counters: the stamped table generation (f64; 0 = none stamped yet). */
 const HEADER: i32 = 8;

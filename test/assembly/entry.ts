@@ -39,7 +39,7 @@ import {
 import { ProfileResult } from "../../assembly/routing/profile";
 import { Random } from "../../assembly/routing/random";
 import { findPlugin, PluginKind } from "../../assembly/routing/registry";
-import { InFlightCounters } from "../../assembly/state/inflight";
+import { INFLIGHT_KEY, InFlightCounters } from "../../assembly/state/inflight";
 import { TableStore } from "../../assembly/state/table-store";
 import { decodeTable, validAddress } from "../../assembly/table/decode-table";
 import { Pool, Strategy, Table } from "../../assembly/table/table";
@@ -277,7 +277,7 @@ export function loadTable(body: string): string {
 
 /** Clears the table generation stamped in the in-flight key (the counters stay). */
 function unstampGeneration(): void {
-  const key = "infergate/v2/inflight";
+  const key = INFLIGHT_KEY;
   const cur = gw.shared.get(key).value;
   if (cur === null || cur.byteLength < 8) return;
   store<f64>(changetype<usize>(cur), 0);
@@ -359,7 +359,7 @@ export function setNowMs(ms: f64): void {
 /** Sets every slot's in-flight count ("3,1,2": slot 0 has 3, ...), keeping the stamped table generation. */
 export function setInflight(csv: string): void {
   const parts = csv.length == 0 ? new Array<string>() : csv.split(",");
-  const key = "infergate/v2/inflight";
+  const key = INFLIGHT_KEY;
   const cur = gw.shared.get(key).value;
   const buf = new ArrayBuffer(8 + parts.length * 4);
   if (cur !== null && cur.byteLength >= 8) store<f64>(changetype<usize>(buf), load<f64>(changetype<usize>(cur)));

@@ -311,6 +311,49 @@ test("table push: wrong token 401, malformed 400, stale 409, and routing continu
     assert.equal((await post(gw.url, "/v1/chat/completions", chat(`after bad pushes ${i}`))).status, 200);
 });
 
+test("a table pushed through one Envoy worker steers the very next requests on both workers", async () => {
+  // The push lands on one worker; requests land on both. A decision finds the newest table through the
+  // generation stamped into the in-flight key it reads anyway (assembly/state/inflight.ts), not on the
+  // next 10 ms tick.
+  const envoy = gw.envoys[0];
+  const base = gw.controlPlane!.lastTable()!;
+  await gw.stopControlPlane();
+  const names = gw.fleet.pods.map((p) => p.name);
+  try {
+    for (let round = 0; round < 8; round++) {
+      const only = names[round % names.length];
+      const table = {
+        ...base,
+        generation: base.generation + 1 + round,
+        builtAtMs: Date.now(),
+        topology: `only-${only}-${round}`,
+        pools: base.pools.map((p) => ({ ...p, endpoints: p.endpoints.map((e) => ({ ...e, ready: e.name === only })) })),
+      };
+      const r = await fetch(`${envoy.controlUrl}/infergate/v1/table`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${envoy.token}`, "content-type": "application/json" },
+        body: JSON.stringify(table),
+      });
+      assert.equal(r.status, 204, await r.text());
+      const rs = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => post(gw.url, "/v1/chat/completions", chat(`stamp ${round} ${i}`))),
+      );
+      const wrong = rs.filter((x) => x.status !== 200 || x.pod !== only).map((x) => `${x.status} ${x.pod}`);
+      // On failure, whether Envoy moved requests (a retry, an ejection) or the filter chose the old pod.
+      const stats = wrong.length
+        ? await (await fetch(`${envoy.adminUrl}/stats?filter=(upstream_rq_retry$|fallbacks|ejections_active)`)).text()
+        : "";
+      assert.deepEqual(wrong, [], `round ${round}: every request to ${only}\n${stats}`);
+    }
+  } finally {
+    await gw.startControlPlane();
+  }
+  await eventually(async () => {
+    const rs = await Promise.all(names.map((_, i) => post(gw.url, "/v1/chat/completions", chat(`restored ${i}`))));
+    return rs.every((x) => x.status === 200);
+  }, 5000);
+});
+
 test("requests keep flowing without the control plane; its next table is used within a second of it coming back", async () => {
   await gw.stopControlPlane();
   for (let i = 0; i < 20; i++)
