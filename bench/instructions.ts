@@ -5,7 +5,7 @@
 // instructions per request (one host call) is visible in one run. Kernel work (the sockets) is not
 // counted: plain Envoy's count is the same for a tiny and an 8 KB body, while its CPU time is not.
 //
-// Per contender and body: a fresh fleet (2 zero-latency pods) and a fresh Envoy (--concurrency 1)
+// Per contender and body: a fresh fleet (2 zero-latency pods that report cached tokens) and a fresh Envoy (--concurrency 1)
 // under callgrind; 300 warm-up requests; counters zeroed, 10 s idle, dumped (what the filter's
 // 10 ms tick and the control plane's pushes and scrapes cost per second); zeroed again, N requests
 // one at a time, dumped. Per request = (busy count − idle rate × busy time) / N. Writes
@@ -171,7 +171,9 @@ function callgrind(cmd: "-z" | "-d", pid: number): void {
 async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, wasmPath?: string): Promise<Row> {
   // Streamed tokens 1 ms apart: each its own chunk through Envoy (0 ms would send them in a burst).
   const args = body === "stream200" ? [...FAST_POD_ARGS, "--inter-token-latency-ms", "1"] : FAST_POD_ARGS;
-  const fleet = await startFleet({ model: SEED_MODEL, pods: 2, args });
+  // Pods report cached tokens (as the overhead scenario's do): PREFIX_CACHE's default mode, feedback,
+  // learns from every response's usage, and that path is part of its per-request cost.
+  const fleet = await startFleet({ model: SEED_MODEL, pods: 2, args, cacheReport: true });
   for (const f of readdirSync(outDir)) rmSync(join(outDir, f));
   let stop: () => Promise<void> = async () => {};
   let freeze: () => Promise<void> = async () => {};
@@ -310,7 +312,7 @@ async function main() {
   const lines = [
     "# Instructions per request (callgrind)",
     "",
-    `${meta.date}; ${meta.infergate}; ${meta.valgrind}. Envoy --concurrency 1, 2 zero-latency pods, ${REQUESTS} requests one at a time after ${WARMUP} warm-up ones (stream200: ${STREAM_REQUESTS}, after 20 more streamed ones); the idle rate (${IDLE_MS / 1000} s measured just before) subtracted. User-space instructions only (no kernel work). Reproduce: \`make bench-instructions\`.`,
+    `${meta.date}; ${meta.infergate}; ${meta.valgrind}. Envoy --concurrency 1, 2 zero-latency pods (reporting cached tokens, as vLLM does with --enable-prompt-tokens-details), ${REQUESTS} requests one at a time after ${WARMUP} warm-up ones (stream200: ${STREAM_REQUESTS}, after 20 more streamed ones); the idle rate (${IDLE_MS / 1000} s measured just before) subtracted. User-space instructions only (no kernel work). Reproduce: \`make bench-instructions\`.`,
     "",
     "| contender | body | table pushes | k instructions / request | vs plain Envoy | idle M instructions / s | errors |",
     "| --- | --- | --- | --- | --- | --- | --- |",

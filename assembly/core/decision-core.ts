@@ -2,9 +2,9 @@
 // Parses, finds the model and its pool (version 1: by model name; version 2: through the matched
 // route's backends), its priority, applies admission (queueing), runs the pool's scheduling
 // profiles, takes the pod's in-flight place and tells the plugins where the request went. Makes no
-// host calls: shared state is reached through the SharedStore-backed state modules, time through a
-// Clock and request headers through the RouteRequest's HeaderSource, so the same code runs in
-// Envoy and in the unit tests.
+// host calls: shared state is reached through the SharedStore-backed state modules, time is passed
+// in (the prefix index reads its Clock to time its writes) and request headers come through the
+// RouteRequest's HeaderSource, so the same code runs in Envoy and in the unit tests.
 import { PluginConfig } from "../config";
 import { Endpoint as ApiEndpoint, parseRequestBytes, requestTape } from "../request/openai";
 import { Routing, strategyName } from "../routing/factory";
@@ -21,10 +21,6 @@ import { criticalityOfPriority, Pool, RouteBackend, Strategy, Table, TargetModel
 import { Outcome, OutcomeKind } from "./outcome";
 import { liveSinceMs } from "./queue-dispatcher";
 import { matchRoute, RouteRequest } from "./route-match";
-
-export abstract class Clock {
-  abstract nowNanos(): u64;
-}
 
 /** Attempts at the in-flight compare-and-swap before a bounded request is held instead. */
 const ACQUIRE_ATTEMPTS: i32 = 4;
@@ -79,7 +75,6 @@ export class DecisionCore {
     private ledger: QueueLedger,
     private pools: PoolStates,
     private rng: Random,
-    private clock: Clock,
   ) {}
 
   /**
@@ -303,12 +298,12 @@ export class DecisionCore {
       acquired = this.acquire(profiles.length, bounded);
     }
     // Every stage's scorers learn where the request went (a P/D request's prefix is computed on the
-    // prefill pod and handed to the decode pod: both hold it afterwards).
-    // recordUs is logged for PREFIX_CACHE only: other strategies skip the two clock reads (host calls).
-    const timed = profiles[primary].strategy == Strategy.PrefixCache;
-    const t0 = timed ? this.clock.nowNanos() : 0;
+    // prefill pod and handed to the decode pod: both hold it afterwards). The pool's index times its
+    // own host calls (a repeat visit makes none, and reads no clock either).
+    const index = this.pools.of(pool).prefixIndex;
+    index.recordNanos = 0;
     for (let i = 0; i < profiles.length; i++) profiles[i].routed(this.contexts[i], this.results[i].targets[0]);
-    const recordUs = timed ? <i64>((this.clock.nowNanos() - t0) / 1000) : 0;
+    const recordUs = <i64>(index.recordNanos / 1000);
     const pf = handler.prefill();
     if (pf >= 0) this.routedPrefill(o, pool, profiles[pf], this.contexts[pf], this.results[pf]);
     return this.routed(o, pool, profiles[primary], this.contexts[primary], this.results[primary], recordUs);

@@ -5,7 +5,6 @@ import { PluginConfig } from "../config";
 import { DecisionCore } from "../core/decision-core";
 import { Dispatch, QueueDispatcher, QueueEvent, QueueHost } from "../core/queue-dispatcher";
 import { nowNanos, setEffectiveContext, setTickPeriodMs } from "../host/abi";
-import { HostClock } from "../host/clock";
 import { Root, Stream, streamById } from "../host/contexts";
 import { QueuedRequest } from "../queue/request-queue";
 import { Routing } from "../routing/factory";
@@ -35,7 +34,7 @@ export class GatewayRoot extends Root {
     super(id);
     this.config = config;
     rng.reseed(nowNanos() ^ ((<u64>id) << 32));
-    this.core = new DecisionCore(config, routing, tables, inflight, ledger, poolStates, rng, new HostClock());
+    this.core = new DecisionCore(config, routing, tables, inflight, ledger, poolStates, rng);
     this.dispatcher = new QueueDispatcher(ledger, <f64>(rng.below(0x7fffffff) + 1));
     this.queueHost = new StreamQueueHost();
     setTickPeriodMs(TICK_MS);

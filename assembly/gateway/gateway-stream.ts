@@ -436,11 +436,9 @@ export class GatewayStream extends Stream {
    */
   onResponseHeaders(headerCount: u32, endOfStream: bool): HeadersStatus {
     this.responded = true;
-    if (this.usageTail !== null) {
-      // Only a successful answer carries the pod's usage.
-      const status = getHeader(HeaderMap.ResponseHeaders, ":status");
-      if (status === null || status != "200") this.usageTail = null;
-    }
+    // The usage tail is kept whatever the status: only a successful answer carries a usage with
+    // cached tokens (an error's body has none, and then nothing is learned), and reading :status
+    // here was a host call on every feedback response.
     if (this.slot < 0 || this.targets.length < 2) return HeadersStatus.Continue;
     // The router numbers its attempts in the request it sends (include_request_attempt_count in
     // envoy/bootstrap.yaml): the first attempt goes to the first listed pod (a pod enters the table

@@ -1,6 +1,6 @@
 // What the public listener serves, by method and path (and, with a version-2 table, by the
 // HTTPRoutes), before any body is read. Pure.
-import { Clock } from "../core/decision-core";
+import { Clock } from "../clock";
 import { matchRoute, RouteRequest } from "../core/route-match";
 import { Endpoint as ApiEndpoint } from "../request/openai";
 import { TableStore } from "../state/table-store";

@@ -1,5 +1,5 @@
 // The decision core's clock: Envoy's (proxy_get_current_time_nanoseconds).
-import { Clock } from "../core/decision-core";
+import { Clock } from "../clock";
 import { nowNanos } from "./abi";
 
 export class HostClock extends Clock {

@@ -22,6 +22,7 @@
 //
 // One index per pool (state/pool-states.ts), its keys "<keyPrefix><bucket>" in the SharedStore,
 // sized when a table is adopted and never resized on the request path.
+import { Clock } from "../clock";
 import { SetResult, SharedStore } from "../state/shared-store";
 import { MAX_SLOTS } from "../table/table";
 
@@ -112,12 +113,18 @@ export class PrefixIndex {
   private memoLen: i32 = 0;
   /** The memo still mirrors the buckets: no record() wrote since the lookup (stampAt() reads it regardless). */
   private memoCurrent: bool = false;
+  /** Nanoseconds record() spent from its first host call to its end, summed until the caller resets
+   *  it (the log line's recordUs). Timed only when a record makes host calls: a repeat visit makes
+   *  none, and a clock read is a host call too (two of them were ~1 % of a request's instructions). */
+  recordNanos: u64 = 0;
 
   constructor(
     private shared: SharedStore,
     private keyPrefix: string,
     /** Entries the index holds at most (the pool's prefix-cache-lru-capacity). */
     public readonly capacity: i32,
+    /** Times record()'s host calls; null: not timed (recordNanos stays 0). */
+    private clock: Clock | null = null,
   ) {
     const n = max(1, (capacity + ENTRIES - 1) / ENTRIES);
     this.numBuckets = n;
@@ -282,6 +289,8 @@ export class PrefixIndex {
    * written after the lookup (a later block, or the other P/D stage, may share a bucket written).
    */
   record(hashes: StaticArray<u64>, from: i32, n: i32, slot: i32, tag: u16, stamp: u32): void {
+    let timing = false;
+    let since: u64 = 0;
     for (let j = from; j < n; j++) {
       const h = hashes[j];
       const key = this.key(this.bucketOf(h));
@@ -295,6 +304,10 @@ export class PrefixIndex {
           cas = this.memoCas[j];
           memoized = false;
         } else {
+          if (!timing) {
+            timing = true;
+            since = this.startTiming();
+          }
           const b = this.shared.get(key);
           value = b.value;
           cas = b.cas;
@@ -302,9 +315,20 @@ export class PrefixIndex {
         const next = this.merge(value, h, slot, tag, stamp);
         if (next === null) break; // already there with this stamp
         this.memoCurrent = false;
+        if (!timing) {
+          timing = true;
+          since = this.startTiming();
+        }
         if (this.shared.set(key, next!, cas) != SetResult.CasMismatch) break;
       }
     }
+    const clock = this.clock;
+    if (timing && clock !== null) this.recordNanos += clock.nowNanos() - since;
+  }
+
+  private startTiming(): u64 {
+    const clock = this.clock;
+    return clock === null ? 0 : clock.nowNanos();
   }
 
   /** The bucket with one entry inserted or refreshed; null if unchanged. */

@@ -6,6 +6,7 @@
 // Keys: "infergate/v1/prefix/<pool id>/<capacity>/<bucket>". The capacity is part of the key, so a
 // capacity change starts a fresh index (bucket assignment depends on the bucket count) that no
 // worker still on the old table can corrupt; the old keys are emptied, as are a departed pool's.
+import { Clock } from "../clock";
 import { PrefixIndex } from "../prefix/prefix-index";
 import { Pool, Table } from "../table/table";
 import { PrefixLifetimes } from "./prefix-lifetimes";
@@ -24,7 +25,11 @@ export class PoolStates {
   private byId: Map<string, PoolState> = new Map();
   private adopted: Table | null = null;
 
-  constructor(private shared: SharedStore) {}
+  constructor(
+    private shared: SharedStore,
+    /** Times the prefix indexes' writes (the log line's recordUs). */
+    private clock: Clock,
+  ) {}
 
   /** Creates, resizes or drops per-pool state for the pools of `table` (once per table). */
   adopt(table: Table): void {
@@ -59,7 +64,7 @@ export class PoolStates {
     const prefix = "infergate/v1/prefix/" + p.id + "/" + p.lruCapacity.toString() + "/";
     return new PoolState(
       p.id,
-      new PrefixIndex(this.shared, prefix, p.lruCapacity),
+      new PrefixIndex(this.shared, prefix, p.lruCapacity, this.clock),
       new PrefixLifetimes(this.shared, p.id),
     );
   }

@@ -40,6 +40,7 @@ import { ProfileResult } from "../../assembly/routing/profile";
 import { Random } from "../../assembly/routing/random";
 import { findPlugin, PluginKind } from "../../assembly/routing/registry";
 import { INFLIGHT_KEY, InFlightCounters } from "../../assembly/state/inflight";
+import { PrefixLifetimes } from "../../assembly/state/prefix-lifetimes";
 import { TableStore } from "../../assembly/state/table-store";
 import { decodeTable, validAddress } from "../../assembly/table/decode-table";
 import { Pool, Strategy, Table } from "../../assembly/table/table";
@@ -356,6 +357,11 @@ export function setNowMs(ms: f64): void {
   gw.clock.ns = <u64>(ms * 1000000);
 }
 
+/** Each clock read advances the gateway's clock by `ns` from now on (0: time stands still). */
+export function setClockStep(ns: i32): void {
+  gw.clock.stepNs = <u64>ns;
+}
+
 /** Sets every slot's in-flight count ("3,1,2": slot 0 has 3, ...), keeping the stamped table generation. */
 export function setInflight(csv: string): void {
   const parts = csv.length == 0 ? new Array<string>() : csv.split(",");
@@ -406,6 +412,8 @@ export function decide(
   }
   const readsBefore = headers.reads;
   const sharedBefore = gw.shared.reads;
+  const clockBefore = gw.clock.reads;
+  const setsBefore = gw.shared.setCalls;
   let choice: HeldChoice | null = null;
   if (held.length > 0) {
     const parts = held.split("\t");
@@ -424,7 +432,7 @@ export function decide(
     choice,
   );
   const kind = o.kind == OutcomeKind.Routed ? "routed" : o.kind == OutcomeKind.Hold ? "hold" : "reject";
-  let s = `{"kind":"${kind}","status":${o.status.toString()},"code":${jsonQuote(o.code)},"reason":${jsonQuote(o.queueReason)},"message":${jsonQuote(o.message)},"target":${jsonQuote(o.target)},"rewrite":${o.rewrite ? "true" : "false"},"priority":${o.priority.toString()},"pool":${jsonQuote(o.pool === null ? "" : o.pool!.id)},"route":${jsonQuote(o.log.route)},"headerReads":${(headers.reads - readsBefore).toString()},"sharedReads":${(gw.shared.reads - sharedBefore).toString()}`;
+  let s = `{"kind":"${kind}","status":${o.status.toString()},"code":${jsonQuote(o.code)},"reason":${jsonQuote(o.queueReason)},"message":${jsonQuote(o.message)},"target":${jsonQuote(o.target)},"rewrite":${o.rewrite ? "true" : "false"},"priority":${o.priority.toString()},"pool":${jsonQuote(o.pool === null ? "" : o.pool!.id)},"route":${jsonQuote(o.log.route)},"headerReads":${(headers.reads - readsBefore).toString()},"sharedReads":${(gw.shared.reads - sharedBefore).toString()},"sharedSets":${(gw.shared.setCalls - setsBefore).toString()},"clockReads":${(gw.clock.reads - clockBefore).toString()}`;
   if (o.kind == OutcomeKind.Routed) {
     const names = new Array<string>();
     for (let i = 0; i < o.fallbacks.length; i++) names.push(jsonQuote(o.fallbacks[i].name));
@@ -762,6 +770,12 @@ export function lifetimeOf(poolId: string, slot: i32, nowMs: f64): f64 {
 export function learnLifetime(poolId: string, slot: i32, ageMs: f64, held: bool, nowMs: f64): f64 {
   const t = gw.tables.current()!;
   const ms = gw.pools.of(t.findPool(poolId)!).lifetimes.learn(slot, ageMs, held, nowMs);
+  return ms == Infinity ? -1 : ms;
+}
+
+/** The same evidence learned on another Envoy worker (its own copy, the same shared data). */
+export function learnLifetimeOnOtherWorker(poolId: string, slot: i32, ageMs: f64, held: bool, nowMs: f64): f64 {
+  const ms = new PrefixLifetimes(gw.shared, poolId).learn(slot, ageMs, held, nowMs);
   return ms == Infinity ? -1 : ms;
 }
 

@@ -1,8 +1,10 @@
 // The filter's decision core and queue dispatcher as production builds them (routing/factory.ts),
 // over mocks of what only Envoy has: shared data (MockSharedData), the clock, and the paused
 // streams a held request belongs to (RecordingQueueHost).
+
+import { Clock } from "../../assembly/clock";
 import { PluginConfig, parseConfig } from "../../assembly/config";
-import { Clock, DecisionCore } from "../../assembly/core/decision-core";
+import { DecisionCore } from "../../assembly/core/decision-core";
 import { Dispatch, QueueDispatcher, QueueEvent, QueueHost } from "../../assembly/core/queue-dispatcher";
 import { HeaderSource } from "../../assembly/core/route-match";
 import { QueuedRequest } from "../../assembly/queue/request-queue";
@@ -16,8 +18,15 @@ import { MockSharedData } from "./mock-shared-data";
 
 export class MockClock extends Clock {
   ns: u64 = 0;
+  /** Each read advances the clock this much (0: time stands still). */
+  stepNs: u64 = 0;
+  /** Reads so far: each is a host call in the filter. */
+  reads: i32 = 0;
   nowNanos(): u64 {
-    return this.ns;
+    this.reads++;
+    const t = this.ns;
+    this.ns += this.stepNs;
+    return t;
   }
 }
 
@@ -72,7 +81,7 @@ export class MapHeaders extends HeaderSource {
 }
 
 export class TestGateway {
-  clock: MockClock = new MockClock();
+  clock: MockClock;
   rng: Random;
   tables: TableStore;
   inflight: InFlightCounters;
@@ -87,11 +96,13 @@ export class TestGateway {
     public shared: MockSharedData = new MockSharedData(),
   ) {
     this.rng = rng;
+    const clock = new MockClock();
+    this.clock = clock;
     const inflight = new InFlightCounters(shared);
     this.inflight = inflight;
     this.tables = new TableStore(shared, inflight);
     this.ledger = new QueueLedger(shared);
-    this.pools = new PoolStates(shared);
+    this.pools = new PoolStates(shared, clock);
   }
 
   /** Applies a plugin configuration exactly as the filter does; "" or the error it reports. */
@@ -110,7 +121,6 @@ export class TestGateway {
       this.ledger,
       this.pools,
       this.rng,
-      this.clock,
     );
     return "";
   }

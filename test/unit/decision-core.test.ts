@@ -191,6 +191,34 @@ test("PREFIX_CACHE: affinity, imbalance and balance guards, rendezvous for new p
   assert.equal(seen.size, 4);
 });
 
+test("PREFIX_CACHE: recordUs times the index's writes; a visit that writes nothing reads no clock", () => {
+  // A clock read is a host call in Envoy: a repeat visit, whose record makes no host call, must not
+  // pay two of them to log a recordUs of 0.
+  for (const mode of ["feedback", "estimate"]) {
+    gateway({}, tableJson(fourPods, {}, { strategy: "PREFIX_CACHE", prefix: { mode } }));
+    pure.setClockStep(3000); // each read advances the clock 3 us
+    const conv = promptOf(20, `timed-${mode}`);
+    const visit = () => decide({ model: "m", prompt: conv }, { inflight: "0,0,0,0", completions: true });
+    const first = visit();
+    // New prompt: 20 blocks recorded (a read and a write each), timed by two clock reads.
+    assert.equal(first.log!.matchedBlocks, 0, mode);
+    assert.equal(first.clockReads, 2, mode);
+    assert.equal(first.log!.recordUs, 3, mode);
+    let quiet = 0;
+    for (let i = 0; i < 16; i++) {
+      const d = visit();
+      assert.equal(d.log!.matchedBlocks, 20, mode);
+      // 1 visit in 8 refreshes the held chain's stamps: a read of each of its 20 blocks' buckets
+      // (the lookup's reads are 3 or 4: in-flight counters, first and last block, a stamp).
+      const recorded = d.sharedReads >= 20;
+      assert.equal(d.clockReads, recorded ? 2 : 0, `${mode} visit ${i}`);
+      assert.equal(d.log!.recordUs, recorded ? 3 : 0, `${mode} visit ${i}`);
+      if (!recorded) quiet++;
+    }
+    assert.ok(quiet >= 8, `${mode}: ${quiet} of 16 repeat visits wrote nothing`);
+  }
+});
+
 test("PREFIX_CACHE: each pool has its own index, sized by its own lru-capacity", () => {
   // Pool "small" holds 64 entries (one bucket); pool "big" the default 50000.
   const small = poolJson([ep(0, "s0"), ep(1, "s1")], {

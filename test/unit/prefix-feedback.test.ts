@@ -39,6 +39,31 @@ test("lifetimes: an eviction bounds a pod's lifetime, a prefix that held up rais
   assert.equal(pure.lifetimeOf(POOL, 1, 1000), -1, "per pod");
 });
 
+test("lifetimes: evidence that changes nothing reads no shared data; a change is made to the shared value", () => {
+  // A shared-data read is the dearest host call (~10 k instructions in Envoy): most responses
+  // (a chain that held, no eviction seen) are judged against the worker's copy (<= 100 ms old).
+  gateway({}, tableJson([ep(0, "a"), ep(1, "b")], {}, { strategy: "PREFIX_CACHE", prefix: { mode: "feedback" } }));
+  const key = `infergate/v1/prefix-life/${POOL}`;
+  const reads = () => pure.sharedReadsOf(key);
+  assert.equal(pure.learnLifetime(POOL, 0, 8000, true, 1000), -1);
+  assert.equal(reads(), 1, "the worker's copy, read once");
+  for (let t = 1010; t < 1100; t += 10) assert.equal(pure.learnLifetime(POOL, 0, 8000, true, t), -1);
+  assert.equal(reads(), 1, "held while none is known: nothing to change, no read");
+  assert.equal(pure.learnLifetime(POOL, 0, 8000, false, 1100), 8000, "evicted at 8 s");
+  const afterWrite = reads();
+  assert.equal(pure.learnLifetime(POOL, 0, 5000, true, 1110), 8000, "held younger: no news");
+  assert.equal(pure.learnLifetime(POOL, 0, 9000, false, 1120), 8000, "evicted older: no news");
+  assert.equal(reads(), afterWrite + 1, "its own write read back once, then the copy serves");
+  // Another worker learns of an eviction at 6 s. Evidence this worker's copy says changes something
+  // is applied to the shared value: evicted at 7 s is no news there (6 s stays), evicted at 4 s is.
+  assert.equal(pure.learnLifetimeOnOtherWorker(POOL, 0, 6000, false, 1130), 6000);
+  assert.equal(pure.learnLifetime(POOL, 0, 7000, false, 1140), 6000);
+  assert.equal(pure.lifetimeOf(POOL, 0, 1140), 6000);
+  assert.equal(pure.learnLifetime(POOL, 0, 4000, false, 1150), 4000);
+  assert.equal(pure.lifetimeOf(POOL, 0, 1150), 4000);
+  assert.equal(pure.learnLifetime(POOL, 1, 3000, true, 1160), -1, "per pod");
+});
+
 test("feedback mode credits only what a pod keeps: stale chains are not, a refreshed head is", () => {
   const t0 = 1_800_000_000_000; // epoch ms, as in Envoy
   gateway(

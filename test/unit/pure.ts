@@ -120,6 +120,10 @@ export interface Decision {
   headerReads: number;
   /** Shared-data reads the decision made (each a host call in Envoy). */
   sharedReads: number;
+  /** Shared-data writes the decision made (compare-and-swap included; each a host call). */
+  sharedSets: number;
+  /** Clock reads the decision made (each a host call). */
+  clockReads: number;
   pod?: string;
   fallbacks?: string[];
   /** x-gateway-destination-endpoint as the filter writes it (core/destination-list.ts). */
