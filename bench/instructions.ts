@@ -72,7 +72,9 @@ const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
 
 type Kind = "plain" | "DEFAULT" | "PREFIX_CACHE";
 /** The overhead scenario's bodies, and a tiny prompt answered with 200 streamed tokens. */
-type Body = BodyKind | "stream200";
+/** stream200-usage: the same stream asked with stream_options.include_usage, a prompt of a few blocks,
+ *  so PREFIX_CACHE's feedback keeps the tail of every chunk (the usage comes in the last one). */
+type Body = BodyKind | "stream200" | "stream200-usage";
 /** A floor variant: bench/floor/<name>.patch. */
 type Floor = "header-only" | "body-read";
 const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
@@ -88,6 +90,8 @@ const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
   { kind: "plain", body: "stream200" },
   { kind: "DEFAULT", body: "stream200" },
   { kind: "DEFAULT", body: "stream200", frozen: true },
+  { kind: "plain", body: "stream200-usage" },
+  { kind: "PREFIX_CACHE", body: "stream200-usage" },
 ];
 /** A row's name for --only: "plain/tiny", "body-read/8KB", "DEFAULT/stream200/frozen", ... */
 function rowName(r: (typeof RUNS)[number]): string {
@@ -112,13 +116,25 @@ const STREAM_TOKENS = 200;
 const STREAM_REQUESTS = Math.max(20, Math.round(REQUESTS / 10));
 
 function payloadOf(body: Body): string {
-  if (body !== "stream200") return overheadBody(body, 42);
+  if (!isStream(body)) return overheadBody(body as BodyKind, 42);
+  if (body === "stream200")
+    return JSON.stringify({
+      model: SEED_MODEL,
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: STREAM_TOKENS,
+      stream: true,
+    });
   return JSON.stringify({
     model: SEED_MODEL,
-    messages: [{ role: "user", content: "hi" }],
+    messages: [{ role: "user", content: "Summarise the history of the printing press in Europe. ".repeat(8) }],
     max_tokens: STREAM_TOKENS,
     stream: true,
+    stream_options: { include_usage: true },
   });
+}
+
+function isStream(body: Body): boolean {
+  return body === "stream200" || body === "stream200-usage";
 }
 
 /** Builds a floor variant's wasm: assembly/ copied, the patch applied, compiled as the filter is. */
@@ -170,7 +186,7 @@ function callgrind(cmd: "-z" | "-d", pid: number): void {
 
 async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, wasmPath?: string): Promise<Row> {
   // Streamed tokens 1 ms apart: each its own chunk through Envoy (0 ms would send them in a burst).
-  const args = body === "stream200" ? [...FAST_POD_ARGS, "--inter-token-latency-ms", "1"] : FAST_POD_ARGS;
+  const args = isStream(body) ? [...FAST_POD_ARGS, "--inter-token-latency-ms", "1"] : FAST_POD_ARGS;
   // Pods report cached tokens (as the overhead scenario's do): PREFIX_CACHE's default mode, feedback,
   // learns from every response's usage, and that path is part of its per-request cost.
   const fleet = await startFleet({ model: SEED_MODEL, pods: 2, args, cacheReport: true });
@@ -203,7 +219,7 @@ async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, 
       if (frozen) freeze = () => gw.stopControlPlane();
     }
     const payload = payloadOf(body);
-    const requests = body === "stream200" ? STREAM_REQUESTS : REQUESTS;
+    const requests = isStream(body) ? STREAM_REQUESTS : REQUESTS;
     const send = async (n: number, untilOk = false): Promise<number> => {
       let errors = 0;
       for (let i = 0; i < n; i++) {
@@ -214,7 +230,7 @@ async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, 
         }).catch(() => null);
         const answer = r ? await r.text().catch(() => "") : "";
         // A stream that ended early (a reset, an error event) is an error too.
-        if (r?.status === 200 && (body !== "stream200" || answer.includes("[DONE]"))) continue;
+        if (r?.status === 200 && (!isStream(body) || answer.includes("[DONE]"))) continue;
         errors++;
         if (untilOk) {
           i--;
@@ -227,7 +243,7 @@ async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, 
     const ready = Promise.race([send(1, true), sleep(START_TIMEOUT_MS).then(() => "timeout")]);
     if ((await ready) === "timeout") throw new Error(`${kind}: no 200 within ${START_TIMEOUT_MS} ms`);
     await send(WARMUP);
-    if (body === "stream200") await send(20);
+    if (isStream(body)) await send(20);
     await freeze();
     await sleep(2000);
     callgrind("-z", pid);
@@ -321,7 +337,7 @@ async function main() {
         `| ${r.contender} | ${r.body} | ${r.contender.startsWith("plain") ? "–" : r.pushesFrozen ? "frozen" : "running"} | ${r.kIrPerRequest} | ${r.vsPlain ?? "–"} | ${r.idleMIrPerS} | ${r.errors}/${r.requests} |`,
     ),
     "",
-    `stream200: a tiny prompt answered with ${STREAM_TOKENS} streamed tokens, 1 ms apart. Table pushes running: the control plane scrapes the pods every 100 ms and pushes a table per scrape round whose loads changed (patched into the filter's table), and a heartbeat each second; what that adds above the idle rate is in the per-request figure. Frozen: the control plane stopped after the warm-up, its last table trusted for an hour.`,
+    `stream200: a tiny prompt answered with ${STREAM_TOKENS} streamed tokens, 1 ms apart. Table pushes running: the control plane scrapes the pods every 100 ms and pushes a table per scrape round whose loads changed (patched into the filter's table), and a heartbeat each second; what that adds above the idle rate is in the per-request figure. Frozen: the control plane stopped after the warm-up, its last table trusted for an hour. stream200-usage: the same stream, a prompt of 7 blocks, the client asking for usage (stream_options.include_usage): PREFIX_CACHE's feedback keeps the tail of every chunk, since the usage comes in the last one.`,
     "",
     "Floor rows: the filter patched (bench/floor/*.patch) to route every request after the first by the first one's decision. header-only: the two headers written in the headers callback, nothing else (no body read, no response callbacks); body-read: headers read and the body buffered and read as the filter does, then the two headers written (no parse, no decision, no log line, no in-flight accounting).",
     "",
