@@ -300,7 +300,7 @@ export class DecisionCore {
     // Every stage's scorers learn where the request went (a P/D request's prefix is computed on the
     // prefill pod and handed to the decode pod: both hold it afterwards). The pool's index times its
     // own host calls (a repeat visit makes none, and reads no clock either).
-    const index = this.pools.of(pool).prefixIndex;
+    const index = this.contexts[primary].poolState.prefixIndex; // the pool's (contextFor), no lookup
     index.recordNanos = 0;
     for (let i = 0; i < profiles.length; i++) profiles[i].routed(this.contexts[i], this.results[i].targets[0]);
     const recordUs = <i64>(index.recordNanos / 1000);

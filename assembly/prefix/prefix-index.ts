@@ -117,6 +117,9 @@ export class PrefixIndex {
    *  it (the log line's recordUs). Timed only when a record makes host calls: a repeat visit makes
    *  none, and a clock read is a host call too (two of them were ~1 % of a request's instructions). */
   recordNanos: u64 = 0;
+  /** The current record() has made a host call, timed from timedSince. */
+  private timing: bool = false;
+  private timedSince: u64 = 0;
 
   constructor(
     private shared: SharedStore,
@@ -289,8 +292,7 @@ export class PrefixIndex {
    * written after the lookup (a later block, or the other P/D stage, may share a bucket written).
    */
   record(hashes: StaticArray<u64>, from: i32, n: i32, slot: i32, tag: u16, stamp: u32): void {
-    let timing = false;
-    let since: u64 = 0;
+    this.timing = false;
     for (let j = from; j < n; j++) {
       const h = hashes[j];
       const key = this.key(this.bucketOf(h));
@@ -304,10 +306,7 @@ export class PrefixIndex {
           cas = this.memoCas[j];
           memoized = false;
         } else {
-          if (!timing) {
-            timing = true;
-            since = this.startTiming();
-          }
+          this.beforeHostCall();
           const b = this.shared.get(key);
           value = b.value;
           cas = b.cas;
@@ -315,20 +314,20 @@ export class PrefixIndex {
         const next = this.merge(value, h, slot, tag, stamp);
         if (next === null) break; // already there with this stamp
         this.memoCurrent = false;
-        if (!timing) {
-          timing = true;
-          since = this.startTiming();
-        }
+        this.beforeHostCall();
         if (this.shared.set(key, next!, cas) != SetResult.CasMismatch) break;
       }
     }
     const clock = this.clock;
-    if (timing && clock !== null) this.recordNanos += clock.nowNanos() - since;
+    if (this.timing && clock !== null) this.recordNanos += clock.nowNanos() - this.timedSince;
   }
 
-  private startTiming(): u64 {
+  /** record()'s clock starts at its first host call (a record that makes none reads no clock). */
+  private beforeHostCall(): void {
+    if (this.timing) return;
+    this.timing = true;
     const clock = this.clock;
-    return clock === null ? 0 : clock.nowNanos();
+    if (clock !== null) this.timedSince = clock.nowNanos();
   }
 
   /** The bucket with one entry inserted or refreshed; null if unchanged. */
