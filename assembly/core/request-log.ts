@@ -25,6 +25,8 @@ export class RequestLog {
   decisionUs: i64 = 0;
   /** Pods to try next if the chosen one fails, in order. */
   fallbacks: string[] = [];
+  /** The pod that answered when it was not the chosen one (Envoy retried on a fallback), else "". */
+  answeredBy: string = "";
 
   // PREFIX_CACHE
   hasPrefix: bool = false;
@@ -111,6 +113,10 @@ export class RequestLog {
         w.quoted(unchecked(fallbacks[i]));
       }
       w.byte(0x5d);
+    }
+    if (this.answeredBy.length > 0) {
+      w.ascii(',"answeredBy":');
+      w.quoted(this.answeredBy);
     }
     if (this.hasPrefix) this.writePrefix(w);
     if (this.prefillPod.length > 0) this.writePd(w);

@@ -463,6 +463,8 @@ export class GatewayStream extends Stream {
       }
       this.slot = e.slot;
       this.servedBy = e;
+      const l = this.record;
+      if (l !== null) l.answeredBy = e.name;
       break;
     }
     return HeadersStatus.Continue;
@@ -502,16 +504,20 @@ export class GatewayStream extends Stream {
         l.realBlocks = real;
         l.cachedTokens = usage.cachedTokens;
         l.promptTokens = usage.promptTokens;
-        // Evidence about the chain the index held for the pod, recorded tipAgeMs before: still
-        // there (one block of slack for the bytes-per-token conversion), or partly evicted.
-        if (p.indexed > 0 && p.tipAgeMs >= 0 && this.pool !== null)
-          poolStates
-            .of(this.pool!)
-            .lifetimes.learn(p.slot, p.tipAgeMs, real >= p.indexed - 1, <f64>(nowNanos() / 1000000));
         const pool = poolLabel(l.pool);
         if (p.blocks > 0) routingMetrics.prefixRealPercent.record(pool, <u64>((real * 100) / p.blocks));
-        const result = real > p.credited + 1 ? "under" : real < p.credited - 1 ? "over" : "hit";
-        routingMetrics.prefixPredictions.add(pool + ".result." + result);
+        // A fallback's answer (Envoy retried) reports the fallback's cache, not the predicted pod's:
+        // it judges neither the prediction nor the predicted pod's chain (the line names the pod).
+        if (l.answeredBy.length == 0) {
+          // Evidence about the chain the index held for the pod, recorded tipAgeMs before: still
+          // there (one block of slack for the bytes-per-token conversion), or partly evicted.
+          if (p.indexed > 0 && p.tipAgeMs >= 0 && this.pool !== null)
+            poolStates
+              .of(this.pool!)
+              .lifetimes.learn(p.slot, p.tipAgeMs, real >= p.indexed - 1, <f64>(nowNanos() / 1000000));
+          const result = real > p.credited + 1 ? "under" : real < p.credited - 1 ? "over" : "hit";
+          routingMetrics.prefixPredictions.add(pool + ".result." + result);
+        }
       }
     }
     // P/D: a prefill still answering fills in its figures and writes the line then.

@@ -985,6 +985,7 @@ function randomLog(r: Random): RequestLog {
   l.decisionUs = pickInt(r);
   const nf = r.below(4);
   for (let i = 0; i < nf; i++) l.fallbacks.push(pickString(r));
+  l.answeredBy = r.below(4) == 0 ? pickString(r) : "";
   l.hasPrefix = r.below(2) == 0;
   l.totalBlocks = r.below(4) == 0 ? 0 : 1 + r.below(2048);
   l.matchedBlocks = l.totalBlocks > 0 ? r.below(l.totalBlocks + 1) : 0;

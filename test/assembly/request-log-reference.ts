@@ -42,6 +42,7 @@ export function referenceFormat(l: RequestLog): string {
     for (let i = 0; i < l.fallbacks.length; i++) s += (i > 0 ? "," : "") + jsonQuote(l.fallbacks[i]);
     s += "]";
   }
+  if (l.answeredBy.length > 0) s += ',"answeredBy":' + jsonQuote(l.answeredBy);
   if (l.hasPrefix) {
     const score = l.totalBlocks > 0 ? <f64>l.matchedBlocks / <f64>l.totalBlocks : 0;
     s +=

@@ -147,7 +147,10 @@ describe("a pod failing every inference request while its metrics stay healthy",
           servedBy.add(r.headers.get("x-sim-pod") ?? "");
         }
         const lines = await gw.envoys[0].handledWhen((ls) => ids.every((id) => ls.some((h) => h.requestId === id)));
-        choseBad += lines.filter((h) => ids.includes(h.requestId) && h.pod === bad.name).length;
+        const chose = lines.filter((h) => ids.includes(h.requestId) && h.pod === bad.name);
+        // The line names the pod that answered when it was not the chosen one.
+        for (const h of chose) assert.ok(h.answeredBy && h.answeredBy !== bad.name, JSON.stringify(h));
+        choseBad += chose.length;
       }
     } finally {
       await setFaults(bad.url, null);

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
-import { pool, post, SEED_MODEL, sleep } from "./helpers.js";
+import { waitForEndpoint } from "./failover-helpers.js";
+import { pool, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
 const PREFIX = { annotations: { [STRATEGY]: "PREFIX_CACHE" } };
@@ -37,6 +38,23 @@ const ask = (url: string, messages: Msg[], id: string) =>
 
 /** The Request Handled line of a request (written when its response ends). */
 const lineOf = (gw: LocalGateway, id: string, replica = 0) => gw.envoys[replica].handledLine(id, 2000);
+
+/**
+ * Two conversations on one pod, each asked its first turn (rendezvous picks a pod per first block;
+ * names are tried until two share one). Request ids are `${name}-${i}-${turn}`.
+ */
+async function twoOnOnePod(gw: LocalGateway, name: string) {
+  const convs = Array.from({ length: 12 }, (_, i) => conversation(`${name}-${i}`, 3));
+  const firstPod = new Map<number, string>();
+  for (let i = 0; i < convs.length; i++) {
+    const r = await ask(gw.url, convs[i][0], `${name}-${i}-0`);
+    assert.equal(r.status, 200);
+    firstPod.set(i, r.pod!);
+  }
+  const [a, b] = [...firstPod.keys()].filter((i) => firstPod.get(i) === firstPod.get(0)).slice(0, 2);
+  assert.ok(b !== undefined, "two conversations share a pod");
+  return { convs, a, b, home: firstPod.get(a)! };
+}
 
 describe("every pod saturated", { timeout: 180_000 }, () => {
   let gw: LocalGateway;
@@ -109,18 +127,7 @@ describe("feedback from the pods' cached tokens", { timeout: 180_000 }, () => {
       pool: PREFIX,
       replicas: 2,
     });
-    // Two conversations on the same pod (rendezvous picks a pod per first block; try names until
-    // two share one).
-    const convs = Array.from({ length: 12 }, (_, i) => conversation(`clear-${i}`, 3));
-    const firstPod = new Map<number, string>();
-    for (let i = 0; i < convs.length; i++) {
-      const r = await ask(gw.url, convs[i][0], `clear-${i}-0`);
-      assert.equal(r.status, 200);
-      firstPod.set(i, r.pod!);
-    }
-    const [a, b] = [...firstPod.keys()].filter((i) => firstPod.get(i) === firstPod.get(0)).slice(0, 2);
-    assert.ok(b !== undefined, "two conversations share a pod");
-    const home = firstPod.get(a)!;
+    const { convs, a, b, home } = await twoOnOnePod(gw, "clear");
     // Turn 1 of both: credited in full, and the pod confirms it had the prefix.
     for (const i of [a, b]) {
       const r = await ask(gw.url, convs[i][1], `clear-${i}-1`);
@@ -184,5 +191,52 @@ describe("feedback from the pods' cached tokens", { timeout: 180_000 }, () => {
     };
     assert.equal(await read({}), 0, "no usage asked: none added");
     assert.equal(await read({ stream_options: { include_usage: true } }), 1, "asked: exactly one");
+  });
+});
+
+describe("feedback from a response a fallback pod gave", { timeout: 180_000 }, () => {
+  let gw: LocalGateway;
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test("a retried request's usage is not evidence about the pod chosen first", async () => {
+    gw = await startLocalGateway({
+      fleet: { pods: 3, args: ["--prefill-overhead-ms", "1", "--inter-token-latency-ms", "2"] },
+      pool: PREFIX,
+    });
+    const { convs, a, b, home } = await twoOnOnePod(gw, "retried");
+    for (const i of [a, b]) {
+      const r = await ask(gw.url, convs[i][1], `retried-${i}-1`);
+      assert.equal(r.pod, home);
+    }
+    // A's next turn goes home, which fails it (once: outlier detection ejects after 3); Envoy
+    // retries on the listed fallback, which never saw the conversation and reports no cached tokens.
+    await sleep(400);
+    const bad = gw.fleet.pod(home);
+    await setFaults(bad.url, { errorRate: 1, errorStatus: 500 });
+    let moved: Awaited<ReturnType<typeof ask>>;
+    try {
+      moved = await ask(gw.url, convs[a][2], `retried-${a}-2`);
+    } finally {
+      await setFaults(bad.url, null);
+    }
+    assert.equal(moved.status, 200, moved.text);
+    assert.notEqual(moved.pod, home);
+    const retried = await lineOf(gw, `retried-${a}-2`);
+    assert.equal(retried.pod, home, JSON.stringify(retried));
+    assert.equal(retried.answeredBy, moved.pod, JSON.stringify(retried));
+    assert.ok((retried.matchedBlocks as number) > 0, JSON.stringify(retried));
+    assert.equal(retried.realBlocks, 0, `the fallback's own report: ${JSON.stringify(retried)}`);
+    // Taken as evidence about home, that miss would say home keeps a chain for less than A's chain's
+    // age then (~400 ms), and B's older chain would no longer be credited there.
+    await waitForEndpoint(gw, home, (e) => e.ready && e.envoy === "ok", 10_000);
+    await sleep(400);
+    await ask(gw.url, convs[b][2], `retried-${b}-2`);
+    const later = await lineOf(gw, `retried-${b}-2`);
+    assert.equal(later.pod, home, JSON.stringify(later));
+    const credited = later.matchedBlocks as number;
+    assert.ok(credited > 0, `home's chain no longer credited: ${JSON.stringify(later)}`);
+    assert.ok((later.realBlocks as number) >= credited - 1, JSON.stringify(later));
   });
 });
