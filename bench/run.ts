@@ -131,6 +131,11 @@ const oneRate = (rate: number, extra: Partial<FieldWorkload> = {}): FieldWorkloa
   stages: [{ rate, durationMs: quick ? 8_000 : 15_000 }],
   ...extra,
 });
+// Long prompts (agentic and RAG requests: documents, code, tool output) come in lines: every line
+// break is an escape in the JSON body, which the filter parses and hashes. The decision-time and
+// long-prompt scenarios send text in lines of about this many bytes (plain words hid a decision that
+// decoded a whole 220 KB prompt to hash its first 8 KB: 122 us in Node, 37 once it stopped).
+const PROMPT_LINE_BYTES = 80;
 const SLOW_POD_ARGS = [
   "--prefill-overhead-ms",
   "40",
@@ -167,6 +172,7 @@ const cfg = {
     pods: 4,
     promptKb: 220,
     prefixes: 8,
+    lineBytes: PROMPT_LINE_BYTES,
     concurrency: [20, 150],
     durationMs: quick ? 3000 : 10000,
     warmupMs: quick ? 1000 : 2000,
@@ -213,13 +219,20 @@ const cfg = {
   scale: {
     endpoints: quick ? [16, 512] : [8, 16, 64, 512],
     promptKb: quick ? [8, 220] : [1, 8, 64, 220],
+    lineBytes: PROMPT_LINE_BYTES,
     durationMs: quick ? 1200 : 3000,
     warmupRequests: 20,
     pushIterations: quick ? 20 : 100,
     metricTrials: quick ? 3 : 10,
     seed,
   },
-  phases: { endpoints: [16, 512], promptKb: [8, 220], iterations: quick ? 300 : 2000, seed },
+  phases: {
+    endpoints: [16, 512],
+    promptKb: [8, 220],
+    lineBytes: PROMPT_LINE_BYTES,
+    iterations: quick ? 300 : 2000,
+    seed,
+  },
   inferencePerf: { fleet: ramp.fleet, workload: ramp.workload },
   thirdParty: {
     pods: 4,

@@ -79,6 +79,9 @@ export type WorkloadSpec =
       requests: number;
       promptBytes: number;
       prefixes: number;
+      /** The text as lines of about this many bytes, as documents and code are (each line break is
+       *  an escape in the JSON body); plain words without breaks when left out. */
+      lineBytes?: number;
     }
   | {
       kind: "burst";
@@ -260,9 +263,11 @@ export function generateWorkload(spec: WorkloadSpec): Workload {
       break;
     }
     case "sized": {
+      const line = spec.lineBytes ?? 0;
       const text = (n: number) => {
         let x = "";
-        while (x.length < n) x += ` ${words(rnd, 64)}`;
+        while (x.length < n)
+          x += line > 0 ? `${words(rnd, Math.max(1, Math.round(line / 6)))}\n` : ` ${words(rnd, 64)}`;
         return x.slice(0, n);
       };
       const half = Math.floor(spec.promptBytes / 2);

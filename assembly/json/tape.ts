@@ -372,11 +372,15 @@ function utf8Sequence(ptr: usize, i: i32, len: i32): i32 {
   return n;
 }
 
-/** Writes the UTF-8 bytes an escaped JSON string stands for; returns how many. */
-export function unescapeInto(src: usize, n: i32, dst: usize): i32 {
+/**
+ * Writes the UTF-8 bytes an escaped JSON string stands for; returns how many. With `limit`, stops
+ * once at least `limit` bytes are written (the last character may pass it by up to 3 bytes). A
+ * string's bytes never outnumber its source's.
+ */
+export function unescapeInto(src: usize, n: i32, dst: usize, limit: i32 = i32.MAX_VALUE): i32 {
   let o = 0;
   let i = 0;
-  while (i < n) {
+  while (i < n && o < limit) {
     const c = <i32>load<u8>(src + <usize>i);
     if (c != 0x5c) { store<u8>(dst + <usize>(o++), <u8>c); i++; continue; }
     const e = <i32>load<u8>(src + <usize>(i + 1));

@@ -95,8 +95,14 @@ export class BlockHasher {
       this.feedBytes(t.base + <usize>s, n);
       return;
     }
-    if (this.scratch.byteLength < n) this.scratch = new ArrayBuffer(n);
-    const m = unescapeInto(t.base + <usize>s, n, changetype<usize>(this.scratch));
+    // Only what the blocks still to fill take is decoded: a 220 KB document with a newline on every
+    // line was decoded whole to hash its first 8 KB (95 of a decision's 122 us in Node). In i64: up
+    // to 65536 blocks of up to 1 MiB. A string's bytes never outnumber its source's.
+    const need = <i32>min(<i64>(this.maxBlocks - this.count) * <i64>this.blockSize - <i64>this.fill, <i64>n);
+    if (need <= 0) return;
+    const room = min(n, need + 3); // the last character may pass `need` by 3 bytes
+    if (this.scratch.byteLength < room) this.scratch = new ArrayBuffer(room);
+    const m = unescapeInto(t.base + <usize>s, n, changetype<usize>(this.scratch), need);
     this.feedBytes(changetype<usize>(this.scratch), m);
   }
 }

@@ -1,5 +1,6 @@
 // Workload 2, long prompts: 220 KB prompts (agentic and RAG requests are this size today; half of
-// each prompt is one of a few shared prefixes, half unique) to near-instant pods, closed loop at 20
+// each prompt is one of a few shared prefixes, half unique; text in lines, as documents and code
+// are) to near-instant pods, closed loop at 20
 // and at 150 concurrent clients, streamed, max_tokens 1. The pods are stubs (bench/lib/
 // stub-pods.ts: a one-token answer without parsing the body, idle vLLM metrics): the simulator
 // tokenizes 220 KB in tens of milliseconds of CPU, which would measure the pods, not the gateway. What the gateway adds shows as
@@ -14,6 +15,8 @@ export interface LongPromptConfig {
   pods: number;
   promptKb: number;
   prefixes: number;
+  /** Prompt text in lines of about this many bytes (0: plain words). */
+  lineBytes: number;
   concurrency: number[];
   durationMs: number;
   warmupMs: number;
@@ -62,6 +65,7 @@ export async function longPromptScenario(contenders: Contender[], cfg: LongPromp
                 requests: 96,
                 promptBytes: cfg.promptKb * 1024,
                 prefixes: cfg.prefixes,
+                lineBytes: cfg.lineBytes,
               },
               mode: "closed",
               concurrency: conc,

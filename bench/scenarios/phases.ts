@@ -39,6 +39,8 @@ async function phasesModule(): Promise<PureModule> {
 export interface PhasesConfig {
   endpoints: number[];
   promptKb: number[];
+  /** Prompt text in lines of about this many bytes (0: plain words). */
+  lineBytes: number;
   iterations: number;
   seed: number;
 }
@@ -56,8 +58,9 @@ export const HOST_CALLS: Record<string, string> = {
   "stream done": "in-flight release (shared read + write)",
 };
 
-function body(kb: number, seed: number): string {
-  const r = generateWorkload({ kind: "sized", seed, requests: 1, promptBytes: kb * 1024, prefixes: 1 }).requests[0];
+function body(kb: number, seed: number, lineBytes: number): string {
+  const r = generateWorkload({ kind: "sized", seed, requests: 1, promptBytes: kb * 1024, prefixes: 1, lineBytes })
+    .requests[0];
   return JSON.stringify({ ...(r.body as Record<string, unknown>), model: "m" });
 }
 
@@ -75,7 +78,7 @@ export async function phasesScenario(cfg: PhasesConfig) {
       if (err) throw new Error(`phases: table refused: ${err}`);
       const sizes = strategy === "DEFAULT" ? cfg.promptKb.filter((k) => k === 8) : cfg.promptKb;
       for (const kb of sizes) {
-        const out = JSON.parse(pure.decisionPhases(body(kb, cfg.seed), cfg.iterations));
+        const out = JSON.parse(pure.decisionPhases(body(kb, cfg.seed, cfg.lineBytes), cfg.iterations));
         pure.__collect(); // the minimal runtime collects only when told, as the filter does on its tick
         if (out.error) throw new Error(`phases: ${out.error}`);
         rows.push({ endpoints: n, strategy, promptKb: kb, ...out });

@@ -1,7 +1,7 @@
 // Scenario 4, scale:
 //  a) the filter's own decision time (decisionUs, measured inside the wasm from request-body end to
 //     the pick, logged per request) vs number of endpoints (8/16/64/512) and prompt size
-//     (1/8/64 KB), PREFIX_CACHE and DEFAULT. The endpoints are real: one stub process listening on
+//     (1/8/64/220 KB, text in lines: cfg.lineBytes), PREFIX_CACHE and DEFAULT. The endpoints are real: one stub process listening on
 //     N distinct loopback ports (bench/lib/stub-pods.ts), all ready, with varied load, in a
 //     synthetic table pushed straight to Envoy's control listener (the simulator binds 127.0.0.1
 //     only, so 127.0.0.x aliases are not possible, and 512 simulator processes do not fit here).
@@ -28,6 +28,8 @@ import { prng, SEED_MODEL } from "../workloads.js";
 export interface ScaleConfig {
   endpoints: number[];
   promptKb: number[];
+  /** Prompt text in lines of about this many bytes (0: plain words). */
+  lineBytes: number;
   durationMs: number;
   warmupRequests: number;
   pushIterations: number;
@@ -122,7 +124,14 @@ export async function scaleScenario(cfg: ScaleConfig) {
               {
                 label: `decision ${n} ${kb}KB ${strategy}`,
                 url: envoy.url,
-                workload: { kind: "sized", seed: cfg.seed, requests: 400, promptBytes: kb * 1024, prefixes: 8 },
+                workload: {
+                  kind: "sized",
+                  seed: cfg.seed,
+                  requests: 400,
+                  promptBytes: kb * 1024,
+                  prefixes: 8,
+                  lineBytes: cfg.lineBytes,
+                },
                 mode: "closed",
                 concurrency: 1,
                 durationMs: cfg.durationMs,

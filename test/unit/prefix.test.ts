@@ -199,3 +199,35 @@ test("PrefixIndex: bounded by capacity with least-recently-used replacement", ()
   pure.indexRecord(hexBlocks(16, "conv199"), 199 % 4, 7, 201);
   assert.equal(pure.indexWrites() - w, 16);
 });
+
+test("prompt blocks: an escaped prompt is decoded only as far as the blocks reach, to the same chain", () => {
+  // Escapes of every length (a newline, a quote, a backslash, a 2- and 3-byte \u, a surrogate pair)
+  // land on both sides of where max blocks cuts the prompt, at several block sizes: the chain cut
+  // at max blocks is the first blocks of the whole prompt's chain.
+  const unit = 'line one\nsaid "hi" \\ caf\u00e9 \u20ac emoji \ud83d\ude00 end\n';
+  const text = unit.repeat(60);
+  const asUnicode = JSON.stringify({ model: "m", prompt: text }).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  for (const body of [JSON.stringify({ model: "m", prompt: text }), asUnicode]) {
+    for (const size of [64, 7, 16, 33]) {
+      const whole = pure.blocks(body, false, size, 100000, "m").split(",");
+      assert.ok(whole.length > 40, `${whole.length} blocks`);
+      for (const max of [1, 2, 3, 5, 13, 40]) {
+        assert.deepEqual(
+          pure.blocks(body, false, size, max, "m").split(","),
+          whole.slice(0, max),
+          `size ${size} max ${max}`,
+        );
+      }
+    }
+  }
+  // And chat: a long escaped system prompt, then a user turn, cut inside the system prompt.
+  const conv = chat([
+    { role: "system", content: text },
+    { role: "user", content: "and\tthen?" },
+  ]);
+  const whole = pure.blocks(conv, true, 64, 100000, "m").split(",");
+  assert.deepEqual(pure.blocks(conv, true, 64, 20, "m").split(","), whole.slice(0, 20));
+});
