@@ -4,6 +4,7 @@
 // Only the hooks the filter uses are exported: Envoy skips a callback the module does not
 // export, and every call into the VM costs microseconds (response trailers, log, delete, metadata
 // and the network-filter hooks would all be no-ops: a stream is forgotten in proxy_on_done).
+// Request trailers end a body (Envoy calls the hook only for a request that has them).
 
 export { malloc } from "./host/abi";
 export {
@@ -14,6 +15,7 @@ export {
   proxy_on_http_call_response,
   proxy_on_request_body,
   proxy_on_request_headers,
+  proxy_on_request_trailers,
   proxy_on_response_body,
   proxy_on_response_headers,
   proxy_on_tick,

@@ -161,6 +161,14 @@ export class GrowingBytes extends RawBytes {
   }
 }
 
+/** How many bytes a buffer holds (0 when Envoy has none): a request body at its trailers. */
+export function bufferLength(which: Buffer): u32 {
+  store<usize>(outPtr, 0);
+  store<u32>(outSize, 0);
+  const r = imports.proxy_get_buffer_status(<i32>which, outPtr, outSize);
+  return r == WasmResult.Ok ? <u32>load<usize>(outPtr) : 0;
+}
+
 /** A buffer's bytes without a GC copy (request bodies). */
 export function getBufferRaw(which: Buffer, start: u32, length: u32): RawBytes {
   store<usize>(outPtr, 0);

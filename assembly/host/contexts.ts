@@ -1,7 +1,7 @@
 // Context bookkeeping and the proxy-wasm 0.2.1 entry points Envoy calls. Each Envoy worker has its
 // own VM; in it, one root context per plugin configuration (the public gateway and the control
 // listener each have one) and one stream context per HTTP request.
-import { getPluginConfiguration, LogLevel, log, nowNanos } from "./abi";
+import { Buffer, bufferLength, getPluginConfiguration, LogLevel, log, nowNanos } from "./abi";
 import { collectIfDue, noteStream } from "./collector";
 
 export enum HeadersStatus {
@@ -13,6 +13,10 @@ export enum DataStatus {
   Continue = 0,
   StopIterationAndBuffer = 1,
   StopIterationNoBuffer = 3,
+}
+export enum TrailersStatus {
+  Continue = 0,
+  StopIteration = 1,
 }
 
 export abstract class Stream {
@@ -95,8 +99,16 @@ export function proxy_on_request_body(id: u32, size: u32, endOfStream: u32): i32
   return streams.get(id).onRequestBody(size, endOfStream != 0);
 }
 
+/**
+ * A request body that ends with trailers (HTTP/2, HTTP/1.1 chunked) never reaches the body hook
+ * with end of stream: the trailers end it. The stream sees them as a last, empty body chunk, so the
+ * request is decided (and its destination written) as any other; Continue here without that would
+ * send it on undecided, to whatever destination the client named.
+ */
 export function proxy_on_request_trailers(id: u32, trailers: u32): i32 {
-  return 0;
+  if (!streams.has(id)) return TrailersStatus.Continue;
+  const status = streams.get(id).onRequestBody(bufferLength(Buffer.HttpRequestBody), true);
+  return status == DataStatus.Continue ? TrailersStatus.Continue : TrailersStatus.StopIteration;
 }
 export function proxy_on_request_metadata(id: u32, n: u32): i32 {
   return 0;

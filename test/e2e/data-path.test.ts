@@ -3,6 +3,7 @@
 // manifests from a file and pushing the table.
 
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import { after, before, test } from "node:test";
 import OpenAI from "openai";
 import { DEFAULT_MAX_BODY_BYTES, type RequestHandled } from "../../scripts/lib/envoy-process.js";
@@ -271,6 +272,63 @@ test("a client-supplied destination header is ignored", async () => {
       assert.equal(r.headers["x-infergate-pool"], undefined);
     }
   }
+});
+
+/** POSTs `body` over HTTP/2 and ends the request with trailers (the body never ends on its own). */
+async function postWithTrailers(url: string, body: string, headers: Record<string, string>) {
+  const session = http2.connect(url);
+  try {
+    const req = session.request(
+      { ":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json", ...headers },
+      { waitForTrailers: true },
+    );
+    req.on("wantTrailers", () => req.sendTrailers({ "x-client-trailer": "1" }));
+    let status = 0;
+    let pod = "";
+    let text = "";
+    req.on("response", (h) => {
+      status = Number(h[":status"]);
+      pod = String(h["x-sim-pod"] ?? "");
+    });
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => {
+      text += d;
+    });
+    req.end(body);
+    await new Promise<void>((resolve, reject) => {
+      req.on("close", resolve);
+      req.on("error", reject);
+    });
+    return { status, pod, text };
+  } finally {
+    session.close();
+  }
+}
+
+test("a body ended by trailers (HTTP/2) is decided by the filter like any other, never by the client's destination", async () => {
+  // Envoy reports such a body's end at the trailers, not in the body hook: the filter decides there.
+  await clearPodLogs(gw.fleet);
+  const target = gw.fleet.pods[1];
+  const seen = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const id = `trailers-${i}-${Date.now()}`;
+    const r = await postWithTrailers(gw.url, JSON.stringify(chat(`trailers ${i}`)), {
+      "x-gateway-destination-endpoint": target.address,
+      "x-request-id": id,
+    });
+    assert.equal(r.status, 200, r.text);
+    seen.add(r.pod);
+    const line = await gw.envoys[0].handledLine(id, 2000);
+    assert.equal(line.pod, r.pod, JSON.stringify(line));
+  }
+  assert.ok(seen.size >= 2, `requests were spread, not pinned: ${[...seen]}`);
+  for (const [pod, reqs] of await podRequests(gw.fleet))
+    for (const r of reqs)
+      assert.equal(String(r.headers["x-gateway-destination-endpoint"]).split(",")[0], gw.fleet.pod(pod).address);
+  // And a bad body ended by trailers gets the filter's answer.
+  const bad = await postWithTrailers(gw.url, '{"model":', {});
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.text, /invalid JSON/);
 });
 
 test("table push: wrong token 401, malformed 400, stale 409, and routing continues on the last good table", async () => {
