@@ -44,6 +44,26 @@ test("capacity overflow drops the oldest held requests first, whichever worker h
   assert.equal(pure.queueSize(0), 2);
 });
 
+test("many workers (Envoy runs one per hardware thread): every one's held bytes count, the oldest anywhere goes first", () => {
+  // 40 workers, each holding one 20-byte request, worker w's the w-th oldest: a ledger of 16 fixed
+  // entries let the 17th worker overwrite a live one, whose bytes and oldest request vanished.
+  queueGateway({ capacityBytes: 1000 });
+  pure.queueReset(40);
+  for (let w = 0; w < 40; w++) assert.equal(pure.queueHold(w, 100 + w, "m", STANDARD, 20, 1000 + w), true);
+  assert.equal(pure.queueLedger("m"), "bytes=800 debt=0 waiting=0/40/0");
+  assert.equal(pure.queueTop("m", 1100), "held=40 top=0");
+  // 300 more bytes on worker 39: 100 bytes over, paid by the five oldest requests (workers 0-4).
+  assert.equal(pure.queueHold(39, 200, "m", STANDARD, 300, 1050), true);
+  assert.equal(pure.queueLedger("m"), "bytes=1100 debt=100 waiting=0/41/0");
+  for (let w = 39; w >= 5; w--) assert.equal(pure.queueService(w, 1060, 0), "", `worker ${w} holds no oldest request`);
+  for (let w = 0; w < 5; w++) assert.equal(pure.queueService(w, 1060, 0), `capacity:${100 + w}:429`);
+  assert.equal(pure.queueLedger("m"), "bytes=1000 debt=0 waiting=0/36/0");
+  // Drained: the workers' entries go with their last request.
+  for (let w = 5; w < 40; w++) pure.queueService(w, 1070, 2);
+  assert.equal(pure.queueLedger("m"), "bytes=0 debt=0 waiting=0/0/0");
+  assert.equal(pure.queueTop("m", 1100), "held=0 top=none");
+});
+
 test("TTL expiry, abandoned clients, vanished streams and pools leave the ledger clean", () => {
   queueGateway({ ttlMs: 500 });
   pure.queueHold(0, 1, "m", STANDARD, 10, 1000);
