@@ -18,7 +18,7 @@ import { EnvoySampler } from "./status/envoy-sampler.js";
 import { buildStatus, type StatusSnapshot } from "./status/status-view.js";
 import { TableBuilder } from "./table/builder.js";
 import { TablePusher } from "./table/pusher.js";
-import type { Table } from "./table/schema.js";
+import { TABLE_MAX, type Table } from "./table/schema.js";
 
 export interface ControlPlaneOptions {
   source: "file" | "kubernetes";
@@ -158,6 +158,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   if (!opts.token)
     throw new Error("a bearer token is required (--token or --token-file): the filter refuses unauthenticated tables");
   const listen = parseListen(opts.listen ?? DEFAULTS.listen);
+  const stalenessMs = opts.stalenessMs ?? DEFAULTS.stalenessMs;
+  if (stalenessMs > TABLE_MAX.stalenessMs)
+    throw new Error(
+      `--staleness ${stalenessMs} ms: at most ${TABLE_MAX.stalenessMs / 3600000}h (the filter refuses longer)`,
+    );
   if (opts.envoyControl.length === 0)
     logger.warn("no --envoy-control target: tables are built but not pushed; /readyz stays 503");
 
@@ -189,7 +194,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     : null;
   const endpointsFile = opts.envoyEndpointsDir ? new EndpointsFile(opts.envoyEndpointsDir) : null;
   const builder = new TableBuilder({
-    stalenessMs: opts.stalenessMs ?? DEFAULTS.stalenessMs,
+    stalenessMs,
     envoyHostState: envoyHosts ? (a) => envoyHosts.state(a) : undefined,
   });
   let pusher: TablePusher | null = null;

@@ -4,7 +4,7 @@
 // there never was one) and a problem says which annotation, which value, and why. Removing an
 // annotation is valid and reverts that setting to its default, like the managed gateway does.
 
-import type { PrefixCacheMode, RoutingStrategy, Runtime } from "../table/schema.js";
+import { type PrefixCacheMode, type RoutingStrategy, type Runtime, TABLE_MAX } from "../table/schema.js";
 import { DurationError, nanosToMillisCeil, parseGoDuration } from "./duration.js";
 
 export const ANNOTATION = {
@@ -78,6 +78,15 @@ function positiveInt64(value: string): number {
   return n;
 }
 
+/** A positive int64 the filter accepts: past `max` it would refuse the whole table (TABLE_MAX). */
+function positiveInt64UpTo(max: number) {
+  return (value: string): number => {
+    const n = positiveInt64(value);
+    if (n > max) throw new Error(`must be at most ${max} (the filter's limit)`);
+    return n;
+  };
+}
+
 function oneOf<T extends string>(allowed: readonly T[]) {
   return (value: string): T => {
     const v = value.trim();
@@ -107,7 +116,10 @@ function parseDurationNs(value: string): bigint {
 function parseTimeoutMs(value: string): number {
   const ns = parseDurationNs(value);
   if (ns < 0n) throw new Error("must not be negative");
-  return nanosToMillisCeil(ns);
+  const ms = nanosToMillisCeil(ns);
+  if (ms > TABLE_MAX.firstByteTimeoutMs)
+    throw new Error(`must be at most ${TABLE_MAX.firstByteTimeoutMs / 3600000}h (the filter's limit)`);
+  return ms;
 }
 
 function parseTtlMs(value: string): number {
@@ -158,9 +170,24 @@ export function parsePoolAnnotations(
     strategy: read(ANNOTATION.routingStrategy, parseStrategy, D.strategy, prev.strategy),
     runtime: read(ANNOTATION.modelServerRuntime, parseRuntime, D.runtime, prev.runtime),
     prefix: {
-      blockSize: read(ANNOTATION.hashBlockSize, positiveInt64, D.prefix.blockSize, prev.prefix.blockSize),
-      maxBlocks: read(ANNOTATION.maxPrefixBlocks, positiveInt64, D.prefix.maxBlocks, prev.prefix.maxBlocks),
-      lruCapacity: read(ANNOTATION.lruCapacity, positiveInt64, D.prefix.lruCapacity, prev.prefix.lruCapacity),
+      blockSize: read(
+        ANNOTATION.hashBlockSize,
+        positiveInt64UpTo(TABLE_MAX.blockSize),
+        D.prefix.blockSize,
+        prev.prefix.blockSize,
+      ),
+      maxBlocks: read(
+        ANNOTATION.maxPrefixBlocks,
+        positiveInt64UpTo(TABLE_MAX.maxBlocks),
+        D.prefix.maxBlocks,
+        prev.prefix.maxBlocks,
+      ),
+      lruCapacity: read(
+        ANNOTATION.lruCapacity,
+        positiveInt64UpTo(TABLE_MAX.lruCapacity),
+        D.prefix.lruCapacity,
+        prev.prefix.lruCapacity,
+      ),
       mode: read(ANNOTATION.prefixCacheMode, parsePrefixCacheMode, D.prefix.mode, prev.prefix.mode),
     },
     queue: {

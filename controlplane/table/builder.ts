@@ -14,6 +14,7 @@ import { GenerationClock } from "./generation.js";
 import {
   LOAD_FIELDS,
   MAX_SLOTS,
+  TABLE_MAX,
   TABLE_VERSION,
   TABLE_VERSION_ROUTES,
   type Table,
@@ -100,8 +101,10 @@ export class TableBuilder {
           address: e.address,
           ready: e.ready && (s?.healthy ?? true) && (envoy === undefined || envoy === "ok"),
           role: e.role,
-          waiting: load?.waiting ?? 0,
-          running: load?.running ?? 0,
+          // A pod reporting more than the filter accepts is as loaded as can be: capped, not
+          // a table every pool loses.
+          waiting: Math.min(load?.waiting ?? 0, TABLE_MAX.loadCount),
+          running: Math.min(load?.running ?? 0, TABLE_MAX.loadCount),
           kvUsage: load?.kvUsage ?? 0,
           loras: load ? [...load.loras] : [],
           scrapeAgeMs: age,

@@ -24,6 +24,22 @@ export const TABLE_VERSION = 1;
 export const TABLE_VERSION_ROUTES = 2;
 /** Endpoint slots are indices into fixed shared-data counters in the filter: bounded by construction. */
 export const MAX_SLOTS = 4096;
+/**
+ * The largest values the filter accepts, mirroring assembly/table/decode-table.ts (decodeTable) and
+ * MAX_LOAD_COUNT in assembly/table/table.ts: change them on both sides or not at all. One field past
+ * its bound and the filter refuses the whole table (400), for every pool, so the control plane never
+ * writes one: an annotation past it is refused like any other bad value, a scraped count is capped,
+ * --staleness is checked at start.
+ */
+export const TABLE_MAX = Object.freeze({
+  blockSize: 1048576,
+  maxBlocks: 65536,
+  lruCapacity: 10000000,
+  firstByteTimeoutMs: 86400000,
+  stalenessMs: 86400000,
+  /** An endpoint's waiting and running. */
+  loadCount: 1e9,
+});
 
 export type RoutingStrategy = "DEFAULT" | "PREFIX_CACHE";
 export type Runtime = "vllm" | "sglang" | "trt-llm";

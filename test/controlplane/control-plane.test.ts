@@ -219,6 +219,13 @@ test("in-process: /readyz is 503 until an Envoy accepts a table (wrong token nev
   }
 });
 
+test("in-process: a --staleness past the filter's bound fails start (the filter would refuse every table)", async () => {
+  await assert.rejects(
+    startControlPlane({ source: "file", file: "unused.yaml", envoyControl: [], token: TOKEN, stalenessMs: 86400001 }),
+    /--staleness 86400001 ms: at most 24h/,
+  );
+});
+
 test("child process: prints the bound address as one JSON line, serves /healthz, stops on SIGTERM", async () => {
   const envoy = await startEnvoyStandIn({ token: TOKEN });
   const pod = await metricsServer(() => VLLM);

@@ -369,6 +369,49 @@ test("table push: wrong token 401, malformed 400, stale 409, and routing continu
     assert.equal((await post(gw.url, "/v1/chat/completions", chat(`after bad pushes ${i}`))).status, 200);
 });
 
+test("an annotation past the filter's bound is refused by the control plane: Envoy keeps accepting every table", async () => {
+  const envoy = gw.envoys[0];
+  const held = async () =>
+    (
+      (await (
+        await fetch(`${envoy.controlUrl}/infergate/v1/table`, { headers: { authorization: `Bearer ${envoy.token}` } })
+      ).json()) as { generation: number }
+    ).generation;
+  const failedBefore = gw.controlPlane!.pusher.targets()[0].failed;
+  const lru = "inference-epp-env.networking.x-k8s.io/prefix-cache-lru-capacity";
+  const annotations = { "inference.networking.x-k8s.io/routing-strategy": "PREFIX_CACHE", [lru]: "20000000" };
+  const gone = gw.fleet.pods[0].name;
+  // The bad value beside a good one, then a membership change: both reach the filter.
+  for (const settings of [{ annotations }, { annotations, removed: [gone] }]) {
+    gw.writeConfig(settings);
+    await eventually(
+      async () => {
+        const t = gw.controlPlane!.lastTable()!;
+        const p = t.pools[0];
+        const membershipDone = settings.removed ? !p.endpoints.some((e) => e.name === gone) : p.endpoints.length === 3;
+        return p.strategy === "PREFIX_CACHE" && membershipDone && (await held()) >= t.generation;
+      },
+      5000,
+      20,
+    );
+  }
+  const t = gw.controlPlane!.lastTable()!;
+  assert.equal(t.pools[0].prefix.lruCapacity, 50000, "the default stays in force");
+  assert.ok(
+    gw
+      .controlPlane!.store.resolved()
+      .problems.some((p) => p.field?.includes(lru) && /at most 10000000/.test(p.message)),
+  );
+  assert.equal(gw.controlPlane!.pusher.targets()[0].failed, failedBefore, "no push refused");
+  for (let i = 0; i < 6; i++) {
+    const r = await post(gw.url, "/v1/chat/completions", chat(`bounded ${i}`));
+    assert.equal(r.status, 200);
+    assert.notEqual(r.pod, gone);
+  }
+  gw.writeConfig({});
+  await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].strategy === "DEFAULT", 3000);
+});
+
 test("a table pushed through one Envoy worker steers the very next requests on both workers", async () => {
   // The push lands on one worker; requests land on both. A decision finds the newest table through the
   // generation stamped into the in-flight key it reads anyway (assembly/state/inflight.ts), not on the
