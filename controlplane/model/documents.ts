@@ -440,11 +440,18 @@ function parsePod(raw: Obj, id: { namespace: string; name: string }, r: FieldRea
   const readyCond = Array.isArray(conditions) ? conditions.find((c) => isObj(c) && c.type === "Ready") : undefined;
   const terminating = isObj(raw.metadata) && raw.metadata.deletionTimestamp != null;
   const ready = isObj(readyCond) && readyCond.status === "True" && !terminating;
+  // A Failed or Succeeded pod (evicted, completed) stays listed until it is deleted, but its
+  // containers are gone and its IP may already be a live pod's: like Kubernetes' EndpointSlice
+  // controller, it is no endpoint (kept, it could hide the live pod behind its address).
+  const phase = r.get(raw, "status.phase");
+  const terminal = phase === "Failed" || phase === "Succeeded";
   r.done();
   return {
     kind: "Pod",
     ...id,
-    endpoint: { ...id, ip: ip || null, port: null, labels, ...(annotations ? { annotations } : {}), ready },
+    endpoint: terminal
+      ? null
+      : { ...id, ip: ip || null, port: null, labels, ...(annotations ? { annotations } : {}), ready },
   };
 }
 

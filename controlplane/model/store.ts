@@ -236,7 +236,7 @@ export class ModelStore {
             configMaps.push(d);
             break;
           case "Pod":
-            endpoints.push(d.endpoint);
+            if (d.endpoint) endpoints.push(d.endpoint);
             break;
           case "GatewayClass":
             gw.classes.push(d);

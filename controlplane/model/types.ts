@@ -109,7 +109,8 @@ export interface StaticEndpointsSpec extends DocumentId {
 
 export interface PodSpec extends DocumentId {
   kind: "Pod";
-  endpoint: EndpointSpec;
+  /** Null for a pod in a terminal phase (Failed, Succeeded: e.g. evicted): not an endpoint. */
+  endpoint: EndpointSpec | null;
 }
 
 /** A ConfigMap: only those named by a pool's epp-overlay annotation matter (see resolve.ts). */

@@ -355,6 +355,30 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     await inEnvoy((_, p) => p?.endpoints.filter((e) => e.ready).length === 3);
   });
 
+  test("a Failed (evicted) pod is no endpoint, and does not hide the live pod that reused its IP", {
+    timeout: 20_000,
+  }, async () => {
+    // The evicted pod is older than the live one and sorts first, so it would win the address.
+    await kube.createPod("evicted-0", WORKLOAD, { ip: IP["vllm-3"], port: 8000 });
+    await inEnvoy((_, p) => !!p?.endpoints.some((e) => e.name === "evicted-0" && e.ready));
+    await kube.setPodStatus("evicted-0", { ip: IP["vllm-3"], ready: false, phase: "Failed" });
+    await kube.createPod("vllm-3", WORKLOAD, { ip: IP["vllm-3"], port: 8000 });
+    await inEnvoy(
+      (_, p) => !!p?.endpoints.some((e) => e.name === "vllm-3" && e.address === `${IP["vllm-3"]}:8000` && e.ready),
+    );
+    assert.deepEqual(
+      cp
+        .lastTable()!
+        .pools.find((p) => p.id === POOL_ID)!
+        .endpoints.map((e) => e.name),
+      ["vllm-0", "vllm-1", "vllm-2", "vllm-3"],
+      "the Failed pod is not an endpoint",
+    );
+    await kube.deletePod("evicted-0");
+    await kube.deletePod("vllm-3");
+    await inEnvoy((_, p) => p?.endpoints.map((e) => e.name).join() === "vllm-0,vllm-1,vllm-2");
+  });
+
   test("routing-strategy, block size, max prefix blocks, LRU capacity: changed live, in the filter within 2 s", {
     timeout: 30_000,
   }, async () => {
