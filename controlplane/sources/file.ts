@@ -21,6 +21,10 @@ export class FileSourceError extends Error {
   override name = "FileSourceError";
 }
 
+/** Aliases expanded per document at most: a few anchors referencing each other ("billion laughs")
+ *  would otherwise expand to more memory than the process has. */
+const MAX_ALIAS_COUNT = 100;
+
 /** Parses the file's text into documents; throws FileSourceError with line:column on a YAML error. */
 export function parseYamlDocuments(text: string, fileName: string): SourceDocument[] {
   const out: SourceDocument[] = [];
@@ -38,7 +42,15 @@ export function parseYamlDocuments(text: string, fileName: string): SourceDocume
           .replace(/ at line \d+, column \d+:?$/, "")}`,
       );
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (e) {
+      // yaml throws a plain ReferenceError past maxAliasCount: a broken file like any other, not a crash.
+      throw new FileSourceError(
+        `${fileName}: YAML error in document #${index}: ${(e as Error).message} (at most ${MAX_ALIAS_COUNT} aliases)`,
+      );
+    }
     if (value === null || value === undefined) continue; // empty document between `---` separators
     const items: { raw: unknown; origin: string }[] = [];
     if (Array.isArray(value))
@@ -153,11 +165,12 @@ export class FileSource {
       );
       return;
     }
+    // Whatever goes wrong, the last good model stays: reload() runs from timers (schedule), where a
+    // rejection would end the process.
     try {
       this.apply(text);
     } catch (e) {
-      if (e instanceof FileSourceError) this.reject(e.message);
-      else throw e;
+      this.reject(e instanceof FileSourceError ? e.message : `cannot apply: ${String(e)}`);
     }
   }
 

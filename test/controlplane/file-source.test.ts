@@ -87,6 +87,33 @@ test("hot reload: an annotation edit applies, a broken save keeps the last good 
   }
 });
 
+test("a file with too many aliases is a broken file: kept out on reload (no crash), refused at start", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "infergate-file-"));
+  const path = join(dir, "fleet.yaml");
+  writeFileSync(path, readFileSync(EXAMPLE, "utf8"));
+  const aliases = `x: &p 1\ny: [${Array(120).fill("*p").join(",")}]\n`;
+  const store = new ModelStore({ defaultNamespace: "default" });
+  const src = new FileSource({ path, store, logger: memoryLogger(), pollIntervalMs: 50, debounceMs: 10 });
+  try {
+    await src.start();
+    const before = store.version;
+    // Picked up by the watch and the poll (timers: a rejection there would end the process).
+    writeFileSync(path, aliases);
+    await waitFor("error reported", () => src.status.lastError, 3000);
+    assert.match(src.status.lastError!, /^fleet\.yaml: YAML error in document #1: .*alias.* \(at most 100 aliases\)$/);
+    await src.reload(); // resolves: the problem is in the status, not thrown
+    assert.equal(store.version, before, "the last good model stays");
+    assert.equal(store.resolved().pools.length, 1);
+    await assert.rejects(
+      new FileSource({ path, store: new ModelStore({ defaultNamespace: "default" }), logger: memoryLogger() }).start(),
+      (e: Error) => e instanceof FileSourceError && /fleet\.yaml: YAML error in document #1: .*alias/.test(e.message),
+    );
+  } finally {
+    src.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("polling alone picks up changes (no fs.watch events needed)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "infergate-file-"));
   const path = join(dir, "fleet.yaml");
