@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -57,6 +57,13 @@ metadata:
 endpoints:
 ${addresses.map((a, i) => `- name: vllm-${i}\n  address: "${a}"\n  labels:\n    alibabacloud.com/inference-workload: vllm-inference`).join("\n")}
 `;
+}
+
+/** Replaces the watched file as deployments do (a ConfigMap volume swaps its files atomically): a
+ *  reload never sees it half written, so each edit is seen whole or not at all. */
+function replaceFile(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
 }
 
 async function get(base: string, path: string): Promise<{ status: number; text: string; json: () => any }> {
@@ -138,7 +145,7 @@ test("in-process: pushes real load to Envoy, serves the API, hot-reloads annotat
     assert.equal((await get(cp.address, "/nope")).status, 404);
 
     // Hot update: the seed's routing-strategy + queueing annotations reach Envoy without restarts.
-    writeFileSync(
+    replaceFile(
       file,
       fleetYaml([pod0.address, pod1.address], {
         "inference.networking.x-k8s.io/routing-strategy": "PREFIX_CACHE",
@@ -150,7 +157,7 @@ test("in-process: pushes real load to Envoy, serves the API, hot-reloads annotat
     assert.deepEqual(envoy.table!.pools[0].queue, { enabled: true, capacityBytes: 104857600, ttlMs: 1500 });
 
     // A bad annotation value: last good stays in force, the problem is visible.
-    writeFileSync(
+    replaceFile(
       file,
       fleetYaml([pod0.address, pod1.address], {
         "inference.networking.x-k8s.io/routing-strategy": "PREFIX_CACHE",
