@@ -608,15 +608,11 @@ export class KubernetesSource {
     this.queueWrite(async () => {
       const now = nowRfc3339();
       try {
-        if (prior) {
-          prior.count++;
-          await this.client.request(
-            "PATCH",
-            `/api/v1/namespaces/${encodeURIComponent(prior.namespace)}/events/${encodeURIComponent(prior.name)}`,
-            { count: prior.count, lastTimestamp: now },
-            "application/merge-patch+json",
-          );
-        } else {
+        // The API server expires Events (after an hour by default): a problem that comes back after
+        // that gets a new Event instead of patching a missing one forever.
+        const bumped = prior !== undefined && (await this.bumpEvent(prior, now));
+        if (prior && !bumped) this.events.delete(key);
+        if (!bumped) {
           const name = `${ref.name}.${createHash("sha256").update(key).digest("hex").slice(0, 16)}`;
           const body = {
             apiVersion: "v1",
@@ -650,13 +646,8 @@ export class KubernetesSource {
               "GET",
               `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(name)}`,
             );
-            rec.count = Number(cur.count ?? 1) + 1;
-            await this.client.request(
-              "PATCH",
-              `/api/v1/namespaces/${encodeURIComponent(ref.namespace)}/events/${encodeURIComponent(name)}`,
-              { count: rec.count, lastTimestamp: now },
-              "application/merge-patch+json",
-            );
+            rec.count = Number(cur.count ?? 1);
+            await this.bumpEvent(rec, now);
           }
           this.events.set(key, rec);
           if (this.events.size > 2000) this.events.delete(this.events.keys().next().value as string);
@@ -675,5 +666,22 @@ export class KubernetesSource {
         this.eventsBlockedUntil = Date.now() + 5000;
       }
     });
+  }
+
+  /** Counts one more occurrence on a recorded Event; false when the API server no longer has it. */
+  private async bumpEvent(rec: EventRecord, now: string): Promise<boolean> {
+    try {
+      await this.client.request(
+        "PATCH",
+        `/api/v1/namespaces/${encodeURIComponent(rec.namespace)}/events/${encodeURIComponent(rec.name)}`,
+        { count: rec.count + 1, lastTimestamp: now },
+        "application/merge-patch+json",
+      );
+    } catch (e) {
+      if (e instanceof KubeApiError && e.status === 404) return false;
+      throw e;
+    }
+    rec.count++;
+    return true;
   }
 }

@@ -562,6 +562,41 @@ describe("kubernetes source: seed manifests, pods, live annotations, restarts", 
     assert.equal((await poolCondition()).reason, "Valid");
   });
 
+  test("a problem that comes back is counted on its Event, or gets a new one once the API server expired it", {
+    timeout: 30_000,
+  }, async () => {
+    const strategyEvents = async () =>
+      (await events(POOL)).filter((e) => e.reason === "InvalidAnnotation" && e.message.includes("LEAST_LOADED"));
+    const failuresBefore = cp.kubeSource!.status().events.failures;
+    const occur = async () => {
+      await patchPool({ [A.strategy]: "LEAST_LOADED" });
+      await eventually(async () => (await poolCondition())?.status === "False", 5000, 50);
+      await cp.kubeSource!.flushWrites();
+    };
+    const fix = async () => {
+      await patchPool({ [A.strategy]: null });
+      await eventually(async () => (await poolCondition())?.status === "True", 5000, 50);
+    };
+    await occur();
+    await fix();
+    await occur();
+    let evs = await strategyEvents();
+    assert.deepEqual(
+      evs.map((e) => e.count),
+      [2],
+      "the recurrence counted on the same Event",
+    );
+    await fix();
+    // Expired: the API server deletes Events past their TTL (kube-apiserver --event-ttl, 1 h).
+    await ok(kube.request("DELETE", `/api/v1/namespaces/${NS}/events/${evs[0].metadata.name}`), "delete the Event");
+    await occur();
+    await eventually(async () => (await strategyEvents()).length === 1, 5000, 50);
+    evs = await strategyEvents();
+    assert.equal(evs[0].count, 1, "a new Event");
+    assert.equal(cp.kubeSource!.status().events.failures, failuresBefore, "no Event write failed");
+    await fix();
+  });
+
   test("epp-overlay: the seed's ConfigMap (deployment-level) is reported, never applied; a routing key is applied and hot-updated", {
     timeout: 30_000,
   }, async () => {
