@@ -9,7 +9,7 @@
 
 import { createHash } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
 import type { Logger } from "../log.js";
@@ -128,19 +128,22 @@ export class FileSource {
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
   }
 
-  /** Re-reads now (tests, SIGHUP). Resolves when the read is applied or rejected. */
-  async reload(): Promise<void> {
+  /**
+   * Re-reads now (tests, SIGHUP). Resolves when the read is applied or rejected. From the timers
+   * (`settled`), a file modified within the debounce window is read again once it has settled.
+   */
+  async reload(settled = false): Promise<void> {
     if (this.reading) {
       this.rereadRequested = true;
       await this.reading;
     }
-    this.reading = this.readAndApply().finally(() => {
+    this.reading = this.readAndApply(settled).finally(() => {
       this.reading = null;
     });
     await this.reading;
     if (this.rereadRequested) {
       this.rereadRequested = false;
-      await this.reload();
+      await this.reload(settled);
     }
   }
 
@@ -149,16 +152,24 @@ export class FileSource {
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = null;
-      void this.reload();
+      void this.reload(true);
     }, delay);
     this.debounceTimer.unref();
   }
 
-  private async readAndApply(): Promise<void> {
+  private async readAndApply(settled: boolean): Promise<void> {
     if (this.stopped) return;
     let text: string;
     try {
       text = await readFile(this.path, "utf8");
+      // A file written in place (truncated, then written: shells, some editors, writeFileSync) can
+      // be read half-way, and half a YAML file is often valid YAML: pools or models would vanish
+      // for a moment. A file modified within the debounce window is read again once it settled.
+      const window = this.opts.debounceMs ?? 30;
+      if (settled && Date.now() - (await stat(this.path)).mtimeMs < window) {
+        this.schedule(window);
+        return;
+      }
     } catch (e) {
       this.reject(
         `cannot read: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (deleted or being replaced)" : (e as Error).message}`,

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { memoryLogger } from "../../controlplane/log.js";
 import { ModelStore } from "../../controlplane/model/store.js";
 import { FileSource, FileSourceError } from "../../controlplane/sources/file.js";
@@ -108,6 +109,36 @@ test("a file with too many aliases is a broken file: kept out on reload (no cras
       new FileSource({ path, store: new ModelStore({ defaultNamespace: "default" }), logger: memoryLogger() }).start(),
       (e: Error) => e instanceof FileSourceError && /fleet\.yaml: YAML error in document #1: .*alias/.test(e.message),
     );
+  } finally {
+    src.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a file written in place in two steps: its first half (valid YAML, no endpoints) is never applied", async () => {
+  // Shells and some editors truncate the file and write it anew; a read between the two writes sees
+  // half the file. The source applies a file only once it has not changed for the debounce window.
+  const dir = mkdtempSync(join(tmpdir(), "infergate-file-"));
+  const path = join(dir, "fleet.yaml");
+  const full = readFileSync(EXAMPLE, "utf8");
+  const firstHalf = full.slice(0, full.lastIndexOf("\n---"));
+  writeFileSync(path, full);
+  const store = new ModelStore({ defaultNamespace: "default" });
+  const src = new FileSource({ path, store, logger: memoryLogger(), pollIntervalMs: 5, debounceMs: 300 });
+  try {
+    await src.start();
+    const endpoints = store.resolved().pools[0].endpoints.length;
+    assert.ok(endpoints > 0);
+    const seen: number[] = [];
+    const sampler = setInterval(() => seen.push(store.resolved().pools[0]?.endpoints.length ?? -1), 2);
+    const edited = full.replace("criticality: Critical", "criticality: Sheddable");
+    writeFileSync(path, firstHalf);
+    await sleep(40); // polled every 5 ms meanwhile
+    writeFileSync(path, edited);
+    await waitFor("edit applied", () => store.resolved().models.some((m) => m.criticality === "Sheddable"), 3000);
+    clearInterval(sampler);
+    assert.ok(seen.length > 20, `${seen.length} samples`);
+    assert.deepEqual([...new Set(seen)], [endpoints], "the half-written file was applied");
   } finally {
     src.stop();
     rmSync(dir, { recursive: true, force: true });

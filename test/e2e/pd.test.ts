@@ -183,7 +183,12 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
         warned("prefill-0") && warned("prefill-1"),
         `warnings: ${cpLog.filter((l) => l.includes("warn")).join("\n")}`,
       );
-      const r = await post(gw.url, "/v1/chat/completions", chat("no prefill side"));
+      // The table built without them reaches Envoy a push later.
+      let r = await post(gw.url, "/v1/chat/completions", chat("no prefill side"));
+      for (let i = 0; i < 50 && r.status === 200; i++) {
+        await sleep(20);
+        r = await post(gw.url, "/v1/chat/completions", chat("no prefill side"));
+      }
       assert.equal(r.status, 503);
       assert.equal(r.json.error.code, "no_ready_endpoint");
       assert.match(r.json.error.message, /\(prefill\)/);
