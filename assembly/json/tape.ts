@@ -237,7 +237,8 @@ export class Tape {
         i += lo > 0 ? 12 : 6;
         continue;
       }
-      if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) { this.fail(i + 1, "invalid escape character"); return -1; }
+      // One table lookup, not a chain of eight compares: text in lines has an escape per line.
+      if (<i32>load<u8>(SIMPLE_ESCAPES + <usize>e) == 0) { this.fail(i + 1, "invalid escape character"); return -1; }
       i += 2;
     }
     const e = this.push(escaped ? T_ESCAPED : T_STRING, q + 1);
@@ -374,13 +375,28 @@ function utf8Sequence(ptr: usize, i: i32, len: i32): i32 {
 
 /**
  * Writes the UTF-8 bytes an escaped JSON string stands for; returns how many. With `limit`, stops
- * once at least `limit` bytes are written (the last character may pass it by up to 3 bytes). A
- * string's bytes never outnumber its source's.
+ * once at least `limit` bytes are written (up to 15 more). A string's bytes never outnumber its
+ * source's; dst must have room for min(n, limit + 16) bytes.
  */
 export function unescapeInto(src: usize, n: i32, dst: usize, limit: i32 = i32.MAX_VALUE): i32 {
   let o = 0;
   let i = 0;
+  const backslashes = BACKSLASHES;
   while (i < n && o < limit) {
+    // Text between escapes (a document's lines) is copied 16 bytes at a time: the store may write
+    // past the bytes it keeps (up to 16 past o, within the source's length since o <= i), and
+    // the next write overwrites them.
+    if (i + 16 <= n) {
+      const v = v128.load(src + <usize>i);
+      const k = ctz(i8x16.bitmask(i8x16.eq(v, backslashes)) | 0x10000);
+      if (k > 0) {
+        v128.store(dst + <usize>o, v);
+        const m = min(k, 16);
+        i += m;
+        o += m;
+        continue;
+      }
+    }
     const c = <i32>load<u8>(src + <usize>i);
     if (c != 0x5c) { store<u8>(dst + <usize>(o++), <u8>c); i++; continue; }
     const e = <i32>load<u8>(src + <usize>(i + 1));
@@ -429,6 +445,15 @@ export function unescapeInto(src: usize, n: i32, dst: usize, limit: i32 = i32.MA
 // 9.2 vs 6.8). Mutable, and set at start, so the optimizer cannot fold them back into constants.
 let QUOTES: v128 = i8x16.splat(0x22);
 let BACKSLASHES: v128 = i8x16.splat(0x5c);
+
+/** 1 at the characters a backslash may escape besides u: " \ / b f n r t. */
+const SIMPLE_ESCAPES: usize = simpleEscapes();
+function simpleEscapes(): usize {
+  const t = memory.data(256);
+  const ok = "\"\\/bfnrt";
+  for (let k = 0; k < ok.length; k++) store<u8>(t + <usize>ok.charCodeAt(k), 1);
+  return t;
+}
 let CONTROLS: v128 = i8x16.splat(0x20);
 
 /** Lanes holding a quote, a backslash, a control character or a non-ASCII byte (signed, a byte

@@ -100,7 +100,7 @@ export class BlockHasher {
     // to 65536 blocks of up to 1 MiB. A string's bytes never outnumber its source's.
     const need = <i32>min(<i64>(this.maxBlocks - this.count) * <i64>this.blockSize - <i64>this.fill, <i64>n);
     if (need <= 0) return;
-    const room = min(n, need + 3); // the last character may pass `need` by 3 bytes
+    const room = min(n, need + 16); // what unescapeInto may write past `need`
     if (this.scratch.byteLength < room) this.scratch = new ArrayBuffer(room);
     const m = unescapeInto(t.base + <usize>s, n, changetype<usize>(this.scratch), need);
     this.feedBytes(changetype<usize>(this.scratch), m);

@@ -106,6 +106,23 @@ test("a \\u escape must stand for a character: lone surrogates are refused by th
   }
 });
 
+test('a backslash escapes exactly what JSON allows: " \\ / b f n r t (and u with four hex digits)', () => {
+  for (let c = 0x20; c < 0x7f; c++) {
+    const ch = String.fromCharCode(c);
+    if (ch === "u") continue; // \u needs its digits: above
+    const input = `"x\\${ch}y"`;
+    let valid = true;
+    let text = "";
+    try {
+      text = JSON.parse(input);
+    } catch {
+      valid = false;
+    }
+    if (valid) assert.equal(pure.tapeParse(input), `ok string:${text}`, input);
+    else assert.match(pure.tapeParse(input), /^error@3 invalid escape character/, input);
+  }
+});
+
 test("a string's escapes, quotes and non-ASCII characters are found wherever they fall in the scanner's 64-byte blocks", () => {
   // [JSON text of the piece, what it decodes to]
   const pieces: [string, string][] = [
