@@ -275,11 +275,16 @@ test("a client-supplied destination header is ignored", async () => {
 });
 
 /** POSTs `body` over HTTP/2 and ends the request with trailers (the body never ends on its own). */
-async function postWithTrailers(url: string, body: string, headers: Record<string, string>) {
+async function postWithTrailers(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  path = "/v1/chat/completions",
+) {
   const session = http2.connect(url);
   try {
     const req = session.request(
-      { ":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json", ...headers },
+      { ":method": "POST", ":path": path, "content-type": "application/json", ...headers },
       { waitForTrailers: true },
     );
     req.on("wantTrailers", () => req.sendTrailers({ "x-client-trailer": "1" }));
@@ -329,6 +334,18 @@ test("a body ended by trailers (HTTP/2) is decided by the filter like any other,
   const bad = await postWithTrailers(gw.url, '{"model":', {});
   assert.equal(bad.status, 400, bad.text);
   assert.match(bad.text, /invalid JSON/);
+  // The control listener runs the same module: a table push ended by trailers is read whole.
+  const envoy = gw.envoys[0];
+  const table = gw.controlPlane!.lastTable()!;
+  const stale = await postWithTrailers(
+    envoy.controlUrl,
+    JSON.stringify({ ...table, generation: 1 }),
+    {
+      authorization: `Bearer ${envoy.token}`,
+    },
+    "/infergate/v1/table",
+  );
+  assert.equal(stale.status, 409, `the pushed table was decoded: ${stale.text}`);
 });
 
 test("table push: wrong token 401, malformed 400, stale 409, and routing continues on the last good table", async () => {

@@ -153,6 +153,39 @@ test("capacity overflow drops the oldest held requests, with 429 to exactly thos
   assert.equal(q.bytes, 0);
 });
 
+test("32 Envoy workers: the pool's capacity holds across all of them (each worker holding requests has its own entry)", async () => {
+  // Envoy runs a worker per hardware thread unless told otherwise. A ledger of 16 fixed worker entries
+  // let a 17th worker overwrite a live one: 9-12 requests were held against a capacity of 8 here.
+  const g = await startLocalGateway({
+    fleet: { pods: 2, args: SLOW_PODS },
+    envoy: { concurrency: 32, gatewayConfig: { saturation: { inFlightLimit: 1 } } },
+    pool: { annotations: { [QUEUEING]: "enabled", [TTL]: "20s" } },
+  });
+  try {
+    const size = Buffer.byteLength(body(SEED_MODEL, "r0"));
+    await apply(g, { annotations: { [QUEUEING]: "enabled", [TTL]: "20s", [CAPACITY]: String(8 * size + size / 2) } });
+    const blockers = await block(g, 4000);
+    // One connection per request, so that Envoy spreads them over its workers.
+    const replies = Array.from({ length: 48 }, (_, i) =>
+      post(g.url, "/v1/chat/completions", body(SEED_MODEL, `w${i}`), { connection: "close" }),
+    );
+    let refused = 0;
+    for (const r of replies) void r.then((x) => (refused += x.status === 429 ? 1 : 0));
+    await eventually(async () => refused >= 40, 5000, 20);
+    const q = (await queueState(g)).queues[POOL_ID];
+    assert.equal(q.bytes, 8 * size, `held ${q.bytes / size} requests against a capacity of 8`);
+    const statuses = new Map<number, number>();
+    for (const r of await Promise.all(replies)) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    await Promise.all(blockers);
+    assert.deepEqual([...statuses].sort(), [
+      [200, 8],
+      [429, 40],
+    ]);
+  } finally {
+    await g.stop();
+  }
+});
+
 test("TTL expiry answers the waiting client with 503 and frees its bytes", async () => {
   await apply(gw!, { annotations: { [QUEUEING]: "enabled", [TTL]: "600ms" }, extraModels: MODELS });
   const blockers = await block(gw!, 2500);
