@@ -90,7 +90,7 @@ typecheck: node_modules/.installed
 	npx tsc --noEmit -p tsconfig.json
 
 # Biome: formatter + linter for the TypeScript and the AssemblyScript (biome.json says what it
-# skips: two filter files whose function decorators it cannot parse).
+# skips: three filter files whose function decorators it cannot parse).
 lint: node_modules/.installed
 	npx biome check --error-on-warnings .
 

@@ -6,6 +6,7 @@ import { DecisionCore } from "../core/decision-core";
 import { Dispatch, QueueDispatcher, QueueEvent, QueueHost } from "../core/queue-dispatcher";
 import { nowNanos, setEffectiveContext, setTickPeriodMs } from "../host/abi";
 import { Root, Stream, streamById } from "../host/contexts";
+import { entropy64 } from "../host/entropy";
 import { QueuedRequest } from "../queue/request-queue";
 import { Routing } from "../routing/factory";
 import { Random } from "../routing/random";
@@ -19,8 +20,16 @@ import { routingMetrics } from "./routing-metrics";
 /** Queue tick: how soon a held request notices freed capacity when no local request completes. */
 const TICK_MS: u32 = 10;
 
-/** Per VM: tie-breaking and sampling; its seed also names this worker in the queue ledger. */
+/**
+ * Per VM: tie-breaking, sampling and P/D bootstrap rooms; it also names this worker in the queue
+ * ledger. Seeded from the host's entropy: every worker has its own VM and the same root id, and
+ * Envoy's clock ticks in microseconds, so a clock seed let two workers that started in the same
+ * microsecond draw the same sequence: the same room for two requests on one prefill pod (one
+ * decode pod then waits out its bootstrap timeout) and one ledger entry for two workers.
+ */
 export const rng = new Random(0);
+/** Ledger worker ids are below this (f64 holds them exactly), never 0. */
+const WORKER_ID_BOUND: u64 = 1 << 52;
 
 export class GatewayRoot extends Root {
   config: PluginConfig;
@@ -33,9 +42,9 @@ export class GatewayRoot extends Root {
   constructor(id: u32, config: PluginConfig, routing: Routing) {
     super(id);
     this.config = config;
-    rng.reseed(nowNanos() ^ ((<u64>id) << 32));
+    rng.reseed(entropy64() ^ nowNanos() ^ ((<u64>id) << 32));
     this.core = new DecisionCore(config, routing, tables, inflight, ledger, poolStates, rng);
-    this.dispatcher = new QueueDispatcher(ledger, <f64>(rng.below(0x7fffffff) + 1));
+    this.dispatcher = new QueueDispatcher(ledger, <f64>((rng.next() % (WORKER_ID_BOUND - 1)) + 1));
     this.queueHost = new StreamQueueHost();
     setTickPeriodMs(TICK_MS);
     routingMetrics.defineStart();
