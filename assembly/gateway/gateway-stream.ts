@@ -19,6 +19,8 @@ import {
   getHeader,
   getProperty,
   HeaderMap,
+  LogLevel,
+  log,
   nowNanos,
   propertyPath,
   removeHeader,
@@ -41,7 +43,7 @@ import { Answer, healthAnswer, modelsAnswer } from "./answers";
 import { GatewayRoot } from "./gateway-root";
 import { logHandled } from "./handled-log";
 import { RouteKind, routeInHeadersPhase } from "./http-routes";
-import { PrefillWaiter, sendPrefillError } from "./prefill-dispatch";
+import { PREFILL_CLUSTER, PrefillWaiter, sendPrefillError } from "./prefill-dispatch";
 import { RequestHeaders } from "./request-headers";
 import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 
@@ -274,7 +276,7 @@ export class GatewayStream extends Stream {
     if (o.prefill !== null) {
       if (!this.dispatchPrefill(o)) {
         this.slot = ep.slot; // released in onDone, like a routed request's
-        this.reply(503, "the gateway could not send the prefill request (Envoy refused the call)", "prefill_failed");
+        this.refusedPrefill(o);
         return false;
       }
     } else if (o.rewrite) this.rewriteModel(o.modelStart, o.modelEnd, o.target);
@@ -347,6 +349,31 @@ export class GatewayStream extends Stream {
     setBufferBytes(Buffer.HttpRequestBody, 0, <u32>this.raw.len, body);
     replaceHeader(HeaderMap.RequestHeaders, CONTENT_LENGTH_KEY, body.byteLength.toString());
     return true;
+  }
+
+  /**
+   * Envoy refused the prefill call itself (proxy_http_call failed: no such cluster, as in a
+   * deployment without the infergate_prefill cluster, or the call failed inline): nothing was sent
+   * to either pod. A rejection like any other (counted by code, Retry-After), and the operator is
+   * told which cluster the call needed.
+   */
+  private refusedPrefill(o: Outcome): void {
+    o.code = "prefill_failed";
+    this.countRejected(o);
+    log(
+      LogLevel.Warn,
+      "infergate: Envoy refused the P/D prefill call to cluster " +
+        PREFILL_CLUSTER +
+        " (is it in Envoy's configuration?); request answered 503",
+    );
+    this.raw.free();
+    this.headers.free();
+    this.phase = Phase.Replied;
+    sendPrefillError(
+      503,
+      "the gateway could not send the prefill request: Envoy refused the call to cluster " + PREFILL_CLUSTER,
+      "prefill_failed",
+    );
   }
 
   /** The prefill failed before the decode pod answered: the client gets the error now. */

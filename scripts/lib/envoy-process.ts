@@ -43,6 +43,8 @@ export interface EnvoyOptions {
   logFile?: string;
   /** How long Envoy may take to become ready (ms; default 30 s; under valgrind it takes minutes). */
   startTimeoutMs?: number;
+  /** Changes the rendered bootstrap before Envoy reads it (tests of a deployment that lacks a part). */
+  bootstrapEdit?: (yaml: string) => string;
 }
 
 export interface EnvoyInstance {
@@ -147,7 +149,7 @@ export async function startEnvoy(opts: EnvoyOptions = {}): Promise<EnvoyInstance
     CONTROL_CONFIG: yamlSingleQuoted(controlConfig),
   });
   const cfgPath = join(dir, "envoy.yaml");
-  writeFileSync(cfgPath, yaml);
+  writeFileSync(cfgPath, opts.bootstrapEdit ? opts.bootstrapEdit(yaml) : yaml);
   const adminPath = join(dir, "admin-address");
   const args = [
     "-c",

@@ -8,13 +8,24 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import YAML from "yaml";
 import { createLogger } from "../../controlplane/log.js";
 import type { RequestHandled } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
+import type { FleetSpec } from "../sim/fleet.js";
 import type { RequestRecord } from "../sim/server.js";
 import { kill, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
-import { chat, eventually, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
+import {
+  chat,
+  clearPodLogs as clearFleetLogs,
+  eventually,
+  post,
+  SEED_MODEL,
+  servedCounts,
+  setFaults,
+  sleep,
+} from "./helpers.js";
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, "test/kube/fixtures", name), "utf8");
 const SEED_PD = fixture("seed-000-pd-sglang.yaml");
@@ -31,21 +42,19 @@ const pd = (extra: Partial<PoolSettings["pd"]> = {}, manifests = SEED_PD): PoolS
   pd: { manifests, ...extra },
 });
 
+/** SGLang-flavoured pods named prefill-N and decode-N, as a RoleBasedGroup labels them. */
+const pdFleet = (prefill: number, decode: number, decodeArgs: string[] = []): FleetSpec => ({
+  runtime: "sglang",
+  args: FAST,
+  pods: [
+    { count: prefill, role: "prefill", namePrefix: "prefill" },
+    { count: decode, role: "decode", namePrefix: "decode", args: decodeArgs },
+  ],
+});
+
 before(async () => {
   gw = await startLocalGateway({
-    fleet: {
-      runtime: "sglang",
-      args: FAST,
-      pods: [
-        { count: 2, role: "prefill", namePrefix: "prefill" },
-        {
-          count: 2,
-          role: "decode",
-          namePrefix: "decode",
-          args: ["--bootstrap-timeout-ms", String(BOOTSTRAP_TIMEOUT_MS)],
-        },
-      ],
-    },
+    fleet: pdFleet(2, 2, ["--bootstrap-timeout-ms", String(BOOTSTRAP_TIMEOUT_MS)]),
     pool: pd(),
     logger: createLogger({ component: "controlplane", level: "info", write: (l) => cpLog.push(l) }),
   });
@@ -419,14 +428,7 @@ describe("SGLang P/D with the gateway's queue", { timeout: 120_000 }, () => {
     );
     assert.notEqual(manifests, SEED_PD);
     qgw = await startLocalGateway({
-      fleet: {
-        runtime: "sglang",
-        args: FAST,
-        pods: [
-          { count: 2, role: "prefill", namePrefix: "prefill" },
-          { count: 2, role: "decode", namePrefix: "decode" },
-        ],
-      },
+      fleet: pdFleet(2, 2),
       pool: { pd: { manifests } },
       envoy: { gatewayConfig: { saturation: { inFlightLimit: 1 } } },
     });
@@ -457,3 +459,62 @@ describe("SGLang P/D with the gateway's queue", { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe("SGLang P/D where Envoy has no prefill cluster (a deployment that left it out)", { timeout: 60_000 }, () => {
+  let ngw: LocalGateway;
+  before(async () => {
+    ngw = await startLocalGateway({
+      fleet: pdFleet(1, 1),
+      pool: pd(),
+      envoy: { bootstrapEdit: withoutPrefillCluster },
+      // Readiness is a 200 through the gateway, which this deployment cannot give.
+      waitReady: false,
+    });
+  });
+  after(async () => {
+    await ngw?.stop();
+  });
+
+  test("Envoy refuses the prefill call: 503 JSON with Retry-After naming the cluster, counted as a rejection, nothing reaches a pod, no place kept", async () => {
+    const env = ngw.envoys[0];
+    await eventually(async () => (ngw.controlPlane!.lastTable()?.pools[0]?.endpoints.length ?? 0) === 2, 15_000);
+    await clearFleetLogs(ngw.fleet);
+    let r = await post(ngw.url, "/v1/chat/completions", chat("no prefill cluster"));
+    // The table reaches Envoy a push after the control plane built it.
+    for (let i = 0; i < 100 && r.json?.error?.code === "no_ready_endpoint"; i++) {
+      await sleep(50);
+      r = await post(ngw.url, "/v1/chat/completions", chat("no prefill cluster"));
+    }
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.error.code, "prefill_failed");
+    assert.match(r.json.error.message, /cluster infergate_prefill/);
+    assert.equal(r.headers.get("retry-after"), "1");
+    assert.match(env.log(), /Envoy refused the P\/D prefill call to cluster infergate_prefill/);
+    assert.deepEqual(Object.fromEntries(await servedCounts(ngw.fleet)), { "prefill-0": 0, "decode-0": 0 });
+    let prom = "";
+    const series = (name: string, labels: string) =>
+      new RegExp(`^${name}\\{${labels.replaceAll("/", "\\/")}\\} (\\d+)$`, "m").exec(prom)?.[1];
+    const pool = "default/qwen-inference-pool";
+    // Counters are summed in the filter and flushed on its 10 ms tick.
+    await eventually(async () => {
+      prom = await (await fetch(`${env.adminUrl}/stats/prometheus`)).text();
+      return Number(series("infergate_rejections_total", `pool="${pool}",code="prefill_failed"`)) >= 1;
+    }, 2000);
+    assert.ok(Number(series("infergate_requests_total", `pool="${pool}",outcome="rejected"`)) >= 1);
+    // Neither pod keeps a place (the filter's shared in-flight counts, as the control listener reads them).
+    const state = (await (
+      await fetch(`${env.controlUrl}/infergate/v1/table`, { headers: { authorization: `Bearer ${env.token}` } })
+    ).json()) as { inflight: Record<string, number> };
+    assert.deepEqual(state.inflight, Object.fromEntries(ngw.fleet.pods.map((p) => [p.address, 0])));
+  });
+});
+
+/** The rendered bootstrap without the cluster the filter's prefill calls go to. */
+function withoutPrefillCluster(yaml: string): string {
+  const doc = YAML.parse(yaml) as { static_resources: { clusters: Array<{ name: string }> } };
+  const clusters = doc.static_resources.clusters;
+  const kept = clusters.filter((c) => c.name !== "infergate_prefill");
+  assert.equal(kept.length, clusters.length - 1, "the bootstrap has an infergate_prefill cluster to leave out");
+  doc.static_resources.clusters = kept;
+  return YAML.stringify(doc);
+}
