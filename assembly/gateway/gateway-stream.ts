@@ -51,6 +51,13 @@ import { podLabels, poolLabel, routingMetrics } from "./routing-metrics";
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 /** The pool, so Envoy's fallback past the listed pods stays inside it (header_to_metadata). */
 export const POOL_HEADER = "x-infergate-pool";
+/**
+ * Marks a P/D request's decode half, which Envoy's route for it (envoy/bootstrap.yaml) retries only
+ * when the request never reached the pod: a decode pod that took the room's KV and then failed
+ * cannot hand it to another (the KV is sent once), which would wait for it until its bootstrap
+ * timeout. The route strips it before the pod.
+ */
+export const PD_DECODE_HEADER = "x-infergate-pd";
 /** Envoy's per-attempt timeout: for streams, the pool's first-byte timeout (a hung pod). */
 export const PER_TRY_TIMEOUT_HEADER = "x-envoy-upstream-rq-per-try-timeout-ms";
 export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
@@ -58,6 +65,7 @@ export const QUEUE_REASON_HEADER = "x-infergate-queue-reason";
 // Header names and the property path sent on every routed request, encoded once.
 const DESTINATION_KEY = String.UTF8.encode(DESTINATION_HEADER);
 const POOL_KEY = String.UTF8.encode(POOL_HEADER);
+const PD_DECODE_KEY = String.UTF8.encode(PD_DECODE_HEADER);
 /** The worker's destination header value, rebuilt per routed request (the VM is single-threaded). */
 const destinationList = new DestinationList();
 const hostClock = new HostClock();
@@ -295,7 +303,10 @@ export class GatewayStream extends Stream {
     // and a list shorter than the attempts must still end in the pool (e2e failover test).
     if (o.prefill === null)
       replaceHeaderBytes(HeaderMap.RequestHeaders, POOL_KEY, changetype<usize>(pool.idUtf8), pool.idUtf8.byteLength);
-    else removeHeader(HeaderMap.RequestHeaders, POOL_KEY);
+    else {
+      removeHeader(HeaderMap.RequestHeaders, POOL_KEY);
+      replaceHeader(HeaderMap.RequestHeaders, PD_DECODE_KEY, "decode");
+    }
     // Not for P/D: the decode pod answers only once the prefill handed its KV over, so its first byte
     // waits for the whole prefill (a long prompt, a busy prefill pod), not only for the decode pod.
     if (o.log.stream && pool.firstByteTimeoutMs > 0 && o.prefill === null)

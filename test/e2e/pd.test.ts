@@ -15,7 +15,7 @@ import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../s
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import type { FleetSpec } from "../sim/fleet.js";
 import type { RequestRecord } from "../sim/server.js";
-import { kill, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
+import { hostStats, kill, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
 import {
   chat,
   clearPodLogs as clearFleetLogs,
@@ -349,10 +349,19 @@ describe("SGLang P/D, the seed's manifest", { timeout: 240_000 }, () => {
     for (const p of decodes) await waitForEndpoint(gw, p.name, (e) => e.ready && e.envoy === "ok", 40_000);
   });
 
-  test("a decode pod killed: Envoy retries the decode half on the next decode pod, which takes the room; later requests avoid the dead pod", async () => {
+  test("a decode pod killed: Envoy retries the decode half on the next decode pod (the connection is refused), which takes the room; later requests avoid the dead pod", async () => {
     const dead = gw.fleet.pod("decode-0");
     await waitForEndpoint(gw, dead.name, (e) => e.ready && e.envoy === "ok", 30_000);
     await kill(dead);
+    // Once Envoy has closed its pooled connections to the dead pod, every attempt on it is a refused
+    // connection, which the decode route retries. (A request written to a pooled connection in the
+    // moment before Envoy saw it close is not retried: the decode route cannot tell it from a pod
+    // that took the room's KV and died; the next test.)
+    await eventually(
+      async () => Number((await hostStats(gw.envoys[0].adminUrl, dead.address)).cx_active ?? 0) === 0,
+      5000,
+      10,
+    );
     const ids = Array.from({ length: 8 }, () => rid("decode-kill"));
     const replies = await Promise.all(
       ids.map((id, i) => post(gw.url, "/v1/chat/completions", chat(`after decode kill ${i}`), { "x-request-id": id })),
@@ -489,7 +498,11 @@ describe("SGLang P/D where Envoy has no prefill cluster (a deployment that left 
     assert.equal(r.json.error.code, "prefill_failed");
     assert.match(r.json.error.message, /cluster infergate_prefill/);
     assert.equal(r.headers.get("retry-after"), "1");
-    assert.match(env.log(), /Envoy refused the P\/D prefill call to cluster infergate_prefill/);
+    // Envoy's log reaches this process through its stderr pipe, a moment after the answer.
+    await eventually(
+      async () => /Envoy refused the P\/D prefill call to cluster infergate_prefill/.test(env.log()),
+      2000,
+    );
     assert.deepEqual(Object.fromEntries(await servedCounts(ngw.fleet)), { "prefill-0": 0, "decode-0": 0 });
     let prom = "";
     const series = (name: string, labels: string) =>
@@ -518,3 +531,61 @@ function withoutPrefillCluster(yaml: string): string {
   doc.static_resources.clusters = kept;
   return YAML.stringify(doc);
 }
+
+// A decode pod that dies after it took the room's KV (mid-decode, no response headers yet): the KV
+// is gone with it (a room is handed over once, as SGLang's prefill server sends it once), so the
+// next decode pod would wait for that room until its bootstrap timeout. Envoy must not retry such a
+// decode half; it still does when the request never reached the pod (refused connection, the
+// "decode pod killed" test above).
+describe("SGLang P/D: a decode pod that dies after taking the KV", { timeout: 90_000 }, () => {
+  let dgw: LocalGateway;
+  before(async () => {
+    dgw = await startLocalGateway({
+      fleet: pdFleet(1, 2, ["--bootstrap-timeout-ms", String(BOOTSTRAP_TIMEOUT_MS), "--inter-token-latency-ms", "50"]),
+      pool: pd(),
+    });
+  });
+  after(async () => {
+    await dgw?.stop();
+  });
+
+  test("the client gets an error at once, not after the other decode pod waited out its bootstrap timeout; no other pod is sent the room", async () => {
+    for (const p of dgw.fleet.pods) await waitForEndpoint(dgw, p.name, (e) => e.ready && e.envoy === "ok", 30_000);
+    await clearFleetLogs(dgw.fleet);
+    const id = rid("decode-dies");
+    const t0 = Date.now();
+    // Non-streaming, 200 tokens at 50 ms: ~10 s of decoding before any response header.
+    const reply = post(dgw.url, "/v1/chat/completions", chat("a long answer", { max_tokens: 200 }), {
+      "x-request-id": id,
+    });
+    const decodes = dgw.fleet.pods.filter((p) => p.role === "decode");
+    let busy: (typeof decodes)[number] | undefined;
+    await eventually(async () => {
+      for (const p of decodes) {
+        const s = (await (await fetch(`${p.url}/debug/state`)).json()) as { running: number };
+        if (s.running > 0) busy = p;
+      }
+      return busy !== undefined;
+    }, 10_000);
+    await kill(busy!);
+    const killedAt = Date.now();
+    const r = await reply;
+    const answeredMs = Date.now() - killedAt;
+    measured.decodeDiedAnsweredMs = answeredMs;
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.error.type, "service_unavailable", r.text);
+    assert.equal(r.headers.get("retry-after"), "1");
+    assert.ok(
+      answeredMs < BOOTSTRAP_TIMEOUT_MS / 4,
+      `answered ${answeredMs} ms after the kill (${Date.now() - t0} ms in all)`,
+    );
+    const h = await dgw.envoys[0].handledLine(id);
+    const other = decodes.find((p) => p !== busy)!;
+    const j = (await (await fetch(`${other.url}/debug/requests`)).json()) as { requests: RequestRecord[] };
+    assert.deepEqual(
+      j.requests.filter((x) => x.bootstrapRoom === h.bootstrapRoom),
+      [],
+      "the other decode pod was not sent the room",
+    );
+  });
+});

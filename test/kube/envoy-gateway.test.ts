@@ -66,6 +66,8 @@ const CONTROL_LISTENER = "infergate_control";
 /** The P/D prefill calls' internal listener and cluster (the filter's PREFILL_CLUSTER). */
 const PREFILL = "infergate_prefill";
 const POD_CLUSTER = "infergate_pods";
+/** The header the filter writes on a P/D decode half (assembly/gateway/gateway-stream.ts PD_DECODE_HEADER). */
+const PD_HEADER = "x-infergate-pd";
 /** Where 20-envoyproxy.yaml mounts the module ConfigMap in the envoy container. */
 const WASM_MOUNT_FILE = "/etc/infergate/wasm/infergate.wasm";
 /** The emptyDir 20-envoyproxy.yaml shares between the sidecar (writes) and Envoy (file-based EDS). */
@@ -260,6 +262,8 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
   let envoyLog = "";
   let fleet: Fleet | null = null;
   let pdFleet: Fleet | null = null;
+  /** x-request-id of the P/D test's requests (the access log test checks their route). */
+  const pdRequestIds: string[] = [];
   let cp: ControlPlane | null = null;
   // Set by the Envoy test, used by the ones after it.
   let publicUrl = "";
@@ -493,11 +497,31 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     assert.ok(ours[0].typed_per_filter_config?.[WASM_FILTER], "the filter is enabled on the route");
     assert.equal(filter.disabled, true, "EG adds the filter disabled and enables it per route");
     const ourVhost = ourHcm.route_config.virtual_hosts[0];
+    const ourRoute = (pd: boolean) =>
+      ourVhost.routes.find((r: any) => (r.match.headers ?? []).some((h: any) => h.name === PD_HEADER) === pd);
     assert.deepEqual(
       ours[0].route.retry_policy,
-      ourVhost.routes[0].route.retry_policy,
+      ourRoute(false).route.retry_policy,
       "the retries of envoy/bootstrap.yaml",
     );
+    // Patch 2b': the P/D decode halves' route, first in the virtual host that holds ours, with
+    // envoy/bootstrap.yaml's narrower retries, the header stripped, the filter on.
+    const vhost = rc.virtual_hosts.find((v: any) => v.routes.some((r: any) => r.name.startsWith(ROUTE_PREFIX)));
+    const pdRoute = vhost.routes[0];
+    assert.equal(
+      pdRoute.name,
+      "infergate/pd-decode",
+      `first route: ${vhost.routes.map((r: any) => r.name).join(", ")}`,
+    );
+    assert.deepEqual(pdRoute.match.headers, ourRoute(true).match.headers);
+    assert.deepEqual(pdRoute.request_headers_to_remove, [PD_HEADER]);
+    assert.deepEqual(
+      pdRoute.route.retry_policy,
+      ourRoute(true).route.retry_policy,
+      "the P/D retries of envoy/bootstrap.yaml",
+    );
+    assert.equal(pdRoute.route.cluster, POD_CLUSTER);
+    assert.ok(pdRoute.typed_per_filter_config?.[WASM_FILTER], "the filter is enabled on the P/D route");
     for (const v of rc.virtual_hosts) assert.equal(v.include_request_attempt_count, true, `patch 2b on ${v.name}`);
     // Patch 3's cluster, patch 4's listener in the public filter's vm_id.
     // The pods cluster is envoy/bootstrap.yaml's, the endpoints file in the shared emptyDir.
@@ -752,6 +776,7 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     }
     const answers = [];
     for (let i = 0; i < 6; i++) answers.push(await chat(`P/D question ${i}`));
+    pdRequestIds.push(...answers.map((a) => a.id));
     for (const a of answers) {
       assert.equal(a.status, 200, `${a.status} ${a.text}\n${tail()}`);
       assert.equal(role(a.pod), "decode", `answered by a decode pod: ${a.pod}`);
@@ -784,7 +809,18 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
     assert.equal(access.length, sent, `one access log line per request (${sent} sent)`);
     const routedLines = access.filter((a) => a.response_code !== 404);
     assert.equal(access.length - routedLines.length, 1, "the one request outside /v1");
-    assert.ok(routedLines.every((a) => a.route_name === `${ROUTE_PREFIX}0/*`));
+    // A P/D request's decode half comes through patch 2b''s route (the filter's header made Envoy
+    // match again), every other request through ours.
+    const PD_ROUTE = "infergate/pd-decode";
+    assert.ok(
+      routedLines.every((a) => a.route_name === `${ROUTE_PREFIX}0/*` || a.route_name === PD_ROUTE),
+      JSON.stringify([...new Set(routedLines.map((a) => a.route_name))]),
+    );
+    assert.ok(pdRequestIds.length > 0, "the P/D test ran");
+    for (const id of pdRequestIds) {
+      const line = access.find((a) => a["x-request-id"] === id);
+      assert.equal(line?.route_name, PD_ROUTE, `P/D request ${id}: ${JSON.stringify(line)}`);
+    }
     const ok = access.filter((a) => a.response_code === 200);
     assert.equal(ok.length, routed, "the 200s the tests saw");
     assert.ok(ok.every((a) => a.upstream_cluster === POD_CLUSTER));
