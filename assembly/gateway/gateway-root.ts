@@ -4,7 +4,7 @@
 import { PluginConfig } from "../config";
 import { DecisionCore } from "../core/decision-core";
 import { Dispatch, QueueDispatcher, QueueEvent, QueueHost } from "../core/queue-dispatcher";
-import { nowNanos, setEffectiveContext, setTickPeriodMs } from "../host/abi";
+import { LogLevel, log, nowNanos, setEffectiveContext, setTickPeriodMs } from "../host/abi";
 import { Root, Stream, streamById } from "../host/contexts";
 import { entropy64 } from "../host/entropy";
 import { QueuedRequest } from "../queue/request-queue";
@@ -42,7 +42,10 @@ export class GatewayRoot extends Root {
   constructor(id: u32, config: PluginConfig, routing: Routing) {
     super(id);
     this.config = config;
-    rng.reseed(entropy64() ^ nowNanos() ^ ((<u64>id) << 32));
+    const entropy = entropy64();
+    // Without the host's entropy the clock alone seeds it, as before: workers may then coincide.
+    if (entropy == 0) log(LogLevel.Warn, "infergate: the host gave no entropy (random_get); seeding from the clock");
+    rng.reseed(entropy ^ nowNanos() ^ ((<u64>id) << 32));
     this.core = new DecisionCore(config, routing, tables, inflight, ledger, poolStates, rng);
     this.dispatcher = new QueueDispatcher(ledger, <f64>((rng.next() % (WORKER_ID_BOUND - 1)) + 1));
     this.queueHost = new StreamQueueHost();

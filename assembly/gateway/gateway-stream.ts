@@ -73,6 +73,8 @@ const PER_TRY_TIMEOUT_KEY = String.UTF8.encode(PER_TRY_TIMEOUT_HEADER);
 const CONTENT_LENGTH_KEY = String.UTF8.encode("content-length");
 const UPSTREAM_ADDRESS = propertyPath(["upstream", "address"]);
 const ATTEMPT_COUNT_HEADER = "x-envoy-attempt-count";
+/** When this worker last warned that Envoy refused a prefill call (ms; the warning is rate-limited). */
+let refusedPrefillWarnedMs: f64 = -Infinity;
 
 enum Phase {
   Headers,
@@ -301,9 +303,12 @@ export class GatewayStream extends Stream {
     // decode pods there is no host, and the client gets Envoy's 503 JSON. Written on every request,
     // also for a full list: Envoy's retries (num_retries) are its configuration, not the filter's,
     // and a list shorter than the attempts must still end in the pool (e2e failover test).
-    if (o.prefill === null)
+    if (o.prefill === null) {
       replaceHeaderBytes(HeaderMap.RequestHeaders, POOL_KEY, changetype<usize>(pool.idUtf8), pool.idUtf8.byteLength);
-    else {
+      // A client's x-infergate-pd would put a whole request on the decode halves' route (fewer
+      // retries). Looked up in the header map read at the headers phase: no host call unless present.
+      if (this.headers.read(PD_DECODE_HEADER) !== null) removeHeader(HeaderMap.RequestHeaders, PD_DECODE_KEY);
+    } else {
       removeHeader(HeaderMap.RequestHeaders, POOL_KEY);
       replaceHeader(HeaderMap.RequestHeaders, PD_DECODE_KEY, "decode");
     }
@@ -371,12 +376,17 @@ export class GatewayStream extends Stream {
   private refusedPrefill(o: Outcome): void {
     o.code = "prefill_failed";
     this.countRejected(o);
-    log(
-      LogLevel.Warn,
-      "infergate: Envoy refused the P/D prefill call to cluster " +
-        PREFILL_CLUSTER +
-        " (is it in Envoy's configuration?); request answered 503",
-    );
+    // Once a minute per worker: a deployment without the cluster refuses every P/D request.
+    const nowMs = <f64>(nowNanos() / 1000000);
+    if (nowMs - refusedPrefillWarnedMs >= 60000) {
+      refusedPrefillWarnedMs = nowMs;
+      log(
+        LogLevel.Warn,
+        "infergate: Envoy refused the P/D prefill call to cluster " +
+          PREFILL_CLUSTER +
+          " (is it in Envoy's configuration?); its requests are answered 503 prefill_failed",
+      );
+    }
     this.raw.free();
     this.headers.free();
     this.phase = Phase.Replied;

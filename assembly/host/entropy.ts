@@ -9,7 +9,6 @@ const scratch = memory.data(8);
 
 /** 64 bits from the host's entropy source; 0 when the host has none to give. */
 export function entropy64(): u64 {
-  store<u64>(scratch, 0);
   if (wasi_random_get(scratch, 8) != 0) return 0;
   return load<u64>(scratch);
 }

@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import OpenAI from "openai";
 import { DEFAULT_MAX_BODY_BYTES, type RequestHandled } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
+import { waitForEndpoint } from "./failover-helpers.js";
 import {
   chat,
   clearPodLogs,
@@ -272,6 +273,49 @@ test("a client-supplied destination header is ignored", async () => {
       assert.equal(r.headers["x-infergate-pool"], undefined);
     }
   }
+});
+
+test("a client's x-infergate-pd does not put a whole request on the P/D decode route: its retries stay, the pod never sees it", async () => {
+  // Two of three pods answer 503: a whole request is retried on the listed fallbacks until the
+  // healthy pod answers. On the decode halves' route (no retry on a 5xx) it would get the 503.
+  const [bad1, bad2, good] = gw.fleet.pods;
+  for (const p of [bad1, bad2]) await setFaults(p.url, { errorRate: 1, errorStatus: 503 });
+  await clearPodLogs(gw.fleet);
+  try {
+    for (let i = 0; i < 6; i++) {
+      const r = await post(gw.url, "/v1/chat/completions", chat(`pd header ${i}`), { "x-infergate-pd": "decode" });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.pod, good.name);
+    }
+    const seen = await podRequests(gw.fleet);
+    const failed = [...seen.values()].flat().filter((x) => x.status === 503);
+    assert.ok(failed.length > 0, "some attempts went to a failing pod first and were retried");
+    for (const x of [...seen.values()].flat()) assert.equal(x.headers["x-infergate-pd"], undefined);
+  } finally {
+    for (const p of [bad1, bad2]) await setFaults(p.url, null);
+  }
+  for (const p of gw.fleet.pods) await waitForEndpoint(gw, p.name, (e) => e.ready && e.envoy === "ok", 40_000);
+});
+
+test("Envoy closes an idle connection to a pod after 4 s, before the pod's server would (uvicorn: 5 s)", async () => {
+  const idleTimeouts = async () =>
+    Number(
+      (
+        await (
+          await fetch(`${gw.envoys[0].adminUrl}/stats?filter=^cluster\\.infergate_pods\\.upstream_cx_idle_timeout$`)
+        ).text()
+      ).split(":")[1],
+    );
+  // Whatever connections earlier tests left idle close first; then one request opens or reuses one.
+  await sleep(4500);
+  const before = await idleTimeouts();
+  assert.equal(Number.isNaN(before), false, "the stat exists");
+  const r = await post(gw.url, "/v1/chat/completions", chat("idle"));
+  assert.equal(r.status, 200);
+  const t0 = Date.now();
+  await eventually(async () => (await idleTimeouts()) > before, 8000, 50);
+  const idleMs = Date.now() - t0;
+  assert.ok(idleMs > 3500 && idleMs < 5000, `closed ${idleMs} ms after the last request`);
 });
 
 /** POSTs `body` over HTTP/2 and ends the request with trailers (the body never ends on its own). */

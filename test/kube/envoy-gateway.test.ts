@@ -521,6 +521,14 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       "the P/D retries of envoy/bootstrap.yaml",
     );
     assert.equal(pdRoute.route.cluster, POD_CLUSTER);
+    assert.equal(
+      pdRoute.route.timeout,
+      ours[0].route.timeout,
+      "no route timeout, as ours (generations run for minutes)",
+    );
+    assert.deepEqual(pdRoute.match.path_separated_prefix, ours[0].match.path_separated_prefix);
+    for (const v of rc.virtual_hosts)
+      if (v !== vhost) assert.ok(!v.routes.some((r: any) => r.name === pdRoute.name), `not on ${v.name}`);
     assert.ok(pdRoute.typed_per_filter_config?.[WASM_FILTER], "the filter is enabled on the P/D route");
     for (const v of rc.virtual_hosts) assert.equal(v.include_request_attempt_count, true, `patch 2b on ${v.name}`);
     // Patch 3's cluster, patch 4's listener in the public filter's vm_id.
@@ -816,11 +824,19 @@ describe("Envoy Gateway's translator on envoy-gateway/, and its xDS in real Envo
       routedLines.every((a) => a.route_name === `${ROUTE_PREFIX}0/*` || a.route_name === PD_ROUTE),
       JSON.stringify([...new Set(routedLines.map((a) => a.route_name))]),
     );
+    // By the filter's own lines: a request with a prefill pod is a decode half (the P/D route),
+    // any other routed request took ours.
+    const handledAll = handledSoFar();
     assert.ok(pdRequestIds.length > 0, "the P/D test ran");
-    for (const id of pdRequestIds) {
-      const line = access.find((a) => a["x-request-id"] === id);
-      assert.equal(line?.route_name, PD_ROUTE, `P/D request ${id}: ${JSON.stringify(line)}`);
+    let pdLines = 0;
+    for (const a of routedLines) {
+      const h = handledAll.find((x) => x.requestId === a["x-request-id"]);
+      if (!h) continue;
+      const pd = h.prefillPod !== undefined;
+      if (pd) pdLines++;
+      assert.equal(a.route_name, pd ? PD_ROUTE : `${ROUTE_PREFIX}0/*`, `${JSON.stringify(a)} ${JSON.stringify(h)}`);
     }
+    assert.ok(pdLines >= pdRequestIds.length, `${pdLines} P/D lines`);
     const ok = access.filter((a) => a.response_code === 200);
     assert.equal(ok.length, routed, "the 200s the tests saw");
     assert.ok(ok.every((a) => a.upstream_cluster === POD_CLUSTER));
