@@ -63,6 +63,17 @@ export async function servedCounts(fleet: Fleet): Promise<Map<string, number>> {
   return m;
 }
 
+/** The value of one sample (`name{labels} value`, labels as Envoy prints them) in Prometheus text, as a number (NaN when absent). */
+export function promSample(text: string, name: string, labels: string): number {
+  const m = new RegExp(`^${name}\\{${labels.replaceAll("/", "\\/")}\\} (\\d+)$`, "m").exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** Envoy's admin /stats/prometheus, the filter's metrics included. */
+export async function envoyPrometheus(adminUrl: string): Promise<string> {
+  return (await fetch(`${adminUrl}/stats/prometheus`)).text();
+}
+
 export async function clearPodLogs(fleet: Fleet): Promise<void> {
   await Promise.all(fleet.pods.map((p) => fetch(`${p.url}/debug/requests`, { method: "DELETE" })));
 }

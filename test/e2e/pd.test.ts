@@ -18,9 +18,10 @@ import type { RequestRecord } from "../sim/server.js";
 import { hostStats, kill, tableEndpoint, waitForEndpoint } from "./failover-helpers.js";
 import {
   chat,
-  clearPodLogs as clearFleetLogs,
+  envoyPrometheus,
   eventually,
   post,
+  promSample,
   SEED_MODEL,
   servedCounts,
   setFaults,
@@ -90,8 +91,8 @@ async function inference(): Promise<Map<string, RequestRecord[]>> {
 }
 
 /** Clears the pods' request logs (pods killed by a test are skipped). */
-async function clearPodLogs(): Promise<void> {
-  await Promise.all(gw.fleet.pods.map((p) => fetch(`${p.url}/debug/requests`, { method: "DELETE" }).catch(() => null)));
+async function clearPodLogs(fleet = gw.fleet): Promise<void> {
+  await Promise.all(fleet.pods.map((p) => fetch(`${p.url}/debug/requests`, { method: "DELETE" }).catch(() => null)));
 }
 
 const role = (pod: string) => gw.fleet.pod(pod).role;
@@ -485,7 +486,7 @@ describe("SGLang P/D where Envoy has no prefill cluster (a deployment that left 
   test("Envoy refuses the prefill call: 503 JSON with Retry-After naming the cluster, counted as a rejection, nothing reaches a pod, no place kept", async () => {
     const env = ngw.envoys[0];
     await eventually(async () => (ngw.controlPlane!.lastTable()?.pools[0]?.endpoints.length ?? 0) === 2, 15_000);
-    await clearFleetLogs(ngw.fleet);
+    await clearPodLogs(ngw.fleet);
     let r = await post(ngw.url, "/v1/chat/completions", chat("no prefill cluster"));
     // The table reaches Envoy a push after the control plane built it.
     for (let i = 0; i < 100 && r.json?.error?.code === "no_ready_endpoint"; i++) {
@@ -502,17 +503,14 @@ describe("SGLang P/D where Envoy has no prefill cluster (a deployment that left 
       2000,
     );
     assert.deepEqual(Object.fromEntries(await servedCounts(ngw.fleet)), { "prefill-0": 0, "decode-0": 0 });
-    let prom = "";
-    const series = (name: string, labels: string) =>
-      new RegExp(`^${name}\\{${labels.replaceAll("/", "\\/")}\\} (\\d+)$`, "m").exec(prom)?.[1];
     const pool = "default/qwen-inference-pool";
     // Counters are summed in the filter and flushed on its 10 ms tick. The replies before the table
     // (no_ready_endpoint) are rejections too: one more refused call must add exactly one of each.
     const counts = async () => {
-      prom = await (await fetch(`${env.adminUrl}/stats/prometheus`)).text();
+      const prom = await envoyPrometheus(env.adminUrl);
       return [
-        Number(series("infergate_requests_total", `pool="${pool}",outcome="rejected"`)),
-        Number(series("infergate_rejections_total", `pool="${pool}",code="prefill_failed"`)),
+        promSample(prom, "infergate_requests_total", `pool="${pool}",outcome="rejected"`),
+        promSample(prom, "infergate_rejections_total", `pool="${pool}",code="prefill_failed"`),
       ];
     };
     await eventually(async () => (await counts())[1] >= 1, 2000);
@@ -560,7 +558,7 @@ describe("SGLang P/D: a decode pod that dies after taking the KV", { timeout: 90
 
   test("the client gets an error at once, not after the other decode pod waited out its bootstrap timeout; no other pod is sent the room", async () => {
     for (const p of dgw.fleet.pods) await waitForEndpoint(dgw, p.name, (e) => e.ready && e.envoy === "ok", 30_000);
-    await clearFleetLogs(dgw.fleet);
+    await clearPodLogs(dgw.fleet);
     const decodes = dgw.fleet.pods.filter((p) => p.role === "decode");
     /** Inference requests a pod has received (finished or not). */
     const arrived = async (p: (typeof decodes)[number]) =>

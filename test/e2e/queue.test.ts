@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import type { RequestHandled } from "../../scripts/lib/envoy-process.js";
 import { type LocalGateway, type PoolSettings, startLocalGateway } from "../../scripts/lib/local-gateway.js";
-import { eventually, post, SEED_MODEL, setFaults, sleep } from "./helpers.js";
+import { envoyPrometheus, eventually, post, promSample, SEED_MODEL, setFaults, sleep } from "./helpers.js";
 
 const QUEUEING = "inference.networking.x-k8s.io/queueing";
 const CAPACITY = "inference-epp-env.networking.x-k8s.io/total-queue-capacity";
@@ -254,19 +254,17 @@ test("a client that disconnects while held is removed and its bytes freed", asyn
   // exist at zero before their first event (defined once the pool is known: nothing here was
   // refused for pool_gone).
   let prom = "";
-  const series = (name: string, labels: string) =>
-    new RegExp(`^${name}\\{${labels.replaceAll("/", "\\/")}\\} (\\d+)$`, "m").exec(prom)?.[1];
   // Counters are summed in the filter and flushed on its 10 ms tick.
   await eventually(
     async () => {
-      prom = await (await fetch(`${gw!.envoys[0].adminUrl}/stats/prometheus`)).text();
-      return Number(series("infergate_queue_abandoned_total", `pool="${POOL_ID}"`)) >= 1;
+      prom = await envoyPrometheus(gw!.envoys[0].adminUrl);
+      return promSample(prom, "infergate_queue_abandoned_total", `pool="${POOL_ID}"`) >= 1;
     },
     1000,
     20,
   );
-  assert.ok(Number(series("infergate_requests_total", `pool="${POOL_ID}",outcome="held"`)) >= 1);
-  assert.equal(series("infergate_rejections_total", `pool="${POOL_ID}",code="pool_gone"`), "0");
+  assert.ok(promSample(prom, "infergate_requests_total", `pool="${POOL_ID}",outcome="held"`) >= 1);
+  assert.equal(promSample(prom, "infergate_rejections_total", `pool="${POOL_ID}",code="pool_gone"`), 0);
   await Promise.all(blockers);
 });
 
