@@ -3,7 +3,9 @@
 // claims are only as good as these; none of this needs Envoy or a fleet.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { processCpuSeconds } from "../../bench/lib/proc-cpu.js";
 import { stageRows } from "../../bench/lib/routed-run.js";
@@ -11,6 +13,7 @@ import type { LoadRecord } from "../../bench/loadgen-process.js";
 import { compactResults } from "../../bench/report/compact.js";
 import { goals } from "../../bench/report/goals.js";
 import { generateWorkload, type WorkloadSpec } from "../../bench/workloads.js";
+import { REPO_ROOT } from "../../scripts/lib/repo.js";
 
 const rec = (x: Partial<LoadRecord> & { i: number; atMs: number }): LoadRecord => ({
   lateMs: 0,
@@ -168,4 +171,13 @@ test("goals: the ramp goals compare infergate PREFIX_CACHE with every peer at ev
   assert.equal(find(results(200), "ramp: PREFIX_CACHE TTFT p90").met, true);
   assert.equal(find(results(200), "ramp: PREFIX_CACHE pods' hit rate").met, true);
   assert.equal(find({ scenarios: {} }, "ramp goals").met, null, "missing figures are n/a, never dropped");
+});
+
+test("the floor variants of make bench-instructions still apply to today's filter", () => {
+  // They are patches to assembly/ (bench/floor/*.patch); a change to the lines they touch left
+  // bench-instructions failing at its first floor row, with nothing else noticing.
+  for (const f of readdirSync(join(REPO_ROOT, "bench/floor")).filter((x) => x.endsWith(".patch"))) {
+    const r = spawnSync("git", ["apply", "--check", join("bench/floor", f)], { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.equal(r.status, 0, `bench/floor/${f} no longer applies to assembly/ (regenerate it):\n${r.stderr}`);
+  }
 });
