@@ -49,11 +49,17 @@ import { infergateVersion } from "./contenders/infergate.js";
 import { plainEnvoy } from "./contenders/plain-envoy.js";
 import { envoyVersion } from "./contenders/util.js";
 import { FAST_POD_ARGS, progress, sleep } from "./lib/common.js";
+import { startStubFleet } from "./lib/stub-fleet.js";
 import { type BodyKind, overheadBody } from "./scenarios/overhead.js";
-import { SEED_MODEL } from "./workloads.js";
+import { generateWorkload, SEED_MODEL } from "./workloads.js";
 
 const { values } = parseArgs({
-  options: { requests: { type: "string" }, idle: { type: "string" }, only: { type: "string" } },
+  options: {
+    requests: { type: "string" },
+    idle: { type: "string" },
+    only: { type: "string" },
+    keep: { type: "string" },
+  },
 });
 /** A whole number of at least `min` from the command line, or exit with what was wrong. */
 function count(name: string, text: string | undefined, fallback: number, min: number): number {
@@ -74,7 +80,8 @@ type Kind = "plain" | "DEFAULT" | "PREFIX_CACHE";
 /** The overhead scenario's bodies, and a tiny prompt answered with 200 streamed tokens. */
 /** stream200-usage: the same stream asked with stream_options.include_usage, a prompt of a few blocks,
  *  so PREFIX_CACHE's feedback keeps the tail of every chunk (the usage comes in the last one). */
-type Body = BodyKind | "stream200" | "stream200-usage";
+/** 220KB: the long-prompt workload's request (text in lines, as documents and code are). */
+type Body = BodyKind | "220KB" | "stream200" | "stream200-usage";
 /** A floor variant: bench/floor/<name>.patch. */
 type Floor = "header-only" | "body-read";
 const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
@@ -87,6 +94,11 @@ const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
   { kind: "DEFAULT", body: "8KB", floor: "body-read" },
   { kind: "DEFAULT", body: "8KB" },
   { kind: "PREFIX_CACHE", body: "8KB" },
+  { kind: "plain", body: "220KB" },
+  { kind: "DEFAULT", body: "220KB", floor: "header-only" },
+  { kind: "DEFAULT", body: "220KB", floor: "body-read" },
+  { kind: "DEFAULT", body: "220KB" },
+  { kind: "PREFIX_CACHE", body: "220KB" },
   { kind: "plain", body: "stream200" },
   { kind: "DEFAULT", body: "stream200" },
   { kind: "DEFAULT", body: "stream200", frozen: true },
@@ -112,10 +124,25 @@ if (ONLY !== null) {
   }
 }
 const STREAM_TOKENS = 200;
-/** Streamed requests take ~0.2 s each: a tenth as many (at least 20). */
-const STREAM_REQUESTS = Math.max(20, Math.round(REQUESTS / 10));
+/** Streamed requests take ~0.2 s each, and a 220 KB one is slow under callgrind: a tenth as many
+ *  (at least 20). */
+const FEW_REQUESTS = Math.max(20, Math.round(REQUESTS / 10));
+/** --keep DIR: each row's callgrind dump of its measured requests, kept as DIR/<row>.out for
+ *  callgrind_annotate (where the instructions go on the host's side; the wasm is JIT code). */
+const KEEP = values.keep;
 
 function payloadOf(body: Body): string {
+  if (body === "220KB") {
+    const w = generateWorkload({
+      kind: "sized",
+      seed: 42,
+      requests: 1,
+      promptBytes: 220 * 1024,
+      prefixes: 1,
+      lineBytes: 80,
+    });
+    return JSON.stringify(w.requests[0].body);
+  }
   if (!isStream(body)) return overheadBody(body as BodyKind, 42);
   if (body === "stream200")
     return JSON.stringify({
@@ -184,12 +211,25 @@ function callgrind(cmd: "-z" | "-d", pid: number): void {
   execFileSync("callgrind_control", [cmd, String(pid)], { stdio: "ignore" });
 }
 
-async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, wasmPath?: string): Promise<Row> {
+async function measure(
+  kind: Kind,
+  body: Body,
+  outDir: string,
+  frozen: boolean,
+  keepName: string,
+  wasmPath?: string,
+): Promise<Row> {
   // Streamed tokens 1 ms apart: each its own chunk through Envoy (0 ms would send them in a burst).
   const args = isStream(body) ? [...FAST_POD_ARGS, "--inter-token-latency-ms", "1"] : FAST_POD_ARGS;
   // Pods report cached tokens (as the overhead scenario's do): PREFIX_CACHE's default mode, feedback,
-  // learns from every response's usage, and that path is part of its per-request cost.
-  const fleet = await startFleet({ model: SEED_MODEL, pods: 2, args, cacheReport: true });
+  // learns from every response's usage, and that path is part of its per-request cost. 220KB: the
+  // long-prompt workload's stub pods (bench/lib/stub-pods.ts, no usage reported), as the simulator
+  // tokenizes such a prompt for ~40 ms, and Envoy's idle rate over that time, subtracted, would
+  // be most of the figure.
+  const fleet =
+    body === "220KB"
+      ? await startStubFleet(2)
+      : await startFleet({ model: SEED_MODEL, pods: 2, args, cacheReport: true });
   for (const f of readdirSync(outDir)) rmSync(join(outDir, f));
   let stop: () => Promise<void> = async () => {};
   let freeze: () => Promise<void> = async () => {};
@@ -219,7 +259,7 @@ async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, 
       if (frozen) freeze = () => gw.stopControlPlane();
     }
     const payload = payloadOf(body);
-    const requests = isStream(body) ? STREAM_REQUESTS : REQUESTS;
+    const requests = isStream(body) || body === "220KB" ? FEW_REQUESTS : REQUESTS;
     const send = async (n: number, untilOk = false): Promise<number> => {
       let errors = 0;
       for (let i = 0; i < n; i++) {
@@ -260,6 +300,10 @@ async function measure(kind: Kind, body: Body, outDir: string, frozen: boolean, 
       .filter((f) => /\.out\.\d+$/.test(f))
       .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
     if (dumps.length < 2) throw new Error(`${kind}: expected two callgrind dumps, found ${dumps.join(", ")}`);
+    if (KEEP) {
+      mkdirSync(KEEP, { recursive: true });
+      cpSync(join(outDir, dumps[1]), join(KEEP, `${keepName}.out`));
+    }
     const idleIr = totalIr(join(outDir, dumps[0]));
     const busyIr = totalIr(join(outDir, dumps[1]));
     const idlePerMs = idleIr / idleMs;
@@ -294,6 +338,8 @@ async function main() {
     `#!/bin/sh\nexec ${valgrind} --tool=callgrind --callgrind-out-file=${outDir}/cg.%p.out ${envoy} "$@"\n`,
   );
   chmodSync(wrapper, 0o755);
+  // Asked of the real binary now: the wrapper is gone by the time the summary is written.
+  const envoyVer = envoyVersion();
   process.env.ENVOY_BIN = wrapper;
   const rows: Row[] = [];
   try {
@@ -303,7 +349,15 @@ async function main() {
       if (r.floor && !floors.has(r.floor)) floors.set(r.floor, buildFloor(r.floor, work));
       const what = `${r.floor ? `floor variant ${r.floor}` : r.kind}${r.frozen ? " (pushes frozen)" : ""}`;
       progress(`instructions: ${what}, ${r.body} body, under callgrind`);
-      const row = await measure(r.kind, r.body, outDir, r.frozen ?? false, r.floor ? floors.get(r.floor) : undefined);
+      const keepName = rowName(r).replaceAll("/", "-");
+      const row = await measure(
+        r.kind,
+        r.body,
+        outDir,
+        r.frozen ?? false,
+        keepName,
+        r.floor ? floors.get(r.floor) : undefined,
+      );
       if (r.floor) row.contender = `floor: ${r.floor} filter`;
       progress(`  ${row.kIrPerRequest} k instructions per request (${row.errors} errors)`);
       rows.push(row);
@@ -320,7 +374,7 @@ async function main() {
   const meta = {
     date: new Date().toISOString(),
     infergate: infergateVersion(),
-    envoy: envoyVersion(),
+    envoy: envoyVer,
     valgrind: execFileSync(valgrind, ["--version"], { encoding: "utf8" }).trim(),
     requests: REQUESTS,
     idleMs: IDLE_MS,
@@ -328,7 +382,7 @@ async function main() {
   const lines = [
     "# Instructions per request (callgrind)",
     "",
-    `${meta.date}; ${meta.infergate}; ${meta.valgrind}. Envoy --concurrency 1, 2 zero-latency pods (reporting cached tokens, as vLLM does with --enable-prompt-tokens-details), ${REQUESTS} requests one at a time after ${WARMUP} warm-up ones (stream200: ${STREAM_REQUESTS}, after 20 more streamed ones); the idle rate (${IDLE_MS / 1000} s measured just before) subtracted. User-space instructions only (no kernel work). Reproduce: \`make bench-instructions\`.`,
+    `${meta.date}; ${meta.infergate}; ${meta.valgrind}. Envoy --concurrency 1, 2 zero-latency pods (reporting cached tokens, as vLLM does with --enable-prompt-tokens-details), ${REQUESTS} requests one at a time after ${WARMUP} warm-up ones (stream200 and 220KB: ${FEW_REQUESTS}; stream200 after 20 more streamed ones); the idle rate (${IDLE_MS / 1000} s measured just before) subtracted. User-space instructions only (no kernel work). Reproduce: \`make bench-instructions\`.`,
     "",
     "| contender | body | table pushes | k instructions / request | vs plain Envoy | idle M instructions / s | errors |",
     "| --- | --- | --- | --- | --- | --- | --- |",
@@ -338,6 +392,8 @@ async function main() {
     ),
     "",
     `stream200: a tiny prompt answered with ${STREAM_TOKENS} streamed tokens, 1 ms apart. Table pushes running: the control plane scrapes the pods every 100 ms and pushes a table per scrape round whose loads changed (patched into the filter's table), and a heartbeat each second; what that adds above the idle rate is in the per-request figure. Frozen: the control plane stopped after the warm-up, its last table trusted for an hour. stream200-usage: the same stream, a prompt of 7 blocks, the client asking for usage (stream_options.include_usage): PREFIX_CACHE's feedback keeps the tail of every chunk, since the usage comes in the last one.`,
+    "",
+    "220KB: the long-prompt workload's request (a 228 KB body, text in 80-byte lines) to its stub pods (one-token answers, no usage reported). Callgrind counts a copy made with `rep movsb` (glibc's memcpy for large blocks) as one instruction per byte, so every whole-body copy shows here as ~229 k instructions while costing the CPU a few microseconds: Envoy's router copies a body it may retry (the infergate route retries; the plain Envoy route does not), and the filter copies the body into its memory. Read these rows for what is not a copy; the long-prompt scenario of make bench gives their CPU time.",
     "",
     "Floor rows: the filter patched (bench/floor/*.patch) to route every request after the first by the first one's decision. header-only: the two headers written in the headers callback, nothing else (no body read, no response callbacks); body-read: headers read and the body buffered and read as the filter does, then the two headers written (no parse, no decision, no log line, no in-flight accounting).",
     "",
