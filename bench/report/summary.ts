@@ -223,8 +223,12 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
       "TTFT p99 ms",
       "added p50 ms",
       "added p99 ms",
+      "CPU µs/req",
+      "CPU vs Envoy",
       "errors",
     ];
+    md +=
+      "CPU per request: the gateway's own processes (/proc utime + stime) over the run, warm-up included, divided by the requests sent. The load generator, the pods and the gateway share two cores, so a gateway's CPU per request is what it takes from the others: the figure that holds when the machine's other load moves req/s and TTFT between runs.\n\n";
     md += table(
       head,
       lp.rows.map((x: Any) =>
@@ -238,6 +242,8 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
               n(x.ttftMs.p99),
               n(x.addedTtftP50OverEnvoyMs),
               n(x.addedTtftP99OverEnvoyMs),
+              n(x.cpuUsPerRequest),
+              n(x.cpuVsEnvoy, 2),
               `${x.errors}/${x.requests}`,
             ]
           : failedRow(x, head.length),

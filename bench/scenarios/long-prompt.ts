@@ -9,6 +9,7 @@
 // a ~130 req/s plateau on this shape; it runs here side by side.)
 import type { Contender } from "../contenders/types.js";
 import { okRecords, progress, round, runLoadProcess, stats, summarizeLoad } from "../lib/common.js";
+import { cpuSeconds } from "../lib/proc-cpu.js";
 import { startStubFleet } from "../lib/stub-fleet.js";
 
 export interface LongPromptConfig {
@@ -36,6 +37,11 @@ export interface LongPromptRow {
   addedTtftP50OverEnvoyMs?: number | null;
   addedTtftP99OverEnvoyMs?: number | null;
   throughputVsEnvoy?: number | null;
+  /** The gateway's own processes' CPU (/proc) over the run, per request served: on two cores shared
+   *  with the load generator and the pods, what the gateway spends per request is what it takes from
+   *  them, and this figure holds when the machine's other load moves req/s and TTFT. */
+  cpuUsPerRequest?: number | null;
+  cpuVsEnvoy?: number | null;
 }
 
 export async function longPromptScenario(contenders: Contender[], cfg: LongPromptConfig) {
@@ -55,6 +61,7 @@ export async function longPromptScenario(contenders: Contender[], cfg: LongPromp
         const inst = await c.start(fleet);
         row.version = inst.version;
         try {
+          const cpu0 = inst.pids.length ? cpuSeconds(inst.pids) : null;
           const out = await runLoadProcess(
             {
               label: `${c.id} long ${conc}`,
@@ -76,13 +83,19 @@ export async function longPromptScenario(contenders: Contender[], cfg: LongPromp
             },
             cfg.durationMs * 3 + 60_000,
           );
+          const cpu1 = inst.pids.length ? cpuSeconds(inst.pids) : null;
           const s = summarizeLoad(out);
+          // The whole run (warm-up too) over every request it sent.
+          row.cpuUsPerRequest =
+            cpu0 !== null && cpu1 !== null && out.records.length > 0
+              ? round(((cpu1 - cpu0) * 1e6) / out.records.length, 1)
+              : null;
           row.requests = s.requests;
           row.errors = s.errors;
           row.throughputRps = s.throughputRps;
           row.ttftMs = stats(okRecords(out).map((r) => r.ttftMs ?? r.e2eMs));
           progress(
-            `  ${s.throughputRps} req/s, TTFT p50 ${row.ttftMs.p50} ms p99 ${row.ttftMs.p99} ms, errors ${s.errors}/${s.requests}${s.sampleErrors.length ? ` (${s.sampleErrors[0]})` : ""}`,
+            `  ${s.throughputRps} req/s, TTFT p50 ${row.ttftMs.p50} ms p99 ${row.ttftMs.p99} ms, CPU ${row.cpuUsPerRequest ?? "–"} µs/request, errors ${s.errors}/${s.requests}${s.sampleErrors.length ? ` (${s.sampleErrors[0]})` : ""}`,
           );
         } finally {
           await inst.stop();
@@ -102,6 +115,7 @@ export async function longPromptScenario(contenders: Contender[], cfg: LongPromp
     r.addedTtftP50OverEnvoyMs = d(r.ttftMs.p50, e.ttftMs.p50);
     r.addedTtftP99OverEnvoyMs = d(r.ttftMs.p99, e.ttftMs.p99);
     r.throughputVsEnvoy = r.throughputRps && e.throughputRps ? round(r.throughputRps / e.throughputRps, 3) : null;
+    r.cpuVsEnvoy = r.cpuUsPerRequest && e.cpuUsPerRequest ? round(r.cpuUsPerRequest / e.cpuUsPerRequest, 2) : null;
   }
   return { config: cfg, rows };
 }
