@@ -190,14 +190,22 @@ test("a pod removed from the pool: its conversations move elsewhere without erro
   await eventually(async () => gw.envoys[0].handled().length >= logged + convs.length, 3000, 10);
   const thirdIds = convs.map((_, i) => `removal-third-${i}-${Date.now()}`);
   const third = await Promise.all(convs.map((c, i) => ask(gw.url, c[2], { "x-request-id": thirdIds[i] })));
+  let yields = 0;
   for (let i = 0; i < convs.length; i++) {
     assert.equal(third[i].status, 200);
-    // On a move, the filter's own account of the decision (match per pod, the guard that yielded).
-    if (third[i].pod !== second[i].pod) {
-      const line = await gw.envoys[0].handledLine(thirdIds[i]).catch((e) => String(e));
-      assert.fail(`conversation ${i} stays on its new pod ${second[i].pod}: ${JSON.stringify(line)}`);
-    }
+    if (third[i].pod === second[i].pod) continue;
+    // A move is right only when the index did know the new pod and the balance guard sent the turn
+    // elsewhere: the twelve third turns arrive at once, and the victim's conversations may have
+    // moved to one pod, which then holds several times its share of them in flight (seen: pod-1,
+    // 7 of 12, "affinityYield":"balance"). Anything else is the filter's account of a lost affinity.
+    const line = await gw.envoys[0].handledLine(thirdIds[i]).catch((e) => String(e));
+    const explained =
+      typeof line === "object" && line.affinityPod === second[i].pod && line.affinityYield === "balance";
+    if (!explained) assert.fail(`conversation ${i} stays on its new pod ${second[i].pod}: ${JSON.stringify(line)}`);
+    yields++;
   }
+  // The guard yields only the turns past a pod's bound, never most of them.
+  assert.ok(yields <= convs.length / 3, `${yields} of ${convs.length} third turns yielded for balance`);
   gw.writeConfig(PREFIX);
   await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].endpoints.length === 4, 3000);
 });
