@@ -122,9 +122,9 @@ bench: deps kube build
 	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) node build/js/bench/run.js $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
 
 # Instructions per request under callgrind (bench/instructions.ts): plain Envoy and infergate, one run,
-# repeatable to ~1 %; results in bench/results/instructions/.
+# repeatable to ~1 %; results in bench/results/instructions/. KEEP=dir keeps each row's callgrind dump.
 bench-instructions: deps build
-	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/instructions.js $(if $(REQUESTS),--requests $(REQUESTS),) $(if $(ONLY),--only $(ONLY),)
+	ENVOY_BIN=$$(scripts/get-envoy.sh) node build/js/bench/instructions.js $(if $(REQUESTS),--requests $(REQUESTS),) $(if $(ONLY),--only $(ONLY),) $(if $(KEEP),--keep $(KEEP),)
 
 # The big fuzzing run (make test runs a small seeded slice of it): test/fuzz/run.ts.
 FUZZ_SEED ?= 1
