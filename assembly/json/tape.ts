@@ -197,7 +197,21 @@ export class Tape {
         mask = 0;
         while (i + 64 <= len) {
           mask = special64(ptr + <usize>i, quotes, backslashes, controls);
-          if (mask != 0) break;
+          if (mask != 0) {
+            // Escape-dense text (JSON tool output, code in short lines): a block whose special bytes
+            // are all backslashes and the bytes they escape has its escapes checked together, each
+            // check independent of the last, instead of one at a time in the loop below, where each
+            // waits on the one before. A 220 KB JSON tool output's decision in Envoy: 264-284 -> 161-163
+            // us. A block with one special byte takes the loop, as before (no gain there; prose in
+            // 80-byte lines has about one escape per block).
+            if ((mask & (mask - 1)) != 0 && simpleBlock(ptr + <usize>i, mask, backslashes)) {
+              escaped = true;
+              mask = 0;
+              i += 64;
+              continue;
+            }
+            break;
+          }
           i += 64; // prompt text: long plain runs
         }
         blockStart = i;
@@ -478,6 +492,34 @@ let CONTROLS: v128 = i8x16.splat(0x20);
     (<u64>i8x16.bitmask(sc) << 32) |
     (<u64>i8x16.bitmask(sd) << 48)
   );
+}
+
+/**
+ * True when every special byte of the 64 at p (`special`: special64's mask) is a backslash that
+ * escapes a byte of the same block with a one-character escape (" / b f n r t), or the byte one
+ * escapes: no \u, no bare quote, control or non-ASCII byte, no backslash escaping a backslash, none
+ * in the last byte. Anything else is left to the byte-at-a-time loop, which also says what is wrong.
+ */
+// @ts-expect-error: decorator
+@inline function simpleBlock(p: usize, special: u64, b: v128): bool {
+  const bs =
+    <u64>i8x16.bitmask(i8x16.eq(v128.load(p), b)) |
+    (<u64>i8x16.bitmask(i8x16.eq(v128.load(p, 16), b)) << 16) |
+    (<u64>i8x16.bitmask(i8x16.eq(v128.load(p, 32), b)) << 32) |
+    (<u64>i8x16.bitmask(i8x16.eq(v128.load(p, 48), b)) << 48);
+  // Every other special byte must be one a backslash escapes (a quote, in code or JSON tool output):
+  // a bare quote ends the string, a control or non-ASCII byte needs its own check. No backslash may
+  // follow another (which one escapes which is then a question of the run's length).
+  if ((bs >> 63) != 0 || (bs & (bs << 1)) != 0 || (special & ~(bs | (bs << 1))) != 0) return false;
+  // Text in lines has one escape in most blocks: checked without entering the loop.
+  let bad = <u32>load<u8>(SIMPLE_ESCAPES + <usize>load<u8>(p + <usize>ctz(bs) + 1)) ^ 1;
+  let m = bs & (bs - 1);
+  while (m != 0) {
+    const k = <usize>ctz(m);
+    bad |= <u32>load<u8>(SIMPLE_ESCAPES + <usize>load<u8>(p + k + 1)) ^ 1;
+    m &= m - 1;
+  }
+  return bad == 0;
 }
 
 /** special64() for the n < 64 bytes at p (the end of the body), one byte at a time. */

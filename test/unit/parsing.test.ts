@@ -167,6 +167,36 @@ test("a string's escapes, quotes and non-ASCII characters are found wherever the
   }
 });
 
+test("blocks dense with escapes (code, JSON tool output) are checked whole, and any bad escape among them is still found where it is", () => {
+  // Several escapes per 64-byte block, quotes among them: the scanner checks such a block's escapes
+  // together; a block it cannot (\u, \\, a bare control byte, an escape at its last byte) goes
+  // byte by byte. Every offset puts the escapes at every place in a block.
+  const unit = 'x = \\"a\\"\\n\\tif b:\\n';
+  const decoded = JSON.parse(`"${unit}"`) as string;
+  for (let k = 0; k < 70; k++) {
+    const a = "a".repeat(k);
+    const ok = `"${a}${unit.repeat(12)}"`;
+    assert.equal(pure.tapeParse(ok), `ok string:${a}${decoded.repeat(12)}`, `dense at ${k}`);
+    assert.equal(
+      pure.tapeParse(`${ok}${" ".repeat(70)}`),
+      `ok string:${a}${decoded.repeat(12)}`,
+      `dense at ${k}, spaces`,
+    );
+    for (const [bad, at, what] of [
+      ["\\x", 1, "invalid escape character"],
+      ["\\\u0001", 1, "invalid escape character"],
+      ["\u0001", 0, "control character"],
+      ["\\u12G4", 2, "invalid \\\\u escape"],
+    ] as const) {
+      // The bad piece in the middle of the dense text, after valid escapes in its own block.
+      const head = `"${a}${unit.repeat(3)}`;
+      const input = `${head}${bad}${unit.repeat(3)}"${" ".repeat(70)}`;
+      const pos = Buffer.byteLength(head) + at;
+      assert.match(pure.tapeParse(input), new RegExp(`^error@${pos} ${what}`), `${JSON.stringify(bad)} at ${k}`);
+    }
+  }
+});
+
 test("numbers: plain integers read without allocating agree with parseFloat", () => {
   for (const [input, value] of [
     ["0", "0.0"],
