@@ -511,7 +511,7 @@ let CONTROLS: v128 = i8x16.splat(0x20);
   // a bare quote ends the string, a control or non-ASCII byte needs its own check. No backslash may
   // follow another (which one escapes which is then a question of the run's length).
   if ((bs >> 63) != 0 || (bs & (bs << 1)) != 0 || (special & ~(bs | (bs << 1))) != 0) return false;
-  // Text in lines has one escape in most blocks: checked without entering the loop.
+  // The first escape outside the loop: a block of one (a backslash and the quote it escapes) needs no more.
   let bad = <u32>load<u8>(SIMPLE_ESCAPES + <usize>load<u8>(p + <usize>ctz(bs) + 1)) ^ 1;
   let m = bs & (bs - 1);
   while (m != 0) {

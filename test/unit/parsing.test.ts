@@ -167,7 +167,7 @@ test("a string's escapes, quotes and non-ASCII characters are found wherever the
   }
 });
 
-test("blocks dense with escapes (code, JSON tool output) are checked whole, and any bad escape among them is still found where it is", () => {
+test("blocks dense with escapes (code, JSON tool output) decode as before, and any bad escape among them is found where it is", () => {
   // Several escapes per 64-byte block, quotes among them: the scanner checks such a block's escapes
   // together; a block it cannot (\u, \\, a bare control byte, an escape at its last byte) goes
   // byte by byte. Every offset puts the escapes at every place in a block.
