@@ -1,24 +1,29 @@
 // PrefixIndex: which endpoint was last sent which prompt block (estimate mode: what we routed,
 // not what the pod reports). Bounded by construction, because Envoy's shared data cannot delete
-// keys: a fixed set of buckets (ceil(capacity / ENTRIES) of them), each a fixed-size array of
+// keys: a fixed set of buckets (ceil(capacity / BUCKET_ENTRIES) of them), each a fixed-size array of
 // entries, replaced least-recently-used first within the bucket.
 //
 // Entry (16 bytes): block hash u64 | endpoint slot u16 | endpoint tag u16 | stamp u32.
 // The tag (16 bits of a hash of the endpoint's address) makes entries of a pod that left, whose
 // slot was later reused, never match the new pod. Stamps are coarse time (100 ms units).
 //
-// A block lives in the bucket its own (chained) hash picks, so the continuations of one popular
-// shared prefix spread over all buckets instead of crowding one.
+// Blocks live in groups of GROUP consecutive blocks of a chain: a group's blocks share the bucket
+// its first block's (chained) hash picks. Recording a prompt nobody sent before then costs a bucket
+// read and write per group instead of per block: each is a host call, the read one that returns
+// data (~10 k instructions in Envoy), and a first-seen 8 KB prompt (128 blocks) spent ~330 us of
+// its decision on them. A bucket holds GROUP times the entries a bucket of single blocks held, so a
+// group is held by as many pods at once as a block was (64) and the index's bound is unchanged.
+// The groups of one popular shared prefix's continuations still spread over all buckets.
 //
 // Lookup: block hashes are chained, so whoever holds block j held blocks 0..j when it was recorded;
 // "some remaining candidate holds block j" is monotone in j and a binary search finds the longest
-// match in log2(n) bucket reads, after a read of the first block (nobody holds it: one read in all)
-// and one of the last (a prompt held whole, such as a repeat or a long prompt whose first maxBlocks
-// blocks are shared, costs those two reads; a partial match the search's reads more). The first
-// block is read even when the last is held: a chain whose first entry was evicted is not credited.
-// Candidates with shorter matches (a shared system prompt on other pods) are found by repeating the
-// search below the previous length. Eviction can break the monotonicity; the result is then a
-// shorter match, never a wrong pod.
+// match in log2(n) bucket reads (fewer: blocks of one group share a read), after a read of the
+// first block (nobody holds it: one read in all) and one of the last (a prompt held whole, such as
+// a repeat or a long prompt whose first maxBlocks blocks are shared, costs those two reads; a
+// partial match the search's reads more). The first block is read even when the last is held: a
+// chain whose first entry was evicted is not credited. Candidates with shorter matches (a shared
+// system prompt on other pods) are found by repeating the search below the previous length.
+// Eviction can break the monotonicity; the result is then a shorter match, never a wrong pod.
 //
 // One index per pool (state/pool-states.ts), its keys "<keyPrefix><bucket>" in the SharedStore,
 // sized when a table is adopted and never resized on the request path.
@@ -26,8 +31,14 @@ import { Clock } from "../clock";
 import { SetResult, SharedStore } from "../state/shared-store";
 import { MAX_SLOTS } from "../table/table";
 
-export const ENTRIES: i32 = 64;
 export const ENTRY_BYTES: i32 = 16;
+/** Consecutive blocks of a chain that share a bucket (a power of two). */
+export const GROUP_SHIFT: i32 = 2;
+export const GROUP: i32 = 1 << GROUP_SHIFT;
+/** Entries a bucket holds for each block of its group (pods that can hold one block at once). */
+const PER_BLOCK: i32 = 64;
+/** Entries a bucket holds; an index of less capacity has one bucket of max(capacity, PER_BLOCK). */
+export const BUCKET_ENTRIES: i32 = PER_BLOCK * GROUP;
 
 /**
  * The candidates of one lookup by endpoint slot: slot -> candidate position, and whether the
@@ -98,15 +109,17 @@ export class PrefixIndex {
   readonly numBuckets: i32;
   /** Bucket key strings, built once (a lookup reads several buckets per request). */
   private keys: Array<string | null> = new Array<string | null>();
-  /** Bucket reads per block of the current lookup (null = not read yet). */
+  /** Entries a bucket holds at most. */
+  readonly bucketEntries: i32;
+  /** Bucket reads per group of blocks of the current lookup (null = not read yet). */
   // A StaticArray, allocated (zeroed) at its size: growing an Array's length leaves its new slots
   // uninitialised under the incremental runtime, and the collector then visits garbage pointers.
   private memo: StaticArray<ArrayBuffer | null> = new StaticArray<ArrayBuffer | null>(0);
-  /** Each memoized read's version (compare-and-swap) and the block hash it was read for. */
+  /** Each memoized read's version (compare-and-swap) and the group's first block hash it was read for. */
   private memoCas: StaticArray<u32> = new StaticArray<u32>(0);
   private memoHash: StaticArray<u64> = new StaticArray<u64>(0);
-  /** memo[j] was read in the current lookup iff probedAt[j] == lookupEpoch: nothing is cleared
-   *  per lookup (128 stores each, a third of a 512-pod lookup's own time in Node). */
+  /** memo[g] was read in the current lookup iff probedAt[g] == lookupEpoch: nothing is cleared
+   *  per lookup (a store per block was a third of a 512-pod lookup's own time in Node). */
   private probedAt: StaticArray<u32> = new StaticArray<u32>(0);
   private lookupEpoch: u32 = 0;
   /** Blocks of the last lookup (memo entries to reuse). */
@@ -120,6 +133,11 @@ export class PrefixIndex {
   /** The current record() has made a host call, timed from timedSince. */
   private timing: bool = false;
   private timedSince: u64 = 0;
+  /** merge()'s per-call scratch: where each block of the run already has its entry (-1: none), and
+   *  the entries its new ones replace in a full bucket, with their stamps. */
+  private found: StaticArray<i32> = new StaticArray<i32>(GROUP);
+  private victims: StaticArray<i32> = new StaticArray<i32>(GROUP);
+  private victimStamps: StaticArray<u32> = new StaticArray<u32>(GROUP);
 
   constructor(
     private shared: SharedStore,
@@ -129,7 +147,9 @@ export class PrefixIndex {
     /** Times record()'s host calls; null: not timed (recordNanos stays 0). */
     private clock: Clock | null = null,
   ) {
-    const n = max(1, (capacity + ENTRIES - 1) / ENTRIES);
+    const per = min(BUCKET_ENTRIES, max(PER_BLOCK, capacity));
+    this.bucketEntries = per;
+    const n = max(1, (capacity + per - 1) / per);
     this.numBuckets = n;
     this.keys = new Array<string | null>(n);
   }
@@ -152,21 +172,23 @@ export class PrefixIndex {
     return <i32>((hash >> 17) % <u64>this.numBuckets);
   }
 
+  /** The bucket holding block j (its group's), read once per lookup. */
   private bucketFor(hashes: StaticArray<u64>, j: i32): ArrayBuffer | null {
-    if (!this.probed(j)) {
-      const h = hashes[j];
+    const g = j >> GROUP_SHIFT;
+    if (!this.probed(g)) {
+      const h = unchecked(hashes[g << GROUP_SHIFT]);
       const read = this.shared.get(this.key(this.bucketOf(h)));
-      unchecked((this.memo[j] = read.value));
-      unchecked((this.memoCas[j] = read.cas));
-      unchecked((this.memoHash[j] = h));
-      unchecked((this.probedAt[j] = this.lookupEpoch));
+      unchecked((this.memo[g] = read.value));
+      unchecked((this.memoCas[g] = read.cas));
+      unchecked((this.memoHash[g] = h));
+      unchecked((this.probedAt[g] = this.lookupEpoch));
     }
-    return unchecked(this.memo[j]);
+    return unchecked(this.memo[g]);
   }
 
-  /** Block j's bucket was read in the current lookup (j < memoLen). */
-  @inline private probed(j: i32): bool {
-    return unchecked(this.probedAt[j]) == this.lookupEpoch;
+  /** Group g's bucket was read in the current lookup (g's blocks below memoLen). */
+  @inline private probed(g: i32): bool {
+    return unchecked(this.probedAt[g]) == this.lookupEpoch;
   }
 
   /**
@@ -228,11 +250,12 @@ export class PrefixIndex {
     matched: StaticArray<i32>,
     stamps: StaticArray<u32> | null = null,
   ): i32 {
-    if (this.memo.length < n) {
-      this.memo = new StaticArray<ArrayBuffer | null>(n);
-      this.memoCas = new StaticArray<u32>(n);
-      this.memoHash = new StaticArray<u64>(n);
-      this.probedAt = new StaticArray<u32>(n);
+    const groups = (n + GROUP - 1) >> GROUP_SHIFT;
+    if (this.memo.length < groups) {
+      this.memo = new StaticArray<ArrayBuffer | null>(groups);
+      this.memoCas = new StaticArray<u32>(groups);
+      this.memoHash = new StaticArray<u64>(groups);
+      this.probedAt = new StaticArray<u32>(groups);
     }
     this.lookupEpoch++;
     if (this.lookupEpoch == 0) {
@@ -284,26 +307,31 @@ export class PrefixIndex {
   }
 
   /**
-   * Records blocks [from, n) against the endpoint (and refreshes the stamps of those it has). A block
-   * whose bucket the last lookup read (same block hash) starts from that read: a repeat visit, whose
-   * last held block is already there with this stamp, then costs no host call at all. Another
-   * worker's write since then fails the compare-and-swap and the bucket is read again. Not used: a
-   * bucket that did not exist (version 0 would write blindly), and any read once this index was
-   * written after the lookup (a later block, or the other P/D stage, may share a bucket written).
+   * Records blocks [from, n) against the endpoint (and refreshes the stamps of those it has): one
+   * bucket read and write per group of blocks. A group whose bucket the last lookup read (same first
+   * block hash) starts from that read: a repeat visit, whose last held block is already there with
+   * this stamp, then costs no host call at all. Another worker's write since then fails the
+   * compare-and-swap and the bucket is read again. Not used: a bucket that did not exist (version 0
+   * would write blindly), and any read once this index was written after the lookup (a later
+   * group, or the other P/D stage, may share a bucket written).
    */
   record(hashes: StaticArray<u64>, from: i32, n: i32, slot: i32, tag: u16, stamp: u32): void {
     this.timing = false;
-    for (let j = from; j < n; j++) {
-      const h = hashes[j];
-      const key = this.key(this.bucketOf(h));
+    let lo = from;
+    while (lo < n) {
+      const g = lo >> GROUP_SHIFT;
+      const first = g << GROUP_SHIFT;
+      const hi = min(n, first + GROUP);
+      const h0 = unchecked(hashes[first]);
+      const key = this.key(this.bucketOf(h0));
       let memoized =
-        this.memoCurrent && j < this.memoLen && this.probed(j) && this.memoHash[j] == h && this.memoCas[j] != 0;
+        this.memoCurrent && first < this.memoLen && this.probed(g) && this.memoHash[g] == h0 && this.memoCas[g] != 0;
       for (let attempt = 0; attempt < 8; attempt++) {
         let value: ArrayBuffer | null;
         let cas: u32;
         if (memoized) {
-          value = this.memo[j];
-          cas = this.memoCas[j];
+          value = this.memo[g];
+          cas = this.memoCas[g];
           memoized = false;
         } else {
           this.beforeHostCall();
@@ -311,12 +339,13 @@ export class PrefixIndex {
           value = b.value;
           cas = b.cas;
         }
-        const next = this.merge(value, h, slot, tag, stamp);
+        const next = this.merge(value, hashes, lo, hi, slot, tag, stamp);
         if (next === null) break; // already there with this stamp
         this.memoCurrent = false;
         this.beforeHostCall();
         if (this.shared.set(key, next!, cas) != SetResult.CasMismatch) break;
       }
+      lo = hi;
     }
     const clock = this.clock;
     if (this.timing && clock !== null) this.recordNanos += clock.nowNanos() - this.timedSince;
@@ -330,47 +359,97 @@ export class PrefixIndex {
     if (clock !== null) this.timedSince = clock.nowNanos();
   }
 
-  /** The bucket with one entry inserted or refreshed; null if unchanged. */
-  private merge(old: ArrayBuffer | null, h: u64, slot: i32, tag: u16, stamp: u32): ArrayBuffer | null {
+  /**
+   * The bucket with blocks [lo, hi) of one group inserted or refreshed for (slot, tag); null if
+   * unchanged. A full bucket gives its new entries the places of its least recently used ones
+   * (smallest stamps, the first of equal ones; wrap-around ignored), never of one this run
+   * refreshes. One pass over the entries finds both (a full bucket holds 256).
+   */
+  private merge(
+    old: ArrayBuffer | null,
+    hashes: StaticArray<u64>,
+    lo: i32,
+    hi: i32,
+    slot: i32,
+    tag: u16,
+    stamp: u32,
+  ): ArrayBuffer | null {
     const oldEntries = old === null ? 0 : old.byteLength / ENTRY_BYTES;
-    if (old !== null) {
-      const o = changetype<usize>(old!);
-      for (let e = 0; e < oldEntries; e++) {
-        const p = o + <usize>(e * ENTRY_BYTES);
-        if (load<u64>(p) == h && <i32>load<u16>(p, 8) == slot && load<u16>(p, 10) == tag) {
-          if (load<u32>(p, 12) == stamp) return null;
-          const out = old!.slice(0);
-          store<u32>(changetype<usize>(out) + <usize>(e * ENTRY_BYTES), stamp, 12);
-          return out;
+    const o: usize = old === null ? 0 : changetype<usize>(old!);
+    const run = hi - lo;
+    const found = this.found;
+    for (let k = 0; k < run; k++) unchecked((found[k] = -1));
+    const who = ((<u32>tag) << 16) | (<u32>slot & 0xffff); // an entry's slot and tag, as one load
+    let held = 0;
+    for (let e = 0; e < oldEntries; e++) {
+      const p = o + <usize>(e * ENTRY_BYTES);
+      if (load<u32>(p, 8) != who) continue;
+      const h = load<u64>(p);
+      for (let k = 0; k < run; k++) {
+        if (unchecked(hashes[lo + k]) == h && unchecked(found[k]) < 0) {
+          unchecked((found[k] = e));
+          held++;
+          break;
         }
       }
     }
-    let at = oldEntries;
+    const fresh = run - held;
+    if (fresh == 0) {
+      let changed = false;
+      for (let k = 0; k < run; k++)
+        if (load<u32>(o + <usize>(unchecked(found[k]) * ENTRY_BYTES), 12) != stamp) changed = true;
+      if (!changed) return null;
+    }
+    // A bucket written by another layout may hold more than this one's size: never shrunk here.
+    const size = max(oldEntries, min(oldEntries + fresh, this.bucketEntries));
+    // A bucket that does not grow (a full one: the steady state) is changed where it was read: the
+    // read is this record's own copy (the lookup's memo is not used once the index was written).
+    // One that grows is copied, into memory not zeroed first: every byte is written below.
     let out: ArrayBuffer;
-    // oldEntries > ENTRIES cannot come from merge(); a bucket is only ever written here.
-    if (oldEntries < ENTRIES) {
-      out = new ArrayBuffer((oldEntries + 1) * ENTRY_BYTES);
-      if (oldEntries > 0)
-        memory.copy(changetype<usize>(out), changetype<usize>(old!), <usize>(oldEntries * ENTRY_BYTES));
-    } else {
-      // Full: replace the least recently used entry (smallest stamp; wrap-around ignored). Starts
-      // from entry 0, so whatever the stamps, the write stays inside the bucket.
-      out = old!.slice(0);
-      at = 0;
-      let oldest = load<u32>(changetype<usize>(out), 12);
-      for (let e = 1; e < oldEntries; e++) {
-        const s = load<u32>(changetype<usize>(out) + <usize>(e * ENTRY_BYTES), 12);
-        if (s < oldest) {
-          oldest = s;
-          at = e;
-        }
-      }
+    if (old !== null && size == oldEntries) out = old!;
+    else {
+      out = changetype<ArrayBuffer>(__new(<usize>(size * ENTRY_BYTES), idof<ArrayBuffer>()));
+      if (oldEntries > 0) memory.copy(changetype<usize>(out), o, <usize>(oldEntries * ENTRY_BYTES));
     }
-    const p = changetype<usize>(out) + <usize>(at * ENTRY_BYTES);
-    store<u64>(p, h);
-    store<u16>(p, <u16>slot, 8);
-    store<u16>(p, tag, 10);
-    store<u32>(p, stamp, 12);
+    const q = changetype<usize>(out);
+    const evict = oldEntries + fresh - size; // new entries that replace old ones
+    if (evict > 0) this.leastRecent(q, oldEntries, evict, run);
+    let count = oldEntries;
+    let replaced = 0;
+    for (let k = 0; k < run; k++) {
+      let at = unchecked(found[k]);
+      if (at < 0) {
+        at = count < size ? count++ : unchecked(this.victims[replaced++]);
+        const p = q + <usize>(at * ENTRY_BYTES);
+        store<u64>(p, unchecked(hashes[lo + k]));
+        store<u32>(p, who, 8);
+      }
+      store<u32>(q + <usize>(at * ENTRY_BYTES), stamp, 12);
+    }
     return out;
+  }
+
+  /** Fills victims[0, k) with the k entries of the n at q with the smallest stamps (the first of
+   *  equal ones), none of those this run refreshes (found[0, run)). */
+  private leastRecent(q: usize, n: i32, k: i32, run: i32): void {
+    const victims = this.victims;
+    const stamps = this.victimStamps;
+    let have = 0;
+    for (let e = 0; e < n; e++) {
+      const s = load<u32>(q + <usize>(e * ENTRY_BYTES), 12);
+      if (have == k && s >= unchecked(stamps[k - 1])) continue;
+      let mine = false;
+      for (let r = 0; r < run; r++) if (unchecked(this.found[r]) == e) mine = true;
+      if (mine) continue;
+      // insert in stamp order, after equal stamps (earlier entries first)
+      let at = have < k ? have++ : k - 1;
+      while (at > 0 && unchecked(stamps[at - 1]) > s) {
+        unchecked((stamps[at] = stamps[at - 1]));
+        unchecked((victims[at] = victims[at - 1]));
+        at--;
+      }
+      unchecked((stamps[at] = s));
+      unchecked((victims[at] = e));
+    }
   }
 }

@@ -200,7 +200,7 @@ test("PREFIX_CACHE: recordUs times the index's writes; a visit that writes nothi
     const conv = promptOf(20, `timed-${mode}`);
     const visit = () => decide({ model: "m", prompt: conv }, { inflight: "0,0,0,0", completions: true });
     const first = visit();
-    // New prompt: 20 blocks recorded (a read and a write each), timed by two clock reads.
+    // New prompt: 20 blocks recorded (a read and a write per group of 4), timed by two clock reads.
     assert.equal(first.log!.matchedBlocks, 0, mode);
     assert.equal(first.clockReads, 2, mode);
     assert.equal(first.log!.recordUs, 3, mode);
@@ -208,9 +208,10 @@ test("PREFIX_CACHE: recordUs times the index's writes; a visit that writes nothi
     for (let i = 0; i < 16; i++) {
       const d = visit();
       assert.equal(d.log!.matchedBlocks, 20, mode);
-      // 1 visit in 8 refreshes the held chain's stamps: a read of each of its 20 blocks' buckets
-      // (the lookup's reads are 3 or 4: in-flight counters, first and last block, a stamp).
-      const recorded = d.sharedReads >= 20;
+      // 1 visit in 8 refreshes the held chain's stamps: a read of the buckets of its 5 groups of
+      // blocks the lookup did not read (3: the lookup's reads are 3 or 4, in-flight counters, first
+      // and last group, a stamp).
+      const recorded = d.sharedReads >= 6;
       assert.equal(d.clockReads, recorded ? 2 : 0, `${mode} visit ${i}`);
       assert.equal(d.log!.recordUs, recorded ? 3 : 0, `${mode} visit ${i}`);
       if (!recorded) quiet++;
@@ -249,7 +250,7 @@ test("PREFIX_CACHE: each pool has its own index, sized by its own lru-capacity",
   // ...then 40 conversations of 16 blocks through the small pool, far over its 64 entries.
   for (let i = 0; i < 40; i++) pick("small-model", promptOf(16, `small-${i}`));
   assert.equal(pure.prefixKeys("ns/small/64/"), 1, "the small pool's index is one bucket");
-  assert.ok(pure.prefixKeys("ns/big/50000/") >= 10, "the big pool's blocks spread over its own buckets");
+  assert.ok(pure.prefixKeys("ns/big/50000/") >= 3, "the big pool's blocks spread over its own buckets");
   // The small pool evicted its oldest conversations; the big pool's survived untouched.
   assert.deepEqual(pick("big-model", keep), [bigPod, 16]);
   assert.equal(pick("small-model", promptOf(16, "small-0"))[1], 0, "evicted from the small pool");
@@ -260,7 +261,7 @@ test("PREFIX_CACHE: each pool has its own index, sized by its own lru-capacity",
   assert.equal(pure.loadTable(JSON.stringify(resized)), "");
   pick("small-model", promptOf(16, "after-resize"));
   assert.equal(pure.prefixKeys("ns/small/64/"), 0, "the old index's keys are emptied");
-  assert.equal(pure.prefixKeys("ns/small/128/"), 2);
+  assert.equal(pure.prefixKeys("ns/small/128/"), 1); // one bucket of 128 entries
   assert.deepEqual(pick("big-model", keep), [bigPod, 16], "the other pool is untouched");
 });
 

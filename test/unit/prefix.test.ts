@@ -150,19 +150,34 @@ test("PrefixIndex: recording after a lookup starts from its reads, and never ove
 });
 
 test("PrefixIndex: once a record wrote a bucket, the lookup's copy of it is not used again", () => {
-  pure.indexReset(64); // one bucket: every block shares it
-  const c = hexBlocks(2, "gamma");
+  pure.indexReset(64); // one bucket: every group of blocks shares it
+  const c = hexBlocks(5, "gamma"); // two groups: blocks 0-3 and block 4
   pure.indexRecord(c.split(",")[0], 1, 7, 5); // block 0 held by pod 1
-  assert.equal(pure.indexMatch(c, "0:7,1:7"), "0,1"); // reads the bucket for blocks 0 and 1
+  assert.equal(pure.indexMatch(c, "0:7,1:7"), "0,1"); // reads the bucket for both groups
   const reads = pure.indexReads();
   const sets = pure.indexSetCalls();
-  // Pod 0 gets both blocks: block 0 is written from the lookup's copy; block 1 sits in the bucket
-  // just written, so it is read again rather than tried from the stale copy (a refused
-  // compare-and-swap: one host call more).
+  // Pod 0 gets all five blocks: the first group is written from the lookup's copy; the second
+  // group's bucket is the one just written, so it is read again rather than tried from the stale
+  // copy (a refused compare-and-swap: one host call more).
   pure.indexRecordFrom(c, 0, 0, 7, 5);
   assert.equal(pure.indexReads() - reads, 1);
   assert.equal(pure.indexSetCalls() - sets, 2);
-  assert.equal(pure.indexMatch(c, "0:7,1:7"), "2,1");
+  assert.equal(pure.indexMatch(c, "0:7,1:7"), "5,1");
+});
+
+test("PrefixIndex: a prompt is recorded with a read and a write per group of blocks, not per block", () => {
+  pure.indexReset(50000);
+  const a = hexBlocks(128, "a prompt nobody sent before");
+  const reads = pure.indexReads();
+  const sets = pure.indexSetCalls();
+  pure.indexRecord(a, 2, 9, 1);
+  assert.equal(pure.indexReads() - reads, 32, "128 blocks in groups of 4: 32 bucket reads");
+  assert.equal(pure.indexSetCalls() - sets, 32);
+  assert.equal(pure.indexMatch(a, "2:9,3:9"), "128,0");
+  // Every block is its own entry: a prompt sharing the first 6 blocks (diverging inside the second
+  // group) matches exactly those 6.
+  const b = a.split(",").slice(0, 6).concat(hexBlocks(10, "another question").split(",").slice(6)).join(",");
+  assert.equal(pure.indexMatch(b, "2:9"), "6");
 });
 
 test("PrefixIndex: continuations of one shared prefix do not crowd each other out", () => {
@@ -192,12 +207,36 @@ test("PrefixIndex: bounded by capacity with least-recently-used replacement", ()
   // The newest conversation survives, the oldest was evicted.
   assert.equal(pure.indexMatch(hexBlocks(16, "conv199"), `${199 % 4}:7`), "16");
   assert.equal(pure.indexMatch(hexBlocks(16, "conv0"), "0:7"), "0");
-  // Refreshing stamps writes each block once; re-recording at the same stamp writes nothing.
+  // Refreshing stamps writes each group's bucket once (16 blocks, 4 groups); re-recording at the
+  // same stamp writes nothing.
   const w = pure.indexWrites();
   pure.indexRecord(hexBlocks(16, "conv199"), 199 % 4, 7, 201);
-  assert.equal(pure.indexWrites() - w, 16);
+  assert.equal(pure.indexWrites() - w, 4);
   pure.indexRecord(hexBlocks(16, "conv199"), 199 % 4, 7, 201);
-  assert.equal(pure.indexWrites() - w, 16);
+  assert.equal(pure.indexWrites() - w, 4);
+});
+
+test("PrefixIndex: a group's new entries replace the least recently used ones, never one it refreshes", () => {
+  pure.indexReset(64); // one bucket of 64 entries
+  // 16 conversations of 4 blocks (one group each) at stamps 1..16: the bucket is full.
+  for (let i = 0; i < 16; i++) pure.indexRecord(hexBlocks(4, `c${i}`), 0, 7, i + 1);
+  assert.equal(pure.indexEntries(), 64);
+  // Conversation 0 (the oldest) comes back with one new block: its 4 entries are refreshed, the new
+  // one takes the place of the least recently used entry, conversation 1's first block.
+  const again = hexBlocks(5, "c0");
+  assert.deepEqual(again.split(",").slice(0, 4), hexBlocks(4, "c0").split(","));
+  pure.indexRecord(again, 0, 7, 20);
+  assert.equal(pure.indexEntries(), 64);
+  assert.equal(pure.indexMatch(again, "0:7"), "5");
+  assert.equal(pure.indexMatch(hexBlocks(4, "c1"), "0:7"), "0");
+  assert.equal(pure.indexMatch(hexBlocks(4, "c2"), "0:7"), "4");
+  // A new conversation of 4 blocks takes the 4 least recently used places: the rest of conversation
+  // 1's and the first of conversation 2's.
+  pure.indexRecord(hexBlocks(4, "new"), 0, 7, 21);
+  assert.equal(pure.indexMatch(hexBlocks(4, "new"), "0:7"), "4");
+  assert.equal(pure.indexMatch(hexBlocks(4, "c2"), "0:7"), "0");
+  assert.equal(pure.indexMatch(hexBlocks(4, "c3"), "0:7"), "4");
+  assert.equal(pure.indexMatch(again, "0:7"), "5");
 });
 
 test("prompt blocks: an escaped prompt is decoded only as far as the blocks reach, to the same chain", () => {
