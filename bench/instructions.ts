@@ -81,7 +81,9 @@ type Kind = "plain" | "DEFAULT" | "PREFIX_CACHE";
 /** stream200-usage: the same stream asked with stream_options.include_usage, a prompt of a few blocks,
  *  so PREFIX_CACHE's feedback keeps the tail of every chunk (the usage comes in the last one). */
 /** 220KB: the long-prompt workload's request (text in lines, as documents and code are). */
-type Body = BodyKind | "220KB" | "stream200" | "stream200-usage";
+/** 8KB-new: the 8KB request with a prompt nobody sent before, every time (a new conversation, a
+ *  new document): PREFIX_CACHE records all its blocks. */
+type Body = BodyKind | "8KB-new" | "220KB" | "stream200" | "stream200-usage";
 /** A floor variant: bench/floor/<name>.patch. */
 type Floor = "header-only" | "body-read";
 const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
@@ -94,6 +96,8 @@ const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
   { kind: "DEFAULT", body: "8KB", floor: "body-read" },
   { kind: "DEFAULT", body: "8KB" },
   { kind: "PREFIX_CACHE", body: "8KB" },
+  { kind: "plain", body: "8KB-new" },
+  { kind: "PREFIX_CACHE", body: "8KB-new" },
   { kind: "plain", body: "220KB" },
   { kind: "DEFAULT", body: "220KB", floor: "header-only" },
   { kind: "DEFAULT", body: "220KB", floor: "body-read" },
@@ -131,7 +135,15 @@ const FEW_REQUESTS = Math.max(20, Math.round(REQUESTS / 10));
  *  callgrind_annotate (where the instructions go on the host's side; the wasm is JIT code). */
 const KEEP = values.keep;
 
+/** Requests sent with a new prompt so far (8KB-new): each one's first block differs. */
+let newPrompts = 0;
+
 function payloadOf(body: Body): string {
+  if (body === "8KB-new") {
+    const b = JSON.parse(overheadBody("8KB", 42));
+    b.messages[0].content = `Request ${++newPrompts}. ${b.messages[0].content}`;
+    return JSON.stringify(b);
+  }
   if (body === "220KB") {
     const w = generateWorkload({
       kind: "sized",
@@ -258,7 +270,7 @@ async function measure(
       stop = () => gw.stop();
       if (frozen) freeze = () => gw.stopControlPlane();
     }
-    const payload = payloadOf(body);
+    const fixed = body === "8KB-new" ? null : payloadOf(body);
     const requests = isStream(body) || body === "220KB" ? FEW_REQUESTS : REQUESTS;
     const send = async (n: number, untilOk = false): Promise<number> => {
       let errors = 0;
@@ -266,7 +278,7 @@ async function measure(
         const r = await fetch(`${url}/v1/chat/completions`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: payload,
+          body: fixed ?? payloadOf(body),
         }).catch(() => null);
         const answer = r ? await r.text().catch(() => "") : "";
         // A stream that ended early (a reset, an error event) is an error too.
@@ -390,6 +402,8 @@ async function main() {
       (r) =>
         `| ${r.contender} | ${r.body} | ${r.contender.startsWith("plain") ? "–" : r.pushesFrozen ? "frozen" : "running"} | ${r.kIrPerRequest} | ${r.vsPlain ?? "–"} | ${r.idleMIrPerS} | ${r.errors}/${r.requests} |`,
     ),
+    "",
+    `8KB-new: the 8KB request with a prompt nobody sent before on every request (its first words are the request's number): PREFIX_CACHE records each of its 128 blocks in the prefix index (the 8KB row's prompt is a repeat, found whole with two bucket reads).`,
     "",
     `stream200: a tiny prompt answered with ${STREAM_TOKENS} streamed tokens, 1 ms apart. Table pushes running: the control plane scrapes the pods every 100 ms and pushes a table per scrape round whose loads changed (patched into the filter's table), and a heartbeat each second; what that adds above the idle rate is in the per-request figure. Frozen: the control plane stopped after the warm-up, its last table trusted for an hour. stream200-usage: the same stream, a prompt of 7 blocks, the client asking for usage (stream_options.include_usage): PREFIX_CACHE's feedback keeps the tail of every chunk, since the usage comes in the last one.`,
     "",

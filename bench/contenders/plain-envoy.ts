@@ -46,7 +46,9 @@ export async function startStaticEnvoy(
   };
   try {
     let admin = "";
-    for (let i = 0; i < 300 && !admin; i++) {
+    // Under valgrind on a busy machine Envoy takes longer than 15 s to write its admin address.
+    const adminBy = Date.now() + Math.max(15000, servingTimeoutMs);
+    while (!admin && Date.now() < adminBy) {
       if (existsSync(adminPath)) admin = readFileSync(adminPath, "utf8").trim();
       if (!admin) await sleep(50);
     }
