@@ -218,25 +218,29 @@ test("PrefixIndex: bounded by capacity with least-recently-used replacement", ()
 
 test("PrefixIndex: a group's new entries replace the least recently used ones, never one it refreshes", () => {
   pure.indexReset(64); // one bucket of 64 entries
-  // 16 conversations of 4 blocks (one group each) at stamps 1..16: the bucket is full.
-  for (let i = 0; i < 16; i++) pure.indexRecord(hexBlocks(4, `c${i}`), 0, 7, i + 1);
+  // The oldest entries are conversation 0's first two blocks (stamp 1); then 15 conversations of 4
+  // blocks (one group each) at stamps 2..16 and 2 blocks at 17: the bucket is full.
+  const c0 = hexBlocks(4, "c0");
+  assert.deepEqual(hexBlocks(2, "c0").split(","), c0.split(",").slice(0, 2));
+  pure.indexRecord(hexBlocks(2, "c0"), 0, 7, 1);
+  for (let i = 1; i < 16; i++) pure.indexRecord(hexBlocks(4, `c${i}`), 0, 7, i + 1);
+  pure.indexRecord(hexBlocks(2, "tail"), 0, 7, 17);
   assert.equal(pure.indexEntries(), 64);
-  // Conversation 0 (the oldest) comes back with one new block: its 4 entries are refreshed, the new
-  // one takes the place of the least recently used entry, conversation 1's first block.
-  const again = hexBlocks(5, "c0");
-  assert.deepEqual(again.split(",").slice(0, 4), hexBlocks(4, "c0").split(","));
-  pure.indexRecord(again, 0, 7, 20);
+  // Conversation 0 comes back with all 4 blocks, one group: its 2 entries, the least recently used
+  // of all, are refreshed, and its 2 new ones take the places of the next least recently used,
+  // conversation 1's first two blocks (stamp 2).
+  pure.indexRecord(c0, 0, 7, 20);
   assert.equal(pure.indexEntries(), 64);
-  assert.equal(pure.indexMatch(again, "0:7"), "5");
+  assert.equal(pure.indexMatch(c0, "0:7"), "4");
   assert.equal(pure.indexMatch(hexBlocks(4, "c1"), "0:7"), "0");
   assert.equal(pure.indexMatch(hexBlocks(4, "c2"), "0:7"), "4");
   // A new conversation of 4 blocks takes the 4 least recently used places: the rest of conversation
-  // 1's and the first of conversation 2's.
+  // 1's and the first two of conversation 2's.
   pure.indexRecord(hexBlocks(4, "new"), 0, 7, 21);
   assert.equal(pure.indexMatch(hexBlocks(4, "new"), "0:7"), "4");
   assert.equal(pure.indexMatch(hexBlocks(4, "c2"), "0:7"), "0");
   assert.equal(pure.indexMatch(hexBlocks(4, "c3"), "0:7"), "4");
-  assert.equal(pure.indexMatch(again, "0:7"), "5");
+  assert.equal(pure.indexMatch(c0, "0:7"), "4");
 });
 
 test("prompt blocks: an escaped prompt is decoded only as far as the blocks reach, to the same chain", () => {
