@@ -86,23 +86,23 @@ type Kind = "plain" | "DEFAULT" | "PREFIX_CACHE";
 type Body = BodyKind | "8KB-new" | "220KB" | "stream200" | "stream200-usage";
 /** A floor variant: bench/floor/<name>.patch. */
 type Floor = "header-only" | "body-read";
-const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
-  { kind: "plain", body: "tiny" },
-  { kind: "DEFAULT", body: "tiny", floor: "header-only" },
-  { kind: "DEFAULT", body: "tiny", floor: "body-read" },
-  { kind: "DEFAULT", body: "tiny" },
-  { kind: "plain", body: "8KB" },
-  { kind: "DEFAULT", body: "8KB", floor: "header-only" },
-  { kind: "DEFAULT", body: "8KB", floor: "body-read" },
-  { kind: "DEFAULT", body: "8KB" },
-  { kind: "PREFIX_CACHE", body: "8KB" },
+type Run = { kind: Kind; body: Body; floor?: Floor; frozen?: boolean };
+/** A body's ladder: plain Envoy, both floors, the whole filter (DEFAULT, and PREFIX_CACHE if asked). */
+function ladder(body: Body, prefixCache: boolean): Run[] {
+  return [
+    { kind: "plain", body },
+    { kind: "DEFAULT", body, floor: "header-only" },
+    { kind: "DEFAULT", body, floor: "body-read" },
+    { kind: "DEFAULT", body },
+    ...(prefixCache ? [{ kind: "PREFIX_CACHE" as const, body }] : []),
+  ];
+}
+const RUNS: Run[] = [
+  ...ladder("tiny", false),
+  ...ladder("8KB", true),
   { kind: "plain", body: "8KB-new" },
   { kind: "PREFIX_CACHE", body: "8KB-new" },
-  { kind: "plain", body: "220KB" },
-  { kind: "DEFAULT", body: "220KB", floor: "header-only" },
-  { kind: "DEFAULT", body: "220KB", floor: "body-read" },
-  { kind: "DEFAULT", body: "220KB" },
-  { kind: "PREFIX_CACHE", body: "220KB" },
+  ...ladder("220KB", true),
   { kind: "plain", body: "stream200" },
   { kind: "DEFAULT", body: "stream200" },
   { kind: "DEFAULT", body: "stream200", frozen: true },
@@ -110,7 +110,7 @@ const RUNS: { kind: Kind; body: Body; floor?: Floor; frozen?: boolean }[] = [
   { kind: "PREFIX_CACHE", body: "stream200-usage" },
 ];
 /** A row's name for --only: "plain/tiny", "body-read/8KB", "DEFAULT/stream200/frozen", ... */
-function rowName(r: (typeof RUNS)[number]): string {
+function rowName(r: Run): string {
   return `${r.floor ?? r.kind}/${r.body}${r.frozen ? "/frozen" : ""}`;
 }
 /** --only a,b: just those rows (an A/B of one change in minutes), printed and not written to
