@@ -11,7 +11,7 @@
 // its first block's (chained) hash picks. Recording a prompt nobody sent before then costs a bucket
 // read and write per group instead of per block: each is a host call, the read one that returns
 // data (~10 k instructions in Envoy), and a first-seen 8 KB prompt (128 blocks) spent 330-510 us of
-// its decision on them (168-236 us in groups of 4). A bucket holds GROUP times the entries a bucket
+// its decision on them (168-192 us in groups of 4). A bucket holds GROUP times the entries a bucket
 // of single blocks held, so a group is held by as many pods at once as a block was (64) and the
 // index's bound is unchanged; the price is that every lookup reads larger buckets (a repeat's
 // decision +2-4 us; groups of 8 would save more on new prompts and cost lookups twice that).
