@@ -399,17 +399,21 @@ export function unescapeInto(src: usize, n: i32, dst: usize, limit: i32 = i32.MA
   while (i < n && o < limit) {
     // Text between escapes (a document's lines) is copied 16 bytes at a time: the store may write
     // past the bytes it keeps (up to 16 past o, within the source's length since o <= i), and
-    // the next write overwrites them.
+    // the next write overwrites them. Sixteen bytes without a backslash advance by a constant, so
+    // the next load need not wait for this one's compare (i advanced by min(ctz, 16) made every
+    // load wait on the one before: ~13 cycles per 16 bytes, an 8 KB prompt in lines 2.8 us in Node).
     if (i + 16 <= n) {
       const v = v128.load(src + <usize>i);
-      const k = ctz(i8x16.bitmask(i8x16.eq(v, backslashes)) | 0x10000);
-      if (k > 0) {
-        v128.store(dst + <usize>o, v);
-        const m = min(k, 16);
-        i += m;
-        o += m;
+      const bits = i8x16.bitmask(i8x16.eq(v, backslashes));
+      v128.store(dst + <usize>o, v);
+      if (bits == 0) {
+        i += 16;
+        o += 16;
         continue;
       }
+      const k = <i32>ctz(bits);
+      i += k;
+      o += k; // at the backslash
     }
     const c = <i32>load<u8>(src + <usize>i);
     if (c != 0x5c) { store<u8>(dst + <usize>(o++), <u8>c); i++; continue; }
