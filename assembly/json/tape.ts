@@ -414,6 +414,9 @@ export function unescapeInto(src: usize, n: i32, dst: usize, limit: i32 = i32.MA
       const k = <i32>ctz(bits);
       i += k;
       o += k; // at the backslash
+      // The escape below writes up to 4 bytes: only while under the limit, or a 4-byte character
+      // after 15 copied bytes would end past limit + 16, the room the caller gave.
+      if (o >= limit) break;
     }
     const c = <i32>load<u8>(src + <usize>i);
     if (c != 0x5c) { store<u8>(dst + <usize>(o++), <u8>c); i++; continue; }

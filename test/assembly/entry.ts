@@ -18,7 +18,7 @@ import { healthAnswer, modelsAnswer } from "../../assembly/gateway/answers";
 import { classify, RouteKind, routeInHeadersPhase, routeRequest } from "../../assembly/gateway/http-routes";
 import { JsonParser } from "../../assembly/json/parser";
 import { jsonQuote } from "../../assembly/json/quote";
-import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName } from "../../assembly/json/tape";
+import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName, unescapeInto } from "../../assembly/json/tape";
 import { JsonKind, kindName } from "../../assembly/json/value";
 import { lookupCandidates, PrefixIndex } from "../../assembly/prefix/prefix-index";
 import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
@@ -82,6 +82,24 @@ export function tapeParseHex(hex: string): string {
   const t = new Tape();
   if (!t.parse(changetype<usize>(b), b.byteLength)) return `error@${t.errorAt.toString()} ${t.error}`;
   return "ok";
+}
+
+/**
+ * unescapeInto() of a JSON string's inside (`text`: the bytes between the quotes) with `limit`, into
+ * a buffer of exactly the room its contract asks for (min(n, limit + 16) bytes) followed by 64 guard
+ * bytes: "<bytes written> <the decoded text> <guard bytes overwritten>".
+ */
+export function unescapeLimited(text: string, limit: i32): string {
+  const src = String.UTF8.encode(text);
+  const n = src.byteLength;
+  const room = <i32>min(<i64>n, <i64>limit + 16);
+  const dst = new ArrayBuffer(room + 64);
+  const p = changetype<usize>(dst);
+  memory.fill(p + <usize>room, 0xa5, 64);
+  const m = unescapeInto(changetype<usize>(src), n, p, limit);
+  let spoiled = 0;
+  for (let k = 0; k < 64; k++) if (load<u8>(p + <usize>(room + k)) != 0xa5) spoiled++;
+  return `${m.toString()} ${String.UTF8.decodeUnsafe(p, <usize>min(m, room))} ${spoiled.toString()}`;
 }
 
 /** JSON summary of what the filter reads from a request body. */

@@ -197,6 +197,32 @@ test("blocks dense with escapes (code, JSON tool output) decode as before, and a
   }
 });
 
+test("a limited decode (the prefix hasher's) writes within the room it was given, at every offset and limit", () => {
+  // unescapeInto copies plain text 16 bytes at a time and may write up to 15 bytes past its limit; an
+  // escape right after such a copy must not add its character (up to 4 bytes: a surrogate pair) past
+  // min(n, limit + 16), the scratch buffer's size. A first version of the constant-stride copy did.
+  const pieces = ["\\ud83d\\ude00", "\\u20ac", "\\n", "\\u00e9"];
+  for (const piece of pieces) {
+    const decodedPiece = JSON.parse(`"${piece}"`) as string;
+    for (let k = 0; k < 40; k++) {
+      const text = `${"a".repeat(k)}${piece}${"b".repeat(40)}${piece}`;
+      const whole = Buffer.from(JSON.parse(`"${text}"`) as string);
+      for (let limit = 1; limit < 40; limit++) {
+        const [written, decoded, spoiled] = pure.unescapeLimited(text, limit).split(" ");
+        const m = Number(written);
+        assert.equal(spoiled, "0", `${JSON.stringify(piece)} after ${k} bytes, limit ${limit}: wrote past its room`);
+        assert.ok(m >= Math.min(limit, whole.length), `${m} bytes for limit ${limit}`);
+        assert.ok(m <= limit + 16, `${m} bytes for limit ${limit}`);
+        assert.equal(
+          decoded,
+          whole.subarray(0, Math.min(m, limit + 16)).toString(),
+          `${decodedPiece} k ${k} limit ${limit}`,
+        );
+      }
+    }
+  }
+});
+
 test("numbers: plain integers read without allocating agree with parseFloat", () => {
   for (const [input, value] of [
     ["0", "0.0"],
