@@ -86,6 +86,34 @@ test("the seed's verification: round1.txt then round2.txt land on the same pod",
   assert.ok(usage.length > 0 && usage[usage.length - 1] > 0, "round 2 reports cached prompt tokens");
 });
 
+test("a long prompt sent with \\u escapes (as Python's json.dumps writes it) and as raw UTF-8 matches the same blocks on the same pod", async () => {
+  // Past maxBlocks (128 x 64 bytes) the filter decodes only the bytes its blocks take (the limited
+  // decode); escapes of 1, 2, 3 and 4 bytes fall at every offset of its 16-byte copies. Clients that
+  // escape non-ASCII and clients that do not share one cache only if both forms hash alike.
+  const line = (i: number) => `Line ${i}: café ± 価格 €${i} 😀 ${"x".repeat(i % 17)}\n`;
+  const text = (name: string) => `${name}\n${Array.from({ length: 300 }, (_, i) => line(i)).join("")}`;
+  const raw = (name: string) => JSON.stringify({ model: SEED_MODEL, prompt: text(name), max_tokens: 2 });
+  const escaped = (name: string) =>
+    raw(name).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  assert.ok(Buffer.byteLength(text("a")) > 10_000, "the prompt runs past maxBlocks (8 KB)");
+  for (const [name, first, second] of [
+    [`escapes-raw-first-${Date.now()}`, raw, escaped],
+    [`escapes-escaped-first-${Date.now()}`, escaped, raw],
+  ] as const) {
+    const ids = [`${name}-1`, `${name}-2`];
+    const r1 = await post(gw.url, "/v1/completions", first(name), { "x-request-id": ids[0] });
+    assert.equal(r1.status, 200, r1.text);
+    const r2 = await post(gw.url, "/v1/completions", second(name), { "x-request-id": ids[1] });
+    assert.equal(r2.status, 200, r2.text);
+    const lines = await gw.envoys[0].handledWhen((ls) => ids.every((id) => ls.some((h) => h.requestId === id)));
+    const [l1, l2] = ids.map((id) => lines.find((h) => h.requestId === id)!);
+    assert.equal(l1.matchedBlocks, 0, name);
+    assert.equal(l1.totalBlocks, 128, name);
+    assert.equal(l2.matchedBlocks, 128, `${name}: ${JSON.stringify(l2)}`);
+    assert.equal(r2.pod, r1.pod, name);
+  }
+});
+
 test("50 conversations interleaved over many connections: every later turn lands on its conversation's pod, loads balanced", async () => {
   await clearPodLogs(gw.fleet);
   const convs = Array.from({ length: 50 }, (_, i) => turns(`c${i}`, 4));
