@@ -207,7 +207,8 @@ test("a pod removed from the pool: its conversations move elsewhere without erro
   gw.writeConfig({ ...PREFIX, removed: [victim] });
   await envoyHasTableWithout(victim);
   const logged = gw.envoys[0].handled().length;
-  const second = await Promise.all(convs.map((c) => ask(gw.url, c[1])));
+  const secondIds = convs.map((_, i) => `removal-second-${i}-${Date.now()}`);
+  const second = await Promise.all(convs.map((c, i) => ask(gw.url, c[1], { "x-request-id": secondIds[i] })));
   for (const r of second) {
     assert.equal(r.status, 200, r.text);
     assert.notEqual(r.pod, victim);
@@ -229,7 +230,14 @@ test("a pod removed from the pool: its conversations move elsewhere without erro
     const line = await gw.envoys[0].handledLine(thirdIds[i]).catch((e) => String(e));
     const explained =
       typeof line === "object" && line.affinityPod === second[i].pod && line.affinityYield === "balance";
-    if (!explained) assert.fail(`conversation ${i} stays on its new pod ${second[i].pod}: ${JSON.stringify(line)}`);
+    if (!explained) {
+      // The second turn's own account (which pod it was routed to, what it recorded) says where the
+      // affinity was lost.
+      const before = await gw.envoys[0].handledLine(secondIds[i]).catch((e) => String(e));
+      assert.fail(
+        `conversation ${i} stays on its new pod ${second[i].pod}: ${JSON.stringify(line)}; its second turn: ${JSON.stringify(before)}`,
+      );
+    }
     yields++;
   }
   // The guard yields only the turns past a pod's bound, never most of them.
