@@ -16,6 +16,17 @@ import { MAX_SLOTS } from "../table/table";
 import { SetResult, SharedStore } from "./shared-store";
 
 const REFRESH_MS: f64 = 100;
+/**
+ * A chain recorded less than this before a miss is no evidence of eviction. The index records a
+ * chain when it routes the request, the pod caches it once its prefill is done: a burst of requests
+ * sharing a new prefix (a system prompt, a document) sends the later ones to a pod still queueing
+ * or prefilling the first, and they miss at an age of 0 to a few hundred milliseconds. Believed,
+ * each such miss cut the pod's lifetime to that age (100 ms, 1 ms at age 0: seen in the e2e
+ * suite), and the pod's chains went uncredited until responses that held raised it again. A cache
+ * that really turns over within a second is one where little is worth matching anyway; a cleared
+ * cache (an engine restart) is still learned from its first miss on a chain older than this.
+ */
+export const MIN_EVICTION_AGE_MS: f64 = 1000;
 
 export class PrefixLifetimes {
   private key: string;
@@ -48,6 +59,7 @@ export class PrefixLifetimes {
   learn(slot: i32, ageMs: f64, held: bool, nowMs: f64): f64 {
     const copy = this.lifetimeMs(slot, nowMs);
     if (slot < 0 || slot >= MAX_SLOTS || !(ageMs >= 0)) return copy;
+    if (!held && ageMs < MIN_EVICTION_AGE_MS) return copy;
     const age = max(ageMs, 1);
     // Nothing to change by the worker's copy (at most REFRESH_MS old; re-read after its own
     // writes): no read. Evidence that would change it is applied to the shared value, exactly.

@@ -141,8 +141,9 @@ describe("feedback from the pods' cached tokens", { timeout: 180_000 }, () => {
       const matched = line.matchedBlocks as number;
       assert.ok(matched > 0 && (line.realBlocks as number) >= matched - 1, JSON.stringify(line));
     }
-    // The pod's cache is cleared (vLLM's POST /reset_prefix_cache).
-    await sleep(300);
+    // The pod's cache is cleared (vLLM's POST /reset_prefix_cache), over a second after A's chain
+    // was recorded (a miss on a younger chain may be a prefill still running: no evidence).
+    await sleep(1100);
     const res = await fetch(`${gw.fleet.pod(home).url}/reset_prefix_cache`, { method: "POST" });
     assert.equal(res.status, 200);
     // A's next turn still goes home (nobody holds it fresher); the pod reports a miss.

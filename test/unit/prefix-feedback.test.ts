@@ -35,7 +35,13 @@ test("lifetimes: an eviction bounds a pod's lifetime, a prefix that held up rais
   assert.equal(pure.learnLifetime(POOL, 0, 12000, false, 1000), 8000, "evicted later: no news");
   assert.equal(pure.learnLifetime(POOL, 0, 5000, true, 1000), 8000, "held younger: no news");
   assert.equal(pure.learnLifetime(POOL, 0, 11000, true, 1000), 11000, "held at 11 s: at least 11 s");
-  assert.equal(pure.learnLifetime(POOL, 0, 300, false, 1000), 300, "a cleared cache: at once");
+  assert.equal(
+    pure.learnLifetime(POOL, 0, 300, false, 1000),
+    11000,
+    "a miss within a second: still prefilling, no news",
+  );
+  assert.equal(pure.learnLifetime(POOL, 0, 999, false, 1000), 11000);
+  assert.equal(pure.learnLifetime(POOL, 0, 1000, false, 1000), 1000, "a cleared cache: at once");
   assert.equal(pure.lifetimeOf(POOL, 1, 1000), -1, "per pod");
 });
 
