@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import type { Table } from "../../controlplane/table/schema.js";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
 import { clearPodLogs, eventually, pool, post, SEED_MODEL, servedCounts } from "./helpers.js";
@@ -247,11 +248,16 @@ test("a pod removed from the pool: its conversations move elsewhere without erro
 });
 
 /** Waits until Envoy itself (not just the control plane) holds a table without that pod. */
-async function envoyHasTableWithout(pod: string): Promise<void> {
+function envoyHasTableWithout(pod: string): Promise<void> {
+  return envoyHasTable((t) => !t.pools[0].endpoints.some((e) => e.name === pod));
+}
+
+/** Waits until the control plane's table passes `pred` and Envoy holds it (or a later one). */
+async function envoyHasTable(pred: (t: Table) => boolean): Promise<void> {
   await eventually(
     async () => {
       const t = gw.controlPlane!.lastTable();
-      if (!t || t.pools[0].endpoints.some((e) => e.name === pod)) return false;
+      if (!t || !pred(t)) return false;
       const r = await fetch(`${gw.envoys[0].controlUrl}/infergate/v1/table`, {
         headers: { authorization: `Bearer ${gw.envoys[0].token}` },
       });
@@ -303,7 +309,8 @@ test("hot switch of strategy and block size, observed through routing", async ()
   assert.equal(last.strategy, "PREFIX_CACHE");
   const blocks16 = last.totalBlocks as number;
   gw.writeConfig({ annotations: { [STRATEGY]: "PREFIX_CACHE", [BLOCK_SIZE]: "64" } });
-  await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].prefix.blockSize === 64, 3000);
+  // Envoy's workers, not only the control plane, hold the new block size (a table push lags).
+  await envoyHasTable((t) => t.pools[0].prefix.blockSize === 64);
   const after64 = await askLogged(conv, `hot-switch-64-${Date.now()}`);
   assert.ok(
     blocks16 >= 3 * (after64.totalBlocks as number),
