@@ -6,6 +6,7 @@
 // in (the prefix index reads its Clock to time its writes) and request headers come through the
 // RouteRequest's HeaderSource, so the same code runs in Envoy and in the unit tests.
 import { PluginConfig } from "../config";
+import { RoutedChain } from "../prefix/routed-chain";
 import { Endpoint as ApiEndpoint, parseRequestBytes, requestTape } from "../request/openai";
 import { Routing, strategyName } from "../routing/factory";
 import { Candidate, SchedulingContext, SchedulingRequest, Yield, yieldName } from "../routing/framework";
@@ -400,6 +401,9 @@ export class DecisionCore {
     log.matchedBlocks = st.matchedOf(chosen);
     log.totalBlocks = st.blocks;
     log.bestMatch = st.best;
+    // A fallback that answers holds the prompt too: the stream records it there (RoutedChain).
+    if (o.prefill === null && o.fallbacks.length > 0 && st.blocks > 0)
+      o.chain = RoutedChain.copyOf(ctx.poolState.prefixIndex, ctx.request.promptHashes.hashes, st.blocks);
     const pool = ctx.pool;
     // Feedback reads the serving pod's cached tokens; a P/D decode pod reports the handed-over
     // prompt as cached, which says nothing about its own cache: P/D pools run in estimate mode.

@@ -1,5 +1,6 @@
 // What the decision core tells the host layer to do with a request: send it to a pod, hold it in
 // the gateway's queue, or answer it with an error.
+import { RoutedChain } from "../prefix/routed-chain";
 import { Endpoint, Pool } from "../table/table";
 import { RequestLog } from "./request-log";
 
@@ -79,6 +80,8 @@ export class Outcome {
   /** A new record per routed request: the stream keeps it until the response ends. */
   log: RequestLog = new RequestLog();
   prediction: PrefixPrediction = new PrefixPrediction();
+  /** PREFIX_CACHE with fallbacks: the prompt's chain, recorded for a fallback that answers. */
+  chain: RoutedChain | null = null;
 
   reset(): void {
     this.kind = OutcomeKind.Reject;
@@ -97,6 +100,7 @@ export class Outcome {
     this.log = new RequestLog();
     this.prediction.feedback = false;
     this.prediction.slot = -1;
+    this.chain = null;
   }
 
   reject(status: i32, message: string, code: string, param: string = "", retryAfter: bool = false): Outcome {

@@ -36,6 +36,7 @@ import { noteBytes } from "../host/collector";
 import { DataStatus, HeadersStatus, Stream } from "../host/contexts";
 import { sendError } from "../host/local-reply";
 import { jsonQuote } from "../json/quote";
+import { RoutedChain } from "../prefix/routed-chain";
 import { Endpoint as ApiEndpoint } from "../request/openai";
 import { Endpoint, Pool } from "../table/table";
 import { inflight, poolStates, tables } from "../vm";
@@ -100,6 +101,8 @@ export class GatewayStream extends Stream {
   usageTail: UsageTail | null = null;
   /** The pod serving it (the chosen one, or the fallback Envoy retried on). */
   servedBy: Endpoint | null = null;
+  /** PREFIX_CACHE with fallbacks: the prompt's chain, recorded for a fallback that answers. */
+  chain: RoutedChain | null = null;
   /** The request body, copied as it arrives into raw memory (freed once forwarded, replied or done). */
   raw: GrowingBytes = new GrowingBytes(0, 0);
   /** The declared Content-Length (0: none): the body copy never reserves room past it. */
@@ -318,6 +321,7 @@ export class GatewayStream extends Stream {
       replaceHeader(HeaderMap.RequestHeaders, PER_TRY_TIMEOUT_KEY, (<i64>pool.firstByteTimeoutMs).toString());
     this.slot = ep.slot;
     this.servedBy = ep;
+    this.chain = o.chain;
     this.phase = Phase.Forwarded;
     this.pool = pool;
     const l = o.log;
@@ -513,9 +517,21 @@ export class GatewayStream extends Stream {
       this.servedBy = e;
       const l = this.record;
       if (l !== null) l.answeredBy = e.name;
+      this.recordAnswered(e);
       break;
     }
     return HeadersStatus.Continue;
+  }
+
+  /** The fallback that answered computed the whole prompt: the pool's index holds it there too
+   *  (not when it failed as well: the client gets that error, and the pod holds nothing). */
+  private recordAnswered(e: Endpoint): void {
+    const chain = this.chain;
+    if (chain === null || this.pool === null) return;
+    this.chain = null;
+    const status = getHeader(HeaderMap.ResponseHeaders, ":status");
+    if (status === null || status.length != 3 || status.charCodeAt(0) != 50) return; // 2xx
+    chain.recordAnswered(poolStates.of(this.pool!).prefixIndex, e.slot, e.tag, <f64>(nowNanos() / 1000000));
   }
 
   /** Keeps the end of the response (feedback mode); the record is written at its end. */
@@ -580,6 +596,7 @@ export class GatewayStream extends Stream {
     // before this callback, so the line takes Envoy's own log.
     this.finish(false);
     if (this.prefillToken != 0) this.root.prefills.streamDone(this.prefillToken, unfinished);
+    this.chain = null;
     this.raw.free();
     this.headers.free();
     if (this.phase == Phase.Queued) {

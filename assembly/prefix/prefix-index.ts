@@ -34,6 +34,12 @@ import { SetResult, SharedStore } from "../state/shared-store";
 import { MAX_SLOTS } from "../table/table";
 
 export const ENTRY_BYTES: i32 = 16;
+
+/** Coarse time for the entries' recency stamps (100 ms units, wrapping every 13.6 years). Through
+ *  u64: f64 -> u32 saturates, and epoch time in 100 ms units is far past 2^32. */
+export function recencyStamp(nowMs: f64): u32 {
+  return <u32>(<u64>(nowMs / 100));
+}
 /** Consecutive blocks of a chain that share a bucket (a power of two). */
 export const GROUP_SHIFT: i32 = 2;
 export const GROUP: i32 = 1 << GROUP_SHIFT;

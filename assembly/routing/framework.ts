@@ -6,6 +6,7 @@
 // Everything a plugin learns during one decision lives in that decision's SchedulingContext and
 // CycleState, never on the plugin or on the shared Candidate. Pure: no host calls.
 import { Tape } from "../json/tape";
+import { recencyStamp } from "../prefix/prefix-index";
 import { PromptHashes } from "../prefix/prompt-hashes";
 import { PoolState } from "../state/pool-states";
 import { Criticality, Endpoint, Pool } from "../table/table";
@@ -127,10 +128,9 @@ export class SchedulingContext {
     this.rng = rng;
   }
 
-  /** Coarse time for recency stamps (100 ms units, wrapping every 13.6 years). Through u64:
-   *  f64 -> u32 saturates, and epoch time in 100 ms units is far past 2^32. */
+  /** Coarse time for the prefix index's recency stamps. */
   get stamp(): u32 {
-    return <u32>(<u64>(this.nowMs / 100));
+    return recencyStamp(this.nowMs);
   }
 
   yieldOf(c: Candidate): Yield {

@@ -22,6 +22,7 @@ import { T_ESCAPED, T_NUMBER, T_STRING, Tape, tapeKindName, unescapeInto } from 
 import { JsonKind, kindName } from "../../assembly/json/value";
 import { lookupCandidates, PrefixIndex } from "../../assembly/prefix/prefix-index";
 import { BlockHasher, hashPrompt } from "../../assembly/prefix/prompt-blocks";
+import { RoutedChain } from "../../assembly/prefix/routed-chain";
 import { xxh64 } from "../../assembly/prefix/xxhash64";
 import { Endpoint as Api, parseRequest, requestTape } from "../../assembly/request/openai";
 import { buildRouting } from "../../assembly/routing/factory";
@@ -43,7 +44,7 @@ import { INFLIGHT_KEY, InFlightCounters } from "../../assembly/state/inflight";
 import { PrefixLifetimes } from "../../assembly/state/prefix-lifetimes";
 import { TableStore } from "../../assembly/state/table-store";
 import { decodeTable, validAddress } from "../../assembly/table/decode-table";
-import { Pool, Strategy, Table } from "../../assembly/table/table";
+import { Endpoint, Pool, Strategy, Table } from "../../assembly/table/table";
 import { benchNowNs } from "./bench-clock";
 import { MockSharedData } from "./mock-shared-data";
 import { referenceFormat } from "./request-log-reference";
@@ -459,8 +460,33 @@ export function decide(
     s += `,"destinations":${jsonQuote(destinations.toString())}`;
     s += `,"pod":${jsonQuote(o.endpoint!.name)},"fallbacks":[${names.join(",")}],"prefill":${prefill},"bootstrapPort":${o.bootstrapPort.toString()},"bodyEnd":${o.bodyEnd.toString()}`;
     s += `,"log":${o.log.format().substring("Request Handled ".length)}`;
+    s += `,"chainBlocks":${o.chain === null ? "-1" : o.chain!.hashes.length.toString()}`;
+    routedLately.unshift(o.chain === null ? null : new LastRouted(o.chain!, o.pool!, o.fallbacks.slice(0)));
+    if (routedLately.length > 8) routedLately.pop();
   }
   return s + "}";
+}
+
+/** A routed decide()'s chain, pool and fallbacks: what its stream keeps for Envoy's retry. */
+class LastRouted {
+  constructor(
+    public chain: RoutedChain,
+    public pool: Pool,
+    public fallbacks: Endpoint[],
+  ) {}
+}
+/** The last routed decisions, the latest first (null: it kept no chain). */
+const routedLately: Array<LastRouted | null> = [];
+
+/** Envoy retried a routed request (`ago` routed decisions back, 0: the last) on its fallback k, and
+ *  that pod answered: what the stream does then (gateway-stream.ts). False when it kept no chain. */
+export function fallbackAnswered(ago: i32, k: i32): bool {
+  if (ago >= routedLately.length) return false;
+  const last = routedLately[ago];
+  if (last === null) return false;
+  const e = last.fallbacks[k];
+  last.chain.recordAnswered(gw.pools.of(last.pool).prefixIndex, e.slot, e.tag, <f64>gw.clock.ns / 1e6);
+  return true;
 }
 
 /** The body a P/D request is sent with (pd-body.ts), for a chat body as the filter parses it. */

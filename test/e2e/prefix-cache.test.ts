@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import type { Table } from "../../controlplane/table/schema.js";
 import { type LocalGateway, startLocalGateway } from "../../scripts/lib/local-gateway.js";
 import { REPO_ROOT } from "../../scripts/lib/repo.js";
-import { clearPodLogs, eventually, pool, post, SEED_MODEL, servedCounts } from "./helpers.js";
+import { clearPodLogs, eventually, pool, post, SEED_MODEL, servedCounts, setFaults } from "./helpers.js";
 
 const STRATEGY = "inference.networking.x-k8s.io/routing-strategy";
 const BLOCK_SIZE = "inference-epp-env.networking.x-k8s.io/prefix-cache-hash-block-size";
@@ -245,6 +245,65 @@ test("a pod removed from the pool: its conversations move elsewhere without erro
   assert.ok(yields <= convs.length / 3, `${yields} of ${convs.length} third turns yielded for balance`);
   gw.writeConfig(PREFIX);
   await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].endpoints.length === 4, 3000);
+});
+
+test("a turn Envoy moved to a fallback pod: the conversation goes on where it was answered", async () => {
+  // The chosen pod answers 500, Envoy retries on the next pod the filter listed, and that pod
+  // computes the whole prompt: it holds the conversation now, and the index must say so. Once the
+  // failed pod is out, the next turn goes to the pod that answered, not wherever load sends it.
+  const tag = Date.now();
+  const convs = Array.from({ length: 16 }, (_, i) => turns(`fallback-${tag}-${i}`, 3));
+  const first = await Promise.all(convs.map((c) => ask(gw.url, c[0])));
+  const homes = new Map<string, number[]>();
+  first.forEach((r, i) => {
+    assert.equal(r.status, 200, r.text);
+    homes.set(r.pod!, [...(homes.get(r.pod!) ?? []), i]);
+  });
+  // The pod most conversations started on (four at least, of 16 on 4 pods).
+  const [victim, moved] = [...homes.entries()].sort((a, b) => b[1].length - a[1].length)[0];
+  const bad = gw.fleet.pods.find((p) => p.name === victim)!;
+  const secondIds = moved.map((i) => `fallback-second-${tag}-${i}`);
+  await setFaults(bad.url, { errorRate: 1, errorStatus: 500 });
+  let second: Awaited<ReturnType<typeof ask>>[];
+  try {
+    // At once: all reach the failing pod before three 500s in a row eject it.
+    second = await Promise.all(moved.map((i, k) => ask(gw.url, convs[i][1], { "x-request-id": secondIds[k] })));
+    gw.writeConfig({ ...PREFIX, removed: [victim] });
+    await envoyHasTableWithout(victim);
+  } finally {
+    await setFaults(bad.url, null);
+  }
+  const lines = await gw.envoys[0].handledWhen((ls) => secondIds.every((id) => ls.some((h) => h.requestId === id)));
+  const retried: number[] = [];
+  moved.forEach((i, k) => {
+    assert.equal(second[k].status, 200, second[k].text);
+    assert.notEqual(second[k].pod, victim);
+    const line = lines.find((h) => h.requestId === secondIds[k])!;
+    if (line.pod === victim) {
+      assert.equal(line.answeredBy, second[k].pod, JSON.stringify(line));
+      retried.push(k);
+    }
+  });
+  assert.ok(retried.length >= 2, `${retried.length} of ${moved.length} second turns were retried on a fallback`);
+  try {
+    for (const k of retried) {
+      const i = moved[k];
+      const id = `fallback-third-${tag}-${i}`;
+      const third = await askLogged(convs[i][2], id);
+      const before = lines.find((h) => h.requestId === secondIds[k])!;
+      assert.equal(
+        third.pod,
+        second[k].pod,
+        `conversation ${i}: ${JSON.stringify(third)}; its second turn: ${JSON.stringify(before)}`,
+      );
+      // The index holds the whole second turn there (feedback mode may credit less of it: the pod's
+      // learned lifetime, after this file's earlier load, can be shorter than the wait above).
+      assert.ok((third.indexedBlocks as number) >= (before.totalBlocks as number), JSON.stringify([before, third]));
+    }
+  } finally {
+    gw.writeConfig(PREFIX);
+    await eventually(async () => gw.controlPlane!.lastTable()!.pools[0].endpoints.length === 4, 3000);
+  }
 });
 
 /** Waits until Envoy itself (not just the control plane) holds a table without that pod. */

@@ -191,6 +191,39 @@ test("PREFIX_CACHE: affinity, imbalance and balance guards, rendezvous for new p
   assert.equal(seen.size, 4);
 });
 
+test("PREFIX_CACHE: a fallback Envoy retried on and that answered holds the prompt: the next turn finds it there", () => {
+  gateway({}, prefixTable());
+  const conv = promptOf(20, "failed-over");
+  const nextTurn = { model: "m", prompt: `${conv} and a question more` };
+  const first = decide({ model: "m", prompt: conv }, { inflight: "", completions: true });
+  assert.equal(first.chainBlocks, 20);
+  const [chosen, fallback] = [first.pod!, first.fallbacks![0]];
+  assert.ok(pure.fallbackAnswered(0, 0));
+  // The chosen pod is out (ejected, removed): the next turn goes where the prompt was answered.
+  const without = (gen: number, pool = {}) =>
+    tableJson(
+      fourPods.filter((e) => e.name !== chosen),
+      { generation: gen },
+      { strategy: "PREFIX_CACHE", ...pool },
+    );
+  assert.equal(pure.loadTable(without(11)), "");
+  const next = decide(nextTurn, { inflight: "", completions: true });
+  assert.deepEqual([next.pod, next.log!.matchedBlocks], [fallback, 20]);
+  // Unless the pool's index was replaced in between (a capacity change, adopted by this worker's
+  // next decision, empties the old one's keys, and they stay empty): nothing is recorded.
+  gateway({}, prefixTable());
+  decide({ model: "m", prompt: conv }, { inflight: "", completions: true });
+  assert.equal(pure.loadTable(without(11, { prefix: { lruCapacity: 4096 } })), "");
+  decide({ model: "m", prompt: promptOf(4, "another") }, { inflight: "", completions: true });
+  assert.equal(pure.prefixKeys(`${POOL}/50000/`), 0, "the old index's keys are emptied");
+  assert.ok(pure.fallbackAnswered(1, 0));
+  assert.equal(pure.prefixKeys(`${POOL}/50000/`), 0, "and stay empty");
+  assert.equal(decide(nextTurn, { inflight: "", completions: true }).log!.matchedBlocks, 0);
+  // DEFAULT keeps no chain.
+  gateway({}, tableJson(fourPods));
+  assert.equal(decide({ model: "m", prompt: conv }, { inflight: "", completions: true }).chainBlocks, -1);
+});
+
 test("PREFIX_CACHE: recordUs times the index's writes; a visit that writes nothing reads no clock", () => {
   // A clock read is a host call in Envoy: a repeat visit, whose record makes no host call, must not
   // pay two of them to log a recordUs of 0.

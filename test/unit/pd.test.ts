@@ -134,6 +134,7 @@ test("P/D stage strategies: prefix affinity per stage as the policy's refs say, 
     assert.equal(d.log.matchedBlocks, 8);
     assert.equal(d.log.prefillStrategy, "PREFIX_CACHE");
     assert.equal(d.log.strategy, "PREFIX_CACHE");
+    assert.equal(d.chainBlocks, -1, "a P/D request keeps no chain for a fallback's record");
   }
   const prefillOnly = run("PREFIX_CACHE", "DEFAULT");
   for (const d of prefillOnly.later) {

@@ -129,6 +129,8 @@ export interface Decision {
   /** x-gateway-destination-endpoint as the filter writes it (core/destination-list.ts). */
   destinations?: string;
   log?: Record<string, any>;
+  /** PREFIX_CACHE with fallbacks: the blocks of the chain the stream keeps for a fallback's record (-1: none). */
+  chainBlocks?: number;
 }
 
 export interface DecideOptions {
