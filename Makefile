@@ -21,7 +21,7 @@ help:
 	@echo "make test   run all tests (lint and typecheck included)"
 	@echo "make unit   the fast loop: the filter's pure modules and the control plane's unit tests (no Envoy, no Go builds)"
 	@echo "make lint   formatter and linter check (Biome); make format rewrites files in place"
-	@echo "make bench  run the benchmarks (QUICK=1 for a short run; ONLY=ramp,overhead for some scenarios)"
+	@echo "make bench  run the benchmarks (QUICK=1 for a short run; ONLY=ramp,overhead for some scenarios; CONTENDERS=infergate-prefix for some contenders)"
 	@echo "make bench-instructions  instructions per request under callgrind, plain Envoy vs infergate (REQUESTS=1000; ONLY=plain/tiny,DEFAULT/tiny: those rows, printed only)"
 	@echo "make fuzz   10^6 fuzzed bodies through the filter's request parser, 10^4 through Envoy (FUZZ_SEED=1)"
 	@echo "make soak   SOAK_MINUTES=30 of moderate load; Envoy RSS and wasm memory over time"
@@ -119,7 +119,7 @@ status: ts
 bench: deps kube build
 	@bench/setup-loadgen.sh >/dev/null
 	@scripts/get-epp.sh >/dev/null || echo "make bench: scripts/get-epp.sh failed; the bench reports the upstream EPP as not run" >&2
-	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) node build/js/bench/run.js $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),)
+	ENVOY_BIN=$$(scripts/get-envoy.sh) KUBE_BIN_DIR=$$(scripts/get-kube.sh) node build/js/bench/run.js $(if $(QUICK),--quick,) $(if $(ONLY),--only $(ONLY),) $(if $(CONTENDERS),--contenders $(CONTENDERS),)
 
 # Instructions per request under callgrind (bench/instructions.ts): plain Envoy and infergate, one run,
 # repeatable to ~1 %; results in bench/results/instructions/. KEEP=dir keeps each row's callgrind dump.

@@ -35,6 +35,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    contenders: { type: "string" },
     seed: { type: "string", default: "42" },
   },
 });
@@ -42,6 +43,10 @@ const quick = values.quick!;
 const seed = Number(values.seed);
 const only = values.only ? values.only.split(",") : null;
 const want = (s: string) => !only || only.includes(s);
+// --contenders a,b (contender ids): the comparison scenarios run only those, for an A/B of one
+// change in minutes (two checkouts, one contender each).
+const contenderIds = values.contenders ? values.contenders.split(",") : null;
+const pick = (cs: Contender[]) => (contenderIds ? cs.filter((c) => contenderIds.includes(c.id)) : cs);
 
 // Peers: install into .venv-bench (bench/setup-peers.sh records each outcome; it is a no-op when
 // its inputs did not change).
@@ -305,20 +310,24 @@ for (const c of all) {
   if (why) progress(`contender ${c.label} unavailable: ${why.slice(0, 300)}`);
 }
 try {
-  await scenario("overhead", () => overheadScenario(all, cfg.overhead));
-  await scenario("ramp", () => fieldScenario("cache-pressure ramp", rampContenders, cfg.ramp));
-  await scenario("inferencePerf", () => inferencePerfScenario([igPrefix, envoyRr], cfg.inferencePerf));
+  await scenario("overhead", () => overheadScenario(pick(all), cfg.overhead));
+  await scenario("ramp", () => fieldScenario("cache-pressure ramp", pick(rampContenders), cfg.ramp));
+  await scenario("inferencePerf", () => inferencePerfScenario(pick([igPrefix, envoyRr]), cfg.inferencePerf));
   await scenario("longPrompt", () =>
     longPromptScenario(
-      quick ? [envoyRr, igPrefix, eppDefault] : [envoyRr, igDefault, igPrefix, eppDefault, eppPrefix],
+      pick(quick ? [envoyRr, igPrefix, eppDefault] : [envoyRr, igDefault, igPrefix, eppDefault, eppPrefix]),
       cfg.longPrompt,
     ),
   );
   await scenario("replicas", () =>
-    fieldScenario("two replicas", quick ? [igPrefix, sglangCacheAware] : replicaContenders, cfg.replicas),
+    fieldScenario("two replicas", pick(quick ? [igPrefix, sglangCacheAware] : replicaContenders), cfg.replicas),
   );
-  await scenario("hotSpot", () => fieldScenario("hot spot", quick ? quickRouters.slice(0, 3) : routers, cfg.hotSpot));
-  await scenario("uneven", () => fieldScenario("uneven fleet", quick ? quickRouters.slice(0, 3) : routers, cfg.uneven));
+  await scenario("hotSpot", () =>
+    fieldScenario("hot spot", pick(quick ? quickRouters.slice(0, 3) : routers), cfg.hotSpot),
+  );
+  await scenario("uneven", () =>
+    fieldScenario("uneven fleet", pick(quick ? quickRouters.slice(0, 3) : routers), cfg.uneven),
+  );
   // The upstream EPP's last scenario: its kube-apiserver and etcd would otherwise idle on the same
   // two cores through the scenarios that time the filter alone (scale, phases).
   await stopEppKube();
@@ -335,7 +344,7 @@ try {
   await scenario("scale", () => scaleScenario(cfg.scale));
   await scenario("phases", () => phasesScenario(cfg.phases));
   await scenario("faults", () => faultsScenario({ quick, outDir }));
-  await scenario("thirdParty", () => thirdPartyScenario([igPrefix, envoyRr], cfg.thirdParty));
+  await scenario("thirdParty", () => thirdPartyScenario(pick([igPrefix, envoyRr]), cfg.thirdParty));
 } finally {
   await stopEppKube();
 }
