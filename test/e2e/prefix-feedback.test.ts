@@ -218,7 +218,9 @@ describe("feedback from a response a fallback pod gave", { timeout: 180_000 }, (
     }
     // A's next turn goes home, which fails it (once: outlier detection ejects after 3); Envoy
     // retries on the listed fallback, which never saw the conversation and reports no cached tokens.
-    await sleep(400);
+    // Over a second later: a miss on a younger chain is no evidence anyway (MIN_EVICTION_AGE_MS),
+    // and the test would pass with the fallback's report taken for home's.
+    await sleep(1100);
     const bad = gw.fleet.pod(home);
     await setFaults(bad.url, { errorRate: 1, errorStatus: 500 });
     let moved: Awaited<ReturnType<typeof ask>>;
@@ -235,7 +237,7 @@ describe("feedback from a response a fallback pod gave", { timeout: 180_000 }, (
     assert.ok((retried.matchedBlocks as number) > 0, JSON.stringify(retried));
     assert.equal(retried.realBlocks, 0, `the fallback's own report: ${JSON.stringify(retried)}`);
     // Taken as evidence about home, that miss would say home keeps a chain for less than A's chain's
-    // age then (~400 ms), and B's older chain would no longer be credited there.
+    // age then (~1.1 s), and B's older chain would no longer be credited there.
     await waitForEndpoint(gw, home, (e) => e.ready && e.envoy === "ok", 10_000);
     await sleep(400);
     await ask(gw.url, convs[b][2], `retried-${b}-2`);
