@@ -191,6 +191,33 @@ test("PREFIX_CACHE: affinity, imbalance and balance guards, rendezvous for new p
   assert.equal(seen.size, 4);
 });
 
+test("PREFIX_CACHE: new prefixes avoid a pod clearly busier by its scraped load (default tolerance); replicas agree", () => {
+  // d holds much more KV cache (a slower pod's requests live longer): by the default tolerance of 1
+  // (of the scraped-load score's 0-4) it gets no new prefix; placed by hash alone (4) it got its share.
+  const uneven = fourPods.map((e) => (e.name === "d" ? { ...e, kvUsage: 0.7 } : { ...e, kvUsage: 0.1 }));
+  const homes = (cfg: Record<string, unknown>) => {
+    const byPod = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      gateway(cfg, prefixTable(uneven)); // a fresh index: every prompt is new
+      const pod = prefixPick(promptOf(4, `new-${i}`), "").split("/")[0];
+      byPod.set(pod, (byPod.get(pod) ?? 0) + 1);
+    }
+    return byPod;
+  };
+  const byDefault = homes({});
+  assert.equal(byDefault.get("d") ?? 0, 0, JSON.stringify([...byDefault]));
+  assert.equal(byDefault.size, 3, "the others still share them by hash");
+  assert.ok((homes({ rendezvousTolerance: 4 }).get("d") ?? 0) >= 4, "by hash alone d takes its share");
+  // What decides is what every replica scrapes alike: a fresh gateway (another replica) agrees.
+  for (let i = 0; i < 10; i++) {
+    const p = promptOf(4, `agree-${i}`);
+    gateway({}, prefixTable(uneven));
+    const a = prefixPick(p, "");
+    gateway({}, prefixTable(uneven));
+    assert.equal(prefixPick(p, ""), a);
+  }
+});
+
 test("PREFIX_CACHE: a fallback Envoy retried on and that answered holds the prompt: the next turn finds it there", () => {
   gateway({}, prefixTable());
   const conv = promptOf(20, "failed-over");
