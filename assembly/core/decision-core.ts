@@ -403,7 +403,7 @@ export class DecisionCore {
     log.bestMatch = st.best;
     // A fallback that answers holds the prompt too: the stream records it there (RoutedChain).
     if (o.prefill === null && o.fallbacks.length > 0 && st.blocks > 0)
-      o.chain = RoutedChain.copyOf(ctx.poolState.prefixIndex, ctx.request.promptHashes.hashes, st.blocks);
+      o.chain = RoutedChain.copyOf(ctx.pool.id, ctx.poolState.prefixIndex, ctx.request.promptHashes.hashes, st.blocks);
     const pool = ctx.pool;
     // Feedback reads the serving pod's cached tokens; a P/D decode pod reports the handed-over
     // prompt as cached, which says nothing about its own cache: P/D pools run in estimate mode.

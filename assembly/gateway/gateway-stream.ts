@@ -527,11 +527,11 @@ export class GatewayStream extends Stream {
    *  (not when it failed as well: the client gets that error, and the pod holds nothing). */
   private recordAnswered(e: Endpoint): void {
     const chain = this.chain;
-    if (chain === null || this.pool === null) return;
+    if (chain === null) return;
     this.chain = null;
     const status = getHeader(HeaderMap.ResponseHeaders, ":status");
     if (status === null || status.length != 3 || status.charCodeAt(0) != 50) return; // 2xx
-    chain.recordAnswered(poolStates.of(this.pool!).prefixIndex, e.slot, e.tag, <f64>(nowNanos() / 1000000));
+    chain.recordAnswered(poolStates, e, <f64>(nowNanos() / 1000000));
   }
 
   /** Keeps the end of the response (feedback mode); the record is written at its end. */

@@ -54,6 +54,11 @@ export class PoolStates {
     }
   }
 
+  /** The pool's prefix index as adopted, or null for a pool no longer (or not yet) in the table. */
+  indexOf(poolId: string): PrefixIndex | null {
+    return this.byId.has(poolId) ? this.byId.get(poolId).prefixIndex : null;
+  }
+
   /** The pool's state; created on first use for a pool adopt() has not seen (tests). */
   of(pool: Pool): PoolState {
     if (!this.byId.has(pool.id)) this.byId.set(pool.id, this.create(pool));

@@ -461,17 +461,16 @@ export function decide(
     s += `,"pod":${jsonQuote(o.endpoint!.name)},"fallbacks":[${names.join(",")}],"prefill":${prefill},"bootstrapPort":${o.bootstrapPort.toString()},"bodyEnd":${o.bodyEnd.toString()}`;
     s += `,"log":${o.log.format().substring("Request Handled ".length)}`;
     s += `,"chainBlocks":${o.chain === null ? "-1" : o.chain!.hashes.length.toString()}`;
-    routedLately.unshift(o.chain === null ? null : new LastRouted(o.chain!, o.pool!, o.fallbacks.slice(0)));
+    routedLately.unshift(o.chain === null ? null : new LastRouted(o.chain!, o.fallbacks.slice(0)));
     if (routedLately.length > 8) routedLately.pop();
   }
   return s + "}";
 }
 
-/** A routed decide()'s chain, pool and fallbacks: what its stream keeps for Envoy's retry. */
+/** A routed decide()'s chain and fallbacks: what its stream keeps for Envoy's retry. */
 class LastRouted {
   constructor(
     public chain: RoutedChain,
-    public pool: Pool,
     public fallbacks: Endpoint[],
   ) {}
 }
@@ -484,8 +483,7 @@ export function fallbackAnswered(ago: i32, k: i32): bool {
   if (ago >= routedLately.length) return false;
   const last = routedLately[ago];
   if (last === null) return false;
-  const e = last.fallbacks[k];
-  last.chain.recordAnswered(gw.pools.of(last.pool).prefixIndex, e.slot, e.tag, <f64>gw.clock.ns / 1e6);
+  last.chain.recordAnswered(gw.pools, last.fallbacks[k], <f64>gw.clock.ns / 1e6);
   return true;
 }
 

@@ -246,6 +246,19 @@ test("PREFIX_CACHE: a fallback Envoy retried on and that answered holds the prom
   assert.ok(pure.fallbackAnswered(1, 0));
   assert.equal(pure.prefixKeys(`${POOL}/50000/`), 0, "and stay empty");
   assert.equal(decide(nextTurn, { inflight: "", completions: true }).log!.matchedBlocks, 0);
+  // Nor when the pool left the table: and no state is made up for it, which the next table adopted
+  // would empty bucket by bucket (196 writes for the default capacity).
+  gateway({}, prefixTable());
+  decide({ model: "m", prompt: conv }, { inflight: "", completions: true });
+  const elsewhere = (gen: number) =>
+    tableJson(fourPods, { generation: gen }, { strategy: "PREFIX_CACHE", id: "ns/other" });
+  assert.equal(pure.loadTable(elsewhere(11)), "");
+  decide({ model: "m", prompt: promptOf(4, "in the other pool") }, { inflight: "", completions: true });
+  assert.ok(pure.fallbackAnswered(1, 0));
+  assert.equal(pure.prefixKeys(`${POOL}/50000/`), 0, "nothing recorded for the departed pool");
+  assert.equal(pure.loadTable(elsewhere(12)), "");
+  const adopting = decide({ model: "m", prompt: promptOf(4, "after") }, { inflight: "", completions: true });
+  assert.ok(adopting.sharedSets < 20, `the next table's adoption wrote ${adopting.sharedSets} values`);
   // DEFAULT keeps no chain.
   gateway({}, tableJson(fourPods));
   assert.equal(decide({ model: "m", prompt: conv }, { inflight: "", completions: true }).chainBlocks, -1);
