@@ -78,6 +78,14 @@ const all: Contender[] = [
   eppPrefix,
 ];
 const byId = (id: string) => all.find((c) => c.id === id)!;
+// An id that names no contender would leave every scenario with nothing to run, silently.
+const unknownIds = (contenderIds ?? []).filter((id) => !all.some((c) => c.id === id));
+if (unknownIds.length > 0 || contenderIds?.length === 0) {
+  process.stderr.write(
+    `--contenders: unknown ${JSON.stringify(unknownIds)}; contenders: ${all.map((c) => c.id).join(", ")}\n`,
+  );
+  process.exit(2);
+}
 // The routing comparisons: the floor, both infergate strategies, every prefix-aware peer.
 const routers = [
   envoyRr,
