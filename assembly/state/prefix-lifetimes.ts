@@ -21,8 +21,8 @@ const REFRESH_MS: f64 = 100;
  * chain when it routes the request, the pod caches it once its prefill is done: a burst of requests
  * sharing a new prefix (a system prompt, a document) sends the later ones to a pod still queueing
  * or prefilling the first, and they miss at an age of 0 to a few hundred milliseconds. Believed,
- * each such miss cut the pod's lifetime to that age (100 ms, 1 ms at age 0: seen in the e2e
- * suite), and the pod's chains went uncredited until responses that held raised it again. A cache
+ * each such miss cut the pod's lifetime to that age (100-200 ms seen in the e2e suite; 1 ms
+ * for a miss in the same 100 ms stamp), and the pod's chains went uncredited until responses that held raised it again. A cache
  * that really turns over within a second is one where little is worth matching anyway; a cleared
  * cache (an engine restart) is still learned from its first miss on a chain older than this.
  */
