@@ -18,9 +18,10 @@ import { SetResult, SharedStore } from "./shared-store";
 const REFRESH_MS: f64 = 100;
 /**
  * A chain recorded less than this before a miss is no evidence of eviction. The index records a
- * chain when it routes the request, the pod caches it once its prefill is done: a burst of requests
- * sharing a new prefix (a system prompt, a document) sends the later ones to a pod still queueing
- * or prefilling the first, and they miss at an age of 0 to a few hundred milliseconds. Believed,
+ * chain when it routes the request, the pod caches it once its prefill is done: of a burst of
+ * requests sharing a new prefix (a system prompt, a document), a later-routed one can reach the pod
+ * before that, even before the first (two Envoy workers, two connections), and misses at an age of
+ * 0 to a few hundred milliseconds (e2e: 4 of the 16 requests of 8 new system prompts x 2 users). Believed,
  * each such miss cut the pod's lifetime to that age (100-200 ms seen in the e2e suite; 1 ms
  * for a miss in the same 100 ms stamp), and the pod's chains went uncredited until responses that held raised it again. A cache
  * that really turns over within a second is one where little is worth matching anyway; a cleared
